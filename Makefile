@@ -1,0 +1,41 @@
+# polymm — every target bootstraps .venv on a fresh clone (python3 -m venv + pinned install).
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+ARGS ?=
+
+.PHONY: help run test check lint typecheck bench serve clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml constraints.txt
+	@test -x $(BIN)/python || $(PY) -m venv $(VENV)
+	$(BIN)/python -m pip install -q --upgrade pip
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	@touch $(STAMP)
+
+run: $(STAMP)  ## run the market maker on the local exchange's default sample market
+	$(BIN)/polymm run $(ARGS)
+
+serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
+	$(BIN)/polymm exchange serve $(ARGS)
+
+test: $(STAMP)  ## run the test suite
+	$(BIN)/python -m pytest -q $(ARGS)
+
+lint: $(STAMP)
+	$(BIN)/ruff check polymm_cli tests bench
+	$(BIN)/ruff format --check polymm_cli tests bench
+
+typecheck: $(STAMP)
+	$(BIN)/mypy
+
+check: lint typecheck test  ## ruff + mypy + tests
+
+bench: $(STAMP)  ## benchmarks: print a table and write bench/results.json
+	$(BIN)/python -m bench $(ARGS)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

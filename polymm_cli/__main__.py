@@ -1,0 +1,5 @@
+"""`python -m polymm_cli` is the `polymm` command."""
+
+from polymm_cli.cli.app import main
+
+main()

@@ -1,0 +1,50 @@
+"""`polymm exchange ...`: the local Polymarket CLOB V2-compatible exchange."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from polymm_cli.exchange.server.runner import ExchangeServer
+from polymm_cli.services import exchange as service
+
+app = typer.Typer(no_args_is_help=True, help="The local exchange (a Polymarket CLOB V2-compatible server).")
+
+
+@app.command("serve")
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on (keep it loopback).")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port; 0 picks a free one.")] = 8080,
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic flow and ids.")] = 7,
+    flow: Annotated[str, typer.Option(help="Synthetic traders: on or off.")] = "on",
+    fund: Annotated[
+        list[str] | None, typer.Option(help="Credit 0xADDRESS=AMOUNT pUSD with allowances set (repeatable).")
+    ] = None,
+    state: Annotated[Path | None, typer.Option(help="State file: accounts, orders and trades survive restarts.")] = None,
+    settlement_delay: Annotated[float, typer.Option(help="Seconds from MATCHED to CONFIRMED.")] = 2.0,
+    settlement_fail_rate: Annotated[float, typer.Option(help="Share of trades that end FAILED (0-1).")] = 0.0,
+    latency_ms: Annotated[float, typer.Option(help="Added latency on every HTTP request.")] = 0.0,
+) -> None:
+    """Serve the local exchange until Ctrl+C or SIGTERM."""
+    if flow not in ("on", "off"):
+        raise typer.BadParameter("--flow must be on or off")
+    options = service.ServeOptions(
+        host=host,
+        port=port,
+        seed=seed,
+        flow=flow == "on",
+        fund=fund or [],
+        state=state,
+        settlement_delay_s=settlement_delay,
+        settlement_fail_rate=settlement_fail_rate,
+        latency_ms=latency_ms,
+    )
+
+    def ready(server: ExchangeServer) -> None:
+        names = ", ".join(m.slug for m in server.exchange.markets.values())
+        typer.echo(f"local exchange ready at {server.url} (WebSocket {server.ws_url}/market, /user)")
+        typer.echo(f"markets: {names}; synthetic flow {'on' if options.flow else 'off'}; Ctrl+C stops it")
+
+    service.serve(options, ready)

@@ -1,0 +1,733 @@
+"""The local exchange: markets, accounts, order validation, matching and settlement, in one object.
+
+`LocalExchange` is deterministic given its seed and its clock, usable in virtual time (`advance`),
+and knows nothing of HTTP: the server (`exchange/server/`) verifies signatures and HMACs and maps
+`ExchangeRejection` to HTTP errors; the in-process venue calls it directly. Each public operation
+runs to completion and then hands its events, in order, to every listener.
+
+Validation follows reference §13.2 and rejects with the real Polymarket wording (§4.4); a rejected
+request changes nothing.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import itertools
+import random
+import uuid
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+
+from polymm_cli.clock import Clock
+from polymm_cli.errors import ExchangeRejection
+from polymm_cli.exchange.accounts import COLLATERAL, Account, ApiKey, ApiKeys, Heartbeat, Leg
+from polymm_cli.exchange.events import (
+    BookEvent,
+    ExchangeEvent,
+    LastTradeEvent,
+    LevelChange,
+    MakerFillView,
+    OrderEvent,
+    OrderView,
+    TickSizeEvent,
+    TradeEvent,
+    TradeView,
+)
+from polymm_cli.exchange.matching import Fill, MarketBook, RestingOrder
+from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Side, TradeStatus
+
+HEARTBEAT_TIMEOUT_S = 10.0
+GTD_SECURITY_THRESHOLD_S = 60
+PRICE_TOLERANCE = Decimal("0.00001")  # implied prices of market orders carry amount-rounding noise
+FEE_QUANTUM = Decimal("0.00001")
+CLOSED_ORDER_RETENTION_S = 3600.0
+
+
+@dataclass(frozen=True, slots=True)
+class SettlementConfig:
+    """How trades settle: seconds from MATCHED to CONFIRMED, and the share that FAIL instead."""
+
+    delay_s: float = 0.0
+    fail_rate: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderRequest:
+    """A validated-signature order, in human units (the server derives price and size from amounts)."""
+
+    order_id: str
+    owner: str
+    address: str
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    order_type: OrderType = OrderType.GTC
+    post_only: bool = False
+    expiration: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class OrderResult:
+    order_id: str
+    status: str  # "live" or "matched", as POST /order reports it
+    making_amount: Decimal
+    taking_amount: Decimal
+    trade_ids: tuple[str, ...]
+    transaction_hashes: tuple[str, ...]
+
+
+@dataclass(slots=True)
+class _Trade:
+    trade_id: str
+    market: str
+    taker: RestingOrder
+    token_id: str
+    side: Side
+    size: Decimal
+    price: Decimal
+    fee_rate_bps: int
+    taker_fee: Decimal
+    status: TradeStatus
+    match_time: float
+    last_update: float
+    transaction_hash: str
+    maker_fills: list[MakerFillView]
+    legs: list[Leg]
+    will_fail: bool
+    stage: int = 0  # 0 matched, 1 mined/retrying, 2 final
+
+
+class HeartbeatMismatch(ExchangeRejection):
+    """A heartbeat with an id other than the expected one; carries the id to resync with."""
+
+    def __init__(self, expected: str) -> None:
+        super().__init__("Invalid Heartbeat ID", status=400)
+        self.expected = expected
+
+
+def _base_units(amount: Decimal) -> int:
+    return int((amount / MICRO).to_integral_value(ROUND_HALF_EVEN))
+
+
+def _q6(amount: Decimal) -> Decimal:
+    return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+
+
+def taker_fee(size: Decimal, price: Decimal, rate: Decimal, exponent: int) -> Decimal:
+    """fee = C x rate x (p(1-p))^e, rounded to 5 decimals, at least 0.00001 when charged (§9)."""
+    if rate <= 0 or size <= 0:
+        return ZERO
+    fee = (size * rate * (price * (ONE - price)) ** exponent).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return max(fee, FEE_QUANTUM)
+
+
+class LocalExchange:
+    """A Polymarket CLOB V2-like exchange in process: the state and rules, no transport."""
+
+    def __init__(
+        self,
+        markets: Iterable[Market],
+        clock: Clock,
+        *,
+        seed: int = 0,
+        settlement: SettlementConfig | None = None,
+    ) -> None:
+        self.clock = clock
+        self.settlement = settlement or SettlementConfig()
+        self.markets: dict[str, Market] = {}
+        self.books: dict[str, MarketBook] = {}
+        self._token_market: dict[str, Market] = {}
+        for market in markets:
+            self.add_market(market)
+        self.rng = random.Random(seed)
+        self.accounts: dict[str, Account] = {}
+        self.api_keys = ApiKeys(hashlib.sha256(f"polymm-local-exchange:{seed}".encode()).digest())
+        self.heartbeats: dict[str, Heartbeat] = {}
+        self.orders: dict[str, RestingOrder] = {}
+        self.trades: dict[str, _Trade] = {}
+        self._unsettled: list[_Trade] = []
+        self.last_trade: dict[str, tuple[Decimal, Side]] = {}
+        self.accepting = True
+        self._seq = itertools.count()
+        self._listeners: list[Callable[[ExchangeEvent], None]] = []
+        self._events: list[ExchangeEvent] = []
+        self._dirty_levels: dict[str, set[tuple[bool, Decimal]]] = {}
+        self.version = 0  # bumped on every state change; the server persists when it moves
+
+    # -- markets and listeners ------------------------------------------------------------------
+
+    def add_market(self, market: Market) -> None:
+        self.markets[market.condition_id] = market
+        self.books[market.condition_id] = MarketBook(market)
+        self._token_market[market.yes_token] = market
+        self._token_market[market.no_token] = market
+
+    def market_for_token(self, token_id: str) -> Market | None:
+        return self._token_market.get(token_id)
+
+    def add_listener(self, listener: Callable[[ExchangeEvent], None]) -> None:
+        self._listeners.append(listener)
+
+    def remove_listener(self, listener: Callable[[ExchangeEvent], None]) -> None:
+        if listener in self._listeners:
+            self._listeners.remove(listener)
+
+    def _flush(self) -> None:
+        self._emit_book_changes()
+        events, self._events = self._events, []
+        if events:
+            self.version += 1
+        for event in events:
+            for listener in list(self._listeners):
+                listener(event)
+
+    # -- accounts -------------------------------------------------------------------------------
+
+    def account(self, address: str) -> Account:
+        key = address.lower()
+        acct = self.accounts.get(key)
+        if acct is None:
+            acct = self.accounts[key] = Account(address)
+        return acct
+
+    def fund(self, address: str, amount: Decimal) -> Account:
+        """Credit pUSD and set the exchange allowances (what a funded, approved wallet looks like)."""
+        acct = self.account(address)
+        acct.collateral += amount
+        acct.allowance_set = True
+        self.version += 1
+        return acct
+
+    def split(self, address: str, condition_id: str, amount: Decimal) -> None:
+        """pUSD -> YES + NO, one pair per pUSD."""
+        market = self._market(condition_id)
+        acct = self.account(address)
+        if amount <= 0:
+            raise ExchangeRejection("invalid amount: must be positive")
+        if acct.free(COLLATERAL) < amount:
+            raise ExchangeRejection(self._balance_message(acct, COLLATERAL, amount))
+        acct.collateral -= amount
+        acct.credit(market.yes_token, amount)
+        acct.credit(market.no_token, amount)
+        self.version += 1
+
+    def merge(self, address: str, condition_id: str, amount: Decimal) -> None:
+        """YES + NO -> pUSD, one pUSD per pair."""
+        market = self._market(condition_id)
+        acct = self.account(address)
+        if amount <= 0:
+            raise ExchangeRejection("invalid amount: must be positive")
+        for token in market.tokens:
+            if acct.free(token) < amount:
+                raise ExchangeRejection(self._balance_message(acct, token, amount))
+        acct.credit(market.yes_token, -amount)
+        acct.credit(market.no_token, -amount)
+        acct.collateral += amount
+        self.version += 1
+
+    def _market(self, condition_id: str) -> Market:
+        market = self.markets.get(condition_id)
+        if market is None:
+            raise ExchangeRejection("market not found", status=404)
+        return market
+
+    # -- API keys and heartbeats ----------------------------------------------------------------
+
+    def create_api_key(self, address: str, nonce: int) -> ApiKey:
+        key = self.api_keys.create(address, nonce)
+        if key is None:
+            raise ExchangeRejection("Could not create api key")
+        self.version += 1
+        return key
+
+    def derive_api_key(self, address: str, nonce: int) -> ApiKey:
+        key = self.api_keys.derive(address, nonce)
+        if key is None:
+            raise ExchangeRejection("Could not derive api key!")
+        return key
+
+    def heartbeat(self, owner: str, heartbeat_id: str) -> str:
+        """Advance the key's heartbeat chain; the first call sends "" and arms the dead-man's switch."""
+        state = self.heartbeats.setdefault(owner, Heartbeat())
+        if state.expected_id and heartbeat_id != state.expected_id:
+            raise HeartbeatMismatch(state.expected_id)
+        state.expected_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        state.last_beat = self.clock.now()
+        state.armed = True
+        return state.expected_id
+
+    # -- orders ---------------------------------------------------------------------------------
+
+    def submit(self, request: OrderRequest) -> OrderResult:
+        """Validate, match and rest one order. Raises ExchangeRejection (state unchanged) on refusal."""
+        try:
+            order, market, book = self._validate(request)
+            return self._execute(order, market, book)
+        finally:
+            self._flush()
+
+    def _validate(self, req: OrderRequest) -> tuple[RestingOrder, Market, MarketBook]:
+        oid = req.order_id
+        market = self._token_market.get(req.token_id)
+        if market is None:
+            raise ExchangeRejection("Invalid token id")
+        if not (self.accepting and market.accepting_orders and market.active and not market.closed):
+            raise ExchangeRejection("the market is not yet ready to process new orders")
+        tick = market.tick_size
+        price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
+        if abs(price - req.price) > PRICE_TOLERANCE or not (tick <= price <= ONE - tick):
+            raise ExchangeRejection(
+                f"order {oid} is invalid. Price ({req.price.normalize():f}) breaks minimum tick size rule: "
+                f"{tick.normalize():f}"
+            )
+        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
+        if req.post_only and marketable_type:
+            raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
+        if req.size <= 0:
+            raise ExchangeRejection("Invalid order payload")
+        if not marketable_type and req.size < market.min_order_size:
+            raise ExchangeRejection(
+                f"order {oid} is invalid. Size ({req.size.normalize():f}) lower than the minimum: "
+                f"{market.min_order_size.normalize():f}"
+            )
+        if marketable_type and req.side is Side.BUY and req.size * price < ONE:
+            raise ExchangeRejection(
+                f"invalid amount for a marketable BUY order (${_q6(req.size * price).normalize():f}), "
+                "min size: $1"
+            )
+        now = self.clock.now()
+        if req.order_type is OrderType.GTD:
+            if req.expiration < now + GTD_SECURITY_THRESHOLD_S:
+                raise ExchangeRejection("invalid expiration")
+        elif req.expiration != 0:
+            raise ExchangeRejection("invalid expiration")
+        if oid in self.orders:
+            raise ExchangeRejection(f"order {oid} is invalid. Duplicated.")
+        order = RestingOrder(
+            order_id=oid,
+            owner=req.owner,
+            address=req.address,
+            market=market.condition_id,
+            token_id=req.token_id,
+            side=req.side,
+            price=price,
+            original_size=req.size,
+            order_type=req.order_type,
+            is_yes=req.token_id == market.yes_token,
+            seq=next(self._seq),
+            created_at=now,
+            expiration=req.expiration,
+        )
+        book = self.books[market.condition_id]
+        crosses = book.crosses(order)
+        if req.post_only and crosses:
+            raise ExchangeRejection("invalid post-only order: order crosses book")
+        acct = self.account(req.address)
+        if req.side is Side.BUY:
+            needed = _q6(req.size * price)
+            if crosses:
+                fillable = min(book.fillable(order), req.size)
+                needed += taker_fee(fillable, price, market.taker_fee_rate, market.fee_exponent)
+            asset = COLLATERAL
+        else:
+            needed, asset = req.size, req.token_id
+        if not acct.allowance_set or acct.free(asset) < needed:
+            raise ExchangeRejection(self._balance_message(acct, asset, needed))
+        if req.order_type is OrderType.FOK and book.fillable(order) < req.size:
+            raise ExchangeRejection("order couldn't be fully filled. FOK orders are fully filled or killed.")
+        if req.order_type is OrderType.FAK and not crosses:
+            raise ExchangeRejection(
+                "no orders found to match with FAK order. "
+                "FAK orders are partially filled or killed if no match is found."
+            )
+        return order, market, book
+
+    @staticmethod
+    def _balance_message(acct: Account, asset: str, needed: Decimal) -> str:
+        if not acct.allowance_set:
+            return (
+                "not enough balance / allowance: the allowance is not enough -> allowance: 0, "
+                f"order amount: {_base_units(needed)}"
+            )
+        balance, reserved = _base_units(acct.balance(asset)), _base_units(acct.reserved(asset))
+        if reserved:
+            return (
+                f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
+                f"sum of active orders: {reserved}, order amount (inc. fees): {_base_units(needed)}"
+            )
+        return (
+            f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
+            f"order amount: {_base_units(needed)}"
+        )
+
+    def _execute(self, order: RestingOrder, market: Market, book: MarketBook) -> OrderResult:
+        now = self.clock.now()
+        self.orders[order.order_id] = order
+        fills = book.match(order)
+        trades = self._record_fills(order, market, fills, now) if fills else []
+        making = taking = ZERO
+        for trade in trades:
+            cash = _q6(trade.size * trade.price)
+            making += cash if order.side is Side.BUY else trade.size
+            taking += trade.size if order.side is Side.BUY else cash
+        rests = order.remaining > 0 and order.order_type in (OrderType.GTC, OrderType.GTD)
+        if rests:
+            book.rest(order)
+            self._reserve(order, order.remaining)
+            self._touch(book, order)
+            self._events.append(OrderEvent("PLACEMENT", self._view(order), now))
+        else:
+            order.status = "MATCHED" if order.remaining <= 0 else "CANCELED"
+            if fills:
+                self._events.append(OrderEvent("UPDATE", self._view(order), now))
+        if self.settlement.delay_s <= 0:
+            self._settle_due(now)
+        return OrderResult(
+            order_id=order.order_id,
+            status="matched" if fills else "live",
+            making_amount=making,
+            taking_amount=taking,
+            trade_ids=tuple(t.trade_id for t in trades),
+            transaction_hashes=tuple(t.transaction_hash for t in trades),
+        )
+
+    def _record_fills(
+        self, taker: RestingOrder, market: Market, fills: list[Fill], now: float
+    ) -> list[_Trade]:
+        """Group fills by price level into trades, move balances, emit trade and order events."""
+        book = self.books[market.condition_id]
+        trades: list[_Trade] = []
+        for yes_price, level in itertools.groupby(fills, key=lambda f: f.yes_price):
+            level_fills = list(level)
+            size = sum((f.size for f in level_fills), ZERO)
+            taker_price = yes_price if taker.is_yes else ONE - yes_price
+            fee = taker_fee(size, taker_price, market.taker_fee_rate, market.fee_exponent)
+            trade_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            legs = [self._leg(taker, size, taker_price, fee)]
+            maker_views = []
+            for fill in level_fills:
+                maker = fill.maker
+                self._reserve(maker, -fill.size)
+                legs.append(self._leg(maker, fill.size, maker.price, ZERO))
+                maker.associate_trades.append(trade_id)
+                if maker.remaining <= 0:
+                    maker.status = "MATCHED"
+                maker_views.append(
+                    MakerFillView(
+                        order_id=maker.order_id,
+                        owner=maker.owner,
+                        address=maker.address,
+                        token_id=maker.token_id,
+                        outcome=market.outcome_of(maker.token_id),
+                        side=maker.side,
+                        size=fill.size,
+                        price=maker.price,
+                    )
+                )
+                self._touch(book, maker)
+            taker.associate_trades.append(trade_id)
+            for leg in legs:
+                acct = self.account(leg.address)
+                acct.credit(leg.give_asset, -leg.give_amount)
+                acct.add_pending(leg.receive_asset, leg.receive_amount)
+            trade = _Trade(
+                trade_id=trade_id,
+                market=market.condition_id,
+                taker=taker,
+                token_id=taker.token_id,
+                side=taker.side,
+                size=size,
+                price=taker_price,
+                fee_rate_bps=int(market.taker_fee_rate * 10_000),
+                taker_fee=fee,
+                status=TradeStatus.MATCHED,
+                match_time=now,
+                last_update=now,
+                transaction_hash="0x" + hashlib.sha3_256(trade_id.encode()).hexdigest(),
+                maker_fills=maker_views,
+                legs=legs,
+                will_fail=self.rng.random() < self.settlement.fail_rate,
+            )
+            self.trades[trade_id] = trade
+            self._unsettled.append(trade)
+            trades.append(trade)
+            self.last_trade[market.yes_token] = (yes_price, taker.side if taker.is_yes else taker.side.opposite)
+            self.last_trade[market.no_token] = (ONE - yes_price, taker.side if not taker.is_yes else taker.side.opposite)
+            self._events.append(TradeEvent(self._trade_view(trade), now))
+            for fill in level_fills:
+                self._events.append(OrderEvent("UPDATE", self._view(fill.maker), now))
+            self._events.append(
+                LastTradeEvent(
+                    market=market.condition_id,
+                    token_id=taker.token_id,
+                    price=taker_price,
+                    size=size,
+                    side=taker.side,
+                    fee_rate_bps=trade.fee_rate_bps,
+                    transaction_hash=trade.transaction_hash,
+                    timestamp=now,
+                )
+            )
+        return trades
+
+    @staticmethod
+    def _leg(order: RestingOrder, size: Decimal, price: Decimal, fee: Decimal) -> Leg:
+        cash = _q6(size * price)
+        if order.side is Side.BUY:
+            return Leg(order.address, COLLATERAL, cash + fee, order.token_id, size)
+        return Leg(order.address, order.token_id, size, COLLATERAL, cash - fee)
+
+    def _reserve(self, order: RestingOrder, size: Decimal) -> None:
+        acct = self.account(order.address)
+        if order.side is Side.BUY:
+            acct.reserve(COLLATERAL, _q6(size * order.price))
+        else:
+            acct.reserve(order.token_id, size)
+
+    def _touch(self, book: MarketBook, order: RestingOrder) -> None:
+        self._dirty_levels.setdefault(book.market.condition_id, set()).add((order.yes_is_bid, order.yes_price))
+
+    # -- cancels --------------------------------------------------------------------------------
+
+    def cancel(self, owner: str, order_ids: Iterable[str], reason: str = "CANCELED") -> tuple[list[str], dict[str, str]]:
+        """Cancel the owner's orders by id: (canceled ids, {id: reason not canceled})."""
+        canceled: list[str] = []
+        not_canceled: dict[str, str] = {}
+        try:
+            for oid in order_ids:
+                order = self.orders.get(oid)
+                if order is None or order.owner != owner:
+                    not_canceled[oid] = "Order not found"
+                elif order.status.startswith("CANCELED"):
+                    not_canceled[oid] = "Order already canceled"
+                elif order.status == "MATCHED" or order.remaining <= 0:
+                    not_canceled[oid] = "Order already matched"
+                else:
+                    self._cancel(order, reason)
+                    canceled.append(oid)
+        finally:
+            self._flush()
+        return canceled, not_canceled
+
+    def cancel_where(
+        self, owner: str, *, market: str | None = None, asset_id: str | None = None, reason: str = "CANCELED"
+    ) -> list[str]:
+        """Cancel every open order of the owner, optionally only in one market or token."""
+        ids = [
+            o.order_id
+            for o in self._open(owner)
+            if (market is None or o.market == market) and (asset_id is None or o.token_id == asset_id)
+        ]
+        canceled, _ = self.cancel(owner, ids, reason)
+        return canceled
+
+    def _cancel(self, order: RestingOrder, reason: str) -> None:
+        book = self.books[order.market]
+        book.remove(order)
+        self._reserve(order, -order.remaining)
+        order.status = reason
+        self._touch(book, order)
+        self._events.append(OrderEvent("CANCELLATION", self._view(order), self.clock.now()))
+
+    # -- queries --------------------------------------------------------------------------------
+
+    def _open(self, owner: str | None = None) -> list[RestingOrder]:
+        return [
+            o
+            for o in self.orders.values()
+            if o.status == "LIVE" and o.remaining > 0 and (owner is None or o.owner == owner)
+        ]
+
+    def open_orders(
+        self, owner: str, *, market: str | None = None, asset_id: str | None = None, order_id: str | None = None
+    ) -> list[OrderView]:
+        return [
+            self._view(o)
+            for o in sorted(self._open(owner), key=lambda o: o.seq)
+            if (market is None or o.market == market)
+            and (asset_id is None or o.token_id == asset_id)
+            and (order_id is None or o.order_id == order_id)
+        ]
+
+    def get_order(self, order_id: str) -> OrderView | None:
+        order = self.orders.get(order_id)
+        return self._view(order) if order else None
+
+    def trades_for(
+        self,
+        owner: str,
+        *,
+        market: str | None = None,
+        asset_id: str | None = None,
+        trade_id: str | None = None,
+        after: float | None = None,
+        before: float | None = None,
+    ) -> list[TradeView]:
+        views = []
+        for trade in self.trades.values():
+            view = self._trade_view(trade)
+            if not view.involves(owner):
+                continue
+            if market and trade.market != market:
+                continue
+            if asset_id and trade.token_id != asset_id and all(m.token_id != asset_id for m in view.maker_fills):
+                continue
+            if trade_id and trade.trade_id != trade_id:
+                continue
+            if after is not None and trade.match_time < after:
+                continue
+            if before is not None and trade.match_time > before:
+                continue
+            views.append(view)
+        return views
+
+    def book_levels(self, token_id: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+        """(bids, asks) of one token, best first."""
+        market = self._token_market[token_id]
+        return self.books[market.condition_id].token_levels(token_id)
+
+    def best_bid_ask(self, token_id: str) -> tuple[Decimal | None, Decimal | None]:
+        market = self._token_market[token_id]
+        book = self.books[market.condition_id]
+        bid, ask = book.best_yes_bid(), book.best_yes_ask()
+        if token_id == market.yes_token:
+            return bid, ask
+        return (ONE - ask if ask is not None else None), (ONE - bid if bid is not None else None)
+
+    def _view(self, order: RestingOrder) -> OrderView:
+        market = self.markets[order.market]
+        return OrderView(
+            order_id=order.order_id,
+            owner=order.owner,
+            address=order.address,
+            market=order.market,
+            token_id=order.token_id,
+            outcome=market.outcome_of(order.token_id),
+            side=order.side,
+            price=order.price,
+            original_size=order.original_size,
+            size_matched=order.size_matched,
+            order_type=order.order_type,
+            expiration=order.expiration,
+            status=order.status,
+            created_at=order.created_at,
+            associate_trades=tuple(order.associate_trades),
+        )
+
+    def _trade_view(self, trade: _Trade) -> TradeView:
+        market = self.markets[trade.market]
+        return TradeView(
+            trade_id=trade.trade_id,
+            market=trade.market,
+            taker_order_id=trade.taker.order_id,
+            taker_owner=trade.taker.owner,
+            taker_address=trade.taker.address,
+            token_id=trade.token_id,
+            outcome=market.outcome_of(trade.token_id),
+            side=trade.side,
+            size=trade.size,
+            price=trade.price,
+            fee_rate_bps=trade.fee_rate_bps,
+            taker_fee=trade.taker_fee,
+            status=trade.status,
+            match_time=trade.match_time,
+            last_update=trade.last_update,
+            transaction_hash=trade.transaction_hash,
+            maker_fills=tuple(trade.maker_fills),
+        )
+
+    # -- time -----------------------------------------------------------------------------------
+
+    def advance(self) -> None:
+        """Do what is due at the clock's now: settlement steps, GTD expiry, heartbeat timeouts."""
+        try:
+            now = self.clock.now()
+            self._settle_due(now)
+            for order in self._open():
+                if order.order_type is OrderType.GTD and now >= order.expiration - GTD_SECURITY_THRESHOLD_S:
+                    self._cancel(order, "CANCELED_EXPIRED_ORDER")
+            for owner, state in self.heartbeats.items():
+                if state.armed and now - state.last_beat > HEARTBEAT_TIMEOUT_S:
+                    state.armed = False
+                    for order in self._open(owner):
+                        self._cancel(order, "CANCELED")
+            self._prune(now)
+        finally:
+            self._flush()
+
+    def _settle_due(self, now: float) -> None:
+        delay = self.settlement.delay_s
+        still: list[_Trade] = []
+        for trade in self._unsettled:
+            if trade.stage == 0 and now >= trade.match_time + delay / 2:
+                trade.stage = 1
+                trade.status = TradeStatus.RETRYING if trade.will_fail else TradeStatus.MINED
+                trade.last_update = now
+                self._events.append(TradeEvent(self._trade_view(trade), now))
+            if trade.stage == 1 and now >= trade.match_time + delay:
+                trade.stage = 2
+                self._finalise(trade, now)
+            if trade.stage < 2:
+                still.append(trade)
+        self._unsettled = still
+
+    def _finalise(self, trade: _Trade, now: float) -> None:
+        for leg in trade.legs:
+            acct = self.account(leg.address)
+            acct.add_pending(leg.receive_asset, -leg.receive_amount)
+            if trade.will_fail:
+                acct.credit(leg.give_asset, leg.give_amount)  # the ghost fill: refund what was given
+            else:
+                acct.credit(leg.receive_asset, leg.receive_amount)
+        trade.status = TradeStatus.FAILED if trade.will_fail else TradeStatus.CONFIRMED
+        trade.last_update = now
+        self._events.append(TradeEvent(self._trade_view(trade), now))
+
+    def _prune(self, now: float) -> None:
+        stale = [
+            oid
+            for oid, o in self.orders.items()
+            if o.status != "LIVE" and now - o.created_at > CLOSED_ORDER_RETENTION_S
+        ]
+        for oid in stale:
+            del self.orders[oid]
+
+    # -- market events --------------------------------------------------------------------------
+
+    def set_tick_size(self, condition_id: str, new_tick: Decimal) -> None:
+        if new_tick not in TICK_SIZES:
+            raise ExchangeRejection(f"invalid tick size {new_tick}")
+        market = self._market(condition_id)
+        old = market.tick_size
+        if old == new_tick:
+            return
+        updated = replace(market, tick_size=new_tick)
+        self.markets[condition_id] = updated
+        self.books[condition_id].market = updated
+        self._token_market[updated.yes_token] = updated
+        self._token_market[updated.no_token] = updated
+        now = self.clock.now()
+        for token in updated.tokens:
+            self._events.append(TickSizeEvent(condition_id, token, old, new_tick, now))
+        self._flush()
+
+    def _emit_book_changes(self) -> None:
+        if not self._dirty_levels:
+            return
+        now = self.clock.now()
+        for condition_id, levels in self._dirty_levels.items():
+            market = self.markets[condition_id]
+            book = self.books[condition_id]
+            yes_bid, yes_ask = book.best_yes_bid(), book.best_yes_ask()
+            no_bid = ONE - yes_ask if yes_ask is not None else None
+            no_ask = ONE - yes_bid if yes_bid is not None else None
+            changes: list[LevelChange] = []
+            for is_bid, yes_price in sorted(levels, key=lambda lv: (not lv[0], lv[1])):
+                size = (book.bids if is_bid else book.asks).total(yes_price)
+                yes_side = Side.BUY if is_bid else Side.SELL
+                changes.append(LevelChange(market.yes_token, yes_side, yes_price, size, yes_bid, yes_ask))
+                changes.append(LevelChange(market.no_token, yes_side.opposite, ONE - yes_price, size, no_bid, no_ask))
+            self._events.append(BookEvent(condition_id, tuple(changes), now))
+        self._dirty_levels = {}

@@ -1,0 +1,775 @@
+"""The local exchange's HTTP face: a Polymarket CLOB V2-compatible REST API (Starlette).
+
+What py-clob-client-v2 needs to run unchanged (reference §13): every success is HTTP 200 JSON,
+errors are `{"error": "<real wording>"}` with the real status, DELETE bodies are read, the HMAC is
+checked over the path without its query string, pagination runs from `MA==` to `LTE=`.
+Signature and HMAC checks happen here; trading rules live in `LocalExchange`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import hmac
+import ipaddress
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route, WebSocketRoute
+
+from polymm_cli import signing
+from polymm_cli.errors import ExchangeRejection
+from polymm_cli.exchange.accounts import COLLATERAL, MAX_ALLOWANCE, ApiKey
+from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequest, SettlementConfig
+from polymm_cli.exchange.server import render
+from polymm_cli.exchange.server.faults import FAULT_KEYS, Faults
+from polymm_cli.exchange.server.ws import WsHub
+from polymm_cli.model import ONE, Market, OrderType, Side, decimal_str
+
+START_CURSOR = "MA=="
+END_CURSOR = "LTE="
+MAX_BATCH = 15
+MAX_CANCEL_BATCH = 1000
+EXCHANGE_SPENDERS = (
+    "0xE111180000d2663C0091e4f400237545B87B996B",
+    "0xe2222d279d744050d28e00520010520000310F59",
+    "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296",
+)
+V2_ORDER_KEYS = frozenset(
+    {"salt", "maker", "signer", "tokenId", "makerAmount", "takerAmount", "side", "signatureType",
+     "timestamp", "metadata", "builder", "signature"}
+)
+V1_ONLY_KEYS = frozenset({"nonce", "feeRateBps", "taker"})
+ORDER_ROUTES = frozenset({"/order", "/orders"})
+
+
+@dataclass
+class ServerState:
+    exchange: LocalExchange
+    faults: Faults = field(default_factory=Faults)
+    page_size: int = 500
+    chain_id: int = 137
+    hub: WsHub = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.hub = WsHub(self.exchange, self.faults)
+
+
+class Unauthorized(Exception):
+    def __init__(self, message: str = "Unauthorized/Invalid api key") -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def error(message: str, status: int = 400, **extra: Any) -> JSONResponse:
+    return JSONResponse({"error": message, **extra}, status_code=status)
+
+
+def _is_loopback(request: Request) -> bool:
+    host = request.client.host if request.client else ""
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return host in ("testclient", "localhost")
+
+
+def _cursor_offset(cursor: str | None) -> int:
+    if not cursor or cursor == START_CURSOR:
+        return 0
+    try:
+        return max(0, int(base64.b64decode(cursor).decode()))
+    except (ValueError, UnicodeDecodeError):
+        return 0
+
+
+def paginate(items: list[Any], cursor: str | None, page_size: int) -> dict[str, Any]:
+    if cursor == END_CURSOR:
+        return {"limit": page_size, "count": 0, "next_cursor": END_CURSOR, "data": []}
+    offset = _cursor_offset(cursor)
+    page = items[offset : offset + page_size]
+    end = offset + len(page)
+    next_cursor = base64.b64encode(str(end).encode()).decode() if end < len(items) else END_CURSOR
+    return {"limit": page_size, "count": len(page), "next_cursor": next_cursor, "data": page}
+
+
+class ExchangeApi:
+    """Route handlers over one ServerState."""
+
+    def __init__(self, state: ServerState) -> None:
+        self.state = state
+        self.ex = state.exchange
+
+    # -- auth -------------------------------------------------------------------------------------
+
+    def _l1_address(self, request: Request) -> tuple[str, int]:
+        h = request.headers
+        address, sig, ts, nonce = h.get("POLY_ADDRESS"), h.get("POLY_SIGNATURE"), h.get("POLY_TIMESTAMP"), h.get(
+            "POLY_NONCE", "0"
+        )
+        if not (address and sig and ts):
+            raise Unauthorized("Invalid L1 Request headers")
+        try:
+            recovered = signing.recover_clob_auth_signer(sig, address, int(ts), int(nonce), self.state.chain_id)
+        except ValueError:
+            raise Unauthorized("Invalid L1 Request headers") from None
+        if recovered.lower() != address.lower():
+            raise Unauthorized("Invalid L1 Request headers")
+        return recovered, int(nonce)
+
+    async def _l2(self, request: Request) -> tuple[ApiKey, str]:
+        """Verify the L2 headers; returns the key and the raw body text (what was signed)."""
+        h = request.headers
+        key = self.ex.api_keys.by_key.get(h.get("POLY_API_KEY", ""))
+        body = (await request.body()).decode("utf-8", errors="replace")
+        if key is None or not hmac.compare_digest(h.get("POLY_PASSPHRASE", ""), key.passphrase):
+            raise Unauthorized()
+        if h.get("POLY_ADDRESS", "").lower() != key.address.lower():
+            raise Unauthorized()
+        expected = signing.hmac_signature(
+            key.secret, h.get("POLY_TIMESTAMP", ""), request.method, request.url.path, body or None
+        )
+        if not hmac.compare_digest(expected, h.get("POLY_SIGNATURE", "")):
+            raise Unauthorized()
+        return key, body
+
+    # -- server info and keys ----------------------------------------------------------------------
+
+    async def ok(self, request: Request) -> Response:
+        return JSONResponse("OK")
+
+    async def time(self, request: Request) -> Response:
+        return JSONResponse(int(self.ex.clock.now()))
+
+    async def version(self, request: Request) -> Response:
+        return JSONResponse({"version": 2})
+
+    @staticmethod
+    def _creds(key: ApiKey) -> JSONResponse:
+        return JSONResponse({"apiKey": key.key, "secret": key.secret, "passphrase": key.passphrase})
+
+    async def create_api_key(self, request: Request) -> Response:
+        address, nonce = self._l1_address(request)
+        return self._creds(self.ex.create_api_key(address, nonce))
+
+    async def derive_api_key(self, request: Request) -> Response:
+        address, nonce = self._l1_address(request)
+        return self._creds(self.ex.derive_api_key(address, nonce))
+
+    async def api_keys(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        return JSONResponse({"apiKeys": [key.key]})
+
+    async def closed_only(self, request: Request) -> Response:
+        await self._l2(request)
+        return JSONResponse({"closed_only": False})
+
+    # -- markets ---------------------------------------------------------------------------------
+
+    def _prices(self, market: Market) -> tuple[Decimal | None, Decimal | None]:
+        yes_mid = self._mid(market.yes_token)
+        return yes_mid, (ONE - yes_mid if yes_mid is not None else None)
+
+    def _mid(self, token_id: str) -> Decimal | None:
+        bid, ask = self.ex.best_bid_ask(token_id)
+        if bid is None or ask is None:
+            return None
+        return (bid + ask) / 2
+
+    def _market_or_404(self, condition_id: str) -> Market:
+        market = self.ex.markets.get(condition_id)
+        if market is None:
+            raise ExchangeRejection("market not found", status=404)
+        return market
+
+    def _token_market(self, token_id: str | None) -> Market:
+        market = self.ex.market_for_token(token_id or "")
+        if market is None:
+            raise ExchangeRejection("Invalid token id")
+        return market
+
+    async def markets(self, request: Request) -> Response:
+        items = [render.clob_market(m, self._prices(m)) for m in self.ex.markets.values()]
+        return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 1000))
+
+    async def sampling_markets(self, request: Request) -> Response:
+        items = [render.clob_market(m, self._prices(m)) for m in self.ex.markets.values() if m.rewards.active]
+        return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 1000))
+
+    def _simplified(self, market: Market) -> dict[str, Any]:
+        full = render.clob_market(market, self._prices(market))
+        keys = ("condition_id", "tokens", "rewards", "active", "closed", "archived", "accepting_orders")
+        return {k: full[k] for k in keys}
+
+    async def simplified_markets(self, request: Request) -> Response:
+        items = [self._simplified(m) for m in self.ex.markets.values()]
+        return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 1000))
+
+    async def sampling_simplified_markets(self, request: Request) -> Response:
+        items = [self._simplified(m) for m in self.ex.markets.values() if m.rewards.active]
+        return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 1000))
+
+    async def market(self, request: Request) -> Response:
+        market = self._market_or_404(request.path_params["condition_id"])
+        return JSONResponse(render.clob_market(market, self._prices(market)))
+
+    async def clob_market(self, request: Request) -> Response:
+        return JSONResponse(render.clob_market_params(self._market_or_404(request.path_params["condition_id"])))
+
+    async def market_by_token(self, request: Request) -> Response:
+        market = self._token_market(request.path_params["token_id"])
+        return JSONResponse({"condition_id": market.condition_id, **render.clob_market_params(market)})
+
+    # -- books and prices --------------------------------------------------------------------------
+
+    def book_body(self, token_id: str) -> dict[str, Any]:
+        market = self._token_market(token_id)
+        bids, asks = self.ex.book_levels(token_id)
+        last = self.ex.last_trade.get(token_id)
+        return render.book_body(market, token_id, bids, asks, self.ex.clock.now(), last[0] if last else None)
+
+    async def book(self, request: Request) -> Response:
+        return JSONResponse(self.book_body(request.query_params.get("token_id", "")))
+
+    async def _token_list(self, request: Request) -> list[dict[str, Any]]:
+        try:
+            payload = json.loads(await request.body())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise ExchangeRejection("Invalid payload") from None
+        if not isinstance(payload, list) or not all(isinstance(p, dict) for p in payload):
+            raise ExchangeRejection("Invalid payload")
+        if len(payload) > 500:
+            raise ExchangeRejection("Payload exceeds the limit")
+        return payload
+
+    async def books(self, request: Request) -> Response:
+        out = []
+        for item in await self._token_list(request):
+            token = str(item.get("token_id", ""))
+            if self.ex.market_for_token(token) is not None:
+                out.append(self.book_body(token))
+        return JSONResponse(out)
+
+    async def midpoint(self, request: Request) -> Response:
+        token = request.query_params.get("token_id", "")
+        self._token_market(token)
+        mid = self._mid(token)
+        if mid is None:
+            raise ExchangeRejection("No orderbook exists for the requested token id", status=404)
+        return JSONResponse({"mid": decimal_str(mid)})
+
+    async def midpoints(self, request: Request) -> Response:
+        out = {}
+        for item in await self._token_list(request):
+            token = str(item.get("token_id", ""))
+            if self.ex.market_for_token(token) and (mid := self._mid(token)) is not None:
+                out[token] = decimal_str(mid)
+        return JSONResponse(out)
+
+    def _side_price(self, token: str, side: str) -> str:
+        bid, ask = self.ex.best_bid_ask(token)
+        value = bid if side.upper() == "BUY" else ask
+        return decimal_str(value) if value is not None else "0"
+
+    async def price(self, request: Request) -> Response:
+        token = request.query_params.get("token_id", "")
+        side = request.query_params.get("side", "")
+        self._token_market(token)
+        if side.upper() not in ("BUY", "SELL"):
+            raise ExchangeRejection("Invalid side")
+        return JSONResponse({"price": self._side_price(token, side)})
+
+    async def prices(self, request: Request) -> Response:
+        out: dict[str, dict[str, str]] = {}
+        for item in await self._token_list(request):
+            token, side = str(item.get("token_id", "")), str(item.get("side", "BUY")).upper()
+            if self.ex.market_for_token(token) and side in ("BUY", "SELL"):
+                out.setdefault(token, {})[side] = self._side_price(token, side)
+        return JSONResponse(out)
+
+    def _spread(self, token: str) -> str:
+        bid, ask = self.ex.best_bid_ask(token)
+        return decimal_str(ask - bid) if bid is not None and ask is not None else "0"
+
+    async def spread(self, request: Request) -> Response:
+        token = request.query_params.get("token_id", "")
+        self._token_market(token)
+        return JSONResponse({"spread": self._spread(token)})
+
+    async def spreads(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                str(i.get("token_id")): self._spread(str(i.get("token_id")))
+                for i in await self._token_list(request)
+                if self.ex.market_for_token(str(i.get("token_id", "")))
+            }
+        )
+
+    def _last_trade(self, token: str) -> dict[str, str]:
+        last = self.ex.last_trade.get(token)
+        return {"price": decimal_str(last[0]), "side": last[1].value} if last else {"price": "0.5", "side": ""}
+
+    async def last_trade_price(self, request: Request) -> Response:
+        token = request.query_params.get("token_id", "")
+        self._token_market(token)
+        return JSONResponse(self._last_trade(token))
+
+    async def last_trades_prices(self, request: Request) -> Response:
+        return JSONResponse(
+            [
+                {"token_id": str(i.get("token_id")), **self._last_trade(str(i.get("token_id")))}
+                for i in await self._token_list(request)
+                if self.ex.market_for_token(str(i.get("token_id", "")))
+            ]
+        )
+
+    async def tick_size(self, request: Request) -> Response:
+        market = self._token_market(request.query_params.get("token_id"))
+        return JSONResponse({"minimum_tick_size": render.tick_number(market.tick_size)})
+
+    async def neg_risk(self, request: Request) -> Response:
+        market = self._token_market(request.query_params.get("token_id"))
+        return JSONResponse({"neg_risk": market.neg_risk})
+
+    async def fee_rate(self, request: Request) -> Response:
+        self._token_market(request.query_params.get("token_id"))
+        return JSONResponse({"base_fee": 0})
+
+    # -- orders ----------------------------------------------------------------------------------
+
+    def _parse_order(self, envelope: Any, key: ApiKey) -> OrderRequest:
+        """Check a POST /order envelope the way §13.2 lists and turn it into an OrderRequest."""
+        if not isinstance(envelope, dict) or not isinstance(envelope.get("order"), dict):
+            raise ExchangeRejection("Invalid order payload")
+        wire = envelope["order"]
+        if V1_ONLY_KEYS & wire.keys() or not {"timestamp", "metadata", "builder"} <= wire.keys():
+            raise ExchangeRejection("order_version_mismatch")
+        if not V2_ORDER_KEYS <= wire.keys():
+            raise ExchangeRejection("Invalid order payload")
+        try:
+            order_type = OrderType(str(envelope.get("orderType", "GTC")))
+            side = Side(str(wire["side"]))
+            maker_amount, taker_amount = int(wire["makerAmount"]), int(wire["takerAmount"])
+            signature_type = int(wire["signatureType"])
+            expiration = int(wire.get("expiration", "0") or 0)
+            token_id = str(wire["tokenId"])
+            int(token_id)
+            int(wire["salt"])
+            int(wire["timestamp"])
+        except (ValueError, TypeError, KeyError):
+            raise ExchangeRejection("Invalid order payload") from None
+        if maker_amount <= 0 or taker_amount <= 0 or not 0 <= signature_type <= 3:
+            raise ExchangeRejection("Invalid order payload")
+        if envelope.get("owner") != key.key:
+            raise ExchangeRejection("the order owner has to be the owner of the API KEY")
+        market = self._token_market(token_id)
+        try:
+            signed = signing.parse_wire_order(wire, market.neg_risk, self.state.chain_id)
+        except ValueError:
+            raise ExchangeRejection("Invalid order payload") from None
+        try:
+            recovered = signing.recover_order_signer(signed, market.neg_risk, self.state.chain_id)
+        except ValueError:
+            raise ExchangeRejection("invalid signature") from None
+        order_id = signed.order_id
+        signer = str(wire["signer"])
+        if signature_type != 3 and signer.lower() != key.address.lower():
+            raise ExchangeRejection("the order signer address has to be the address of the API KEY")
+        if recovered.lower() != (key.address if signature_type == 3 else signer).lower():
+            raise ExchangeRejection("invalid signature")
+        maker = str(wire["maker"])
+        if signature_type in (0, 3) and maker.lower() != signer.lower():
+            raise ExchangeRejection("invalid signature: maker must be the signer for this signature type")
+        price, size = signing.implied_price_and_size(side, maker_amount, taker_amount)
+        return OrderRequest(
+            order_id=order_id,
+            owner=key.key,
+            address=maker,
+            token_id=token_id,
+            side=side,
+            price=price,
+            size=size,
+            order_type=order_type,
+            post_only=bool(envelope.get("postOnly", False)),
+            expiration=expiration,
+        )
+
+    def _place(self, envelope: Any, key: ApiKey) -> dict[str, Any]:
+        result = self.ex.submit(self._parse_order(envelope, key))
+        return {
+            "success": True,
+            "errorMsg": "",
+            "orderID": result.order_id,
+            "status": result.status,
+            "makingAmount": decimal_str(result.making_amount) if result.trade_ids else "",
+            "takingAmount": decimal_str(result.taking_amount) if result.trade_ids else "",
+            "transactionsHashes": list(result.transaction_hashes),
+            "tradeIDs": list(result.trade_ids),
+        }
+
+    @staticmethod
+    def _json(body: str) -> Any:
+        try:
+            return json.loads(body)
+        except json.JSONDecodeError:
+            raise ExchangeRejection("Invalid order payload") from None
+
+    async def post_order(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        return JSONResponse(self._place(self._json(body), key))
+
+    async def post_orders(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        envelopes = self._json(body)
+        if not isinstance(envelopes, list):
+            raise ExchangeRejection("Invalid order payload")
+        if len(envelopes) > MAX_BATCH:
+            raise ExchangeRejection(f"Too many orders in payload: {len(envelopes)}, max allowed: {MAX_BATCH}")
+        results = []
+        for envelope in envelopes:
+            try:
+                results.append(self._place(envelope, key))
+            except ExchangeRejection as exc:
+                order_id = ""
+                results.append(
+                    {"success": False, "errorMsg": exc.message, "orderID": order_id, "status": "",
+                     "makingAmount": "", "takingAmount": "", "transactionsHashes": [], "tradeIDs": []}
+                )
+        return JSONResponse(results)
+
+    async def cancel_order(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        payload = self._json(body)
+        if not isinstance(payload, dict) or not isinstance(payload.get("orderID"), str):
+            raise ExchangeRejection("Invalid order payload")
+        canceled, not_canceled = self.ex.cancel(key.key, [payload["orderID"]])
+        return JSONResponse({"canceled": canceled, "not_canceled": not_canceled})
+
+    async def cancel_orders(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        ids = self._json(body)
+        if not isinstance(ids, list) or not all(isinstance(i, str) for i in ids):
+            raise ExchangeRejection("Invalid order payload")
+        if len(ids) > MAX_CANCEL_BATCH:
+            raise ExchangeRejection(f"Too many orders in payload, max allowed: {MAX_CANCEL_BATCH}")
+        canceled, not_canceled = self.ex.cancel(key.key, ids)
+        return JSONResponse({"canceled": canceled, "not_canceled": not_canceled})
+
+    async def cancel_all(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        return JSONResponse({"canceled": self.ex.cancel_where(key.key), "not_canceled": {}})
+
+    async def cancel_market_orders(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        payload = self._json(body) if body else {}
+        if not isinstance(payload, dict):
+            raise ExchangeRejection("Invalid order payload")
+        market, asset = payload.get("market") or None, payload.get("asset_id") or None
+        canceled = self.ex.cancel_where(key.key, market=market, asset_id=asset)
+        return JSONResponse({"canceled": canceled, "not_canceled": {}})
+
+    async def get_order(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        order = self.ex.get_order(request.path_params["order_id"])
+        if order is None or order.owner != key.key:
+            raise ExchangeRejection("Order not found", status=404)
+        return JSONResponse(render.open_order(order))
+
+    async def open_orders(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        q = request.query_params
+        orders = self.ex.open_orders(
+            key.key, market=q.get("market") or None, asset_id=q.get("asset_id") or None, order_id=q.get("id") or None
+        )
+        items = [render.open_order(o) for o in orders]
+        return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
+
+    async def trades(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        q = request.query_params
+        try:
+            after = float(q["after"]) if q.get("after") else None
+            before = float(q["before"]) if q.get("before") else None
+        except ValueError:
+            raise ExchangeRejection("Invalid payload") from None
+        trades = self.ex.trades_for(
+            key.key, market=q.get("market") or None, asset_id=q.get("asset_id") or None,
+            trade_id=q.get("id") or None, after=after, before=before,
+        )
+        items = [render.trade_record(t, key.key) for t in trades]
+        return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
+
+    # -- balances, heartbeats, rewards -------------------------------------------------------------
+
+    async def balance_allowance(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        q = request.query_params
+        asset_type = q.get("asset_type", "COLLATERAL").upper()
+        acct = self.ex.account(key.address)
+        if asset_type == "COLLATERAL":
+            balance = acct.balance(COLLATERAL)
+        elif asset_type == "CONDITIONAL":
+            token = q.get("token_id")
+            if not token:
+                raise ExchangeRejection("assetId invalid value -1")
+            self._token_market(token)
+            balance = acct.balance(token)
+        else:
+            raise ExchangeRejection("Invalid asset type")
+        allowance = MAX_ALLOWANCE if acct.allowance_set else "0"
+        return JSONResponse(
+            {"balance": str(int(balance * 1_000_000)), "allowances": dict.fromkeys(EXCHANGE_SPENDERS, allowance)}
+        )
+
+    async def balance_allowance_update(self, request: Request) -> Response:
+        await self._l2(request)
+        return JSONResponse("")
+
+    async def heartbeat(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        payload = self._json(body) if body else {}
+        hb_id = payload.get("heartbeat_id", "") if isinstance(payload, dict) else ""
+        try:
+            return JSONResponse({"heartbeat_id": self.ex.heartbeat(key.key, str(hb_id or ""))})
+        except HeartbeatMismatch as exc:
+            return JSONResponse({"error_msg": exc.message, "heartbeat_id": exc.expected}, status_code=400)
+
+    def _scoring(self, order_id: str, owner: str) -> bool:
+        order = self.ex.get_order(order_id)
+        if order is None or order.owner != owner or order.status != "LIVE":
+            return False
+        market = self.ex.markets[order.market]
+        mid = self._mid(order.token_id)
+        if not market.rewards.active or mid is None or order.original_size - order.size_matched < market.rewards.min_size:
+            return False
+        return abs(order.price - mid) * 100 < market.rewards.max_spread_cents
+
+    async def order_scoring(self, request: Request) -> Response:
+        key, _ = await self._l2(request)
+        return JSONResponse({"scoring": self._scoring(request.query_params.get("order_id", ""), key.key)})
+
+    async def orders_scoring(self, request: Request) -> Response:
+        key, body = await self._l2(request)
+        ids = self._json(body)
+        if not isinstance(ids, list):
+            raise ExchangeRejection("Invalid payload")
+        return JSONResponse({str(i): self._scoring(str(i), key.key) for i in ids})
+
+    async def rewards_current(self, request: Request) -> Response:
+        items = [
+            {
+                "condition_id": m.condition_id,
+                "rewards_max_spread": float(m.rewards.max_spread_cents),
+                "rewards_min_size": float(m.rewards.min_size),
+                "rewards_config": [
+                    {"id": i, "asset_address": render.COLLATERAL_ADDRESS, "start_date": "2026-05-01",
+                     "end_date": "2500-12-31", "rate_per_day": float(m.rewards.daily_rate), "total_rewards": 0}
+                ],
+                "sponsored_daily_rate": 0,
+                "native_daily_rate": float(m.rewards.daily_rate),
+                "total_daily_rate": float(m.rewards.daily_rate),
+            }
+            for i, m in enumerate(self.ex.markets.values())
+            if m.rewards.active
+        ]
+        return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 500))
+
+    # -- Gamma-style listing -------------------------------------------------------------------------
+
+    async def gamma_markets(self, request: Request) -> Response:
+        q = request.query_params
+        markets = list(self.ex.markets.values())
+        if (slug := q.get("slug")) is not None:
+            markets = [m for m in markets if m.slug == slug]
+        if ids := q.getlist("condition_ids"):
+            markets = [m for m in markets if m.condition_id in ids]
+        if tokens := q.getlist("clob_token_ids"):
+            markets = [m for m in markets if set(m.tokens) & set(tokens)]
+        if q.get("closed", "false").lower() == "false":
+            markets = [m for m in markets if not m.closed]
+        items = []
+        for index, m in enumerate(markets):
+            volume = sum((t.size * t.price for t in self.ex.trades.values() if t.market == m.condition_id), Decimal(0))
+            bids, asks = self.ex.book_levels(m.yes_token)
+            liquidity = sum((p * s for p, s in bids), Decimal(0)) + sum(((ONE - p) * s for p, s in asks), Decimal(0))
+            last = self.ex.last_trade.get(m.yes_token)
+            items.append(
+                render.gamma_market(
+                    m, index, self._prices(m), volume, liquidity, self.ex.best_bid_ask(m.yes_token),
+                    last[0] if last else None,
+                )
+            )
+        try:
+            offset, limit = int(q.get("offset", 0)), min(int(q.get("limit", 100)), 500)
+        except ValueError:
+            raise ExchangeRejection("Invalid payload") from None
+        return JSONResponse(items[offset : offset + limit])
+
+    # -- loopback-only control plane -----------------------------------------------------------------
+
+    def _loopback_only(self, request: Request) -> None:
+        if not _is_loopback(request):
+            raise ExchangeRejection("forbidden: loopback only", status=403)
+
+    async def _amount_body(self, body: str) -> tuple[str, Decimal]:
+        payload = self._json(body)
+        try:
+            return str(payload["market"]), Decimal(str(payload["amount"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise ExchangeRejection("Invalid payload: need market and amount") from None
+
+    async def local_split(self, request: Request) -> Response:
+        self._loopback_only(request)
+        key, body = await self._l2(request)
+        market, amount = await self._amount_body(body)
+        self.ex.split(key.address, market, amount)
+        return JSONResponse({"ok": True})
+
+    async def local_merge(self, request: Request) -> Response:
+        self._loopback_only(request)
+        key, body = await self._l2(request)
+        market, amount = await self._amount_body(body)
+        self.ex.merge(key.address, market, amount)
+        return JSONResponse({"ok": True})
+
+    async def local_fund(self, request: Request) -> Response:
+        self._loopback_only(request)
+        payload = self._json((await request.body()).decode())
+        try:
+            address, amount = str(payload["address"]), Decimal(str(payload["amount"]))
+        except (KeyError, TypeError, InvalidOperation):
+            raise ExchangeRejection("Invalid payload: need address and amount") from None
+        if not (address.startswith("0x") and len(address) == 42) or amount < 0:
+            raise ExchangeRejection("Invalid payload: need a 0x address and a non-negative amount")
+        self.ex.fund(address, amount)
+        return JSONResponse({"ok": True})
+
+    async def local_faults(self, request: Request) -> Response:
+        self._loopback_only(request)
+        if request.method == "POST":
+            changes = self._json((await request.body()).decode())
+            if not isinstance(changes, dict) or not set(changes) <= FAULT_KEYS:
+                raise ExchangeRejection(f"unknown fault; known: {', '.join(sorted(FAULT_KEYS))}")
+            self.state.faults.update(changes, self.ex.clock.now())
+            if "settlement_fail_rate" in changes or "settlement_delay_s" in changes:
+                current = self.ex.settlement
+                self.ex.settlement = SettlementConfig(
+                    delay_s=float(changes.get("settlement_delay_s", current.delay_s)),
+                    fail_rate=float(changes.get("settlement_fail_rate", current.fail_rate)),
+                )
+        return JSONResponse(self.state.faults.snapshot())
+
+    async def local_status(self, request: Request) -> Response:
+        return JSONResponse(
+            {
+                "markets": len(self.ex.markets),
+                "orders_open": sum(1 for o in self.ex.orders.values() if o.status == "LIVE"),
+                "trades": len(self.ex.trades),
+                "ws_connections": self.state.hub.connection_count(),
+            }
+        )
+
+
+class FaultMiddleware(BaseHTTPMiddleware):
+    """Latency, restart windows and error bursts for every route but the control plane."""
+
+    def __init__(self, app: Any, state: ServerState) -> None:
+        super().__init__(app)
+        self.state = state
+
+    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
+        path = request.url.path
+        if path.startswith("/_local"):
+            return await call_next(request)
+        faults = self.state.faults
+        if faults.latency_ms > 0:
+            await asyncio.sleep(faults.latency_ms / 1000)
+        if path in ORDER_ROUTES and self.state.exchange.clock.now() < faults.restart_until:
+            return error("matching engine is restarting, retry shortly", 425)
+        status = faults.http_error()
+        if status:
+            headers = {"Retry-After": str(faults.retry_after_s)} if status == 429 else None
+            message = "Too Many Requests" if status == 429 else "service unavailable (injected fault)"
+            return JSONResponse({"error": message}, status_code=status, headers=headers)
+        return await call_next(request)
+
+
+def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+    async def wrapped(request: Request) -> Response:
+        try:
+            return await fn(request)
+        except ExchangeRejection as exc:
+            return error(exc.message, exc.status)
+        except Unauthorized as exc:
+            return error(exc.message, 401)
+
+    return wrapped
+
+
+def build_app(state: ServerState) -> Starlette:
+    api = ExchangeApi(state)
+    routes_spec: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
+        ("/ok", api.ok, ["GET"]),
+        ("/", api.ok, ["GET"]),
+        ("/time", api.time, ["GET"]),
+        ("/version", api.version, ["GET"]),
+        ("/auth/api-key", api.create_api_key, ["POST"]),
+        ("/auth/derive-api-key", api.derive_api_key, ["GET"]),
+        ("/auth/api-keys", api.api_keys, ["GET"]),
+        ("/auth/ban-status/closed-only", api.closed_only, ["GET"]),
+        ("/markets", api.markets, ["GET"]),
+        ("/markets/{condition_id}", api.market, ["GET"]),
+        ("/simplified-markets", api.simplified_markets, ["GET"]),
+        ("/sampling-markets", api.sampling_markets, ["GET"]),
+        ("/sampling-simplified-markets", api.sampling_simplified_markets, ["GET"]),
+        ("/clob-markets/{condition_id}", api.clob_market, ["GET"]),
+        ("/markets-by-token/{token_id}", api.market_by_token, ["GET"]),
+        ("/book", api.book, ["GET"]),
+        ("/books", api.books, ["POST"]),
+        ("/midpoint", api.midpoint, ["GET"]),
+        ("/midpoints", api.midpoints, ["POST"]),
+        ("/price", api.price, ["GET"]),
+        ("/prices", api.prices, ["POST"]),
+        ("/spread", api.spread, ["GET"]),
+        ("/spreads", api.spreads, ["POST"]),
+        ("/last-trade-price", api.last_trade_price, ["GET"]),
+        ("/last-trades-prices", api.last_trades_prices, ["POST"]),
+        ("/tick-size", api.tick_size, ["GET"]),
+        ("/neg-risk", api.neg_risk, ["GET"]),
+        ("/fee-rate", api.fee_rate, ["GET"]),
+        ("/order", api.post_order, ["POST"]),
+        ("/order", api.cancel_order, ["DELETE"]),
+        ("/orders", api.post_orders, ["POST"]),
+        ("/orders", api.cancel_orders, ["DELETE"]),
+        ("/cancel-all", api.cancel_all, ["DELETE"]),
+        ("/cancel-market-orders", api.cancel_market_orders, ["DELETE"]),
+        ("/data/order/{order_id}", api.get_order, ["GET"]),
+        ("/data/orders", api.open_orders, ["GET"]),
+        ("/data/trades", api.trades, ["GET"]),
+        ("/trades", api.trades, ["GET"]),
+        ("/balance-allowance", api.balance_allowance, ["GET"]),
+        ("/balance-allowance/update", api.balance_allowance_update, ["GET"]),
+        ("/v1/heartbeats", api.heartbeat, ["POST"]),
+        ("/order-scoring", api.order_scoring, ["GET"]),
+        ("/orders-scoring", api.orders_scoring, ["POST"]),
+        ("/rewards/markets/current", api.rewards_current, ["GET"]),
+        ("/gamma/markets", api.gamma_markets, ["GET"]),
+        ("/_local/split", api.local_split, ["POST"]),
+        ("/_local/merge", api.local_merge, ["POST"]),
+        ("/_local/fund", api.local_fund, ["POST"]),
+        ("/_local/faults", api.local_faults, ["GET", "POST"]),
+        ("/_local/status", api.local_status, ["GET"]),
+    ]
+    routes: list[Route | WebSocketRoute] = [
+        Route(path, _handler(fn), methods=methods) for path, fn, methods in routes_spec
+    ]
+    routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
+    routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
+    return Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, state=state)])

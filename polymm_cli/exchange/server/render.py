@@ -1,0 +1,363 @@
+"""Exchange state and events rendered in Polymarket's wire shapes (REST bodies and WebSocket messages).
+
+Field names, key order and value types follow reference §3, §6 and the real captures in
+../shared/data: prices and sizes as decimal strings, book levels best-LAST, timestamps as strings of
+unix milliseconds on the WebSocket and unix seconds in REST records.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from decimal import Decimal
+from typing import Any
+
+from polymm_cli.exchange.events import (
+    BookEvent,
+    LastTradeEvent,
+    MakerFillView,
+    OrderEvent,
+    OrderView,
+    TickSizeEvent,
+    TradeView,
+)
+from polymm_cli.model import Market, decimal_str
+
+
+def ms(ts: float) -> str:
+    return str(int(ts * 1000))
+
+
+def secs(ts: float) -> str:
+    return str(int(ts))
+
+
+def tick_number(tick: Decimal) -> float:
+    """The tick as a JSON number whose str() is exactly a key of the client's rounding table."""
+    return float(tick)
+
+
+def book_body(
+    market: Market,
+    token_id: str,
+    bids_best_first: list[tuple[Decimal, Decimal]],
+    asks_best_first: list[tuple[Decimal, Decimal]],
+    timestamp: float,
+    last_trade_price: Decimal | None,
+) -> dict[str, Any]:
+    """GET /book and the WS `book` event share this shape; the hash is computed as the client does."""
+    body: dict[str, Any] = {
+        "market": market.condition_id,
+        "asset_id": token_id,
+        "timestamp": ms(timestamp),
+        "hash": "",
+        "bids": [{"price": decimal_str(p), "size": decimal_str(s)} for p, s in reversed(bids_best_first)],
+        "asks": [{"price": decimal_str(p), "size": decimal_str(s)} for p, s in reversed(asks_best_first)],
+        "min_order_size": decimal_str(market.min_order_size),
+        "tick_size": decimal_str(market.tick_size),
+        "neg_risk": market.neg_risk,
+        "last_trade_price": decimal_str(last_trade_price) if last_trade_price is not None else "",
+    }
+    body["hash"] = hashlib.sha1(json.dumps(body, separators=(",", ":")).encode()).hexdigest()
+    return body
+
+
+def ws_book(body: dict[str, Any]) -> dict[str, Any]:
+    return {"event_type": "book", **body}
+
+
+def ws_price_change(event: BookEvent, book_hash: str) -> dict[str, Any]:
+    return {
+        "event_type": "price_change",
+        "market": event.market,
+        "price_changes": [
+            {
+                "asset_id": c.token_id,
+                "price": decimal_str(c.price),
+                "size": decimal_str(c.size),
+                "side": c.side.value,
+                "hash": book_hash,
+                "best_bid": decimal_str(c.best_bid) if c.best_bid is not None else "0",
+                "best_ask": decimal_str(c.best_ask) if c.best_ask is not None else "1",
+            }
+            for c in event.changes
+        ],
+        "timestamp": ms(event.timestamp),
+    }
+
+
+def ws_last_trade(event: LastTradeEvent) -> dict[str, Any]:
+    return {
+        "event_type": "last_trade_price",
+        "market": event.market,
+        "asset_id": event.token_id,
+        "price": decimal_str(event.price),
+        "size": decimal_str(event.size),
+        "side": event.side.value,
+        "fee_rate_bps": str(event.fee_rate_bps),
+        "timestamp": ms(event.timestamp),
+        "transaction_hash": event.transaction_hash,
+    }
+
+
+def ws_tick_size_change(event: TickSizeEvent) -> dict[str, Any]:
+    return {
+        "event_type": "tick_size_change",
+        "market": event.market,
+        "asset_id": event.token_id,
+        "old_tick_size": decimal_str(event.old_tick),
+        "new_tick_size": decimal_str(event.new_tick),
+        "timestamp": ms(event.timestamp),
+    }
+
+
+def ws_best_bid_ask(market: str, token_id: str, bid: Decimal | None, ask: Decimal | None, ts: float) -> dict[str, Any]:
+    spread = (ask - bid) if bid is not None and ask is not None else None
+    return {
+        "event_type": "best_bid_ask",
+        "market": market,
+        "asset_id": token_id,
+        "best_bid": decimal_str(bid) if bid is not None else "0",
+        "best_ask": decimal_str(ask) if ask is not None else "1",
+        "spread": decimal_str(spread) if spread is not None else "1",
+        "timestamp": ms(ts),
+    }
+
+
+def open_order(order: OrderView) -> dict[str, Any]:
+    """The REST OpenOrder record (`/data/orders`, `/data/order/{id}`)."""
+    return {
+        "id": order.order_id,
+        "status": order.status,
+        "owner": order.owner,
+        "maker_address": order.address,
+        "market": order.market,
+        "asset_id": order.token_id,
+        "side": order.side.value,
+        "original_size": decimal_str(order.original_size),
+        "size_matched": decimal_str(order.size_matched),
+        "price": decimal_str(order.price),
+        "outcome": order.outcome,
+        "expiration": str(order.expiration),
+        "order_type": order.order_type.value,
+        "associate_trades": list(order.associate_trades),
+        "created_at": int(order.created_at),
+    }
+
+
+def ws_order(event: OrderEvent) -> dict[str, Any]:
+    order = event.order
+    return {
+        "event_type": "order",
+        "type": event.kind,
+        "id": order.order_id,
+        "owner": order.owner,
+        "order_owner": order.owner,
+        "market": order.market,
+        "asset_id": order.token_id,
+        "side": order.side.value,
+        "price": decimal_str(order.price),
+        "original_size": decimal_str(order.original_size),
+        "size_matched": decimal_str(order.size_matched),
+        "outcome": order.outcome,
+        "order_type": order.order_type.value,
+        "expiration": str(order.expiration),
+        "status": order.status,
+        "maker_address": order.address,
+        "associate_trades": list(order.associate_trades) or None,
+        "created_at": secs(order.created_at),
+        "timestamp": ms(event.timestamp),
+    }
+
+
+def _maker_order(fill: MakerFillView) -> dict[str, Any]:
+    return {
+        "order_id": fill.order_id,
+        "owner": fill.owner,
+        "maker_address": fill.address,
+        "matched_amount": decimal_str(fill.size),
+        "price": decimal_str(fill.price),
+        "fee_rate_bps": "0",
+        "asset_id": fill.token_id,
+        "outcome": fill.outcome,
+        "outcome_index": 0 if fill.outcome == "Yes" else 1,
+        "side": fill.side.value,
+    }
+
+
+def trade_record(trade: TradeView, viewer: str, *, ws: bool = False, timestamp: float = 0.0) -> dict[str, Any]:
+    """A trade as `viewer` (an API key) sees it: REST `/data/trades` item or WS `trade` event."""
+    trader_side = "TAKER" if trade.taker_owner == viewer else "MAKER"
+    viewer_address = trade.taker_address
+    if trader_side == "MAKER":
+        viewer_address = next((m.address for m in trade.maker_fills if m.owner == viewer), trade.taker_address)
+    record: dict[str, Any] = {
+        "id": trade.trade_id,
+        "taker_order_id": trade.taker_order_id,
+        "market": trade.market,
+        "asset_id": trade.token_id,
+        "side": trade.side.value,
+        "size": decimal_str(trade.size),
+        "fee_rate_bps": str(trade.fee_rate_bps),
+        "price": decimal_str(trade.price),
+        "status": trade.status.value,
+        "match_time": secs(trade.match_time),
+        "last_update": secs(trade.last_update),
+        "outcome": trade.outcome,
+        "bucket_index": trade.bucket_index,
+        "owner": viewer,
+        "maker_address": viewer_address,
+        "transaction_hash": trade.transaction_hash,
+        "trader_side": trader_side,
+        "maker_orders": [_maker_order(m) for m in trade.maker_fills],
+    }
+    if ws:
+        record = {
+            "event_type": "trade",
+            "type": "TRADE",
+            **{k: v for k, v in record.items() if k != "match_time"},
+            "matchtime": secs(trade.match_time),
+            "trade_owner": viewer,
+            "timestamp": ms(timestamp),
+        }
+    else:
+        record["err_msg"] = ""
+    return record
+
+
+def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -> dict[str, Any]:
+    """A CLOB `/markets` item (reference §3.4)."""
+    yes_price, no_price = prices
+    return {
+        "enable_order_book": True,
+        "active": market.active,
+        "closed": market.closed,
+        "archived": False,
+        "accepting_orders": market.accepting_orders,
+        "accepting_order_timestamp": "2026-04-28T11:00:00Z",
+        "minimum_order_size": float(market.min_order_size),
+        "minimum_tick_size": tick_number(market.tick_size),
+        "condition_id": market.condition_id,
+        "question_id": "0x" + hashlib.sha3_256(market.slug.encode()).hexdigest(),
+        "question": market.question,
+        "description": market.question,
+        "market_slug": market.slug,
+        "end_date_iso": market.end_date,
+        "game_start_time": None,
+        "seconds_delay": 0,
+        "fpmm": "",
+        "maker_base_fee": 1000,
+        "taker_base_fee": 1000,
+        "notifications_enabled": True,
+        "neg_risk": market.neg_risk,
+        "neg_risk_market_id": market.neg_risk_market_id,
+        "neg_risk_request_id": "",
+        "icon": "",
+        "image": "",
+        "rewards": {
+            "rates": (
+                [{"asset_address": COLLATERAL_ADDRESS, "rewards_daily_rate": float(market.rewards.daily_rate)}]
+                if market.rewards.active
+                else None
+            ),
+            "min_size": float(market.rewards.min_size),
+            "max_spread": float(market.rewards.max_spread_cents),
+        },
+        "is_50_50_outcome": False,
+        "tokens": [
+            {"token_id": market.yes_token, "outcome": "Yes", "price": float(yes_price or 0), "winner": False},
+            {"token_id": market.no_token, "outcome": "No", "price": float(no_price or 0), "winner": False},
+        ],
+        "tags": [market.category] if market.category else [],
+    }
+
+
+COLLATERAL_ADDRESS = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
+
+
+def clob_market_params(market: Market) -> dict[str, Any]:
+    """`/clob-markets/{cid}`: the compact parameters the client caches per token (reference §3.4)."""
+    return {
+        "t": [{"t": market.yes_token, "o": "Yes"}, {"t": market.no_token, "o": "No"}],
+        "mts": tick_number(market.tick_size),
+        "mos": float(market.min_order_size),
+        "nr": market.neg_risk,
+        "fd": {"r": float(market.taker_fee_rate), "e": market.fee_exponent, "to": True},
+        "mbf": 1000,
+        "tbf": 1000,
+        "gst": None,
+        "r": {
+            "max_spread": float(market.rewards.max_spread_cents),
+            "min_size": float(market.rewards.min_size),
+            "daily_rate": float(market.rewards.daily_rate),
+        },
+        "rfqe": False,
+        "itode": False,
+        "ibce": False,
+        "oas": 0,
+    }
+
+
+def gamma_market(
+    market: Market, index: int, prices: tuple[Decimal | None, Decimal | None], volume: Decimal, liquidity: Decimal,
+    best: tuple[Decimal | None, Decimal | None], last: Decimal | None,
+) -> dict[str, Any]:
+    """A Gamma `/markets` item with its JSON-strings-inside-JSON quirks (reference §7.2)."""
+    yes_price, no_price = prices
+    bid, ask = best
+    return {
+        "id": str(500000 + index),
+        "question": market.question,
+        "conditionId": market.condition_id,
+        "slug": market.slug,
+        "endDate": market.end_date,
+        "startDate": "2026-05-01T00:00:00Z",
+        "category": market.category,
+        "liquidity": decimal_str(liquidity),
+        "liquidityNum": float(liquidity),
+        "volume": decimal_str(volume),
+        "volumeNum": float(volume),
+        "volume24hr": float(volume),
+        "active": market.active,
+        "closed": market.closed,
+        "archived": False,
+        "acceptingOrders": market.accepting_orders,
+        "enableOrderBook": True,
+        "outcomes": json.dumps(["Yes", "No"]),
+        "outcomePrices": json.dumps([decimal_str(yes_price or Decimal(0)), decimal_str(no_price or Decimal(0))]),
+        "clobTokenIds": json.dumps([market.yes_token, market.no_token]),
+        "questionID": "0x" + hashlib.sha3_256(market.slug.encode()).hexdigest(),
+        "negRisk": market.neg_risk,
+        "negRiskMarketID": market.neg_risk_market_id,
+        "negRiskRequestID": "",
+        "orderPriceMinTickSize": tick_number(market.tick_size),
+        "orderMinSize": float(market.min_order_size),
+        "rewardsMinSize": float(market.rewards.min_size),
+        "rewardsMaxSpread": float(market.rewards.max_spread_cents),
+        "clobRewards": (
+            [
+                {
+                    "id": str(index),
+                    "conditionId": market.condition_id,
+                    "assetAddress": COLLATERAL_ADDRESS,
+                    "rewardsAmount": 0,
+                    "rewardsDailyRate": float(market.rewards.daily_rate),
+                    "startDate": "2026-05-01",
+                    "endDate": "2500-12-31",
+                }
+            ]
+            if market.rewards.active
+            else []
+        ),
+        "holdingRewardsEnabled": False,
+        "bestBid": float(bid) if bid is not None else 0,
+        "bestAsk": float(ask) if ask is not None else 1,
+        "lastTradePrice": float(last) if last is not None else 0,
+        "spread": float(ask - bid) if bid is not None and ask is not None else 1,
+        "secondsDelay": 0,
+        "feesEnabled": market.taker_fee_rate > 0,
+        "feeSchedule": {"exponent": market.fee_exponent, "rate": float(market.taker_fee_rate), "takerOnly": True,
+                        "rebateRate": 0},
+        "umaResolutionStatus": "",
+        "version": "v1",
+    }

@@ -1,0 +1,221 @@
+"""Start and stop the local exchange server: uvicorn on a loopback socket, plus its heartbeat task.
+
+The heartbeat task (every `tick_s`) advances settlement, GTD expiry and dead-man's switches, drives
+the synthetic flow, applies scheduled faults and persists the state file when it changed.
+`ExchangeThread` runs the whole thing in a background thread for synchronous callers (tests using
+py-clob-client-v2, benchmarks); `serve_forever` is `polymm exchange serve`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import socket
+import threading
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import uvicorn
+
+from polymm_cli.clock import Clock, SystemClock
+from polymm_cli.exchange import state as state_file
+from polymm_cli.exchange.core import LocalExchange, SettlementConfig
+from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.exchange.server.app import ServerState, build_app
+from polymm_cli.exchange.server.faults import Faults
+
+if TYPE_CHECKING:
+    from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
+
+log = logging.getLogger("polymm.exchange")
+
+
+@dataclass
+class ExchangeConfig:
+    host: str = "127.0.0.1"
+    port: int = 0  # 0 = pick a free port
+    seed: int = 7
+    flow: bool = True
+    fund: list[tuple[str, Decimal]] = field(default_factory=list)
+    state_path: Path | None = None
+    settlement: SettlementConfig = field(default_factory=lambda: SettlementConfig(delay_s=2.0))
+    faults: Faults = field(default_factory=Faults)
+    page_size: int = 500
+    tick_s: float = 0.1
+    flow_config: FlowConfig | None = None
+
+
+def build_exchange(config: ExchangeConfig, clock: Clock) -> LocalExchange:
+    """A fresh exchange with the sample markets, or the one saved in the state file."""
+    if config.state_path is not None and config.state_path.exists():
+        exchange = state_file.load(config.state_path, clock, settlement=config.settlement)
+    else:
+        exchange = LocalExchange(sample_markets(), clock, seed=config.seed, settlement=config.settlement)
+    for address, amount in config.fund:
+        exchange.fund(address, amount)
+    return exchange
+
+
+def bind_socket(host: str, port: int) -> socket.socket:
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.bind((host, port))
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+class ExchangeServer:
+    """One running exchange: state, app, uvicorn server and the heartbeat task, in one event loop."""
+
+    def __init__(self, config: ExchangeConfig, clock: Clock | None = None) -> None:
+        self.config = config
+        self.clock = clock or SystemClock()
+        self.exchange = build_exchange(config, self.clock)
+        self.state = ServerState(self.exchange, faults=config.faults, page_size=config.page_size)
+        self.flow: SyntheticFlow | None = None
+        if config.flow:
+            from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow  # only loaded when traders run
+
+            self.flow = SyntheticFlow(self.exchange, self.clock, config.flow_config or FlowConfig(), seed=config.seed)
+        self.app = build_app(self.state)
+        self.socket = bind_socket(config.host, config.port)
+        host, port = self.socket.getsockname()[:2]
+        self.port: int = port
+        shown = f"[{host}]" if ":" in host else host
+        self.url = f"http://{shown}:{port}"
+        self.ws_url = f"ws://{shown}:{port}/ws"
+        self._server = uvicorn.Server(
+            uvicorn.Config(
+                self.app,
+                log_level="warning",
+                ws="websockets-sansio",
+                lifespan="off",
+                timeout_graceful_shutdown=2,
+                ws_ping_interval=None,
+            )
+        )
+        self._saved_version = -1
+
+    async def serve(self, started: threading.Event | None = None) -> None:
+        ticker = asyncio.create_task(self._tick_forever())
+        try:
+            serve = asyncio.create_task(self._server.serve(sockets=[self.socket]))
+            while not self._server.started and not serve.done():
+                await asyncio.sleep(0.005)
+            if started is not None:
+                started.set()
+            await serve
+        finally:
+            ticker.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await ticker
+            self.save()
+
+    def request_stop(self) -> None:
+        self._server.should_exit = True
+
+    def save(self) -> None:
+        if self.config.state_path is not None and self.exchange.version != self._saved_version:
+            state_file.save(self.exchange, self.config.state_path)
+            self._saved_version = self.exchange.version
+
+    def tick(self) -> None:
+        """Everything time-driven, once."""
+        now = self.clock.now()
+        faults = self.state.faults
+        if faults.tick_change_at and now >= faults.tick_change_at:
+            faults.tick_change_at = 0.0
+            self.exchange.set_tick_size(faults.tick_change_market, faults.tick_change_to)
+        self.exchange.advance()
+        if self.flow is not None:
+            self.flow.step(now)
+        self.state.hub.check_faults()
+
+    async def _tick_forever(self) -> None:
+        last_save = self.clock.monotonic()
+        while True:
+            try:
+                self.tick()
+                if self.clock.monotonic() - last_save >= 1.0:
+                    self.save()
+                    last_save = self.clock.monotonic()
+            except Exception:  # one bad tick must not stop settlement for everyone
+                log.exception("exchange tick failed")
+            await asyncio.sleep(self.config.tick_s)
+
+
+class ExchangeThread:
+    """The exchange served from a background thread; a context manager that stops it on exit."""
+
+    def __init__(self, config: ExchangeConfig | None = None) -> None:
+        self.server = ExchangeServer(config or ExchangeConfig())
+        self._started = threading.Event()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._thread = threading.Thread(target=self._run, name="local-exchange", daemon=True)
+
+    @property
+    def url(self) -> str:
+        return self.server.url
+
+    @property
+    def ws_url(self) -> str:
+        return self.server.ws_url
+
+    def _run(self) -> None:
+        self._loop = asyncio.new_event_loop()
+        try:
+            self._loop.run_until_complete(self.server.serve(self._started))
+        finally:
+            self._loop.close()
+
+    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+        """Run `fn(*args)` on the exchange's own thread and return its result (thread-safe access)."""
+        assert self._loop is not None
+
+        async def invoke():  # type: ignore[no-untyped-def]
+            return fn(*args)
+
+        return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=10)
+
+    def start(self) -> ExchangeThread:
+        self._thread.start()
+        if not self._started.wait(timeout=10):
+            raise RuntimeError("local exchange did not start within 10 s")
+        return self
+
+    def stop(self) -> None:
+        if self._loop is not None and self._thread.is_alive():
+            self._loop.call_soon_threadsafe(self.server.request_stop)
+            self._thread.join(timeout=10)
+
+    def __enter__(self) -> ExchangeThread:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def serve_forever(config: ExchangeConfig, on_ready: object = None) -> None:
+    """`polymm exchange serve`: run in the foreground until Ctrl+C or SIGTERM (uvicorn handles both)."""
+    server = ExchangeServer(config)
+    started = threading.Event()
+
+    async def main() -> None:
+        task = asyncio.create_task(server.serve(started))
+        while not started.is_set() and not task.done():
+            await asyncio.sleep(0.005)
+        if callable(on_ready):
+            on_ready(server)
+        await task
+
+    try:
+        import uvloop
+
+        uvloop.run(main())
+    except ImportError:
+        asyncio.run(main())

@@ -1,0 +1,72 @@
+"""Service for `polymm exchange ...`: turns command options into a running local exchange."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+
+from polymm_cli.errors import UsageError
+from polymm_cli.exchange.core import SettlementConfig
+from polymm_cli.exchange.server.faults import Faults
+from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeServer, serve_forever
+
+ADDRESS_CHARS = set("0123456789abcdefABCDEF")
+
+
+@dataclass
+class ServeOptions:
+    host: str = "127.0.0.1"
+    port: int = 0
+    seed: int = 7
+    flow: bool = True
+    fund: list[str] = field(default_factory=list)
+    state: Path | None = None
+    settlement_delay_s: float = 2.0
+    settlement_fail_rate: float = 0.0
+    latency_ms: float = 0.0
+
+
+def parse_fund(spec: str) -> tuple[str, Decimal]:
+    """`0xADDRESS=AMOUNT` -> (address, amount), with a one-line error for anything else."""
+    address, sep, amount = spec.partition("=")
+    if not sep or not (address.startswith("0x") and len(address) == 42 and set(address[2:]) <= ADDRESS_CHARS):
+        raise UsageError(f"--fund expects 0xADDRESS=AMOUNT with a 40-hex-digit address, got {spec!r}")
+    try:
+        value = Decimal(amount)
+    except InvalidOperation:
+        raise UsageError(f"--fund amount must be a number, got {amount!r}") from None
+    if not value.is_finite() or value < 0:
+        raise UsageError(f"--fund amount must be a non-negative number, got {amount!r}")
+    return address, value
+
+
+def exchange_config(options: ServeOptions) -> ExchangeConfig:
+    if not 0 <= options.port <= 65535:
+        raise UsageError(f"--port must be between 0 and 65535, got {options.port}")
+    if not 0.0 <= options.settlement_fail_rate <= 1.0:
+        raise UsageError("--settlement-fail-rate must be between 0 and 1")
+    if options.settlement_delay_s < 0:
+        raise UsageError("--settlement-delay must be >= 0")
+    return ExchangeConfig(
+        host=options.host,
+        port=options.port,
+        seed=options.seed,
+        flow=options.flow,
+        fund=[parse_fund(spec) for spec in options.fund],
+        state_path=options.state,
+        settlement=SettlementConfig(options.settlement_delay_s, options.settlement_fail_rate),
+        faults=Faults(latency_ms=options.latency_ms),
+    )
+
+
+def serve(options: ServeOptions, on_ready: Callable[[ExchangeServer], None]) -> None:
+    """Run the local exchange in the foreground until interrupted."""
+    config = exchange_config(options)
+    try:
+        serve_forever(config, on_ready)
+    except OSError as exc:
+        raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
+    except ValueError as exc:  # an unreadable state file
+        raise UsageError(str(exc)) from None

@@ -1,0 +1,81 @@
+"""The one settings object (pydantic-settings, `POLYMM_` prefix, `.env`). The ONLY environment reader.
+
+Secrets are `SecretStr`: they never appear in a repr, a log line or a traceback.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+from pathlib import Path
+
+import platformdirs
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from polymm_cli.errors import ConfigError
+
+
+class VenueName(str, Enum):
+    LOCAL = "local"
+    POLYMARKET = "polymarket"
+
+
+class SignerName(str, Enum):
+    FAST = "fast"
+    REFERENCE = "reference"
+
+
+def default_data_dir() -> Path:
+    return Path(platformdirs.user_data_dir("polymm", appauthor=False))
+
+
+class Settings(BaseSettings):
+    """Everything configurable, from flags, `POLYMM_*` environment variables or `.env`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="POLYMM_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        validate_default=True,
+    )
+
+    venue: VenueName = VenueName.LOCAL
+    exchange_url: str | None = None
+    gamma_url: str | None = None
+    data_dir: Path = Field(default_factory=default_data_dir)
+    chain_id: int = 137
+
+    private_key: SecretStr | None = None
+    api_key: str | None = None
+    api_secret: SecretStr | None = None
+    api_passphrase: SecretStr | None = None
+    signature_type: int = Field(default=0, ge=0, le=3)
+    funder: str | None = None
+    signer: SignerName = SignerName.FAST
+
+    # quoting
+    spread: Decimal = Decimal("0.04")
+    size: Decimal = Decimal("10")
+    requote_threshold: Decimal = Decimal("0.005")
+    position_limit: Decimal = Decimal("100")
+
+    # local exchange
+    exchange_seed: int = 7
+    exchange_flow: bool = True
+
+    @field_validator("data_dir")
+    @classmethod
+    def _expand(cls, value: Path) -> Path:
+        return value.expanduser()
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning a validation failure into one clear line (no secret values echoed)."""
+    try:
+        return Settings(**{k: v for k, v in overrides.items() if v is not None})  # type: ignore[arg-type]
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(p) for p in first["loc"]) or "settings"
+        raise ConfigError(f"invalid setting POLYMM_{where.upper()}: {first['msg']}") from None

@@ -1,0 +1,213 @@
+"""The Venue port: the normalised venue events (first) and the Venue protocol (below them).
+
+Owns the shapes every venue adapter (Polymarket over the wire, the in-process sim) delivers to the
+engine. Events are immutable values: frozen dataclasses with slots, keyword-only construction (so a
+price can never silently swap with a size), prices and sizes as `Decimal`, and two times on every
+event: `venue_ts` (the venue's own timestamp, unix seconds) and `recv_ts` (when we received it, unix
+seconds, from the injected clock - this module never reads a clock).
+
+Must not: parse wire formats (that is `venues/polymarket/wire.py`), hold state, or import anything
+but `model` and the stdlib.
+
+Market channel: `BookSnapshot`, `PriceChange` (a batch of `LevelUpdate`), `LastTrade`,
+`TickSizeChange`, `BestBidAsk` -> `MarketEvent`.
+User channel: `OrderUpdate`, `TradeUpdate` (carrying OUR `Fill`s of that match) -> `UserEvent`.
+
+Fills and idempotency: one match (`trade_id`) is reported again at every settlement step
+(MATCHED -> MINED -> CONFIRMED, or RETRYING -> FAILED) with the same fills. A `Fill` is identified by
+`Fill.key == (trade_id, order_id)`; the ledger records it once and applies later status changes (a
+FAILED status reverses it).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Literal
+
+from polymm_cli.model import PriceLevel, Side, TradeStatus
+
+# ---------------------------------------------------------------------------------------------------
+# Events: market channel
+# ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BookSnapshot:
+    """A full L2 book of one token. `bids`/`asks` are best-first (the wire sends them best-last)."""
+
+    market: str
+    token_id: str
+    bids: tuple[PriceLevel, ...]
+    asks: tuple[PriceLevel, ...]
+    tick_size: Decimal | None
+    min_order_size: Decimal | None
+    hash: str
+    venue_ts: float
+    recv_ts: float
+    last_trade_price: Decimal | None = None
+    neg_risk: bool | None = None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LevelUpdate:
+    """One level of one token's book changed.
+
+    `side` BUY is a bid level, SELL an ask level. `size` is the new total resting at `price`
+    (zero = the level is gone), never a delta. `best_bid`/`best_ask` are the venue's top of book
+    after the whole match that caused the change (None when the venue did not say, or the side is
+    empty); applying a burst's entries one by one can therefore show a briefly crossed book.
+    """
+
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    best_bid: Decimal | None = None
+    best_ask: Decimal | None = None
+    hash: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PriceChange:
+    """A batch of level updates sent in one message (may cover both tokens of a market)."""
+
+    market: str
+    updates: tuple[LevelUpdate, ...]
+    venue_ts: float
+    recv_ts: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class LastTrade:
+    """A match happened on `token_id` at `price`; `taker_side` is the taker's side."""
+
+    market: str
+    token_id: str
+    price: Decimal
+    size: Decimal
+    taker_side: Side
+    fee_rate_bps: Decimal
+    venue_ts: float
+    recv_ts: float
+    transaction_hash: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TickSizeChange:
+    """The token's tick changed: resting levels on the old grid are void until the next snapshot."""
+
+    market: str
+    token_id: str
+    old_tick: Decimal | None
+    new_tick: Decimal
+    venue_ts: float
+    recv_ts: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class BestBidAsk:
+    """Top of book of one token (Polymarket sends it only with `custom_feature_enabled`)."""
+
+    market: str
+    token_id: str
+    best_bid: Decimal | None
+    best_ask: Decimal | None
+    spread: Decimal | None
+    venue_ts: float
+    recv_ts: float
+
+
+MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange | BestBidAsk
+
+# ---------------------------------------------------------------------------------------------------
+# Events: user channel
+# ---------------------------------------------------------------------------------------------------
+
+OrderEventKind = Literal["PLACEMENT", "UPDATE", "CANCELLATION"]
+Liquidity = Literal["MAKER", "TAKER"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderUpdate:
+    """The state of one of our orders after a placement, a (partial) fill or a cancellation.
+
+    `status` is normalised (upper case, `ORDER_STATUS_` prefix stripped) but kept as a string:
+    the venue has more reasons than we model (`LIVE`, `MATCHED`, `CANCELED_*`, ...) and new ones must
+    not break the stream. `size_matched` counts matches before settlement (they can still fail).
+    """
+
+    order_id: str
+    market: str
+    token_id: str
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    status: str
+    kind: OrderEventKind
+    owner: str
+    venue_ts: float
+    recv_ts: float
+    maker_address: str = ""
+    outcome: str = ""
+    order_type: str = ""
+    associate_trades: tuple[str, ...] = ()
+
+    @property
+    def remaining(self) -> Decimal:
+        """Size still open on the book (never negative)."""
+        left = self.original_size - self.size_matched
+        return left if left > 0 else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Fill:
+    """One of OUR orders' share of a match, in that order's own token, side and price.
+
+    For a mint/merge match our maker order may be on the complementary token of the taker's; the
+    fill always describes our order, never the taker's view. Identified by `key`.
+    """
+
+    trade_id: str
+    order_id: str
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee_rate_bps: Decimal
+    liquidity: Liquidity
+    outcome: str = ""
+
+    @property
+    def key(self) -> tuple[str, str]:
+        """The ledger's idempotency key: (trade id, order id)."""
+        return (self.trade_id, self.order_id)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class TradeUpdate:
+    """A match we took part in, at one settlement step; `fills` are our orders' parts of it.
+
+    The same `trade_id` arrives again for each status transition with the same fills.
+    `trader_side` is our role in the match as the venue reports it. `fills` may be empty when the
+    venue reports a trade that involves none of our orders (it should not, but it is not an error).
+    """
+
+    trade_id: str
+    market: str
+    status: TradeStatus
+    taker_order_id: str
+    trader_side: Liquidity
+    fills: tuple[Fill, ...]
+    venue_ts: float
+    recv_ts: float
+    transaction_hash: str = ""
+    match_ts: float | None = None
+
+
+UserEvent = OrderUpdate | TradeUpdate
+
+# ---------------------------------------------------------------------------------------------------
+# The Venue protocol (the port the engine trades through) goes below this line.
+# ---------------------------------------------------------------------------------------------------

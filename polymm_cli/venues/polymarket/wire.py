@@ -1,0 +1,762 @@
+"""Polymarket wire formats -> normalised venue events, at the boundary, in one pass.
+
+Owns: decoding market-channel and user-channel WebSocket frames and the REST `/book` response into
+the events of `venues/base.py`. Everything that arrives from the network is validated here: a frame
+either parses completely or raises one `WireError` (short message, never a bare KeyError/TypeError,
+never a partial result). Must not: hold state, touch books (that is `venues/books.py`), do I/O, or read
+a clock (`recv_ts` is passed in).
+
+Venue quirks handled here (reference §6, data/MANIFEST.md):
+- a frame is one JSON object or an array of them; the keepalive answer is the bare text `PONG`;
+- `price_change` has three eras: flat (<= Aug 2024: one level at top level), legacy (top-level
+  `asset_id` + `changes: [{price, side, size}]`) and current (`price_changes: [{asset_id, price, size,
+  side, hash, best_bid, best_ask}]`, since 2025-09-15);
+- `book` levels come best-LAST (bids ascending, asks descending) but the order is not guaranteed:
+  they are sorted best-first here; `tick_size`, `min_order_size`, `last_trade_price` ("" allowed) and
+  `neg_risk` are optional;
+- prices and sizes are decimal strings (numbers are tolerated); a top of book of "0" bid / "1" ask
+  means that side is empty (no level can rest at 0 or 1) and becomes None;
+- timestamps are epoch ms strings on the market channel, seconds or ms on the user channel: a value
+  below 1e11 is read as seconds, anything else as ms;
+- user `trade`: `match_time` or `matchtime`, `fee_rate_bps` may be "", statuses with or without the
+  `TRADE_STATUS_` prefix; our maker fills are the `maker_orders` elements whose `owner` is our api key
+  or whose `maker_address` is our funder address, in THEIR token/side/price (mint/merge matches put a
+  maker on the complementary token of the taker).
+
+Unknown `event_type`s and objects without one are ignored (the venue adds event types over time);
+a known event with a missing or malformed field is an error.
+
+Hot path: a `price_change` entry costs a few dict lookups, cached price Decimals (price strings
+repeat; the cache is bounded), one Decimal per size, no regexes.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Callable, Mapping
+from decimal import Decimal
+from operator import attrgetter
+from typing import Any, NoReturn
+
+from polymm_cli.errors import VenueError
+from polymm_cli.model import PriceLevel, Side, TradeStatus
+from polymm_cli.venues.base import (
+    BestBidAsk,
+    BookSnapshot,
+    Fill,
+    LastTrade,
+    LevelUpdate,
+    Liquidity,
+    MarketEvent,
+    OrderEventKind,
+    OrderUpdate,
+    PriceChange,
+    TickSizeChange,
+    TradeUpdate,
+    UserEvent,
+)
+
+__all__ = [
+    "WireError",
+    "parse_market_frame",
+    "parse_rest_book",
+    "parse_rest_books",
+    "parse_user_frame",
+]
+
+
+class WireError(VenueError, ValueError):
+    """A frame or response from the venue that does not parse; the message is short and safe to log."""
+
+
+_ZERO = Decimal(0)
+_ONE = Decimal(1)
+_MAX_SIZE = Decimal(10) ** 15  # far above any real level (1e15 shares), far below Decimal trouble
+_MAX_NUM_CHARS = 40  # longest decimal string accepted for a price or size
+_MS_THRESHOLD = 100_000_000_000  # below: seconds (until year 5138); above: ms (after 1973)
+_PLAIN_DECIMAL_CHARS = "0123456789."
+_SIDES: dict[str, Side] = {"BUY": Side.BUY, "SELL": Side.SELL, "buy": Side.BUY, "sell": Side.SELL}
+_ORDER_KINDS: dict[str, OrderEventKind] = {
+    "PLACEMENT": "PLACEMENT",
+    "UPDATE": "UPDATE",
+    "CANCELLATION": "CANCELLATION",
+}
+_LIQUIDITY: dict[str, Liquidity] = {"MAKER": "MAKER", "TAKER": "TAKER"}
+_KEEPALIVES = frozenset({"PONG", "PING", b"PONG", b"PING"})
+
+# price string -> Decimal, for valid prices only; bounded (see _price)
+_PRICE_CACHE: dict[str, Decimal] = {}
+_PRICE_CACHE_MAX = 8192
+
+
+def _fail(message: str) -> NoReturn:
+    raise WireError(message)
+
+
+def _reject_constant(name: str) -> NoReturn:
+    _fail(f"non-finite number {name}")
+
+
+# One decoder for every frame: json.loads(..., parse_float=...) would build a new one per call.
+_DECODER = json.JSONDecoder(parse_float=Decimal, parse_constant=_reject_constant)
+
+
+def _loads(text: str | bytes) -> Any:
+    """JSON with exact decimals; invalid input of any kind becomes a WireError."""
+    try:
+        if isinstance(text, bytes):
+            text = text.decode("utf-8")
+        return _DECODER.decode(text)
+    except WireError:
+        raise
+    except RecursionError:
+        _fail("frame nested too deeply")
+    except ValueError as exc:  # JSONDecodeError, UnicodeDecodeError, int digit limit
+        _fail(f"invalid JSON: {str(exc)[:80]}")
+
+
+# -- field readers: each returns a validated value or raises WireError ------------------------------
+
+
+def _str(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if type(value) is str:
+        return value
+    if value is None:
+        _fail(f"missing field {key!r}")
+    _fail(f"field {key!r} is {type(value).__name__}, not a string")
+
+
+def _opt_str(obj: Mapping[str, Any], key: str) -> str:
+    value = obj.get(key)
+    if value is None:
+        return ""
+    if type(value) is str:
+        return value
+    _fail(f"field {key!r} is {type(value).__name__}, not a string")
+
+
+def _id(obj: Mapping[str, Any], key: str) -> str:
+    """A token/asset id: a decimal string (a bare integer is tolerated)."""
+    value = obj.get(key)
+    if type(value) is str and value:
+        return value
+    if type(value) is int:
+        return str(value)
+    if value is None or value == "":
+        _fail(f"missing field {key!r}")
+    _fail(f"field {key!r} is {type(value).__name__}, not an id string")
+
+
+def _decimal(value: Any, key: str) -> Decimal:
+    """A non-negative finite decimal from a plain decimal string or a JSON number."""
+    if type(value) is str:
+        # Plain digits and dots only (no sign, exponent, whitespace, underscore, NaN): the cheap
+        # C-level strip check replaces a regex; Decimal() then rejects "1.2.3", "." and "".
+        if len(value) > _MAX_NUM_CHARS or value.strip(_PLAIN_DECIMAL_CHARS):
+            _fail(f"field {key!r} is not a non-negative decimal string: {value[:24]!r}")
+        try:
+            return Decimal(value)
+        except ArithmeticError:
+            _fail(f"field {key!r} is not a decimal: {value[:24]!r}")
+    if type(value) is int:
+        if value < 0:
+            _fail(f"field {key!r} is negative")
+        return Decimal(value)
+    if type(value) is Decimal:
+        if not value.is_finite() or value < 0:
+            _fail(f"field {key!r} is not a non-negative finite number")
+        return value
+    if value is None:
+        _fail(f"missing field {key!r}")
+    _fail(f"field {key!r} is {type(value).__name__}, not a decimal string")
+
+
+def _price(value: Any, key: str) -> Decimal:
+    """A price in [0, 1]. Valid price strings are cached: they repeat constantly on the wire."""
+    if type(value) is str:
+        cached = _PRICE_CACHE.get(value)
+        if cached is not None:
+            return cached
+    price = _decimal(value, key)
+    if price > _ONE:
+        _fail(f"field {key!r} is not a price in [0, 1]: {str(price)[:24]}")
+    if type(value) is str and len(_PRICE_CACHE) < _PRICE_CACHE_MAX:
+        _PRICE_CACHE[value] = price
+    return price
+
+
+def _size(value: Any, key: str) -> Decimal:
+    """A size in [0, 1e15]; the common plain-string case is checked inline (hot path)."""
+    if type(value) is str and len(value) <= _MAX_NUM_CHARS and not value.strip(_PLAIN_DECIMAL_CHARS):
+        try:
+            size = Decimal(value)
+        except ArithmeticError:
+            _fail(f"field {key!r} is not a decimal: {value[:24]!r}")
+    else:
+        size = _decimal(value, key)
+    if size > _MAX_SIZE:
+        _fail(f"field {key!r} is an implausible size: {str(size)[:24]}")
+    return size
+
+
+def _opt_decimal(obj: Mapping[str, Any], key: str) -> Decimal | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return _size(value, key)
+
+
+def _opt_price(obj: Mapping[str, Any], key: str) -> Decimal | None:
+    value = obj.get(key)
+    if value is None or value == "":
+        return None
+    return _price(value, key)
+
+
+def _tick(value: Any, key: str) -> Decimal:
+    tick = _decimal(value, key)
+    if not _ZERO < tick < _ONE:
+        _fail(f"field {key!r} is not a tick size in (0, 1): {str(tick)[:24]}")
+    return tick
+
+
+def _top(obj: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
+    """best_bid/best_ask; the venue reports an empty side as bid "0" / ask "1", which is None here."""
+    bid = _opt_price(obj, "best_bid")
+    ask = _opt_price(obj, "best_ask")
+    return (bid if bid else None, None if ask is None or ask == _ONE else ask)
+
+
+def _side(obj: Mapping[str, Any], key: str = "side") -> Side:
+    value = obj.get(key)
+    side = _SIDES.get(value) if type(value) is str else None
+    if side is None:
+        _fail(f"field {key!r} is not BUY or SELL: {str(value)[:16]!r}")
+    return side
+
+
+def _ts_value(value: Any, key: str) -> float:
+    """Unix seconds from an epoch in seconds or ms, as a digit string or a JSON number."""
+    if type(value) is str:
+        if not (value.isascii() and value.isdigit()) or len(value) > 20:
+            _fail(f"field {key!r} is not an epoch timestamp: {value[:24]!r}")
+        n = int(value)
+    elif type(value) is int and value >= 0:
+        n = value
+    elif type(value) is Decimal and value.is_finite() and 0 <= value < 10**20:
+        n_float = float(value)
+        return n_float / 1000.0 if n_float >= _MS_THRESHOLD else n_float
+    else:
+        _fail(f"field {key!r} is not an epoch timestamp")
+    return n / 1000.0 if n >= _MS_THRESHOLD else float(n)
+
+
+def _ts(obj: Mapping[str, Any], *keys: str) -> float:
+    """The first present timestamp among `keys`."""
+    for key in keys:
+        value = obj.get(key)
+        if value is not None and value != "":
+            return _ts_value(value, key)
+    _fail(f"missing field {keys[0]!r}")
+
+
+def _opt_ts(obj: Mapping[str, Any], *keys: str) -> float | None:
+    for key in keys:
+        value = obj.get(key)
+        if value is not None and value != "":
+            return _ts_value(value, key)
+    return None
+
+
+def _list(obj: Mapping[str, Any], key: str) -> list[Any]:
+    value = obj.get(key)
+    if type(value) is list:
+        return value
+    if value is None:
+        _fail(f"missing field {key!r}")
+    _fail(f"field {key!r} is {type(value).__name__}, not a list")
+
+
+# Why: a frozen dataclass __init__ costs ~1.7 us for LevelUpdate's 7 fields (object.__setattr__ per
+# field), the largest single cost of a price_change entry (and ~0.5 us per book level). Writing the
+# slots through their member descriptors builds the identical, still-immutable object in a third of
+# the time. `_slot_setters` checks the field list against the class at import, so a new field fails
+# loudly here instead of leaving a slot unset.
+_new_object = object.__new__
+
+
+def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
+    if tuple(f.name for f in dataclasses.fields(cls)) != names:  # pragma: no cover
+        raise RuntimeError(f"{cls.__name__} fields changed: update its fast constructor in wire.py")
+    return tuple(cls.__dict__[name].__set__ for name in names)
+
+
+_pl_price, _pl_size = _slot_setters(PriceLevel, ("price", "size"))
+_pc_market, _pc_updates, _pc_venue_ts, _pc_recv_ts = _slot_setters(
+    PriceChange, ("market", "updates", "venue_ts", "recv_ts")
+)
+_lu_token, _lu_side, _lu_price, _lu_size, _lu_bid, _lu_ask, _lu_hash = _slot_setters(
+    LevelUpdate, ("token_id", "side", "price", "size", "best_bid", "best_ask", "hash")
+)
+
+
+def _new_price_level(price: Decimal, size: Decimal) -> PriceLevel:
+    level: PriceLevel = _new_object(PriceLevel)
+    _pl_price(level, price)
+    _pl_size(level, size)
+    return level
+
+
+def _new_price_change(
+    market: str, updates: tuple[LevelUpdate, ...], venue_ts: float, recv_ts: float
+) -> PriceChange:
+    change: PriceChange = _new_object(PriceChange)
+    _pc_market(change, market)
+    _pc_updates(change, updates)
+    _pc_venue_ts(change, venue_ts)
+    _pc_recv_ts(change, recv_ts)
+    return change
+
+
+def _new_level_update(
+    token_id: str,
+    side: Side,
+    price: Decimal,
+    size: Decimal,
+    best_bid: Decimal | None,
+    best_ask: Decimal | None,
+    hash_: str,
+) -> LevelUpdate:
+    update: LevelUpdate = _new_object(LevelUpdate)
+    _lu_token(update, token_id)
+    _lu_side(update, side)
+    _lu_price(update, price)
+    _lu_size(update, size)
+    _lu_bid(update, best_bid)
+    _lu_ask(update, best_ask)
+    _lu_hash(update, hash_)
+    return update
+
+
+# -- market channel -------------------------------------------------------------------------------
+
+
+def _levels(raw: list[Any], key: str, best_first_descending: bool) -> tuple[PriceLevel, ...]:
+    out: list[PriceLevel] = []
+    append = out.append
+    cache_get = _PRICE_CACHE.get
+    for lvl in raw:
+        if type(lvl) is not dict:
+            _fail(f"{key} level is {type(lvl).__name__}, not an object")
+        p = lvl.get("price")
+        price = cache_get(p) if type(p) is str else None
+        if price is None:
+            price = _price(p, "price")
+        size = _size(lvl.get("size"), "size")
+        if size:  # an empty level is validated but not kept
+            append(_new_price_level(price, size))
+    # Timsort is linear on the usual best-last (= reversed) input.
+    out.sort(key=_PRICE_KEY, reverse=best_first_descending)
+    return tuple(out)
+
+
+_PRICE_KEY = attrgetter("price")
+
+
+def _book(obj: Mapping[str, Any], recv_ts: float) -> BookSnapshot:
+    neg_risk = obj.get("neg_risk")
+    if neg_risk is not None and type(neg_risk) is not bool:
+        _fail("field 'neg_risk' is not a boolean")
+    tick = obj.get("tick_size")
+    return BookSnapshot(
+        market=_opt_str(obj, "market"),
+        token_id=_id(obj, "asset_id"),
+        bids=_levels(_list(obj, "bids"), "bids", True),
+        asks=_levels(_list(obj, "asks"), "asks", False),
+        tick_size=None if tick is None or tick == "" else _tick(tick, "tick_size"),
+        min_order_size=_opt_decimal(obj, "min_order_size"),
+        hash=_opt_str(obj, "hash"),
+        venue_ts=_ts(obj, "timestamp"),
+        recv_ts=recv_ts,
+        last_trade_price=_opt_price(obj, "last_trade_price"),
+        neg_risk=neg_risk,
+    )
+
+
+def _price_change(obj: Mapping[str, Any], recv_ts: float) -> PriceChange:
+    market = obj.get("market")
+    if type(market) is not str:
+        market = _str(obj, "market")
+    t = obj.get("timestamp")
+    if type(t) is str and 12 <= len(t) <= 16 and t[0] != "0" and t.isdigit() and t.isascii():
+        venue_ts = int(t) / 1000.0  # the usual epoch-ms string (>= 1e11, so ms by the rule of _ts)
+    else:
+        venue_ts = _ts(obj, "timestamp")
+    entries = obj.get("price_changes")
+    updates: list[LevelUpdate] = []
+    if entries is not None:  # current era: per-entry asset_id, hash and top of book
+        if type(entries) is not list:
+            _fail("field 'price_changes' is not a list")
+        cache_get = _PRICE_CACHE.get
+        sides = _SIDES
+        append = updates.append
+        new_update = _new_level_update
+        for e in entries:
+            if type(e) is not dict:
+                _fail("price_changes entry is not an object")
+            asset = e.get("asset_id")
+            if type(asset) is not str or not asset:
+                asset = _id(e, "asset_id")
+            p = e.get("price")
+            price = cache_get(p) if type(p) is str else None
+            if price is None:
+                price = _price(p, "price")
+            s = e.get("size")
+            # "0" is the commonest size (level removed) and a valid one can skip the checks below
+            size = _ZERO if s == "0" else _size(s, "size")
+            sd = e.get("side")
+            side = sides.get(sd) if type(sd) is str else None
+            if side is None:
+                side = _side(e)
+            bb = e.get("best_bid")
+            ba = e.get("best_ask")
+            best_bid = cache_get(bb) if type(bb) is str else None
+            best_ask = cache_get(ba) if type(ba) is str else None
+            if best_bid is None or best_ask is None:
+                best_bid, best_ask = _top(e)
+            else:
+                best_bid = best_bid if best_bid else None
+                best_ask = None if best_ask == _ONE else best_ask
+            h = e.get("hash")
+            if type(h) is not str:
+                h = _opt_str(e, "hash")
+            append(new_update(asset, side, price, size, best_bid, best_ask, h))
+    elif "changes" in obj:  # legacy era (Oct 2024 -> Sep 2025): one asset, no top of book
+        asset = _id(obj, "asset_id")
+        h = _opt_str(obj, "hash")
+        for c in _list(obj, "changes"):
+            if type(c) is not dict:
+                _fail("changes entry is not an object")
+            updates.append(
+                LevelUpdate(
+                    token_id=asset,
+                    side=_side(c),
+                    price=_price(c.get("price"), "price"),
+                    size=_size(c.get("size"), "size"),
+                    hash=h,
+                )
+            )
+    elif "price" in obj:  # flat era (<= Aug 2024): one level at top level
+        updates.append(
+            LevelUpdate(
+                token_id=_id(obj, "asset_id"),
+                side=_side(obj),
+                price=_price(obj.get("price"), "price"),
+                size=_size(obj.get("size"), "size"),
+                hash=_opt_str(obj, "hash"),
+            )
+        )
+    else:
+        _fail("price_change has neither 'price_changes', 'changes' nor 'price'")
+    return _new_price_change(market, tuple(updates), venue_ts, recv_ts)
+
+
+def _last_trade(obj: Mapping[str, Any], recv_ts: float) -> LastTrade:
+    fee = _opt_decimal(obj, "fee_rate_bps")
+    return LastTrade(
+        market=_str(obj, "market"),
+        token_id=_id(obj, "asset_id"),
+        price=_price(obj.get("price"), "price"),
+        size=_size(obj.get("size"), "size"),
+        taker_side=_side(obj),
+        fee_rate_bps=_ZERO if fee is None else fee,
+        venue_ts=_ts(obj, "timestamp"),
+        recv_ts=recv_ts,
+        transaction_hash=_opt_str(obj, "transaction_hash"),
+    )
+
+
+def _tick_size_change(obj: Mapping[str, Any], recv_ts: float) -> TickSizeChange:
+    old = obj.get("old_tick_size")
+    return TickSizeChange(
+        market=_str(obj, "market"),
+        token_id=_id(obj, "asset_id"),
+        old_tick=None if old is None or old == "" else _tick(old, "old_tick_size"),
+        new_tick=_tick(obj.get("new_tick_size"), "new_tick_size"),
+        venue_ts=_ts(obj, "timestamp"),
+        recv_ts=recv_ts,
+    )
+
+
+def _best_bid_ask(obj: Mapping[str, Any], recv_ts: float) -> BestBidAsk:
+    best_bid, best_ask = _top(obj)
+    return BestBidAsk(
+        market=_str(obj, "market"),
+        token_id=_id(obj, "asset_id"),
+        best_bid=best_bid,
+        best_ask=best_ask,
+        spread=_opt_price(obj, "spread"),
+        venue_ts=_ts(obj, "timestamp"),
+        recv_ts=recv_ts,
+    )
+
+
+_MARKET_PARSERS: dict[str, Callable[[Mapping[str, Any], float], MarketEvent]] = {
+    "book": _book,
+    "price_change": _price_change,
+    "last_trade_price": _last_trade,
+    "tick_size_change": _tick_size_change,
+    "best_bid_ask": _best_bid_ask,
+}
+
+
+def _objects(text: str | bytes) -> list[Any] | None:
+    """The frame's JSON objects, or None for a keepalive."""
+    if type(text) is not str and type(text) is not bytes:
+        if not isinstance(text, bytearray | memoryview):
+            _fail(f"frame is {type(text).__name__}, not text")
+        text = bytes(text)
+    if len(text) <= 8 and (text in _KEEPALIVES or text.strip() in _KEEPALIVES):
+        return None
+    data = _loads(text)
+    if type(data) is dict:
+        return [data]
+    if type(data) is list:
+        for item in data:
+            if type(item) is not dict:
+                _fail(f"frame array holds a {type(item).__name__}, not an object")
+        return data
+    _fail(f"frame is a JSON {type(data).__name__}, not an object or array")
+
+
+def _event_type(obj: Mapping[str, Any]) -> str | None:
+    et = obj.get("event_type")
+    if et is None or type(et) is str:
+        return et
+    _fail("field 'event_type' is not a string")
+
+
+def _dispatch(
+    obj: Mapping[str, Any], parser: Callable[[Mapping[str, Any], float], Any], et: str, recv_ts: float
+) -> Any:
+    try:
+        return parser(obj, recv_ts)
+    except WireError as exc:
+        raise WireError(f"{et}: {exc}") from None
+    except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+        # A defensive net only: the readers above raise WireError for every malformed value.
+        raise WireError(f"{et}: malformed event ({type(exc).__name__})") from None
+
+
+def parse_market_frame(text: str | bytes, recv_ts: float) -> list[MarketEvent]:
+    """Parse one market-channel frame into events, in frame order.
+
+    `PONG`/`PING` and unknown event types give no events. Raises `WireError` for anything that is
+    not a well-formed frame (invalid JSON, a non-object element, a malformed known event).
+    """
+    objects = _objects(text)
+    if objects is None:
+        return []
+    events: list[MarketEvent] = []
+    parsers = _MARKET_PARSERS
+    for obj in objects:
+        et = obj.get("event_type")
+        parser = parsers.get(et) if type(et) is str else None
+        if parser is None:
+            if et is None:
+                continue
+            if type(et) is not str:
+                _fail("field 'event_type' is not a string")
+            parser = parsers.get(et.lower())
+            if parser is None:
+                continue
+        try:
+            events.append(parser(obj, recv_ts))
+        except WireError as exc:
+            raise WireError(f"{et[:32]}: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            # A defensive net only: the readers above raise WireError for every malformed value.
+            raise WireError(f"{et[:32]}: malformed event ({type(exc).__name__})") from None
+    return events
+
+
+def parse_rest_book(obj: Mapping[str, Any], recv_ts: float) -> BookSnapshot:
+    """Parse a REST `GET /book` response (a decoded JSON object) into a best-first snapshot."""
+    if type(obj) is not dict:
+        _fail(f"book response is {type(obj).__name__}, not an object")
+    result: BookSnapshot = _dispatch(obj, _book, "book", recv_ts)
+    return result
+
+
+def parse_rest_books(obj: Any, recv_ts: float) -> list[BookSnapshot]:
+    """Parse a REST `POST /books` response (a JSON array of book objects)."""
+    if type(obj) is not list:
+        _fail(f"books response is {type(obj).__name__}, not an array")
+    return [parse_rest_book(item, recv_ts) for item in obj]
+
+
+# -- user channel ---------------------------------------------------------------------------------
+
+
+def _status(obj: Mapping[str, Any]) -> str:
+    status = _str(obj, "status").strip().upper()
+    status = status.removeprefix("ORDER_STATUS_")
+    if not status:
+        _fail("field 'status' is empty")
+    return status
+
+
+def _order(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: str) -> OrderUpdate:
+    raw_kind = obj.get("type")
+    # An unknown lifecycle kind still carries the order's full state, so it is kept as an UPDATE.
+    kind = _ORDER_KINDS.get(raw_kind.strip().upper(), "UPDATE") if type(raw_kind) is str else "UPDATE"
+    assoc = obj.get("associate_trades")
+    if assoc is None:
+        trades: tuple[str, ...] = ()
+    elif type(assoc) is list and all(type(t) is str for t in assoc):
+        trades = tuple(assoc)
+    else:
+        _fail("field 'associate_trades' is not a list of strings")
+    return OrderUpdate(
+        order_id=_str(obj, "id"),
+        market=_str(obj, "market"),
+        token_id=_id(obj, "asset_id"),
+        side=_side(obj),
+        price=_price(obj.get("price"), "price"),
+        original_size=_size(obj.get("original_size"), "original_size"),
+        size_matched=_size(obj.get("size_matched", "0"), "size_matched"),
+        status=_status(obj),
+        kind=kind,
+        owner=_opt_str(obj, "owner"),
+        venue_ts=_ts(obj, "timestamp", "created_at"),
+        recv_ts=recv_ts,
+        maker_address=_opt_str(obj, "maker_address"),
+        outcome=_opt_str(obj, "outcome"),
+        order_type=_opt_str(obj, "order_type"),
+        associate_trades=trades,
+    )
+
+
+def _fee(obj: Mapping[str, Any]) -> Decimal:
+    fee = _opt_decimal(obj, "fee_rate_bps")
+    return _ZERO if fee is None else fee
+
+
+def _trade(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: str) -> TradeUpdate:
+    trade_id = _str(obj, "id")
+    raw_status = _str(obj, "status")
+    try:
+        status = TradeStatus.parse(raw_status)
+    except ValueError:
+        _fail(f"unknown trade status {raw_status[:32]!r}")
+    taker_order_id = _opt_str(obj, "taker_order_id")
+    taker_token = _id(obj, "asset_id")
+    taker_side = _side(obj)
+    owner = _opt_str(obj, "owner")
+    ours_address = maker_address.lower()
+
+    fills: list[Fill] = []
+    maker_orders = obj.get("maker_orders")
+    if maker_orders is None:
+        maker_orders = []
+    elif type(maker_orders) is not list:
+        _fail("field 'maker_orders' is not a list")
+    for m in maker_orders:
+        if type(m) is not dict:
+            _fail("maker_orders entry is not an object")
+        m_owner = _opt_str(m, "owner")
+        m_address = _opt_str(m, "maker_address")
+        if not ((api_key and m_owner == api_key) or (ours_address and m_address.lower() == ours_address)):
+            continue
+        m_token = _id(m, "asset_id") if m.get("asset_id") is not None else taker_token
+        if m.get("side") is not None:
+            m_side = _side(m)
+        else:
+            # Same token: the maker took the other side; complementary token (mint/merge): same side.
+            m_side = taker_side.opposite if m_token == taker_token else taker_side
+        fills.append(
+            Fill(
+                trade_id=trade_id,
+                order_id=_str(m, "order_id"),
+                token_id=m_token,
+                side=m_side,
+                price=_price(m.get("price"), "price"),
+                size=_size(m.get("matched_amount"), "matched_amount"),
+                fee_rate_bps=_fee(m),
+                liquidity="MAKER",
+                outcome=_opt_str(m, "outcome"),
+            )
+        )
+
+    raw_role = obj.get("trader_side")
+    role: Liquidity | None = _LIQUIDITY.get(raw_role.strip().upper()) if type(raw_role) is str else None
+    if role is None:
+        if raw_role not in (None, ""):
+            _fail(f"field 'trader_side' is not MAKER or TAKER: {str(raw_role)[:16]!r}")
+        role = "TAKER" if api_key and owner == api_key else "MAKER"
+    if role == "TAKER":
+        if not taker_order_id:
+            _fail("taker trade without 'taker_order_id'")
+        fills.insert(
+            0,
+            Fill(
+                trade_id=trade_id,
+                order_id=taker_order_id,
+                token_id=taker_token,
+                side=taker_side,
+                price=_price(obj.get("price"), "price"),
+                size=_size(obj.get("size"), "size"),
+                fee_rate_bps=_fee(obj),
+                liquidity="TAKER",
+                outcome=_opt_str(obj, "outcome"),
+            ),
+        )
+    return TradeUpdate(
+        trade_id=trade_id,
+        market=_str(obj, "market"),
+        status=status,
+        taker_order_id=taker_order_id,
+        trader_side=role,
+        fills=tuple(fills),
+        venue_ts=_ts(obj, "timestamp", "last_update", "match_time", "matchtime"),
+        recv_ts=recv_ts,
+        transaction_hash=_opt_str(obj, "transaction_hash"),
+        match_ts=_opt_ts(obj, "match_time", "matchtime"),
+    )
+
+
+_USER_PARSERS: dict[str, Callable[[Mapping[str, Any], float, str, str], UserEvent]] = {
+    "order": _order,
+    "trade": _trade,
+}
+
+
+def parse_user_frame(
+    text: str | bytes, recv_ts: float, *, api_key: str, maker_address: str
+) -> list[UserEvent]:
+    """Parse one user-channel frame into `OrderUpdate`/`TradeUpdate` events, in frame order.
+
+    `api_key` and `maker_address` identify OUR maker fills inside a trade's `maker_orders` (either
+    match suffices; an empty value never matches). Unknown event types give no events; anything
+    malformed raises `WireError`.
+    """
+    objects = _objects(text)
+    if objects is None:
+        return []
+    events: list[UserEvent] = []
+    for obj in objects:
+        et = _event_type(obj)
+        if et is None:
+            continue
+        parser = _USER_PARSERS.get(et) or _USER_PARSERS.get(et.lower())
+        if parser is None:
+            continue
+        try:
+            events.append(parser(obj, recv_ts, api_key, maker_address))
+        except WireError as exc:
+            raise WireError(f"{et[:32]}: {exc}") from None
+        except (KeyError, TypeError, ValueError, ArithmeticError, AttributeError) as exc:
+            raise WireError(f"{et[:32]}: malformed event ({type(exc).__name__})") from None
+    return events

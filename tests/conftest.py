@@ -1,0 +1,72 @@
+"""Shared fixtures: settings with no environment, virtual clocks, and local exchanges on free ports."""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Iterator
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from polymm_cli.clock import ManualClock
+from polymm_cli.exchange.core import SettlementConfig
+from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+
+SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def throwaway_key(label: str) -> str:
+    """A deterministic throwaway private key for tests (never a real one)."""
+    return "0x" + hashlib.sha256(f"polymm-test-key:{label}".encode()).hexdigest()
+
+
+@pytest.fixture
+def clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture(autouse=True)
+def _no_polymm_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    """Tests never see the developer's POLYMM_* variables or .env."""
+    import os
+
+    for name in list(os.environ):
+        if name.startswith("POLYMM_"):
+            monkeypatch.delenv(name)
+    monkeypatch.setenv("POLYMM_DATA_DIR", str(tmp_path / "polymm-data"))
+
+
+def start_exchange(**overrides: object) -> ExchangeThread:
+    config = ExchangeConfig(
+        flow=False,
+        settlement=SettlementConfig(delay_s=0.0),
+        page_size=5,
+        tick_s=0.05,
+    )
+    for name, value in overrides.items():
+        setattr(config, name, value)
+    return ExchangeThread(config).start()
+
+
+@pytest.fixture(scope="module")
+def quiet_exchange() -> Iterator[ExchangeThread]:
+    """A quiet local exchange (no synthetic flow, instant settlement), shared by a test module."""
+    server = start_exchange()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def fresh_exchange() -> Iterator[ExchangeThread]:
+    """A quiet local exchange of the test's own (for tests that change its faults or time)."""
+    server = start_exchange()
+    yield server
+    server.stop()
+
+
+def fund(server: ExchangeThread, address: str, amount: Decimal | int) -> None:
+    import httpx
+
+    response = httpx.post(f"{server.url}/_local/fund", json={"address": address, "amount": str(amount)})
+    response.raise_for_status()
