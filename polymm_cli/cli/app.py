@@ -19,20 +19,11 @@ def root() -> None:
 
 
 def main() -> None:
-    """Run the CLI; expected failures become one line on stderr and their exit code."""
+    """Run the CLI; expected failures become one line on stderr and their exit code (errors.py)."""
     try:
-        app(standalone_mode=False)
+        app()  # click reports its own usage errors (exit 2)
     except PolymmError as exc:
         typer.echo(f"error: {exc}", err=True)
         sys.exit(exc.exit_code)
     except KeyboardInterrupt:
         sys.exit(EXIT_INTERRUPTED)
-    except typer.Abort:
-        sys.exit(EXIT_INTERRUPTED)
-    except Exception as exc:  # click's usage errors carry their own exit code
-        import click
-
-        if isinstance(exc, click.ClickException):
-            exc.show()
-            sys.exit(exc.exit_code)
-        raise

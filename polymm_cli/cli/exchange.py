@@ -7,6 +7,7 @@ from typing import Annotated
 
 import typer
 
+from polymm_cli.errors import UsageError
 from polymm_cli.exchange.server.runner import ExchangeServer
 from polymm_cli.services import exchange as service
 
@@ -29,7 +30,7 @@ def serve(
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
-        raise typer.BadParameter("--flow must be on or off")
+        raise UsageError(f"--flow must be on or off, got {flow!r}")
     options = service.ServeOptions(
         host=host,
         port=port,

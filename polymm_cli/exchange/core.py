@@ -141,6 +141,7 @@ class LocalExchange:
         self._token_market: dict[str, Market] = {}
         for market in markets:
             self.add_market(market)
+        self.seed = seed
         self.rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
         self.api_keys = ApiKeys(hashlib.sha256(f"polymm-local-exchange:{seed}".encode()).digest())

@@ -93,6 +93,7 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
         orders.setdefault(trade.taker.order_id, trade.taker)
     return {
         "format": FORMAT_VERSION,
+        "seed": exchange.seed,
         "markets": [_market(m) for m in exchange.markets.values()],
         "accounts": [_account(a) for a in exchange.accounts.values()],
         "api_keys": [asdict(k) for k in exchange.api_keys.by_key.values()],
@@ -121,7 +122,7 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
     if data.get("format") != FORMAT_VERSION:
         raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
     markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
-    exchange = LocalExchange(markets, clock, settlement=settlement)
+    exchange = LocalExchange(markets, clock, seed=int(data["seed"]), settlement=settlement)
     exchange.rng.setstate(ast.literal_eval(data["rng"]))
     exchange._seq = itertools.count(int(data["seq"]))
     for a in data["accounts"]:

@@ -20,10 +20,10 @@ from typing import Any
 
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
-from starlette.middleware.base import BaseHTTPMiddleware, RequestResponseEndpoint
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route, WebSocketRoute
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from polymm_cli import signing
 from polymm_cli.errors import ExchangeRejection
@@ -677,28 +677,32 @@ class ExchangeApi:
         )
 
 
-class FaultMiddleware(BaseHTTPMiddleware):
-    """Latency, restart windows and error bursts for every route but the control plane."""
+class FaultMiddleware:
+    """Latency, restart windows and error bursts for every HTTP route but the control plane (pure ASGI)."""
 
-    def __init__(self, app: Any, state: ServerState) -> None:
-        super().__init__(app)
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
         self.state = state
 
-    async def dispatch(self, request: Request, call_next: RequestResponseEndpoint) -> Response:
-        path = request.url.path
-        if path.startswith("/_local"):
-            return await call_next(request)
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] != "http" or path.startswith("/_local"):
+            await self.app(scope, receive, send)
+            return
         faults = self.state.faults
         if faults.latency_ms > 0:
             await asyncio.sleep(faults.latency_ms / 1000)
+        response: Response | None = None
         if path in ORDER_ROUTES and self.state.exchange.clock.now() < faults.restart_until:
-            return error("matching engine is restarting, retry shortly", 425)
-        status = faults.http_error()
-        if status:
+            response = error("matching engine is restarting, retry shortly", 425)
+        elif status := faults.http_error():
             headers = {"Retry-After": str(faults.retry_after_s)} if status == 429 else None
             message = "Too Many Requests" if status == 429 else "service unavailable (injected fault)"
-            return JSONResponse({"error": message}, status_code=status, headers=headers)
-        return await call_next(request)
+            response = JSONResponse({"error": message}, status_code=status, headers=headers)
+        if response is not None:
+            await response(scope, receive, send)
+        else:
+            await self.app(scope, receive, send)
 
 
 def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:

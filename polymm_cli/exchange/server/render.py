@@ -62,8 +62,12 @@ def book_body(
     return body
 
 
+WS_BOOK_KEYS = ("market", "asset_id", "timestamp", "hash", "bids", "asks", "tick_size", "last_trade_price")
+
+
 def ws_book(body: dict[str, Any]) -> dict[str, Any]:
-    return {"event_type": "book", **body}
+    """The subscription `book` event: the REST book's fields as the 2026 captures carry them."""
+    return {"event_type": "book", **{k: body[k] for k in WS_BOOK_KEYS}}
 
 
 def ws_price_change(event: BookEvent, book_hash: str) -> dict[str, Any]:

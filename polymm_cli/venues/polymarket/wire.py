@@ -459,7 +459,7 @@ def _price_change(obj: Mapping[str, Any], recv_ts: float) -> PriceChange:
             )
         )
     else:
-        _fail("price_change has neither 'price_changes', 'changes' nor 'price'")
+        _fail("no 'price_changes', 'changes' or 'price' field")
     return _new_price_change(market, tuple(updates), venue_ts, recv_ts)
 
 
@@ -526,7 +526,7 @@ def _objects(text: str | bytes) -> list[Any] | None:
     if type(data) is list:
         for item in data:
             if type(item) is not dict:
-                _fail(f"frame array holds a {type(item).__name__}, not an object")
+                _fail(f"frame array element is {type(item).__name__}, not an object")
         return data
     _fail(f"frame is a JSON {type(data).__name__}, not an object or array")
 

@@ -1,0 +1,718 @@
+"""Synthetic market participants for the local exchange: a latent fair value, background makers, takers.
+
+Owns, per market: a latent fair value (a random walk in logit space with Poisson jumps, so it stays in
+(0, 1)); a few background makers that ladder post-only GTC quotes around their own noisy, lagged view of
+that value; and takers arriving as a Poisson process who send FAK orders. Uninformed takers hit a random
+side; informed takers trade only when the book is off the fair value by more than their edge, and then
+toward it. Takers hit whatever rests, a market-making bot's quotes included, so adverse selection is real.
+
+Driven, not running: `step(now)` processes every participant event due up to `now` in time order (the
+server calls it every ~100 ms of wall time, tests and backtests in virtual time). Every draw comes from
+per-market `random.Random` streams seeded from `seed`, and each event diffuses the value to the event's
+own time, so the same seed, the same `step` calls and the same exchange state give the same orders
+(the latent path does not even depend on how time is chunked into `step` calls).
+
+Calibration (defaults) follows the recorded Polymarket tapes in the shared data set: several trades a
+minute per market, taker sizes lognormal with a median of 12 shares and a p90 near 60, spreads of one
+or two ticks.
+
+Must not: read the wall clock, sleep, use asyncio, or touch the exchange other than through its public
+operations (`submit`, `cancel`, `fund`, `split`, `merge`, book and account queries). Every price handed
+to the exchange is a Decimal on the market's *current* tick grid, every size a Decimal with at most two
+decimals.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import heapq
+import math
+import random
+from collections import Counter
+from dataclasses import dataclass, field
+from decimal import ROUND_CEILING, Decimal
+
+from polymm_cli.clock import Clock
+from polymm_cli.errors import ConfigError, ExchangeRejection
+from polymm_cli.exchange.accounts import COLLATERAL
+from polymm_cli.exchange.core import LocalExchange, OrderRequest, OrderResult
+from polymm_cli.exchange.markets import SAMPLE_START_PRICES
+from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
+
+CENT = Decimal("0.01")  # size quantum of taker orders (two decimals)
+_JUMP, _REQUOTE, _TAKE, _INFORMED = 0, 1, 2, 3
+_EPS = 1e-9
+
+
+@dataclass(frozen=True, slots=True)
+class FlowConfig:
+    """Every knob of the synthetic flow. Rates are per market; prices are probabilities in (0, 1)."""
+
+    # -- latent fair value ---------------------------------------------------------------------------
+    fair_vol: float = 0.005
+    """Diffusion volatility in logit units per sqrt(second). 0.005 moves a 0.50 market by ~1 cent a
+    minute (1 sd); the move in price shrinks near 0 and 1 by p(1-p), as on real markets."""
+    jump_rate_per_hour: float = 6.0
+    """Poisson intensity of news jumps in the fair value, per market per hour."""
+    jump_logit_sd: float = 0.15
+    """Jump sizes are normal in logit space with this standard deviation (~3.7 cents at 0.50)."""
+    jump_informed_takers: int = 3
+    """Informed takers who rush in after each jump (news traders), on top of the Poisson arrivals;
+    they are what picks off stale quotes. None when `informed_share` is 0 (no informed flow at all)."""
+    jump_informed_delay_s: float = 1.5
+    """Mean (exponential) delay of each of those takers after the jump."""
+
+    # -- background makers ---------------------------------------------------------------------------
+    makers: int = 3
+    """Background maker accounts; each quotes every market of the flow. 0 leaves the book to others."""
+    maker_levels: int = 5
+    """Price levels each maker keeps per side."""
+    maker_level_step_ticks: int = 1
+    """Distance between a maker's consecutive levels, in ticks."""
+    maker_level_size: float = 50.0
+    """Median size (shares) of a maker's innermost order; whole shares, at least the market minimum."""
+    maker_size_growth: float = 1.25
+    """Each level further from the touch is this much larger than the previous one."""
+    maker_size_jitter: float = 0.4
+    """Lognormal sigma of each maker order's size around its level's median."""
+    maker_spread_ticks: tuple[int, ...] = (2,)
+    """Quoted spread in ticks; maker i uses entry i modulo the length (real books: one or two ticks)."""
+    maker_noise_ticks: float = 0.35
+    """Standard deviation, in ticks, of a maker's error about the fair value."""
+    maker_noise_persistence: float = 0.7
+    """AR(1) coefficient of that error from one requote to the next (persistent makers churn less)."""
+    maker_requote_s: float = 2.0
+    """Mean seconds between a maker's requotes of one market (uniform in [0.5, 1.5] x this); the lag."""
+    maker_refill_fraction: float = 0.5
+    """An order filled down below this fraction of its original size is replaced (back of the queue)."""
+    maker_collateral: Decimal = Decimal(50_000)
+    """pUSD a maker is funded with, and topped up by whenever its free pUSD falls short."""
+    maker_inventory: Decimal = Decimal(5_000)
+    """YES+NO pairs split per market at start, and added whenever free YES falls short of the asks."""
+
+    # -- takers --------------------------------------------------------------------------------------
+    taker_accounts: int = 4
+    """Taker accounts the arrivals are spread over (uniformly at random)."""
+    taker_rate_per_min: float = 5.0
+    """Poisson arrival rate of taker orders, per market per minute (informed arrivals included)."""
+    taker_size_median: float = 12.0
+    """Median taker order size in shares (recorded tapes: 8-21)."""
+    taker_size_sigma: float = 1.3
+    """Lognormal sigma of taker sizes: p90 = median x e^(1.28 sigma) ~ 63 shares (tapes: 40-340)."""
+    taker_size_min: float = 1.0
+    """Smallest taker order in shares (a BUY is also raised to the exchange's $1 marketable minimum)."""
+    taker_size_max: float = 2_000.0
+    """Largest taker order in shares (cuts the lognormal's far tail)."""
+    taker_slippage_ticks: int = 2
+    """An uninformed taker's limit is this many ticks through the best price, so big orders walk."""
+    taker_collateral: Decimal = Decimal(100_000)
+    """pUSD a taker account is funded with, and topped up by when low."""
+    informed_share: float = 0.2
+    """Probability that an arriving taker is informed (knows the fair value)."""
+    informed_edge_ticks: float = 1.0
+    """An informed taker trades only when the best price is through the fair value by at least this
+    many ticks (and `informed_min_edge`), and only up to fair value minus that edge."""
+    informed_min_edge: float = 0.002
+    """Floor of the informed edge in price units, so fine-tick markets are not arbitraged to the tick."""
+    max_lag_s: float = 60.0
+    """Events more than this far behind `step`'s `now` are skipped, not replayed, so a wall clock that
+    jumps (a laptop waking from sleep) does not fire hours of flow in one tick. Step at least this often
+    to get every event."""
+    informed_size_scale: float = 5.0
+    """An informed taker sends its drawn size times how many edges the book is off the value, capped
+    at this multiple (1 = no scaling): the bigger the mispricing, the harder it is hit."""
+
+    def __post_init__(self) -> None:
+        checks = {
+            "fair_vol": self.fair_vol >= 0,
+            "jump_rate_per_hour": self.jump_rate_per_hour >= 0,
+            "jump_logit_sd": self.jump_logit_sd >= 0,
+            "jump_informed_takers": self.jump_informed_takers >= 0,
+            "jump_informed_delay_s": self.jump_informed_delay_s > 0,
+            "makers": self.makers >= 0,
+            "maker_levels": self.maker_levels >= 1,
+            "maker_level_step_ticks": self.maker_level_step_ticks >= 1,
+            "maker_level_size": self.maker_level_size > 0,
+            "maker_size_growth": self.maker_size_growth > 0,
+            "maker_size_jitter": self.maker_size_jitter >= 0,
+            "maker_spread_ticks": bool(self.maker_spread_ticks) and min(self.maker_spread_ticks) >= 1,
+            "maker_noise_ticks": self.maker_noise_ticks >= 0,
+            "maker_noise_persistence": 0 <= self.maker_noise_persistence < 1,
+            "maker_requote_s": self.maker_requote_s > 0,
+            "maker_refill_fraction": 0 <= self.maker_refill_fraction <= 1,
+            "maker_collateral": self.maker_collateral > 0,
+            "maker_inventory": self.maker_inventory > 0,
+            "taker_accounts": self.taker_accounts >= 1,
+            "taker_rate_per_min": self.taker_rate_per_min >= 0,
+            "taker_size_median": self.taker_size_median > 0,
+            "taker_size_sigma": self.taker_size_sigma >= 0,
+            "taker_size_min": 0 < self.taker_size_min <= self.taker_size_max,
+            "taker_slippage_ticks": self.taker_slippage_ticks >= 0,
+            "taker_collateral": self.taker_collateral > 0,
+            "informed_share": 0 <= self.informed_share <= 1,
+            "informed_edge_ticks": self.informed_edge_ticks >= 0,
+            "informed_min_edge": self.informed_min_edge >= 0,
+            "informed_size_scale": self.informed_size_scale >= 1,
+            "max_lag_s": self.max_lag_s > 0,
+        }
+        bad = [name for name, ok in checks.items() if not ok]
+        if bad:
+            raise ConfigError(f"invalid flow config: {', '.join(bad)}")
+
+
+@dataclass(slots=True)
+class MarketFlowStats:
+    """What the flow did in one market."""
+
+    trades: int = 0  # trades (one per price level matched) initiated by flow takers
+    taker_orders: int = 0  # FAK orders submitted
+    informed_orders: int = 0  # of which informed
+    informed_trades: int = 0  # trades initiated by informed takers
+    informed_idle: int = 0  # informed arrivals that found no edge and did nothing
+    no_liquidity: int = 0  # uninformed arrivals that found the side they wanted empty
+    taker_volume: Decimal = ZERO  # shares filled for flow takers
+    up_volume: Decimal = ZERO  # of which buying YES (or selling NO)
+    down_volume: Decimal = ZERO  # of which selling YES (or buying NO)
+    up_trades: int = 0
+    down_trades: int = 0
+    jumps: int = 0
+    maker_placed: int = 0
+    maker_canceled: int = 0
+
+
+@dataclass(slots=True)
+class FlowStats:
+    """Counters of the whole flow; `markets` is keyed by condition id."""
+
+    markets: dict[str, MarketFlowStats] = field(default_factory=dict)
+    rejections: Counter[str] = field(default_factory=Counter)  # by who: "maker", "taker", "funding"
+    last_rejection: str = ""
+    funded: Decimal = ZERO  # pUSD credited to flow accounts, start included
+    splits: int = 0
+    merges: int = 0
+
+    @property
+    def trades(self) -> int:
+        return sum(s.trades for s in self.markets.values())
+
+    @property
+    def taker_volume(self) -> Decimal:
+        return sum((s.taker_volume for s in self.markets.values()), ZERO)
+
+    @property
+    def rejected(self) -> int:
+        return sum(self.rejections.values())
+
+
+@dataclass(frozen=True, slots=True)
+class _Account:
+    owner: str
+    address: str
+
+
+@dataclass(slots=True)
+class _MarketState:
+    condition_id: str
+    index: int
+    rng: random.Random
+    x: float  # latent fair value, logit
+    p: float  # the same, as a probability
+    t: float  # time the latent value refers to
+    bias: list[float]  # each maker's error about the value, in ticks
+    maker_orders: list[dict[str, bool]]  # each maker's orders here: order id -> is a YES bid
+    stats: MarketFlowStats
+
+
+def _logit(p: float) -> float:
+    return math.log(p / (1.0 - p))
+
+
+def _expit(x: float) -> float:
+    if x >= 0:
+        return 1.0 / (1.0 + math.exp(-x))
+    z = math.exp(x)
+    return z / (1.0 + z)
+
+
+def _tradable(exchange: LocalExchange, market: Market) -> bool:
+    return exchange.accepting and market.accepting_orders and market.active and not market.closed
+
+
+class SyntheticFlow:
+    """Seeded synthetic participants trading on a `LocalExchange`; call `step(now)` to let time pass."""
+
+    def __init__(
+        self,
+        exchange: LocalExchange,
+        clock: Clock,
+        config: FlowConfig | None = None,
+        seed: int = 0,
+        markets: list[str] | None = None,
+        start_prices: dict[str, Decimal] | None = None,
+        *,
+        prefix: str = "flow",
+    ) -> None:
+        self.exchange = exchange
+        self.clock = clock
+        self.config = cfg = config or FlowConfig()
+        self.seed = seed
+        self.prefix = prefix
+        self.stats = FlowStats()
+        prices = SAMPLE_START_PRICES if start_prices is None else start_prices
+        ids = list(exchange.markets) if markets is None else list(markets)
+        for cid in ids:
+            if cid not in exchange.markets:
+                raise ConfigError(f"unknown market {cid}")
+        self._makers = [self._new_account(f"{prefix}-maker-{i + 1}") for i in range(cfg.makers)]
+        self._takers = [self._new_account(f"{prefix}-taker-{i + 1}") for i in range(cfg.taker_accounts)]
+        self._order_counter = 0
+        self._event_seq = 0
+        self._events: list[tuple[float, int, int, int, int]] = []  # (due, seq, kind, market, maker)
+        self._now = clock.now()
+        self._states: list[_MarketState] = []
+        self._by_id: dict[str, _MarketState] = {}
+        for index, cid in enumerate(ids):
+            market = exchange.markets[cid]
+            p = self._start_price(market, prices.get(market.slug))
+            digest = hashlib.sha256(f"polymm-flow:{prefix}:{seed}:{cid}".encode()).digest()
+            state = _MarketState(
+                condition_id=cid,
+                index=index,
+                rng=random.Random(int.from_bytes(digest, "big")),
+                x=_logit(p),
+                p=p,
+                t=self._now,
+                bias=[0.0] * cfg.makers,
+                maker_orders=[{} for _ in range(cfg.makers)],
+                stats=MarketFlowStats(),
+            )
+            self._clamp(state, market)
+            self._states.append(state)
+            self._by_id[cid] = state
+            self.stats.markets[cid] = state.stats
+        self._open_accounts()
+        for state in self._states:
+            for maker in range(cfg.makers):
+                self._schedule(self._now, _REQUOTE, state.index, maker)  # books appear at the first step
+            self._schedule_next(state, _TAKE)
+            self._schedule_next(state, _JUMP)
+
+    # -- public -------------------------------------------------------------------------------------
+
+    @property
+    def markets(self) -> list[str]:
+        """Condition ids the flow trades, in order."""
+        return [s.condition_id for s in self._states]
+
+    @property
+    def owners(self) -> tuple[str, ...]:
+        """Owner labels of every flow account (makers first), to tell flow orders and trades apart."""
+        return tuple(a.owner for a in (*self._makers, *self._takers))
+
+    @property
+    def addresses(self) -> tuple[str, ...]:
+        return tuple(a.address for a in (*self._makers, *self._takers))
+
+    def fair_value(self, condition_id: str) -> Decimal:
+        """The latent value of YES, as of the flow's latest event in that market (6 decimals)."""
+        return Decimal(f"{self._by_id[condition_id].p:.6f}")
+
+    def shock(self, condition_id: str, price: Decimal) -> None:
+        """Jump the latent value to `price` now (clamped in bounds), news traders included: a scenario
+        for tests and benchmarks, e.g. to watch informed takers pick off stale quotes."""
+        state = self._by_id[condition_id]
+        state.t = max(state.t, self._now)
+        state.x = _logit(min(max(float(price), _EPS), 1.0 - _EPS))
+        self._news(state, self._now)
+
+    def step(self, now: float) -> None:
+        """Advance to `now`: process every participant event due by then, in time order."""
+        events = self._events
+        horizon = now - self.config.max_lag_s
+        while events and events[0][0] <= now:
+            due, _, kind, index, maker = heapq.heappop(events)
+            state = self._states[index]
+            self._diffuse(state, due)
+            live = due >= horizon  # else skipped: the stream restarts from the horizon
+            if kind == _REQUOTE:
+                if live:
+                    self._requote(state, maker)
+                self._schedule_next(state, _REQUOTE, maker, max(due, horizon))
+            elif kind == _TAKE:
+                if live:
+                    self._take(state)
+                self._schedule_next(state, _TAKE, after=max(due, horizon))
+            elif kind == _INFORMED:
+                if live:
+                    self._take(state, informed=True)
+            else:
+                if live:
+                    self._jump(state, due)
+                self._schedule_next(state, _JUMP, after=max(due, horizon))
+        self._now = max(self._now, now)
+
+    def next_event_time(self) -> float | None:
+        """When the next participant event is due (None when there is none), for virtual-time drivers."""
+        return self._events[0][0] if self._events else None
+
+    def cancel_all(self) -> int:
+        """Cancel every open order of the flow's accounts; returns how many were canceled."""
+        canceled = 0
+        for account in (*self._makers, *self._takers):
+            canceled += len(self.exchange.cancel_where(account.owner))
+        for state in self._states:
+            for orders in state.maker_orders:
+                orders.clear()
+        return canceled
+
+    # -- set-up -------------------------------------------------------------------------------------
+
+    def _new_account(self, owner: str) -> _Account:
+        digest = hashlib.sha256(f"polymm-flow:{self.prefix}:{self.seed}:{owner}".encode()).hexdigest()
+        return _Account(owner, "0xf10" + digest[:37])
+
+    def _start_price(self, market: Market, configured: Decimal | None) -> float:
+        """The configured price, else the book's mid, else 0.50 (clamped to the grid's bounds later)."""
+        price = 0.5
+        bid, ask = self.exchange.best_bid_ask(market.yes_token)
+        if configured is not None:
+            price = float(configured)
+        elif bid is not None and ask is not None:
+            price = float((bid + ask) / 2)
+        return min(max(price, _EPS), 1.0 - _EPS)
+
+    def _open_accounts(self) -> None:
+        """Fund the accounts and give makers inventory; over a saved exchange, only what is missing."""
+        cfg = self.config
+        ex = self.exchange
+        for account in (*self._makers, *self._takers):
+            ex.cancel_where(account.owner)  # a restarted flow over a saved exchange starts clean
+        for account in self._makers:
+            acct = ex.account(account.address)
+            shorts = {
+                s.condition_id: cfg.maker_inventory - acct.free(ex.markets[s.condition_id].yes_token)
+                for s in self._states
+            }
+            to_split = sum((v for v in shorts.values() if v > 0), ZERO)
+            self._top_up(account, to_split + cfg.maker_collateral / 2, to_split + cfg.maker_collateral)
+            for cid, short in shorts.items():
+                if short > 0:
+                    self._split(account, cid, short)
+        for account in self._takers:
+            self._top_up(account, cfg.taker_collateral / 2, cfg.taker_collateral)
+
+    # -- scheduling ---------------------------------------------------------------------------------
+
+    def _schedule(self, due: float, kind: int, index: int, maker: int = -1) -> None:
+        self._event_seq += 1
+        heapq.heappush(self._events, (due, self._event_seq, kind, index, maker))
+
+    def _schedule_next(
+        self, state: _MarketState, kind: int, maker: int = -1, after: float | None = None
+    ) -> None:
+        cfg = self.config
+        base = self._now if after is None else after
+        if kind == _REQUOTE:
+            delay = cfg.maker_requote_s * state.rng.uniform(0.5, 1.5)
+        elif kind == _TAKE:
+            if cfg.taker_rate_per_min <= 0:
+                return
+            delay = state.rng.expovariate(cfg.taker_rate_per_min / 60.0)
+        else:
+            if cfg.jump_rate_per_hour <= 0:
+                return
+            delay = state.rng.expovariate(cfg.jump_rate_per_hour / 3600.0)
+        self._schedule(base + delay, kind, state.index, maker)
+
+    # -- the latent value ---------------------------------------------------------------------------
+
+    def _diffuse(self, state: _MarketState, when: float) -> None:
+        dt = when - state.t
+        if dt <= 0:
+            return
+        state.t = when
+        if self.config.fair_vol > 0:
+            state.x += self.config.fair_vol * math.sqrt(dt) * state.rng.gauss(0.0, 1.0)
+        self._clamp(state, self.exchange.markets[state.condition_id])
+
+    def _jump(self, state: _MarketState, now: float) -> None:
+        state.x += state.rng.gauss(0.0, self.config.jump_logit_sd)
+        self._news(state, now)
+
+    def _news(self, state: _MarketState, now: float) -> None:
+        """After a jump: clamp, count it, and send the news traders in."""
+        cfg = self.config
+        state.stats.jumps += 1
+        self._clamp(state, self.exchange.markets[state.condition_id])
+        if cfg.informed_share > 0:
+            for _ in range(cfg.jump_informed_takers):
+                delay = state.rng.expovariate(1.0 / cfg.jump_informed_delay_s)
+                self._schedule(now + delay, _INFORMED, state.index)
+
+    @staticmethod
+    def _clamp(state: _MarketState, market: Market) -> None:
+        # Keep the value 1.5 ticks inside the bounds, so a one-tick quote always fits around it.
+        margin = 1.5 * float(market.tick_size)
+        lo, hi = _logit(margin), _logit(1.0 - margin)
+        state.x = min(max(state.x, lo), hi)
+        state.p = _expit(state.x)
+
+    # -- makers -------------------------------------------------------------------------------------
+
+    def _requote(self, state: _MarketState, maker: int) -> None:
+        """Diff the maker's ladder against what it has resting: cancel what moved, place what is missing."""
+        cfg = self.config
+        ex = self.exchange
+        market = ex.markets[state.condition_id]
+        rng = state.rng
+        rho = cfg.maker_noise_persistence
+        state.bias[maker] = rho * state.bias[maker] + math.sqrt(1 - rho * rho) * rng.gauss(
+            0.0, cfg.maker_noise_ticks
+        )
+        if not _tradable(ex, market):
+            return
+        tick = market.tick_size
+        tick_f = float(tick)
+        n = int(ONE / tick)  # every Polymarket tick size divides 1
+        ref = state.p / tick_f + state.bias[maker]  # the maker's view, in ticks
+        spread = cfg.maker_spread_ticks[maker % len(cfg.maker_spread_ticks)]
+        # An odd spread brackets the view, an even one centres on the nearest tick: mid within 1/2 tick.
+        bid0 = math.floor(ref - (spread - 1) / 2) if spread % 2 else math.floor(ref + 0.5) - spread // 2
+        ask0 = bid0 + spread
+        if ask0 > n - 1:
+            ask0, bid0 = n - 1, min(bid0, n - 2)
+        if bid0 < 1:
+            bid0, ask0 = 1, max(ask0, 2)
+        account = self._makers[maker]
+        mine = state.maker_orders[maker]
+        stats = state.stats
+
+        # Pass 1: cancel whatever is not on the ladder this view asks for (moved, refilled, off-grid).
+        desired = self._ladder(bid0, ask0, n)
+        kept = self._cancel_stale(account, mine, desired, tick, stats)
+
+        # Never cross the rest of the book (the bot's quotes included): pin the ladder just behind the
+        # best opposite price. Only others' orders can bind here: ours are consistent with `desired`.
+        book = ex.books[state.condition_id]
+        best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
+        if best_ask is not None:
+            bid0 = min(bid0, int((best_ask / tick).to_integral_value(ROUND_CEILING)) - 1)
+        if best_bid is not None:
+            ask0 = max(ask0, int(best_bid // tick) + 1)
+        pinned = self._ladder(bid0, ask0, n)
+        if pinned != desired:  # pass 2: what survived pass 1 but is off the pinned ladder
+            kept = self._cancel_stale(account, mine, pinned, tick, stats)
+
+        new: list[tuple[bool, Decimal, Decimal]] = []
+        for (is_bid, ticks), level in sorted(pinned.items(), key=lambda kv: (kv[1], not kv[0][0])):
+            if (is_bid, ticks) in kept:
+                continue
+            median = cfg.maker_level_size * cfg.maker_size_growth**level
+            size = Decimal(max(1, round(median * math.exp(rng.gauss(0.0, cfg.maker_size_jitter)))))
+            new.append((is_bid, ticks * tick, max(size, market.min_order_size)))
+        if not new:
+            return
+
+        need_cash = sum((size * price for is_bid, price, size in new if is_bid), ZERO)
+        need_yes = sum((size for is_bid, _, size in new if not is_bid), ZERO)
+        acct = ex.account(account.address)
+        short_yes = need_yes - acct.free(market.yes_token)
+        split = short_yes + cfg.maker_inventory if short_yes > 0 else ZERO
+        self._top_up(account, need_cash + split + 1, cfg.maker_collateral + need_cash + split)
+        if split > 0:
+            self._split(account, state.condition_id, split)
+        for is_bid, price, size in new:
+            oid = self._order_id()
+            request = OrderRequest(
+                order_id=oid,
+                owner=account.owner,
+                address=account.address,
+                token_id=market.yes_token,
+                side=Side.BUY if is_bid else Side.SELL,
+                price=price,
+                size=size,
+                order_type=OrderType.GTC,
+                post_only=True,
+            )
+            if self._submit(request, "maker") is not None:
+                mine[oid] = is_bid
+                stats.maker_placed += 1
+        # Fills on the bid side pile up YES; give the surplus back as pUSD with the NO from past splits.
+        free_yes, free_no = acct.free(market.yes_token), acct.free(market.no_token)
+        surplus = min(free_no, free_yes - 4 * cfg.maker_inventory)
+        if surplus >= 1:
+            self._merge(account, state.condition_id, surplus)
+
+    def _ladder(self, bid0: int, ask0: int, n: int) -> dict[tuple[bool, int], int]:
+        """(is bid, price in ticks) -> level number, for a ladder whose inner quotes are bid0 / ask0."""
+        step = self.config.maker_level_step_ticks
+        ladder: dict[tuple[bool, int], int] = {}
+        for level in range(self.config.maker_levels):
+            if bid0 - level * step >= 1:
+                ladder[(True, bid0 - level * step)] = level
+            if ask0 + level * step <= n - 1:
+                ladder[(False, ask0 + level * step)] = level
+        return ladder
+
+    def _cancel_stale(
+        self,
+        account: _Account,
+        mine: dict[str, bool],
+        ladder: dict[tuple[bool, int], int],
+        tick: Decimal,
+        stats: MarketFlowStats,
+    ) -> set[tuple[bool, int]]:
+        """Cancel the maker's orders that are off `ladder` (or filled down); return the levels kept."""
+        ex = self.exchange
+        refill = Decimal(self.config.maker_refill_fraction)
+        kept: set[tuple[bool, int]] = set()
+        stale: list[str] = []
+        for oid, is_bid in list(mine.items()):
+            order = ex.orders.get(oid)
+            if order is None or order.status != "LIVE" or order.remaining <= 0:
+                del mine[oid]
+                continue
+            ticks = order.price / tick
+            key = (is_bid, int(ticks))
+            on_grid = ticks == ticks.to_integral_value()
+            full = order.remaining >= order.original_size * refill
+            if on_grid and full and key in ladder and key not in kept:
+                kept.add(key)
+            else:
+                stale.append(oid)
+        if stale:
+            canceled, _ = ex.cancel(account.owner, stale)
+            stats.maker_canceled += len(canceled)
+            for oid in stale:
+                del mine[oid]
+        return kept
+
+    # -- takers -------------------------------------------------------------------------------------
+
+    def _take(self, state: _MarketState, *, informed: bool = False) -> None:
+        """One taker arrives: informed ones trade toward the fair value when it pays, others at random."""
+        cfg = self.config
+        ex = self.exchange
+        rng = state.rng
+        # Draw everything first, so the random stream does not depend on the book the taker finds.
+        informed = rng.random() < cfg.informed_share or informed
+        up = rng.random() < 0.5
+        raw_size = math.exp(math.log(cfg.taker_size_median) + cfg.taker_size_sigma * rng.gauss(0.0, 1.0))
+        who = rng.randrange(len(self._takers))
+        market = ex.markets[state.condition_id]
+        if not _tradable(ex, market):
+            return
+        tick = market.tick_size
+        tick_f = float(tick)
+        n = int(ONE / tick)
+        book = ex.books[state.condition_id]
+        best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
+        stats = state.stats
+        if informed:
+            edge = max(cfg.informed_edge_ticks * tick_f, cfg.informed_min_edge)
+            if best_ask is not None and float(best_ask) <= state.p - edge + _EPS:
+                up, limit, gap = True, math.floor((state.p - edge) / tick_f + _EPS), state.p - float(best_ask)
+            elif best_bid is not None and float(best_bid) >= state.p + edge - _EPS:
+                up, limit, gap = False, math.ceil((state.p + edge) / tick_f - _EPS), float(best_bid) - state.p
+            else:
+                stats.informed_idle += 1
+                return
+            stats.informed_orders += 1
+            raw_size *= (
+                min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
+            )
+        elif up and best_ask is not None:
+            limit = int((best_ask / tick).to_integral_value(ROUND_CEILING)) + cfg.taker_slippage_ticks
+        elif not up and best_bid is not None:
+            limit = int(best_bid // tick) - cfg.taker_slippage_ticks
+        else:
+            stats.no_liquidity += 1
+            return
+        yes_limit = min(max(limit, 1), n - 1) * tick
+        if (best_ask is None or yes_limit < best_ask) if up else (best_bid is None or yes_limit > best_bid):
+            stats.no_liquidity += 1  # only off-grid leftovers after a tick change are out of reach
+            return
+        size = Decimal(f"{min(max(raw_size, cfg.taker_size_min), cfg.taker_size_max):.2f}")
+
+        account = self._takers[who]
+        acct = ex.account(account.address)
+        # Sell what it holds of the token it is leaving, otherwise buy the complement (same economics).
+        held = market.no_token if up else market.yes_token
+        if acct.free(held) >= size:
+            token, side, price = held, Side.SELL, (ONE - yes_limit if up else yes_limit)
+        else:
+            token = market.yes_token if up else market.no_token
+            side, price = Side.BUY, (yes_limit if up else ONE - yes_limit)
+            size = max(size, (ONE / price).quantize(CENT, rounding=ROUND_CEILING))  # the $1 minimum
+            cost = size * price * (ONE + market.taker_fee_rate) + 1
+            self._top_up(account, cost, cost + cfg.taker_collateral)
+        stats.taker_orders += 1
+        request = OrderRequest(
+            order_id=self._order_id(),
+            owner=account.owner,
+            address=account.address,
+            token_id=token,
+            side=side,
+            price=price,
+            size=size,
+            order_type=OrderType.FAK,
+        )
+        result = self._submit(request, "taker")
+        if result is None:
+            return
+        filled = result.taking_amount if side is Side.BUY else result.making_amount
+        trades = len(result.trade_ids)
+        stats.trades += trades
+        stats.taker_volume += filled
+        if up:
+            stats.up_volume += filled
+            stats.up_trades += trades
+        else:
+            stats.down_volume += filled
+            stats.down_trades += trades
+        if informed:
+            stats.informed_trades += trades
+        pairs = min(acct.free(market.yes_token), acct.free(market.no_token))
+        if pairs >= 1:
+            self._merge(account, state.condition_id, pairs)  # recycle YES+NO back to pUSD
+
+    # -- exchange calls -----------------------------------------------------------------------------
+
+    def _order_id(self) -> str:
+        while True:
+            self._order_counter += 1
+            text = f"polymm-flow-order:{self.prefix}:{self.seed}:{self._order_counter}"
+            oid = "0x" + hashlib.sha256(text.encode()).hexdigest()
+            if oid not in self.exchange.orders:  # a restarted flow over a saved exchange
+                return oid
+
+    def _submit(self, request: OrderRequest, who: str) -> OrderResult | None:
+        try:
+            return self.exchange.submit(request)
+        except ExchangeRejection as exc:
+            self.stats.rejections[who] += 1
+            self.stats.last_rejection = exc.message
+            return None
+
+    def _top_up(self, account: _Account, minimum: Decimal, target: Decimal) -> None:
+        free = self.exchange.account(account.address).free(COLLATERAL)
+        if free < minimum:
+            amount = (target - free).quantize(CENT, rounding=ROUND_CEILING)
+            self.exchange.fund(account.address, amount)
+            self.stats.funded += amount
+
+    def _split(self, account: _Account, condition_id: str, amount: Decimal) -> None:
+        try:
+            self.exchange.split(account.address, condition_id, amount)
+            self.stats.splits += 1
+        except ExchangeRejection as exc:
+            self.stats.rejections["funding"] += 1
+            self.stats.last_rejection = exc.message
+
+    def _merge(self, account: _Account, condition_id: str, amount: Decimal) -> None:
+        try:
+            self.exchange.merge(account.address, condition_id, amount)
+            self.stats.merges += 1
+        except ExchangeRejection as exc:
+            self.stats.rejections["funding"] += 1
+            self.stats.last_rejection = exc.message

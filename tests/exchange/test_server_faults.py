@@ -1,0 +1,131 @@
+"""Fault injection: each fault is off by default, switchable at run time, and behaves like the real incident."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+
+import httpx
+import pytest
+import websockets
+from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams, OrderArgsV2, OrderType
+from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.exceptions import PolyApiException
+
+from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.exchange.server.runner import ExchangeThread
+from tests.conftest import fund, throwaway_key
+
+FED = sample_markets()[0]
+
+
+def set_faults(server: ExchangeThread, **changes: object) -> dict[str, object]:
+    response = httpx.post(f"{server.url}/_local/faults", json=changes)
+    response.raise_for_status()
+    return response.json()
+
+
+def test_no_fault_is_on_by_default(fresh_exchange: ExchangeThread) -> None:
+    faults = httpx.get(f"{fresh_exchange.url}/_local/faults").json()
+    assert faults["latency_ms"] == 0 and faults["error_status"] == 0 and faults["ws_stall"] is False
+
+
+def test_unknown_fault_names_are_refused(fresh_exchange: ExchangeThread) -> None:
+    response = httpx.post(f"{fresh_exchange.url}/_local/faults", json={"meteor": True})
+    assert response.status_code == 400 and "unknown fault" in response.json()["error"]
+
+
+def test_429_burst_carries_retry_after_then_service_resumes(fresh_exchange: ExchangeThread) -> None:
+    set_faults(fresh_exchange, error_status=429, error_count=2, retry_after_s=3)
+    first = httpx.get(f"{fresh_exchange.url}/book", params={"token_id": FED.yes_token})
+    second = httpx.get(f"{fresh_exchange.url}/book", params={"token_id": FED.yes_token})
+    third = httpx.get(f"{fresh_exchange.url}/book", params={"token_id": FED.yes_token})
+    assert (first.status_code, second.status_code, third.status_code) == (429, 429, 200)
+    assert first.headers["Retry-After"] == "3"
+    assert first.json() == {"error": "Too Many Requests"}
+
+
+def test_5xx_burst(fresh_exchange: ExchangeThread) -> None:
+    set_faults(fresh_exchange, error_status=503, error_count=1)
+    assert httpx.get(f"{fresh_exchange.url}/ok").status_code == 503
+    assert httpx.get(f"{fresh_exchange.url}/ok").status_code == 200
+
+
+def test_restart_window_answers_425_on_order_routes_only(fresh_exchange: ExchangeThread) -> None:
+    client = ClobClient(host=fresh_exchange.url, chain_id=137, key=throwaway_key("restart-window"))
+    client.set_api_creds(client.create_or_derive_api_key())
+    fund(fresh_exchange, client.get_address(), 100)
+    set_faults(fresh_exchange, restart_for_s=30)
+    with pytest.raises(PolyApiException) as caught:
+        client.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.2, size=5, side="BUY"))
+    assert caught.value.status_code == 425
+    assert client.get_open_orders() == []  # reads still work
+    set_faults(fresh_exchange, restart_for_s=0)
+    assert client.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.2, size=5, side="BUY"))["success"]
+
+
+def test_added_latency_delays_every_request(fresh_exchange: ExchangeThread) -> None:
+    set_faults(fresh_exchange, latency_ms=150)
+    started = time.monotonic()
+    httpx.get(f"{fresh_exchange.url}/ok")
+    assert time.monotonic() - started >= 0.15
+
+
+async def test_a_stalled_socket_stays_open_but_silent_and_a_drop_closes_it(fresh_exchange: ExchangeThread) -> None:
+    async with websockets.connect(f"{fresh_exchange.ws_url}/market") as ws:
+        await ws.send("PING")
+        assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
+        set_faults(fresh_exchange, ws_stall=True)
+        await ws.send("PING")
+        with pytest.raises(TimeoutError):
+            await asyncio.wait_for(ws.recv(), 0.5)
+        set_faults(fresh_exchange, ws_stall=False)
+        await ws.send("PING")
+        assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
+        set_faults(fresh_exchange, ws_drop=True)
+        with pytest.raises(websockets.ConnectionClosed):
+            await asyncio.wait_for(ws.recv(), 5)
+
+
+def test_failed_settlement_rolls_balances_back_after_showing_the_fill(fresh_exchange: ExchangeThread) -> None:
+    maker = ClobClient(host=fresh_exchange.url, chain_id=137, key=throwaway_key("ghost-maker"))
+    maker.set_api_creds(maker.create_or_derive_api_key())
+    taker = ClobClient(host=fresh_exchange.url, chain_id=137, key=throwaway_key("ghost-taker"))
+    taker.set_api_creds(taker.create_or_derive_api_key())
+    for client in (maker, taker):
+        fund(fresh_exchange, client.get_address(), 100)
+    set_faults(fresh_exchange, settlement_fail_rate=1.0, settlement_delay_s=0.4)
+    maker.post_order(
+        maker.create_order(OrderArgsV2(token_id=FED.no_token, price=0.5, size=10, side="BUY")), OrderType.GTC
+    )
+    result = taker.create_and_post_order(
+        OrderArgsV2(token_id=FED.yes_token, price=0.5, size=10, side="BUY"), order_type=OrderType.FAK
+    )
+    assert result["status"] == "matched"
+    trade_id = result["tradeIDs"][0]
+    assert taker.get_trades()[0]["status"] in ("MATCHED", "RETRYING")
+    deadline = time.monotonic() + 5
+    while taker.get_trades()[0]["status"] != "FAILED":
+        assert time.monotonic() < deadline, "trade never failed"
+        time.sleep(0.05)
+    assert taker.get_trades()[0]["id"] == trade_id
+    for client in (maker, taker):
+        cash = client.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
+        assert cash["balance"] == "100000000"  # the ghost fill: money back, no shares
+    shares = taker.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=FED.yes_token))
+    assert shares["balance"] == "0"
+
+
+def test_control_plane_answers_loopback_callers_only(fresh_exchange: ExchangeThread) -> None:
+    # every test client is on loopback; the check itself is unit-tested on the helper
+    from starlette.requests import Request
+
+    from polymm_cli.exchange.server.app import _is_loopback
+
+    def request_from(host: str) -> Request:
+        return Request({"type": "http", "client": (host, 1234), "headers": [], "method": "GET", "path": "/"})
+
+    assert _is_loopback(request_from("127.0.0.1")) and _is_loopback(request_from("::1"))
+    assert not _is_loopback(request_from("10.1.2.3"))
+    assert json.loads(httpx.get(f"{fresh_exchange.url}/_local/status").text)["markets"] == 4
