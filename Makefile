@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## run the market maker on the local exchange's default sample market
-	$(BIN)/polymm run $(ARGS)
+run: $(STAMP)  ## the main job on the local exchange (for now: the exchange and its synthetic traders)
+	$(BIN)/polymm exchange serve $(ARGS)
 
 serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
 	$(BIN)/polymm exchange serve $(ARGS)

@@ -24,12 +24,21 @@ from polymm_cli.model import OrderType, Side
 BENCH_KEY = "0x" + "5eed" * 16  # a throwaway benchmark key
 
 
-def _signed_orders(signer: signing.OrderSigner, owner: str, count: int, token: str, tick: Decimal) -> list[dict]:
+def _signed_orders(
+    signer: signing.OrderSigner, owner: str, count: int, token: str, tick: Decimal
+) -> list[dict]:
     orders = []
     for i in range(count):
         price = Decimal("0.01") + tick * (i % 40)
         signed = signer.sign_limit_order(
-            token, Side.BUY, price, Decimal(5 + i % 7), tick, False, salt=1_000_000 + i, timestamp_ms=1_777_000_000_000 + i
+            token,
+            Side.BUY,
+            price,
+            Decimal(5 + i % 7),
+            tick,
+            False,
+            salt=1_000_000 + i,
+            timestamp_ms=1_777_000_000_000 + i,
         )
         orders.append(signing.order_wire(signed, owner, "GTC", post_only=True))
     return orders
@@ -43,14 +52,24 @@ def bench_exchange_http(single: int = 1500, batches: int = 150) -> dict[str, flo
         with httpx.Client(base_url=server.url, transport=transport) as http:
             nonce_headers = signer.l1_headers(int(time.time()))
             creds = http.post("/auth/api-key", headers=nonce_headers).json()
-            http.post("/_local/fund", json={"address": signer.address, "amount": "100000000"}).raise_for_status()
-            orders = _signed_orders(signer, creds["apiKey"], single + batches * 15, market.yes_token, market.tick_size)
+            http.post(
+                "/_local/fund", json={"address": signer.address, "amount": "100000000"}
+            ).raise_for_status()
+            orders = _signed_orders(
+                signer, creds["apiKey"], single + batches * 15, market.yes_token, market.tick_size
+            )
 
             def post(path: str, payload: object) -> httpx.Response:
                 body = json.dumps(payload, separators=(",", ":"))
                 headers = signing.l2_headers(
-                    signer.address, creds["apiKey"], creds["secret"], creds["passphrase"], int(time.time()), "POST",
-                    path, body,
+                    signer.address,
+                    creds["apiKey"],
+                    creds["secret"],
+                    creds["passphrase"],
+                    int(time.time()),
+                    "POST",
+                    path,
+                    body,
                 )
                 return http.post(path, content=body, headers=headers)
 
@@ -79,8 +98,13 @@ def bench_matching(orders: int = 40_000) -> dict[str, float]:
         price = Decimal("0.40") + Decimal("0.01") * (i % 5) if maker else Decimal("0.70")
         requests.append(
             OrderRequest(
-                order_id=f"0x{i:064x}", owner="a" if maker else "b", address=f"0x{('a' if maker else 'b') * 40}",
-                token_id=token, side=Side.BUY, price=price, size=Decimal(10),
+                order_id=f"0x{i:064x}",
+                owner="a" if maker else "b",
+                address=f"0x{('a' if maker else 'b') * 40}",
+                token_id=token,
+                side=Side.BUY,
+                price=price,
+                size=Decimal(10),
                 order_type=OrderType.GTC if maker else OrderType.FAK,
             )
         )
@@ -92,7 +116,11 @@ def bench_matching(orders: int = 40_000) -> dict[str, float]:
         except Exception:
             rejected += 1
     elapsed = time.perf_counter() - started
-    return {"orders_per_s": orders / elapsed, "trades": float(len(exchange.trades)), "rejected": float(rejected)}
+    return {
+        "orders_per_s": orders / elapsed,
+        "trades": float(len(exchange.trades)),
+        "rejected": float(rejected),
+    }
 
 
 if __name__ == "__main__":

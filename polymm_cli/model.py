@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -20,7 +20,7 @@ TICK_SIZES: tuple[Decimal, ...] = tuple(
 )
 
 
-class Side(str, Enum):
+class Side(StrEnum):
     BUY = "BUY"
     SELL = "SELL"
 
@@ -29,14 +29,14 @@ class Side(str, Enum):
         return Side.SELL if self is Side.BUY else Side.BUY
 
 
-class OrderType(str, Enum):
+class OrderType(StrEnum):
     GTC = "GTC"
     GTD = "GTD"
     FOK = "FOK"
     FAK = "FAK"
 
 
-class TradeStatus(str, Enum):
+class TradeStatus(StrEnum):
     """Settlement lifecycle of a match: MATCHED is provisional, CONFIRMED final, FAILED reversed."""
 
     MATCHED = "MATCHED"

@@ -6,7 +6,7 @@ Secrets are `SecretStr`: they never appear in a repr, a log line or a traceback.
 from __future__ import annotations
 
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 from pathlib import Path
 
 import platformdirs
@@ -16,12 +16,12 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from polymm_cli.errors import ConfigError
 
 
-class VenueName(str, Enum):
+class VenueName(StrEnum):
     LOCAL = "local"
     POLYMARKET = "polymarket"
 
 
-class SignerName(str, Enum):
+class SignerName(StrEnum):
     FAST = "fast"
     REFERENCE = "reference"
 

@@ -23,7 +23,9 @@ def serve(
     fund: Annotated[
         list[str] | None, typer.Option(help="Credit 0xADDRESS=AMOUNT pUSD with allowances set (repeatable).")
     ] = None,
-    state: Annotated[Path | None, typer.Option(help="State file: accounts, orders and trades survive restarts.")] = None,
+    state: Annotated[
+        Path | None, typer.Option(help="State file: accounts, orders and trades survive restarts.")
+    ] = None,
     settlement_delay: Annotated[float, typer.Option(help="Seconds from MATCHED to CONFIRMED.")] = 2.0,
     settlement_fail_rate: Annotated[float, typer.Option(help="Share of trades that end FAILED (0-1).")] = 0.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency on every HTTP request.")] = 0.0,

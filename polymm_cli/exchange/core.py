@@ -15,6 +15,7 @@ import hashlib
 import itertools
 import random
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 from decimal import ROUND_HALF_EVEN, Decimal
@@ -147,6 +148,8 @@ class LocalExchange:
         self.api_keys = ApiKeys(hashlib.sha256(f"polymm-local-exchange:{seed}".encode()).digest())
         self.heartbeats: dict[str, Heartbeat] = {}
         self.orders: dict[str, RestingOrder] = {}
+        self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id
+        self._closed: deque[tuple[float, str]] = deque()  # (closed at, order id), for pruning
         self.trades: dict[str, _Trade] = {}
         self._unsettled: list[_Trade] = []
         self.last_trade: dict[str, tuple[Decimal, Side]] = {}
@@ -375,12 +378,13 @@ class LocalExchange:
             taking += trade.size if order.side is Side.BUY else cash
         rests = order.remaining > 0 and order.order_type in (OrderType.GTC, OrderType.GTD)
         if rests:
-            book.rest(order)
+            self._rest(book, order)
             self._reserve(order, order.remaining)
             self._touch(book, order)
             self._events.append(OrderEvent("PLACEMENT", self._view(order), now))
         else:
             order.status = "MATCHED" if order.remaining <= 0 else "CANCELED"
+            self._closed.append((now, order.order_id))
             if fills:
                 self._events.append(OrderEvent("UPDATE", self._view(order), now))
         if self.settlement.delay_s <= 0:
@@ -415,6 +419,7 @@ class LocalExchange:
                 maker.associate_trades.append(trade_id)
                 if maker.remaining <= 0:
                     maker.status = "MATCHED"
+                    self._unlive(maker, now)
                 maker_views.append(
                     MakerFillView(
                         order_id=maker.order_id,
@@ -454,8 +459,14 @@ class LocalExchange:
             self.trades[trade_id] = trade
             self._unsettled.append(trade)
             trades.append(trade)
-            self.last_trade[market.yes_token] = (yes_price, taker.side if taker.is_yes else taker.side.opposite)
-            self.last_trade[market.no_token] = (ONE - yes_price, taker.side if not taker.is_yes else taker.side.opposite)
+            self.last_trade[market.yes_token] = (
+                yes_price,
+                taker.side if taker.is_yes else taker.side.opposite,
+            )
+            self.last_trade[market.no_token] = (
+                ONE - yes_price,
+                taker.side if not taker.is_yes else taker.side.opposite,
+            )
             self._events.append(TradeEvent(self._trade_view(trade), now))
             for fill in level_fills:
                 self._events.append(OrderEvent("UPDATE", self._view(fill.maker), now))
@@ -488,11 +499,15 @@ class LocalExchange:
             acct.reserve(order.token_id, size)
 
     def _touch(self, book: MarketBook, order: RestingOrder) -> None:
-        self._dirty_levels.setdefault(book.market.condition_id, set()).add((order.yes_is_bid, order.yes_price))
+        self._dirty_levels.setdefault(book.market.condition_id, set()).add(
+            (order.yes_is_bid, order.yes_price)
+        )
 
     # -- cancels --------------------------------------------------------------------------------
 
-    def cancel(self, owner: str, order_ids: Iterable[str], reason: str = "CANCELED") -> tuple[list[str], dict[str, str]]:
+    def cancel(
+        self, owner: str, order_ids: Iterable[str], reason: str = "CANCELED"
+    ) -> tuple[list[str], dict[str, str]]:
         """Cancel the owner's orders by id: (canceled ids, {id: reason not canceled})."""
         canceled: list[str] = []
         not_canceled: dict[str, str] = {}
@@ -529,20 +544,33 @@ class LocalExchange:
         book.remove(order)
         self._reserve(order, -order.remaining)
         order.status = reason
+        self._unlive(order, self.clock.now())
         self._touch(book, order)
         self._events.append(OrderEvent("CANCELLATION", self._view(order), self.clock.now()))
 
     # -- queries --------------------------------------------------------------------------------
 
+    def _rest(self, book: MarketBook, order: RestingOrder) -> None:
+        book.rest(order)
+        self._live.setdefault(order.owner, {})[order.order_id] = order
+
+    def _unlive(self, order: RestingOrder, now: float) -> None:
+        owned = self._live.get(order.owner)
+        if owned is not None and owned.pop(order.order_id, None) is not None:
+            self._closed.append((now, order.order_id))
+
     def _open(self, owner: str | None = None) -> list[RestingOrder]:
-        return [
-            o
-            for o in self.orders.values()
-            if o.status == "LIVE" and o.remaining > 0 and (owner is None or o.owner == owner)
-        ]
+        if owner is not None:
+            return list(self._live.get(owner, {}).values())
+        return [o for owned in self._live.values() for o in owned.values()]
 
     def open_orders(
-        self, owner: str, *, market: str | None = None, asset_id: str | None = None, order_id: str | None = None
+        self,
+        owner: str,
+        *,
+        market: str | None = None,
+        asset_id: str | None = None,
+        order_id: str | None = None,
     ) -> list[OrderView]:
         return [
             self._view(o)
@@ -573,7 +601,11 @@ class LocalExchange:
                 continue
             if market and trade.market != market:
                 continue
-            if asset_id and trade.token_id != asset_id and all(m.token_id != asset_id for m in view.maker_fills):
+            if (
+                asset_id
+                and trade.token_id != asset_id
+                and all(m.token_id != asset_id for m in view.maker_fills)
+            ):
                 continue
             if trade_id and trade.trade_id != trade_id:
                 continue
@@ -584,7 +616,9 @@ class LocalExchange:
             views.append(view)
         return views
 
-    def book_levels(self, token_id: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    def book_levels(
+        self, token_id: str
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """(bids, asks) of one token, best first."""
         market = self._token_market[token_id]
         return self.books[market.condition_id].token_levels(token_id)
@@ -687,13 +721,10 @@ class LocalExchange:
         self._events.append(TradeEvent(self._trade_view(trade), now))
 
     def _prune(self, now: float) -> None:
-        stale = [
-            oid
-            for oid, o in self.orders.items()
-            if o.status != "LIVE" and now - o.created_at > CLOSED_ORDER_RETENTION_S
-        ]
-        for oid in stale:
-            del self.orders[oid]
+        """Forget orders closed more than an hour ago (GET /data/order answers for closed ones until then)."""
+        while self._closed and now - self._closed[0][0] > CLOSED_ORDER_RETENTION_S:
+            _, oid = self._closed.popleft()
+            self.orders.pop(oid, None)
 
     # -- market events --------------------------------------------------------------------------
 
@@ -729,6 +760,8 @@ class LocalExchange:
                 size = (book.bids if is_bid else book.asks).total(yes_price)
                 yes_side = Side.BUY if is_bid else Side.SELL
                 changes.append(LevelChange(market.yes_token, yes_side, yes_price, size, yes_bid, yes_ask))
-                changes.append(LevelChange(market.no_token, yes_side.opposite, ONE - yes_price, size, no_bid, no_ask))
+                changes.append(
+                    LevelChange(market.no_token, yes_side.opposite, ONE - yes_price, size, no_bid, no_ask)
+                )
             self._events.append(BookEvent(condition_id, tuple(changes), now))
         self._dirty_levels = {}

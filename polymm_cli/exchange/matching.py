@@ -21,12 +21,12 @@ from collections import deque
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
+from enum import StrEnum
 
 from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
 
 
-class MatchKind(str, Enum):
+class MatchKind(StrEnum):
     NORMAL = "normal"
     MINT = "mint"
     MERGE = "merge"
@@ -181,7 +181,9 @@ class MarketBook:
                 break
         return total
 
-    def token_levels(self, token_id: str) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
+    def token_levels(
+        self, token_id: str
+    ) -> tuple[list[tuple[Decimal, Decimal]], list[tuple[Decimal, Decimal]]]:
         """(bids, asks) of one token's public book, best first, as (price, size) in that token's terms."""
         yes_bids = [(p, self.bids.totals[p]) for p in self.bids.prices_best_first()]
         yes_asks = [(p, self.asks.totals[p]) for p in self.asks.prices_best_first()]

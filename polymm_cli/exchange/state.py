@@ -32,8 +32,8 @@ def _dec(value: Decimal) -> str:
 
 
 def _market(m: Market) -> dict[str, Any]:
-    data = asdict(m)
-    return json.loads(json.dumps(data, default=str))
+    data: dict[str, Any] = json.loads(json.dumps(asdict(m), default=str))
+    return data
 
 
 def _market_from(data: dict[str, Any]) -> Market:
@@ -45,28 +45,52 @@ def _market_from(data: dict[str, Any]) -> Market:
 
 def _order(o: RestingOrder) -> dict[str, Any]:
     return {
-        "order_id": o.order_id, "owner": o.owner, "address": o.address, "market": o.market,
-        "token_id": o.token_id, "side": o.side.value, "price": _dec(o.price),
-        "original_size": _dec(o.original_size), "order_type": o.order_type.value, "is_yes": o.is_yes,
-        "seq": o.seq, "created_at": o.created_at, "expiration": o.expiration,
-        "size_matched": _dec(o.size_matched), "status": o.status, "associate_trades": o.associate_trades,
+        "order_id": o.order_id,
+        "owner": o.owner,
+        "address": o.address,
+        "market": o.market,
+        "token_id": o.token_id,
+        "side": o.side.value,
+        "price": _dec(o.price),
+        "original_size": _dec(o.original_size),
+        "order_type": o.order_type.value,
+        "is_yes": o.is_yes,
+        "seq": o.seq,
+        "created_at": o.created_at,
+        "expiration": o.expiration,
+        "size_matched": _dec(o.size_matched),
+        "status": o.status,
+        "associate_trades": o.associate_trades,
     }
 
 
 def _order_from(d: dict[str, Any]) -> RestingOrder:
     return RestingOrder(
-        order_id=d["order_id"], owner=d["owner"], address=d["address"], market=d["market"],
-        token_id=d["token_id"], side=Side(d["side"]), price=Decimal(d["price"]),
-        original_size=Decimal(d["original_size"]), order_type=OrderType(d["order_type"]), is_yes=d["is_yes"],
-        seq=d["seq"], created_at=d["created_at"], expiration=d["expiration"],
-        size_matched=Decimal(d["size_matched"]), status=d["status"], associate_trades=list(d["associate_trades"]),
+        order_id=d["order_id"],
+        owner=d["owner"],
+        address=d["address"],
+        market=d["market"],
+        token_id=d["token_id"],
+        side=Side(d["side"]),
+        price=Decimal(d["price"]),
+        original_size=Decimal(d["original_size"]),
+        order_type=OrderType(d["order_type"]),
+        is_yes=d["is_yes"],
+        seq=d["seq"],
+        created_at=d["created_at"],
+        expiration=d["expiration"],
+        size_matched=Decimal(d["size_matched"]),
+        status=d["status"],
+        associate_trades=list(d["associate_trades"]),
     )
 
 
 def _account(a: Account) -> dict[str, Any]:
     return {
-        "address": a.address, "collateral": _dec(a.collateral),
-        "tokens": {k: _dec(v) for k, v in a.tokens.items()}, "allowance_set": a.allowance_set,
+        "address": a.address,
+        "collateral": _dec(a.collateral),
+        "tokens": {k: _dec(v) for k, v in a.tokens.items()},
+        "allowance_set": a.allowance_set,
         "pending_collateral": _dec(a.pending_collateral),
         "pending_tokens": {k: _dec(v) for k, v in a.pending_tokens.items()},
     }
@@ -74,16 +98,29 @@ def _account(a: Account) -> dict[str, Any]:
 
 def _trade(t: _Trade) -> dict[str, Any]:
     return {
-        "trade_id": t.trade_id, "market": t.market, "taker": t.taker.order_id, "token_id": t.token_id,
-        "side": t.side.value, "size": _dec(t.size), "price": _dec(t.price), "fee_rate_bps": t.fee_rate_bps,
-        "taker_fee": _dec(t.taker_fee), "status": t.status.value, "match_time": t.match_time,
-        "last_update": t.last_update, "transaction_hash": t.transaction_hash,
+        "trade_id": t.trade_id,
+        "market": t.market,
+        "taker": t.taker.order_id,
+        "token_id": t.token_id,
+        "side": t.side.value,
+        "size": _dec(t.size),
+        "price": _dec(t.price),
+        "fee_rate_bps": t.fee_rate_bps,
+        "taker_fee": _dec(t.taker_fee),
+        "status": t.status.value,
+        "match_time": t.match_time,
+        "last_update": t.last_update,
+        "transaction_hash": t.transaction_hash,
         "maker_fills": [
-            {**asdict(m), "side": m.side.value, "size": _dec(m.size), "price": _dec(m.price)} for m in t.maker_fills
+            {**asdict(m), "side": m.side.value, "size": _dec(m.size), "price": _dec(m.price)}
+            for m in t.maker_fills
         ],
-        "legs": [{**asdict(leg), "give_amount": _dec(leg.give_amount), "receive_amount": _dec(leg.receive_amount)}
-                 for leg in t.legs],
-        "will_fail": t.will_fail, "stage": t.stage,
+        "legs": [
+            {**asdict(leg), "give_amount": _dec(leg.give_amount), "receive_amount": _dec(leg.receive_amount)}
+            for leg in t.legs
+        ],
+        "will_fail": t.will_fail,
+        "stage": t.stage,
     }
 
 
@@ -139,23 +176,51 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
         order = _order_from(d)
         exchange.orders[order.order_id] = order
         if order.status == "LIVE" and order.remaining > 0:
-            exchange.books[order.market].rest(order)
+            exchange._rest(exchange.books[order.market], order)
             exchange._reserve(order, order.remaining)
+        else:
+            exchange._closed.append((clock.now(), order.order_id))
     for t in data["trades"]:
         taker = exchange.orders[t["taker"]]
         trade = _Trade(
-            trade_id=t["trade_id"], market=t["market"], taker=taker, token_id=t["token_id"], side=Side(t["side"]),
-            size=Decimal(t["size"]), price=Decimal(t["price"]), fee_rate_bps=t["fee_rate_bps"],
-            taker_fee=Decimal(t["taker_fee"]), status=TradeStatus(t["status"]), match_time=t["match_time"],
-            last_update=t["last_update"], transaction_hash=t["transaction_hash"],
+            trade_id=t["trade_id"],
+            market=t["market"],
+            taker=taker,
+            token_id=t["token_id"],
+            side=Side(t["side"]),
+            size=Decimal(t["size"]),
+            price=Decimal(t["price"]),
+            fee_rate_bps=t["fee_rate_bps"],
+            taker_fee=Decimal(t["taker_fee"]),
+            status=TradeStatus(t["status"]),
+            match_time=t["match_time"],
+            last_update=t["last_update"],
+            transaction_hash=t["transaction_hash"],
             maker_fills=[
-                replace(MakerFillView(**{**m, "side": Side(m["side"]), "size": Decimal(m["size"]),
-                                         "price": Decimal(m["price"])}))
+                replace(
+                    MakerFillView(
+                        **{
+                            **m,
+                            "side": Side(m["side"]),
+                            "size": Decimal(m["size"]),
+                            "price": Decimal(m["price"]),
+                        }
+                    )
+                )
                 for m in t["maker_fills"]
             ],
-            legs=[Leg(**{**leg, "give_amount": Decimal(leg["give_amount"]),
-                         "receive_amount": Decimal(leg["receive_amount"])}) for leg in t["legs"]],
-            will_fail=t["will_fail"], stage=t["stage"],
+            legs=[
+                Leg(
+                    **{
+                        **leg,
+                        "give_amount": Decimal(leg["give_amount"]),
+                        "receive_amount": Decimal(leg["receive_amount"]),
+                    }
+                )
+                for leg in t["legs"]
+            ],
+            will_fail=t["will_fail"],
+            stage=t["stage"],
         )
         exchange.trades[trade.trade_id] = trade
         if trade.stage < 2:

@@ -21,11 +21,12 @@ FAILED status reverses it).
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Literal
+from typing import Literal, Protocol
 
-from polymm_cli.model import PriceLevel, Side, TradeStatus
+from polymm_cli.model import Market, PriceLevel, Side, TradeStatus
 
 # ---------------------------------------------------------------------------------------------------
 # Events: market channel
@@ -209,5 +210,139 @@ class TradeUpdate:
 UserEvent = OrderUpdate | TradeUpdate
 
 # ---------------------------------------------------------------------------------------------------
-# The Venue protocol (the port the engine trades through) goes below this line.
+# The Venue protocol: the port the engine trades through, and the values it takes and returns.
 # ---------------------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StreamStatus:
+    """A stream's health changed: connected (and resynced) or lost. Delivered in-band with events."""
+
+    stream: Literal["market", "user"]
+    connected: bool
+    reason: str
+    recv_ts: float
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OrderIntent:
+    """An order the engine wants placed: a post-only GTC limit order unless said otherwise."""
+
+    market: str
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    order_type: str = "GTC"
+    post_only: bool = True
+    client_tag: str = ""  # the engine's own label (e.g. "bid"/"ask"), echoed in the result
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PlaceResult:
+    """What became of one OrderIntent: accepted with an order id, or refused with the venue's reason."""
+
+    intent: OrderIntent
+    ok: bool
+    order_id: str = ""
+    status: str = ""  # live / matched / delayed when ok
+    error: str = ""
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class CancelResult:
+    canceled: tuple[str, ...]
+    not_canceled: dict[str, str]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class OpenOrder:
+    """One of our resting orders as the venue lists it."""
+
+    order_id: str
+    market: str
+    token_id: str
+    side: Side
+    price: Decimal
+    original_size: Decimal
+    size_matched: Decimal
+    created_ts: float
+
+    @property
+    def remaining(self) -> Decimal:
+        left = self.original_size - self.size_matched
+        return left if left > 0 else Decimal(0)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Balances:
+    """Collateral (pUSD) and token balances at the venue, in human units."""
+
+    collateral: Decimal
+    tokens: dict[str, Decimal]
+
+
+class VenueEvents(Protocol):
+    """A stream of events: iterate it; `close()` ends it (the iterator then stops)."""
+
+    def __aiter__(self) -> AsyncIterator[MarketEvent | UserEvent | StreamStatus]: ...
+
+    async def close(self) -> None: ...
+
+
+class Venue(Protocol):
+    """The port the engine trades through. Implementations: the Polymarket adapter (real CLOB V2 or
+    the local exchange over loopback) and the in-process simulator. Every call may raise VenueError;
+    refusals of single orders come back as `PlaceResult(ok=False)` instead.
+    """
+
+    @property
+    def address(self) -> str:
+        """The funder address whose balances back our orders."""
+        ...
+
+    async def start(self) -> None:
+        """Connect and authenticate (derive API credentials if needed)."""
+        ...
+
+    async def close(self) -> None: ...
+
+    async def markets(self) -> list[Market]:
+        """Tradable markets (active, accepting orders, order book enabled)."""
+        ...
+
+    async def market(self, ident: str) -> Market:
+        """One market by condition id, slug or either token id; UsageError when unknown."""
+        ...
+
+    async def book(self, token_id: str) -> BookSnapshot: ...
+
+    async def place(self, intents: Sequence[OrderIntent]) -> list[PlaceResult]:
+        """Place orders (batched by the venue's limit); results in the same order as the intents."""
+        ...
+
+    async def cancel(self, order_ids: Sequence[str]) -> CancelResult: ...
+
+    async def cancel_all(self, market: str | None = None) -> CancelResult: ...
+
+    async def open_orders(self, market: str | None = None) -> list[OpenOrder]: ...
+
+    async def trades(self, market: str | None = None, after: float | None = None) -> list[TradeUpdate]:
+        """Our trades (as TradeUpdates with our fills), optionally since a unix time."""
+        ...
+
+    async def balances(self, token_ids: Sequence[str] = ()) -> Balances: ...
+
+    async def heartbeat(self) -> None:
+        """One beat of the venue's dead-man's switch; raises VenueError when it fails."""
+        ...
+
+    def market_events(self, token_ids: Sequence[str]) -> VenueEvents:
+        """Book snapshots and updates for these tokens; a StreamStatus on every (re)connect or loss,
+        and after a reconnect a fresh BookSnapshot per token before any update."""
+        ...
+
+    def user_events(self, markets: Sequence[str]) -> VenueEvents:
+        """Our order and trade updates; after a reconnect, the orders and trades missed in the gap
+        are delivered (resynced over REST) before new events, so no fill is ever lost."""
+        ...

@@ -223,16 +223,16 @@ def test_the_no_book_mirrors_the_yes_book(clock: ManualClock) -> None:
     ex = funded(clock, split=20)
     place(ex, ALICE, FED.yes_token, BUY, "0.40", "5")  # YES bid 0.40
     place(ex, BOB, FED.no_token, BUY, "0.55", "7")  # NO bid 0.55 = YES ask 0.45
-    place(ex, CAROL, FED.no_token, SELL, "0.70", "3")  # NO ask 0.70 = YES bid 0.30
-    place(ex, CAROL, FED.yes_token, SELL, "0.80", "4")  # YES ask 0.80 = NO bid 0.20
+    place(ex, CAROL, FED.no_token, SELL, "0.70", "6")  # NO ask 0.70 = YES bid 0.30
+    place(ex, CAROL, FED.yes_token, SELL, "0.80", "8")  # YES ask 0.80 = NO bid 0.20
 
     yes_bids, yes_asks = ex.book_levels(FED.yes_token)
     no_bids, no_asks = ex.book_levels(FED.no_token)
 
-    assert yes_bids == [(D("0.40"), D(5)), (D("0.30"), D(3))]
-    assert yes_asks == [(D("0.45"), D(7)), (D("0.80"), D(4))]
-    assert no_bids == [(D("0.55"), D(7)), (D("0.20"), D(4))]
-    assert no_asks == [(D("0.60"), D(5)), (D("0.70"), D(3))]
+    assert yes_bids == [(D("0.40"), D(5)), (D("0.30"), D(6))]
+    assert yes_asks == [(D("0.45"), D(7)), (D("0.80"), D(8))]
+    assert no_bids == [(D("0.55"), D(7)), (D("0.20"), D(8))]
+    assert no_asks == [(D("0.60"), D(5)), (D("0.70"), D(6))]
     assert ex.best_bid_ask(FED.no_token) == (D("0.55"), D("0.60"))
 
 
@@ -750,8 +750,8 @@ submits = st.tuples(
     st.integers(0, 2),  # who
     st.booleans(),  # YES token?
     st.sampled_from([BUY, SELL]),
-    st.integers(1, 99),  # price in cents (FED's 0.01 grid, inside [tick, 1 - tick])
-    st.integers(500, 4000),  # size in hundredths of a share, >= the minimum 5
+    st.one_of(st.integers(45, 55), st.integers(1, 99)),  # cents: FED's 0.01 grid, crowded near 0.50
+    st.integers(500, 2000),  # size in hundredths of a share, >= the minimum 5
     st.sampled_from([GTC, GTC, GTC, FAK, FOK]),
 )
 cancels = st.tuples(st.just("cancel"), st.integers(0, 2), st.integers(0, 50))
@@ -778,9 +778,9 @@ def _check_books_balance(ex: LocalExchange, market: Market) -> None:
 
 
 @settings(max_examples=200, deadline=None)
-@given(actions=st.lists(st.one_of(submits, submits, submits, cancels, splits), min_size=1, max_size=30))
+@given(actions=st.lists(st.one_of(submits, submits, submits, cancels, splits), min_size=10, max_size=40))
 def test_random_order_flow_never_creates_or_destroys_value(actions: list[tuple[Any, ...]]) -> None:
-    """Three traders funded with 100 pUSD each trade FED (0.01 tick, 4% taker fee) with instant settlement.
+    """Three traders funded with 100 pUSD each (30 of it split into YES+NO) trade FED (0.01 tick, 4% taker fee) with instant settlement.
 
     Fee bookkeeping (core.py `_leg`): a BUY taker gives price x size + fee, a SELL taker receives
     price x size - fee, makers give/receive exactly price x size, and no account receives the fee.
@@ -798,6 +798,7 @@ def test_random_order_flow_never_creates_or_destroys_value(actions: list[tuple[A
     ex = new_exchange(clock)
     for who in TRADERS:
         ex.fund(who.address, FUNDED)
+        ex.split(who.address, FED.condition_id, D(30))
     placed: dict[int, list[str]] = {0: [], 1: [], 2: []}
     for action in actions:
         before = frozen(ex)

@@ -1,4 +1,4 @@
-"""`polymm exchange serve` as a user runs it: ready fast, stops cleanly, and keeps its state across restarts."""
+"""`polymm exchange serve` as a user runs it: ready fast, stops cleanly, keeps its state across restarts."""
 
 from __future__ import annotations
 
@@ -12,8 +12,8 @@ from pathlib import Path
 
 import httpx
 import pytest
-from py_clob_client_v2.clob_types import OrderArgsV2, OrderType
 from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2, OrderType
 
 from polymm_cli.exchange.markets import sample_markets
 from tests.conftest import throwaway_key
@@ -36,7 +36,9 @@ class Served:
         line = self.proc.stdout.readline()
         self.ready_after = time.monotonic() - self.started
         match = READY.search(line)
-        assert match, f"no ready line: {line!r} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        assert match, (
+            f"no ready line: {line!r} {self.proc.stderr.read() if self.proc.poll() is not None else ''}"
+        )
         self.url = match.group(1)
 
     def stop(self, sig: int = signal.SIGTERM) -> int:
@@ -102,7 +104,9 @@ def test_state_file_keeps_accounts_orders_and_keys_across_a_restart(tmp_path: Pa
 def test_bad_serve_options_fail_with_one_line_and_exit_2(args: list[str], message: str) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "polymm_cli", "exchange", "serve", "--port", "0", *args],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert message in result.stderr
@@ -114,7 +118,9 @@ def test_a_corrupt_state_file_is_a_clear_error(tmp_path: Path) -> None:
     state.write_text("{not json")
     result = subprocess.run(
         [sys.executable, "-m", "polymm_cli", "exchange", "serve", "--port", "0", "--state", str(state)],
-        capture_output=True, text=True, timeout=30,
+        capture_output=True,
+        text=True,
+        timeout=30,
     )
     assert result.returncode == 2
     assert "cannot read exchange state" in result.stderr

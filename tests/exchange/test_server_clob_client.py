@@ -1,10 +1,11 @@
-"""The local exchange driven by py-clob-client-v2, unchanged: the official client cannot tell it from Polymarket."""
+"""The local exchange driven by py-clob-client-v2, unchanged: the client cannot tell it from Polymarket."""
 
 from __future__ import annotations
 
 from decimal import Decimal
 
 import pytest
+from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.clob_types import (
     AssetType,
     BalanceAllowanceParams,
@@ -17,7 +18,6 @@ from py_clob_client_v2.clob_types import (
     PostOrdersV2Args,
     TradeParams,
 )
-from py_clob_client_v2.client import ClobClient
 from py_clob_client_v2.exceptions import PolyApiException
 
 from polymm_cli.exchange.markets import sample_markets
@@ -97,7 +97,9 @@ def test_book_levels_are_best_last_and_the_hash_is_the_clients(quiet_exchange: E
 def test_batch_post_returns_one_result_per_order_in_request_order(quiet_exchange: ExchangeThread) -> None:
     maker = trader(quiet_exchange, "batch-maker")
     orders = [
-        PostOrdersV2Args(order=maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=p, size=5, side="BUY")))
+        PostOrdersV2Args(
+            order=maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=p, size=5, side="BUY"))
+        )
         for p in (0.11, 0.12, 0.13)
     ]
     bad = maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.14, size=5, side="BUY"))
@@ -112,7 +114,9 @@ def test_batch_post_returns_one_result_per_order_in_request_order(quiet_exchange
 def test_more_than_fifteen_orders_in_a_batch_is_refused(quiet_exchange: ExchangeThread) -> None:
     maker = trader(quiet_exchange, "big-batch")
     orders = [
-        PostOrdersV2Args(order=maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.05, size=5, side="BUY")))
+        PostOrdersV2Args(
+            order=maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.05, size=5, side="BUY"))
+        )
         for _ in range(16)
     ]
     with pytest.raises(PolyApiException) as caught:
@@ -144,7 +148,9 @@ def test_cancel_single_batch_market_and_all(quiet_exchange: ExchangeThread) -> N
     batch = maker.cancel_orders([ids[1], ids[2], "0x" + "ab" * 32])
     assert sorted(batch["canceled"]) == sorted([ids[1], ids[2]])
     assert batch["not_canceled"] == {"0x" + "ab" * 32: "Order not found"}
-    assert maker.cancel_market_orders(OrderMarketCancelParams(market=FED.condition_id))["canceled"] == [ids[3]]
+    assert maker.cancel_market_orders(OrderMarketCancelParams(market=FED.condition_id))["canceled"] == [
+        ids[3]
+    ]
     assert maker.cancel_market_orders(OrderMarketCancelParams(asset_id=BTC.yes_token))["canceled"] == [btc_id]
     assert maker.cancel_all()["canceled"] == [cup_id]
     assert maker.get_open_orders() == []
@@ -197,12 +203,20 @@ def test_mint_match_pairs_a_yes_buyer_with_a_no_buyer(fresh_exchange: ExchangeTh
     yes_buyer = trader(fresh_exchange, "mint-yes")
     no_buyer = trader(fresh_exchange, "mint-no")
     post_only_bid(no_buyer, FED.no_token, 0.42, 10)  # a YES ask at 0.58
-    result = yes_buyer.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.58, size=10, side="BUY"))
+    result = yes_buyer.create_and_post_order(
+        OrderArgsV2(token_id=FED.yes_token, price=0.58, size=10, side="BUY")
+    )
     assert result["status"] == "matched"
     maker_side = no_buyer.get_trades()[0]["maker_orders"][0]
-    assert maker_side["asset_id"] == FED.no_token and maker_side["side"] == "BUY" and maker_side["price"] == "0.42"
+    assert (
+        maker_side["asset_id"] == FED.no_token
+        and maker_side["side"] == "BUY"
+        and maker_side["price"] == "0.42"
+    )
     for client, token in ((yes_buyer, FED.yes_token), (no_buyer, FED.no_token)):
-        got = client.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token))
+        got = client.get_balance_allowance(
+            BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=token)
+        )
         assert got["balance"] == "10000000"
 
 
@@ -212,15 +226,21 @@ def test_merge_match_pairs_a_yes_seller_with_a_no_seller(fresh_exchange: Exchang
     # give each holder shares by minting between them
     post_only_bid(no_holder, FED.no_token, 0.50, 10)
     yes_holder.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.50, size=10, side="BUY"))
-    yes_before = Decimal(yes_holder.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))["balance"])
+    yes_before = Decimal(
+        yes_holder.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))["balance"]
+    )
 
     no_ask = no_holder.create_order(OrderArgsV2(token_id=FED.no_token, price=0.45, size=10, side="SELL"))
     assert no_holder.post_order(no_ask, OrderType.GTC, post_only=True)["status"] == "live"  # = YES bid 0.55
-    sell = yes_holder.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.55, size=10, side="SELL"))
+    sell = yes_holder.create_and_post_order(
+        OrderArgsV2(token_id=FED.yes_token, price=0.55, size=10, side="SELL")
+    )
     assert sell["status"] == "matched"
     maker_side = no_holder.get_trades(TradeParams(id=sell["tradeIDs"][0]))[0]["maker_orders"][0]
     assert maker_side["asset_id"] == FED.no_token and maker_side["side"] == "SELL"
-    yes_after = Decimal(yes_holder.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))["balance"])
+    yes_after = Decimal(
+        yes_holder.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))["balance"]
+    )
     fee = Decimal(10) * Decimal("0.04") * Decimal("0.55") * Decimal("0.45")
     assert yes_after - yes_before == (Decimal("5.5") - fee) * 1_000_000
 

@@ -10,8 +10,8 @@ from typing import Any
 import httpx
 import pytest
 import websockets
-from py_clob_client_v2.clob_types import OrderArgsV2, OrderType
 from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2, OrderType
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
@@ -60,12 +60,16 @@ async def collect_exchange_messages(server: ExchangeThread) -> list[dict[str, An
     async with websockets.connect(f"{server.ws_url}/market") as ws:
         await ws.send(json.dumps({"type": "market", "assets_ids": [BTC.yes_token, BTC.no_token]}))
         maker.post_order(
-            maker.create_order(OrderArgsV2(token_id=BTC.yes_token, price=0.301, size=20, side="BUY")), OrderType.GTC
+            maker.create_order(OrderArgsV2(token_id=BTC.yes_token, price=0.301, size=20, side="BUY")),
+            OrderType.GTC,
         )
         taker.create_and_post_order(
             OrderArgsV2(token_id=BTC.no_token, price=0.699, size=5, side="BUY"), order_type=OrderType.FAK
         )
-        httpx.post(f"{server.url}/_local/faults", json={"tick_change": {"market": BTC.condition_id, "tick_size": 0.0001}})
+        httpx.post(
+            f"{server.url}/_local/faults",
+            json={"tick_change": {"market": BTC.condition_id, "tick_size": 0.0001}},
+        )
         while not any(m["event_type"] == "tick_size_change" for m in messages):
             frame = json.loads(await asyncio.wait_for(ws.recv(), 5))
             messages.extend(frame if isinstance(frame, list) else [frame])
@@ -90,7 +94,9 @@ def test_book_event_matches_the_2026_subscription_snapshot(exchange_messages: li
 
 
 def test_price_change_matches_the_current_format_capture(exchange_messages: list[dict[str, Any]]) -> None:
-    real = first_of(captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json"), "price_change")
+    real = first_of(
+        captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json"), "price_change"
+    )
     ours = first_of(exchange_messages, "price_change")
     assert shape(ours) == shape(real)
     sides = {(c["asset_id"], c["side"]) for c in ours["price_changes"]}

@@ -1,4 +1,4 @@
-"""Fault injection: each fault is off by default, switchable at run time, and behaves like the real incident."""
+"""Fault injection: each fault is off by default, switchable at run time, and acts like the real incident."""
 
 from __future__ import annotations
 
@@ -9,8 +9,8 @@ import time
 import httpx
 import pytest
 import websockets
-from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams, OrderArgsV2, OrderType
 from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import AssetType, BalanceAllowanceParams, OrderArgsV2, OrderType
 from py_clob_client_v2.exceptions import PolyApiException
 
 from polymm_cli.exchange.markets import sample_markets
@@ -62,7 +62,9 @@ def test_restart_window_answers_425_on_order_routes_only(fresh_exchange: Exchang
     assert caught.value.status_code == 425
     assert client.get_open_orders() == []  # reads still work
     set_faults(fresh_exchange, restart_for_s=0)
-    assert client.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.2, size=5, side="BUY"))["success"]
+    assert client.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.2, size=5, side="BUY"))[
+        "success"
+    ]
 
 
 def test_added_latency_delays_every_request(fresh_exchange: ExchangeThread) -> None:
@@ -72,7 +74,9 @@ def test_added_latency_delays_every_request(fresh_exchange: ExchangeThread) -> N
     assert time.monotonic() - started >= 0.15
 
 
-async def test_a_stalled_socket_stays_open_but_silent_and_a_drop_closes_it(fresh_exchange: ExchangeThread) -> None:
+async def test_a_stalled_socket_stays_open_but_silent_and_a_drop_closes_it(
+    fresh_exchange: ExchangeThread,
+) -> None:
     async with websockets.connect(f"{fresh_exchange.ws_url}/market") as ws:
         await ws.send("PING")
         assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
@@ -113,7 +117,9 @@ def test_failed_settlement_rolls_balances_back_after_showing_the_fill(fresh_exch
     for client in (maker, taker):
         cash = client.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.COLLATERAL))
         assert cash["balance"] == "100000000"  # the ghost fill: money back, no shares
-    shares = taker.get_balance_allowance(BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=FED.yes_token))
+    shares = taker.get_balance_allowance(
+        BalanceAllowanceParams(asset_type=AssetType.CONDITIONAL, token_id=FED.yes_token)
+    )
     assert shares["balance"] == "0"
 
 

@@ -1,4 +1,4 @@
-"""The exchange's WebSocket channels: exact event sequences for placement, partial fill, full fill and cancel."""
+"""The exchange's WebSocket channels: exact event sequences for placement, partial and full fill, cancel."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 import websockets
-from py_clob_client_v2.clob_types import OrderArgsV2, OrderPayload, OrderType
 from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2, OrderPayload, OrderType
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
@@ -58,8 +58,15 @@ async def user_feed(server: ExchangeThread, client: ClobClient) -> Feed:
     creds = client.creds
     await ws.send(
         json.dumps(
-            {"type": "user", "auth": {"apiKey": creds.api_key, "secret": creds.api_secret,
-                                      "passphrase": creds.api_passphrase}, "markets": []}
+            {
+                "type": "user",
+                "auth": {
+                    "apiKey": creds.api_key,
+                    "secret": creds.api_secret,
+                    "passphrase": creds.api_passphrase,
+                },
+                "markets": [],
+            }
         )
     )
     return Feed(ws)
@@ -68,7 +75,13 @@ async def user_feed(server: ExchangeThread, client: ClobClient) -> Feed:
 def summary(event: dict[str, Any]) -> tuple[Any, ...]:
     kind = event["event_type"]
     if kind == "price_change":
-        return (kind, tuple((c["asset_id"] == FED.yes_token, c["side"], c["price"], c["size"]) for c in event["price_changes"]))
+        return (
+            kind,
+            tuple(
+                (c["asset_id"] == FED.yes_token, c["side"], c["price"], c["size"])
+                for c in event["price_changes"]
+            ),
+        )
     if kind == "order":
         return (kind, event["type"], event["status"], event["size_matched"])
     if kind == "trade":
@@ -78,7 +91,9 @@ def summary(event: dict[str, Any]) -> tuple[Any, ...]:
     return (kind,)
 
 
-async def test_market_and_user_channels_follow_an_order_through_its_life(fresh_exchange: ExchangeThread) -> None:
+async def test_market_and_user_channels_follow_an_order_through_its_life(
+    fresh_exchange: ExchangeThread,
+) -> None:
     maker = trader(fresh_exchange, "ws-maker")
     taker = trader(fresh_exchange, "ws-taker")
     market = await market_feed(fresh_exchange, [FED.yes_token, FED.no_token])
@@ -132,7 +147,9 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(fresh_e
         ("last_trade_price", "BUY", "0.6", "6"),
         ("price_change", ((True, "BUY", "0.4", "0"), (False, "SELL", "0.6", "0"))),
     ]
-    assert maker.cancel_order(OrderPayload(orderID=order_id))["not_canceled"] == {order_id: "Order already matched"}
+    assert maker.cancel_order(OrderPayload(orderID=order_id))["not_canceled"] == {
+        order_id: "Order already matched"
+    }
 
     # cancel
     ask = maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.70, size=5, side="BUY"))
@@ -149,12 +166,20 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(fresh_e
         await feed.ws.close()
 
 
-async def test_ping_gets_pong_and_hostile_frames_get_an_error_not_a_crash(quiet_exchange: ExchangeThread) -> None:
+async def test_ping_gets_pong_and_hostile_frames_get_an_error_not_a_crash(
+    quiet_exchange: ExchangeThread,
+) -> None:
     async with websockets.connect(f"{quiet_exchange.ws_url}/market") as ws:
         await ws.send("PING")
         assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
-        for hostile in ("{not json", "[1,2,3]", '{"type":"market","assets_ids":"abc"}', "x" * 70_000,
-                        '{"type":"market","assets_ids":["123"]}', "[" * 5000 + "]" * 5000):
+        for hostile in (
+            "{not json",
+            "[1,2,3]",
+            '{"type":"market","assets_ids":"abc"}',
+            "x" * 70_000,
+            '{"type":"market","assets_ids":["123"]}',
+            "[" * 5000 + "]" * 5000,
+        ):
             await ws.send(hostile)
             reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
             assert set(reply) == {"error"}
@@ -165,7 +190,9 @@ async def test_ping_gets_pong_and_hostile_frames_get_an_error_not_a_crash(quiet_
 
 async def test_user_channel_refuses_bad_credentials(quiet_exchange: ExchangeThread) -> None:
     async with websockets.connect(f"{quiet_exchange.ws_url}/user") as ws:
-        await ws.send(json.dumps({"type": "user", "auth": {"apiKey": "nope", "secret": "x", "passphrase": "y"}}))
+        await ws.send(
+            json.dumps({"type": "user", "auth": {"apiKey": "nope", "secret": "x", "passphrase": "y"}})
+        )
         assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"error": "Unauthorized/Invalid api key"}
         with pytest.raises(websockets.ConnectionClosed):
             await asyncio.wait_for(ws.recv(), 5)

@@ -32,6 +32,7 @@ from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequ
 from polymm_cli.exchange.server import render
 from polymm_cli.exchange.server.faults import FAULT_KEYS, Faults
 from polymm_cli.exchange.server.ws import WsHub
+from polymm_cli.jsonsafe import nesting_exceeds
 from polymm_cli.model import ONE, Market, OrderType, Side, decimal_str
 
 START_CURSOR = "MA=="
@@ -44,8 +45,20 @@ EXCHANGE_SPENDERS = (
     "0xd91E80cF2E7be2e162c6513ceD06f1dD0dA35296",
 )
 V2_ORDER_KEYS = frozenset(
-    {"salt", "maker", "signer", "tokenId", "makerAmount", "takerAmount", "side", "signatureType",
-     "timestamp", "metadata", "builder", "signature"}
+    {
+        "salt",
+        "maker",
+        "signer",
+        "tokenId",
+        "makerAmount",
+        "takerAmount",
+        "side",
+        "signatureType",
+        "timestamp",
+        "metadata",
+        "builder",
+        "signature",
+    }
 )
 V1_ONLY_KEYS = frozenset({"nonce", "feeRateBps", "taker"})
 ORDER_ROUTES = frozenset({"/order", "/orders"})
@@ -111,13 +124,18 @@ class ExchangeApi:
 
     def _l1_address(self, request: Request) -> tuple[str, int]:
         h = request.headers
-        address, sig, ts, nonce = h.get("POLY_ADDRESS"), h.get("POLY_SIGNATURE"), h.get("POLY_TIMESTAMP"), h.get(
-            "POLY_NONCE", "0"
+        address, sig, ts, nonce = (
+            h.get("POLY_ADDRESS"),
+            h.get("POLY_SIGNATURE"),
+            h.get("POLY_TIMESTAMP"),
+            h.get("POLY_NONCE", "0"),
         )
         if not (address and sig and ts):
             raise Unauthorized("Invalid L1 Request headers")
         try:
-            recovered = signing.recover_clob_auth_signer(sig, address, int(ts), int(nonce), self.state.chain_id)
+            recovered = signing.recover_clob_auth_signer(
+                sig, address, int(ts), int(nonce), self.state.chain_id
+            )
         except ValueError:
             raise Unauthorized("Invalid L1 Request headers") from None
         if recovered.lower() != address.lower():
@@ -221,7 +239,9 @@ class ExchangeApi:
         return JSONResponse(render.clob_market(market, self._prices(market)))
 
     async def clob_market(self, request: Request) -> Response:
-        return JSONResponse(render.clob_market_params(self._market_or_404(request.path_params["condition_id"])))
+        return JSONResponse(
+            render.clob_market_params(self._market_or_404(request.path_params["condition_id"]))
+        )
 
     async def market_by_token(self, request: Request) -> Response:
         market = self._token_market(request.path_params["token_id"])
@@ -240,8 +260,8 @@ class ExchangeApi:
 
     async def _token_list(self, request: Request) -> list[dict[str, Any]]:
         try:
-            payload = json.loads(await request.body())
-        except (json.JSONDecodeError, UnicodeDecodeError):
+            payload = self._json((await request.body()).decode("utf-8"))
+        except UnicodeDecodeError:
             raise ExchangeRejection("Invalid payload") from None
         if not isinstance(payload, list) or not all(isinstance(p, dict) for p in payload):
             raise ExchangeRejection("Invalid payload")
@@ -314,7 +334,9 @@ class ExchangeApi:
 
     def _last_trade(self, token: str) -> dict[str, str]:
         last = self.ex.last_trade.get(token)
-        return {"price": decimal_str(last[0]), "side": last[1].value} if last else {"price": "0.5", "side": ""}
+        return (
+            {"price": decimal_str(last[0]), "side": last[1].value} if last else {"price": "0.5", "side": ""}
+        )
 
     async def last_trade_price(self, request: Request) -> Response:
         token = request.query_params.get("token_id", "")
@@ -351,7 +373,7 @@ class ExchangeApi:
         wire = envelope["order"]
         if V1_ONLY_KEYS & wire.keys() or not {"timestamp", "metadata", "builder"} <= wire.keys():
             raise ExchangeRejection("order_version_mismatch")
-        if not V2_ORDER_KEYS <= wire.keys():
+        if not wire.keys() >= V2_ORDER_KEYS:
             raise ExchangeRejection("Invalid order payload")
         try:
             order_type = OrderType(str(envelope.get("orderType", "GTC")))
@@ -416,9 +438,11 @@ class ExchangeApi:
 
     @staticmethod
     def _json(body: str) -> Any:
+        if nesting_exceeds(body):
+            raise ExchangeRejection("Invalid order payload")
         try:
             return json.loads(body)
-        except json.JSONDecodeError:
+        except (json.JSONDecodeError, RecursionError):
             raise ExchangeRejection("Invalid order payload") from None
 
     async def post_order(self, request: Request) -> Response:
@@ -439,8 +463,16 @@ class ExchangeApi:
             except ExchangeRejection as exc:
                 order_id = ""
                 results.append(
-                    {"success": False, "errorMsg": exc.message, "orderID": order_id, "status": "",
-                     "makingAmount": "", "takingAmount": "", "transactionsHashes": [], "tradeIDs": []}
+                    {
+                        "success": False,
+                        "errorMsg": exc.message,
+                        "orderID": order_id,
+                        "status": "",
+                        "makingAmount": "",
+                        "takingAmount": "",
+                        "transactionsHashes": [],
+                        "tradeIDs": [],
+                    }
                 )
         return JSONResponse(results)
 
@@ -486,7 +518,10 @@ class ExchangeApi:
         key, _ = await self._l2(request)
         q = request.query_params
         orders = self.ex.open_orders(
-            key.key, market=q.get("market") or None, asset_id=q.get("asset_id") or None, order_id=q.get("id") or None
+            key.key,
+            market=q.get("market") or None,
+            asset_id=q.get("asset_id") or None,
+            order_id=q.get("id") or None,
         )
         items = [render.open_order(o) for o in orders]
         return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
@@ -500,8 +535,12 @@ class ExchangeApi:
         except ValueError:
             raise ExchangeRejection("Invalid payload") from None
         trades = self.ex.trades_for(
-            key.key, market=q.get("market") or None, asset_id=q.get("asset_id") or None,
-            trade_id=q.get("id") or None, after=after, before=before,
+            key.key,
+            market=q.get("market") or None,
+            asset_id=q.get("asset_id") or None,
+            trade_id=q.get("id") or None,
+            after=after,
+            before=before,
         )
         items = [render.trade_record(t, key.key) for t in trades]
         return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
@@ -525,7 +564,10 @@ class ExchangeApi:
             raise ExchangeRejection("Invalid asset type")
         allowance = MAX_ALLOWANCE if acct.allowance_set else "0"
         return JSONResponse(
-            {"balance": str(int(balance * 1_000_000)), "allowances": dict.fromkeys(EXCHANGE_SPENDERS, allowance)}
+            {
+                "balance": str(int(balance * 1_000_000)),
+                "allowances": dict.fromkeys(EXCHANGE_SPENDERS, allowance),
+            }
         )
 
     async def balance_allowance_update(self, request: Request) -> Response:
@@ -547,7 +589,11 @@ class ExchangeApi:
             return False
         market = self.ex.markets[order.market]
         mid = self._mid(order.token_id)
-        if not market.rewards.active or mid is None or order.original_size - order.size_matched < market.rewards.min_size:
+        if (
+            not market.rewards.active
+            or mid is None
+            or order.original_size - order.size_matched < market.rewards.min_size
+        ):
             return False
         return abs(order.price - mid) * 100 < market.rewards.max_spread_cents
 
@@ -569,8 +615,14 @@ class ExchangeApi:
                 "rewards_max_spread": float(m.rewards.max_spread_cents),
                 "rewards_min_size": float(m.rewards.min_size),
                 "rewards_config": [
-                    {"id": i, "asset_address": render.COLLATERAL_ADDRESS, "start_date": "2026-05-01",
-                     "end_date": "2500-12-31", "rate_per_day": float(m.rewards.daily_rate), "total_rewards": 0}
+                    {
+                        "id": i,
+                        "asset_address": render.COLLATERAL_ADDRESS,
+                        "start_date": "2026-05-01",
+                        "end_date": "2500-12-31",
+                        "rate_per_day": float(m.rewards.daily_rate),
+                        "total_rewards": 0,
+                    }
                 ],
                 "sponsored_daily_rate": 0,
                 "native_daily_rate": float(m.rewards.daily_rate),
@@ -596,13 +648,22 @@ class ExchangeApi:
             markets = [m for m in markets if not m.closed]
         items = []
         for index, m in enumerate(markets):
-            volume = sum((t.size * t.price for t in self.ex.trades.values() if t.market == m.condition_id), Decimal(0))
+            volume = sum(
+                (t.size * t.price for t in self.ex.trades.values() if t.market == m.condition_id), Decimal(0)
+            )
             bids, asks = self.ex.book_levels(m.yes_token)
-            liquidity = sum((p * s for p, s in bids), Decimal(0)) + sum(((ONE - p) * s for p, s in asks), Decimal(0))
+            liquidity = sum((p * s for p, s in bids), Decimal(0)) + sum(
+                ((ONE - p) * s for p, s in asks), Decimal(0)
+            )
             last = self.ex.last_trade.get(m.yes_token)
             items.append(
                 render.gamma_market(
-                    m, index, self._prices(m), volume, liquidity, self.ex.best_bid_ask(m.yes_token),
+                    m,
+                    index,
+                    self._prices(m),
+                    volume,
+                    liquidity,
+                    self.ex.best_bid_ask(m.yes_token),
                     last[0] if last else None,
                 )
             )

@@ -115,7 +115,9 @@ def ws_tick_size_change(event: TickSizeEvent) -> dict[str, Any]:
     }
 
 
-def ws_best_bid_ask(market: str, token_id: str, bid: Decimal | None, ask: Decimal | None, ts: float) -> dict[str, Any]:
+def ws_best_bid_ask(
+    market: str, token_id: str, bid: Decimal | None, ask: Decimal | None, ts: float
+) -> dict[str, Any]:
     spread = (ask - bid) if bid is not None and ask is not None else None
     return {
         "event_type": "best_bid_ask",
@@ -189,12 +191,16 @@ def _maker_order(fill: MakerFillView) -> dict[str, Any]:
     }
 
 
-def trade_record(trade: TradeView, viewer: str, *, ws: bool = False, timestamp: float = 0.0) -> dict[str, Any]:
+def trade_record(
+    trade: TradeView, viewer: str, *, ws: bool = False, timestamp: float = 0.0
+) -> dict[str, Any]:
     """A trade as `viewer` (an API key) sees it: REST `/data/trades` item or WS `trade` event."""
     trader_side = "TAKER" if trade.taker_owner == viewer else "MAKER"
     viewer_address = trade.taker_address
     if trader_side == "MAKER":
-        viewer_address = next((m.address for m in trade.maker_fills if m.owner == viewer), trade.taker_address)
+        viewer_address = next(
+            (m.address for m in trade.maker_fills if m.owner == viewer), trade.taker_address
+        )
     record: dict[str, Any] = {
         "id": trade.trade_id,
         "taker_order_id": trade.taker_order_id,
@@ -260,7 +266,12 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
         "image": "",
         "rewards": {
             "rates": (
-                [{"asset_address": COLLATERAL_ADDRESS, "rewards_daily_rate": float(market.rewards.daily_rate)}]
+                [
+                    {
+                        "asset_address": COLLATERAL_ADDRESS,
+                        "rewards_daily_rate": float(market.rewards.daily_rate),
+                    }
+                ]
                 if market.rewards.active
                 else None
             ),
@@ -303,8 +314,13 @@ def clob_market_params(market: Market) -> dict[str, Any]:
 
 
 def gamma_market(
-    market: Market, index: int, prices: tuple[Decimal | None, Decimal | None], volume: Decimal, liquidity: Decimal,
-    best: tuple[Decimal | None, Decimal | None], last: Decimal | None,
+    market: Market,
+    index: int,
+    prices: tuple[Decimal | None, Decimal | None],
+    volume: Decimal,
+    liquidity: Decimal,
+    best: tuple[Decimal | None, Decimal | None],
+    last: Decimal | None,
 ) -> dict[str, Any]:
     """A Gamma `/markets` item with its JSON-strings-inside-JSON quirks (reference §7.2)."""
     yes_price, no_price = prices
@@ -328,7 +344,9 @@ def gamma_market(
         "acceptingOrders": market.accepting_orders,
         "enableOrderBook": True,
         "outcomes": json.dumps(["Yes", "No"]),
-        "outcomePrices": json.dumps([decimal_str(yes_price or Decimal(0)), decimal_str(no_price or Decimal(0))]),
+        "outcomePrices": json.dumps(
+            [decimal_str(yes_price or Decimal(0)), decimal_str(no_price or Decimal(0))]
+        ),
         "clobTokenIds": json.dumps([market.yes_token, market.no_token]),
         "questionID": "0x" + hashlib.sha3_256(market.slug.encode()).hexdigest(),
         "negRisk": market.neg_risk,
@@ -360,8 +378,12 @@ def gamma_market(
         "spread": float(ask - bid) if bid is not None and ask is not None else 1,
         "secondsDelay": 0,
         "feesEnabled": market.taker_fee_rate > 0,
-        "feeSchedule": {"exponent": market.fee_exponent, "rate": float(market.taker_fee_rate), "takerOnly": True,
-                        "rebateRate": 0},
+        "feeSchedule": {
+            "exponent": market.fee_exponent,
+            "rate": float(market.taker_fee_rate),
+            "takerOnly": True,
+            "rebateRate": 0,
+        },
         "umaResolutionStatus": "",
         "version": "v1",
     }

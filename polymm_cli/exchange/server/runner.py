@@ -11,14 +11,14 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-import socket
 import signal
+import socket
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 
@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
 
 log = logging.getLogger("polymm.exchange")
+T = TypeVar("T")
 
 
 @dataclass
@@ -94,7 +95,9 @@ class ExchangeServer:
         if config.flow:
             from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow  # only loaded when traders run
 
-            self.flow = SyntheticFlow(self.exchange, self.clock, config.flow_config or FlowConfig(), seed=config.seed)
+            self.flow = SyntheticFlow(
+                self.exchange, self.clock, config.flow_config or FlowConfig(), seed=config.seed
+            )
         self.app = build_app(self.state)
         self.socket = bind_socket(config.host, config.port)
         host, port = self.socket.getsockname()[:2]
@@ -196,11 +199,11 @@ class ExchangeThread:
         finally:
             self._loop.close()
 
-    def call(self, fn, *args):  # type: ignore[no-untyped-def]
+    def call(self, fn: Callable[..., T], *args: object) -> T:
         """Run `fn(*args)` on the exchange's own thread and return its result (thread-safe access)."""
         assert self._loop is not None
 
-        async def invoke():  # type: ignore[no-untyped-def]
+        async def invoke() -> T:
             return fn(*args)
 
         return asyncio.run_coroutine_threadsafe(invoke(), self._loop).result(timeout=10)

@@ -29,6 +29,7 @@ from polymm_cli.exchange.events import (
 )
 from polymm_cli.exchange.server import render
 from polymm_cli.exchange.server.faults import Faults
+from polymm_cli.jsonsafe import nesting_exceeds
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_ASSETS_PER_CONNECTION = 500
@@ -87,7 +88,9 @@ class WsHub:
 
     def _user_conns(self, market: str) -> list[Connection]:
         return [
-            c for c in self.connections if c.channel == "user" and c.subscribed and (not c.markets or market in c.markets)
+            c
+            for c in self.connections
+            if c.channel == "user" and c.subscribed and (not c.markets or market in c.markets)
         ]
 
     def _to_market(self, token_id: str, message: dict[str, Any]) -> None:
@@ -96,7 +99,9 @@ class WsHub:
                 conn.send(message)
 
     def _book_event(self, event: BookEvent) -> None:
-        book_hash = hashlib.sha1(f"{event.market}:{event.timestamp}:{self.exchange.version}".encode()).hexdigest()
+        book_hash = hashlib.sha1(
+            f"{event.market}:{event.timestamp}:{self.exchange.version}".encode()
+        ).hexdigest()
         full = render.ws_price_change(event, book_hash)
         tokens = {c.token_id for c in event.changes}
         for conn in self.connections:
@@ -173,6 +178,9 @@ class WsHub:
         if len(text) > MAX_FRAME_BYTES:
             conn.send({"error": "message too large"})
             return
+        if nesting_exceeds(text):
+            conn.send({"error": "invalid message: nested too deeply"})
+            return
         try:
             payload = json.loads(text)
         except (json.JSONDecodeError, RecursionError):
@@ -224,7 +232,11 @@ class WsHub:
                 assert market is not None
                 bids, asks = self.exchange.book_levels(token)
                 last = self.exchange.last_trade.get(token)
-                books.append(render.ws_book(render.book_body(market, token, bids, asks, now, last[0] if last else None)))
+                books.append(
+                    render.ws_book(
+                        render.book_body(market, token, bids, asks, now, last[0] if last else None)
+                    )
+                )
             conn.send(books)
 
     def _user_message(self, conn: Connection, payload: dict[str, Any]) -> None:

@@ -40,6 +40,7 @@ from operator import attrgetter
 from typing import Any, NoReturn
 
 from polymm_cli.errors import VenueError
+from polymm_cli.jsonsafe import nesting_exceeds
 from polymm_cli.model import PriceLevel, Side, TradeStatus
 from polymm_cli.venues.base import (
     BestBidAsk,
@@ -107,6 +108,8 @@ def _loads(text: str | bytes) -> Any:
     try:
         if isinstance(text, bytes):
             text = text.decode("utf-8")
+        if nesting_exceeds(text):
+            _fail("frame nested too deeply")
         return _DECODER.decode(text)
     except WireError:
         raise

@@ -1,0 +1,90 @@
+"""`make bench`: every benchmark in one run on this machine; prints a table, writes bench/results.json.
+
+Each figure names its baseline. Nothing is carried over from earlier runs: a figure that was not
+measured in this run is absent from the JSON.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import platform
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from bench.bench_exchange import bench_exchange_http, bench_matching
+from bench.bench_signing import bench_signing
+from bench.bench_ws import bench_ws_apply
+
+RESULTS = Path(__file__).with_name("results.json")
+
+PURE_PYTHON_REFERENCE = """
+import json, sys
+sys.path.insert(0, {root!r})
+from bench.bench_signing import _orders, _time_reference
+_time_reference(5, _orders())
+print(json.dumps(_time_reference(300, _orders())))
+"""
+
+
+def reference_with_pure_python_ecdsa() -> float:
+    """The official builder as `pip install py-clob-client-v2` alone gives it: eth_keys' pure-Python ECDSA."""
+    env = {**os.environ, "ECC_BACKEND_CLASS": "eth_keys.backends.NativeECCBackend"}
+    code = PURE_PYTHON_REFERENCE.format(root=str(Path(__file__).resolve().parents[1]))
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True, check=True)
+    return float(out.stdout.strip().splitlines()[-1])
+
+
+def machine() -> dict[str, Any]:
+    return {
+        "cpus": os.cpu_count() or 0,
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "processor": platform.processor() or platform.machine(),
+    }
+
+
+def main() -> None:
+    started = time.perf_counter()
+    results: dict[str, Any] = {"machine": machine()}
+
+    signing = bench_signing()
+    pure = reference_with_pure_python_ecdsa()
+    results["signing"] = {
+        **signing,
+        "reference_pure_python_us": pure,
+        "ratio_vs_pure_python": pure / signing["ours_us"],
+    }
+    results["ws_apply"] = bench_ws_apply()
+    results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
+    results["elapsed_s"] = time.perf_counter() - started
+
+    s, w, e = results["signing"], results["ws_apply"], results["exchange"]
+    rows = [
+        ("sign one V2 limit order (ours)", f"{s['ours_us']:.1f} µs", ""),
+        ("  official OrderBuilder, same venv (coincurve ECDSA)", f"{s['reference_us']:.1f} µs",
+         f"ours {s['ratio']:.1f}x faster"),
+        ("  official OrderBuilder, pure-Python ECDSA (its own deps)", f"{pure:.1f} µs",
+         f"ours {s['ratio_vs_pure_python']:.1f}x faster"),
+        ("  bare secp256k1 signature (floor)", f"{s['ecdsa_us']:.1f} µs", ""),
+        (f"WS price_change parse + book apply ({w['source']})", f"{w['entries_per_s']:,.0f} entries/s",
+         "goal > 100,000"),
+        ("exchange: POST /order over HTTP, verified", f"{e['orders_per_s_single']:,.0f} orders/s",
+         "one keep-alive connection"),
+        ("exchange: POST /orders (15 per batch)", f"{e['orders_per_s_batch']:,.0f} orders/s", ""),
+        ("exchange: matching engine in process", f"{e['matching_orders_per_s']:,.0f} orders/s", "half crossing"),
+    ]
+    m = results["machine"]
+    print(f"polymm bench — {m['cpus']} CPUs, Python {m['python']}, {m['processor']}")
+    width = max(len(r[0]) for r in rows)
+    for name, value, note in rows:
+        print(f"  {name:<{width}}  {value:>22}  {note}")
+    print(f"  (took {results['elapsed_s']:.0f} s; written to {RESULTS})")
+    RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+
+
+if __name__ == "__main__":
+    main()
