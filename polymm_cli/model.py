@@ -88,6 +88,7 @@ class Market:
     closed: bool = False
     accepting_orders: bool = True
     neg_risk_market_id: str = ""
+    volume: Decimal = ZERO  # lifetime volume as the listing reported it (a snapshot, not live)
 
     @property
     def tokens(self) -> tuple[str, str]:
@@ -120,3 +121,146 @@ def decimal_str(value: Decimal) -> str:
         return str(value.quantize(ONE))
     text = f"{value:f}"
     return text.rstrip("0").rstrip(".") if "." in text else text
+
+
+class FlowKind(StrEnum):
+    """Inventory and cash movements other than fills, recorded in the ledger."""
+
+    DEPOSIT = "deposit"  # collateral credited (e.g. the local exchange funding an account)
+    WITHDRAW = "withdraw"
+    SPLIT = "split"  # collateral -> YES + NO
+    MERGE = "merge"  # YES + NO -> collateral
+    REDEEM = "redeem"  # winning tokens -> collateral after resolution
+    FEE = "fee"  # a fee not attached to a fill
+    REWARD = "reward"  # liquidity rewards or maker rebates paid
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillRecord:
+    """One of our orders' part of a match, as the ledger holds it, with its settlement status.
+
+    `side`, `price` and `token_id` are OUR order's (for a mint or merge our token may be the
+    complement of the taker's). `fee` is what we paid in pUSD (takers only). A FAILED status means
+    the fill was reversed: it moved nothing.
+    """
+
+    trade_id: str
+    order_id: str
+    market: str
+    token_id: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    fee: Decimal
+    liquidity: str  # "MAKER" or "TAKER"
+    status: TradeStatus
+    venue_ts: float
+    recv_ts: float
+
+    @property
+    def key(self) -> tuple[str, str]:
+        return (self.trade_id, self.order_id)
+
+    @property
+    def effective(self) -> bool:
+        """Whether the fill counts (everything but FAILED; MATCHED is provisional but counts)."""
+        return self.status is not TradeStatus.FAILED
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FlowRecord:
+    """A non-fill movement: deltas of collateral and of each outcome token of one market."""
+
+    flow_id: str  # the idempotency key (venue reference or our own id)
+    kind: FlowKind
+    market: str  # condition id ("" for account-wide flows such as deposits)
+    collateral_delta: Decimal
+    yes_delta: Decimal
+    no_delta: Decimal
+    ts: float
+    note: str = ""
+
+
+# -- what a running engine shows: immutable snapshots for the dashboard, logs and tests ------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuoteOrderView:
+    """One of our resting orders, in its own token's terms and in YES terms."""
+
+    order_id: str
+    token_id: str
+    outcome: str
+    side: Side
+    price: Decimal
+    yes_price: Decimal
+    remaining: Decimal
+    tag: str  # "bid" or "ask" of the market in YES terms ("" when adopted/unknown)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class FillView:
+    ts: float
+    outcome: str
+    side: Side
+    price: Decimal
+    size: Decimal
+    liquidity: str
+    status: TradeStatus
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketSnapshot:
+    market: Market
+    bids: tuple[PriceLevel, ...]  # YES book, best first
+    asks: tuple[PriceLevel, ...]
+    mid: Decimal | None
+    orders: tuple[QuoteOrderView, ...]
+    yes_position: Decimal
+    no_position: Decimal
+    position_limit: Decimal
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal | None
+    fees: Decimal
+    total_pnl: Decimal
+    fills: tuple[FillView, ...]  # most recent first
+    status: str  # "quoting", "paused: <why>", "halted: <why>", "waiting for book"
+    last_decision: str
+
+    @property
+    def net_position(self) -> Decimal:
+        return self.yes_position - self.no_position
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class HealthSnapshot:
+    market_feed: bool
+    feed_age_s: float | None  # seconds since the last market event
+    user_stream: bool
+    heartbeat: bool
+    heartbeat_age_s: float | None
+    last_error: str
+    halted: str | None
+
+    @property
+    def healthy(self) -> bool:
+        return self.market_feed and self.user_stream and self.heartbeat and self.halted is None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineSnapshot:
+    ts: float
+    venue: str
+    address: str
+    markets: tuple[MarketSnapshot, ...]
+    health: HealthSnapshot
+    decisions: int
+    orders_placed: int
+    orders_canceled: int
+    fills: int
+    latency_p50_us: float | None  # book update -> orders handed to the venue
+    latency_p99_us: float | None
+
+    @property
+    def total_pnl(self) -> Decimal:
+        return sum((m.total_pnl for m in self.markets), ZERO)

@@ -56,10 +56,14 @@ class Settings(BaseSettings):
     signer: SignerName = SignerName.FAST
 
     # quoting
-    spread: Decimal = Decimal("0.04")
-    size: Decimal = Decimal("10")
-    requote_threshold: Decimal = Decimal("0.005")
-    position_limit: Decimal = Decimal("100")
+    spread: Decimal = Field(default=Decimal("0.04"), gt=0, lt=1)
+    size: Decimal = Field(default=Decimal("10"), gt=0)
+    requote_threshold: Decimal = Field(default=Decimal("0.005"), ge=0)
+    position_limit: Decimal = Field(default=Decimal("100"), gt=0)
+    skew_enabled: bool = True
+    skew_factor: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
+    skew_start: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
+    microprice: bool = False
 
     # local exchange
     exchange_seed: int = 7

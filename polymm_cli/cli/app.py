@@ -6,11 +6,16 @@ import sys
 
 import typer
 
-from polymm_cli.cli import exchange
+from polymm_cli.cli import exchange, reporting, trading
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
 app.add_typer(exchange.app, name="exchange")
+app.add_typer(reporting.markets_app, name="markets")
+app.command("run")(trading.run)
+app.command("quote")(trading.quote)
+app.command("cancel-all")(trading.cancel_all)
+app.command("pnl")(reporting.pnl)
 
 
 @app.callback()

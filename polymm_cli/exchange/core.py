@@ -150,6 +150,7 @@ class LocalExchange:
         self.orders: dict[str, RestingOrder] = {}
         self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id
         self._closed: deque[tuple[float, str]] = deque()  # (closed at, order id), for pruning
+        self._seen_ids: set[str] = set()  # every order id accepted since start: duplicates stay refused
         self.trades: dict[str, _Trade] = {}
         self._unsettled: list[_Trade] = []
         self.last_trade: dict[str, tuple[Decimal, Side]] = {}
@@ -307,7 +308,7 @@ class LocalExchange:
                 raise ExchangeRejection("invalid expiration")
         elif req.expiration != 0:
             raise ExchangeRejection("invalid expiration")
-        if oid in self.orders:
+        if oid in self.orders or oid in self._seen_ids:
             raise ExchangeRejection(f"order {oid} is invalid. Duplicated.")
         order = RestingOrder(
             order_id=oid,
@@ -328,8 +329,10 @@ class LocalExchange:
         crosses = book.crosses(order)
         if req.post_only and crosses:
             raise ExchangeRejection("invalid post-only order: order crosses book")
-        acct = self.account(req.address)
+        acct = self.accounts.get(req.address.lower()) or Account(req.address)  # refusals create nothing
         if req.side is Side.BUY:
+            if req.size * price > acct.free(COLLATERAL):  # before quantizing: absurd sizes overflow it
+                raise ExchangeRejection(self._balance_message(acct, COLLATERAL, req.size * price))
             needed = _q6(req.size * price)
             if crosses:
                 fillable = min(book.fillable(order), req.size)
@@ -369,6 +372,7 @@ class LocalExchange:
     def _execute(self, order: RestingOrder, market: Market, book: MarketBook) -> OrderResult:
         now = self.clock.now()
         self.orders[order.order_id] = order
+        self._seen_ids.add(order.order_id)
         fills = book.match(order)
         trades = self._record_fills(order, market, fills, now) if fills else []
         making = taking = ZERO
@@ -489,7 +493,7 @@ class LocalExchange:
         cash = _q6(size * price)
         if order.side is Side.BUY:
             return Leg(order.address, COLLATERAL, cash + fee, order.token_id, size)
-        return Leg(order.address, order.token_id, size, COLLATERAL, cash - fee)
+        return Leg(order.address, order.token_id, size, COLLATERAL, max(cash - fee, ZERO))
 
     def _reserve(self, order: RestingOrder, size: Decimal) -> None:
         acct = self.account(order.address)

@@ -64,7 +64,7 @@ async def collect_exchange_messages(server: ExchangeThread) -> list[dict[str, An
             OrderType.GTC,
         )
         taker.create_and_post_order(
-            OrderArgsV2(token_id=BTC.no_token, price=0.699, size=5, side="BUY"), order_type=OrderType.FAK
+            OrderArgsV2(token_id=BTC.no_token, price=0.699, size=10, side="BUY"), order_type=OrderType.FAK
         )
         httpx.post(
             f"{server.url}/_local/faults",

@@ -385,8 +385,14 @@ class ExchangeApi:
             int(token_id)
             int(wire["salt"])
             int(wire["timestamp"])
-        except (ValueError, TypeError, KeyError):
+        except (ValueError, TypeError, KeyError, OverflowError):
             raise ExchangeRejection("Invalid order payload") from None
+        if order_type in (OrderType.FOK, OrderType.FAK) and (maker_amount % 10_000 or taker_amount % 100):
+            kind = "buy" if side is Side.BUY else "sell"
+            raise ExchangeRejection(
+                f"invalid amounts, the market {kind} orders maker amount supports a max accuracy of 2 decimals, "
+                "taker amount a max of 4 decimals"
+            )
         if maker_amount <= 0 or taker_amount <= 0 or not 0 <= signature_type <= 3:
             raise ExchangeRejection("Invalid order payload")
         if envelope.get("owner") != key.key:
@@ -442,7 +448,7 @@ class ExchangeApi:
             raise ExchangeRejection("Invalid order payload")
         try:
             return json.loads(body)
-        except (json.JSONDecodeError, RecursionError):
+        except (ValueError, RecursionError):  # JSONDecodeError, and integers past the digit limit
             raise ExchangeRejection("Invalid order payload") from None
 
     async def post_order(self, request: Request) -> Response:

@@ -1,0 +1,146 @@
+"""`polymm run`, `polymm quote` and `polymm cancel-all`."""
+
+from __future__ import annotations
+
+import json
+import sys
+from decimal import Decimal
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.live import Live
+
+from polymm_cli.cli import views
+from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.model import EngineSnapshot, decimal_str
+from polymm_cli.services import trading
+
+RunMarkets = Annotated[
+    list[str] | None, typer.Argument(help="Markets by condition id, slug or token id (default: the first listed).")
+]
+
+
+def run(
+    markets: RunMarkets = None,
+    spread: Annotated[Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")] = None,
+    size: Annotated[Decimal | None, typer.Option(help="Shares per quote.")] = None,
+    requote_threshold: Annotated[Decimal | None, typer.Option(help="Mid move that triggers a requote.")] = None,
+    position_limit: Annotated[Decimal | None, typer.Option(help="Limit on net exposure YES - NO (shares).")] = None,
+    skew_factor: Annotated[Decimal | None, typer.Option(help="Inventory skew strength, 0-1.")] = None,
+    skew_start: Annotated[Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")] = None,
+    live: Annotated[bool, typer.Option("--live", help="Required to place real orders on Polymarket.")] = False,
+    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (with --live).")] = False,
+    headless: Annotated[bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")] = False,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
+    adopt: Annotated[bool, typer.Option("--adopt", help="Adopt leftover orders instead of cancelling them.")] = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops."""
+    settings = settings_for(
+        venue, exchange_url, spread=spread, size=size, requote_threshold=requote_threshold,
+        position_limit=position_limit, skew_factor=skew_factor, skew_start=skew_start,
+    )
+    if duration is not None and duration <= 0:
+        raise typer.BadParameter("--duration must be positive")
+    options = trading.RunOptions(markets=list(markets or []), live=live, yes=yes, duration=duration, adopt_orders=adopt)
+
+    def confirm(question: str) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        answer = typer.prompt(f"{question} Type 'yes' to continue", default="no")
+        return str(answer).strip().lower() == "yes"
+
+    if headless:
+        def log_decision(decision: dict[str, Any]) -> None:
+            print(json.dumps(decision), flush=True)
+
+        reason = trading.run(settings, options, confirm=confirm, on_decision=log_decision)
+        print(json.dumps({"event": "stopped", "reason": reason}), flush=True)
+        return
+    console = Console()
+    with Live(console=console, refresh_per_second=4, transient=False) as display:
+        def show(snapshot: EngineSnapshot) -> None:
+            display.update(views.dashboard(snapshot))
+
+        reason = trading.run(settings, options, confirm=confirm, on_snapshot=show)
+    console.print(f"stopped ({reason}); every order was cancelled")
+
+
+def quote(
+    market: Annotated[str, typer.Argument(help="Condition id, slug or token id.")],
+    position: Annotated[Decimal | None, typer.Option(help="Net position YES - NO to quote for.")] = None,
+    mid: Annotated[Decimal | None, typer.Option(help="Quote around this YES mid instead of the book.")] = None,
+    spread: Annotated[Decimal | None, typer.Option()] = None,
+    size: Annotated[Decimal | None, typer.Option()] = None,
+    position_limit: Annotated[Decimal | None, typer.Option()] = None,
+    skew_factor: Annotated[Decimal | None, typer.Option()] = None,
+    skew_start: Annotated[Decimal | None, typer.Option()] = None,
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """What the quoter would place now, and why each side was quoted or skipped; places nothing."""
+    settings = settings_for(
+        venue, exchange_url, spread=spread, size=size, position_limit=position_limit,
+        skew_factor=skew_factor, skew_start=skew_start,
+    )
+    preview = trading.preview_quote(settings, market, position=position, mid=mid)
+    d = preview.decision
+    payload = {
+        "market": preview.market.condition_id,
+        "slug": preview.market.slug,
+        "tick_size": dec(preview.market.tick_size),
+        "mid": dec(d.mid),
+        "position": dec(preview.position),
+        "quotes": [
+            {
+                "side": q.side,
+                "token_id": q.token_id,
+                "outcome": preview.market.outcome_of(q.token_id),
+                "order_side": q.order_side.value,
+                "price": dec(q.price),
+                "yes_price": dec(q.yes_price),
+                "size": dec(q.size),
+                "reason": q.reason,
+            }
+            for q in d.quotes
+        ],
+        "skipped": [{"side": s.side, "reason": s.reason} for s in d.skipped],
+        "notes": list(d.notes),
+    }
+    if as_json:
+        typer.echo(dumps(payload))
+        return
+    typer.echo(f"{preview.market.question} [{preview.market.slug}] mid {decimal_str(d.mid) if d.mid else 'n/a'}")
+    for q in payload["quotes"]:
+        typer.echo(f"  {q['side']:>3}: {q['order_side']} {q['outcome']} {q['size']} @ {q['price']}"
+                   f" (YES {q['yes_price']}) — {q['reason']}")
+    for s in payload["skipped"]:
+        typer.echo(f"  {s['side']:>3}: skipped — {s['reason']}")
+    for note in payload["notes"]:
+        typer.echo(f"  note: {note}")
+
+
+def cancel_all(
+    market: Annotated[str | None, typer.Option("--market", help="Only this market.")] = None,
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """The kill switch: halt this wallet's running engine, cancel its orders, verify none is left."""
+    settings = settings_for(venue, exchange_url)
+    report = trading.cancel_all(settings, market)
+    if as_json:
+        typer.echo(dumps({"address": report.address, "canceled": list(report.canceled),
+                          "still_open": report.still_open, "halted_running_engine": report.halted_run}))
+    else:
+        if report.halted_run:
+            typer.echo("halted the running engine of this wallet (its quotes stay pulled until it is stopped)")
+        typer.echo(f"cancelled {len(report.canceled)} order(s)")
+        for oid in report.canceled:
+            typer.echo(f"  {oid}")
+        typer.echo("nothing left open" if report.still_open == 0 else f"STILL OPEN: {report.still_open}")
+    if report.still_open:
+        raise typer.Exit(3)

@@ -1,0 +1,132 @@
+"""Pure Rich renderers: snapshots in, renderables out (no I/O, no state) — the dashboard and tables."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side, decimal_str
+
+GOOD, BAD, WARN = "green", "red", "yellow"
+
+
+def money(value: Decimal | None, signed: bool = True) -> Text:
+    if value is None:
+        return Text("n/a", style="dim")
+    q = value.quantize(Decimal("0.01"))
+    text = f"{q:+,.2f}" if signed else f"{q:,.2f}"
+    style = "" if not signed or q == 0 else (GOOD if q > 0 else BAD)
+    return Text(text, style=style)
+
+
+def dot(ok: bool, label: str, detail: str = "") -> Text:
+    return Text.assemble(("● ", GOOD if ok else BAD), label, (f" {detail}" if detail else "", "dim"))
+
+
+def age(seconds: float | None) -> str:
+    return "never" if seconds is None else f"{seconds:.1f}s ago"
+
+
+def header(snap: EngineSnapshot) -> Panel:
+    h = snap.health
+    status = Text.assemble(
+        dot(h.market_feed, "market feed", age(h.feed_age_s)), "   ",
+        dot(h.user_stream, "user stream"), "   ",
+        dot(h.heartbeat, "heartbeat", age(h.heartbeat_age_s)),
+    )
+    if h.halted:
+        status.append(f"   HALTED: {h.halted}", style=f"bold {BAD}")
+    stats = Text.assemble(
+        ("P&L ", "bold"), money(snap.total_pnl),
+        f"   fills {snap.fills}   placed {snap.orders_placed}   cancelled {snap.orders_canceled}"
+        f"   decisions {snap.decisions}",
+    )
+    if snap.latency_p50_us is not None and snap.latency_p99_us is not None:
+        stats.append(f"   decision latency p50 {snap.latency_p50_us:,.0f}µs p99 {snap.latency_p99_us:,.0f}µs", style="dim")
+    rows: list[RenderableType] = [status, stats]
+    if h.last_error:
+        rows.append(Text(f"last error: {h.last_error}", style=WARN))
+    short = f"{snap.address[:6]}…{snap.address[-4:]}" if len(snap.address) > 12 else snap.address
+    return Panel(Group(*rows), title=f"polymm — {snap.venue} — wallet {short}", title_align="left")
+
+
+def book_table(m: MarketSnapshot) -> Table:
+    """The YES book's top levels, asks above bids, our orders marked with ◀."""
+    ours: dict[tuple[str, Decimal], Decimal] = {}
+    for o in m.orders:
+        key = ("bid" if o.tag == "bid" else "ask", o.yes_price)
+        ours[key] = ours.get(key, Decimal(0)) + o.remaining
+    table = Table(title="book (YES)", show_edge=False, pad_edge=False, box=None)
+    table.add_column("side")
+    table.add_column("price", justify="right")
+    table.add_column("size", justify="right")
+    table.add_column("ours", justify="left")
+    for level in reversed(m.asks):
+        mine = ours.get(("ask", level.price))
+        table.add_row(Text("ask", style=BAD), decimal_str(level.price), decimal_str(level.size),
+                      Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "")
+    table.add_row("", Text(f"mid {decimal_str(m.mid)}" if m.mid is not None else "no book", style="dim"), "", "")
+    for level in m.bids:
+        mine = ours.get(("bid", level.price))
+        table.add_row(Text("bid", style=GOOD), decimal_str(level.price), decimal_str(level.size),
+                      Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "")
+    return table
+
+
+def inventory_table(m: MarketSnapshot) -> Table:
+    table = Table(title="inventory and P&L", show_header=False, show_edge=False, box=None)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    limit = m.position_limit
+    used = abs(m.net_position) / limit if limit else Decimal(0)
+    bar_len = 20
+    filled = min(bar_len, int(used * bar_len))
+    style = GOOD if used < Decimal("0.5") else WARN if used < 1 else BAD
+    table.add_row("YES", decimal_str(m.yes_position))
+    table.add_row("NO", decimal_str(m.no_position))
+    table.add_row("net / limit", Text(f"{decimal_str(m.net_position)} / ±{decimal_str(limit)}", style=style))
+    table.add_row("", Text("█" * filled + "░" * (bar_len - filled), style=style))
+    table.add_row("realized", money(m.realized_pnl))
+    table.add_row("unrealized", money(m.unrealized_pnl))
+    table.add_row("fees", money(-m.fees))
+    table.add_row(Text("total", style="bold"), money(m.total_pnl))
+    return table
+
+
+def fills_table(m: MarketSnapshot) -> Table:
+    table = Table(title="last fills", show_edge=False, box=None)
+    for name in ("side", "outcome", "price", "size", "role", "status"):
+        table.add_column(name, justify="right" if name in ("price", "size") else "left")
+    for f in m.fills:
+        table.add_row(
+            Text(f.side.value, style=GOOD if f.side is Side.BUY else BAD), f.outcome, decimal_str(f.price),
+            decimal_str(f.size), f.liquidity.lower(),
+            Text(f.status.value, style=GOOD if f.status.value == "CONFIRMED" else BAD if f.status.value == "FAILED"
+                 else WARN),
+        )
+    if not m.fills:
+        table.add_row("", Text("no fills yet", style="dim"), "", "", "", "")
+    return table
+
+
+def market_panel(m: MarketSnapshot) -> Panel:
+    grid = Table.grid(expand=True, padding=(0, 3))
+    grid.add_column(ratio=3)
+    grid.add_column(ratio=2)
+    grid.add_column(ratio=4)
+    grid.add_row(book_table(m), inventory_table(m), fills_table(m))
+    status_style = GOOD if m.status == "quoting" else BAD if m.status.startswith("halted") else WARN
+    footer = Text.assemble(("status: ", "dim"), (m.status, status_style))
+    if m.last_decision:
+        footer.append(f"   last decision: {m.last_decision}", style="dim")
+    title = f"{m.market.question}  [{m.market.slug}]  tick {decimal_str(m.market.tick_size)}"
+    return Panel(Group(grid, footer), title=title, title_align="left")
+
+
+def dashboard(snap: EngineSnapshot) -> RenderableType:
+    """The whole live dashboard: health and totals, then one panel per market."""
+    return Group(header(snap), *(market_panel(m) for m in snap.markets))

@@ -1,0 +1,681 @@
+"""QuotingEngine: the event loop of one bot, over the Venue port.
+
+    market events ──▶ books ──▶ dirty markets ──▶ decide: quoter → reconcile → risk ──▶ venue (cancel, place)
+    user events   ──▶ our live orders; fills ──▶ ledger (append-only) ──▶ positions (projection) ──▶ dirty
+    health        ──▶ market feed, user stream, heartbeat, halt: unhealthy pulls every quote at once,
+                      healthy again requotes; nothing is ever quoted on stale data or a guessed price
+
+Where a book update becomes a new quote: `_on_market_event` marks the market dirty and wakes
+`_decide_loop`, which handles a whole burst of updates as one decision (`_decide`). Where a fill
+becomes P&L: `_on_trade` appends it to the ledger; positions and P&L are projections over it.
+
+The engine knows the Venue protocol only, never a concrete venue, and reads time only from the
+injected clock. It owns no files: the halt signal and the decision log are callables handed in.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import deque
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field, replace
+from decimal import ROUND_HALF_EVEN, Decimal
+from typing import Any
+
+from polymm_cli.book import OrderBook
+from polymm_cli.clock import Clock
+from polymm_cli.errors import PolymmError, VenueError
+from polymm_cli.ledger import Ledger
+from polymm_cli.model import (
+    MICRO,
+    ONE,
+    ZERO,
+    EngineSnapshot,
+    FillRecord,
+    FillView,
+    HealthSnapshot,
+    Market,
+    MarketSnapshot,
+    QuoteOrderView,
+    Side,
+    TradeStatus,
+)
+from polymm_cli.pnl import MarketPnl, project
+from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
+from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
+from polymm_cli.risk import Exposure, RiskLimits, vet
+from polymm_cli.venues.base import (
+    Fill,
+    MarketEvent,
+    OrderIntent,
+    OrderUpdate,
+    StreamStatus,
+    TickSizeChange,
+    TradeUpdate,
+    UserEvent,
+    Venue,
+    VenueEvents,
+)
+from polymm_cli.venues.books import apply_market_event
+
+log = logging.getLogger("polymm.engine")
+
+CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
+RESYNC_MARGIN_S = 60.0
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    params: QuoteParams
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_order_size: Decimal = Decimal("100000")
+    max_orders_per_market: int = 10
+    heartbeat_interval_s: float = 5.0
+    halt_poll_s: float = 0.25
+    adopt_orders: bool = False
+    stop_timeout_s: float = 10.0
+    book_depth_shown: int = 5
+    fills_shown: int = 8
+
+
+@dataclass(slots=True)
+class _LiveOrder:
+    order_id: str
+    market: str
+    token_id: str
+    side: Side
+    price: Decimal
+    remaining: Decimal
+    tag: str
+
+
+@dataclass(slots=True)
+class _MarketState:
+    market: Market
+    yes_position: Decimal = ZERO  # every effective fill (MATCHED counts: it will most likely settle)
+    no_position: Decimal = ZERO
+    sellable_yes: Decimal = ZERO  # settled shares only: unsettled ones cannot be sold (ghost fills)
+    sellable_no: Decimal = ZERO
+    pnl: MarketPnl | None = None
+    fills: deque[tuple[tuple[str, str], FillView]] = field(default_factory=lambda: deque(maxlen=50))
+    last_mid: Decimal | None = None
+    last_inputs: tuple[Any, ...] = ()
+    last_decision: str = ""
+    event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
+
+
+class QuotingEngine:
+    """One bot: quotes its markets on one venue until stopped, recording every fill in the ledger."""
+
+    def __init__(
+        self,
+        venue: Venue,
+        ledger: Ledger,
+        clock: Clock,
+        markets: Sequence[Market],
+        config: EngineConfig,
+        *,
+        venue_name: str = "local",
+        halt_check: Callable[[], str | None] = lambda: None,
+        on_decision: Callable[[dict[str, Any]], None] | None = None,
+    ) -> None:
+        self.venue = venue
+        self.ledger = ledger
+        self.clock = clock
+        self.config = config
+        self.venue_name = venue_name
+        self._halt_check = halt_check
+        self._on_decision = on_decision
+        self.states: dict[str, _MarketState] = {m.condition_id: _MarketState(m) for m in markets}
+        self._token_market: dict[str, str] = {}
+        for m in markets:
+            self._token_market[m.yes_token] = m.condition_id
+            self._token_market[m.no_token] = m.condition_id
+        self.books: dict[str, OrderBook] = {m.yes_token: OrderBook(m.yes_token, m.tick_size) for m in markets}
+        self.live: dict[str, _LiveOrder] = {}
+        self._dirty: set[str] = set()
+        self._wake = asyncio.Event()
+        self._streams: list[VenueEvents] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.market_feed = False
+        self.user_stream = False
+        self.heartbeat_ok = False
+        self.halted: str | None = None
+        self.last_error = ""
+        self._last_market_event: float | None = None
+        self._last_beat: float | None = None
+        self._was_healthy = False
+        self.run_id: str | None = None
+        self.decisions = 0
+        self.orders_placed = 0
+        self.orders_canceled = 0
+        self.fill_count = 0
+        self.latencies_us: deque[float] = deque(maxlen=20_000)
+        self._decide_lock = asyncio.Lock()
+
+    # -- lifecycle --------------------------------------------------------------------------------
+
+    async def run(self, *, duration: float | None = None, stop: asyncio.Event | None = None) -> str:
+        """Quote until `duration` seconds pass, `stop` is set, or the task is cancelled; then cancel
+        every order and wait for the venue to confirm. Returns why it ended ("duration", "stopped",
+        or "halted: <reason>" when it was halted at the end)."""
+        stop = stop or asyncio.Event()
+        self.run_id = self.ledger.start_run(
+            venue=self.venue_name,
+            markets=list(self.states),
+            address=self.venue.address,
+            ts=self.clock.now(),
+        )
+        reason = "stopped"
+        try:
+            await self._startup()
+            self._tasks = [
+                asyncio.create_task(self._consume_market(), name="market-events"),
+                asyncio.create_task(self._consume_user(), name="user-events"),
+                asyncio.create_task(self._decide_loop(), name="decide"),
+                asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
+                asyncio.create_task(self._halt_loop(), name="halt-watch"),
+            ]
+            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+            if duration is not None:
+                waiters.append(asyncio.create_task(asyncio.sleep(duration)))
+            done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+            for task in pending:
+                task.cancel()
+            reason = "stopped" if waiters[0] in done else "duration"
+        finally:
+            await self._shutdown()
+            final = f"halted: {self.halted}" if self.halted else reason
+            self.ledger.end_run(self.run_id, reason=final, ts=self.clock.now())
+        return final
+
+    async def _startup(self) -> None:
+        """Reconcile with the venue before quoting: leftover orders, and fills missed while away."""
+        for cid in self.states:
+            leftovers = await self.venue.open_orders(cid)
+            if self.config.adopt_orders:
+                for o in leftovers:
+                    tag = "bid" if (o.side is Side.BUY) == (o.token_id == self.states[cid].market.yes_token) else "ask"
+                    self.live[o.order_id] = _LiveOrder(o.order_id, cid, o.token_id, o.side, o.price, o.remaining, tag)
+            elif leftovers:
+                result = await self.venue.cancel([o.order_id for o in leftovers])
+                self.orders_canceled += len(result.canceled)
+                log.info("cancelled %d leftover orders in %s", len(result.canceled), cid)
+        since = self.ledger.last_fill_ts()
+        for cid in self.states:
+            for update in await self.venue.trades(cid, after=(since - RESYNC_MARGIN_S) if since else None):
+                self._on_trade(update)
+            self._refresh_positions(cid)
+        tokens = [s.market.yes_token for s in self.states.values()]
+        self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
+
+    async def _shutdown(self) -> None:
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await task
+        self._tasks = []
+        await self._cancel_everything_and_confirm()
+        for stream in self._streams:
+            with contextlib.suppress(Exception):
+                await stream.close()
+        self._streams = []
+
+    async def _cancel_everything_and_confirm(self) -> None:
+        """Cancel all our orders in our markets and poll until the venue lists none (or time runs out)."""
+        deadline = self.clock.monotonic() + self.config.stop_timeout_s
+        while True:
+            remaining = 0
+            for cid in self.states:
+                try:
+                    result = await self.venue.cancel_all(cid)
+                    self.orders_canceled += len(result.canceled)
+                    remaining += len(await self.venue.open_orders(cid))
+                except VenueError as exc:
+                    self.last_error = f"stop: {exc}"
+                    remaining += 1
+            if remaining == 0:
+                self.live.clear()
+                return
+            if self.clock.monotonic() >= deadline:
+                log.error("orders still open at the venue after %.0f s of cancelling", self.config.stop_timeout_s)
+                return
+            await asyncio.sleep(0.2)
+
+    # -- health -----------------------------------------------------------------------------------
+
+    @property
+    def healthy(self) -> bool:
+        return self.market_feed and self.user_stream and self.heartbeat_ok and self.halted is None
+
+    def _health_changed(self) -> None:
+        healthy = self.healthy
+        if healthy and not self._was_healthy:
+            self._dirty.update(self.states)
+            self._wake.set()
+        elif not healthy and self._was_healthy:
+            self._dirty.update(self.states)  # the decision loop pulls quotes while unhealthy
+            self._wake.set()
+        self._was_healthy = healthy
+
+    def halt(self, reason: str) -> None:
+        """Stop quoting for good (until this run ends): every quote is pulled and none placed again."""
+        if self.halted is None:
+            self.halted = reason
+            log.warning("halted: %s", reason)
+            self._health_changed()
+            self._wake.set()
+
+    async def _heartbeat_loop(self) -> None:
+        while True:
+            try:
+                await self.venue.heartbeat()
+                self.heartbeat_ok = True
+                self._last_beat = self.clock.monotonic()
+            except VenueError as exc:
+                self.heartbeat_ok = False
+                self.last_error = f"heartbeat: {exc}"
+            self._health_changed()
+            await asyncio.sleep(self.config.heartbeat_interval_s)
+
+    async def _halt_loop(self) -> None:
+        while True:
+            reason = self._halt_check()
+            if reason:
+                self.halt(reason)
+            await asyncio.sleep(self.config.halt_poll_s)
+
+    # -- events -----------------------------------------------------------------------------------
+
+    async def _consume_market(self) -> None:
+        async for event in self._streams[0]:
+            if isinstance(event, StreamStatus):
+                self.market_feed = event.connected
+                if not event.connected:
+                    self.last_error = f"market feed: {event.reason}"
+                self._health_changed()
+            elif not isinstance(event, (OrderUpdate, TradeUpdate)):
+                self._on_market_event(event)
+
+    def _on_market_event(self, event: MarketEvent) -> None:
+        now = self.clock.monotonic()
+        self._last_market_event = now
+        if isinstance(event, TickSizeChange):
+            cid = self._token_market.get(event.token_id)
+            if cid is not None:
+                state = self.states[cid]
+                state.market = replace(state.market, tick_size=event.new_tick)
+        for token in apply_market_event(self.books, event):
+            cid = self._token_market.get(token)
+            if cid is None:
+                continue
+            state = self.states[cid]
+            if state.event_t0 is None:
+                state.event_t0 = now
+            self._dirty.add(cid)
+        if self._dirty:
+            self._wake.set()
+
+    async def _consume_user(self) -> None:
+        async for event in self._streams[1]:
+            if isinstance(event, StreamStatus):
+                self.user_stream = event.connected
+                if not event.connected:
+                    self.last_error = f"user stream: {event.reason}"
+                self._health_changed()
+            elif isinstance(event, OrderUpdate):
+                self._on_order(event)
+            elif isinstance(event, TradeUpdate):
+                self._on_trade(event)
+
+    def _on_order(self, event: OrderUpdate) -> None:
+        cid = self._token_market.get(event.token_id)
+        if cid is None:
+            return
+        status = event.status
+        closed = event.kind == "CANCELLATION" or status.startswith(CLOSED_STATUSES) or event.remaining <= 0
+        known = self.live.get(event.order_id)
+        if closed:
+            if self.live.pop(event.order_id, None) is not None:
+                self._dirty.add(cid)
+                self._wake.set()
+            return
+        if known is not None:
+            known.remaining = event.remaining
+        elif status == "LIVE":
+            # ours (the user channel carries only our orders) but placed elsewhere or before a restart
+            market = self.states[cid].market
+            tag = "bid" if (event.side is Side.BUY) == (event.token_id == market.yes_token) else "ask"
+            self.live[event.order_id] = _LiveOrder(
+                event.order_id, cid, event.token_id, event.side, event.price, event.remaining, tag
+            )
+            self._dirty.add(cid)
+            self._wake.set()
+
+    def _on_trade(self, update: TradeUpdate) -> None:
+        cid = update.market
+        state = self.states.get(cid)
+        if state is None:
+            return
+        changed = False
+        for fill in update.fills:
+            record = self._fill_record(update, fill)
+            if self.ledger.record_fill(record, run_id=self.run_id):
+                changed = True
+                self.fill_count += 1
+                state.fills.appendleft(
+                    (
+                        fill.key,
+                        FillView(
+                        ts=record.recv_ts,
+                        outcome=state.market.outcome_of(fill.token_id),
+                        side=fill.side,
+                        price=fill.price,
+                        size=fill.size,
+                        liquidity=fill.liquidity,
+                        status=update.status,
+                        ),
+                    )
+                )
+            elif self.ledger.record_status(update.trade_id, fill.order_id, update.status, update.recv_ts):
+                changed = True
+                for i, (key, view) in enumerate(state.fills):
+                    if key == fill.key:
+                        state.fills[i] = (key, replace(view, status=update.status))
+                        break
+        if changed:
+            self._refresh_positions(cid)
+            self._dirty.add(cid)
+            self._wake.set()
+
+    def _fill_record(self, update: TradeUpdate, fill: Fill) -> FillRecord:
+        fee = ZERO
+        if fill.liquidity == "TAKER" and fill.fee_rate_bps:
+            rate = fill.fee_rate_bps / Decimal(10_000)
+            fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(MICRO, rounding=ROUND_HALF_EVEN)
+        return FillRecord(
+            trade_id=update.trade_id,
+            order_id=fill.order_id,
+            market=update.market,
+            token_id=fill.token_id,
+            side=fill.side,
+            price=fill.price,
+            size=fill.size,
+            fee=fee,
+            liquidity=fill.liquidity,
+            status=update.status,
+            venue_ts=update.match_ts or update.venue_ts,
+            recv_ts=update.recv_ts,
+        )
+
+    def _refresh_positions(self, cid: str) -> None:
+        """Positions are a projection over the ledger: all effective fills, and the settled ones."""
+        state = self.states[cid]
+        fills = self.ledger.fills(cid)
+        flows = self.ledger.flows(cid)
+        markets = {cid: state.market}
+        marks = self._marks()
+        report = project(fills, flows, markets, marks)
+        settled = project([f for f in fills if f.status is TradeStatus.CONFIRMED], flows, markets, marks)
+        pnl = report.markets[0] if report.markets else None
+        state.pnl = pnl
+        state.yes_position = pnl.yes_position if pnl else ZERO
+        state.no_position = pnl.no_position if pnl else ZERO
+        done = settled.markets[0] if settled.markets else None
+        state.sellable_yes = min(state.yes_position, done.yes_position) if done else ZERO
+        state.sellable_no = min(state.no_position, done.no_position) if done else ZERO
+
+    def _marks(self) -> dict[str, Decimal]:
+        marks = {}
+        for cid, state in self.states.items():
+            book = self.books.get(state.market.yes_token)
+            if book is not None and book.mid is not None:
+                marks[cid] = book.mid
+        return marks
+
+    # -- decisions --------------------------------------------------------------------------------
+
+    async def _decide_loop(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            await asyncio.sleep(0)  # let the rest of a burst land: one burst, one decision
+            dirty, self._dirty = self._dirty, set()
+            for cid in dirty:
+                try:
+                    await self._decide(cid)
+                except VenueError as exc:
+                    self.last_error = str(exc)
+                    log.warning("decision for %s failed: %s", cid, exc)
+                except PolymmError as exc:
+                    self.last_error = str(exc)
+                    self.halt(f"unexpected error: {exc}")
+
+    async def _decide(self, cid: str) -> None:
+        async with self._decide_lock:
+            state = self.states[cid]
+            market = state.market
+            mine = [o for o in self.live.values() if o.market == cid]
+            if not self.healthy:
+                if mine:
+                    await self._act(state, ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=()),
+                                    note=self._pause_reason())
+                state.event_t0 = None
+                return
+            book = self.books.get(market.yes_token)
+            inp = QuoteInput(
+                market=market,
+                best_bid=book.best_bid if book else None,
+                best_ask=book.best_ask if book else None,
+                best_bid_size=book.best_bid_level.size if book and book.best_bid_level else None,
+                best_ask_size=book.best_ask_level.size if book and book.best_ask_level else None,
+                yes_position=state.yes_position,
+                no_position=state.no_position,
+                sellable_yes=state.sellable_yes,
+                sellable_no=state.sellable_no,
+            )
+            decision = quote(inp, self.config.params)
+            live_ids = tuple(sorted(o.order_id for o in mine))
+            inputs = (state.yes_position, state.no_position, live_ids, market.tick_size)
+            if (
+                decision.mid is not None
+                and inputs == state.last_inputs
+                and not needs_requote(state.last_mid, decision.mid, self.config.params.requote_threshold)
+            ):
+                state.event_t0 = None
+                return  # the mid has not moved enough and nothing else changed: keep our queue position
+            live = [LiveOrder(o.order_id, o.token_id, o.side, o.price, o.remaining) for o in mine]
+            plan = reconcile(decision.quotes, live, tick=market.tick_size, tolerance=self.config.tolerance)
+            kept = [o for o in mine if o.order_id in plan.keeps]
+            verdict = vet(
+                plan,
+                market=market,
+                exposure=self._exposure(state, kept),
+                limits=RiskLimits(
+                    position_limit=self.config.params.position_limit,
+                    max_order_size=self.config.max_order_size,
+                    max_orders_per_market=self.config.max_orders_per_market,
+                    halted=self.halted is not None,
+                ),
+            )
+            if verdict.halt_reason:
+                self.halt(verdict.halt_reason)
+            state.last_mid = decision.mid
+            state.last_inputs = inputs
+            why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
+            await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+
+    def _pause_reason(self) -> str:
+        if self.halted:
+            return f"halted: {self.halted}"
+        missing = [
+            name
+            for name, ok in (("market feed", self.market_feed), ("user stream", self.user_stream),
+                             ("heartbeat", self.heartbeat_ok))
+            if not ok
+        ]
+        return "paused: " + ", ".join(missing) + " unhealthy"
+
+    @staticmethod
+    def _exposure(state: _MarketState, kept: Sequence[_LiveOrder]) -> Exposure:
+        def open_size(token: str, side: Side) -> Decimal:
+            return sum((o.remaining for o in kept if o.token_id == token and o.side is side), ZERO)
+
+        m = state.market
+        return Exposure(
+            yes_position=state.yes_position,
+            no_position=state.no_position,
+            open_buy_yes=open_size(m.yes_token, Side.BUY),
+            open_buy_no=open_size(m.no_token, Side.BUY),
+            open_sell_yes=open_size(m.yes_token, Side.SELL),
+            open_sell_no=open_size(m.no_token, Side.SELL),
+        )
+
+    async def _act(
+        self,
+        state: _MarketState,
+        plan: ReconcilePlan,
+        *,
+        note: str,
+        decision: Any = None,
+        dropped: Sequence[tuple[TargetQuote, str]] = (),
+    ) -> None:
+        """Hand the plan to the venue: cancels first (never two quotes on one side), then places."""
+        cid = state.market.condition_id
+        if state.event_t0 is not None and (plan.cancels or plan.places):
+            self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
+        state.event_t0 = None
+        self.decisions += 1
+        errors: list[str] = []
+        if plan.cancels:
+            result = await self.venue.cancel(plan.cancels)
+            self.orders_canceled += len(result.canceled)
+            for oid in (*result.canceled, *result.not_canceled):
+                self.live.pop(oid, None)
+        if plan.places:
+            intents = [
+                OrderIntent(
+                    market=cid,
+                    token_id=t.token_id,
+                    side=t.order_side,
+                    price=t.price,
+                    size=t.size,
+                    client_tag=t.side,
+                )
+                for t in plan.places
+            ]
+            for result in await self.venue.place(intents):
+                if result.ok:
+                    self.orders_placed += 1
+                    i = result.intent
+                    self.live[result.order_id] = _LiveOrder(
+                        result.order_id, cid, i.token_id, i.side, i.price, i.size, i.client_tag
+                    )
+                else:
+                    errors.append(result.error)
+        if errors:
+            self.last_error = errors[-1]
+        state.last_decision = note
+        if self._on_decision is not None:
+            self._on_decision(
+                {
+                    "ts": self.clock.now(),
+                    "market": cid,
+                    "mid": str(decision.mid) if decision is not None and decision.mid is not None else None,
+                    "quotes": [
+                        {"side": t.side, "token": t.token_id, "order_side": t.order_side.value,
+                         "price": str(t.price), "size": str(t.size)}
+                        for t in (decision.quotes if decision is not None else ())
+                    ],
+                    "skipped": [{"side": s.side, "reason": s.reason} for s in
+                                (decision.skipped if decision is not None else ())],
+                    "cancels": len(plan.cancels),
+                    "places": len(plan.places),
+                    "kept": len(plan.keeps),
+                    "dropped": [reason for _, reason in dropped],
+                    "errors": errors,
+                    "position": {"yes": str(state.yes_position), "no": str(state.no_position)},
+                    "note": note,
+                    "healthy": self.healthy,
+                }
+            )
+
+    # -- what the dashboard shows -------------------------------------------------------------------
+
+    def snapshot(self) -> EngineSnapshot:
+        now = self.clock.monotonic()
+        marks = self._marks()
+        markets = []
+        for cid, state in self.states.items():
+            m = state.market
+            book = self.books.get(m.yes_token)
+            report = project(self.ledger.fills(cid), self.ledger.flows(cid), {cid: m}, marks).markets
+            pnl = report[0] if report else None
+            orders = tuple(
+                QuoteOrderView(
+                    order_id=o.order_id,
+                    token_id=o.token_id,
+                    outcome=m.outcome_of(o.token_id),
+                    side=o.side,
+                    price=o.price,
+                    yes_price=o.price if o.token_id == m.yes_token else ONE - o.price,
+                    remaining=o.remaining,
+                    tag=o.tag,
+                )
+                for o in self.live.values()
+                if o.market == cid
+            )
+            if self.halted:
+                status = f"halted: {self.halted}"
+            elif not self.healthy:
+                status = self._pause_reason()
+            elif book is None or book.mid is None:
+                status = "waiting for a two-sided book"
+            else:
+                status = "quoting"
+            markets.append(
+                MarketSnapshot(
+                    market=m,
+                    bids=book.levels(Side.BUY, self.config.book_depth_shown) if book else (),
+                    asks=book.levels(Side.SELL, self.config.book_depth_shown) if book else (),
+                    mid=book.mid if book else None,
+                    orders=orders,
+                    yes_position=state.yes_position,
+                    no_position=state.no_position,
+                    position_limit=self.config.params.position_limit,
+                    realized_pnl=pnl.realized_pnl if pnl else ZERO,
+                    unrealized_pnl=pnl.unrealized_pnl if pnl else None,
+                    fees=pnl.fees if pnl else ZERO,
+                    total_pnl=pnl.total_pnl if pnl else ZERO,
+                    fills=tuple(view for _, view in list(state.fills)[: self.config.fills_shown]),
+                    status=status,
+                    last_decision=state.last_decision,
+                )
+            )
+        ordered = sorted(self.latencies_us)
+        p50 = ordered[len(ordered) // 2] if ordered else None
+        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
+        return EngineSnapshot(
+            ts=self.clock.now(),
+            venue=self.venue_name,
+            address=self.venue.address,
+            markets=tuple(markets),
+            health=HealthSnapshot(
+                market_feed=self.market_feed,
+                feed_age_s=(now - self._last_market_event) if self._last_market_event is not None else None,
+                user_stream=self.user_stream,
+                heartbeat=self.heartbeat_ok,
+                heartbeat_age_s=(now - self._last_beat) if self._last_beat is not None else None,
+                last_error=self.last_error,
+                halted=self.halted,
+            ),
+            decisions=self.decisions,
+            orders_placed=self.orders_placed,
+            orders_canceled=self.orders_canceled,
+            fills=self.fill_count,
+            latency_p50_us=p50,
+            latency_p99_us=p99,
+        )

@@ -1,0 +1,662 @@
+"""The append-only fill ledger: every fill, settlement status, flow and run, in one SQLite file.
+
+Owns the durable record of what we traded. P&L and positions are never stored: they are recomputed
+from these rows by `pnl.project`, so a restart (or a second process running `polymm pnl`) sees the
+same numbers as the bot. This is the only module that imports `sqlite3`; it depends on `model` and
+`errors` only. It must not compute P&L, talk to a venue or read a clock (every time is passed in).
+
+Storage
+-------
+One file (`<data_dir>/ledger.sqlite3`), WAL journal (readers never block the writer nor the writer
+them), `synchronous=NORMAL` (a commit is not fsynced; a process crash loses nothing committed, a
+power cut may lose the last few commits but never corrupts the file), foreign keys on, a busy
+timeout for the rare moment two writers meet. Every public write is one `BEGIN IMMEDIATE`
+transaction, or part of the caller's `batch()`. Rows are only ever INSERTed: no UPDATE, no DELETE.
+
+Amounts, prices and sizes are INTEGER micro-units (value x 1e6). Prices and sizes with more than 6
+decimals are refused; fees are quantized to micro-units (ROUND_HALF_EVEN) because a venue may quote
+them with more precision than pUSD has.
+
+Schema (version 1)
+------------------
+    schema_version(version INTEGER PRIMARY KEY)           one row per applied version; MAX is current
+    runs(seq, run_id UNIQUE, started_ts, venue, markets JSON array, address)
+    run_events(seq, run_id -> runs, kind, ts, detail)     kind 'ended' (unique per run) + exit reason
+    fills(seq, trade_id, order_id, market, token_id, side, price_micro, size_micro, fee_micro,
+          liquidity, venue_ts, recv_ts, first_status, run_id -> runs NULL,  UNIQUE(trade_id, order_id))
+    fill_status(seq, trade_id, order_id -> fills, status, ts,  UNIQUE(trade_id, order_id, status))
+    flows(seq, flow_id UNIQUE, kind, market, collateral_micro, yes_micro, no_micro, ts, note)
+
+`seq` (the rowid) is the insertion order. `(trade_id, order_id)` is the fill's idempotency key:
+the same trade event delivered any number of times is one fill row. A fill's first status lives
+in its own row (`first_status`, at `recv_ts`) and every later transition is a `fill_status` row
+(`ts` = when the caller learned of it): a new fill then costs one table and one index page in the
+WAL instead of four, which saves a third of `record_fill` on the engine's fill path. For the same reason
+there is no market index on `fills`; reads by market scan, which is cheap next to a commit.
+
+Settlement statuses (reference §10: MATCHED is provisional, CONFIRMED final, FAILED reversed)
+-----------------------------------------------------------------------------------------------
+A fill's current status is its latest `fill_status` row, else its `first_status`. Statuses only
+move forward, by rank MATCHED(0) < MINED = RETRYING(1) < CONFIRMED(2) < FAILED(3):
+- a delivery of a lower rank than the current status is ignored (MATCHED after MINED, MINED after
+  CONFIRMED, anything but FAILED after CONFIRMED, everything after FAILED);
+- MINED <-> RETRYING (same rank) are recorded (each at most once in `fill_status`), so a retry shows;
+- FAILED after CONFIRMED IS recorded: a chain reorganisation can revert a confirmed settlement, and
+  losing a real reversal costs more than honouring a bogus one (which the venue would never send).
+FAILED is the reversing entry: the fill row stays, the FAILED status row is appended, and the fill
+reads back with `status=FAILED`, i.e. `FillRecord.effective` is False and projections skip it.
+
+A redelivered fill whose economics differ from the stored row keeps the stored row (first write
+wins); only its status is applied. The venue never changes a match's price or size.
+
+Flows are validated by kind (sign conventions P&L relies on): DEPOSIT collateral > 0, WITHDRAW < 0,
+FEE < 0, REWARD > 0, all four without token deltas; SPLIT yes = no = -collateral > 0; MERGE
+yes = no = -collateral < 0; REDEEM collateral >= 0 with yes, no <= 0 and not all zero. SPLIT, MERGE
+and REDEEM need a market.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import uuid
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from decimal import ROUND_HALF_EVEN, Context, Decimal, Inexact, InvalidOperation
+from pathlib import Path
+from types import TracebackType
+from typing import Any
+
+from polymm_cli.errors import ConfigError
+from polymm_cli.model import MICRO, ONE, FillRecord, FlowKind, FlowRecord, Side, TradeStatus
+
+SCHEMA_VERSION = 1
+LEDGER_FILENAME = "ledger.sqlite3"
+DEFAULT_BUSY_TIMEOUT_S = 5.0
+
+_SCALE = 1_000_000
+_MAX_MICRO = 2**63 - 1  # SQLite INTEGER
+# Exact conversions: any rounding raises Inexact instead of silently losing a digit.
+_EXACT = Context(prec=60, traps=[Inexact, InvalidOperation])
+_FEE_ROUNDING = Context(prec=60, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation])
+_LIQUIDITY = frozenset({"MAKER", "TAKER"})
+_RANK = {
+    TradeStatus.MATCHED: 0,
+    TradeStatus.MINED: 1,
+    TradeStatus.RETRYING: 1,
+    TradeStatus.CONFIRMED: 2,
+    TradeStatus.FAILED: 3,
+}
+
+_SCHEMA = """
+CREATE TABLE schema_version (
+    version INTEGER PRIMARY KEY
+);
+CREATE TABLE runs (
+    seq        INTEGER PRIMARY KEY,
+    run_id     TEXT    NOT NULL UNIQUE,
+    started_ts REAL    NOT NULL,
+    venue      TEXT    NOT NULL,
+    markets    TEXT    NOT NULL,
+    address    TEXT    NOT NULL
+);
+CREATE TABLE run_events (
+    seq    INTEGER PRIMARY KEY,
+    run_id TEXT    NOT NULL REFERENCES runs (run_id),
+    kind   TEXT    NOT NULL CHECK (kind IN ('ended')),
+    ts     REAL    NOT NULL,
+    detail TEXT    NOT NULL
+);
+CREATE UNIQUE INDEX run_events_one_end ON run_events (run_id) WHERE kind = 'ended';
+CREATE TABLE fills (
+    seq         INTEGER PRIMARY KEY,
+    trade_id    TEXT    NOT NULL CHECK (trade_id != ''),
+    order_id    TEXT    NOT NULL CHECK (order_id != ''),
+    market      TEXT    NOT NULL CHECK (market != ''),
+    token_id    TEXT    NOT NULL CHECK (token_id != ''),
+    side        TEXT    NOT NULL CHECK (side IN ('BUY', 'SELL')),
+    price_micro INTEGER NOT NULL CHECK (price_micro > 0 AND price_micro < 1000000),
+    size_micro  INTEGER NOT NULL CHECK (size_micro > 0),
+    fee_micro   INTEGER NOT NULL CHECK (fee_micro >= 0),
+    liquidity   TEXT    NOT NULL CHECK (liquidity IN ('MAKER', 'TAKER')),
+    venue_ts    REAL    NOT NULL,
+    recv_ts     REAL    NOT NULL,
+    first_status TEXT   NOT NULL
+                 CHECK (first_status IN ('MATCHED', 'MINED', 'CONFIRMED', 'RETRYING', 'FAILED')),
+    run_id      TEXT    REFERENCES runs (run_id),
+    UNIQUE (trade_id, order_id)
+);
+CREATE TABLE fill_status (
+    seq      INTEGER PRIMARY KEY,
+    trade_id TEXT    NOT NULL,
+    order_id TEXT    NOT NULL,
+    status   TEXT    NOT NULL CHECK (status IN ('MATCHED', 'MINED', 'CONFIRMED', 'RETRYING', 'FAILED')),
+    ts       REAL    NOT NULL,
+    UNIQUE (trade_id, order_id, status),
+    FOREIGN KEY (trade_id, order_id) REFERENCES fills (trade_id, order_id)
+);
+CREATE TABLE flows (
+    seq              INTEGER PRIMARY KEY,
+    flow_id          TEXT    NOT NULL UNIQUE CHECK (flow_id != ''),
+    kind             TEXT    NOT NULL
+                     CHECK (kind IN ('deposit', 'withdraw', 'split', 'merge', 'redeem', 'fee', 'reward')),
+    market           TEXT    NOT NULL,
+    collateral_micro INTEGER NOT NULL,
+    yes_micro        INTEGER NOT NULL,
+    no_micro         INTEGER NOT NULL,
+    ts               REAL    NOT NULL,
+    note             TEXT    NOT NULL
+);
+CREATE INDEX flows_by_market ON flows (market, seq);
+"""
+
+# Statements are constant strings so sqlite3's statement cache prepares each one once.
+_INSERT_FILL = (
+    "INSERT INTO fills (trade_id, order_id, market, token_id, side, price_micro, size_micro, fee_micro,"
+    " liquidity, venue_ts, recv_ts, first_status, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    " ON CONFLICT DO NOTHING"
+)
+_INSERT_STATUS = (
+    "INSERT INTO fill_status (trade_id, order_id, status, ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_CURRENT_STATUS = """
+SELECT COALESCE(
+    (SELECT s.status FROM fill_status s WHERE s.trade_id = f.trade_id AND s.order_id = f.order_id
+     ORDER BY s.seq DESC LIMIT 1),
+    f.first_status)
+FROM fills f WHERE f.trade_id = ? AND f.order_id = ?
+"""
+_STATUS_HISTORY = """
+SELECT first_status, recv_ts, 0 FROM fills WHERE trade_id = ?1 AND order_id = ?2
+UNION ALL
+SELECT status, ts, seq FROM fill_status WHERE trade_id = ?1 AND order_id = ?2
+ORDER BY 3
+"""
+_INSERT_FLOW = (
+    "INSERT INTO flows (flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+)
+_SELECT_FILLS = """
+SELECT f.trade_id, f.order_id, f.market, f.token_id, f.side, f.price_micro, f.size_micro, f.fee_micro,
+       f.liquidity, f.venue_ts, f.recv_ts,
+       COALESCE(
+           (SELECT s.status FROM fill_status s WHERE s.trade_id = f.trade_id AND s.order_id = f.order_id
+            ORDER BY s.seq DESC LIMIT 1),
+           f.first_status)
+FROM fills f
+"""
+_SELECT_FLOWS = "SELECT flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note FROM flows"
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RunRecord:
+    """One bot run as the ledger holds it; `ended_ts`/`end_reason` are None while it runs (or crashed)."""
+
+    run_id: str
+    started_ts: float
+    venue: str
+    markets: tuple[str, ...]
+    address: str
+    ended_ts: float | None = None
+    end_reason: str | None = None
+
+    @property
+    def ended(self) -> bool:
+        return self.ended_ts is not None
+
+
+def to_micro(value: Decimal, what: str) -> int:
+    """`value` in exact integer micro-units; ValueError when it has more than 6 decimals."""
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError(f"{what} must be a finite Decimal, got {value!r}")
+    try:
+        scaled = value.scaleb(6, _EXACT).to_integral_exact(context=_EXACT)
+    except Inexact:
+        raise ValueError(f"{what} {value} has more than 6 decimals") from None
+    micro = int(scaled)
+    if abs(micro) > _MAX_MICRO:
+        raise ValueError(f"{what} {value} is out of range")
+    return micro
+
+
+def from_micro(micro: int) -> Decimal:
+    """The Decimal of an integer count of micro-units, without trailing zeros ("0.52", "100")."""
+    value = Decimal(micro).scaleb(-6, _EXACT)
+    if micro % _SCALE == 0:
+        return value.quantize(ONE, context=_EXACT)
+    return value.normalize(_EXACT)
+
+
+def _fee_micro(value: Decimal, what: str) -> int:
+    if not isinstance(value, Decimal) or not value.is_finite():
+        raise ValueError(f"{what} must be a finite Decimal, got {value!r}")
+    return to_micro(value.quantize(MICRO, context=_FEE_ROUNDING), what)
+
+
+def _text(value: object, what: str, *, empty_ok: bool = False) -> str:
+    if not isinstance(value, str) or (not value and not empty_ok):
+        raise ValueError(f"{what} must be a non-empty string, got {value!r}")
+    return value
+
+
+def _ts(value: object, what: str) -> float:
+    if isinstance(value, bool) or not isinstance(value, int | float) or not math.isfinite(value):
+        raise ValueError(f"{what} must be a finite number of unix seconds, got {value!r}")
+    return float(value)
+
+
+def _status(value: object) -> TradeStatus:
+    if isinstance(value, TradeStatus):
+        return value
+    try:
+        return TradeStatus(str(value))
+    except ValueError:
+        raise ValueError(f"unknown trade status {value!r}") from None
+
+
+def _fill_row(record: FillRecord, run_id: str | None) -> tuple[Any, ...]:
+    """Validate a fill and return its row; raises ValueError (one line) on anything malformed."""
+    trade_id = _text(record.trade_id, "trade_id")
+    order_id = _text(record.order_id, "order_id")
+    where = f"fill {trade_id}/{order_id}"
+    try:
+        side = Side(record.side)
+    except ValueError:
+        raise ValueError(f"{where}: unknown side {record.side!r}") from None
+    price = to_micro(record.price, f"{where}: price")
+    if not 0 < price < _SCALE:
+        raise ValueError(f"{where}: price {record.price} is outside (0, 1)")
+    size = to_micro(record.size, f"{where}: size")
+    if size <= 0:
+        raise ValueError(f"{where}: size {record.size} must be positive")
+    fee = _fee_micro(record.fee, f"{where}: fee")
+    if fee < 0:
+        raise ValueError(f"{where}: fee {record.fee} must not be negative")
+    if record.liquidity not in _LIQUIDITY:
+        raise ValueError(f"{where}: liquidity must be MAKER or TAKER, got {record.liquidity!r}")
+    if run_id is not None:
+        _text(run_id, f"{where}: run_id")
+    return (
+        trade_id,
+        order_id,
+        _text(record.market, f"{where}: market"),
+        _text(record.token_id, f"{where}: token_id"),
+        side.value,
+        price,
+        size,
+        fee,
+        record.liquidity,
+        _ts(record.venue_ts, f"{where}: venue_ts"),
+        _ts(record.recv_ts, f"{where}: recv_ts"),
+        _status(record.status).value,
+        run_id,
+    )
+
+
+def _flow_row(flow: FlowRecord) -> tuple[Any, ...]:
+    """Validate a flow (including the sign conventions of its kind) and return its row."""
+    flow_id = _text(flow.flow_id, "flow_id")
+    where = f"flow {flow_id}"
+    try:
+        kind = FlowKind(flow.kind)
+    except ValueError:
+        raise ValueError(f"{where}: unknown flow kind {flow.kind!r}") from None
+    market = _text(flow.market, f"{where}: market", empty_ok=True)
+    cash = to_micro(flow.collateral_delta, f"{where}: collateral_delta")
+    yes = to_micro(flow.yes_delta, f"{where}: yes_delta")
+    no = to_micro(flow.no_delta, f"{where}: no_delta")
+    ok: bool
+    if kind in (FlowKind.DEPOSIT, FlowKind.REWARD):
+        ok = cash > 0 and yes == 0 and no == 0
+        rule = "collateral_delta > 0 and no token deltas"
+    elif kind in (FlowKind.WITHDRAW, FlowKind.FEE):
+        ok = cash < 0 and yes == 0 and no == 0
+        rule = "collateral_delta < 0 and no token deltas"
+    elif kind is FlowKind.SPLIT:
+        ok = yes == no == -cash and yes > 0
+        rule = "yes_delta = no_delta = -collateral_delta > 0"
+    elif kind is FlowKind.MERGE:
+        ok = yes == no == -cash and yes < 0
+        rule = "yes_delta = no_delta = -collateral_delta < 0"
+    else:  # REDEEM
+        ok = cash >= 0 and yes <= 0 and no <= 0 and (yes, no) != (0, 0)
+        rule = "collateral_delta >= 0 and token deltas <= 0, not both zero"
+    if not ok:
+        raise ValueError(f"{where}: a {kind.value} flow needs {rule}")
+    if kind in (FlowKind.SPLIT, FlowKind.MERGE, FlowKind.REDEEM) and not market:
+        raise ValueError(f"{where}: a {kind.value} flow needs a market")
+    note = _text(flow.note, f"{where}: note", empty_ok=True)
+    return (flow_id, kind.value, market, cash, yes, no, _ts(flow.ts, f"{where}: ts"), note)
+
+
+def _fill_from_row(row: tuple[Any, ...]) -> FillRecord:
+    return FillRecord(
+        trade_id=row[0],
+        order_id=row[1],
+        market=row[2],
+        token_id=row[3],
+        side=Side(row[4]),
+        price=from_micro(row[5]),
+        size=from_micro(row[6]),
+        fee=from_micro(row[7]),
+        liquidity=row[8],
+        venue_ts=row[9],
+        recv_ts=row[10],
+        status=TradeStatus(row[11]),
+    )
+
+
+def _flow_from_row(row: tuple[Any, ...]) -> FlowRecord:
+    return FlowRecord(
+        flow_id=row[0],
+        kind=FlowKind(row[1]),
+        market=row[2],
+        collateral_delta=from_micro(row[3]),
+        yes_delta=from_micro(row[4]),
+        no_delta=from_micro(row[5]),
+        ts=row[6],
+        note=row[7],
+    )
+
+
+class Ledger:
+    """The append-only ledger over one SQLite file. Not thread-safe: one Ledger per thread.
+
+    Every write method is idempotent and returns True only when it wrote something new. Bad input
+    raises ValueError and writes nothing. Two processes may open the same file: readers see the
+    last committed state and never wait for the writer.
+    """
+
+    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+        self._path = Path(path)
+        self._path.parent.mkdir(parents=True, exist_ok=True)
+        self._batch_depth = 0
+        try:
+            self._conn = sqlite3.connect(
+                self._path, timeout=busy_timeout_s, isolation_level=None, cached_statements=64
+            )
+        except sqlite3.Error as exc:
+            raise ConfigError(f"cannot open the ledger {self._path}: {exc}") from None
+        try:
+            self._configure(busy_timeout_s)
+            self._ensure_schema()
+        except BaseException:
+            self._conn.close()
+            raise
+
+    @classmethod
+    def open(cls, data_dir: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Ledger:
+        """The ledger of a data directory: `data_dir / "ledger.sqlite3"` (created when missing)."""
+        return cls(Path(data_dir) / LEDGER_FILENAME, busy_timeout_s=busy_timeout_s)
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    def close(self) -> None:
+        """Close the connection (an unfinished `batch()` is rolled back). Idempotent."""
+        self._conn.close()
+
+    def __enter__(self) -> Ledger:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    # -- setup ---------------------------------------------------------------------------------------
+
+    def _configure(self, busy_timeout_s: float) -> None:
+        conn = self._conn
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(busy_timeout_s * 1000)}")
+            mode = conn.execute("PRAGMA journal_mode = WAL").fetchone()[0]
+            conn.execute("PRAGMA synchronous = NORMAL")
+            conn.execute("PRAGMA foreign_keys = ON")
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self._path} is not a usable SQLite ledger: {exc}") from None
+        if str(mode).lower() != "wal":
+            raise ConfigError(f"the ledger {self._path} cannot use WAL journaling (got {mode!r})")
+
+    def _schema_version(self) -> int | None:
+        """The stored schema version; None for an empty database. ConfigError for a foreign one."""
+        tables = {row[0] for row in self._conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+        if not tables:
+            return None
+        if "schema_version" not in tables:
+            raise ConfigError(f"{self._path} is an SQLite file but not a polymm ledger")
+        version = self._conn.execute("SELECT MAX(version) FROM schema_version").fetchone()[0]
+        if not isinstance(version, int):
+            raise ConfigError(f"the ledger {self._path} has no schema version")
+        return version
+
+    def _ensure_schema(self) -> None:
+        try:
+            version = self._schema_version()
+            if version is None:
+                # Only an empty file takes the write lock, so opening an existing ledger never waits.
+                with self._write():
+                    version = self._schema_version()
+                    if version is None:
+                        for statement in _SCHEMA.split(";"):
+                            if statement.strip():
+                                self._conn.execute(statement)
+                        self._conn.execute(
+                            "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
+                        )
+                        version = SCHEMA_VERSION
+        except sqlite3.DatabaseError as exc:
+            raise ConfigError(f"{self._path} is not a usable SQLite ledger: {exc}") from None
+        if version > SCHEMA_VERSION:
+            raise ConfigError(
+                f"the ledger {self._path} has schema version {version}, newer than this polymm"
+                f" understands ({SCHEMA_VERSION}); upgrade polymm"
+            )
+        if version != SCHEMA_VERSION:
+            raise ConfigError(f"the ledger {self._path} has unknown schema version {version}")
+
+    @contextmanager
+    def _write(self) -> Iterator[sqlite3.Connection]:
+        """One write transaction, or a part of the caller's batch."""
+        if self._batch_depth:
+            yield self._conn
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        try:
+            yield self._conn
+        except BaseException:
+            self._conn.execute("ROLLBACK")
+            raise
+        self._conn.execute("COMMIT")
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """Group writes into one transaction (all or nothing), e.g. the trades of a resync.
+
+        Nested batches join the outer one. Readers in other connections see none of it until the
+        outermost batch commits; an exception inside rolls all of it back.
+        """
+        if self._batch_depth:
+            self._batch_depth += 1
+            try:
+                yield
+            finally:
+                self._batch_depth -= 1
+            return
+        self._conn.execute("BEGIN IMMEDIATE")
+        self._batch_depth = 1
+        try:
+            yield
+        except BaseException:
+            self._batch_depth = 0
+            self._conn.execute("ROLLBACK")
+            raise
+        self._batch_depth = 0
+        self._conn.execute("COMMIT")
+
+    # -- writes --------------------------------------------------------------------------------------
+
+    def record_fill(self, record: FillRecord, *, run_id: str | None = None) -> bool:
+        """Record a fill and its status; a redelivery only applies a new status (see the module doc).
+
+        True when the fill or its status was new. ValueError on malformed input (nothing written).
+        """
+        row = _fill_row(record, run_id)
+        key = (row[0], row[1])
+        try:
+            with self._write() as conn:
+                if conn.execute(_INSERT_FILL, row).rowcount:
+                    return True
+                return self._advance(conn, key, TradeStatus(row[11]), row[10])
+        except sqlite3.IntegrityError as exc:
+            raise ValueError(f"fill {key[0]}/{key[1]}: refused by the ledger ({exc})") from None
+
+    def record_status(self, trade_id: str, order_id: str, status: TradeStatus, ts: float) -> bool:
+        """Apply a settlement status to a recorded fill; False when it is old news or goes backwards.
+
+        ValueError when no such fill was recorded (nothing written).
+        """
+        key = (_text(trade_id, "trade_id"), _text(order_id, "order_id"))
+        new = _status(status)
+        when = _ts(ts, f"status of {trade_id}/{order_id}: ts")
+        with self._write() as conn:
+            return self._advance(conn, key, new, when)
+
+    def _advance(self, conn: sqlite3.Connection, key: tuple[str, str], new: TradeStatus, ts: float) -> bool:
+        row = conn.execute(_CURRENT_STATUS, key).fetchone()
+        if row is None:
+            raise ValueError(f"no fill {key[0]}/{key[1]} in the ledger")
+        current = TradeStatus(row[0])
+        if new is current or _RANK[new] < _RANK[current]:
+            return False
+        return conn.execute(_INSERT_STATUS, (*key, new.value, ts)).rowcount > 0
+
+    def record_flow(self, flow: FlowRecord) -> bool:
+        """Record a non-fill movement once per `flow_id`; True when it was new."""
+        row = _flow_row(flow)
+        with self._write() as conn:
+            return conn.execute(_INSERT_FLOW, row).rowcount > 0
+
+    def start_run(
+        self,
+        *,
+        venue: str,
+        markets: Sequence[str],
+        address: str,
+        ts: float,
+        run_id: str | None = None,
+    ) -> str:
+        """Record the start of a bot run and return its id (a fresh one unless given).
+
+        Idempotent on `run_id`: starting a run that is already recorded writes nothing.
+        """
+        if isinstance(markets, str):
+            raise ValueError("markets must be a sequence of condition ids, not one string")
+        ids = [_text(m, "market") for m in markets]
+        rid = run_id if run_id is not None else f"run-{uuid.uuid4().hex[:16]}"
+        row = (
+            _text(rid, "run_id"),
+            _ts(ts, "run start ts"),
+            _text(venue, "venue"),
+            json.dumps(ids),
+            _text(address, "address", empty_ok=True),
+        )
+        with self._write() as conn:
+            conn.execute(
+                "INSERT INTO runs (run_id, started_ts, venue, markets, address) VALUES (?, ?, ?, ?, ?)"
+                " ON CONFLICT DO NOTHING",
+                row,
+            )
+        return rid
+
+    def end_run(self, run_id: str, *, reason: str, ts: float) -> bool:
+        """Record the end of a run with its exit reason; False when it was already ended."""
+        row = (_text(run_id, "run_id"), _ts(ts, "run end ts"), _text(reason, "reason", empty_ok=True))
+        try:
+            with self._write() as conn:
+                return (
+                    conn.execute(
+                        "INSERT INTO run_events (run_id, kind, ts, detail) VALUES (?, 'ended', ?, ?)"
+                        " ON CONFLICT DO NOTHING",
+                        row,
+                    ).rowcount
+                    > 0
+                )
+        except sqlite3.IntegrityError:
+            raise ValueError(f"no run {run_id} in the ledger") from None
+
+    # -- reads ---------------------------------------------------------------------------------------
+
+    def fills(self, market: str | None = None) -> list[FillRecord]:
+        """Every recorded fill (of one market, or all) in insertion order, with its current status.
+
+        FAILED fills are included (reversed: `effective` is False); filter on `effective` to skip them.
+        """
+        if market is None:
+            rows = self._conn.execute(_SELECT_FILLS + " ORDER BY f.seq")
+        else:
+            rows = self._conn.execute(_SELECT_FILLS + " WHERE f.market = ? ORDER BY f.seq", (market,))
+        return [_fill_from_row(row) for row in rows]
+
+    def status_history(self, trade_id: str, order_id: str) -> list[tuple[TradeStatus, float]]:
+        """The recorded status transitions of one fill, oldest first (empty for an unknown fill)."""
+        rows = self._conn.execute(_STATUS_HISTORY, (trade_id, order_id))
+        return [(TradeStatus(status), ts) for status, ts, _ in rows]
+
+    def flows(self, market: str | None = None) -> list[FlowRecord]:
+        """Every recorded flow (of one market, or all) in insertion order."""
+        if market is None:
+            rows = self._conn.execute(_SELECT_FLOWS + " ORDER BY seq")
+        else:
+            rows = self._conn.execute(_SELECT_FLOWS + " WHERE market = ? ORDER BY seq", (market,))
+        return [_flow_from_row(row) for row in rows]
+
+    def markets(self) -> list[str]:
+        """Condition ids with any fill or flow, sorted (account-wide flows have none)."""
+        rows = self._conn.execute(
+            "SELECT market FROM fills UNION SELECT market FROM flows WHERE market != '' ORDER BY 1"
+        )
+        return [row[0] for row in rows]
+
+    def last_fill_ts(self, market: str | None = None) -> float | None:
+        """The latest venue time of any recorded fill (for a "trades since" resync); None when none."""
+        if market is None:
+            row = self._conn.execute("SELECT MAX(venue_ts) FROM fills").fetchone()
+        else:
+            row = self._conn.execute("SELECT MAX(venue_ts) FROM fills WHERE market = ?", (market,)).fetchone()
+        value = row[0]
+        return None if value is None else float(value)
+
+    def fill_count(self, market: str | None = None) -> int:
+        """How many fills are recorded (FAILED ones included)."""
+        if market is None:
+            row = self._conn.execute("SELECT COUNT(*) FROM fills").fetchone()
+        else:
+            row = self._conn.execute("SELECT COUNT(*) FROM fills WHERE market = ?", (market,)).fetchone()
+        return int(row[0])
+
+    def runs(self) -> list[RunRecord]:
+        """Every run, oldest first, with its end (if recorded)."""
+        rows = self._conn.execute(
+            "SELECT r.run_id, r.started_ts, r.venue, r.markets, r.address, e.ts, e.detail"
+            " FROM runs r LEFT JOIN run_events e ON e.run_id = r.run_id AND e.kind = 'ended'"
+            " ORDER BY r.seq"
+        )
+        return [
+            RunRecord(
+                run_id=run_id,
+                started_ts=started,
+                venue=venue,
+                markets=tuple(json.loads(markets)),
+                address=address,
+                ended_ts=ended,
+                end_reason=reason,
+            )
+            for run_id, started, venue, markets, address, ended, reason in rows
+        ]

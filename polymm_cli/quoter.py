@@ -1,0 +1,460 @@
+"""Quoting maths: from the YES book top and our inventory to the quotes we want resting, and why.
+
+Owns the rules that turn a book update into target quotes:
+
+- the mid: the YES book mid, the size-weighted microprice, or a `polymm quote --mid P` override;
+  with no two-sided book and no override nothing is quoted (never a guessed price);
+- the base offset (spread / 2) and the inventory skew of seed 004 Phase 2: with r = clamp(e / L),
+  once |r| >= skew_start the side that reduces exposure moves |r| x factor x base closer to the
+  mid and the other side moves away by the same amount;
+- tick rounding (bid DOWN, ask UP, so they never cross or touch), the [tick, 1 - tick] clamp and
+  the post-only clamp (never at or through the opposite best);
+- the position limit: no bid at e >= +L, no ask at e <= -L, and each size cut so that one full
+  fill can never take |e| past L (the 2026-01-16 post-mortem: a 20-share fill on a +/-10 limit);
+- the min-size rule (a side is skipped, never placed below the market minimum) and sizes cut to
+  2 decimals;
+- which order carries a side: the ask SELLs held YES when it covers the minimum, else BUYs NO at
+  1 - ask with collateral; the bid SELLs held NO, else BUYs YES. "Held" for selling is the
+  `sellable_*` amount when given (settled shares only; a MATCHED fill may still fail), while the
+  exposure e always counts the whole position.
+
+Every rule that changes a quote leaves a line in `QuoteDecision.notes`, and every quote says in
+`reason` how it was made, so `polymm quote` can explain its output.
+
+Terms: e = YES - NO shares held (net exposure). "bid" and "ask" are the market's sides in YES
+terms: a bid fill raises e (BUY YES, or SELL NO at 1 - bid), an ask fill lowers it (SELL YES, or
+BUY NO at 1 - ask).
+
+Must not: import anything but stdlib, decimal and `polymm_cli.model`; do I/O; read a clock; know
+about live orders (that is `reconcile`) or have the last word on limits (that is `risk`). Money is
+`Decimal` throughout, never float. `quote()` is on the hot path (book update -> orders): it does
+no validation of its inputs beyond what the rules need (`QuoteParams` validates itself once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
+from typing import Literal
+
+from polymm_cli.model import MICRO, ONE, ZERO, Market, Side, decimal_str
+
+QuoteSide = Literal["bid", "ask"]
+
+NO_BOOK_REASON = "no two-sided book: never quote a guessed price"
+
+_TWO = Decimal(2)
+_CENT = Decimal("0.01")  # order sizes are cut to 2 decimals (the venue's size precision)
+_HUNDRED = Decimal(100)
+
+
+# -- records ------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuoteParams:
+    """How to quote: width, size, the position limit and the inventory-skew knobs."""
+
+    spread: Decimal  # full width in YES price (0.04 -> 2c each side of the mid: the base offset)
+    size: Decimal  # shares per quote
+    position_limit: Decimal  # L, on net exposure e = YES - NO (shares)
+    requote_threshold: Decimal = Decimal("0.005")
+    use_microprice: bool = False
+    skew_enabled: bool = True
+    skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
+    skew_start: Decimal = Decimal("0.3")  # fraction of L where the skew starts
+
+    def __post_init__(self) -> None:
+        if self.spread <= ZERO:
+            raise ValueError(f"spread must be > 0, got {self.spread}")
+        if self.size <= ZERO:
+            raise ValueError(f"size must be > 0, got {self.size}")
+        if self.position_limit <= ZERO:
+            raise ValueError(f"position_limit must be > 0, got {self.position_limit}")
+        if self.requote_threshold < ZERO:
+            raise ValueError(f"requote_threshold must be >= 0, got {self.requote_threshold}")
+        if not ZERO <= self.skew_factor <= ONE:
+            raise ValueError(f"skew_factor must be in [0, 1], got {self.skew_factor}")
+        if not ZERO <= self.skew_start <= ONE:
+            raise ValueError(f"skew_start must be in [0, 1], got {self.skew_start}")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class QuoteInput:
+    """What the quoter sees: the market, the YES book top and our inventory."""
+
+    market: Market
+    best_bid: Decimal | None  # YES book top (None = that side is empty)
+    best_ask: Decimal | None
+    best_bid_size: Decimal | None = None  # for the microprice
+    best_ask_size: Decimal | None = None
+    yes_position: Decimal = ZERO  # shares we hold (fills still settling included): drives e
+    no_position: Decimal = ZERO
+    # Shares we may SELL (settled only: a MATCHED fill can still fail, the ghost-fill trap);
+    # None = the whole position.
+    sellable_yes: Decimal | None = None
+    sellable_no: Decimal | None = None
+    mid_override: Decimal | None = None  # `polymm quote --mid P`: quote around this instead of the book
+
+
+@dataclass(frozen=True, slots=True)
+class TargetQuote:
+    """One order we want resting.
+
+    `side` is the market's side in YES terms; `token_id`, `order_side` and `price` are the order as
+    the venue sees it (for a BUY NO or SELL NO, `price` = 1 - `yes_price`).
+    """
+
+    side: QuoteSide
+    token_id: str
+    order_side: Side
+    price: Decimal
+    yes_price: Decimal
+    size: Decimal
+    reason: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class SkippedSide:
+    """A side we deliberately do not quote, and why."""
+
+    side: QuoteSide
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
+class QuoteDecision:
+    """The quoter's answer: the mid used, the quotes (bid first), the skipped sides and the notes."""
+
+    mid: Decimal | None
+    quotes: tuple[TargetQuote, ...] = ()
+    skipped: tuple[SkippedSide, ...] = ()
+    notes: tuple[str, ...] = ()
+
+    @property
+    def bid(self) -> TargetQuote | None:
+        """The bid quote, if any."""
+        for q in self.quotes:
+            if q.side == "bid":
+                return q
+        return None
+
+    @property
+    def ask(self) -> TargetQuote | None:
+        """The ask quote, if any."""
+        for q in self.quotes:
+            if q.side == "ask":
+                return q
+        return None
+
+    def skip_reason(self, side: QuoteSide) -> str | None:
+        """Why `side` was skipped, or None when it was not."""
+        for s in self.skipped:
+            if s.side == side:
+                return s.reason
+        return None
+
+
+# -- helpers ------------------------------------------------------------------------------------
+
+
+def round_down_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """The largest multiple of `tick` that is <= `price` (works for 0.0025 and 0.005 ticks too)."""
+    return (price / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+
+
+def round_up_to_tick(price: Decimal, tick: Decimal) -> Decimal:
+    """The smallest multiple of `tick` that is >= `price`."""
+    return (price / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+
+
+def needs_requote(last_mid: Decimal | None, mid: Decimal | None, threshold: Decimal) -> bool:
+    """Whether the quotes should be recomputed: the first quote always, then a mid move >= threshold.
+
+    No mid (no two-sided book) never asks for a requote: there is nothing to quote around.
+    """
+    if mid is None:
+        return False
+    if last_mid is None:
+        return True
+    return abs(mid - last_mid) >= threshold
+
+
+def _fmt(value: Decimal, dp: int) -> str:
+    """Display form: at least the tick's decimals (0.5 -> "0.500" on a 0.001 market), at most 4 more."""
+    text = decimal_str(value)
+    point = text.find(".")
+    decimals = 0 if point < 0 else len(text) - point - 1
+    if decimals < dp:
+        return text + ("." if point < 0 else "") + "0" * (dp - decimals)
+    if decimals > dp + 4:
+        return f"{value:.{dp + 4}f}"
+    return text
+
+
+def _signed(value: Decimal) -> str:
+    text = decimal_str(value)
+    return text if value < ZERO else "+" + text
+
+
+def _skip_both(mid: Decimal | None, reason: str, notes: tuple[str, ...] = ()) -> QuoteDecision:
+    return QuoteDecision(
+        mid=mid,
+        quotes=(),
+        skipped=(SkippedSide("bid", reason), SkippedSide("ask", reason)),
+        notes=notes,
+    )
+
+
+# -- the quoter ---------------------------------------------------------------------------------
+
+
+def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
+    """Decide the bid and ask to rest for one market, with the reason for each and notes on every rule.
+
+    See the module docstring for the rules, in the order they apply: mid, skew, rounding, clamps,
+    position limit, size cut, min size, inventory vs collateral.
+    """
+    market = inp.market
+    tick = market.tick_size
+    dp = -int(tick.as_tuple().exponent)
+    best_bid = inp.best_bid
+    best_ask = inp.best_ask
+    notes: list[str] = []
+
+    # 1. The mid.
+    if inp.mid_override is not None:
+        mid = inp.mid_override
+        notes.append(f"mid = override {_fmt(mid, dp)} (not the book)")
+    elif best_bid is None or best_ask is None:
+        return _skip_both(None, NO_BOOK_REASON)
+    elif best_bid >= best_ask:
+        return _skip_both(
+            None,
+            f"book crossed or locked (best bid {best_bid} >= best ask {best_ask}): "
+            "never quote a guessed price",
+        )
+    elif params.use_microprice:
+        bid_sz = inp.best_bid_size
+        ask_sz = inp.best_ask_size
+        if bid_sz is not None and ask_sz is not None and bid_sz > ZERO and ask_sz > ZERO:
+            mid = ((best_bid * ask_sz + best_ask * bid_sz) / (bid_sz + ask_sz)).quantize(MICRO)
+            notes.append(
+                f"mid = microprice {_fmt(mid, dp)} (top sizes bid {decimal_str(bid_sz)} / ask "
+                f"{decimal_str(ask_sz)})"
+            )
+        else:
+            mid = (best_bid + best_ask) / _TWO
+            notes.append("microprice needs both top-of-book sizes: using the plain mid")
+    else:
+        mid = (best_bid + best_ask) / _TWO
+
+    if not ZERO < mid < ONE:
+        return _skip_both(mid, f"mid {decimal_str(mid)} is outside (0, 1)", tuple(notes))
+    if market.closed or not market.accepting_orders:
+        return _skip_both(mid, "market is closed or not accepting orders", tuple(notes))
+
+    # 2. Offsets and inventory skew (seed 004 Phase 2).
+    e = inp.yes_position - inp.no_position
+    limit = params.position_limit
+    base = params.spread / _TWO
+    bid_off = base
+    ask_off = base
+    skew = ZERO
+    if params.skew_enabled and e:
+        ratio = e / limit
+        if ratio > ONE:
+            ratio = ONE
+        elif ratio < -ONE:
+            ratio = -ONE
+        used = abs(ratio)
+        if used >= params.skew_start:
+            skew = used * params.skew_factor * base
+            if e < ZERO:
+                bid_off -= skew
+                ask_off += skew
+                toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
+            else:
+                ask_off -= skew
+                bid_off += skew
+                toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
+            notes.append(
+                f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
+                f"factor {decimal_str(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
+                f"L {decimal_str(limit)}): {toward}"
+            )
+
+    lo = tick
+    hi = ONE - tick
+    min_size = market.min_order_size
+    quotes: list[TargetQuote] = []
+    skipped: list[SkippedSide] = []
+
+    # 3. Prices: round away from the mid, clamp to [tick, 1 - tick], then the post-only clamp.
+    mid_txt = _fmt(mid, dp)
+    bid: Decimal | None = None
+    bid_adj = ""
+    bid_clamped = False
+    if e >= limit:
+        reason = (
+            f"position limit: e {_signed(e)} >= +L {decimal_str(limit)}: no bid (it would add YES exposure)"
+        )
+        skipped.append(SkippedSide("bid", reason))
+        notes.append(reason)
+    else:
+        bid = round_down_to_tick(mid - bid_off, tick)
+        if bid < lo:
+            bid, bid_clamped = lo, True
+            bid_adj += f", raised to the minimum price {lo}"
+            notes.append(f"bid clamped up to the minimum price {lo}")
+        elif bid > hi:
+            bid, bid_clamped = hi, True
+            bid_adj += f", lowered to the maximum price {hi}"
+            notes.append(f"bid clamped down to the maximum price {hi}")
+        if best_ask is not None and bid >= best_ask:
+            capped = round_up_to_tick(best_ask, tick) - tick
+            notes.append(
+                f"post-only: bid {bid} would cross or touch the best ask {best_ask}: lowered to {capped}"
+            )
+            bid_adj += f", post-only below best ask {best_ask}"
+            bid, bid_clamped = capped, True
+            if bid < lo:
+                skipped.append(SkippedSide("bid", f"post-only: no valid price below the best ask {best_ask}"))
+                bid = None
+
+    ask: Decimal | None = None
+    ask_adj = ""
+    if e <= -limit:
+        reason = (
+            f"position limit: e {_signed(e)} <= -L {decimal_str(limit)}: no ask (it would add NO exposure)"
+        )
+        skipped.append(SkippedSide("ask", reason))
+        notes.append(reason)
+    else:
+        ask = round_up_to_tick(mid + ask_off, tick)
+        if ask > hi:
+            ask = hi
+            ask_adj += f", lowered to the maximum price {hi}"
+            notes.append(f"ask clamped down to the maximum price {hi}")
+        elif ask < lo:
+            ask = lo
+            ask_adj += f", raised to the minimum price {lo}"
+            notes.append(f"ask clamped up to the minimum price {lo}")
+        if best_bid is not None and ask <= best_bid:
+            floored = round_down_to_tick(best_bid, tick) + tick
+            notes.append(
+                f"post-only: ask {ask} would cross or touch the best bid {best_bid}: raised to {floored}"
+            )
+            ask_adj += f", post-only above best bid {best_bid}"
+            ask = floored
+            if ask > hi:
+                skipped.append(SkippedSide("ask", f"post-only: no valid price above the best bid {best_bid}"))
+                ask = None
+
+    if bid is not None and ask is not None and bid >= ask:
+        # Only a clamp can get here (unclamped, ask - bid >= spread > 0): a clamped bid yields, else the ask.
+        if bid_clamped:
+            reason = f"clamped bid {bid} would cross or touch our ask {ask}"
+            skipped.append(SkippedSide("bid", reason))
+            bid = None
+        else:
+            reason = f"clamped ask {ask} would cross or touch our bid {bid}"
+            skipped.append(SkippedSide("ask", reason))
+            ask = None
+        notes.append(reason)
+
+    # 4. Sizes and the order that carries each side.
+    size = params.size
+    if bid is not None:
+        skew_txt = ""
+        if skew:
+            skew_txt = (
+                f" (skew {_fmt(skew, dp)} toward reducing NO exposure)"
+                if e < ZERO
+                else f" (skew {_fmt(skew, dp)} away: a fill would add YES exposure)"
+            )
+        room = limit - e
+        s = size
+        if room < s:
+            s = room
+            notes.append(
+                f"bid size cut {decimal_str(size)} -> {decimal_str(room)}: one fill must not take "
+                f"e {_signed(e)} past +L {decimal_str(limit)}"
+            )
+        held = (inp.no_position if inp.sellable_no is None else inp.sellable_no).quantize(
+            _CENT, rounding=ROUND_DOWN
+        )
+        if held > ZERO and held >= min_size:
+            if held < s:
+                notes.append(f"bid size cut {decimal_str(s)} -> {decimal_str(held)}: NO held")
+                s = held
+            token, order_side, price = market.no_token, Side.SELL, ONE - bid
+            how = f"SELL NO from inventory at 1 - {bid} = {price}"
+        else:
+            token, order_side, price = market.yes_token, Side.BUY, bid
+            how = "BUY YES with collateral"
+        s = s.quantize(_CENT, rounding=ROUND_DOWN)
+        if s <= ZERO or s < min_size:
+            skipped.append(
+                SkippedSide("bid", f"size {decimal_str(s)} below the market minimum {decimal_str(min_size)}")
+            )
+        else:
+            quotes.append(
+                TargetQuote(
+                    "bid",
+                    token,
+                    order_side,
+                    price,
+                    bid,
+                    s,
+                    f"bid = mid {mid_txt} - {_fmt(bid_off, dp)}{skew_txt}{bid_adj}; {how}",
+                )
+            )
+
+    if ask is not None:
+        skew_txt = ""
+        if skew:
+            skew_txt = (
+                f" (skew {_fmt(skew, dp)} toward reducing YES exposure)"
+                if e > ZERO
+                else f" (skew {_fmt(skew, dp)} away: a fill would add NO exposure)"
+            )
+        room = limit + e
+        s = size
+        if room < s:
+            s = room
+            notes.append(
+                f"ask size cut {decimal_str(size)} -> {decimal_str(room)}: one fill must not take "
+                f"e {_signed(e)} past -L {decimal_str(limit)}"
+            )
+        held = (inp.yes_position if inp.sellable_yes is None else inp.sellable_yes).quantize(
+            _CENT, rounding=ROUND_DOWN
+        )
+        if held > ZERO and held >= min_size:
+            if held < s:
+                notes.append(f"ask size cut {decimal_str(s)} -> {decimal_str(held)}: YES held")
+                s = held
+            token, order_side, price = market.yes_token, Side.SELL, ask
+            how = "SELL YES from inventory"
+        else:
+            token, order_side, price = market.no_token, Side.BUY, ONE - ask
+            how = f"BUY NO with collateral at 1 - {ask} = {price}"
+        s = s.quantize(_CENT, rounding=ROUND_DOWN)
+        if s <= ZERO or s < min_size:
+            skipped.append(
+                SkippedSide("ask", f"size {decimal_str(s)} below the market minimum {decimal_str(min_size)}")
+            )
+        else:
+            quotes.append(
+                TargetQuote(
+                    "ask",
+                    token,
+                    order_side,
+                    price,
+                    ask,
+                    s,
+                    f"ask = mid {mid_txt} + {_fmt(ask_off, dp)}{skew_txt}{ask_adj}; {how}",
+                )
+            )
+
+    return QuoteDecision(mid=mid, quotes=tuple(quotes), skipped=tuple(skipped), notes=tuple(notes))

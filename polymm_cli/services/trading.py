@@ -1,0 +1,323 @@
+"""Services for `polymm run`, `polymm quote` and `polymm cancel-all`.
+
+`run` wires one QuotingEngine: settings -> venue (local exchange or Polymarket) -> ledger -> engine,
+with a per-wallet lock (one engine per wallet), the halt file other processes use to stop it, and a
+snapshot callback for the dashboard. Commands stay thin: each calls one function here.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import fcntl
+import json
+import os
+import signal
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+from polymm_cli.clock import SystemClock
+from polymm_cli.engine import EngineConfig, QuotingEngine
+from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError, RiskHalt, UsageError
+from polymm_cli.ledger import Ledger
+from polymm_cli.model import ZERO, EngineSnapshot, Market
+from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
+from polymm_cli.services.venues import data_dir, local_exchange, open_venue
+from polymm_cli.settings import Settings, VenueName
+from polymm_cli.venues.base import Venue
+
+HALT_FILE = "halt-{address}.json"
+LOCK_FILE = "run-{address}.lock"
+SNAPSHOT_INTERVAL_S = 0.25
+
+
+class Interrupted(PolymmError):
+    exit_code = EXIT_INTERRUPTED
+
+
+@dataclass
+class RunOptions:
+    markets: list[str] = field(default_factory=list)
+    live: bool = False
+    yes: bool = False
+    duration: float | None = None
+    adopt_orders: bool = False
+
+
+def quote_params(settings: Settings) -> QuoteParams:
+    return QuoteParams(
+        spread=settings.spread,
+        size=settings.size,
+        position_limit=settings.position_limit,
+        requote_threshold=settings.requote_threshold,
+        skew_enabled=settings.skew_enabled,
+        skew_factor=settings.skew_factor,
+        skew_start=settings.skew_start,
+        use_microprice=settings.microprice,
+    )
+
+
+def check_params_for(market: Market, params: QuoteParams) -> None:
+    """Refuse settings that cannot quote this market, with one clear line each."""
+    name = market.slug or market.condition_id
+    if params.spread < market.tick_size:
+        raise UsageError(f"spread {params.spread} is below one tick ({market.tick_size}) of {name}")
+    if params.spread >= 1:
+        raise UsageError(f"spread {params.spread} must be below 1")
+    if params.size < market.min_order_size:
+        raise UsageError(f"size {params.size} is below the minimum order size ({market.min_order_size}) of {name}")
+    if params.position_limit <= 0:
+        raise UsageError("position limit must be positive")
+    if params.requote_threshold < 0:
+        raise UsageError("requote threshold must not be negative")
+
+
+# -- the per-wallet lock and the halt file ---------------------------------------------------------
+
+
+@contextlib.contextmanager
+def wallet_lock(directory: Path, address: str) -> Iterator[None]:
+    """One engine per wallet: a second `run` on the same account is refused while this is held."""
+    path = directory / LOCK_FILE.format(address=address.lower())
+    handle = path.open("a+")
+    try:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "another process"
+        handle.close()
+        raise UsageError(f"another polymm run is already trading wallet {address} ({holder})") from None
+    try:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()}")
+        handle.flush()
+        yield
+    finally:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+        handle.close()
+
+
+def halt_path(directory: Path, address: str) -> Path:
+    return directory / HALT_FILE.format(address=address.lower())
+
+
+def request_halt(directory: Path, address: str, reason: str) -> None:
+    """Ask the running engine of this wallet to pull its quotes and stop quoting (obeyed within 1 s)."""
+    path = halt_path(directory, address)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps({"reason": reason, "pid": os.getpid()}))
+    os.replace(tmp, path)
+
+
+def read_halt(directory: Path, address: str) -> str | None:
+    try:
+        return str(json.loads(halt_path(directory, address).read_text())["reason"])
+    except FileNotFoundError:
+        return None
+    except (OSError, ValueError, KeyError, TypeError):
+        return "halt requested"
+
+
+# -- run ------------------------------------------------------------------------------------------
+
+
+def run(
+    settings: Settings,
+    options: RunOptions,
+    *,
+    confirm: Callable[[str], bool],
+    on_snapshot: Callable[[EngineSnapshot], None] | None = None,
+    on_decision: Callable[[dict[str, Any]], None] | None = None,
+) -> str:
+    """Run the quoting engine until duration, Ctrl+C or SIGTERM; returns the exit reason.
+
+    Raises RiskHalt when the run ended halted (exit code 4), Interrupted on Ctrl+C (130)."""
+    params = quote_params(settings)
+    if settings.venue is VenueName.POLYMARKET:
+        if not options.live:
+            raise UsageError("trading on Polymarket places real orders: add --live to do it")
+        if settings.private_key is None:
+            raise UsageError("--live needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
+    directory = data_dir(settings)
+    with local_exchange(settings, flow=settings.exchange_flow, publish=True) if settings.venue is VenueName.LOCAL \
+            else contextlib.nullcontext(None) as url:
+        return asyncio.run(_run(settings, options, params, directory, url, confirm, on_snapshot, on_decision))
+
+
+async def _run(
+    settings: Settings,
+    options: RunOptions,
+    params: QuoteParams,
+    directory: Path,
+    url: str | None,
+    confirm: Callable[[str], bool],
+    on_snapshot: Callable[[EngineSnapshot], None] | None,
+    on_decision: Callable[[dict[str, Any]], None] | None,
+) -> str:
+    clock = SystemClock()
+    async with open_venue(settings, clock, url) as handle:
+        venue = handle.venue
+        markets = await _resolve_markets(venue, options.markets)
+        for market in markets:
+            check_params_for(market, params)
+        if handle.name == "polymarket" and not options.yes:
+            names = ", ".join(m.slug or m.condition_id for m in markets)
+            if not confirm(f"Place REAL orders on Polymarket in {names} from {venue.address}?"):
+                raise UsageError("not confirmed: nothing was placed")
+        with wallet_lock(directory, venue.address), Ledger.open(directory) as ledger:
+            halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
+            engine = QuotingEngine(
+                venue,
+                ledger,
+                clock,
+                markets,
+                EngineConfig(params=params, adopt_orders=options.adopt_orders),
+                venue_name=handle.name,
+                halt_check=lambda: read_halt(directory, venue.address),
+                on_decision=on_decision,
+            )
+            stop = asyncio.Event()
+            interrupted: list[int] = []
+            loop = asyncio.get_running_loop()
+
+            def on_signal(sig: int) -> None:
+                interrupted.append(sig)
+                stop.set()
+
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                loop.add_signal_handler(sig, on_signal, sig)
+            reporter = asyncio.create_task(_report(engine, on_snapshot)) if on_snapshot else None
+            try:
+                reason = await engine.run(duration=options.duration, stop=stop)
+            finally:
+                if reporter is not None:
+                    reporter.cancel()
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await reporter
+                    on_snapshot(engine.snapshot())  # type: ignore[misc]
+                for sig in (signal.SIGINT, signal.SIGTERM):
+                    loop.remove_signal_handler(sig)
+    if reason.startswith("halted"):
+        raise RiskHalt(f"run ended {reason}; every order was cancelled")
+    if interrupted and interrupted[0] == signal.SIGINT:
+        raise Interrupted("interrupted: every order was cancelled")
+    return reason
+
+
+async def _report(engine: QuotingEngine, on_snapshot: Callable[[EngineSnapshot], None]) -> None:
+    while True:
+        on_snapshot(engine.snapshot())
+        await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+
+
+async def _resolve_markets(venue: Venue, idents: list[str]) -> list[Market]:
+    if not idents:
+        listed = await venue.markets()
+        if not listed:
+            raise UsageError("the venue lists no tradable market; name one")
+        return [listed[0]]
+    markets: list[Market] = []
+    for ident in idents:
+        market = await venue.market(ident)
+        if market.condition_id not in {m.condition_id for m in markets}:
+            markets.append(market)
+    return markets
+
+
+# -- quote (dry run of the quoter) -----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class QuotePreview:
+    market: Market
+    decision: QuoteDecision
+    position: Decimal
+
+
+def preview_quote(
+    settings: Settings, ident: str, *, position: Decimal | None, mid: Decimal | None
+) -> QuotePreview:
+    """What the quoter would place now for this market, and why; places nothing."""
+    params = quote_params(settings)
+
+    async def main(url: str | None) -> QuotePreview:
+        clock = SystemClock()
+        async with open_venue(settings, clock, url) as handle:
+            market = await handle.venue.market(ident)
+            check_params_for(market, params)
+            book = None if mid is not None else await handle.venue.book(market.yes_token)
+            yes = position if position is not None and position > 0 else ZERO
+            no = -position if position is not None and position < 0 else ZERO
+            inp = QuoteInput(
+                market=market,
+                best_bid=book.bids[0].price if book and book.bids else None,
+                best_ask=book.asks[0].price if book and book.asks else None,
+                best_bid_size=book.bids[0].size if book and book.bids else None,
+                best_ask_size=book.asks[0].size if book and book.asks else None,
+                yes_position=yes,
+                no_position=no,
+                sellable_yes=yes,
+                sellable_no=no,
+                mid_override=mid,
+            )
+            return QuotePreview(market, quote(inp, params), yes - no)
+
+    with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
+            else contextlib.nullcontext(None) as url:
+        return asyncio.run(main(url))
+
+
+# -- cancel-all (the kill switch) ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CancelReport:
+    address: str
+    canceled: tuple[str, ...]
+    still_open: int
+    halted_run: bool
+
+
+def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 0.6) -> CancelReport:
+    """Halt this wallet's running engine (if any), cancel at the exchange, and verify none is left."""
+    directory = data_dir(settings)
+
+    async def main(url: str | None) -> CancelReport:
+        clock = SystemClock()
+        async with open_venue(settings, clock, url) as handle:
+            venue = handle.venue
+            running = _run_is_active(directory, venue.address)
+            if running:
+                request_halt(directory, venue.address, "cancel-all from another terminal")
+                await asyncio.sleep(halt_grace_s)  # the engine polls every 0.25 s, then stops placing
+            cid = (await venue.market(market)).condition_id if market else None
+            canceled: list[str] = []
+            for _ in range(5):
+                result = await venue.cancel_all(cid)
+                canceled.extend(result.canceled)
+                if not await venue.open_orders(cid):
+                    break
+                await asyncio.sleep(0.2)
+            left = len(await venue.open_orders(cid))
+            return CancelReport(venue.address, tuple(canceled), left, running)
+
+    with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
+            else contextlib.nullcontext(None) as url:
+        return asyncio.run(main(url))
+
+
+def _run_is_active(directory: Path, address: str) -> bool:
+    path = directory / LOCK_FILE.format(address=address.lower())
+    if not path.exists():
+        return False
+    with path.open("a+") as handle:
+        try:
+            fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return True
+        fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
+    return False

@@ -1,0 +1,171 @@
+"""The composition root's venue half: which exchange a command talks to, and with which key.
+
+`local` (the default): the local exchange. A `run` starts it in process (in a background thread, on
+a free loopback port) and publishes its URL in the data dir, so a second terminal's `cancel-all`,
+`pnl` or `markets list` reach that same exchange; with no run going they start their own from the
+same state file. Either way the account, its key and the exchange state live in POLYMM_DATA_DIR.
+`polymarket`: the real CLOB V2, with the configured key and credentials.
+Both go through the same Polymarket adapter: the local exchange speaks the real protocol.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import secrets
+from collections.abc import AsyncIterator, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from pathlib import Path
+
+import httpx
+from pydantic import SecretStr
+
+from polymm_cli.clock import Clock
+from polymm_cli.errors import ConfigError, UsageError, VenueError
+from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.settings import Settings, VenueName
+from polymm_cli.venues.polymarket.adapter import PolymarketConfig, PolymarketVenue
+
+LOCAL_KEY_FILE = "local-wallet.key"
+EXCHANGE_INFO_FILE = "local-exchange.json"
+EXCHANGE_STATE_FILE = "local-exchange-state.json"
+LOCAL_STARTING_PUSD = Decimal(1000)
+
+
+@dataclass(frozen=True, slots=True)
+class VenueHandle:
+    venue: PolymarketVenue
+    name: str  # "local" or "polymarket"
+    url: str
+
+
+def data_dir(settings: Settings) -> Path:
+    path = settings.data_dir
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create data dir {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def local_private_key(directory: Path) -> tuple[SecretStr, bool]:
+    """The local wallet's key, generated once and kept (mode 0600) in the data dir; (key, created)."""
+    path = directory / LOCAL_KEY_FILE
+    if path.exists():
+        text = path.read_text().strip()
+        if len(text) != 66 or not text.startswith("0x"):
+            raise ConfigError(f"{path} is not a private key (0x + 64 hex digits); remove it to make a new one")
+        return SecretStr(text), False
+    key = "0x" + secrets.token_hex(32)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(key + "\n")
+    return SecretStr(key), True
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def running_local_exchange(directory: Path) -> str | None:
+    """The URL of a local exchange a `run` published in this data dir, if it still answers."""
+    path = directory / EXCHANGE_INFO_FILE
+    try:
+        info = json.loads(path.read_text())
+        url, pid = str(info["url"]), int(info["pid"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    if not _alive(pid):
+        return None
+    try:
+        if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
+            return url
+    except httpx.HTTPError:
+        return None
+    return None
+
+
+@contextlib.contextmanager
+def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator[str]:
+    """A local exchange URL: the configured one, the one a run published, or one started here."""
+    if settings.exchange_url:
+        yield settings.exchange_url.rstrip("/")
+        return
+    directory = data_dir(settings)
+    published = running_local_exchange(directory)
+    if published is not None:
+        yield published
+        return
+    config = ExchangeConfig(
+        seed=settings.exchange_seed,
+        flow=flow,
+        state_path=directory / EXCHANGE_STATE_FILE,
+    )
+    try:
+        server = ExchangeThread(config).start()
+    except ValueError as exc:  # an unreadable state file
+        raise ConfigError(str(exc)) from None
+    info_path = directory / EXCHANGE_INFO_FILE
+    try:
+        if publish:
+            info_path.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
+        yield server.url
+    finally:
+        if publish:
+            info_path.unlink(missing_ok=True)
+        server.stop()
+
+
+def fund_local(url: str, address: str, amount: Decimal) -> None:
+    response = httpx.post(f"{url}/_local/fund", json={"address": address, "amount": str(amount)}, timeout=5)
+    if response.status_code != 200:
+        raise VenueError(f"local exchange refused funding: {response.text[:200]}", status=response.status_code)
+
+
+@contextlib.asynccontextmanager
+async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -> AsyncIterator[VenueHandle]:
+    """Start the configured venue (authenticated) and close it afterwards.
+
+    For `local`, `url` is the local exchange (from `local_exchange`); a fresh local wallet is funded
+    with 1,000 pUSD once, and again whenever the exchange knows nothing of it (a new exchange state).
+    """
+    if settings.venue is VenueName.LOCAL:
+        if url is None:
+            raise ValueError("a local venue needs the local exchange's URL")
+        key = settings.private_key or local_private_key(data_dir(settings))[0]
+        config = PolymarketConfig.for_local_exchange(url, key)
+        name = "local"
+    else:
+        if settings.private_key is None:
+            raise UsageError("trading on Polymarket needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
+        config = PolymarketConfig.for_polymarket(
+            private_key=settings.private_key,
+            api_key=settings.api_key,
+            api_secret=settings.api_secret,
+            api_passphrase=settings.api_passphrase,
+            signature_type=settings.signature_type,
+            funder=settings.funder,
+            clob_url=settings.exchange_url,
+            gamma_url=settings.gamma_url,
+            signer=settings.signer.value,
+        )
+        url = config.clob_url
+        name = "polymarket"
+    venue = PolymarketVenue(config, clock)
+    try:
+        await venue.start()
+        if name == "local":
+            balances = await venue.balances()
+            if balances.collateral == 0 and not any(balances.tokens.values()):
+                fund_local(url, venue.address, LOCAL_STARTING_PUSD)
+        yield VenueHandle(venue, name, url)
+    finally:
+        await venue.close()

@@ -1,0 +1,106 @@
+"""REST records (`/data/orders`, `/data/trades`, `/balance-allowance`) -> the venue port's values.
+
+REST order and trade records have the same fields as the user channel's `order`/`trade` events
+(reference §3.6, §6.3), so they are parsed by `wire.parse_user_frame` itself: one parser decides which
+maker fills are ours, how statuses normalise and how timestamps read, for WebSocket and REST alike.
+wire.py exposes no per-record helper, so a record is re-encoded as a one-event frame (only on the
+REST paths, never per WebSocket frame).
+
+Also owns the fill-size normalisation shared by both paths: a matched amount within 1e-6 of a 0.01
+multiple is that multiple (the venue's base-unit arithmetic leaves dust like 4.999999).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Mapping
+from decimal import Decimal, InvalidOperation
+from typing import Any
+
+from polymm_cli.errors import VenueError
+from polymm_cli.model import MICRO
+from polymm_cli.venues.base import OpenOrder, OrderUpdate, TradeUpdate
+from polymm_cli.venues.polymarket.wire import WireError, parse_user_frame
+
+_CENT = Decimal("0.01")
+_DUST = MICRO
+
+
+def snap_size(size: Decimal) -> Decimal:
+    """`size` snapped to the nearest 0.01 multiple when it lies within 1e-6 of it."""
+    snapped = size.quantize(_CENT)
+    if snapped != size and abs(snapped - size) <= _DUST:
+        return snapped
+    return size
+
+
+def normalise_trade(update: TradeUpdate) -> TradeUpdate:
+    """The update with dust-free fill sizes (the same object when nothing changes)."""
+    changed = False
+    fills = []
+    for fill in update.fills:
+        size = snap_size(fill.size)
+        if size is not fill.size:
+            fill = dataclasses.replace(fill, size=size)
+            changed = True
+        fills.append(fill)
+    return dataclasses.replace(update, fills=tuple(fills)) if changed else update
+
+
+def _one_event(record: Any, event_type: str, extra: Mapping[str, Any]) -> str:
+    if not isinstance(record, Mapping):
+        raise WireError(f"{event_type} record is {type(record).__name__}, not an object")
+    return json.dumps({**record, "event_type": event_type, **extra}, default=float)
+
+
+def order_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> OrderUpdate:
+    """A REST OpenOrder record as an OrderUpdate of kind UPDATE (its current state)."""
+    events = parse_user_frame(
+        _one_event(record, "order", {"type": "UPDATE"}),
+        recv_ts,
+        api_key=api_key,
+        maker_address=maker_address,
+    )
+    if len(events) != 1 or not isinstance(events[0], OrderUpdate):
+        raise WireError("order record did not parse as one order")
+    return events[0]
+
+
+def trade_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> TradeUpdate:
+    """A REST trade record as a TradeUpdate carrying our fills (normalised)."""
+    events = parse_user_frame(
+        _one_event(record, "trade", {}), recv_ts, api_key=api_key, maker_address=maker_address
+    )
+    if len(events) != 1 or not isinstance(events[0], TradeUpdate):
+        raise WireError("trade record did not parse as one trade")
+    return normalise_trade(events[0])
+
+
+def open_order_of(update: OrderUpdate) -> OpenOrder:
+    return OpenOrder(
+        order_id=update.order_id,
+        market=update.market,
+        token_id=update.token_id,
+        side=update.side,
+        price=update.price,
+        original_size=update.original_size,
+        size_matched=update.size_matched,
+        created_ts=update.venue_ts,
+    )
+
+
+def base_units_balance(body: Any, what: str) -> Decimal:
+    """`balance` of a /balance-allowance answer (1e-6 base units) in human units."""
+    if not isinstance(body, Mapping):
+        raise VenueError(f"balance of {what}: unexpected answer {type(body).__name__}")
+    raw = body.get("balance")
+    if isinstance(raw, bool) or raw is None:
+        raise VenueError(f"balance of {what}: missing 'balance'")
+    try:
+        units = Decimal(raw) if isinstance(raw, int | Decimal) else Decimal(str(raw))
+    except (InvalidOperation, ValueError):
+        raise VenueError(f"balance of {what}: not a number") from None
+    if not units.is_finite():
+        raise VenueError(f"balance of {what}: not a number")
+    return units.scaleb(-6)

@@ -1,0 +1,548 @@
+"""Behaviour of the quoter: seed 000's quoting floor, seed 004's skew table and post-mortem, our rules."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from polymm_cli.model import ONE, TICK_SIZES, ZERO, Market, Side
+from polymm_cli.quoter import (
+    NO_BOOK_REASON,
+    QuoteDecision,
+    QuoteInput,
+    QuoteParams,
+    QuoteSide,
+    TargetQuote,
+    needs_requote,
+    quote,
+    round_down_to_tick,
+    round_up_to_tick,
+)
+
+D = Decimal
+
+
+def market(tick: str = "0.01", min_size: str = "5", **overrides: object) -> Market:
+    fields: dict[str, object] = {
+        "condition_id": "0xcond",
+        "question": "Will it rain?",
+        "slug": "rain",
+        "yes_token": "YES",
+        "no_token": "NO",
+        "tick_size": D(tick),
+        "min_order_size": D(min_size),
+    }
+    fields.update(overrides)
+    return Market(**fields)  # type: ignore[arg-type]
+
+
+def params(spread: str = "0.04", size: str = "10", limit: str = "50", **overrides: object) -> QuoteParams:
+    return QuoteParams(spread=D(spread), size=D(size), position_limit=D(limit), **overrides)  # type: ignore[arg-type]
+
+
+def book(
+    mkt: Market,
+    bid: str | None = "0.49",
+    ask: str | None = "0.51",
+    yes: str = "0",
+    no: str = "0",
+    **overrides: object,
+) -> QuoteInput:
+    return QuoteInput(
+        market=mkt,
+        best_bid=None if bid is None else D(bid),
+        best_ask=None if ask is None else D(ask),
+        yes_position=D(yes),
+        no_position=D(no),
+        **overrides,  # type: ignore[arg-type]
+    )
+
+
+def both(decision: QuoteDecision) -> tuple[TargetQuote, TargetQuote]:
+    bid, ask = decision.bid, decision.ask
+    assert bid is not None, decision
+    assert ask is not None, decision
+    return bid, ask
+
+
+# -- seed 000: the tutorial bot's floor ---------------------------------------------------------
+
+
+def test_mid_050_with_spread_004_quotes_048_and_052() -> None:
+    mkt = market("0.01")
+
+    decision = quote(book(mkt, "0.49", "0.51"), params("0.04"))
+
+    bid, ask = both(decision)
+    assert decision.mid == D("0.50")
+    assert bid.yes_price == D("0.48")
+    assert ask.yes_price == D("0.52")
+    assert decision.skipped == ()
+
+
+def test_requote_only_when_the_mid_moved_at_least_the_threshold() -> None:
+    threshold = D("0.02")
+
+    assert not needs_requote(D("0.50"), D("0.51"), threshold)
+    assert needs_requote(D("0.50"), D("0.53"), threshold)
+    assert needs_requote(D("0.50"), D("0.52"), threshold)  # "at least"
+    assert needs_requote(D("0.50"), D("0.48"), threshold)  # either direction
+
+
+def test_first_quote_always_requotes_and_no_mid_never_does() -> None:
+    assert needs_requote(None, D("0.50"), D("0.02"))
+    assert not needs_requote(D("0.50"), None, D("0.02"))
+    assert not needs_requote(None, None, D("0.02"))
+
+
+def test_long_at_the_limit_skips_the_buying_side() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt, yes="50"), params(limit="50"))
+
+    assert decision.bid is None
+    assert decision.ask is not None
+    reason = decision.skip_reason("bid")
+    assert reason is not None and "position limit" in reason
+    assert any("position limit" in n for n in decision.notes)
+
+
+def test_short_at_the_limit_skips_the_selling_side() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt, no="50"), params(limit="50"))
+
+    assert decision.ask is None
+    assert decision.bid is not None
+    reason = decision.skip_reason("ask")
+    assert reason is not None and "position limit" in reason
+
+
+def test_beyond_the_limit_still_quotes_the_reducing_side() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt, no="80"), params(limit="50"))
+
+    assert decision.ask is None
+    assert decision.bid is not None
+
+
+@pytest.mark.parametrize(
+    ("bid", "ask"),
+    [(None, "0.51"), ("0.49", None), (None, None)],
+    ids=["no-bids", "no-asks", "empty"],
+)
+def test_no_two_sided_book_means_no_quote_at_all(bid: str | None, ask: str | None) -> None:
+    decision = quote(book(market(), bid, ask), params())
+
+    assert decision.mid is None
+    assert decision.quotes == ()
+    assert [(s.side, s.reason) for s in decision.skipped] == [
+        ("bid", NO_BOOK_REASON),
+        ("ask", NO_BOOK_REASON),
+    ]
+
+
+def test_a_crossed_book_is_not_quoted() -> None:
+    decision = quote(book(market(), "0.52", "0.50"), params())
+
+    assert decision.quotes == ()
+    assert decision.mid is None
+    assert all("crossed" in s.reason for s in decision.skipped)
+
+
+def test_mid_override_quotes_without_a_book() -> None:
+    decision = quote(book(market(), None, None, mid_override=D("0.50")), params())
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
+    assert any("override" in n for n in decision.notes)
+
+
+# -- seed 004 Phase 2: the skew table, exactly --------------------------------------------------
+
+SKEW_TABLE = [
+    # e, bid, ask (None = blocked by the limit)
+    (0, "0.480", "0.520"),
+    (-3, "0.483", "0.523"),
+    (-7, "0.487", "0.527"),
+    (-10, "0.490", None),
+    (3, "0.477", "0.517"),
+    (7, "0.473", "0.513"),
+    (10, None, "0.510"),
+]
+
+
+@pytest.mark.parametrize(
+    ("e", "want_bid", "want_ask"), SKEW_TABLE, ids=[f"e={row[0]:+d}" for row in SKEW_TABLE]
+)
+@pytest.mark.parametrize("held_as", ["inventory", "mixed"])
+def test_inventory_skew_matches_the_seed_table(
+    e: int, want_bid: str | None, want_ask: str | None, held_as: str
+) -> None:
+    mkt = market("0.001", min_size="1")
+    base = 20 if held_as == "mixed" else 0  # the same net exposure held as YES and NO on top of each other
+    yes, no = base + max(e, 0), base + max(-e, 0)
+    inp = book(mkt, "0.499", "0.501", yes=str(yes), no=str(no))
+
+    decision = quote(inp, params("0.04", size="2", limit="10"))
+
+    assert decision.mid == D("0.500")
+    got_bid = decision.bid.yes_price if decision.bid else None
+    got_ask = decision.ask.yes_price if decision.ask else None
+    assert got_bid == (None if want_bid is None else D(want_bid))
+    assert got_ask == (None if want_ask is None else D(want_ask))
+    if want_ask is None:
+        assert "position limit" in (decision.skip_reason("ask") or "")
+    if want_bid is None:
+        assert "position limit" in (decision.skip_reason("bid") or "")
+
+
+def test_skew_reason_names_the_rule_that_made_the_quote() -> None:
+    mkt = market("0.001", min_size="1")
+
+    decision = quote(book(mkt, "0.499", "0.501", no="3"), params("0.04", size="2", limit="10"))
+
+    bid, ask = both(decision)
+    assert bid.reason.startswith("bid = mid 0.500 - 0.017 (skew 0.003 toward reducing NO exposure)")
+    assert ask.reason.startswith("ask = mid 0.500 + 0.023 (skew 0.003 away")
+    assert any(n.startswith("inventory skew 0.003") for n in decision.notes)
+
+
+def test_no_skew_below_the_start_fraction() -> None:
+    mkt = market("0.001", min_size="1")
+
+    decision = quote(book(mkt, "0.499", "0.501", no="2"), params("0.04", size="2", limit="10"))
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.480"), D("0.520"))
+    assert not any("skew" in n for n in decision.notes)
+
+
+def test_skew_can_be_switched_off() -> None:
+    mkt = market("0.001", min_size="1")
+
+    decision = quote(
+        book(mkt, "0.499", "0.501", no="7"), params("0.04", size="2", limit="10", skew_enabled=False)
+    )
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.480"), D("0.520"))
+
+
+def test_exposure_beyond_the_limit_skews_like_the_limit() -> None:
+    mkt = market("0.001", min_size="1")
+
+    decision = quote(book(mkt, "0.499", "0.501", no="20"), params("0.04", size="2", limit="10"))
+
+    assert decision.bid is not None and decision.bid.yes_price == D("0.490")
+    assert decision.ask is None
+
+
+# -- the 2026-01-16 post-mortem: one fill must never overshoot the limit -------------------------
+
+
+def test_size_20_on_a_limit_of_10_is_cut_to_10_so_one_fill_cannot_overshoot() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt), params(size="20", limit="10"))
+
+    bid, ask = both(decision)
+    assert bid.size == D("10")
+    assert ask.size == D("10")
+    assert sum("size cut 20 -> 10" in n for n in decision.notes) == 2
+
+
+def test_size_is_cut_to_the_room_left_before_the_limit() -> None:
+    mkt = market("0.01", min_size="1")
+
+    decision = quote(book(mkt, no="7"), params(size="20", limit="10", skew_enabled=False))
+
+    bid, ask = both(decision)
+    assert ask.size == D("3")  # e = -7: one BUY NO fill of 3 ends at -10
+    assert bid.size == D("7")  # the bid SELLs the 7 NO held (room 17)
+
+
+def test_a_side_whose_cut_size_falls_below_the_minimum_is_skipped() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt, no="7"), params(size="5", limit="10"))
+
+    assert decision.ask is None
+    assert "below the market minimum 5" in (decision.skip_reason("ask") or "")
+
+
+# -- inventory vs collateral ---------------------------------------------------------------------
+
+
+def test_collateral_only_quotes_buy_yes_and_buy_no_at_the_complement() -> None:
+    mkt = market()
+
+    bid, ask = both(quote(book(mkt), params()))
+
+    assert (bid.token_id, bid.order_side, bid.price) == ("YES", Side.BUY, D("0.48"))
+    assert (ask.token_id, ask.order_side, ask.price, ask.yes_price) == ("NO", Side.BUY, D("0.48"), D("0.52"))
+    assert "BUY NO with collateral" in ask.reason
+
+
+def test_held_inventory_is_sold_instead_of_buying_the_complement() -> None:
+    mkt = market()
+
+    bid, ask = both(quote(book(mkt, yes="100", no="100"), params()))
+
+    assert (ask.token_id, ask.order_side, ask.price, ask.size) == ("YES", Side.SELL, D("0.52"), D("10"))
+    assert (bid.token_id, bid.order_side, bid.price, bid.yes_price) == ("NO", Side.SELL, D("0.52"), D("0.48"))
+
+
+def test_a_sell_never_exceeds_what_is_held() -> None:
+    mkt = market(min_size="5")
+
+    decision = quote(book(mkt, yes="7.239"), params(size="10"))
+
+    ask = decision.ask
+    assert ask is not None
+    assert (ask.order_side, ask.size) == (Side.SELL, D("7.23"))
+
+
+def test_unsettled_shares_count_for_exposure_but_are_not_sold() -> None:
+    mkt = market(min_size="5")
+    inp = book(mkt, yes="10", no="10", sellable_yes=D("0"), sellable_no=D("6"))
+
+    bid, ask = both(quote(inp, params(size="10")))
+
+    assert (ask.token_id, ask.order_side, ask.size) == ("NO", Side.BUY, D("10"))  # no settled YES
+    assert (bid.token_id, bid.order_side, bid.size) == ("NO", Side.SELL, D("6"))
+
+
+def test_inventory_below_the_minimum_falls_back_to_collateral() -> None:
+    mkt = market(min_size="5")
+
+    decision = quote(book(mkt, yes="3"), params(size="10"))
+
+    ask = decision.ask
+    assert ask is not None
+    assert (ask.token_id, ask.order_side, ask.size) == ("NO", Side.BUY, D("10"))
+
+
+# -- min size, rounding and clamps ----------------------------------------------------------------
+
+
+def test_a_configured_size_below_the_market_minimum_is_never_placed() -> None:
+    decision = quote(book(market(min_size="5")), params(size="3"))
+
+    assert decision.quotes == ()
+    assert all("below the market minimum 5" in s.reason for s in decision.skipped)
+
+
+def test_sizes_are_cut_to_two_decimals() -> None:
+    bid, ask = both(quote(book(market(min_size="1")), params(size="7.789")))
+
+    assert bid.size == D("7.78")
+    assert ask.size == D("7.78")
+
+
+def test_bid_rounds_down_and_ask_rounds_up_so_they_never_touch() -> None:
+    mkt = market("0.01")
+
+    bid, ask = both(quote(book(mkt, "0.50", "0.51"), params("0.002")))  # mid 0.505, half-width 0.001
+
+    assert (bid.yes_price, ask.yes_price) == (D("0.50"), D("0.51"))
+
+
+def test_an_off_grid_mid_rounds_away_from_itself() -> None:
+    bid, ask = both(quote(book(market("0.01"), "0.48", "0.53"), params("0.04")))  # mid 0.505
+
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.53"))
+
+
+def test_prices_are_clamped_to_tick_and_one_minus_tick() -> None:
+    mkt = market("0.01", min_size="1")
+
+    low = quote(book(mkt, None, None, mid_override=D("0.01")), params("0.04"))
+    high = quote(book(mkt, None, None, mid_override=D("0.995")), params("0.04"))
+
+    assert low.bid is not None and low.bid.yes_price == D("0.01")
+    assert any("minimum price 0.01" in n for n in low.notes)
+    assert high.ask is not None and high.ask.yes_price == D("0.99")
+    assert any("maximum price 0.99" in n for n in high.notes)
+
+
+@pytest.mark.parametrize(
+    ("mid", "kept", "price", "dropped"),
+    [("0.999", "bid", "0.99", "ask"), ("0.001", "ask", "0.01", "bid")],
+    ids=["ask-clamped-down", "bid-clamped-up"],
+)
+def test_a_clamp_that_would_touch_our_own_quote_drops_the_clamped_side(
+    mid: str, kept: QuoteSide, price: str, dropped: QuoteSide
+) -> None:
+    mkt = market("0.01", min_size="1")
+
+    decision = quote(book(mkt, None, None, mid_override=D(mid)), params("0.002"))
+
+    assert [(q.side, q.yes_price) for q in decision.quotes] == [(kept, D(price))]
+    assert "would cross or touch" in (decision.skip_reason(dropped) or "")
+
+
+def test_an_override_never_crosses_the_book_post_only() -> None:
+    mkt = market("0.01")
+
+    up = quote(book(mkt, "0.48", "0.52", mid_override=D("0.70")), params("0.04"))
+    down = quote(book(mkt, "0.48", "0.52", mid_override=D("0.30")), params("0.04"))
+
+    assert up.bid is not None and up.bid.yes_price == D("0.51")
+    assert any("post-only" in n for n in up.notes)
+    assert down.ask is not None and down.ask.yes_price == D("0.49")
+    assert any("post-only" in n for n in down.notes)
+
+
+def test_a_mid_outside_zero_one_is_not_quoted() -> None:
+    decision = quote(book(market(), None, None, mid_override=D("1.2")), params())
+
+    assert decision.quotes == ()
+    assert "outside (0, 1)" in (decision.skip_reason("bid") or "")
+
+
+def test_a_closed_market_is_not_quoted() -> None:
+    decision = quote(book(market(accepting_orders=False)), params())
+
+    assert decision.quotes == ()
+    assert decision.mid == D("0.50")
+
+
+def test_microprice_leans_toward_the_thinner_side() -> None:
+    mkt = market("0.01")
+    inp = book(mkt, "0.48", "0.52", best_bid_size=D("300"), best_ask_size=D("100"))
+
+    decision = quote(inp, params("0.04", use_microprice=True))
+
+    bid, ask = both(decision)
+    assert decision.mid == D("0.51")
+    assert (bid.yes_price, ask.yes_price) == (D("0.49"), D("0.53"))
+
+
+def test_microprice_without_sizes_falls_back_to_the_plain_mid() -> None:
+    decision = quote(book(market(), "0.48", "0.52"), params(use_microprice=True))
+
+    assert decision.mid == D("0.50")
+    assert any("plain mid" in n for n in decision.notes)
+
+
+@pytest.mark.parametrize(
+    ("price", "tick", "down", "up"),
+    [
+        ("0.483", "0.01", "0.48", "0.49"),
+        ("0.48", "0.01", "0.48", "0.48"),
+        ("0.4830", "0.0025", "0.4825", "0.4850"),
+        ("0.5031", "0.005", "0.500", "0.505"),
+        ("-0.001", "0.01", "-0.01", "0.00"),
+    ],
+)
+def test_tick_rounding_helpers(price: str, tick: str, down: str, up: str) -> None:
+    assert round_down_to_tick(D(price), D(tick)) == D(down)
+    assert round_up_to_tick(D(price), D(tick)) == D(up)
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"spread": D("0")},
+        {"size": D("0")},
+        {"position_limit": D("-1")},
+        {"skew_factor": D("1.5")},
+        {"skew_start": D("-0.1")},
+    ],
+)
+def test_params_reject_nonsense(bad: dict[str, Decimal]) -> None:
+    fields: dict[str, object] = {"spread": D("0.04"), "size": D("10"), "position_limit": D("50")}
+    fields.update(bad)
+
+    with pytest.raises(ValueError):
+        QuoteParams(**fields)  # type: ignore[arg-type]
+
+
+# -- invariants for any book, inventory and parameters -------------------------------------------
+
+
+@st.composite
+def scenarios(draw: st.DrawFn) -> tuple[QuoteInput, QuoteParams]:
+    tick = draw(st.sampled_from(TICK_SIZES))
+    steps = int(ONE / tick)
+    min_size = draw(st.sampled_from([D("0"), D("1"), D("5"), D("15")]))
+    mkt = market(str(tick), str(min_size))
+    bid_i = draw(st.integers(1, steps - 2))
+    ask_i = draw(st.integers(bid_i + 1, steps - 1))
+    best_bid: Decimal | None = bid_i * tick
+    best_ask: Decimal | None = ask_i * tick
+    if draw(st.integers(0, 9)) == 0:
+        best_bid = None
+    if draw(st.integers(0, 9)) == 0:
+        best_ask = None
+    override = draw(st.none() | st.integers(1, 9999).map(lambda i: D(i) / 10000))
+    cents = st.integers(0, 20000).map(lambda i: D(i) / 100)
+    inp = QuoteInput(
+        market=mkt,
+        best_bid=best_bid,
+        best_ask=best_ask,
+        best_bid_size=draw(st.none() | cents),
+        best_ask_size=draw(st.none() | cents),
+        yes_position=(yes := draw(cents)),
+        no_position=(no := draw(cents)),
+        sellable_yes=draw(st.none() | st.integers(0, int(yes * 100)).map(lambda i: D(i) / 100)),
+        sellable_no=draw(st.none() | st.integers(0, int(no * 100)).map(lambda i: D(i) / 100)),
+        mid_override=override,
+    )
+    p = QuoteParams(
+        spread=draw(st.integers(1, 300).map(lambda i: D(i) / 1000)),
+        size=draw(st.integers(1, 10000).map(lambda i: D(i) / 100)),
+        position_limit=draw(st.integers(1, 20000).map(lambda i: D(i) / 100)),
+        use_microprice=draw(st.booleans()),
+        skew_enabled=draw(st.booleans()),
+        skew_factor=draw(st.integers(0, 100).map(lambda i: D(i) / 100)),
+        skew_start=draw(st.integers(0, 100).map(lambda i: D(i) / 100)),
+    )
+    return inp, p
+
+
+@settings(max_examples=400, deadline=None)
+@given(scenarios())
+def test_any_quote_is_valid_never_crosses_and_never_overshoots_the_limit(
+    scenario: tuple[QuoteInput, QuoteParams],
+) -> None:
+    inp, p = scenario
+    mkt = inp.market
+    tick = mkt.tick_size
+    e = inp.yes_position - inp.no_position
+
+    decision = quote(inp, p)
+
+    sides = sorted([q.side for q in decision.quotes] + [s.side for s in decision.skipped])
+    assert sides == ["ask", "bid"]  # each side quoted or skipped, exactly once
+    for q in decision.quotes:
+        assert q.yes_price % tick == ZERO and q.price % tick == ZERO
+        assert tick <= q.yes_price <= ONE - tick
+        assert q.price == (q.yes_price if q.token_id == mkt.yes_token else ONE - q.yes_price)
+        assert q.size > ZERO and q.size >= mkt.min_order_size
+        assert q.size == q.size.quantize(D("0.01"))
+        if q.order_side is Side.SELL:
+            if q.token_id == mkt.yes_token:
+                held = inp.yes_position if inp.sellable_yes is None else inp.sellable_yes
+            else:
+                held = inp.no_position if inp.sellable_no is None else inp.sellable_no
+            assert q.size <= held
+        if q.side == "bid":
+            assert q.token_id == (mkt.yes_token if q.order_side is Side.BUY else mkt.no_token)
+            assert e + q.size <= p.position_limit
+            if inp.best_ask is not None:
+                assert q.yes_price < inp.best_ask
+        else:
+            assert q.token_id == (mkt.yes_token if q.order_side is Side.SELL else mkt.no_token)
+            assert e - q.size >= -p.position_limit
+            if inp.best_bid is not None:
+                assert q.yes_price > inp.best_bid
+    if decision.bid is not None and decision.ask is not None:
+        assert decision.bid.yes_price < decision.ask.yes_price
+    if decision.mid is None:
+        assert decision.quotes == ()

@@ -1,0 +1,223 @@
+"""Behaviour of the risk check: every rule a plan must pass before it reaches the venue."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+import pytest
+
+from polymm_cli.model import Market, Side
+from polymm_cli.quoter import TargetQuote
+from polymm_cli.reconcile import LiveOrder, ReconcilePlan
+from polymm_cli.risk import HALT_REASON, Exposure, RiskLimits, vet
+
+D = Decimal
+
+MARKET = Market(
+    condition_id="0xcond",
+    question="Will it rain?",
+    slug="rain",
+    yes_token="YES",
+    no_token="NO",
+    tick_size=D("0.01"),
+    min_order_size=D("5"),
+)
+LIMITS = RiskLimits(position_limit=D("10"), max_order_size=D("10"))
+
+
+def buy_yes(price: str = "0.48", size: str = "5") -> TargetQuote:
+    return TargetQuote("bid", "YES", Side.BUY, D(price), D(price), D(size))
+
+
+def sell_no(price: str = "0.52", size: str = "5") -> TargetQuote:  # a bid at 1 - price
+    return TargetQuote("bid", "NO", Side.SELL, D(price), 1 - D(price), D(size))
+
+
+def buy_no(price: str = "0.48", size: str = "5") -> TargetQuote:  # an ask at 1 - price
+    return TargetQuote("ask", "NO", Side.BUY, D(price), 1 - D(price), D(size))
+
+
+def sell_yes(price: str = "0.52", size: str = "5") -> TargetQuote:
+    return TargetQuote("ask", "YES", Side.SELL, D(price), D(price), D(size))
+
+
+def plan(*places: TargetQuote, cancels: tuple[str, ...] = (), keeps: tuple[str, ...] = ()) -> ReconcilePlan:
+    return ReconcilePlan(cancels=cancels, places=places, keeps=keeps)
+
+
+def reasons(verdict_dropped: tuple[tuple[TargetQuote, str], ...]) -> list[str]:
+    return [reason for _place, reason in verdict_dropped]
+
+
+def test_a_clean_plan_passes_unchanged() -> None:
+    p = plan(buy_yes(), buy_no(), cancels=("old",))
+
+    verdict = vet(p, market=MARKET, exposure=Exposure(), limits=LIMITS)
+
+    assert verdict.plan is p
+    assert verdict.dropped == ()
+    assert verdict.halt_reason is None
+    assert not verdict.halted
+
+
+def test_halted_cancels_everything_and_places_nothing() -> None:
+    p = plan(buy_yes(), cancels=("c1",), keeps=("k1", "k2"))
+    halted = RiskLimits(position_limit=D("10"), max_order_size=D("10"), halted=True)
+
+    verdict = vet(p, market=MARKET, exposure=Exposure(), limits=halted)
+
+    assert verdict.plan == ReconcilePlan(cancels=("c1", "k1", "k2"))
+    assert verdict.halt_reason == HALT_REASON
+    assert verdict.halted
+    assert reasons(verdict.dropped) == ["halted"]
+
+
+@pytest.mark.parametrize(
+    ("place", "exposure", "why"),
+    [
+        (buy_yes(size="6"), Exposure(yes_position=D("5")), "would pass +L 10"),
+        (buy_yes(size="5"), Exposure(yes_position=D("3"), open_buy_yes=D("3")), "worst case e 11"),
+        (sell_no(size="5"), Exposure(yes_position=D("2"), no_position=D("5"), open_buy_yes=D("9")), "e 11"),
+        (buy_no(size="6"), Exposure(no_position=D("5")), "would pass -L 10"),
+        (sell_yes(size="5"), Exposure(yes_position=D("5"), open_buy_no=D("11")), "e -11"),
+    ],
+    ids=["buy-yes", "buy-yes-with-kept", "sell-no-with-kept", "buy-no", "sell-yes-with-kept"],
+)
+def test_a_place_whose_worst_case_passes_the_limit_is_dropped(
+    place: TargetQuote, exposure: Exposure, why: str
+) -> None:
+    verdict = vet(plan(place), market=MARKET, exposure=exposure, limits=LIMITS)
+
+    assert verdict.plan.places == ()
+    assert why in reasons(verdict.dropped)[0]
+
+
+def test_a_place_up_to_the_limit_exactly_is_allowed() -> None:
+    verdict = vet(
+        plan(buy_yes(size="5")), market=MARKET, exposure=Exposure(yes_position=D("5")), limits=LIMITS
+    )
+
+    assert verdict.dropped == ()
+
+
+def test_beyond_the_limit_a_reducing_place_is_still_allowed() -> None:
+    exposure = Exposure(yes_position=D("15"))
+
+    verdict = vet(plan(sell_yes(), buy_yes()), market=MARKET, exposure=exposure, limits=LIMITS)
+
+    assert verdict.plan.places == (sell_yes(),)
+    assert reasons(verdict.dropped) == ["worst case e 20 would pass +L 10"]
+
+
+def test_accepted_places_count_toward_the_next_ones() -> None:
+    verdict = vet(
+        plan(buy_yes("0.48", "6"), buy_yes("0.47", "6")), market=MARKET, exposure=Exposure(), limits=LIMITS
+    )
+
+    assert verdict.plan.places == (buy_yes("0.48", "6"),)
+    assert len(verdict.dropped) == 1
+
+
+@pytest.mark.parametrize(
+    ("place", "why"),
+    [
+        (buy_yes(price="0"), "outside [0.01, 0.99]"),
+        (buy_yes(price="1"), "outside [0.01, 0.99]"),
+        (buy_yes(price="0.995"), "outside [0.01, 0.99]"),
+        (buy_yes(price="0.483"), "off the 0.01 tick grid"),
+        (buy_yes(size="4.99"), "below the market minimum 5"),
+        (buy_yes(size="10.01"), "above max_order_size 10"),
+        (buy_yes(size="5.005"), "not a positive multiple of 0.01"),
+        (buy_yes(size="0"), "not a positive multiple of 0.01"),
+        (TargetQuote("bid", "OTHER", Side.BUY, D("0.48"), D("0.48"), D("5")), "not one of this market's"),
+    ],
+    ids=["zero", "one", "above-max", "off-grid", "small", "big", "fractional", "empty", "foreign-token"],
+)
+def test_an_invalid_order_is_dropped(place: TargetQuote, why: str) -> None:
+    verdict = vet(plan(place), market=MARKET, exposure=Exposure(), limits=LIMITS)
+
+    assert verdict.plan.places == ()
+    assert why in reasons(verdict.dropped)[0]
+
+
+def test_a_sell_beyond_the_free_inventory_is_dropped() -> None:
+    exposure = Exposure(yes_position=D("8"), open_sell_yes=D("5"))  # 3 free
+
+    verdict = vet(plan(sell_yes(size="5")), market=MARKET, exposure=exposure, limits=LIMITS)
+
+    assert verdict.plan.places == ()
+    assert "exceeds the free inventory 3" in reasons(verdict.dropped)[0]
+
+
+def test_a_sell_of_unsettled_shares_is_dropped() -> None:
+    exposure = Exposure(yes_position=D("10"), sellable_yes=D("4"))
+
+    verdict = vet(plan(sell_yes(size="5")), market=MARKET, exposure=exposure, limits=LIMITS)
+
+    assert verdict.plan.places == ()
+    assert "exceeds the free inventory 4" in reasons(verdict.dropped)[0]
+
+
+def test_places_that_would_cross_each_other_are_dropped() -> None:
+    bid = buy_yes("0.52")
+    ask = buy_no("0.49")  # an ask at 0.51: below our own bid
+
+    verdict = vet(plan(bid, ask), market=MARKET, exposure=Exposure(), limits=LIMITS)
+
+    assert verdict.plan.places == (bid,)
+    assert "self-cross" in reasons(verdict.dropped)[0]
+
+
+def test_a_place_touching_a_kept_order_is_dropped() -> None:
+    kept = [LiveOrder("k1", "YES", Side.SELL, D("0.50"), D("5"))]
+    exposure = Exposure(yes_position=D("5"), open_sell_yes=D("5"))
+
+    verdict = vet(
+        plan(sell_no("0.50"), keeps=("k1",)),  # a bid at 0.50 against our kept ask at 0.50
+        market=MARKET,
+        exposure=Exposure(yes_position=D("5"), no_position=D("5"), open_sell_yes=D("5")),
+        limits=LIMITS,
+        kept=kept,
+    )
+    clear = vet(
+        plan(buy_yes("0.49"), keeps=("k1",)), market=MARKET, exposure=exposure, limits=LIMITS, kept=kept
+    )
+
+    assert verdict.plan.places == ()
+    assert "self-cross: bid 0.5 >= our ask 0.5" in reasons(verdict.dropped)[0]
+    assert clear.dropped == ()
+
+
+def test_orders_per_market_are_capped_kept_ones_included() -> None:
+    limits = RiskLimits(position_limit=D("100"), max_order_size=D("10"), max_orders_per_market=3)
+    keeps = ("k1", "k2")
+
+    verdict = vet(
+        plan(buy_yes("0.48"), buy_no("0.48"), keeps=keeps), market=MARKET, exposure=Exposure(), limits=limits
+    )
+
+    assert verdict.plan.places == (buy_yes("0.48"),)
+    assert verdict.plan.keeps == keeps
+    assert "max_orders_per_market 3" in reasons(verdict.dropped)[0]
+
+
+def test_exposure_sides_follow_token_and_direction() -> None:
+    e = Exposure(
+        yes_position=D("4"),
+        no_position=D("1"),
+        open_buy_yes=D("2"),
+        open_buy_no=D("3"),
+        open_sell_yes=D("1"),
+        open_sell_no=D("1"),
+    )
+
+    assert e.net == D("3")
+    assert e.worst_up == D("6")  # + BUY YES 2 + SELL NO 1
+    assert e.worst_down == D("-1")  # - BUY NO 3 - SELL YES 1
+
+
+def test_limits_reject_nonsense() -> None:
+    with pytest.raises(ValueError):
+        RiskLimits(position_limit=D("0"), max_order_size=D("10"))
+    with pytest.raises(ValueError):
+        RiskLimits(position_limit=D("10"), max_order_size=D("10"), max_orders_per_market=-1)
