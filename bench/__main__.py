@@ -65,17 +65,33 @@ def main() -> None:
     s, w, e = results["signing"], results["ws_apply"], results["exchange"]
     rows = [
         ("sign one V2 limit order (ours)", f"{s['ours_us']:.1f} µs", ""),
-        ("  official OrderBuilder, same venv (coincurve ECDSA)", f"{s['reference_us']:.1f} µs",
-         f"ours {s['ratio']:.1f}x faster"),
-        ("  official OrderBuilder, pure-Python ECDSA (its own deps)", f"{pure:.1f} µs",
-         f"ours {s['ratio_vs_pure_python']:.1f}x faster"),
+        (
+            "  official OrderBuilder, same venv (coincurve ECDSA)",
+            f"{s['reference_us']:.1f} µs",
+            f"ours {s['ratio']:.1f}x faster",
+        ),
+        (
+            "  official OrderBuilder, pure-Python ECDSA (its own deps)",
+            f"{pure:.1f} µs",
+            f"ours {s['ratio_vs_pure_python']:.1f}x faster",
+        ),
         ("  bare secp256k1 signature (floor)", f"{s['ecdsa_us']:.1f} µs", ""),
-        (f"WS price_change parse + book apply ({w['source']})", f"{w['entries_per_s']:,.0f} entries/s",
-         "goal > 100,000"),
-        ("exchange: POST /order over HTTP, verified", f"{e['orders_per_s_single']:,.0f} orders/s",
-         "one keep-alive connection"),
+        (
+            f"WS price_change parse + book apply ({w['source']})",
+            f"{w['entries_per_s']:,.0f} entries/s",
+            "goal > 100,000",
+        ),
+        (
+            "exchange: POST /order over HTTP, verified",
+            f"{e['orders_per_s_single']:,.0f} orders/s",
+            "one keep-alive connection",
+        ),
         ("exchange: POST /orders (15 per batch)", f"{e['orders_per_s_batch']:,.0f} orders/s", ""),
-        ("exchange: matching engine in process", f"{e['matching_orders_per_s']:,.0f} orders/s", "half crossing"),
+        (
+            "exchange: matching engine in process",
+            f"{e['matching_orders_per_s']:,.0f} orders/s",
+            "half crossing",
+        ),
     ]
     m = results["machine"]
     print(f"polymm bench — {m['cpus']} CPUs, Python {m['python']}, {m['processor']}")

@@ -54,7 +54,6 @@ from polymm_cli.venues.base import (
     StreamStatus,
     TickSizeChange,
     TradeUpdate,
-    UserEvent,
     Venue,
     VenueEvents,
 )
@@ -197,8 +196,14 @@ class QuotingEngine:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
                 for o in leftovers:
-                    tag = "bid" if (o.side is Side.BUY) == (o.token_id == self.states[cid].market.yes_token) else "ask"
-                    self.live[o.order_id] = _LiveOrder(o.order_id, cid, o.token_id, o.side, o.price, o.remaining, tag)
+                    tag = (
+                        "bid"
+                        if (o.side is Side.BUY) == (o.token_id == self.states[cid].market.yes_token)
+                        else "ask"
+                    )
+                    self.live[o.order_id] = _LiveOrder(
+                        o.order_id, cid, o.token_id, o.side, o.price, o.remaining, tag
+                    )
             elif leftovers:
                 result = await self.venue.cancel([o.order_id for o in leftovers])
                 self.orders_canceled += len(result.canceled)
@@ -241,7 +246,9 @@ class QuotingEngine:
                 self.live.clear()
                 return
             if self.clock.monotonic() >= deadline:
-                log.error("orders still open at the venue after %.0f s of cancelling", self.config.stop_timeout_s)
+                log.error(
+                    "orders still open at the venue after %.0f s of cancelling", self.config.stop_timeout_s
+                )
                 return
             await asyncio.sleep(0.2)
 
@@ -370,13 +377,13 @@ class QuotingEngine:
                     (
                         fill.key,
                         FillView(
-                        ts=record.recv_ts,
-                        outcome=state.market.outcome_of(fill.token_id),
-                        side=fill.side,
-                        price=fill.price,
-                        size=fill.size,
-                        liquidity=fill.liquidity,
-                        status=update.status,
+                            ts=record.recv_ts,
+                            outcome=state.market.outcome_of(fill.token_id),
+                            side=fill.side,
+                            price=fill.price,
+                            size=fill.size,
+                            liquidity=fill.liquidity,
+                            status=update.status,
                         ),
                     )
                 )
@@ -395,7 +402,9 @@ class QuotingEngine:
         fee = ZERO
         if fill.liquidity == "TAKER" and fill.fee_rate_bps:
             rate = fill.fee_rate_bps / Decimal(10_000)
-            fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(MICRO, rounding=ROUND_HALF_EVEN)
+            fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(
+                MICRO, rounding=ROUND_HALF_EVEN
+            )
         return FillRecord(
             trade_id=update.trade_id,
             order_id=fill.order_id,
@@ -461,8 +470,11 @@ class QuotingEngine:
             mine = [o for o in self.live.values() if o.market == cid]
             if not self.healthy:
                 if mine:
-                    await self._act(state, ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=()),
-                                    note=self._pause_reason())
+                    await self._act(
+                        state,
+                        ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=()),
+                        note=self._pause_reason(),
+                    )
                 state.event_t0 = None
                 return
             book = self.books.get(market.yes_token)
@@ -513,8 +525,11 @@ class QuotingEngine:
             return f"halted: {self.halted}"
         missing = [
             name
-            for name, ok in (("market feed", self.market_feed), ("user stream", self.user_stream),
-                             ("heartbeat", self.heartbeat_ok))
+            for name, ok in (
+                ("market feed", self.market_feed),
+                ("user stream", self.user_stream),
+                ("heartbeat", self.heartbeat_ok),
+            )
             if not ok
         ]
         return "paused: " + ", ".join(missing) + " unhealthy"
@@ -586,12 +601,19 @@ class QuotingEngine:
                     "market": cid,
                     "mid": str(decision.mid) if decision is not None and decision.mid is not None else None,
                     "quotes": [
-                        {"side": t.side, "token": t.token_id, "order_side": t.order_side.value,
-                         "price": str(t.price), "size": str(t.size)}
+                        {
+                            "side": t.side,
+                            "token": t.token_id,
+                            "order_side": t.order_side.value,
+                            "price": str(t.price),
+                            "size": str(t.size),
+                        }
                         for t in (decision.quotes if decision is not None else ())
                     ],
-                    "skipped": [{"side": s.side, "reason": s.reason} for s in
-                                (decision.skipped if decision is not None else ())],
+                    "skipped": [
+                        {"side": s.side, "reason": s.reason}
+                        for s in (decision.skipped if decision is not None else ())
+                    ],
                     "cancels": len(plan.cancels),
                     "places": len(plan.places),
                     "kept": len(plan.keeps),

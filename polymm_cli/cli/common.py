@@ -17,7 +17,9 @@ VenueOption = Annotated[
 ExchangeUrlOption = Annotated[
     str | None, typer.Option("--exchange-url", help="A running exchange to use (POLYMM_EXCHANGE_URL).")
 ]
-JsonOption = Annotated[bool, typer.Option("--json", help="Machine-readable output (a stable, documented shape).")]
+JsonOption = Annotated[
+    bool, typer.Option("--json", help="Machine-readable output (a stable, documented shape).")
+]
 
 
 def settings_for(venue: str | None, exchange_url: str | None, **overrides: Any) -> Settings:
@@ -38,6 +40,10 @@ def dumps(payload: Any) -> str:
 
 
 def dec(value: Decimal | None) -> str | None:
-    return None if value is None else format(value.normalize(), "f") if value == value.to_integral() else format(
-        value, "f"
+    return (
+        None
+        if value is None
+        else format(value.normalize(), "f")
+        if value == value.to_integral()
+        else format(value, "f")
     )

@@ -23,7 +23,7 @@ def list_markets(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
 ) -> None:
-    """Tradable markets: question, condition id, mid, spread, tick, minimum size, rewards, volume, end date."""
+    """Tradable markets: question, condition id, mid, spread, tick, minimum size, rewards, volume."""
     rows = markets_service.list_markets(settings_for(venue, exchange_url), sort=sort, limit=limit)
     if as_json:
         typer.echo(
@@ -53,15 +53,32 @@ def list_markets(
         )
         return
     table = Table(title="markets")
-    for name in ("question", "condition id", "mid", "spread", "tick", "min", "rewards/day", "max spread", "volume",
-                 "ends"):
+    for name in (
+        "question",
+        "condition id",
+        "mid",
+        "spread",
+        "tick",
+        "min",
+        "rewards/day",
+        "max spread",
+        "volume",
+        "ends",
+    ):
         table.add_column(name, overflow="fold")
     for r in rows:
         m = r.market
         table.add_row(
-            m.question, m.condition_id[:10] + "…", dec(r.mid) or "-", dec(r.spread) or "-", dec(m.tick_size),
-            dec(m.min_order_size), dec(m.rewards.daily_rate), f"{dec(m.rewards.max_spread_cents)}c",
-            dec(r.volume), m.end_date[:10],
+            m.question,
+            m.condition_id[:10] + "…",
+            dec(r.mid) or "-",
+            dec(r.spread) or "-",
+            dec(m.tick_size),
+            dec(m.min_order_size),
+            dec(m.rewards.daily_rate),
+            f"{dec(m.rewards.max_spread_cents)}c",
+            dec(r.volume),
+            m.end_date[:10],
         )
     Console().print(table)
 
@@ -109,15 +126,35 @@ def pnl(
         typer.echo(dumps(payload))
         return
     table = Table(title="P&L (from the ledger)")
-    for name in ("market", "YES", "NO", "net", "avg YES", "avg NO", "realized", "unrealized", "fees", "total"):
+    for name in (
+        "market",
+        "YES",
+        "NO",
+        "net",
+        "avg YES",
+        "avg NO",
+        "realized",
+        "unrealized",
+        "fees",
+        "total",
+    ):
         table.add_column(name, justify="left" if name == "market" else "right")
     for item in items:
         table.add_row(
-            str(item["slug"] or str(item["condition_id"])[:12]), item["yes_position"], item["no_position"],
-            item["net_position"], item["avg_cost_yes"] or "-", item["avg_cost_no"] or "-", item["realized_pnl"],
-            item["unrealized_pnl"] or "n/a", item["fees"], item["total_pnl"],
+            str(item["slug"] or str(item["condition_id"])[:12]),
+            item["yes_position"],
+            item["no_position"],
+            item["net_position"],
+            item["avg_cost_yes"] or "-",
+            item["avg_cost_no"] or "-",
+            item["realized_pnl"],
+            item["unrealized_pnl"] or "n/a",
+            item["fees"],
+            item["total_pnl"],
         )
     console = Console()
     console.print(table)
-    console.print(f"total P&L {payload['total_pnl']}   cash {payload['cash'] or 'n/a'}"
-                  + ("" if view.marked else "   (venue unreachable: unrealized P&L unknown)"))
+    console.print(
+        f"total P&L {payload['total_pnl']}   cash {payload['cash'] or 'n/a'}"
+        + ("" if view.marked else "   (venue unreachable: unrealized P&L unknown)")
+    )

@@ -17,34 +17,57 @@ from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
 RunMarkets = Annotated[
-    list[str] | None, typer.Argument(help="Markets by condition id, slug or token id (default: the first listed).")
+    list[str] | None,
+    typer.Argument(help="Markets by condition id, slug or token id (default: the first listed)."),
 ]
 
 
 def run(
     markets: RunMarkets = None,
-    spread: Annotated[Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")] = None,
+    spread: Annotated[
+        Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")
+    ] = None,
     size: Annotated[Decimal | None, typer.Option(help="Shares per quote.")] = None,
-    requote_threshold: Annotated[Decimal | None, typer.Option(help="Mid move that triggers a requote.")] = None,
-    position_limit: Annotated[Decimal | None, typer.Option(help="Limit on net exposure YES - NO (shares).")] = None,
+    requote_threshold: Annotated[
+        Decimal | None, typer.Option(help="Mid move that triggers a requote.")
+    ] = None,
+    position_limit: Annotated[
+        Decimal | None, typer.Option(help="Limit on net exposure YES - NO (shares).")
+    ] = None,
     skew_factor: Annotated[Decimal | None, typer.Option(help="Inventory skew strength, 0-1.")] = None,
-    skew_start: Annotated[Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")] = None,
-    live: Annotated[bool, typer.Option("--live", help="Required to place real orders on Polymarket.")] = False,
+    skew_start: Annotated[
+        Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")
+    ] = None,
+    live: Annotated[
+        bool, typer.Option("--live", help="Required to place real orders on Polymarket.")
+    ] = False,
     yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (with --live).")] = False,
-    headless: Annotated[bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")] = False,
+    headless: Annotated[
+        bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")
+    ] = False,
     duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    adopt: Annotated[bool, typer.Option("--adopt", help="Adopt leftover orders instead of cancelling them.")] = False,
+    adopt: Annotated[
+        bool, typer.Option("--adopt", help="Adopt leftover orders instead of cancelling them.")
+    ] = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops."""
     settings = settings_for(
-        venue, exchange_url, spread=spread, size=size, requote_threshold=requote_threshold,
-        position_limit=position_limit, skew_factor=skew_factor, skew_start=skew_start,
+        venue,
+        exchange_url,
+        spread=spread,
+        size=size,
+        requote_threshold=requote_threshold,
+        position_limit=position_limit,
+        skew_factor=skew_factor,
+        skew_start=skew_start,
     )
     if duration is not None and duration <= 0:
         raise typer.BadParameter("--duration must be positive")
-    options = trading.RunOptions(markets=list(markets or []), live=live, yes=yes, duration=duration, adopt_orders=adopt)
+    options = trading.RunOptions(
+        markets=list(markets or []), live=live, yes=yes, duration=duration, adopt_orders=adopt
+    )
 
     def confirm(question: str) -> bool:
         if not sys.stdin.isatty():
@@ -53,6 +76,7 @@ def run(
         return str(answer).strip().lower() == "yes"
 
     if headless:
+
         def log_decision(decision: dict[str, Any]) -> None:
             print(json.dumps(decision), flush=True)
 
@@ -61,6 +85,7 @@ def run(
         return
     console = Console()
     with Live(console=console, refresh_per_second=4, transient=False) as display:
+
         def show(snapshot: EngineSnapshot) -> None:
             display.update(views.dashboard(snapshot))
 
@@ -71,7 +96,9 @@ def run(
 def quote(
     market: Annotated[str, typer.Argument(help="Condition id, slug or token id.")],
     position: Annotated[Decimal | None, typer.Option(help="Net position YES - NO to quote for.")] = None,
-    mid: Annotated[Decimal | None, typer.Option(help="Quote around this YES mid instead of the book.")] = None,
+    mid: Annotated[
+        Decimal | None, typer.Option(help="Quote around this YES mid instead of the book.")
+    ] = None,
     spread: Annotated[Decimal | None, typer.Option()] = None,
     size: Annotated[Decimal | None, typer.Option()] = None,
     position_limit: Annotated[Decimal | None, typer.Option()] = None,
@@ -83,8 +110,13 @@ def quote(
 ) -> None:
     """What the quoter would place now, and why each side was quoted or skipped; places nothing."""
     settings = settings_for(
-        venue, exchange_url, spread=spread, size=size, position_limit=position_limit,
-        skew_factor=skew_factor, skew_start=skew_start,
+        venue,
+        exchange_url,
+        spread=spread,
+        size=size,
+        position_limit=position_limit,
+        skew_factor=skew_factor,
+        skew_start=skew_start,
     )
     preview = trading.preview_quote(settings, market, position=position, mid=mid)
     d = preview.decision
@@ -113,10 +145,14 @@ def quote(
     if as_json:
         typer.echo(dumps(payload))
         return
-    typer.echo(f"{preview.market.question} [{preview.market.slug}] mid {decimal_str(d.mid) if d.mid else 'n/a'}")
+    typer.echo(
+        f"{preview.market.question} [{preview.market.slug}] mid {decimal_str(d.mid) if d.mid else 'n/a'}"
+    )
     for q in payload["quotes"]:
-        typer.echo(f"  {q['side']:>3}: {q['order_side']} {q['outcome']} {q['size']} @ {q['price']}"
-                   f" (YES {q['yes_price']}) — {q['reason']}")
+        typer.echo(
+            f"  {q['side']:>3}: {q['order_side']} {q['outcome']} {q['size']} @ {q['price']}"
+            f" (YES {q['yes_price']}) — {q['reason']}"
+        )
     for s in payload["skipped"]:
         typer.echo(f"  {s['side']:>3}: skipped — {s['reason']}")
     for note in payload["notes"]:
@@ -133,11 +169,21 @@ def cancel_all(
     settings = settings_for(venue, exchange_url)
     report = trading.cancel_all(settings, market)
     if as_json:
-        typer.echo(dumps({"address": report.address, "canceled": list(report.canceled),
-                          "still_open": report.still_open, "halted_running_engine": report.halted_run}))
+        typer.echo(
+            dumps(
+                {
+                    "address": report.address,
+                    "canceled": list(report.canceled),
+                    "still_open": report.still_open,
+                    "halted_running_engine": report.halted_run,
+                }
+            )
+        )
     else:
         if report.halted_run:
-            typer.echo("halted the running engine of this wallet (its quotes stay pulled until it is stopped)")
+            typer.echo(
+                "halted the running engine of this wallet (its quotes stay pulled until it is stopped)"
+            )
         typer.echo(f"cancelled {len(report.canceled)} order(s)")
         for oid in report.canceled:
             typer.echo(f"  {oid}")

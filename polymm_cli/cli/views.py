@@ -34,19 +34,25 @@ def age(seconds: float | None) -> str:
 def header(snap: EngineSnapshot) -> Panel:
     h = snap.health
     status = Text.assemble(
-        dot(h.market_feed, "market feed", age(h.feed_age_s)), "   ",
-        dot(h.user_stream, "user stream"), "   ",
+        dot(h.market_feed, "market feed", age(h.feed_age_s)),
+        "   ",
+        dot(h.user_stream, "user stream"),
+        "   ",
         dot(h.heartbeat, "heartbeat", age(h.heartbeat_age_s)),
     )
     if h.halted:
         status.append(f"   HALTED: {h.halted}", style=f"bold {BAD}")
     stats = Text.assemble(
-        ("P&L ", "bold"), money(snap.total_pnl),
+        ("P&L ", "bold"),
+        money(snap.total_pnl),
         f"   fills {snap.fills}   placed {snap.orders_placed}   cancelled {snap.orders_canceled}"
         f"   decisions {snap.decisions}",
     )
     if snap.latency_p50_us is not None and snap.latency_p99_us is not None:
-        stats.append(f"   decision latency p50 {snap.latency_p50_us:,.0f}µs p99 {snap.latency_p99_us:,.0f}µs", style="dim")
+        stats.append(
+            f"   decision latency p50 {snap.latency_p50_us:,.0f}µs p99 {snap.latency_p99_us:,.0f}µs",
+            style="dim",
+        )
     rows: list[RenderableType] = [status, stats]
     if h.last_error:
         rows.append(Text(f"last error: {h.last_error}", style=WARN))
@@ -67,13 +73,23 @@ def book_table(m: MarketSnapshot) -> Table:
     table.add_column("ours", justify="left")
     for level in reversed(m.asks):
         mine = ours.get(("ask", level.price))
-        table.add_row(Text("ask", style=BAD), decimal_str(level.price), decimal_str(level.size),
-                      Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "")
-    table.add_row("", Text(f"mid {decimal_str(m.mid)}" if m.mid is not None else "no book", style="dim"), "", "")
+        table.add_row(
+            Text("ask", style=BAD),
+            decimal_str(level.price),
+            decimal_str(level.size),
+            Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "",
+        )
+    table.add_row(
+        "", Text(f"mid {decimal_str(m.mid)}" if m.mid is not None else "no book", style="dim"), "", ""
+    )
     for level in m.bids:
         mine = ours.get(("bid", level.price))
-        table.add_row(Text("bid", style=GOOD), decimal_str(level.price), decimal_str(level.size),
-                      Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "")
+        table.add_row(
+            Text("bid", style=GOOD),
+            decimal_str(level.price),
+            decimal_str(level.size),
+            Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "",
+        )
     return table
 
 
@@ -103,10 +119,15 @@ def fills_table(m: MarketSnapshot) -> Table:
         table.add_column(name, justify="right" if name in ("price", "size") else "left")
     for f in m.fills:
         table.add_row(
-            Text(f.side.value, style=GOOD if f.side is Side.BUY else BAD), f.outcome, decimal_str(f.price),
-            decimal_str(f.size), f.liquidity.lower(),
-            Text(f.status.value, style=GOOD if f.status.value == "CONFIRMED" else BAD if f.status.value == "FAILED"
-                 else WARN),
+            Text(f.side.value, style=GOOD if f.side is Side.BUY else BAD),
+            f.outcome,
+            decimal_str(f.price),
+            decimal_str(f.size),
+            f.liquidity.lower(),
+            Text(
+                f.status.value,
+                style=GOOD if f.status.value == "CONFIRMED" else BAD if f.status.value == "FAILED" else WARN,
+            ),
         )
     if not m.fills:
         table.add_row("", Text("no fills yet", style="dim"), "", "", "", "")

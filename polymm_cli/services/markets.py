@@ -57,8 +57,11 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
                 )
             return rows
 
-    with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
-            else contextlib.nullcontext(None) as url:
+    with (
+        local_exchange(settings, flow=False, publish=False)
+        if settings.venue is VenueName.LOCAL
+        else contextlib.nullcontext(None) as url
+    ):
         rows = asyncio.run(main(url))
     key = {
         "volume": lambda r: r.volume,

@@ -55,8 +55,11 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
     marks: dict[str, Decimal] = {}
     cash: Decimal | None = None
     try:
-        with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
-                else contextlib.nullcontext(None) as url:
+        with (
+            local_exchange(settings, flow=False, publish=False)
+            if settings.venue is VenueName.LOCAL
+            else contextlib.nullcontext(None) as url
+        ):
             markets, marks, cash = asyncio.run(marks_and_cash(url))
     except VenueError as exc:
         error = str(exc)

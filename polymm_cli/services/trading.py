@@ -68,7 +68,9 @@ def check_params_for(market: Market, params: QuoteParams) -> None:
     if params.spread >= 1:
         raise UsageError(f"spread {params.spread} must be below 1")
     if params.size < market.min_order_size:
-        raise UsageError(f"size {params.size} is below the minimum order size ({market.min_order_size}) of {name}")
+        raise UsageError(
+            f"size {params.size} is below the minimum order size ({market.min_order_size}) of {name}"
+        )
     if params.position_limit <= 0:
         raise UsageError("position limit must be positive")
     if params.requote_threshold < 0:
@@ -143,8 +145,11 @@ def run(
         if settings.private_key is None:
             raise UsageError("--live needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
     directory = data_dir(settings)
-    with local_exchange(settings, flow=settings.exchange_flow, publish=True) if settings.venue is VenueName.LOCAL \
-            else contextlib.nullcontext(None) as url:
+    with (
+        local_exchange(settings, flow=settings.exchange_flow, publish=True)
+        if settings.venue is VenueName.LOCAL
+        else contextlib.nullcontext(None) as url
+    ):
         return asyncio.run(_run(settings, options, params, directory, url, confirm, on_snapshot, on_decision))
 
 
@@ -266,8 +271,11 @@ def preview_quote(
             )
             return QuotePreview(market, quote(inp, params), yes - no)
 
-    with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
-            else contextlib.nullcontext(None) as url:
+    with (
+        local_exchange(settings, flow=False, publish=False)
+        if settings.venue is VenueName.LOCAL
+        else contextlib.nullcontext(None) as url
+    ):
         return asyncio.run(main(url))
 
 
@@ -305,8 +313,11 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             left = len(await venue.open_orders(cid))
             return CancelReport(venue.address, tuple(canceled), left, running)
 
-    with local_exchange(settings, flow=False, publish=False) if settings.venue is VenueName.LOCAL \
-            else contextlib.nullcontext(None) as url:
+    with (
+        local_exchange(settings, flow=False, publish=False)
+        if settings.venue is VenueName.LOCAL
+        else contextlib.nullcontext(None) as url
+    ):
         return asyncio.run(main(url))
 
 

@@ -56,7 +56,9 @@ def local_private_key(directory: Path) -> tuple[SecretStr, bool]:
     if path.exists():
         text = path.read_text().strip()
         if len(text) != 66 or not text.startswith("0x"):
-            raise ConfigError(f"{path} is not a private key (0x + 64 hex digits); remove it to make a new one")
+            raise ConfigError(
+                f"{path} is not a private key (0x + 64 hex digits); remove it to make a new one"
+            )
         return SecretStr(text), False
     key = "0x" + secrets.token_hex(32)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
@@ -127,7 +129,9 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
 def fund_local(url: str, address: str, amount: Decimal) -> None:
     response = httpx.post(f"{url}/_local/fund", json={"address": address, "amount": str(amount)}, timeout=5)
     if response.status_code != 200:
-        raise VenueError(f"local exchange refused funding: {response.text[:200]}", status=response.status_code)
+        raise VenueError(
+            f"local exchange refused funding: {response.text[:200]}", status=response.status_code
+        )
 
 
 @contextlib.asynccontextmanager
@@ -145,7 +149,9 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         name = "local"
     else:
         if settings.private_key is None:
-            raise UsageError("trading on Polymarket needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
+            raise UsageError(
+                "trading on Polymarket needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)"
+            )
         config = PolymarketConfig.for_polymarket(
             private_key=settings.private_key,
             api_key=settings.api_key,

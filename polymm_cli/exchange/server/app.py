@@ -390,8 +390,8 @@ class ExchangeApi:
         if order_type in (OrderType.FOK, OrderType.FAK) and (maker_amount % 10_000 or taker_amount % 100):
             kind = "buy" if side is Side.BUY else "sell"
             raise ExchangeRejection(
-                f"invalid amounts, the market {kind} orders maker amount supports a max accuracy of 2 decimals, "
-                "taker amount a max of 4 decimals"
+                f"invalid amounts, the market {kind} orders maker amount supports a max accuracy of "
+                "2 decimals, taker amount a max of 4 decimals"
             )
         if maker_amount <= 0 or taker_amount <= 0 or not 0 <= signature_type <= 3:
             raise ExchangeRejection("Invalid order payload")
