@@ -192,6 +192,8 @@ class QuotingEngine:
 
     async def _startup(self) -> None:
         """Reconcile with the venue before quoting: leftover orders, and fills missed while away."""
+        for state in self.states.values():
+            self.ledger.record_market(state.market, self.clock.now())
         for cid in self.states:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
@@ -506,6 +508,7 @@ class QuotingEngine:
                 plan,
                 market=market,
                 exposure=self._exposure(state, kept),
+                kept=[LiveOrder(o.order_id, o.token_id, o.side, o.price, o.remaining) for o in kept],
                 limits=RiskLimits(
                     position_limit=self.config.params.position_limit,
                     max_order_size=self.config.max_order_size,
@@ -547,6 +550,8 @@ class QuotingEngine:
             open_buy_no=open_size(m.no_token, Side.BUY),
             open_sell_yes=open_size(m.yes_token, Side.SELL),
             open_sell_no=open_size(m.no_token, Side.SELL),
+            sellable_yes=state.sellable_yes,
+            sellable_no=state.sellable_no,
         )
 
     async def _act(
@@ -566,9 +571,9 @@ class QuotingEngine:
         self.decisions += 1
         errors: list[str] = []
         if plan.cancels:
-            result = await self.venue.cancel(plan.cancels)
-            self.orders_canceled += len(result.canceled)
-            for oid in (*result.canceled, *result.not_canceled):
+            cancelled = await self.venue.cancel(plan.cancels)
+            self.orders_canceled += len(cancelled.canceled)
+            for oid in (*cancelled.canceled, *cancelled.not_canceled):
                 self.live.pop(oid, None)
         if plan.places:
             intents = [
@@ -594,7 +599,7 @@ class QuotingEngine:
         if errors:
             self.last_error = errors[-1]
         state.last_decision = note
-        if self._on_decision is not None:
+        if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(
                 {
                     "ts": self.clock.now(),

@@ -46,8 +46,10 @@ move forward, by rank MATCHED(0) < MINED = RETRYING(1) < CONFIRMED(2) < FAILED(3
 FAILED is the reversing entry: the fill row stays, the FAILED status row is appended, and the fill
 reads back with `status=FAILED`, i.e. `FillRecord.effective` is False and projections skip it.
 
-A redelivered fill whose economics differ from the stored row keeps the stored row (first write
-wins); only its status is applied. The venue never changes a match's price or size.
+`record_fill` writes a fill once: a redelivery (same key) writes nothing and returns False, even
+when it carries a newer status or different numbers (first write wins; the venue never changes a
+match's price or size). Later statuses go through `record_status`, which returns True only when
+the transition was new, so a caller learns "new fill" and "new status" apart.
 
 Flows are validated by kind (sign conventions P&L relies on): DEPOSIT collateral > 0, WITHDRAW < 0,
 FEE < 0, REWARD > 0, all four without token deltas; SPLIT yes = no = -collateral > 0; MERGE
@@ -57,6 +59,7 @@ and REDEEM need a market.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import sqlite3
@@ -70,7 +73,17 @@ from types import TracebackType
 from typing import Any
 
 from polymm_cli.errors import ConfigError
-from polymm_cli.model import MICRO, ONE, FillRecord, FlowKind, FlowRecord, Side, TradeStatus
+from polymm_cli.model import (
+    MICRO,
+    ONE,
+    FillRecord,
+    FlowKind,
+    FlowRecord,
+    Market,
+    RewardParams,
+    Side,
+    TradeStatus,
+)
 
 SCHEMA_VERSION = 1
 LEDGER_FILENAME = "ledger.sqlite3"
@@ -150,6 +163,13 @@ CREATE TABLE flows (
     note             TEXT    NOT NULL
 );
 CREATE INDEX flows_by_market ON flows (market, seq);
+CREATE TABLE market_meta (
+    seq          INTEGER PRIMARY KEY,
+    condition_id TEXT    NOT NULL CHECK (condition_id != ''),
+    data         TEXT    NOT NULL,
+    ts           REAL    NOT NULL,
+    UNIQUE (condition_id, data)
+);
 """
 
 # Statements are constant strings so sqlite3's statement cache prepares each one once.
@@ -361,6 +381,16 @@ def _flow_from_row(row: tuple[Any, ...]) -> FlowRecord:
     )
 
 
+def _market_from_json(text: str) -> Market:
+    data: dict[str, Any] = json.loads(text)
+    rewards = RewardParams(**{k: Decimal(v) for k, v in data.pop("rewards").items()})
+    for key in ("tick_size", "min_order_size", "taker_fee_rate", "volume"):
+        if key in data:
+            data[key] = Decimal(data[key])
+    known = {f.name for f in dataclasses.fields(Market)}
+    return Market(rewards=rewards, **{k: v for k, v in data.items() if k in known})
+
+
 class Ledger:
     """The append-only ledger over one SQLite file. Not thread-safe: one Ledger per thread.
 
@@ -371,8 +401,11 @@ class Ledger:
 
     def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
         self._path = Path(path)
-        self._path.parent.mkdir(parents=True, exist_ok=True)
         self._batch_depth = 0
+        try:
+            self._path.parent.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create the ledger's directory {self._path.parent}: {exc}") from None
         try:
             self._conn = sqlite3.connect(
                 self._path, timeout=busy_timeout_s, isolation_level=None, cached_statements=64
@@ -503,17 +536,17 @@ class Ledger:
     # -- writes --------------------------------------------------------------------------------------
 
     def record_fill(self, record: FillRecord, *, run_id: str | None = None) -> bool:
-        """Record a fill and its status; a redelivery only applies a new status (see the module doc).
+        """Record a new fill with its first status; True only when the fill was new.
 
-        True when the fill or its status was new. ValueError on malformed input (nothing written).
+        A fill already recorded is left untouched (False), whatever status the redelivery carries:
+        apply that with `record_status`. The engine's fill handler does exactly this
+        (`record_fill(...) or record_status(...)`). ValueError on malformed input (nothing written).
         """
         row = _fill_row(record, run_id)
         key = (row[0], row[1])
         try:
             with self._write() as conn:
-                if conn.execute(_INSERT_FILL, row).rowcount:
-                    return True
-                return self._advance(conn, key, TradeStatus(row[11]), row[10])
+                return conn.execute(_INSERT_FILL, row).rowcount > 0
         except sqlite3.IntegrityError as exc:
             raise ValueError(f"fill {key[0]}/{key[1]}: refused by the ledger ({exc})") from None
 
@@ -592,6 +625,24 @@ class Ledger:
             raise ValueError(f"no run {run_id} in the ledger") from None
 
     # -- reads ---------------------------------------------------------------------------------------
+
+    def record_market(self, market: Market, ts: float) -> bool:
+        """Remember a market's metadata (tokens, tick, ...) so P&L can be projected with no venue at hand.
+
+        Append-only like everything else: a changed market (a new tick size) is a new row, the latest wins.
+        """
+        data = json.dumps(dataclasses.asdict(market), default=str, sort_keys=True)
+        with self._write() as conn:
+            cursor = conn.execute(
+                "INSERT INTO market_meta (condition_id, data, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING",
+                (market.condition_id, data, ts),
+            )
+            return cursor.rowcount > 0
+
+    def market_meta(self) -> dict[str, Market]:
+        """The latest metadata recorded for every market."""
+        rows = self._conn.execute("SELECT condition_id, data FROM market_meta ORDER BY seq").fetchall()
+        return {cid: _market_from_json(data) for cid, data in rows}
 
     def fills(self, market: str | None = None) -> list[FillRecord]:
         """Every recorded fill (of one market, or all) in insertion order, with its current status.

@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Literal
 
-from polymm_cli.model import MICRO, ONE, ZERO, Market, Side, decimal_str
+from polymm_cli.model import MICRO, ONE, ZERO, Market, Side
 
 QuoteSide = Literal["bid", "ask"]
 
@@ -180,20 +180,29 @@ def needs_requote(last_mid: Decimal | None, mid: Decimal | None, threshold: Deci
     return abs(mid - last_mid) >= threshold
 
 
-def _fmt(value: Decimal, dp: int) -> str:
-    """Display form: at least the tick's decimals (0.5 -> "0.500" on a 0.001 market), at most 4 more."""
-    text = decimal_str(value)
+def _fmt(value: Decimal, dp: int = 0) -> str:
+    """Display form for reasons and notes: no exponent, trailing zeros dropped down to `dp`
+    decimals (0.5 -> "0.500" on a 0.001 market, 10.00 -> "10"), at most `dp` + 6 decimals.
+
+    A string helper of its own (not `decimal_str`) because it runs several times per quote().
+    """
+    text = f"{value:f}"
     point = text.find(".")
-    decimals = 0 if point < 0 else len(text) - point - 1
+    if point < 0:
+        return text + "." + "0" * dp if dp else text
+    text = text.rstrip("0")
+    decimals = len(text) - point - 1
     if decimals < dp:
-        return text + ("." if point < 0 else "") + "0" * (dp - decimals)
-    if decimals > dp + 4:
-        return f"{value:.{dp + 4}f}"
+        return text + "0" * (dp - decimals)
+    if decimals == 0:
+        return text[:-1]
+    if decimals > dp + 6:
+        return f"{value:.{dp + 6}f}"
     return text
 
 
 def _signed(value: Decimal) -> str:
-    text = decimal_str(value)
+    text = _fmt(value)
     return text if value < ZERO else "+" + text
 
 
@@ -217,7 +226,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     """
     market = inp.market
     tick = market.tick_size
-    dp = -int(tick.as_tuple().exponent)
+    dp = max(0, -int(tick.as_tuple().exponent))
     best_bid = inp.best_bid
     best_ask = inp.best_ask
     notes: list[str] = []
@@ -240,8 +249,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         if bid_sz is not None and ask_sz is not None and bid_sz > ZERO and ask_sz > ZERO:
             mid = ((best_bid * ask_sz + best_ask * bid_sz) / (bid_sz + ask_sz)).quantize(MICRO)
             notes.append(
-                f"mid = microprice {_fmt(mid, dp)} (top sizes bid {decimal_str(bid_sz)} / ask "
-                f"{decimal_str(ask_sz)})"
+                f"mid = microprice {_fmt(mid, dp)} (top sizes bid {_fmt(bid_sz)} / ask {_fmt(ask_sz)})"
             )
         else:
             mid = (best_bid + best_ask) / _TWO
@@ -250,7 +258,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         mid = (best_bid + best_ask) / _TWO
 
     if not ZERO < mid < ONE:
-        return _skip_both(mid, f"mid {decimal_str(mid)} is outside (0, 1)", tuple(notes))
+        return _skip_both(mid, f"mid {_fmt(mid)} is outside (0, 1)", tuple(notes))
     if market.closed or not market.accepting_orders:
         return _skip_both(mid, "market is closed or not accepting orders", tuple(notes))
 
@@ -280,8 +288,8 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
                 toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
             notes.append(
                 f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
-                f"factor {decimal_str(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
-                f"L {decimal_str(limit)}): {toward}"
+                f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
+                f"L {_fmt(limit)}): {toward}"
             )
 
     lo = tick
@@ -296,9 +304,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     bid_adj = ""
     bid_clamped = False
     if e >= limit:
-        reason = (
-            f"position limit: e {_signed(e)} >= +L {decimal_str(limit)}: no bid (it would add YES exposure)"
-        )
+        reason = f"position limit: e {_signed(e)} >= +L {_fmt(limit)}: no bid (it would add YES exposure)"
         skipped.append(SkippedSide("bid", reason))
         notes.append(reason)
     else:
@@ -325,9 +331,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     ask: Decimal | None = None
     ask_adj = ""
     if e <= -limit:
-        reason = (
-            f"position limit: e {_signed(e)} <= -L {decimal_str(limit)}: no ask (it would add NO exposure)"
-        )
+        reason = f"position limit: e {_signed(e)} <= -L {_fmt(limit)}: no ask (it would add NO exposure)"
         skipped.append(SkippedSide("ask", reason))
         notes.append(reason)
     else:
@@ -375,18 +379,20 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit - e
         s = size
+        cut = ""
         if room < s:
             s = room
+            cut = " (cut by the position limit)"
             notes.append(
-                f"bid size cut {decimal_str(size)} -> {decimal_str(room)}: one fill must not take "
-                f"e {_signed(e)} past +L {decimal_str(limit)}"
+                f"bid size cut {_fmt(size)} -> {_fmt(room)}: one fill must not take "
+                f"e {_signed(e)} past +L {_fmt(limit)}"
             )
         held = (inp.no_position if inp.sellable_no is None else inp.sellable_no).quantize(
             _CENT, rounding=ROUND_DOWN
         )
         if held > ZERO and held >= min_size:
             if held < s:
-                notes.append(f"bid size cut {decimal_str(s)} -> {decimal_str(held)}: NO held")
+                notes.append(f"bid size cut {_fmt(s)} -> {_fmt(held)}: NO held")
                 s = held
             token, order_side, price = market.no_token, Side.SELL, ONE - bid
             how = f"SELL NO from inventory at 1 - {bid} = {price}"
@@ -396,7 +402,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         s = s.quantize(_CENT, rounding=ROUND_DOWN)
         if s <= ZERO or s < min_size:
             skipped.append(
-                SkippedSide("bid", f"size {decimal_str(s)} below the market minimum {decimal_str(min_size)}")
+                SkippedSide("bid", f"size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}")
             )
         else:
             quotes.append(
@@ -421,18 +427,20 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit + e
         s = size
+        cut = ""
         if room < s:
             s = room
+            cut = " (cut by the position limit)"
             notes.append(
-                f"ask size cut {decimal_str(size)} -> {decimal_str(room)}: one fill must not take "
-                f"e {_signed(e)} past -L {decimal_str(limit)}"
+                f"ask size cut {_fmt(size)} -> {_fmt(room)}: one fill must not take "
+                f"e {_signed(e)} past -L {_fmt(limit)}"
             )
         held = (inp.yes_position if inp.sellable_yes is None else inp.sellable_yes).quantize(
             _CENT, rounding=ROUND_DOWN
         )
         if held > ZERO and held >= min_size:
             if held < s:
-                notes.append(f"ask size cut {decimal_str(s)} -> {decimal_str(held)}: YES held")
+                notes.append(f"ask size cut {_fmt(s)} -> {_fmt(held)}: YES held")
                 s = held
             token, order_side, price = market.yes_token, Side.SELL, ask
             how = "SELL YES from inventory"
@@ -442,7 +450,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         s = s.quantize(_CENT, rounding=ROUND_DOWN)
         if s <= ZERO or s < min_size:
             skipped.append(
-                SkippedSide("ask", f"size {decimal_str(s)} below the market minimum {decimal_str(min_size)}")
+                SkippedSide("ask", f"size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}")
             )
         else:
             quotes.append(

@@ -18,8 +18,8 @@ Matching is a maximum bipartite matching (augmenting paths) over the admissible 
 pairs, so as many targets as possible keep an order (the smallest plan); each target prefers the
 closest order (price distance, then size distance, then order id) and targets are served in
 their order, so the result is deterministic and does not depend on the order the venue listed
-the live orders in. Output order: `places` and `keeps` follow the
-targets' order, `cancels` are sorted by order id.
+the live orders in. Output order: `places` and `keeps` follow the targets' order, `cancels` are
+sorted by order id.
 
 Must not: import anything but stdlib, decimal and `polymm_cli.model` (and the `TargetQuote`
 record of `quoter`); do I/O; read a clock; judge risk (that is `risk.vet`).

@@ -56,7 +56,8 @@ class Settings(BaseSettings):
     signer: SignerName = SignerName.FAST
 
     # quoting
-    spread: Decimal = Field(default=Decimal("0.04"), gt=0, lt=1)
+    # 1c a side: at or next to the touch on a 0.01 book, and inside every sample market's reward band
+    spread: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
     size: Decimal = Field(default=Decimal("10"), gt=0)
     requote_threshold: Decimal = Field(default=Decimal("0.005"), ge=0)
     position_limit: Decimal = Field(default=Decimal("100"), gt=0)
@@ -68,6 +69,12 @@ class Settings(BaseSettings):
     # local exchange
     exchange_seed: int = 7
     exchange_flow: bool = True
+    # Taker arrivals per minute per market of the in-process exchange: livelier than the real
+    # median (a few a minute) so a demo shows fills within seconds; the flow tests pin their own.
+    exchange_taker_rate: float = Field(default=30.0, gt=0)
+    # Shares per level of the in-process exchange's background makers: thinner than the flow's
+    # default so a demo's quotes trade; `polymm exchange serve` keeps the calibrated depth.
+    exchange_maker_depth: float = Field(default=10.0, gt=0)
 
     @field_validator("data_dir")
     @classmethod

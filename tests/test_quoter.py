@@ -272,7 +272,7 @@ def test_a_side_whose_cut_size_falls_below_the_minimum_is_skipped() -> None:
     decision = quote(book(mkt, no="7"), params(size="5", limit="10"))
 
     assert decision.ask is None
-    assert "below the market minimum 5" in (decision.skip_reason("ask") or "")
+    assert "3 (cut by the position limit) below the market minimum 5" in (decision.skip_reason("ask") or "")
 
 
 # -- inventory vs collateral ---------------------------------------------------------------------

@@ -140,18 +140,22 @@ def pnl(
     ):
         table.add_column(name, justify="left" if name == "market" else "right")
     for item in items:
-        table.add_row(
-            str(item["slug"] or str(item["condition_id"])[:12]),
-            item["yes_position"],
-            item["no_position"],
-            item["net_position"],
-            item["avg_cost_yes"] or "-",
-            item["avg_cost_no"] or "-",
-            item["realized_pnl"],
-            item["unrealized_pnl"] or "n/a",
-            item["fees"],
-            item["total_pnl"],
-        )
+        cells: list[object] = [item["slug"] or str(item["condition_id"])[:12]]
+        cells += [
+            item[k]
+            for k in (
+                "yes_position",
+                "no_position",
+                "net_position",
+                "avg_cost_yes",
+                "avg_cost_no",
+                "realized_pnl",
+                "unrealized_pnl",
+                "fees",
+                "total_pnl",
+            )
+        ]
+        table.add_row(*(str(c) if c is not None else "-" for c in cells))
     console = Console()
     console.print(table)
     console.print(

@@ -145,17 +145,16 @@ def quote(
     if as_json:
         typer.echo(dumps(payload))
         return
-    typer.echo(
-        f"{preview.market.question} [{preview.market.slug}] mid {decimal_str(d.mid) if d.mid else 'n/a'}"
-    )
-    for q in payload["quotes"]:
+    mid_text = decimal_str(d.mid) if d.mid is not None else "n/a"
+    typer.echo(f"{preview.market.question} [{preview.market.slug}] mid {mid_text}")
+    for q in d.quotes:
         typer.echo(
-            f"  {q['side']:>3}: {q['order_side']} {q['outcome']} {q['size']} @ {q['price']}"
-            f" (YES {q['yes_price']}) — {q['reason']}"
+            f"  {q.side:>3}: {q.order_side.value} {preview.market.outcome_of(q.token_id)} {dec(q.size)}"
+            f" @ {dec(q.price)} (YES {dec(q.yes_price)}) — {q.reason}"
         )
-    for s in payload["skipped"]:
-        typer.echo(f"  {s['side']:>3}: skipped — {s['reason']}")
-    for note in payload["notes"]:
+    for skipped in d.skipped:
+        typer.echo(f"  {skipped.side:>3}: skipped — {skipped.reason}")
+    for note in d.notes:
         typer.echo(f"  note: {note}")
 
 

@@ -35,6 +35,7 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
         fills = ledger.fills()
         flows = ledger.flows()
         ids = ledger.markets()
+        recorded = ledger.market_meta()
 
     async def marks_and_cash(url: str | None) -> tuple[dict[str, Market], dict[str, Decimal], Decimal | None]:
         async with open_venue(settings, SystemClock(), url) as handle:
@@ -42,7 +43,7 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
             known: dict[str, Market] = {}
             marks: dict[str, Decimal] = {}
             for cid in ids:
-                m = await venue.market(cid)
+                m = recorded.get(cid) or await venue.market(cid)
                 known[cid] = m
                 book = await venue.book(m.yes_token)
                 if book.bids and book.asks:
@@ -51,7 +52,7 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
             return known, marks, cash
 
     error = ""
-    markets: dict[str, Market] = {}
+    markets: dict[str, Market] = dict(recorded)
     marks: dict[str, Decimal] = {}
     cash: Decimal | None = None
     try:
@@ -60,7 +61,8 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
             if settings.venue is VenueName.LOCAL
             else contextlib.nullcontext(None) as url
         ):
-            markets, marks, cash = asyncio.run(marks_and_cash(url))
+            live, marks, cash = asyncio.run(marks_and_cash(url))
+            markets.update(live)
     except VenueError as exc:
         error = str(exc)
     if market is not None:

@@ -24,9 +24,11 @@ from pydantic import SecretStr
 
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
+from polymm_cli.exchange.flow import FlowConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.settings import Settings, VenueName
-from polymm_cli.venues.polymarket.adapter import PolymarketConfig, PolymarketVenue
+from polymm_cli.venues.polymarket.adapter import PolymarketVenue
+from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
 EXCHANGE_INFO_FILE = "local-exchange.json"
@@ -110,6 +112,9 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         seed=settings.exchange_seed,
         flow=flow,
         state_path=directory / EXCHANGE_STATE_FILE,
+        flow_config=FlowConfig(
+            taker_rate_per_min=settings.exchange_taker_rate, maker_level_size=settings.exchange_maker_depth
+        ),
     )
     try:
         server = ExchangeThread(config).start()
@@ -159,10 +164,12 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
             api_passphrase=settings.api_passphrase,
             signature_type=settings.signature_type,
             funder=settings.funder,
-            clob_url=settings.exchange_url,
-            gamma_url=settings.gamma_url,
             signer=settings.signer.value,
         )
+        if settings.exchange_url:
+            config = config.with_changes(clob_url=settings.exchange_url.rstrip("/"))
+        if settings.gamma_url:
+            config = config.with_changes(gamma_url=settings.gamma_url.rstrip("/"))
         url = config.clob_url
         name = "polymarket"
     venue = PolymarketVenue(config, clock)

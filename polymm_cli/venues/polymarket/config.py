@@ -127,7 +127,9 @@ class PolymarketConfig:
             ws = "ws://" + base.removeprefix("http://")
         else:
             raise ConfigError("local exchange URL must start with http:// or https://")
-        return cls(clob_url=base, ws_url=ws + "/ws", gamma_url=base + "/gamma", private_key=private_key, **options)
+        return cls(
+            clob_url=base, ws_url=ws + "/ws", gamma_url=base + "/gamma", private_key=private_key, **options
+        )
 
     @classmethod
     def for_polymarket(

@@ -149,7 +149,7 @@ class ClobHttp:
         self.creds: ApiCreds | None = None
         self.l2_address = ""  # POLY_ADDRESS of L2 calls: the signer EOA
         self.l1_headers: Callable[[int], dict[str, str]] | None = None
-        self.attempts: Counter[str] = Counter()  # "METHOD /path" -> HTTP attempts made
+        self.attempts: Counter[str] = Counter()  # "METHOD /path" (Gamma: "METHOD gamma:/path") -> attempts
         self.retries = 0
 
     def _http(self) -> httpx.AsyncClient:
@@ -203,7 +203,7 @@ class ClobHttp:
 
     def _backoff(self, attempt: int) -> float:
         cfg = self._config
-        ceiling = min(cfg.http_backoff_cap_s, cfg.http_backoff_base_s * (2 ** (attempt - 1)))
+        ceiling = min(cfg.http_backoff_cap_s, cfg.http_backoff_base_s * (2.0 ** (attempt - 1)))
         return ceiling * (0.5 + 0.5 * self._rng.random())  # "equal jitter": never below half
 
     async def request(
@@ -221,11 +221,9 @@ class ClobHttp:
     ) -> Any:
         """One call, retried per the policy; returns the decoded 200 body or raises HttpFailure."""
         cfg = self._config
-        content = (
-            None if body is _NO_BODY else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        )
+        content = None if body is _NO_BODY else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         url = self._url(host, path)
-        key = f"{method} {path}"
+        key = f"{method} {path}" if host == "clob" else f"{method} {host}:{path}"
         budget = cfg.http_retry_budget_s if budget_s is None else budget_s
         started = self._clock.monotonic()
         attempt = 0
@@ -291,7 +289,9 @@ class ClobHttp:
         cursor = START_CURSOR
         seen: set[str] = set()
         for _ in range(MAX_PAGES):
-            page = await self.request("GET", path, params={**(params or {}), "next_cursor": cursor}, auth=auth)
+            page = await self.request(
+                "GET", path, params={**(params or {}), "next_cursor": cursor}, auth=auth
+            )
             if not isinstance(page, Mapping):
                 raise VenueError(f"GET {path}: expected a page object, got {type(page).__name__}")
             data = page.get("data")

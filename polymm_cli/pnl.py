@@ -1,0 +1,410 @@
+"""P&L as a pure projection over the ledger's records: fills and flows in, positions and P&L out.
+
+Owns the definitions of position, average cost, realised, unrealised, daily and total P&L, shared by
+`run`, `pnl` and `liquidate`. Pure core: stdlib, decimal and `model` only; no I/O, no clock, no
+floats. `project` of the same records is always the same report, so P&L survives restarts by
+recomputation (the ledger stores no P&L).
+
+Definitions (per market; YES and NO are two tokens, each with a position and a cost basis)
+------------------------------------------------------------------------------------------
+- Which records count: FAILED fills count for nothing (reversed, reference §10). MATCHED, MINED and
+  RETRYING fills count but are provisional (`provisional_fill_count`); CONFIRMED are final.
+- Order: events are applied in time order (fills by `venue_ts`, flows by `ts`); at equal times
+  DEPOSIT and SPLIT flows come first, then fills, then the other flows; ties keep input order.
+  Order only moves P&L between realised and unrealised, never the total.
+- Average cost: each token carries a cost basis; a BUY adds price x size, a sell releases the
+  average cost of what it sold (basis x sold/position, carried to 1e-18). Sells never change the
+  average; `avg_cost_* = basis / position`, None when flat.
+- Realised P&L on a sell = (sell price - average cost) x size.
+- Shorts: selling more than is held turns the excess into a short whose average cost is the sale
+  price (more sales average in); buying covers it and realises (average - buy price) x size.
+- SPLIT (collateral -> YES + NO pairs): both tokens are bought at a combined 1 pUSD per pair,
+  allocated 50/50 unless the flow's note carries `yes_price=<p>` (YES at p, NO at 1 - p). MERGE
+  (pairs -> collateral) sells both at the same allocation, so a pair realises 1 - (avg_yes + avg_no).
+  The allocation never changes total P&L.
+- REDEEM realises the payout minus the average cost of the tokens redeemed.
+- REWARD flows are realised P&L (positive); FEE flows are fees. DEPOSIT and WITHDRAW are not P&L
+  (`net_deposits`). Flows without a market (account-wide rewards and fees) count in the report
+  totals only (`account_rewards`, `account_fees`).
+- Fees (fill fees, which we pay in pUSD, plus FEE flows) are reported apart: `realized_pnl` is
+  GROSS of fees and `total_pnl = realized_pnl + (unrealized_pnl or 0) - fees`, per market and in
+  the totals.
+- Marks: `marks[condition_id]` is the YES mid; NO is marked at 1 - mid. Unrealised P&L =
+  position x mark - cost basis, summed over both tokens. Without a mark it is None (never a
+  guessed price), except for a flat market, whose unrealised P&L is 0.
+- Daily P&L (since `day_start`, unix seconds; events at or after it count): the cash of that day's
+  fills and flows (fees included, deposits excluded) plus that day's position change of each token
+  x its current mark. A move of the mark on inventory carried into the day is not daily P&L. None
+  when a mark is needed and missing. With `day_start=None` the day is all of history, and daily P&L
+  equals total P&L (for a marked market).
+- `cash_delta`: pUSD that moved through the market (fills with fees, SPLIT/MERGE/REDEEM/FEE/REWARD).
+  The invariant the tests hold us to: report.cash_delta + sum(position x mark) == report.total_pnl
+  + report.net_deposits, exactly, whatever the order and allocation (realised P&L is defined as the
+  event's cash plus the change of the cost basis, so it cannot drift from cash).
+- `volume` is the pUSD notional (price x size) of the effective fills.
+
+Must not: read the ledger, a venue or a clock; guess a mark; round anything the user sees beyond
+the 1e-18 carried on released cost.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from decimal import Context, Decimal, InvalidOperation, localcontext
+
+from polymm_cli.model import ONE, ZERO, FillRecord, FlowKind, FlowRecord, Market, Side, TradeStatus
+
+YES = 0
+NO = 1
+_PROVISIONAL = frozenset({TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.RETRYING})
+# Wide enough that every sum of micro-unit amounts and 1e-18 costs is exact.
+_WIDE = Context(prec=80, traps=[InvalidOperation])
+_DISPLAY = Context(prec=28)
+_CARRY = Decimal("1e-18")
+_FIRST_FLOWS = frozenset({FlowKind.DEPOSIT, FlowKind.SPLIT})
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketPnl:
+    """Positions and P&L of one market (see the module docstring for every definition)."""
+
+    condition_id: str
+    yes_position: Decimal
+    no_position: Decimal
+    net_position: Decimal  # YES - NO
+    avg_cost_yes: Decimal | None
+    avg_cost_no: Decimal | None
+    realized_pnl: Decimal  # gross of fees, rewards included
+    unrealized_pnl: Decimal | None
+    fees: Decimal
+    total_pnl: Decimal  # realized + (unrealized or 0) - fees
+    daily_pnl: Decimal | None
+    volume: Decimal
+    fill_count: int  # effective fills (FAILED excluded)
+    provisional_fill_count: int  # effective fills not yet CONFIRMED
+    failed_fill_count: int
+    cash_delta: Decimal
+    mark: Decimal | None  # the YES mid used
+
+    @property
+    def marked(self) -> bool:
+        """Whether every figure is known (no mark was missing where one was needed)."""
+        return self.unrealized_pnl is not None and self.daily_pnl is not None
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PnlReport:
+    """Every market's P&L (sorted by condition id) and the totals.
+
+    Totals are the sums over markets plus the account-wide flows; a market's unknown unrealised or
+    daily P&L adds nothing and its id is listed in `unmarked`.
+    """
+
+    markets: tuple[MarketPnl, ...]
+    realized_pnl: Decimal
+    unrealized_pnl: Decimal
+    fees: Decimal
+    total_pnl: Decimal
+    daily_pnl: Decimal
+    cash_delta: Decimal  # all pUSD moved, deposits and withdrawals included
+    net_deposits: Decimal
+    account_rewards: Decimal  # market-less REWARD flows (in realized_pnl)
+    account_fees: Decimal  # market-less FEE flows (in fees)
+    fill_count: int
+    provisional_fill_count: int
+    unmarked: tuple[str, ...] = field(default=())
+
+    def market(self, condition_id: str) -> MarketPnl | None:
+        """The P&L of one market, None when it has no records."""
+        for item in self.markets:
+            if item.condition_id == condition_id:
+                return item
+        return None
+
+
+class _Book:
+    """The running state of one market while events are applied (private, mutable)."""
+
+    __slots__ = (
+        "basis",
+        "cash",
+        "day_cash",
+        "day_moves",
+        "failed",
+        "fees",
+        "fills",
+        "position",
+        "provisional",
+        "realized",
+        "volume",
+    )
+
+    def __init__(self) -> None:
+        self.position = [ZERO, ZERO]
+        self.basis = [ZERO, ZERO]
+        self.day_moves = [ZERO, ZERO]
+        self.realized = ZERO
+        self.fees = ZERO
+        self.cash = ZERO
+        self.day_cash = ZERO
+        self.volume = ZERO
+        self.fills = 0
+        self.provisional = 0
+        self.failed = 0
+
+    def trade(self, token: int, qty: Decimal, price: Decimal) -> Decimal:
+        """Move `qty` (signed) of a token at `price`; returns the change of its cost basis."""
+        held = self.position[token]
+        before = basis = self.basis[token]
+        if held == 0 or (held > 0) == (qty > 0):
+            basis += qty * price
+            held += qty
+        else:
+            closing = min(abs(qty), abs(held))
+            released = basis if closing == abs(held) else _carry(basis * closing / abs(held))
+            basis -= released
+            step = closing if qty > 0 else -closing
+            held += step
+            rest = qty - step
+            if rest:  # crossed through flat: the rest opens a position at this price
+                basis = rest * price
+                held = rest
+        self.position[token] = held
+        self.basis[token] = basis
+        return basis - before
+
+    def event(self, cash: Decimal, legs: Iterable[tuple[int, Decimal, Decimal]], today: bool) -> None:
+        """Apply one event: its pUSD (fees excluded) and its token legs; realises cash + basis change."""
+        basis_change = ZERO
+        for token, qty, price in legs:
+            if qty:
+                basis_change += self.trade(token, qty, price)
+                if today:
+                    self.day_moves[token] += qty
+        self.realized += cash + basis_change
+        self.cash += cash
+        if today:
+            self.day_cash += cash
+
+    def pay_fee(self, amount: Decimal, today: bool) -> None:
+        self.fees += amount
+        self.cash -= amount
+        if today:
+            self.day_cash -= amount
+
+
+def _carry(value: Decimal) -> Decimal:
+    """Released cost is carried to 1e-18 pUSD so every later sum stays exact."""
+    exponent = value.as_tuple().exponent
+    if isinstance(exponent, int) and exponent >= -18:
+        return value
+    return value.quantize(_CARRY)
+
+
+def _clean(value: Decimal) -> Decimal:
+    """Plain form for display: no trailing zeros, no exponent, no negative zero."""
+    if not value:
+        return ZERO
+    if value == value.to_integral_value():
+        return value.quantize(ONE, context=_WIDE)
+    return value.normalize(_WIDE)
+
+
+def _allocation(flow: FlowRecord, pair_value: Decimal) -> tuple[Decimal, Decimal]:
+    """Per-token prices of a SPLIT/MERGE pair: 50/50 of the pair's value unless the note says."""
+    for part in flow.note.replace(",", " ").replace(";", " ").split():
+        key, _, raw = part.partition("=")
+        if key.strip().lower() == "yes_price":
+            try:
+                yes_price = Decimal(raw.strip())
+            except InvalidOperation:
+                raise ValueError(f"flow {flow.flow_id}: bad yes_price {raw!r} in its note") from None
+            if not yes_price.is_finite() or not ZERO <= yes_price <= pair_value:
+                raise ValueError(f"flow {flow.flow_id}: yes_price {raw} is outside [0, {pair_value}]")
+            return yes_price, pair_value - yes_price
+    half = _carry(pair_value / 2)
+    return half, pair_value - half
+
+
+def _flow_legs(flow: FlowRecord) -> list[tuple[int, Decimal, Decimal]]:
+    """The token legs of a SPLIT, MERGE or REDEEM flow, each with the price it moves at."""
+    yes, no, cash = flow.yes_delta, flow.no_delta, flow.collateral_delta
+    if flow.kind in (FlowKind.SPLIT, FlowKind.MERGE):
+        pairs = abs(yes)
+        if not pairs or abs(no) != pairs:
+            raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} needs equal YES and NO amounts")
+        yes_price, no_price = _allocation(flow, abs(cash) / pairs)
+        return [(YES, yes, yes_price), (NO, no, no_price)]
+    # REDEEM: the price only matters for tokens we did not hold (a short opened by an
+    # incomplete ledger); they go at the average payout per token.
+    tokens = abs(yes) + abs(no)
+    price = _carry(cash / tokens) if tokens else ZERO
+    return [(YES, yes, price), (NO, no, price)]
+
+
+def _fill_token(fill: FillRecord, markets: Mapping[str, Market]) -> int:
+    market = markets.get(fill.market)
+    if market is None:
+        raise ValueError(f"fill {fill.trade_id}/{fill.order_id}: no market metadata for {fill.market}")
+    if fill.token_id == market.yes_token:
+        return YES
+    if fill.token_id == market.no_token:
+        return NO
+    raise ValueError(
+        f"fill {fill.trade_id}/{fill.order_id}: token {fill.token_id} is not in market {fill.market}"
+    )
+
+
+def _mark(marks: Mapping[str, Decimal], condition_id: str) -> Decimal | None:
+    mark = marks.get(condition_id)
+    if mark is None:
+        return None
+    if not isinstance(mark, Decimal) or not mark.is_finite() or not ZERO <= mark <= ONE:
+        raise ValueError(f"mark of {condition_id} must be a Decimal in [0, 1], got {mark!r}")
+    return mark
+
+
+def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketPnl:
+    prices = None if mark is None else (mark, ONE - mark)
+    flat = book.position[YES] == 0 and book.position[NO] == 0
+    unrealized: Decimal | None
+    if prices is not None:
+        unrealized = sum(
+            (book.position[t] * prices[t] - book.basis[t] for t in (YES, NO)),
+            start=ZERO,
+        )
+    else:
+        unrealized = ZERO if flat else None
+    daily: Decimal | None
+    if prices is not None:
+        daily = book.day_cash + sum((book.day_moves[t] * prices[t] for t in (YES, NO)), start=ZERO)
+    elif book.day_moves[YES] == 0 and book.day_moves[NO] == 0:
+        daily = book.day_cash
+    else:
+        daily = None
+    avg = [
+        None if book.position[t] == 0 else _clean(_DISPLAY.divide(book.basis[t], book.position[t]))
+        for t in (YES, NO)
+    ]
+    total = book.realized + (unrealized or ZERO) - book.fees
+    return MarketPnl(
+        condition_id=condition_id,
+        yes_position=_clean(book.position[YES]),
+        no_position=_clean(book.position[NO]),
+        net_position=_clean(book.position[YES] - book.position[NO]),
+        avg_cost_yes=avg[YES],
+        avg_cost_no=avg[NO],
+        realized_pnl=_clean(book.realized),
+        unrealized_pnl=None if unrealized is None else _clean(unrealized),
+        fees=_clean(book.fees),
+        total_pnl=_clean(total),
+        daily_pnl=None if daily is None else _clean(daily),
+        volume=_clean(book.volume),
+        fill_count=book.fills,
+        provisional_fill_count=book.provisional,
+        failed_fill_count=book.failed,
+        cash_delta=_clean(book.cash),
+        mark=mark,
+    )
+
+
+def project(
+    fills: Iterable[FillRecord],
+    flows: Iterable[FlowRecord],
+    markets: Mapping[str, Market],
+    marks: Mapping[str, Decimal],
+    *,
+    day_start: float | None = None,
+) -> PnlReport:
+    """Positions and P&L of every market with records, from the ledger's fills and flows.
+
+    `markets` maps condition id -> Market (needed to tell a fill's YES token from its NO token);
+    `marks` maps condition id -> YES mid. ValueError when a fill's market or token is unknown or a
+    mark is outside [0, 1].
+    """
+    with localcontext(_WIDE):
+        return _project(fills, flows, markets, marks, day_start)
+
+
+def _project(
+    fills: Iterable[FillRecord],
+    flows: Iterable[FlowRecord],
+    markets: Mapping[str, Market],
+    marks: Mapping[str, Decimal],
+    day_start: float | None,
+) -> PnlReport:
+    events: list[tuple[float, int, int, FillRecord | FlowRecord]] = []
+    for index, fill in enumerate(fills):
+        events.append((fill.venue_ts, 1, index, fill))
+    for index, flow in enumerate(flows):
+        events.append((flow.ts, 0 if flow.kind in _FIRST_FLOWS else 2, index, flow))
+    events.sort(key=lambda item: item[:3])
+
+    books: dict[str, _Book] = {}
+    net_deposits = account_rewards = account_fees = account_day = ZERO
+    for ts, _, _, record in events:
+        today = day_start is None or ts >= day_start
+        if isinstance(record, FillRecord):
+            book = books.setdefault(record.market, _Book())
+            if not record.effective:
+                book.failed += 1
+                continue
+            token = _fill_token(record, markets)
+            book.fills += 1
+            if record.status in _PROVISIONAL:
+                book.provisional += 1
+            book.volume += record.price * record.size
+            qty = record.size if record.side is Side.BUY else -record.size
+            book.event(-qty * record.price, [(token, qty, record.price)], today)
+            if record.fee:
+                book.pay_fee(record.fee, today)
+            continue
+        flow = record
+        cash = flow.collateral_delta
+        if flow.kind in (FlowKind.DEPOSIT, FlowKind.WITHDRAW):
+            if flow.yes_delta or flow.no_delta:
+                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
+            net_deposits += cash
+        elif flow.kind in (FlowKind.FEE, FlowKind.REWARD):
+            if flow.yes_delta or flow.no_delta:
+                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
+            if flow.market:
+                book = books.setdefault(flow.market, _Book())
+                if flow.kind is FlowKind.FEE:
+                    book.pay_fee(-cash, today)
+                else:
+                    book.event(cash, (), today)
+            else:
+                if flow.kind is FlowKind.FEE:
+                    account_fees -= cash
+                else:
+                    account_rewards += cash
+                if today:
+                    account_day += cash
+        else:
+            if not flow.market:
+                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} needs a market")
+            books.setdefault(flow.market, _Book()).event(cash, _flow_legs(flow), today)
+
+    rows = tuple(_market_pnl(cid, books[cid], _mark(marks, cid)) for cid in sorted(books))
+    realized = sum((m.realized_pnl for m in rows), start=account_rewards)
+    unrealized = sum((m.unrealized_pnl or ZERO for m in rows), start=ZERO)
+    fees = sum((m.fees for m in rows), start=account_fees)
+    daily = sum((m.daily_pnl or ZERO for m in rows), start=account_day)
+    cash_delta = sum((m.cash_delta for m in rows), start=net_deposits + account_rewards - account_fees)
+    return PnlReport(
+        markets=rows,
+        realized_pnl=_clean(realized),
+        unrealized_pnl=_clean(unrealized),
+        fees=_clean(fees),
+        total_pnl=_clean(realized + unrealized - fees),
+        daily_pnl=_clean(daily),
+        cash_delta=_clean(cash_delta),
+        net_deposits=_clean(net_deposits),
+        account_rewards=_clean(account_rewards),
+        account_fees=_clean(account_fees),
+        fill_count=sum(m.fill_count for m in rows),
+        provisional_fill_count=sum(m.provisional_fill_count for m in rows),
+        unmarked=tuple(m.condition_id for m in rows if not m.marked),
+    )

@@ -1,0 +1,573 @@
+"""Behaviour of the append-only fill ledger: idempotency, settlement statuses, flows, runs, durability."""
+
+from __future__ import annotations
+
+import re
+import sqlite3
+import statistics
+import subprocess
+import sys
+import time
+from contextlib import closing
+from dataclasses import replace
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polymm_cli.errors import ConfigError
+from polymm_cli.ledger import SCHEMA_VERSION, Ledger
+from polymm_cli.model import FillRecord, FlowKind, FlowRecord, Side, TradeStatus
+
+D = Decimal
+MARKET = "0xmarket"
+
+
+def fill(
+    trade_id: str = "trade-1",
+    order_id: str = "order-1",
+    *,
+    status: TradeStatus = TradeStatus.MATCHED,
+    side: Any = Side.BUY,
+    price: str = "0.52",
+    size: str = "20",
+    fee: str = "0",
+    market: str = MARKET,
+    token_id: str = "no-token",
+    liquidity: str = "MAKER",
+    venue_ts: float = 1_000.0,
+    recv_ts: float = 1_000.5,
+) -> FillRecord:
+    return FillRecord(
+        trade_id=trade_id,
+        order_id=order_id,
+        market=market,
+        token_id=token_id,
+        side=side,
+        price=D(price),
+        size=D(size),
+        fee=D(fee),
+        liquidity=liquidity,
+        status=status,
+        venue_ts=venue_ts,
+        recv_ts=recv_ts,
+    )
+
+
+def flow(
+    flow_id: str = "flow-1",
+    kind: FlowKind = FlowKind.SPLIT,
+    *,
+    cash: str = "-10",
+    yes: str = "10",
+    no: str = "10",
+    market: str = MARKET,
+    ts: float = 900.0,
+    note: str = "",
+) -> FlowRecord:
+    return FlowRecord(
+        flow_id=flow_id,
+        kind=kind,
+        market=market,
+        collateral_delta=D(cash),
+        yes_delta=D(yes),
+        no_delta=D(no),
+        ts=ts,
+        note=note,
+    )
+
+
+def raw_row(path: Path, query: str) -> tuple[Any, ...]:
+    """One row read behind the ledger's back, with plain sqlite3."""
+    with closing(sqlite3.connect(path)) as raw:
+        row: tuple[Any, ...] = raw.execute(query).fetchone()
+    return row
+
+
+@pytest.fixture
+def ledger(tmp_path: Path) -> Any:
+    with Ledger.open(tmp_path / "data") as opened:
+        yield opened
+
+
+# -- idempotency and statuses ------------------------------------------------------------------------
+
+
+def test_the_same_fill_event_delivered_three_times_is_one_fill(ledger: Ledger) -> None:
+    event = fill()
+
+    written = [ledger.record_fill(event) for _ in range(3)]
+
+    assert written == [True, False, False]
+    assert ledger.fill_count() == 1
+    assert ledger.fills() == [event]
+
+
+def test_a_fill_handler_tells_new_fills_from_new_statuses(ledger: Ledger) -> None:
+    deliveries = [
+        fill(status=s, recv_ts=t) for s, t in [(TradeStatus.MATCHED, 1.0), (TradeStatus.MATCHED, 1.5)]
+    ]
+    deliveries += [
+        fill(status=TradeStatus.MINED, recv_ts=2.0),
+        fill(status=TradeStatus.CONFIRMED, recv_ts=3.0),
+    ]
+    outcomes = []
+
+    for event in deliveries:
+        if ledger.record_fill(event):
+            outcomes.append("new fill")
+        elif ledger.record_status(event.trade_id, event.order_id, event.status, event.recv_ts):
+            outcomes.append(f"now {event.status.value}")
+        else:
+            outcomes.append("old news")
+
+    assert outcomes == ["new fill", "old news", "now MINED", "now CONFIRMED"]
+    assert ledger.fill_count() == 1
+
+
+def test_status_moves_matched_then_mined_then_confirmed(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.MATCHED, recv_ts=1.0))
+
+    mined = ledger.record_status("trade-1", "order-1", TradeStatus.MINED, 2.0)
+    confirmed = ledger.record_status("trade-1", "order-1", TradeStatus.CONFIRMED, 3.0)
+
+    assert (mined, confirmed) == (True, True)
+    assert ledger.status_history("trade-1", "order-1") == [
+        (TradeStatus.MATCHED, 1.0),
+        (TradeStatus.MINED, 2.0),
+        (TradeStatus.CONFIRMED, 3.0),
+    ]
+    [stored] = ledger.fills()
+    assert stored.status is TradeStatus.CONFIRMED
+    assert stored.recv_ts == 1.0  # the fill row keeps its first delivery
+    assert ledger.fill_count() == 1
+
+
+def test_a_failed_status_reverses_the_fill_without_deleting_it(ledger: Ledger) -> None:
+    ledger.record_fill(fill("kept", status=TradeStatus.CONFIRMED))
+    ledger.record_fill(fill("ghost", status=TradeStatus.MATCHED))
+
+    reversed_ = ledger.record_status("ghost", "order-1", TradeStatus.FAILED, 2.0)
+
+    assert reversed_
+    assert ledger.fill_count() == 2
+    by_trade = {f.trade_id: f for f in ledger.fills()}
+    assert by_trade["ghost"].status is TradeStatus.FAILED
+    assert [f.trade_id for f in ledger.fills() if f.effective] == ["kept"]
+
+
+@pytest.mark.parametrize("late", [TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.RETRYING])
+def test_status_never_goes_backwards_after_confirmed(ledger: Ledger, late: TradeStatus) -> None:
+    ledger.record_fill(fill(status=TradeStatus.MATCHED))
+    ledger.record_status("trade-1", "order-1", TradeStatus.CONFIRMED, 2.0)
+
+    applied = [ledger.record_status("trade-1", "order-1", late, 3.0) for _ in range(3)]
+
+    assert applied == [False, False, False]
+    assert ledger.fills()[0].status is TradeStatus.CONFIRMED
+
+
+def test_matched_after_mined_is_ignored(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.MINED))
+
+    applied = ledger.record_status("trade-1", "order-1", TradeStatus.MATCHED, 2.0)
+
+    assert not applied
+    assert ledger.fills()[0].status is TradeStatus.MINED
+
+
+def test_nothing_follows_a_failed_status(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.FAILED))
+
+    applied = [ledger.record_status("trade-1", "order-1", s, 2.0) for s in TradeStatus]
+
+    assert applied == [False] * len(TradeStatus)
+    assert ledger.fills()[0].status is TradeStatus.FAILED
+
+
+def test_failed_after_confirmed_is_recorded_as_a_reorg(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.CONFIRMED))
+
+    applied = ledger.record_status("trade-1", "order-1", TradeStatus.FAILED, 9.0)
+
+    assert applied
+    assert not ledger.fills()[0].effective
+
+
+def test_a_retry_is_visible_and_can_still_confirm(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.MINED, recv_ts=1.0))
+
+    steps = [
+        ledger.record_status("trade-1", "order-1", TradeStatus.RETRYING, 2.0),
+        ledger.record_status("trade-1", "order-1", TradeStatus.MINED, 3.0),
+        ledger.record_status("trade-1", "order-1", TradeStatus.CONFIRMED, 4.0),
+    ]
+
+    assert steps == [True, True, True]
+    assert [s for s, _ in ledger.status_history("trade-1", "order-1")] == [
+        TradeStatus.MINED,
+        TradeStatus.RETRYING,
+        TradeStatus.MINED,
+        TradeStatus.CONFIRMED,
+    ]
+
+
+def test_a_status_for_an_unknown_fill_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="no fill nope/order-1"):
+        ledger.record_status("nope", "order-1", TradeStatus.CONFIRMED, 1.0)
+
+
+def test_two_of_our_orders_in_one_trade_are_two_fills(ledger: Ledger) -> None:
+    ledger.record_fill(fill("trade-1", "order-a"))
+    ledger.record_fill(fill("trade-1", "order-b"))
+
+    assert [f.key for f in ledger.fills()] == [("trade-1", "order-a"), ("trade-1", "order-b")]
+
+
+def test_a_redelivered_fill_writes_nothing_its_status_goes_through_record_status(ledger: Ledger) -> None:
+    ledger.record_fill(fill(price="0.52", status=TradeStatus.MATCHED))
+
+    redelivered = ledger.record_fill(fill(price="0.99", status=TradeStatus.CONFIRMED))
+    [before_status] = ledger.fills()
+    applied = ledger.record_status("trade-1", "order-1", TradeStatus.CONFIRMED, 5.0)
+
+    assert (redelivered, before_status.status, before_status.price) == (False, TradeStatus.MATCHED, D("0.52"))
+    assert applied
+    assert ledger.fills()[0].status is TradeStatus.CONFIRMED
+
+
+def test_a_fill_first_seen_confirmed_starts_confirmed(ledger: Ledger) -> None:
+    ledger.record_fill(fill(status=TradeStatus.CONFIRMED, recv_ts=7.0))
+
+    assert ledger.status_history("trade-1", "order-1") == [(TradeStatus.CONFIRMED, 7.0)]
+    assert not ledger.record_status("trade-1", "order-1", TradeStatus.MINED, 8.0)
+
+
+# -- flows and runs ------------------------------------------------------------------------------------
+
+
+def test_flows_are_idempotent_on_flow_id(ledger: Ledger) -> None:
+    split = flow("split-1")
+
+    written = [ledger.record_flow(split) for _ in range(3)]
+
+    assert written == [True, False, False]
+    assert ledger.flows() == [split]
+
+
+def test_flows_read_back_by_market_in_order(ledger: Ledger) -> None:
+    ledger.record_flow(flow("deposit", FlowKind.DEPOSIT, cash="100", yes="0", no="0", market=""))
+    ledger.record_flow(flow("split", FlowKind.SPLIT, market="0xa"))
+    ledger.record_flow(flow("merge", FlowKind.MERGE, cash="4", yes="-4", no="-4", market="0xa"))
+    ledger.record_flow(flow("reward", FlowKind.REWARD, cash="1.25", yes="0", no="0", market="0xb"))
+
+    assert [f.flow_id for f in ledger.flows()] == ["deposit", "split", "merge", "reward"]
+    assert [f.flow_id for f in ledger.flows("0xa")] == ["split", "merge"]
+    assert ledger.markets() == ["0xa", "0xb"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "cash", "yes", "no"),
+    [
+        (FlowKind.SPLIT, "-10", "10", "9"),
+        (FlowKind.SPLIT, "10", "-10", "-10"),
+        (FlowKind.MERGE, "-10", "10", "10"),
+        (FlowKind.DEPOSIT, "-5", "0", "0"),
+        (FlowKind.WITHDRAW, "5", "0", "0"),
+        (FlowKind.FEE, "0.1", "0", "0"),
+        (FlowKind.REWARD, "-1", "0", "0"),
+        (FlowKind.DEPOSIT, "5", "1", "0"),
+        (FlowKind.REDEEM, "5", "5", "0"),
+    ],
+)
+def test_a_flow_against_its_kinds_sign_convention_is_refused(
+    ledger: Ledger, kind: FlowKind, cash: str, yes: str, no: str
+) -> None:
+    with pytest.raises(ValueError, match=f"a {kind.value} flow needs"):
+        ledger.record_flow(flow(kind=kind, cash=cash, yes=yes, no=no))
+
+    assert ledger.flows() == []
+
+
+def test_runs_record_their_start_end_and_fills(ledger: Ledger) -> None:
+    run_id = ledger.start_run(venue="local", markets=["0xa", "0xb"], address="0xme", ts=10.0)
+    ledger.record_fill(fill(), run_id=run_id)
+
+    ended = [ledger.end_run(run_id, reason="interrupted", ts=20.0) for _ in range(2)]
+
+    assert ended == [True, False]
+    [run] = ledger.runs()
+    assert (run.run_id, run.venue, run.markets, run.address) == (run_id, "local", ("0xa", "0xb"), "0xme")
+    assert (run.started_ts, run.ended_ts, run.end_reason, run.ended) == (10.0, 20.0, "interrupted", True)
+
+
+def test_a_run_without_an_end_reads_as_unfinished(ledger: Ledger) -> None:
+    ledger.start_run(venue="paper", markets=[], address="", ts=1.0, run_id="run-a")
+
+    again = ledger.start_run(venue="paper", markets=[], address="", ts=1.0, run_id="run-a")
+
+    assert again == "run-a"
+    assert [(r.run_id, r.ended, r.end_reason) for r in ledger.runs()] == [("run-a", False, None)]
+
+
+def test_ending_or_filling_an_unknown_run_is_refused(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match="no run ghost-run"):
+        ledger.end_run("ghost-run", reason="x", ts=1.0)
+    with pytest.raises(ValueError, match="refused by the ledger"):
+        ledger.record_fill(fill(), run_id="ghost-run")
+
+    assert ledger.fill_count() == 0
+
+
+def test_markets_and_last_fill_ts_cover_fills_and_flows(ledger: Ledger) -> None:
+    assert ledger.last_fill_ts() is None
+    ledger.record_fill(fill("t1", market="0xa", venue_ts=50.0))
+    ledger.record_fill(fill("t2", market="0xb", venue_ts=70.0))
+    ledger.record_fill(fill("t3", market="0xa", venue_ts=60.0))
+    ledger.record_flow(flow("f", market="0xc"))
+
+    assert ledger.markets() == ["0xa", "0xb", "0xc"]
+    assert ledger.last_fill_ts() == 70.0
+    assert ledger.last_fill_ts("0xa") == 60.0
+    assert ledger.last_fill_ts("0xc") is None
+    assert ledger.fill_count("0xa") == 2
+    assert [f.trade_id for f in ledger.fills("0xa")] == ["t1", "t3"]
+
+
+# -- bad input -----------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("bad", "message"),
+    [
+        ({"size": "-5"}, "size -5 must be positive"),
+        ({"size": "0"}, "size 0 must be positive"),
+        ({"price": "0.5200001"}, "price 0.5200001 has more than 6 decimals"),
+        ({"size": "1.0000001"}, "size 1.0000001 has more than 6 decimals"),
+        ({"price": "1"}, "outside (0, 1)"),
+        ({"price": "0"}, "outside (0, 1)"),
+        ({"side": "HOLD"}, "unknown side 'HOLD'"),
+        ({"fee": "-0.01"}, "must not be negative"),
+        ({"liquidity": "maker"}, "liquidity must be MAKER or TAKER"),
+        ({"trade_id": ""}, "trade_id must be a non-empty string"),
+        ({"market": ""}, "market must be a non-empty string"),
+        ({"venue_ts": float("nan")}, "venue_ts must be a finite number"),
+        ({"status": "SETTLED"}, "unknown trade status 'SETTLED'"),
+    ],
+)
+def test_bad_fill_input_raises_value_error_and_writes_nothing(
+    ledger: Ledger, bad: dict[str, Any], message: str
+) -> None:
+    record = fill(**bad)
+
+    with pytest.raises(ValueError, match=re.escape(message)) as raised:
+        ledger.record_fill(record)
+
+    assert "\n" not in str(raised.value)
+    assert ledger.fill_count() == 0
+    assert ledger.fills() == []
+
+
+def test_a_price_given_as_a_float_is_refused(ledger: Ledger) -> None:
+    record = replace(fill(), price=0.52)  # type: ignore[arg-type]
+
+    with pytest.raises(ValueError, match="price must be a finite Decimal"):
+        ledger.record_fill(record)
+
+
+def test_a_bad_flow_amount_writes_nothing(ledger: Ledger) -> None:
+    with pytest.raises(ValueError, match=re.escape("collateral_delta -10.0000001 has more than 6 decimals")):
+        ledger.record_flow(flow(cash="-10.0000001"))
+
+    assert ledger.flows() == []
+
+
+def test_a_batch_is_all_or_nothing(ledger: Ledger) -> None:
+    ledger.record_fill(fill("before"))
+
+    with pytest.raises(ValueError), ledger.batch():
+        ledger.record_fill(fill("in-batch-1"))
+        ledger.record_flow(flow("in-batch-flow"))
+        ledger.record_fill(fill("in-batch-2", size="-1"))
+
+    assert [f.trade_id for f in ledger.fills()] == ["before"]
+    assert ledger.flows() == []
+
+
+# -- exactness -------------------------------------------------------------------------------------
+
+
+def test_prices_and_sizes_are_stored_as_exact_micro_units(ledger: Ledger) -> None:
+    ledger.record_fill(fill(price="0.333", size="7.5", fee="0.0012345"))
+
+    [stored] = ledger.fills()
+    raw = raw_row(ledger.path, "SELECT price_micro, size_micro, fee_micro FROM fills")
+
+    assert raw == (333_000, 7_500_000, 1_234)
+    assert (stored.price, stored.size) == (D("0.333"), D("7.5"))
+    assert stored.price * stored.size == D("2.4975")
+    assert str(stored.price) == "0.333" and str(stored.size) == "7.5"
+
+
+@pytest.mark.parametrize(
+    ("fee", "stored"),
+    [("0.0000125", "0.000012"), ("0.0000135", "0.000014"), ("0.00001", "0.00001"), ("1.5", "1.5")],
+)
+def test_fees_are_quantized_to_micro_units_half_even(ledger: Ledger, fee: str, stored: str) -> None:
+    ledger.record_fill(fill(fee=fee, liquidity="TAKER"))
+
+    assert ledger.fills()[0].fee == D(stored)
+
+
+def test_large_sizes_round_trip_exactly(ledger: Ledger) -> None:
+    ledger.record_fill(fill(size="123456789.123456", price="0.999999"))
+
+    assert ledger.fills()[0].size == D("123456789.123456")
+    assert ledger.fills()[0].price == D("0.999999")
+
+
+# -- files, schema, restarts, concurrency ------------------------------------------------------------
+
+
+def test_reopening_after_close_keeps_everything(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as first:
+        run_id = first.start_run(venue="local", markets=[MARKET], address="0xme", ts=1.0)
+        first.record_fill(fill("t1", status=TradeStatus.MATCHED), run_id=run_id)
+        first.record_status("t1", "order-1", TradeStatus.CONFIRMED, 5.0)
+        first.record_fill(fill("t2", status=TradeStatus.FAILED))
+        first.record_flow(flow("split-1"))
+        first.end_run(run_id, reason="done", ts=9.0)
+        before = (first.fills(), first.flows(), first.runs(), first.status_history("t1", "order-1"))
+
+    with Ledger.open(tmp_path) as second:
+        after = (second.fills(), second.flows(), second.runs(), second.status_history("t1", "order-1"))
+        duplicate = second.record_status("t1", "order-1", TradeStatus.CONFIRMED, 6.0)
+
+    assert after == before
+    assert not duplicate
+
+
+def test_the_ledger_lives_in_the_data_dir_in_wal_mode(tmp_path: Path) -> None:
+    data_dir = tmp_path / "nested" / "data"
+
+    with Ledger.open(data_dir) as ledger:
+        ledger.record_fill(fill())
+        path = ledger.path
+
+    assert path == data_dir / "ledger.sqlite3"
+    assert raw_row(path, "PRAGMA journal_mode") == ("wal",)
+    assert raw_row(path, "SELECT MAX(version) FROM schema_version") == (SCHEMA_VERSION,)
+
+
+def test_a_newer_schema_version_is_refused(tmp_path: Path) -> None:
+    Ledger.open(tmp_path).close()
+    raw = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    raw.execute("INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION + 1,))
+    raw.commit()
+    raw.close()
+
+    with pytest.raises(ConfigError, match=f"schema version {SCHEMA_VERSION + 1}, newer than this polymm"):
+        Ledger.open(tmp_path)
+
+
+def test_a_foreign_sqlite_file_is_refused(tmp_path: Path) -> None:
+    raw = sqlite3.connect(tmp_path / "ledger.sqlite3")
+    raw.execute("CREATE TABLE something (x)")
+    raw.commit()
+    raw.close()
+
+    with pytest.raises(ConfigError, match="not a polymm ledger"):
+        Ledger.open(tmp_path)
+
+
+def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ledger.sqlite3").write_bytes(b"this is not sqlite at all, just some text" * 100)
+
+    with pytest.raises(ConfigError, match="not a usable SQLite ledger"):
+        Ledger.open(tmp_path)
+
+
+def test_a_reader_is_not_blocked_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as writer:
+        writer.record_fill(fill("committed"))
+
+        with writer.batch():
+            writer.record_fill(fill("pending"))
+            started = time.perf_counter()
+            with Ledger.open(tmp_path, busy_timeout_s=10.0) as reader:
+                seen_during = [f.trade_id for f in reader.fills()]
+                count_during = reader.fill_count()
+            waited = time.perf_counter() - started
+
+        with Ledger.open(tmp_path) as reader:
+            seen_after = [f.trade_id for f in reader.fills()]
+
+    assert seen_during == ["committed"]
+    assert count_during == 1
+    assert waited < 2.0  # not the 10 s busy timeout
+    assert seen_after == ["committed", "pending"]
+
+
+def test_a_reader_open_in_another_connection_sees_new_commits(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path) as writer, Ledger.open(tmp_path) as reader:
+        assert reader.fills() == []
+
+        writer.record_fill(fill())
+
+        assert [f.trade_id for f in reader.fills()] == ["trade-1"]
+
+
+def test_a_killed_writer_loses_nothing_it_committed(tmp_path: Path) -> None:
+    script = f"""
+import os, signal
+from decimal import Decimal
+from pathlib import Path
+from polymm_cli.ledger import Ledger
+from polymm_cli.model import FillRecord, Side, TradeStatus
+ledger = Ledger.open(Path({str(tmp_path)!r}))
+for i in range(5):
+    ledger.record_fill(FillRecord(trade_id=f"t{{i}}", order_id="o", market="m", token_id="y",
+        side=Side.BUY, price=Decimal("0.5"), size=Decimal("1"), fee=Decimal("0"), liquidity="MAKER",
+        status=TradeStatus.MATCHED, venue_ts=1.0, recv_ts=1.0))
+os.kill(os.getpid(), signal.SIGKILL)
+"""
+
+    result = subprocess.run([sys.executable, "-c", script], timeout=60, check=False)
+
+    assert result.returncode != 0
+    with Ledger.open(tmp_path) as reopened:
+        assert [f.trade_id for f in reopened.fills()] == [f"t{i}" for i in range(5)]
+
+
+def test_record_fill_is_fast_enough_for_the_fill_path(ledger: Ledger) -> None:
+    events = [fill(f"trade-{i}") for i in range(300)]
+    timings = []
+
+    for event in events:
+        started = time.perf_counter()
+        ledger.record_fill(event)
+        timings.append(time.perf_counter() - started)
+
+    assert statistics.median(timings) < 0.001  # ~50 µs typical; a wide margin for busy CI hosts
+
+
+def test_a_data_dir_that_is_a_file_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "taken").write_text("a file, not a directory")
+
+    with pytest.raises(ConfigError, match="cannot create the ledger's directory"):
+        Ledger.open(tmp_path / "taken" / "data")
+
+
+def test_market_metadata_is_kept_so_pnl_needs_no_venue(tmp_path: Path) -> None:
+    from dataclasses import replace
+
+    from polymm_cli.exchange.markets import sample_markets
+
+    market = sample_markets()[1]
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.record_market(market, ts=1.0)
+        assert not ledger.record_market(market, ts=2.0)  # the same metadata again is nothing new
+        assert ledger.record_market(replace(market, tick_size=Decimal("0.0001")), ts=3.0)
+    with Ledger.open(tmp_path) as ledger:
+        assert ledger.market_meta() == {market.condition_id: replace(market, tick_size=Decimal("0.0001"))}
