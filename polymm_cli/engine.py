@@ -479,13 +479,13 @@ class QuotingEngine:
                     )
                 state.event_t0 = None
                 return
-            book = self.books.get(market.yes_token)
+            best_bid, bid_size, best_ask, ask_size = self._external_top(market, mine)
             inp = QuoteInput(
                 market=market,
-                best_bid=book.best_bid if book else None,
-                best_ask=book.best_ask if book else None,
-                best_bid_size=book.best_bid_level.size if book and book.best_bid_level else None,
-                best_ask_size=book.best_ask_level.size if book and book.best_ask_level else None,
+                best_bid=best_bid,
+                best_ask=best_ask,
+                best_bid_size=bid_size,
+                best_ask_size=ask_size,
                 yes_position=state.yes_position,
                 no_position=state.no_position,
                 sellable_yes=state.sellable_yes,
@@ -522,6 +522,31 @@ class QuotingEngine:
             state.last_inputs = inputs
             why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
             await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+
+    def _external_top(
+        self, market: Market, mine: Sequence[_LiveOrder]
+    ) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+        """The YES book's top WITHOUT our own orders: quoting around a mid our quotes make would
+        anchor us to ourselves (the mid could never move past our own bid and ask)."""
+        book = self.books.get(market.yes_token)
+        if book is None:
+            return None, None, None, None
+        ours: dict[tuple[bool, Decimal], Decimal] = {}
+        for o in mine:
+            is_bid = (o.side is Side.BUY) == (o.token_id == market.yes_token)
+            yes_price = o.price if o.token_id == market.yes_token else ONE - o.price
+            ours[(is_bid, yes_price)] = ours.get((is_bid, yes_price), ZERO) + o.remaining
+
+        def top(side: Side, is_bid: bool) -> tuple[Decimal | None, Decimal | None]:
+            for level in book.levels(side, 4):
+                left = level.size - ours.get((is_bid, level.price), ZERO)
+                if left > 0:
+                    return level.price, left
+            return None, None
+
+        bid, bid_size = top(Side.BUY, True)
+        ask, ask_size = top(Side.SELL, False)
+        return bid, bid_size, ask, ask_size
 
     def _pause_reason(self) -> str:
         if self.halted:
