@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
 from bench.bench_signing import bench_signing
 from bench.bench_ws import bench_ws_apply
@@ -59,10 +60,13 @@ def main() -> None:
         "ratio_vs_pure_python": pure / signing["ours_us"],
     }
     results["ws_apply"] = bench_ws_apply()
+    results["decision_latency_us"] = bench_decision_latency()
+    results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["elapsed_s"] = time.perf_counter() - started
 
     s, w, e = results["signing"], results["ws_apply"], results["exchange"]
+    d, t = results["decision_latency_us"], results["tick_to_quote_ms"]
     rows = [
         ("sign one V2 limit order (ours)", f"{s['ours_us']:.1f} µs", ""),
         (
@@ -76,6 +80,27 @@ def main() -> None:
             f"ours {s['ratio_vs_pure_python']:.1f}x faster",
         ),
         ("  bare secp256k1 signature (floor)", f"{s['ecdsa_us']:.1f} µs", ""),
+        (
+            "decision latency, book update -> orders to venue",
+            f"p50 {d['p50']:,.0f} µs",
+            f"p99 {d['p99']:,.0f} µs (goal < 1,000)",
+        ),
+        (
+            "  same, 100 markets in one process",
+            f"p50 {d['p50_100_markets']:,.0f} µs",
+            f"p99 {d['p99_100_markets']:,.0f} µs (goal < 5,000)",
+        ),
+        (
+            "tick-to-quote over loopback (engine + adapter)",
+            f"p50 {t['p50']:,.1f} ms",
+            f"p99 {t['p99']:,.1f} ms",
+        ),
+        (
+            "  seed design: 1-second polling loop",
+            f"p50 {t['polling_baseline_p50']:,.0f} ms",
+            f"p99 {t['polling_baseline_p99']:,.0f} ms; ours {t['polling_baseline_p50'] / t['p50']:,.0f}x"
+            " faster at p50",
+        ),
         (
             f"WS price_change parse + book apply ({w['source']})",
             f"{w['entries_per_s']:,.0f} entries/s",

@@ -179,7 +179,7 @@ async def _tick_to_quote_engine(url: str, market: Market, moves: int) -> list[fl
             new = await mover.bid("0.44" if i % 2 == 0 else "0.40")
             await mover.cancel(resting)
             resting = new
-            await _until(lambda: len(placed) > before)
+            await _until(lambda n=before: len(placed) > n)
             samples.append((placed[before] - started) * 1000)
             await asyncio.sleep(0.05)
         stop.set()
@@ -244,7 +244,7 @@ async def _tick_to_quote_polling(url: str, market: Market, moves: int) -> list[f
         new = await mover.bid("0.44" if i % 2 == 0 else "0.40")
         await mover.cancel(resting)
         resting = new
-        await _until(lambda: len(requoted) > before, timeout=5)
+        await _until(lambda n=before: len(requoted) > n, timeout=5)
         samples.append((requoted[before] - started) * 1000)
     task.cancel()
     await venue.close()

@@ -59,6 +59,7 @@ def build_exchange(config: ExchangeConfig, clock: Clock) -> LocalExchange:
         exchange = LocalExchange(sample_markets(), clock, seed=config.seed, settlement=config.settlement)
     for address, amount in config.fund:
         exchange.fund(address, amount)
+    exchange.advance()  # settle what came due while it was down, before anyone reads a balance
     return exchange
 
 
