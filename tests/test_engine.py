@@ -38,7 +38,9 @@ class World:
         self._ids = 0
         self.halt_reason: str | None = None
 
-    def other_order(self, token: str, side: Side, price: str, size: str, kind: OrderType = OrderType.GTC) -> str:
+    def other_order(
+        self, token: str, side: Side, price: str, size: str, kind: OrderType = OrderType.GTC
+    ) -> str:
         self._ids += 1
         oid = f"0x{self._ids:064x}"
         self.exchange.submit(
@@ -228,4 +230,6 @@ async def test_the_same_fill_reported_many_times_is_one_fill(world: World) -> No
 def _intent(price: str) -> object:
     from polymm_cli.venues.base import OrderIntent
 
-    return OrderIntent(market=FED.condition_id, token_id=FED.yes_token, side=Side.BUY, price=D(price), size=D(5))
+    return OrderIntent(
+        market=FED.condition_id, token_id=FED.yes_token, side=Side.BUY, price=D(price), size=D(5)
+    )
