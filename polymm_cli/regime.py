@@ -1,0 +1,161 @@
+"""Market regime: when to widen, when to stand aside. Pure state fed with observations.
+
+Four rules, each configurable and off-able, each explaining itself:
+
+- volatility: an EWMA of squared mid changes per second (half-life `vol_halflife_s`) gives the
+  mid's volatility; above `vol_reference` the spread widens by
+  1 + sensitivity x (vol / reference - 1), capped at `max_widen`;
+- jump (or sweep): the mid moved at least `jump_threshold` within `jump_window_s` -> both sides
+  stand aside for `jump_cooldown_s` (quotes left in the book during a jump are what informed
+  traders pick off);
+- trend: the mid drifted at least `trend_threshold` over `trend_window_s` -> the side that trades
+  against the drift stands aside (in a rising market our asks are lifted one after another: a
+  one-way market fills only the losing side);
+- after a fill, that side waits `fill_cooldown_s` before it quotes again.
+
+Time is passed in (seconds); nothing here reads a clock or does I/O. Stdlib + decimal + model only.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from decimal import Decimal
+from typing import Literal
+
+from polymm_cli.model import ONE
+
+QuoteSide = Literal["bid", "ask"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class RegimeParams:
+    vol_enabled: bool = True
+    vol_halflife_s: float = 30.0
+    vol_reference: float = 0.002  # mid change per sqrt(second) that counts as normal (0.2c / sqrt s)
+    vol_sensitivity: float = 1.0
+    max_widen: float = 3.0
+    jump_enabled: bool = True
+    jump_threshold: Decimal = Decimal("0.03")
+    jump_window_s: float = 5.0
+    jump_cooldown_s: float = 15.0
+    trend_enabled: bool = True
+    trend_threshold: Decimal = Decimal("0.04")
+    trend_window_s: float = 60.0
+    fill_cooldown_s: float = 0.0  # 0 = off
+
+    def __post_init__(self) -> None:
+        for name in ("vol_halflife_s", "jump_window_s", "trend_window_s"):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        for name in ("vol_reference",):
+            if getattr(self, name) <= 0:
+                raise ValueError(f"{name} must be > 0")
+        if self.max_widen < 1:
+            raise ValueError("max_widen must be >= 1")
+        if self.vol_sensitivity < 0 or self.jump_cooldown_s < 0 or self.fill_cooldown_s < 0:
+            raise ValueError("sensitivity and cool-downs must be >= 0")
+        if self.jump_threshold <= 0 or self.trend_threshold <= 0:
+            raise ValueError("jump and trend thresholds must be > 0")
+
+    @classmethod
+    def off(cls) -> RegimeParams:
+        """Every rule disabled: the seed design's behaviour."""
+        return cls(vol_enabled=False, jump_enabled=False, trend_enabled=False, fill_cooldown_s=0.0)
+
+
+@dataclass(frozen=True, slots=True)
+class RegimeView:
+    """What the regime asks of the quoter now."""
+
+    spread_multiplier: Decimal
+    blocked: tuple[tuple[QuoteSide, str], ...]
+    notes: tuple[str, ...]
+    volatility: float  # mid change per sqrt(second), for the dashboard
+
+
+@dataclass
+class MarketRegime:
+    """The observations of one market, and the rules applied to them."""
+
+    params: RegimeParams
+    _history: deque[tuple[float, Decimal]] = field(default_factory=deque)
+    _var_rate: float = 0.0  # EWMA of (dmid^2 / dt)
+    _last: tuple[float, Decimal] | None = None
+    _jump_until: float = 0.0
+    _jump_note: str = ""
+    _fill_until: dict[str, float] = field(default_factory=dict)
+
+    def observe_mid(self, t: float, mid: Decimal) -> None:
+        """A new mid at time t (seconds); repeated mids are fine."""
+        p = self.params
+        if self._last is not None:
+            last_t, last_mid = self._last
+            dt = max(t - last_t, 1e-3)
+            change = float(mid - last_mid)
+            keep = math.exp(-math.log(2) * dt / p.vol_halflife_s)  # weight of the old estimate
+            self._var_rate = keep * self._var_rate + (1.0 - keep) * (change * change / dt)
+        self._last = (t, mid)
+        self._history.append((t, mid))
+        horizon = max(p.trend_window_s, p.jump_window_s)
+        while self._history and self._history[0][0] < t - horizon:
+            self._history.popleft()
+        if p.jump_enabled:
+            recent = [m for when, m in self._history if when >= t - p.jump_window_s]
+            low, high = min(recent), max(recent)
+            if high - low >= p.jump_threshold:
+                self._jump_until = t + p.jump_cooldown_s
+                self._jump_note = (
+                    f"jump: mid moved {high - low} within {p.jump_window_s:g}s (threshold "
+                    f"{p.jump_threshold}): standing aside for a {p.jump_cooldown_s:g}s cool-down"
+                )
+
+    def observe_fill(self, t: float, side: QuoteSide) -> None:
+        if self.params.fill_cooldown_s > 0:
+            self._fill_until[side] = t + self.params.fill_cooldown_s
+
+    def volatility(self, now: float) -> float:
+        """Mid change per sqrt(second), decayed over the quiet time since the last observation."""
+        if self._last is None:
+            return 0.0
+        quiet = max(0.0, now - self._last[0])
+        return math.sqrt(self._var_rate * math.exp(-math.log(2) * quiet / self.params.vol_halflife_s))
+
+    def assess(self, now: float) -> RegimeView:
+        p = self.params
+        blocked: dict[QuoteSide, str] = {}
+        notes: list[str] = []
+        multiplier = ONE
+        vol = self.volatility(now)
+        if p.vol_enabled and vol > p.vol_reference:
+            widen = min(p.max_widen, 1.0 + p.vol_sensitivity * (vol / p.vol_reference - 1.0))
+            multiplier = Decimal(str(round(widen, 3)))
+            notes.append(f"volatility {vol:.4f}/sqrt(s) above {p.vol_reference:g}: spread x{multiplier}")
+        if p.jump_enabled and now < self._jump_until:
+            for side in ("bid", "ask"):
+                blocked[side] = self._jump_note
+        if p.trend_enabled and self._history:
+            window = [(t, m) for t, m in self._history if t >= now - p.trend_window_s]
+            if len(window) >= 2:
+                drift = window[-1][1] - window[0][1]
+                if drift >= p.trend_threshold:
+                    blocked.setdefault(
+                        "ask",
+                        f"trend: mid up {drift} over {p.trend_window_s:g}s: not selling into a rising market",
+                    )
+                elif drift <= -p.trend_threshold:
+                    blocked.setdefault(
+                        "bid",
+                        f"trend: mid down {-drift} over {p.trend_window_s:g}s: not buying into a falling"
+                        " market",
+                    )
+        for side, until in self._fill_until.items():
+            if now < until:
+                blocked.setdefault(
+                    side,  # type: ignore[arg-type]
+                    f"after-fill cool-down: {side} waits {until - now:.1f}s more",
+                )
+        for reason in dict.fromkeys(blocked.values()):
+            notes.append(reason)
+        return RegimeView(multiplier, tuple(blocked.items()), tuple(notes), vol)
