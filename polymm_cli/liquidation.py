@@ -114,16 +114,13 @@ def plan_exit(
     best_ask = yes_asks[0].price if yes_asks else None
     mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
     orders: list[ExitOrder] = []
-    legs = (
-        (market.yes_token, yes, yes_bids, lambda p: p),
-        (
-            market.no_token,
-            no,
-            tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_asks),
-            lambda p: ONE - p,
-        ),
-    )
-    for token, held, bids, to_token in legs:
+    no_bids = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_asks)
+    legs = ((market.yes_token, yes, yes_bids, False), (market.no_token, no, no_bids, True))
+    for token, held, bids, mirrored in legs:
+
+        def to_token(yes_price: Decimal, mirrored: bool = mirrored) -> Decimal:
+            return ONE - yes_price if mirrored else yes_price
+
         left = held
         if left < min_size:
             continue
