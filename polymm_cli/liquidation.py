@@ -136,10 +136,13 @@ def plan_exit(
             size = left.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
             orders.append(ExitOrder(token, Side.SELL, price, size, "GTC", f"rest at the mid {token_mid:.4f}"))
             continue
-        token_mid = to_token(mid) if mid is not None else (bids[0].price if bids else None)
-        if token_mid is None:
+        if mid is not None:
+            reference = to_token(mid)
+        elif bids:
+            reference = bids[0].price  # one-sided book: slippage counts from the best bid
+        else:
             continue
-        floor = token_mid - max_slippage
+        floor = reference - max_slippage
         for level in bids:
             if left < min_size or level.price < floor or level.price <= 0:
                 break
