@@ -257,3 +257,99 @@ def vet(
         plan=ReconcilePlan(cancels=plan.cancels, places=tuple(accepted), keeps=plan.keeps),
         dropped=tuple(dropped),
     )
+
+
+# -- portfolio caps: exposure across markets, and the worst case of a neg-risk event ----------------
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class PortfolioCaps:
+    """Limits over several markets at once (None = no cap)."""
+
+    max_total_exposure: Decimal | None = None  # pUSD at risk on net positions, across all markets
+    max_event_loss: Decimal | None = None  # pUSD lost in the worst outcome of a neg-risk event
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Holding:
+    """One market's position as the portfolio checks see it."""
+
+    market: Market
+    yes: Decimal
+    no: Decimal
+    cost: Decimal  # pUSD paid for what is held (cost basis of YES plus NO)
+    mark: Decimal | None  # YES mid
+
+
+def exposure_notional(h: Holding) -> Decimal:
+    """pUSD at risk on the net position: long YES is worth the YES mark, long NO its complement."""
+    mark = h.mark if h.mark is not None else Decimal("0.5")
+    e = h.yes - h.no
+    return e * mark if e > 0 else -e * (ONE - mark)
+
+
+def event_worst_loss(holdings: Sequence[Holding]) -> Decimal:
+    """The loss if the worst outcome of a neg-risk event wins (exactly one outcome wins; it may be
+    one we hold nothing in): cost paid minus what the holdings pay out in that outcome."""
+    cost = sum((h.cost for h in holdings), ZERO)
+    all_no = sum((h.no for h in holdings), ZERO)
+    payouts = [all_no]  # an outcome outside our holdings wins: every NO pays
+    payouts += [all_no - h.no + h.yes for h in holdings]  # outcome h wins: its YES pays, its NO does not
+    return cost - min(payouts)
+
+
+def _after_fill(h: Holding, side: str, size: Decimal, yes_price: Decimal) -> Holding:
+    if side == "bid":  # a bid fill raises e: more YES (bought at yes_price)
+        return Holding(
+            market=h.market, yes=h.yes + size, no=h.no, cost=h.cost + size * yes_price, mark=h.mark
+        )
+    return Holding(
+        market=h.market, yes=h.yes, no=h.no + size, cost=h.cost + size * (ONE - yes_price), mark=h.mark
+    )
+
+
+def cap_blocks(
+    target: Holding,
+    others: Sequence[Holding],
+    quotes: Sequence[TargetQuote],
+    caps: PortfolioCaps,
+) -> tuple[tuple[str, str], ...]:
+    """Sides of `target` whose full fill would break a portfolio cap, with the reason; a side that
+    brings a figure down is never blocked."""
+    blocked: list[tuple[str, str]] = []
+    event_peers = [
+        o
+        for o in others
+        if target.market.neg_risk_market_id
+        and o.market.neg_risk_market_id == target.market.neg_risk_market_id
+    ]
+    for side in ("bid", "ask"):
+        size = sum((q.size for q in quotes if q.side == side), ZERO)
+        if size <= 0:
+            continue
+        price = next(q.yes_price for q in quotes if q.side == side)
+        after = _after_fill(target, side, size, price)
+        if caps.max_total_exposure is not None:
+            now_total = sum((exposure_notional(h) for h in (target, *others)), ZERO)
+            new_total = now_total - exposure_notional(target) + exposure_notional(after)
+            if new_total > caps.max_total_exposure and new_total > now_total:
+                blocked.append(
+                    (
+                        side,
+                        f"total exposure cap: a fill would take it to {new_total:.2f} > "
+                        f"{caps.max_total_exposure}",
+                    )
+                )
+                continue
+        if caps.max_event_loss is not None and target.market.neg_risk_market_id:
+            before_loss = event_worst_loss([target, *event_peers])
+            after_loss = event_worst_loss([after, *event_peers])
+            if after_loss > caps.max_event_loss and after_loss > before_loss:
+                blocked.append(
+                    (
+                        side,
+                        f"neg-risk event cap: worst outcome would lose {after_loss:.2f} > "
+                        f"{caps.max_event_loss}",
+                    )
+                )
+    return tuple(blocked)

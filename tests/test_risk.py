@@ -6,10 +6,21 @@ from decimal import Decimal
 
 import pytest
 
+from polymm_cli.exchange.markets import make_market
 from polymm_cli.model import Market, Side
 from polymm_cli.quoter import TargetQuote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan
-from polymm_cli.risk import HALT_REASON, Exposure, RiskLimits, vet
+from polymm_cli.risk import (
+    HALT_REASON,
+    Exposure,
+    Holding,
+    PortfolioCaps,
+    RiskLimits,
+    cap_blocks,
+    event_worst_loss,
+    exposure_notional,
+    vet,
+)
 
 D = Decimal
 
@@ -221,3 +232,51 @@ def test_limits_reject_nonsense() -> None:
         RiskLimits(position_limit=D("0"), max_order_size=D("10"))
     with pytest.raises(ValueError):
         RiskLimits(position_limit=D("10"), max_order_size=D("10"), max_orders_per_market=-1)
+
+
+# -- portfolio caps ------------------------------------------------------------------------------
+
+
+def _holding(market: Market, yes: str = "0", no: str = "0", cost: str = "0", mark: str = "0.5") -> Holding:
+    return Holding(market=market, yes=Decimal(yes), no=Decimal(no), cost=Decimal(cost), mark=Decimal(mark))
+
+
+def _quotes(market: Market, size: str = "10", bid: str = "0.48", ask: str = "0.52") -> list[TargetQuote]:
+    return [
+        TargetQuote("bid", market.yes_token, Side.BUY, Decimal(bid), Decimal(bid), Decimal(size)),
+        TargetQuote("ask", market.no_token, Side.BUY, 1 - Decimal(ask), Decimal(ask), Decimal(size)),
+    ]
+
+
+def test_exposure_is_the_value_at_risk_of_the_net_position() -> None:
+    m = make_market("cap-a", "A?", tick="0.01")
+    assert exposure_notional(_holding(m, yes="10", mark="0.6")) == Decimal("6.0")
+    assert exposure_notional(_holding(m, no="10", mark="0.6")) == Decimal("4.0")
+    assert exposure_notional(_holding(m, yes="10", no="10")) == 0
+
+
+def test_the_total_exposure_cap_blocks_only_the_side_that_adds_exposure() -> None:
+    a, b = make_market("cap-a", "A?", tick="0.01"), make_market("cap-b", "B?", tick="0.01")
+    target = _holding(a, yes="30", cost="15")
+    other = _holding(b, yes="50", cost="25")  # 25 + 15 = 40 pUSD at risk already
+    blocks = cap_blocks(target, [other], _quotes(a), PortfolioCaps(max_total_exposure=Decimal(42)))
+    assert [side for side, _ in blocks] == ["bid"]  # buying more YES adds; the ask reduces
+    assert "total exposure cap" in blocks[0][1]
+
+
+def test_a_neg_risk_event_counts_the_worst_outcome() -> None:
+    event = "0x" + "ee" * 32
+    x = make_market("event-x", "X wins?", tick="0.01", neg_risk=True, neg_risk_market_id=event)
+    y = make_market("event-y", "Y wins?", tick="0.01", neg_risk=True, neg_risk_market_id=event)
+    held_x = _holding(x, yes="100", cost="40")
+    held_y = _holding(y, yes="100", cost="40")
+    # X wins: 100 paid back; Y wins: 100; someone else wins: 0 -> the worst loses all 80 paid
+    assert event_worst_loss([held_x, held_y]) == Decimal(80)
+    blocks = cap_blocks(held_x, [held_y], _quotes(x), PortfolioCaps(max_event_loss=Decimal(82)))
+    assert [side for side, _ in blocks] == ["bid"]
+    assert "neg-risk event cap" in blocks[0][1]
+
+
+def test_no_cap_no_block() -> None:
+    m = make_market("cap-free", "Free?", tick="0.01")
+    assert cap_blocks(_holding(m, yes="1000"), [], _quotes(m), PortfolioCaps()) == ()
