@@ -21,20 +21,21 @@ import logging
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 from typing import Any
 
 from polymm_cli.book import OrderBook
 from polymm_cli.clock import Clock
 from polymm_cli.errors import PolymmError, VenueError
 from polymm_cli.ledger import Ledger
+from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
 from polymm_cli.model import (
-    MICRO,
     ONE,
     ZERO,
     EngineSnapshot,
-    FillRecord,
     FillView,
+    FlowKind,
+    FlowRecord,
     HealthSnapshot,
     Market,
     MarketSnapshot,
@@ -45,9 +46,10 @@ from polymm_cli.model import (
 from polymm_cli.pnl import MarketPnl, project
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
-from polymm_cli.risk import Exposure, RiskLimits, vet
+from polymm_cli.regime import MarketRegime, RegimeParams
+from polymm_cli.risk import Exposure, Holding, PortfolioCaps, RiskLimits, cap_blocks, vet
 from polymm_cli.venues.base import (
-    Fill,
+    Chain,
     MarketEvent,
     OrderIntent,
     OrderUpdate,
@@ -56,10 +58,25 @@ from polymm_cli.venues.base import (
     TradeUpdate,
     Venue,
     VenueEvents,
+    fill_record,
 )
 from polymm_cli.venues.books import apply_market_event
 
 log = logging.getLogger("polymm.engine")
+
+
+def _merge_flow(cid: str, pairs: Decimal, ts: float, round_no: int) -> FlowRecord:
+    return FlowRecord(
+        flow_id=f"merge:{cid}:{ts:.6f}:{round_no}",
+        kind=FlowKind.MERGE,
+        market=cid,
+        collateral_delta=pairs,
+        yes_delta=-pairs,
+        no_delta=-pairs,
+        ts=ts,
+        note="stop-loss exit",
+    )
+
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
 RESYNC_MARGIN_S = 60.0
@@ -77,6 +94,11 @@ class EngineConfig:
     stop_timeout_s: float = 10.0
     book_depth_shown: int = 5
     fills_shown: int = 8
+    regime: RegimeParams = field(default_factory=RegimeParams)
+    caps: PortfolioCaps = field(default_factory=PortfolioCaps)
+    stop_loss: StopLossParams = field(default_factory=StopLossParams)
+    tick_s: float = 1.0  # time-driven rules (cool-downs ending, stop-loss checks) are re-evaluated this often
+    exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
 
 
 @dataclass(slots=True)
@@ -103,6 +125,10 @@ class _MarketState:
     last_inputs: tuple[Any, ...] = ()
     last_decision: str = ""
     event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
+    regime: MarketRegime | None = None
+    stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
+    resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
+    exit_rounds: int = 0
 
 
 class QuotingEngine:
@@ -119,6 +145,7 @@ class QuotingEngine:
         venue_name: str = "local",
         halt_check: Callable[[], str | None] = lambda: None,
         on_decision: Callable[[dict[str, Any]], None] | None = None,
+        chain: Chain | None = None,
     ) -> None:
         self.venue = venue
         self.ledger = ledger
@@ -127,7 +154,11 @@ class QuotingEngine:
         self.venue_name = venue_name
         self._halt_check = halt_check
         self._on_decision = on_decision
-        self.states: dict[str, _MarketState] = {m.condition_id: _MarketState(m) for m in markets}
+        self.states: dict[str, _MarketState] = {
+            m.condition_id: _MarketState(m, regime=MarketRegime(config.regime)) for m in markets
+        }
+        self.chain = chain
+        self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
         self._token_market: dict[str, str] = {}
         for m in markets:
             self._token_market[m.yes_token] = m.condition_id
@@ -176,14 +207,18 @@ class QuotingEngine:
                 asyncio.create_task(self._decide_loop(), name="decide"),
                 asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
                 asyncio.create_task(self._halt_loop(), name="halt-watch"),
+                asyncio.create_task(self._tick_loop(), name="tick"),
             ]
-            waiters: list[asyncio.Task[Any]] = [asyncio.create_task(stop.wait())]
+            waiters: list[asyncio.Task[Any]] = [
+                asyncio.create_task(stop.wait()),
+                asyncio.create_task(self._finished.wait()),
+            ]
             if duration is not None:
                 waiters.append(asyncio.create_task(asyncio.sleep(duration)))
             done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
             for task in pending:
                 task.cancel()
-            reason = "stopped" if waiters[0] in done else "duration"
+            reason = "stopped" if waiters[0] in done or waiters[1] in done else "duration"
         finally:
             await self._shutdown()
             final = f"halted: {self.halted}" if self.halted else reason
@@ -371,10 +406,13 @@ class QuotingEngine:
             return
         changed = False
         for fill in update.fills:
-            record = self._fill_record(update, fill)
+            record = fill_record(update, fill)
             if self.ledger.record_fill(record, run_id=self.run_id):
                 changed = True
                 self.fill_count += 1
+                if state.regime is not None:
+                    is_bid = (fill.side is Side.BUY) == (fill.token_id == state.market.yes_token)
+                    state.regime.observe_fill(self.clock.monotonic(), "bid" if is_bid else "ask")
                 state.fills.appendleft(
                     (
                         fill.key,
@@ -399,28 +437,6 @@ class QuotingEngine:
             self._refresh_positions(cid)
             self._dirty.add(cid)
             self._wake.set()
-
-    def _fill_record(self, update: TradeUpdate, fill: Fill) -> FillRecord:
-        fee = ZERO
-        if fill.liquidity == "TAKER" and fill.fee_rate_bps:
-            rate = fill.fee_rate_bps / Decimal(10_000)
-            fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(
-                MICRO, rounding=ROUND_HALF_EVEN
-            )
-        return FillRecord(
-            trade_id=update.trade_id,
-            order_id=fill.order_id,
-            market=update.market,
-            token_id=fill.token_id,
-            side=fill.side,
-            price=fill.price,
-            size=fill.size,
-            fee=fee,
-            liquidity=fill.liquidity,
-            status=update.status,
-            venue_ts=update.match_ts or update.venue_ts,
-            recv_ts=update.recv_ts,
-        )
 
     def _refresh_positions(self, cid: str) -> None:
         """Positions are a projection over the ledger: all effective fills, and the settled ones."""
@@ -470,16 +486,26 @@ class QuotingEngine:
             state = self.states[cid]
             market = state.market
             mine = [o for o in self.live.values() if o.market == cid]
-            if not self.healthy:
+            if not self.healthy or state.stopped:
                 if mine:
                     await self._act(
                         state,
-                        ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=()),
-                        note=self._pause_reason(),
+                        ReconcilePlan(
+                            cancels=tuple(o.order_id for o in mine if o.tag != "exit"), places=(), keeps=()
+                        ),
+                        note=self._pause_reason() if not state.stopped else str(state.stopped),
                     )
                 state.event_t0 = None
+                if state.stopped and self.healthy:
+                    await self._exit_round(state)
                 return
             best_bid, bid_size, best_ask, ask_size = self._external_top(market, mine)
+            now = self.clock.monotonic()
+            regime = state.regime
+            if regime is not None and best_bid is not None and best_ask is not None and best_bid < best_ask:
+                regime.observe_mid(now, (best_bid + best_ask) / 2)
+            view = regime.assess(now) if regime is not None else None
+            blocked = view.blocked if view is not None else ()
             inp = QuoteInput(
                 market=market,
                 best_bid=best_bid,
@@ -490,10 +516,25 @@ class QuotingEngine:
                 no_position=state.no_position,
                 sellable_yes=state.sellable_yes,
                 sellable_no=state.sellable_no,
+                spread_multiplier=view.spread_multiplier if view is not None else ONE,
+                blocked=blocked,
             )
             decision = quote(inp, self.config.params)
+            caps = self.config.caps
+            if decision.quotes and (caps.max_total_exposure is not None or caps.max_event_loss is not None):
+                capped = cap_blocks(self._holding(state), self._other_holdings(cid), decision.quotes, caps)
+                if capped:
+                    blocked = (*blocked, *capped)
+                    decision = quote(replace(inp, blocked=blocked), self.config.params)
             live_ids = tuple(sorted(o.order_id for o in mine))
-            inputs = (state.yes_position, state.no_position, live_ids, market.tick_size)
+            inputs = (
+                state.yes_position,
+                state.no_position,
+                live_ids,
+                market.tick_size,
+                inp.spread_multiplier,
+                tuple(side for side, _ in blocked),
+            )
             if (
                 decision.mid is not None
                 and inputs == state.last_inputs
@@ -522,6 +563,125 @@ class QuotingEngine:
             state.last_inputs = inputs
             why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
             await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+
+    # -- portfolio views for the caps -----------------------------------------------------------------
+
+    def _holding(self, state: _MarketState) -> Holding:
+        pnl = state.pnl
+        cost = ZERO
+        if pnl is not None:
+            cost = (pnl.avg_cost_yes or ZERO) * state.yes_position + (
+                pnl.avg_cost_no or ZERO
+            ) * state.no_position
+        book = self.books.get(state.market.yes_token)
+        return Holding(
+            market=state.market,
+            yes=state.yes_position,
+            no=state.no_position,
+            cost=cost,
+            mark=book.mid if book is not None else None,
+        )
+
+    def _other_holdings(self, cid: str) -> list[Holding]:
+        return [self._holding(s) for other, s in self.states.items() if other != cid]
+
+    # -- stop-loss ------------------------------------------------------------------------------------
+
+    async def _tick_loop(self) -> None:
+        """Time-driven rules: cool-downs that end, stop-losses to check, stopped markets to resume."""
+        while True:
+            await asyncio.sleep(self.config.tick_s)
+            now = self.clock.monotonic()
+            for cid, state in self.states.items():
+                if state.stopped is None:
+                    self._check_stop_loss(state)
+                elif state.resume_at is not None and now >= state.resume_at:
+                    log.warning("%s: stop-loss cool-down over, quoting again", cid)
+                    state.stopped, state.resume_at, state.exit_rounds = None, None, 0
+                    state.last_inputs = ()
+                self._dirty.add(cid)
+            self._wake.set()
+
+    def _check_stop_loss(self, state: _MarketState) -> None:
+        params = self.config.stop_loss
+        if not params.enabled:
+            return
+        marks = self._marks()
+        cid = state.market.condition_id
+        report = project(
+            self.ledger.fills(cid),
+            self.ledger.flows(cid),
+            {cid: state.market},
+            marks,
+            day_start=self.clock.now() - self.clock.now() % 86_400,
+        )
+        pnl = report.markets[0] if report.markets else None
+        if pnl is None:
+            return
+        reason = stop_loss_trigger(pnl.unrealized_pnl, pnl.daily_pnl, params)
+        if reason:
+            log.warning("%s: %s (liquidating: %s)", cid, reason, params.mode)
+            state.stopped = f"{reason}; liquidating ({params.mode})"
+            state.resume_at = (
+                self.clock.monotonic() + params.resume_after_s if params.resume_after_s is not None else None
+            )
+            state.exit_rounds = 0
+            self._dirty.add(cid)
+            self._wake.set()
+
+    async def _exit_round(self, state: _MarketState) -> None:
+        """One round of getting flat after a stop-loss: merge pairs, then the mode's orders."""
+        market = state.market
+        params = self.config.stop_loss
+        cid = market.condition_id
+        pairs = pairs_to_merge(state.sellable_yes, state.sellable_no).quantize(Decimal("0.01"))
+        if pairs > 0 and self.chain is not None:
+            try:
+                await self.chain.merge(market, pairs)
+                log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
+                self.ledger.record_flow(_merge_flow(cid, pairs, self.clock.now(), state.exit_rounds))
+                self._refresh_positions(cid)
+            except VenueError as exc:
+                self.last_error = f"merge: {exc}"
+        flat = max(state.yes_position, state.no_position) < market.min_order_size
+        exits = [o for o in self.live.values() if o.market == cid and o.tag == "exit"]
+        if not flat and params.mode != "passive" and not (params.mode == "limit" and exits):
+            state.exit_rounds += 1
+            book = self.books.get(market.yes_token)
+            orders = plan_exit(
+                market,
+                yes=state.sellable_yes,
+                no=state.sellable_no,
+                yes_bids=book.levels(Side.BUY, 10) if book else (),
+                yes_asks=book.levels(Side.SELL, 10) if book else (),
+                mode=params.mode,
+            )
+            if orders:
+                intents = [
+                    OrderIntent(
+                        market=cid,
+                        token_id=o.token_id,
+                        side=o.side,
+                        price=o.price,
+                        size=o.size,
+                        order_type=o.order_type,
+                        post_only=o.order_type == "GTC",
+                        client_tag="exit",
+                    )
+                    for o in orders
+                ]
+                for result in await self.venue.place(intents):
+                    if result.ok and result.intent.order_type == "GTC":
+                        i = result.intent
+                        self.live[result.order_id] = _LiveOrder(
+                            result.order_id, cid, i.token_id, i.side, i.price, i.size, "exit"
+                        )
+                    elif not result.ok:
+                        self.last_error = f"exit order: {result.error}"
+        gave_up = params.mode == "market" and state.exit_rounds >= self.config.exit_rounds
+        if state.resume_at is None and (flat or params.mode == "passive" or gave_up):
+            self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
+            self._finished.set()
 
     def _external_top(
         self, market: Market, mine: Sequence[_LiveOrder]

@@ -63,6 +63,10 @@ class QuoteParams:
     skew_enabled: bool = True
     skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
     skew_start: Decimal = Decimal("0.3")  # fraction of L where the skew starts
+    levels: int = 1  # quotes per side: level 0 is the quote above, level k is k x spacing further out
+    level_spacing_ticks: int = 1  # each extra level this many ticks further from the mid than the previous
+    level_size: Decimal | None = None  # size of the levels after the first (None = `size`)
+    rewards_aware: bool = False  # pull level 0 inside the reward band and up to the reward min size
 
     def __post_init__(self) -> None:
         if self.spread <= ZERO:
@@ -77,6 +81,12 @@ class QuoteParams:
             raise ValueError(f"skew_factor must be in [0, 1], got {self.skew_factor}")
         if not ZERO <= self.skew_start <= ONE:
             raise ValueError(f"skew_start must be in [0, 1], got {self.skew_start}")
+        if self.levels < 1:
+            raise ValueError(f"levels must be >= 1, got {self.levels}")
+        if self.level_spacing_ticks < 1:
+            raise ValueError(f"level_spacing_ticks must be >= 1, got {self.level_spacing_ticks}")
+        if self.level_size is not None and self.level_size <= ZERO:
+            raise ValueError(f"level_size must be > 0 (or None for `size`), got {self.level_size}")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -95,6 +105,11 @@ class QuoteInput:
     sellable_yes: Decimal | None = None
     sellable_no: Decimal | None = None
     mid_override: Decimal | None = None  # `polymm quote --mid P`: quote around this instead of the book
+    # Volatility widening, decided upstream: the base offset is spread / 2 x this (1 = as configured).
+    spread_multiplier: Decimal = ONE
+    # Sides another rule pulled (jump cool-down, trend filter, after-fill cool-down, stop-loss), with
+    # the reason: such a side is skipped with that reason before anything else is computed for it.
+    blocked: tuple[tuple[QuoteSide, str], ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,7 +35,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from polymm_cli.model import ONE, ZERO, Market, Side, decimal_str
-from polymm_cli.quoter import TargetQuote
+from polymm_cli.quoter import QuoteSide, TargetQuote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan
 
 HALT_REASON = "trading halted: cancelling every order, placing none"
@@ -313,17 +313,18 @@ def cap_blocks(
     others: Sequence[Holding],
     quotes: Sequence[TargetQuote],
     caps: PortfolioCaps,
-) -> tuple[tuple[str, str], ...]:
+) -> tuple[tuple[QuoteSide, str], ...]:
     """Sides of `target` whose full fill would break a portfolio cap, with the reason; a side that
     brings a figure down is never blocked."""
-    blocked: list[tuple[str, str]] = []
+    blocked: list[tuple[QuoteSide, str]] = []
     event_peers = [
         o
         for o in others
         if target.market.neg_risk_market_id
         and o.market.neg_risk_market_id == target.market.neg_risk_market_id
     ]
-    for side in ("bid", "ask"):
+    sides: tuple[QuoteSide, QuoteSide] = ("bid", "ask")
+    for side in sides:
         size = sum((q.size for q in quotes if q.side == side), ZERO)
         if size <= 0:
             continue

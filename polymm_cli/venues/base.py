@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from polymm_cli.model import Market, PriceLevel, Side, TradeStatus
+from polymm_cli.model import MICRO, ONE, FillRecord, Market, PriceLevel, Side, TradeStatus
 
 # ---------------------------------------------------------------------------------------------------
 # Events: market channel
@@ -346,3 +346,41 @@ class Venue(Protocol):
         """Our order and trade updates; after a reconnect, the orders and trades missed in the gap
         are delivered (resynced over REST) before new events, so no fill is ever lost."""
         ...
+
+
+class Chain(Protocol):
+    """The on-chain side of inventory: split collateral into YES+NO pairs, merge pairs back, redeem.
+
+    Implemented for the local exchange (loopback endpoints) and the in-process simulator; the
+    Polygon implementation (collateral adapters, web3) is a later piece of work.
+    """
+
+    async def split(self, market: Market, amount: Decimal) -> None:
+        """pUSD -> `amount` YES + `amount` NO."""
+        ...
+
+    async def merge(self, market: Market, amount: Decimal) -> None:
+        """`amount` YES + `amount` NO -> pUSD."""
+        ...
+
+
+def fill_record(update: TradeUpdate, fill: Fill) -> FillRecord:
+    """Our part of a match as the ledger records it; a taker pays fee = size x rate x p(1-p) (§9)."""
+    fee = Decimal(0)
+    if fill.liquidity == "TAKER" and fill.fee_rate_bps:
+        rate = fill.fee_rate_bps / Decimal(10_000)
+        fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(MICRO)
+    return FillRecord(
+        trade_id=update.trade_id,
+        order_id=fill.order_id,
+        market=update.market,
+        token_id=fill.token_id,
+        side=fill.side,
+        price=fill.price,
+        size=fill.size,
+        fee=fee,
+        liquidity=fill.liquidity,
+        status=update.status,
+        venue_ts=update.match_ts or update.venue_ts,
+        recv_ts=update.recv_ts,
+    )

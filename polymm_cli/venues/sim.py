@@ -221,6 +221,20 @@ class SimVenue:
         except HeartbeatMismatch as exc:
             self.exchange.heartbeat(self.owner, exc.expected)
 
+    # -- the chain port ---------------------------------------------------------------------------
+
+    async def split(self, market: Market, amount: Decimal) -> None:
+        try:
+            self.exchange.split(self._address, market.condition_id, amount)
+        except ExchangeRejection as exc:
+            raise VenueError(exc.message, status=exc.status) from None
+
+    async def merge(self, market: Market, amount: Decimal) -> None:
+        try:
+            self.exchange.merge(self._address, market.condition_id, amount)
+        except ExchangeRejection as exc:
+            raise VenueError(exc.message, status=exc.status) from None
+
     # -- streams ----------------------------------------------------------------------------------
 
     def market_events(self, token_ids: Sequence[str]) -> SimEvents:

@@ -263,6 +263,11 @@ class PolymarketVenue:
         await self._ensure_creds()
         return await self._http.request(method, path, auth="l2", **kwargs)
 
+    async def local_inventory(self, path: str, condition_id: str, amount: str) -> None:
+        """A split or merge on the local exchange's loopback endpoint (`chain.LocalChain` uses it)."""
+        await self._l2("POST", path, body={"market": condition_id, "amount": amount})
+        await self.refresh_balances()
+
     # -- markets --------------------------------------------------------------------------------
 
     def _remember(self, market: Market) -> Market:
