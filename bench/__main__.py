@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
+from bench.bench_quality import bench_quality, table
 from bench.bench_signing import bench_signing
 from bench.bench_ws import bench_ws_apply
 
@@ -63,6 +64,7 @@ def main() -> None:
     results["decision_latency_us"] = bench_decision_latency()
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
+    results["quality"] = bench_quality()
     results["elapsed_s"] = time.perf_counter() - started
 
     s, w, e = results["signing"], results["ws_apply"], results["exchange"]
@@ -123,6 +125,12 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>22}  {note}")
+    q = results["quality"]
+    print(
+        f"\ntrading quality on the local exchange's seeded flow with informed takers ({q['seeds']} seeds x "
+        f"{q['minutes']:g} min, P&L in pUSD marked at the fair value, inventory in shares):"
+    )
+    print(table(q))
     print(f"  (took {results['elapsed_s']:.0f} s; written to {RESULTS})")
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 

@@ -24,6 +24,7 @@ from polymm_cli.ledger import Ledger
 from polymm_cli.model import Market
 from polymm_cli.pnl import project
 from polymm_cli.quoter import QuoteParams
+from polymm_cli.regime import RegimeParams
 from polymm_cli.venues.sim import SimVenue
 
 BOT = "0x" + "b07" * 13 + "b"
@@ -55,6 +56,7 @@ async def simulate(
     step_s: float = 0.25,
     settlement_s: float = 2.0,
     collateral: Decimal = Decimal(10_000),
+    regime: RegimeParams | None = None,
 ) -> SessionStats:
     market = market or sample_markets()[0]
     clock = ManualClock()
@@ -68,7 +70,13 @@ async def simulate(
             ledger,
             clock,
             [market],
-            EngineConfig(params=params, heartbeat_interval_s=3600, halt_poll_s=3600),
+            EngineConfig(
+                params=params,
+                heartbeat_interval_s=3600,
+                halt_poll_s=3600,
+                tick_s=3600,
+                regime=regime or RegimeParams.off(),
+            ),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop=stop))

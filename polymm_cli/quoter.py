@@ -4,9 +4,14 @@ Owns the rules that turn a book update into target quotes:
 
 - the mid: the YES book mid, the size-weighted microprice, or a `polymm quote --mid P` override;
   with no two-sided book and no override nothing is quoted (never a guessed price);
-- the base offset (spread / 2) and the inventory skew of seed 004 Phase 2: with r = clamp(e / L),
-  once |r| >= skew_start the side that reduces exposure moves |r| x factor x base closer to the
-  mid and the other side moves away by the same amount;
+- sides another rule pulled (`QuoteInput.blocked`: a jump cool-down, a trend filter, an after-fill
+  cool-down, a stop-loss): each is skipped with the reason given, before anything else is computed
+  for it (market-level reasons - no book, crossed book, closed market - still come first and skip
+  both sides);
+- the base offset (spread / 2 x `QuoteInput.spread_multiplier`: volatility widening is decided
+  upstream, 1 = as configured, a multiplier <= 0 quotes nothing) and the inventory skew of seed 004
+  Phase 2: with r = clamp(e / L), once |r| >= skew_start the side that reduces exposure moves
+  |r| x factor x base closer to the mid and the other side moves away by the same amount;
 - tick rounding (bid DOWN, ask UP, so they never cross or touch), the [tick, 1 - tick] clamp and
   the post-only clamp (never at or through the opposite best);
 - the position limit: no bid at e >= +L, no ask at e <= -L, and each size cut so that one full
@@ -17,6 +22,26 @@ Owns the rules that turn a book update into target quotes:
   1 - ask with collateral; the bid SELLs held NO, else BUYs YES. "Held" for selling is the
   `sellable_*` amount when given (settled shares only; a MATCHED fill may still fail), while the
   exposure e always counts the whole position.
+- levels (`QuoteParams.levels`, default 1): level 0 is the quote the rules above make; level k is
+  k x `level_spacing_ticks` ticks further from the mid (bid lower, ask higher), so it can never
+  cross or touch our other side or the book; a level outside [tick, 1 - tick] is dropped. Levels
+  after the first are `level_size` shares (None = `size`). The position-limit cut is CUMULATIVE:
+  a side's sizes sum to at most the room left before L, so even if every level fills |e| stays
+  within L. Inventory covers a side's levels in order (SELL of the held token) while what is left
+  of it covers the minimum; the levels after that are collateral orders (BUY of the complement),
+  so one side may mix both kinds. A level whose size falls below the market minimum is dropped with
+  a note, and so is every level behind it (the room only shrinks). A side whose level 0 is skipped
+  has no levels. Quotes are ordered bid levels best first, then ask levels best first; the caller
+  tells levels apart by price.
+- reward-aware quoting (`QuoteParams.rewards_aware`, off by default; only on a market whose rewards
+  are active): when a level-0 price sits at or beyond the reward max spread from the mid (it would
+  score nothing, reference §11) and risk allows it - no skew moved that side away and the spread is
+  not widened (`spread_multiplier` == 1) - it is pulled to the widest on-grid price strictly inside
+  the band, on its own side of the mid, unless that would cross or touch our other side or the book
+  (post-only); a level-0 size below the reward min size is raised to it when the position-limit room
+  holds it (a held-inventory SELL that would stay below the reward min size becomes a collateral
+  order, which scores). The mid is the quoter's mid; the venue scores against its own
+  "size-cutoff-adjusted" mid (UNCONFIRMED), so a microprice or override mid can differ.
 
 Every rule that changes a quote leaves a line in `QuoteDecision.notes`, and every quote says in
 `reason` how it was made, so `polymm quote` can explain its output.
@@ -139,7 +164,8 @@ class SkippedSide:
 
 @dataclass(frozen=True, slots=True)
 class QuoteDecision:
-    """The quoter's answer: the mid used, the quotes (bid first), the skipped sides and the notes."""
+    """The quoter's answer: the mid used, the quotes (bid levels best first, then ask levels best
+    first), the skipped sides and the notes."""
 
     mid: Decimal | None
     quotes: tuple[TargetQuote, ...] = ()
@@ -148,7 +174,7 @@ class QuoteDecision:
 
     @property
     def bid(self) -> TargetQuote | None:
-        """The bid quote, if any."""
+        """The best bid quote (level 0), if any."""
         for q in self.quotes:
             if q.side == "bid":
                 return q
@@ -156,7 +182,7 @@ class QuoteDecision:
 
     @property
     def ask(self) -> TargetQuote | None:
-        """The ask quote, if any."""
+        """The best ask quote (level 0), if any."""
         for q in self.quotes:
             if q.side == "ask":
                 return q
@@ -236,8 +262,9 @@ def _skip_both(mid: Decimal | None, reason: str, notes: tuple[str, ...] = ()) ->
 def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     """Decide the bid and ask to rest for one market, with the reason for each and notes on every rule.
 
-    See the module docstring for the rules, in the order they apply: mid, skew, rounding, clamps,
-    position limit, size cut, min size, inventory vs collateral.
+    See the module docstring for the rules, in the order they apply: mid, blocked sides, widening,
+    skew, rounding, clamps, reward band, position limit, size cut, min size, inventory vs
+    collateral, then the levels behind level 0.
     """
     market = inp.market
     tick = market.tick_size
@@ -276,11 +303,31 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         return _skip_both(mid, f"mid {_fmt(mid)} is outside (0, 1)", tuple(notes))
     if market.closed or not market.accepting_orders:
         return _skip_both(mid, "market is closed or not accepting orders", tuple(notes))
+    multiplier = inp.spread_multiplier
+    widened = multiplier != ONE
+    if widened and multiplier <= ZERO:
+        return _skip_both(mid, f"spread multiplier {_fmt(multiplier)} must be > 0", tuple(notes))
 
-    # 2. Offsets and inventory skew (seed 004 Phase 2).
+    # 2. Sides another rule pulled: skipped before anything else is computed for them.
+    bid_block: str | None = None
+    ask_block: str | None = None
+    for blocked_side, why in inp.blocked:
+        if blocked_side == "bid":
+            bid_block = why if bid_block is None else f"{bid_block}; {why}"
+        else:
+            ask_block = why if ask_block is None else f"{ask_block}; {why}"
+
+    # 3. Offsets (volatility widening, then the inventory skew of seed 004 Phase 2).
     e = inp.yes_position - inp.no_position
     limit = params.position_limit
     base = params.spread / _TWO
+    if widened:
+        wide = base * multiplier
+        notes.append(
+            f"spread x{_fmt(multiplier)} (volatility, decided upstream): "
+            f"base offset {_fmt(base, dp)} -> {_fmt(wide, dp)}"
+        )
+        base = wide
     bid_off = base
     ask_off = base
     skew = ZERO
@@ -313,12 +360,15 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     quotes: list[TargetQuote] = []
     skipped: list[SkippedSide] = []
 
-    # 3. Prices: round away from the mid, clamp to [tick, 1 - tick], then the post-only clamp.
+    # 4. Level-0 prices: round away from the mid, clamp to [tick, 1 - tick], then the post-only clamp.
     mid_txt = _fmt(mid, dp)
     bid: Decimal | None = None
     bid_adj = ""
     bid_clamped = False
-    if e >= limit:
+    if bid_block is not None:
+        skipped.append(SkippedSide("bid", bid_block))
+        notes.append(f"bid blocked: {bid_block}")
+    elif e >= limit:
         reason = f"position limit: e {_signed(e)} >= +L {_fmt(limit)}: no bid (it would add YES exposure)"
         skipped.append(SkippedSide("bid", reason))
         notes.append(reason)
@@ -345,7 +395,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
 
     ask: Decimal | None = None
     ask_adj = ""
-    if e <= -limit:
+    if ask_block is not None:
+        skipped.append(SkippedSide("ask", ask_block))
+        notes.append(f"ask blocked: {ask_block}")
+    elif e <= -limit:
         reason = f"position limit: e {_signed(e)} <= -L {_fmt(limit)}: no ask (it would add NO exposure)"
         skipped.append(SkippedSide("ask", reason))
         notes.append(reason)
@@ -382,7 +435,70 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             ask = None
         notes.append(reason)
 
-    # 4. Sizes and the order that carries each side.
+    # 5. Rewards-aware (opt-in, rewarded markets only): level 0 inside the band, at the reward min size.
+    bid_in_band = False
+    ask_in_band = False
+    reward_min = ZERO
+    if params.rewards_aware and (bid is not None or ask is not None) and market.rewards.active:
+        rewards = market.rewards
+        reward_min = rewards.min_size
+        band = rewards.max_spread_cents / _HUNDRED
+        band_txt = f"max spread {_fmt(rewards.max_spread_cents)}c"
+        held_back = f"spread widened x{_fmt(multiplier)}" if widened else ""
+        if bid is not None:
+            why = held_back or ("skewed away" if skew and e > ZERO else "")
+            if mid - bid >= band:
+                if why:
+                    notes.append(f"bid {_fmt(bid)} outside the reward band ({band_txt}): left there ({why})")
+                else:
+                    pulled = round_down_to_tick(mid - band, tick) + tick  # > mid - band > old bid
+                    if pulled >= mid:
+                        stop = "no on-grid price inside the band below the mid"
+                    elif ask is not None and pulled >= ask:
+                        stop = f"{_fmt(pulled)} would cross or touch our ask {ask}"
+                    elif best_ask is not None and pulled >= best_ask:
+                        stop = f"post-only: {_fmt(pulled)} would cross or touch the best ask {best_ask}"
+                    else:
+                        stop = ""
+                    if stop:
+                        notes.append(
+                            f"bid {_fmt(bid)} outside the reward band ({band_txt}): not pulled ({stop})"
+                        )
+                    else:
+                        notes.append(
+                            f"inside the reward band ({band_txt}): bid {_fmt(bid)} -> {_fmt(pulled)}"
+                        )
+                        bid_adj += f", pulled inside the reward band ({band_txt})"
+                        bid = pulled
+            bid_in_band = not why and abs(mid - bid) < band
+        if ask is not None:
+            why = held_back or ("skewed away" if skew and e < ZERO else "")
+            if ask - mid >= band:
+                if why:
+                    notes.append(f"ask {_fmt(ask)} outside the reward band ({band_txt}): left there ({why})")
+                else:
+                    pulled = round_up_to_tick(mid + band, tick) - tick  # < mid + band < old ask
+                    if pulled <= mid:
+                        stop = "no on-grid price inside the band above the mid"
+                    elif bid is not None and pulled <= bid:
+                        stop = f"{_fmt(pulled)} would cross or touch our bid {bid}"
+                    elif best_bid is not None and pulled <= best_bid:
+                        stop = f"post-only: {_fmt(pulled)} would cross or touch the best bid {best_bid}"
+                    else:
+                        stop = ""
+                    if stop:
+                        notes.append(
+                            f"ask {_fmt(ask)} outside the reward band ({band_txt}): not pulled ({stop})"
+                        )
+                    else:
+                        notes.append(
+                            f"inside the reward band ({band_txt}): ask {_fmt(ask)} -> {_fmt(pulled)}"
+                        )
+                        ask_adj += f", pulled inside the reward band ({band_txt})"
+                        ask = pulled
+            ask_in_band = not why and abs(ask - mid) < band
+
+    # 6. Sizes and the order that carries each level; levels 1.. follow level 0 (`_deeper_levels`).
     size = params.size
     if bid is not None:
         skew_txt = ""
@@ -394,18 +510,34 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit - e
         s = size
+        if bid_in_band and s < reward_min:
+            if room >= reward_min:
+                notes.append(f"bid size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
+                s = reward_min
+            else:
+                notes.append(
+                    f"bid size {_fmt(s)} left below the reward min size {_fmt(reward_min)}: "
+                    f"position-limit room {_fmt(room)}"
+                )
         cut = ""
         if room < s:
-            s = room
-            cut = " (cut by the position limit)"
             notes.append(
-                f"bid size cut {_fmt(size)} -> {_fmt(room)}: one fill must not take "
+                f"bid size cut {_fmt(s)} -> {_fmt(room)}: one fill must not take "
                 f"e {_signed(e)} past +L {_fmt(limit)}"
             )
+            s = room
+            cut = " (cut by the position limit)"
         held = (inp.no_position if inp.sellable_no is None else inp.sellable_no).quantize(
             _CENT, rounding=ROUND_DOWN
         )
-        if held > ZERO and held >= min_size:
+        sell = held > ZERO and held >= min_size
+        if sell and bid_in_band and held < reward_min <= s:
+            sell = False
+            notes.append(
+                f"bid: NO held {_fmt(held)} is below the reward min size {_fmt(reward_min)}: "
+                "BUY YES with collateral so the order scores"
+            )
+        if sell:
             if held < s:
                 notes.append(f"bid size cut {_fmt(s)} -> {_fmt(held)}: NO held")
                 s = held
@@ -431,6 +563,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
                     f"bid = mid {mid_txt} - {_fmt(bid_off, dp)}{skew_txt}{bid_adj}; {how}",
                 )
             )
+            if params.levels > 1:
+                _deeper_levels(
+                    "bid", bid, market, params, room - s, held - s if sell else held, quotes, notes
+                )
 
     if ask is not None:
         skew_txt = ""
@@ -442,18 +578,34 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit + e
         s = size
+        if ask_in_band and s < reward_min:
+            if room >= reward_min:
+                notes.append(f"ask size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
+                s = reward_min
+            else:
+                notes.append(
+                    f"ask size {_fmt(s)} left below the reward min size {_fmt(reward_min)}: "
+                    f"position-limit room {_fmt(room)}"
+                )
         cut = ""
         if room < s:
-            s = room
-            cut = " (cut by the position limit)"
             notes.append(
-                f"ask size cut {_fmt(size)} -> {_fmt(room)}: one fill must not take "
+                f"ask size cut {_fmt(s)} -> {_fmt(room)}: one fill must not take "
                 f"e {_signed(e)} past -L {_fmt(limit)}"
             )
+            s = room
+            cut = " (cut by the position limit)"
         held = (inp.yes_position if inp.sellable_yes is None else inp.sellable_yes).quantize(
             _CENT, rounding=ROUND_DOWN
         )
-        if held > ZERO and held >= min_size:
+        sell = held > ZERO and held >= min_size
+        if sell and ask_in_band and held < reward_min <= s:
+            sell = False
+            notes.append(
+                f"ask: YES held {_fmt(held)} is below the reward min size {_fmt(reward_min)}: "
+                "BUY NO with collateral so the order scores"
+            )
+        if sell:
             if held < s:
                 notes.append(f"ask size cut {_fmt(s)} -> {_fmt(held)}: YES held")
                 s = held
@@ -479,5 +631,96 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
                     f"ask = mid {mid_txt} + {_fmt(ask_off, dp)}{skew_txt}{ask_adj}; {how}",
                 )
             )
+            if params.levels > 1:
+                _deeper_levels(
+                    "ask", ask, market, params, room - s, held - s if sell else held, quotes, notes
+                )
 
     return QuoteDecision(mid=mid, quotes=tuple(quotes), skipped=tuple(skipped), notes=tuple(notes))
+
+
+def _level_range(side: QuoteSide, first: int, last: int) -> str:
+    return f"{side} level {first}" if first == last else f"{side} levels {first}-{last}"
+
+
+def _deeper_levels(
+    side: QuoteSide,
+    first: Decimal,
+    market: Market,
+    params: QuoteParams,
+    room: Decimal,
+    held: Decimal,
+    quotes: list[TargetQuote],
+    notes: list[str],
+) -> None:
+    """Append levels 1.. of one side behind its placed level 0 at YES price `first`.
+
+    `room` is what the position limit leaves after level 0, `held` the sellable inventory level 0
+    left over. A level that leaves the price range or falls below the market minimum ends the side
+    (every level after it would too: prices only move out, the room only shrinks), with one note.
+    """
+    tick = market.tick_size
+    spacing = params.level_spacing_ticks
+    step = tick * spacing
+    size = params.size if params.level_size is None else params.level_size
+    min_size = market.min_order_size
+    last = params.levels - 1
+    is_bid = side == "bid"
+    for k in range(1, params.levels):
+        if is_bid:
+            yes_price = first - step * k
+            if yes_price < tick:
+                notes.append(f"{_level_range(side, k, last)} dropped: below the minimum price {tick}")
+                return
+        else:
+            yes_price = first + step * k
+            if yes_price > ONE - tick:
+                notes.append(f"{_level_range(side, k, last)} dropped: above the maximum price {ONE - tick}")
+                return
+        s = size
+        cut = ""
+        if room < s:
+            s = room
+            cut = " (cut by the position limit)"
+        sell = held > ZERO and held >= min_size
+        if sell and held < s:
+            notes.append(
+                f"{side} level {k} size cut {_fmt(s)} -> {_fmt(held)}: {'NO' if is_bid else 'YES'} held"
+            )
+            s = held
+        s = s.quantize(_CENT, rounding=ROUND_DOWN)
+        if s <= ZERO or s < min_size:
+            notes.append(
+                f"{_level_range(side, k, last)} dropped: size {_fmt(s)}{cut} "
+                f"below the market minimum {_fmt(min_size)}"
+            )
+            return
+        if is_bid:
+            if sell:
+                token, order_side, price = market.no_token, Side.SELL, ONE - yes_price
+                how = f"SELL NO from inventory at 1 - {yes_price} = {price}"
+            else:
+                token, order_side, price = market.yes_token, Side.BUY, yes_price
+                how = "BUY YES with collateral"
+        elif sell:
+            token, order_side, price = market.yes_token, Side.SELL, yes_price
+            how = "SELL YES from inventory"
+        else:
+            token, order_side, price = market.no_token, Side.BUY, ONE - yes_price
+            how = f"BUY NO with collateral at 1 - {yes_price} = {price}"
+        ticks = k * spacing
+        quotes.append(
+            TargetQuote(
+                side,
+                token,
+                order_side,
+                price,
+                yes_price,
+                s,
+                f"{side} level {k} = level 0 {first} {'-' if is_bid else '+'} {ticks} "
+                f"tick{'' if ticks == 1 else 's'}; {how}",
+            )
+        )
+        room -= s
+        if sell:
+            held -= s

@@ -33,7 +33,10 @@ QuoteSide = Literal["bid", "ask"]
 class RegimeParams:
     vol_enabled: bool = True
     vol_halflife_s: float = 30.0
-    vol_reference: float = 0.002  # mid change per sqrt(second) that counts as normal (0.2c / sqrt s)
+    # Mid change per sqrt(second) that still counts as normal: 0.8c/sqrt(s). Calibrated on the local
+    # exchange's flow (bench/bench_quality.py): lower references widen in ordinary markets and
+    # cost more fills than they save.
+    vol_reference: float = 0.008
     vol_sensitivity: float = 1.0
     max_widen: float = 3.0
     jump_enabled: bool = True

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymm_cli.model import ONE, TICK_SIZES, ZERO, Market, Side
+from polymm_cli.model import ONE, TICK_SIZES, ZERO, Market, RewardParams, Side
 from polymm_cli.quoter import (
     NO_BOOK_REASON,
     QuoteDecision,
@@ -544,5 +545,471 @@ def test_any_quote_is_valid_never_crosses_and_never_overshoots_the_limit(
                 assert q.yes_price > inp.best_bid
     if decision.bid is not None and decision.ask is not None:
         assert decision.bid.yes_price < decision.ask.yes_price
+    if decision.mid is None:
+        assert decision.quotes == ()
+
+
+# -- levels ---------------------------------------------------------------------------------------
+
+
+def ladder(decision: QuoteDecision) -> list[tuple[QuoteSide, Decimal, Decimal]]:
+    return [(q.side, q.yes_price, q.size) for q in decision.quotes]
+
+
+def test_one_level_is_the_default_and_changes_nothing() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt), params())
+
+    assert ladder(decision) == [("bid", D("0.48"), D("10")), ("ask", D("0.52"), D("10"))]
+
+
+def test_levels_step_out_from_level_0_bids_first_then_asks_best_first() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt), params(levels=3, level_spacing_ticks=2, level_size=D("6")))
+
+    assert ladder(decision) == [
+        ("bid", D("0.48"), D("10")),
+        ("bid", D("0.46"), D("6")),
+        ("bid", D("0.44"), D("6")),
+        ("ask", D("0.52"), D("10")),
+        ("ask", D("0.54"), D("6")),
+        ("ask", D("0.56"), D("6")),
+    ]
+    assert decision.bid is not None and decision.bid.yes_price == D("0.48")  # the best level
+    assert decision.ask is not None and decision.ask.yes_price == D("0.52")
+    deeper = decision.quotes[2]
+    assert (deeper.token_id, deeper.order_side, deeper.price) == ("YES", Side.BUY, D("0.44"))
+    assert deeper.reason == "bid level 2 = level 0 0.48 - 4 ticks; BUY YES with collateral"
+    far_ask = decision.quotes[5]
+    assert (far_ask.token_id, far_ask.order_side, far_ask.price) == ("NO", Side.BUY, D("0.44"))
+
+
+def test_levels_follow_a_skewed_and_post_only_clamped_level_0() -> None:
+    mkt = market("0.01")
+
+    decision = quote(book(mkt, "0.48", "0.52", mid_override=D("0.70")), params(levels=2))
+
+    bids = [q.yes_price for q in decision.quotes if q.side == "bid"]
+    assert bids == [D("0.51"), D("0.50")]  # level 0 capped below the best ask, level 1 a tick under it
+
+
+def test_levels_beyond_the_price_range_are_dropped_with_a_note() -> None:
+    mkt = market("0.01", min_size="1")
+
+    decision = quote(book(mkt, None, None, mid_override=D("0.04")), params(levels=4))
+
+    assert [q.yes_price for q in decision.quotes if q.side == "bid"] == [D("0.02"), D("0.01")]
+    assert "bid levels 2-3 dropped: below the minimum price 0.01" in decision.notes
+    assert [q.yes_price for q in decision.quotes if q.side == "ask"] == [
+        D("0.06"),
+        D("0.07"),
+        D("0.08"),
+        D("0.09"),
+    ]
+
+
+def test_the_position_limit_cut_is_cumulative_across_a_sides_levels() -> None:
+    mkt = market("0.01", min_size="1")
+
+    decision = quote(book(mkt, no="5"), params(size="10", limit="25", levels=4, skew_enabled=False))
+
+    # e = -5: the bid may add 30 before +L (10 + 10 + 10), the ask 20 before -L (10 + 10).
+    assert [q.size for q in decision.quotes if q.side == "bid"] == [D("5"), D("10"), D("10"), D("5")]
+    assert [q.size for q in decision.quotes if q.side == "ask"] == [D("10"), D("10")]
+    assert (
+        "ask levels 2-3 dropped: size 0 (cut by the position limit) below the market minimum 1"
+        in decision.notes
+    )
+
+
+def test_a_level_cut_below_the_market_minimum_is_dropped() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt), params(size="10", limit="22", levels=3))
+
+    assert [q.size for q in decision.quotes if q.side == "bid"] == [D("10"), D("10")]
+    assert (
+        "bid level 2 dropped: size 2 (cut by the position limit) below the market minimum 5" in decision.notes
+    )
+
+
+def test_a_level_size_below_the_market_minimum_drops_every_deeper_level() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt), params(levels=3, level_size=D("3")))
+
+    assert ladder(decision) == [("bid", D("0.48"), D("10")), ("ask", D("0.52"), D("10"))]
+    assert "ask levels 1-2 dropped: size 3 below the market minimum 5" in decision.notes
+
+
+def test_a_side_without_level_0_has_no_levels() -> None:
+    decision = quote(book(market(min_size="5")), params(size="3", levels=3, level_size=D("8")))
+
+    assert decision.quotes == ()
+    assert all("below the market minimum 5" in s.reason for s in decision.skipped)
+
+
+def test_inventory_covers_the_levels_in_order_then_collateral_takes_over() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt, yes="17"), params(size="10", limit="50", levels=3))
+
+    asks = [(q.token_id, q.order_side, q.yes_price, q.size) for q in decision.quotes if q.side == "ask"]
+    assert asks == [
+        ("YES", Side.SELL, D("0.52"), D("10")),
+        ("YES", Side.SELL, D("0.53"), D("7")),  # what is left of the 17 held
+        ("NO", Side.BUY, D("0.54"), D("10")),
+    ]
+    assert "ask level 1 size cut 10 -> 7: YES held" in decision.notes
+
+
+def test_inventory_left_below_the_minimum_is_not_sold_by_deeper_levels() -> None:
+    mkt = market("0.01", min_size="5")
+
+    decision = quote(book(mkt, no="13"), params(size="10", limit="50", levels=2, skew_enabled=False))
+
+    bids = [(q.token_id, q.order_side, q.price, q.size) for q in decision.quotes if q.side == "bid"]
+    assert bids == [("NO", Side.SELL, D("0.52"), D("10")), ("YES", Side.BUY, D("0.47"), D("10"))]
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [{"levels": 0}, {"level_spacing_ticks": 0}, {"level_size": D("0")}, {"level_size": D("-1")}],
+)
+def test_params_reject_nonsense_levels(bad: dict[str, object]) -> None:
+    fields: dict[str, object] = {"spread": D("0.04"), "size": D("10"), "position_limit": D("50")}
+    fields.update(bad)
+
+    with pytest.raises(ValueError):
+        QuoteParams(**fields)  # type: ignore[arg-type]
+
+
+# -- volatility widening and blocked sides --------------------------------------------------------
+
+
+def test_the_spread_multiplier_widens_the_base_offset_exactly() -> None:
+    mkt = market("0.01")
+
+    decision = quote(book(mkt, spread_multiplier=D("1.5")), params("0.04"))
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.47"), D("0.53"))
+    assert "spread x1.5 (volatility, decided upstream): base offset 0.02 -> 0.03" in decision.notes
+    assert bid.reason.startswith("bid = mid 0.50 - 0.03;")
+
+
+def test_the_spread_multiplier_scales_the_skew_with_the_base() -> None:
+    mkt = market("0.001", min_size="1")
+
+    decision = quote(
+        book(mkt, "0.499", "0.501", no="7", spread_multiplier=D("2")), params("0.04", size="2", limit="10")
+    )
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.474"), D("0.554"))  # base 0.04, skew 0.7 x 0.5 x 0.04
+
+
+def test_a_non_positive_spread_multiplier_quotes_nothing() -> None:
+    decision = quote(book(market(), spread_multiplier=ZERO), params())
+
+    assert decision.quotes == ()
+    assert decision.mid == D("0.50")
+    assert "spread multiplier 0 must be > 0" in (decision.skip_reason("bid") or "")
+
+
+def test_a_blocked_side_is_skipped_with_its_reason_and_the_other_side_quotes() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt, blocked=(("ask", "jump cool-down (0.04 in 2s)"),)), params())
+
+    assert ladder(decision) == [("bid", D("0.48"), D("10"))]
+    assert decision.skip_reason("ask") == "jump cool-down (0.04 in 2s)"
+    assert "ask blocked: jump cool-down (0.04 in 2s)" in decision.notes
+
+
+def test_a_blocked_side_is_skipped_before_any_other_rule_looks_at_it() -> None:
+    mkt = market()
+
+    decision = quote(book(mkt, yes="50", blocked=(("bid", "stop-loss"),)), params(limit="50", levels=3))
+
+    assert decision.skip_reason("bid") == "stop-loss"  # not the position limit
+    assert not any("position limit" in n for n in decision.notes)
+    assert [q.side for q in decision.quotes] == ["ask", "ask", "ask"]
+
+
+def test_both_sides_blocked_quote_nothing_but_report_the_mid() -> None:
+    mkt = market()
+    blocked: tuple[tuple[QuoteSide, str], ...] = (
+        ("bid", "trend filter: falling"),
+        ("ask", "after-fill cool-down"),
+        ("bid", "jump cool-down"),
+    )
+
+    decision = quote(book(mkt, blocked=blocked), params())
+
+    assert decision.quotes == ()
+    assert decision.mid == D("0.50")
+    assert decision.skip_reason("bid") == "trend filter: falling; jump cool-down"
+    assert decision.skip_reason("ask") == "after-fill cool-down"
+
+
+def test_market_level_reasons_still_come_first_for_blocked_sides() -> None:
+    decision = quote(book(market(), None, None, blocked=(("bid", "stop-loss"),)), params())
+
+    assert decision.mid is None
+    assert [(s.side, s.reason) for s in decision.skipped] == [
+        ("bid", NO_BOOK_REASON),
+        ("ask", NO_BOOK_REASON),
+    ]
+
+
+# -- reward-aware quoting -------------------------------------------------------------------------
+
+
+def rewarded(
+    tick: str = "0.01",
+    min_size: str = "5",
+    max_spread: str = "3.5",
+    reward_min: str = "20",
+    rate: str = "100",
+) -> Market:
+    return market(
+        tick,
+        min_size,
+        rewards=RewardParams(max_spread_cents=D(max_spread), min_size=D(reward_min), daily_rate=D(rate)),
+    )
+
+
+def test_rewards_aware_pulls_a_too_wide_quote_inside_the_band_and_sizes_it_to_score() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(book(mkt), params("0.10", size="10", rewards_aware=True))
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, bid.size) == (D("0.47"), D("20"))  # 3c from 0.50, strictly inside 3.5c
+    assert (ask.yes_price, ask.size, ask.price) == (D("0.53"), D("20"), D("0.47"))
+    assert "inside the reward band (max spread 3.5c): bid 0.45 -> 0.47" in decision.notes
+    assert "inside the reward band (max spread 3.5c): ask 0.55 -> 0.53" in decision.notes
+    assert "bid size 10 -> 20: the reward min size, so it scores" in decision.notes
+    assert "pulled inside the reward band (max spread 3.5c)" in bid.reason
+
+
+def test_a_quote_exactly_at_the_max_spread_is_pulled_one_tick_in() -> None:
+    mkt = rewarded("0.005", max_spread="3.5", reward_min="5")
+
+    decision = quote(book(mkt, "0.505", "0.515"), params("0.07", rewards_aware=True))
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.54"))
+    assert "inside the reward band (max spread 3.5c): bid 0.475 -> 0.48" in decision.notes
+
+
+def test_levels_step_out_from_the_pulled_level_0() -> None:
+    mkt = rewarded("0.01", max_spread="3", reward_min="5")
+
+    decision = quote(book(mkt), params("0.10", levels=2, rewards_aware=True))
+
+    assert [q.yes_price for q in decision.quotes] == [D("0.48"), D("0.47"), D("0.52"), D("0.53")]
+
+
+def test_rewards_aware_leaves_an_in_band_price_alone_but_raises_its_size() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(book(mkt), params("0.04", size="10", rewards_aware=True))
+
+    assert ladder(decision) == [("bid", D("0.48"), D("20")), ("ask", D("0.52"), D("20"))]
+    assert not any("inside the reward band" in n for n in decision.notes)
+
+
+def test_rewards_aware_does_nothing_when_the_market_pays_no_rewards() -> None:
+    mkt = rewarded(rate="0")
+    inp = book(mkt)
+
+    aware = quote(inp, params("0.10", rewards_aware=True))
+
+    assert aware == quote(inp, params("0.10"))
+    assert ladder(aware) == [("bid", D("0.45"), D("10")), ("ask", D("0.55"), D("10"))]
+
+
+def test_rewards_aware_is_off_by_default() -> None:
+    decision = quote(book(rewarded()), params("0.10"))
+
+    assert ladder(decision) == [("bid", D("0.45"), D("10")), ("ask", D("0.55"), D("10"))]
+
+
+def test_rewards_aware_never_pulls_a_side_the_skew_moved_away() -> None:
+    mkt = rewarded("0.001", min_size="1", max_spread="3", reward_min="5")
+
+    # e = +7 of L 10: the bid moved away (would add YES), the ask moved closer.
+    decision = quote(
+        book(mkt, "0.499", "0.501", yes="7"), params("0.06", size="2", limit="10", rewards_aware=True)
+    )
+
+    bid, ask = both(decision)
+    assert bid.yes_price == D("0.459")  # 0.50 - 0.03 - 0.0105 skew: 4.1c out, left there
+    assert bid.size == D("2")  # no raise to the reward min either
+    assert "bid 0.459 outside the reward band (max spread 3c): left there (skewed away)" in decision.notes
+    assert ask.yes_price == D("0.520")  # 0.50 + 0.0195: inside the band already
+    assert ask.size == D("5")  # the reducing side is sized to score
+
+
+def test_rewards_aware_pulls_the_reducing_side_when_it_is_still_too_wide() -> None:
+    mkt = rewarded("0.01", min_size="1", max_spread="3", reward_min="5")
+
+    decision = quote(book(mkt, no="4"), params("0.10", size="5", limit="10", rewards_aware=True))
+
+    bid, ask = both(decision)
+    assert bid.yes_price == D("0.48")  # 0.50 - 0.04 = 0.46 (skew 0.01 closer), pulled to 2c
+    assert ask.yes_price == D("0.56")  # moved away by the skew: left there
+    assert "ask 0.56 outside the reward band (max spread 3c): left there (skewed away)" in decision.notes
+
+
+def test_rewards_aware_does_nothing_when_the_spread_is_widened() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(book(mkt, spread_multiplier=D("2")), params("0.04", size="10", rewards_aware=True))
+
+    assert ladder(decision) == [("bid", D("0.46"), D("10")), ("ask", D("0.54"), D("10"))]
+    assert (
+        "bid 0.46 outside the reward band (max spread 3.5c): left there (spread widened x2)" in decision.notes
+    )
+
+
+def test_rewards_aware_never_quotes_at_the_mid_to_get_inside_a_narrow_band() -> None:
+    mkt = rewarded("0.01", max_spread="1", reward_min="5")
+
+    decision = quote(book(mkt), params("0.04", rewards_aware=True))
+
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
+    assert any("not pulled (no on-grid price inside the band below the mid)" in n for n in decision.notes)
+
+
+def test_rewards_aware_never_touches_the_book_post_only() -> None:
+    mkt = rewarded("0.01", max_spread="3", reward_min="5")
+
+    # Override mid 0.60 over a 0.40 / 0.58 book: the band wants the bid at 0.58, the best ask.
+    decision = quote(book(mkt, "0.40", "0.58", mid_override=D("0.60")), params("0.08", rewards_aware=True))
+
+    bid = decision.bid
+    assert bid is not None and bid.yes_price == D("0.56")
+    assert any("post-only: 0.58 would cross or touch the best ask 0.58" in n for n in decision.notes)
+
+
+def test_the_reward_size_raise_never_exceeds_the_position_limit() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(book(mkt, yes="3"), params("0.04", size="10", limit="15", rewards_aware=True))
+
+    bid, ask = both(decision)
+    assert bid.size == D("10")  # room 12 < 20: no raise
+    assert ask.size == D("10")  # 18 left before -L: room enough? no, 18 < 20
+    assert "bid size 10 left below the reward min size 20: position-limit room 12" in decision.notes
+
+
+def test_inventory_too_small_to_score_gives_way_to_a_collateral_order() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(
+        book(mkt, yes="12"), params("0.04", size="10", limit="50", skew_enabled=False, rewards_aware=True)
+    )
+
+    ask = decision.ask
+    assert ask is not None
+    assert (ask.token_id, ask.order_side, ask.size) == ("NO", Side.BUY, D("20"))
+    assert "ask: YES held 12 is below the reward min size 20: BUY NO with collateral so the order scores" in (
+        decision.notes
+    )
+
+
+# -- invariants with levels, widening, blocks and rewards ----------------------------------------
+
+
+@st.composite
+def leveled_scenarios(draw: st.DrawFn) -> tuple[QuoteInput, QuoteParams]:
+    inp, p = draw(scenarios())
+    rewards = RewardParams(
+        max_spread_cents=draw(st.sampled_from([D("0"), D("0.5"), D("1"), D("3"), D("3.5"), D("4.5")])),
+        min_size=draw(st.sampled_from([D("0"), D("5"), D("20"), D("100")])),
+        daily_rate=draw(st.sampled_from([D("0"), D("50")])),
+    )
+    sides: list[QuoteSide] = ["bid", "ask"]
+    blocked = tuple((side, f"{side} pulled") for side in sides if draw(st.integers(0, 5)) == 0)
+    inp = replace(
+        inp,
+        market=replace(inp.market, rewards=rewards),
+        spread_multiplier=draw(st.sampled_from([ONE, ONE, D("0.5"), D("1.5"), D("3")])),
+        blocked=blocked,
+    )
+    p = replace(
+        p,
+        levels=draw(st.integers(1, 4)),
+        level_spacing_ticks=draw(st.integers(1, 3)),
+        level_size=draw(st.none() | st.integers(1, 10000).map(lambda i: D(i) / 100)),
+        rewards_aware=draw(st.booleans()),
+    )
+    return inp, p
+
+
+@settings(max_examples=500, deadline=None)
+@given(leveled_scenarios())
+def test_any_ladder_is_valid_never_crosses_and_never_takes_e_past_the_limit_if_all_fills(
+    scenario: tuple[QuoteInput, QuoteParams],
+) -> None:
+    inp, p = scenario
+    mkt = inp.market
+    tick = mkt.tick_size
+    e = inp.yes_position - inp.no_position
+
+    decision = quote(inp, p)
+
+    bids = [q for q in decision.quotes if q.side == "bid"]
+    asks = [q for q in decision.quotes if q.side == "ask"]
+    assert list(decision.quotes) == bids + asks  # bid levels first, then ask levels
+    for side, quoted in (("bid", bids), ("ask", asks)):
+        skips = [s for s in decision.skipped if s.side == side]
+        assert len(skips) == (0 if quoted else 1)  # each side quoted or skipped, exactly once
+        assert len(quoted) <= p.levels
+    market_level_skip = (
+        decision.mid is None
+        or not ZERO < decision.mid < ONE
+        or not mkt.accepting_orders
+        or inp.spread_multiplier <= ZERO
+    )
+    for side, why in inp.blocked:  # a blocked side is never quoted, and says why unless the market did
+        assert decision.skip_reason(side) == (why if not market_level_skip else decision.skipped[0].reason)
+    assert [q.yes_price for q in bids] == sorted({q.yes_price for q in bids}, reverse=True)  # best first
+    assert [q.yes_price for q in asks] == sorted({q.yes_price for q in asks})
+    if bids and asks:
+        assert bids[0].yes_price < asks[0].yes_price  # all bids below all asks
+    sold: dict[str, Decimal] = {}
+    for q in decision.quotes:
+        assert q.yes_price % tick == ZERO and q.price % tick == ZERO
+        assert tick <= q.yes_price <= ONE - tick
+        assert q.price == (q.yes_price if q.token_id == mkt.yes_token else ONE - q.yes_price)
+        assert q.size > ZERO and q.size >= mkt.min_order_size
+        assert q.size == q.size.quantize(D("0.01"))
+        if q.side == "bid":
+            assert q.token_id == (mkt.yes_token if q.order_side is Side.BUY else mkt.no_token)
+            if inp.best_ask is not None:
+                assert q.yes_price < inp.best_ask
+        else:
+            assert q.token_id == (mkt.yes_token if q.order_side is Side.SELL else mkt.no_token)
+            if inp.best_bid is not None:
+                assert q.yes_price > inp.best_bid
+        if q.order_side is Side.SELL:
+            sold[q.token_id] = sold.get(q.token_id, ZERO) + q.size
+    if bids:  # every bid level filling must not take e past +L
+        assert e + sum((q.size for q in bids), ZERO) <= p.position_limit
+    if asks:  # nor every ask level past -L
+        assert e - sum((q.size for q in asks), ZERO) >= -p.position_limit
+    sellable = {
+        mkt.yes_token: inp.yes_position if inp.sellable_yes is None else inp.sellable_yes,
+        mkt.no_token: inp.no_position if inp.sellable_no is None else inp.sellable_no,
+    }
+    for token, amount in sold.items():
+        assert amount <= sellable[token]
     if decision.mid is None:
         assert decision.quotes == ()

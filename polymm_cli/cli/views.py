@@ -60,11 +60,19 @@ def header(snap: EngineSnapshot) -> Panel:
     return Panel(Group(*rows), title=f"polymm — {snap.venue} — wallet {short}", title_align="left")
 
 
+def price_str(price: Decimal, tick: Decimal) -> str:
+    """A price at the tick's precision, so a column reads 0.51 / 0.50 / 0.49 (not 0.5)."""
+    on_grid = price.quantize(tick)
+    return str(on_grid) if on_grid == price else decimal_str(price)
+
+
 def book_table(m: MarketSnapshot) -> Table:
     """The YES book's top levels, asks above bids, our orders marked with ◀."""
     ours: dict[tuple[str, Decimal], Decimal] = {}
     for o in m.orders:
-        key = ("bid" if o.tag == "bid" else "ask", o.yes_price)
+        # from the order itself, not its tag: an adopted order's tag is "" (it was shown as an ask)
+        is_bid = (o.side is Side.BUY) == (o.token_id == m.market.yes_token)
+        key = ("bid" if is_bid else "ask", o.yes_price)
         ours[key] = ours.get(key, Decimal(0)) + o.remaining
     table = Table(title="book (YES)", show_edge=False, pad_edge=False, box=None)
     table.add_column("side")
@@ -75,7 +83,7 @@ def book_table(m: MarketSnapshot) -> Table:
         mine = ours.get(("ask", level.price))
         table.add_row(
             Text("ask", style=BAD),
-            decimal_str(level.price),
+            price_str(level.price, m.market.tick_size),
             decimal_str(level.size),
             Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "",
         )
@@ -86,7 +94,7 @@ def book_table(m: MarketSnapshot) -> Table:
         mine = ours.get(("bid", level.price))
         table.add_row(
             Text("bid", style=GOOD),
-            decimal_str(level.price),
+            price_str(level.price, m.market.tick_size),
             decimal_str(level.size),
             Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "",
         )
@@ -99,7 +107,7 @@ def inventory_table(m: MarketSnapshot) -> Table:
     table.add_column("value", justify="right")
     limit = m.position_limit
     used = abs(m.net_position) / limit if limit else Decimal(0)
-    bar_len = 20
+    bar_len = 10  # fits the column at 140 wide (20 was cut to "█░░░░░░░░░░…", hiding usage past ~55%)
     filled = min(bar_len, int(used * bar_len))
     style = GOOD if used < Decimal("0.5") else WARN if used < 1 else BAD
     table.add_row("YES", decimal_str(m.yes_position))
@@ -144,7 +152,8 @@ def market_panel(m: MarketSnapshot) -> Panel:
     footer = Text.assemble(("status: ", "dim"), (m.status, status_style))
     if m.last_decision:
         footer.append(f"   last decision: {m.last_decision}", style="dim")
-    title = f"{m.market.question}  [{m.market.slug}]  tick {decimal_str(m.market.tick_size)}"
+    # Text, not a str: a str title is Rich markup, and "[slug]" (or brackets in a question) vanished
+    title = Text(f"{m.market.question}  [{m.market.slug}]  tick {decimal_str(m.market.tick_size)}")
     return Panel(Group(grid, footer), title=title, title_align="left")
 
 

@@ -23,7 +23,7 @@ from polymm_cli.clock import SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError, RiskHalt, UsageError
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import ZERO, EngineSnapshot, Market
+from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.services.venues import data_dir, local_exchange, open_venue
 from polymm_cli.settings import Settings, VenueName
@@ -68,8 +68,9 @@ def check_params_for(market: Market, params: QuoteParams) -> None:
     if params.spread >= 1:
         raise UsageError(f"spread {params.spread} must be below 1")
     if params.size < market.min_order_size:
-        raise UsageError(
-            f"size {params.size} is below the minimum order size ({market.min_order_size}) of {name}"
+        raise UsageError(  # decimal_str: the listing's 5.0 reads 5
+            f"size {params.size} is below the minimum order size ({decimal_str(market.min_order_size)})"
+            f" of {name}"
         )
     if params.position_limit <= 0:
         raise UsageError("position limit must be positive")
@@ -298,12 +299,15 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             venue = handle.venue
+            # resolve --market first: a typo must not halt the running engine and then fail
+            cid = (await venue.market(market)).condition_id if market else None
             running = _run_is_active(directory, venue.address)
+            # pull first (a kill switch must not wait), and so the report names the orders it pulled:
+            # halting first let the engine cancel them itself and cancel-all said "cancelled 0"
+            canceled: list[str] = list((await venue.cancel_all(cid)).canceled)
             if running:
                 request_halt(directory, venue.address, "cancel-all from another terminal")
                 await asyncio.sleep(halt_grace_s)  # the engine polls every 0.25 s, then stops placing
-            cid = (await venue.market(market)).condition_id if market else None
-            canceled: list[str] = []
             for _ in range(5):
                 result = await venue.cancel_all(cid)
                 canceled.extend(result.canceled)
@@ -311,7 +315,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
                     break
                 await asyncio.sleep(0.2)
             left = len(await venue.open_orders(cid))
-            return CancelReport(venue.address, tuple(canceled), left, running)
+            return CancelReport(venue.address, tuple(dict.fromkeys(canceled)), left, running)
 
     with (
         local_exchange(settings, flow=False, publish=False)

@@ -175,9 +175,11 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
     venue = PolymarketVenue(config, clock)
     try:
         await venue.start()
-        if name == "local":
-            balances = await venue.balances()
-            if balances.collateral == 0 and not any(balances.tokens.values()):
+        if name == "local" and (await venue.balances()).collateral == 0:
+            # no pUSD: new to this exchange, or all of it is in tokens (then it must not be funded
+            # again: that was free money, and cash no longer matched the ledger's fills)
+            tokens = [t for m in await venue.markets() for t in m.tokens]
+            if not any((await venue.balances(tokens)).tokens.values()):
                 fund_local(url, venue.address, LOCAL_STARTING_PUSD)
         yield VenueHandle(venue, name, url)
     finally:

@@ -1,0 +1,112 @@
+"""`polymm quote --json` (the quoter's dry run) and `polymm pnl` on a wallet with its pUSD all in tokens."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+from py_clob_client_v2.client import ClobClient
+
+from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.services.venues import EXCHANGE_STATE_FILE, LOCAL_KEY_FILE
+from tests.conftest import throwaway_key
+from tests.e2e.support import account_at_exchange, data_dir, ledger_contents, polymm
+
+FED, BTC, _, _ = sample_markets()  # BTC: the 0.001-tick market
+SKEW = ["--mid", "0.50", "--spread", "0.04", "--skew-factor", "0.5", "--skew-start", "0.3", "--json"]
+
+
+def quotes_by_side(payload: dict[str, object]) -> dict[str, dict[str, str]]:
+    quotes = payload["quotes"]
+    assert isinstance(quotes, list)
+    return {q["side"]: q for q in quotes}
+
+
+def test_quote_json_short_7_of_a_10_limit_gives_the_skew_tables_bid_and_skips_the_ask_it_cannot_size() -> (
+    None
+):
+    """Seed 004's table at e = -7 (70% of L 10, factor 0.5): YES offset 1.3c -> bid 0.487. Its NO
+    offset 2.7c (ask 0.527) cannot be quoted here: one fill may add at most 3 shares of short exposure
+    (the quoter's post-mortem rule) and the market's minimum is 5, so the ask is skipped, with why."""
+    # Act
+    result = polymm("quote", BTC.slug, "--position", "-7", "--position-limit", "10", *SKEW)
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert (payload["slug"], payload["tick_size"], payload["mid"], payload["position"]) == (
+        BTC.slug,
+        "0.001",
+        "0.50",
+        "-7",
+    )
+    assert quotes_by_side(payload) == {
+        "bid": {
+            "side": "bid",
+            "token_id": BTC.no_token,  # the bid is carried by selling the NO we hold
+            "outcome": "No",
+            "order_side": "SELL",
+            "price": "0.513",
+            "yes_price": "0.487",
+            "size": "7",
+            "reason": quotes_by_side(payload)["bid"]["reason"],
+        }
+    }
+    assert payload["skipped"] == [
+        {"side": "ask", "reason": "size 3 (cut by the position limit) below the market minimum 5"}
+    ]
+    assert any("inventory skew 0.007" in note for note in payload["notes"])
+    assert ledger_contents() is None  # a dry run: nothing recorded
+
+
+def test_quote_json_at_70_percent_of_the_limit_gives_the_skew_tables_bid_0_487_and_ask_0_527() -> None:
+    """The same 70% of the limit (e = -70, L = 100), where both sides can be sized."""
+    # Act
+    result = polymm("quote", BTC.slug, "--position", "-70", "--position-limit", "100", *SKEW)
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    quotes = quotes_by_side(payload)
+    assert set(quotes) == {"bid", "ask"}
+    assert {k: quotes["bid"][k] for k in ("token_id", "order_side", "price", "yes_price", "size")} == {
+        "token_id": BTC.no_token,
+        "order_side": "SELL",
+        "price": "0.513",
+        "yes_price": "0.487",
+        "size": "10",
+    }
+    assert {k: quotes["ask"][k] for k in ("token_id", "order_side", "price", "yes_price", "size")} == {
+        "token_id": BTC.no_token,  # no YES to sell: the ask is a BUY of NO at 1 - 0.527
+        "order_side": "BUY",
+        "price": "0.473",
+        "yes_price": "0.527",
+        "size": "10",
+    }
+    assert payload["skipped"] == []
+
+
+def test_pnl_does_not_fund_again_a_local_wallet_whose_pusd_is_all_in_tokens() -> None:
+    """A wallet that split its last 10 pUSD into 10 YES + 10 NO has 0 pUSD, but the exchange knows
+    it: no command may credit it the starting 1,000 pUSD again (that cash would come from nowhere)."""
+    # Arrange: the data dir's wallet, known to the saved exchange state with 0 pUSD and 10 YES + 10 NO
+    key = throwaway_key("e2e:all-in-tokens")
+    data_dir().mkdir(parents=True)
+    (data_dir() / LOCAL_KEY_FILE).write_text(key + "\n")
+    address = ClobClient(host="http://unused", chain_id=137, key=key).get_address()
+    config = ExchangeConfig(
+        flow=False, state_path=data_dir() / EXCHANGE_STATE_FILE, fund=[(address, Decimal(10))]
+    )
+    with ExchangeThread(config) as server:
+        server.call(server.server.exchange.split, address, FED.condition_id, Decimal(10))
+
+    # Act
+    result = polymm("pnl", "--json")
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    assert Decimal(json.loads(result.stdout)["cash"]) == 0
+    account = account_at_exchange([FED])
+    assert account.collateral == 0
+    assert (account.tokens[FED.yes_token], account.tokens[FED.no_token]) == (10, 10)
