@@ -8,6 +8,7 @@ from __future__ import annotations
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
+from typing import Literal
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -67,6 +68,35 @@ class Settings(BaseSettings):
     # The size-weighted mid leans toward the side about to give way: less adverse selection
     # (bench/bench_quality.py measures it).
     microprice: bool = True
+
+    # levels and rewards
+    levels: int = Field(default=1, ge=1, le=10)
+    level_spacing_ticks: int = Field(default=1, ge=1)
+    level_size: Decimal | None = Field(default=None, gt=0)
+    rewards_aware: bool = True
+
+    # regime rules (each off-able)
+    volatility_filter: bool = True
+    vol_reference: float = Field(default=0.008, gt=0)
+    vol_sensitivity: float = Field(default=1.0, ge=0)
+    max_widen: float = Field(default=3.0, ge=1)
+    jump_filter: bool = True
+    jump_threshold: Decimal = Field(default=Decimal("0.03"), gt=0)
+    jump_cooldown: float = Field(default=15.0, ge=0)
+    trend_filter: bool = True
+    trend_threshold: Decimal = Field(default=Decimal("0.04"), gt=0)
+    trend_window: float = Field(default=60.0, gt=0)
+    fill_cooldown: float = Field(default=0.0, ge=0)
+
+    # portfolio caps (pUSD; unset = no cap)
+    max_total_exposure: Decimal | None = Field(default=None, gt=0)
+    max_event_loss: Decimal | None = Field(default=None, gt=0)
+
+    # stop-loss (seed 004 Phase 3): off unless a loss limit is set
+    max_unrealized_loss: Decimal | None = Field(default=None, gt=0)
+    max_daily_loss: Decimal | None = Field(default=None, gt=0)
+    liquidation_mode: Literal["market", "limit", "passive"] = "market"
+    resume_after: float | None = Field(default=None, ge=0)
 
     # local exchange
     exchange_seed: int = 7

@@ -23,8 +23,11 @@ from polymm_cli.clock import SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError, RiskHalt, UsageError
 from polymm_cli.ledger import Ledger
+from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
+from polymm_cli.regime import RegimeParams
+from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.venues import data_dir, local_exchange, open_venue
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Venue
@@ -47,6 +50,38 @@ class RunOptions:
     adopt_orders: bool = False
 
 
+def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineConfig:
+    """Everything the engine is told, from the one settings object."""
+    return EngineConfig(
+        params=quote_params(settings),
+        adopt_orders=adopt_orders,
+        regime=RegimeParams(
+            vol_enabled=settings.volatility_filter,
+            vol_reference=settings.vol_reference,
+            vol_sensitivity=settings.vol_sensitivity,
+            max_widen=settings.max_widen,
+            jump_enabled=settings.jump_filter,
+            jump_threshold=settings.jump_threshold,
+            jump_cooldown_s=settings.jump_cooldown,
+            trend_enabled=settings.trend_filter,
+            trend_threshold=settings.trend_threshold,
+            trend_window_s=settings.trend_window,
+            fill_cooldown_s=settings.fill_cooldown,
+        ),
+        caps=PortfolioCaps(
+            max_total_exposure=settings.max_total_exposure, max_event_loss=settings.max_event_loss
+        ),
+        stop_loss=StopLossParams(
+            enabled=settings.max_unrealized_loss is not None or settings.max_daily_loss is not None,
+            max_unrealized_loss=settings.max_unrealized_loss,
+            max_daily_loss=settings.max_daily_loss,
+            mode=settings.liquidation_mode,
+            resume_after_s=settings.resume_after,
+        ),
+        max_orders_per_market=max(10, 2 * settings.levels + 2),
+    )
+
+
 def quote_params(settings: Settings) -> QuoteParams:
     return QuoteParams(
         spread=settings.spread,
@@ -57,6 +92,10 @@ def quote_params(settings: Settings) -> QuoteParams:
         skew_factor=settings.skew_factor,
         skew_start=settings.skew_start,
         use_microprice=settings.microprice,
+        levels=settings.levels,
+        level_spacing_ticks=settings.level_spacing_ticks,
+        level_size=settings.level_size,
+        rewards_aware=settings.rewards_aware,
     )
 
 
@@ -181,7 +220,7 @@ async def _run(
                 ledger,
                 clock,
                 markets,
-                EngineConfig(params=params, adopt_orders=options.adopt_orders),
+                engine_config(settings, adopt_orders=options.adopt_orders),
                 venue_name=handle.name,
                 halt_check=lambda: read_halt(directory, venue.address),
                 on_decision=on_decision,
