@@ -173,6 +173,7 @@ class QuotingEngine:
         self.user_stream = False
         self.heartbeat_ok = False
         self.halted: str | None = None
+        self._halt_external = False
         self.last_error = ""
         self._last_market_event: float | None = None
         self._last_beat: float | None = None
@@ -305,13 +306,24 @@ class QuotingEngine:
             self._wake.set()
         self._was_healthy = healthy
 
-    def halt(self, reason: str) -> None:
-        """Stop quoting for good (until this run ends): every quote is pulled and none placed again."""
+    def halt(self, reason: str, *, external: bool = False) -> None:
+        """Stop quoting: every quote is pulled and none placed again until this run ends — or, for a
+        halt asked from outside (`polymm halt`, `polymm cancel-all`), until it is lifted (`polymm resume`)."""
         if self.halted is None:
             self.halted = reason
+            self._halt_external = external
             log.warning("halted: %s", reason)
             self._health_changed()
             self._wake.set()
+
+    def _resume(self) -> None:
+        log.warning("resumed: the halt was lifted")
+        self.halted = None
+        self._halt_external = False
+        for state in self.states.values():
+            state.last_inputs = ()
+        self._health_changed()
+        self._wake.set()
 
     async def _heartbeat_loop(self) -> None:
         while True:
@@ -328,8 +340,10 @@ class QuotingEngine:
     async def _halt_loop(self) -> None:
         while True:
             reason = self._halt_check()
-            if reason:
-                self.halt(reason)
+            if reason and self.halted is None:
+                self.halt(reason, external=True)
+            elif not reason and self.halted is not None and self._halt_external:
+                self._resume()
             await asyncio.sleep(self.config.halt_poll_s)
 
     # -- events -----------------------------------------------------------------------------------

@@ -6,7 +6,7 @@ import sys
 
 import typer
 
-from polymm_cli.cli import exchange, reporting, trading
+from polymm_cli.cli import exchange, inventory, reporting, trading
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -16,6 +16,12 @@ app.command("run")(trading.run)
 app.command("quote")(trading.quote)
 app.command("cancel-all")(trading.cancel_all)
 app.command("pnl")(reporting.pnl)
+app.command("seed")(inventory.seed)
+app.command("split", help="Alias of seed.")(inventory.seed)
+app.command("merge")(inventory.merge)
+app.command("liquidate")(inventory.liquidate)
+app.command("halt")(inventory.halt)
+app.command("resume")(inventory.resume)
 
 
 @app.callback()

@@ -331,7 +331,8 @@ class CancelReport:
 
 
 def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 0.6) -> CancelReport:
-    """Halt this wallet's running engine (if any), cancel at the exchange, and verify none is left."""
+    """Cancel at the exchange, halt this wallet's running engine (if any), then sweep again until the
+    exchange lists none of its orders (or report how many are left)."""
     directory = data_dir(settings)
 
     async def main(url: str | None) -> CancelReport:
@@ -375,3 +376,37 @@ def _run_is_active(directory: Path, address: str) -> bool:
             return True
         fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
     return False
+
+
+# -- halt / resume (from another terminal) -----------------------------------------------------------
+
+
+def _wallet_address(settings: Settings) -> str:
+    """The wallet whose engine a halt is for: the configured key's, or the local wallet's."""
+    from polymm_cli import signing
+    from polymm_cli.services.venues import local_private_key
+
+    key = settings.private_key or local_private_key(data_dir(settings))[0]
+    try:
+        address = signing.address_from_private_key(key.get_secret_value())
+    except ValueError:
+        raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
+    if settings.funder and settings.signature_type != 0:
+        return settings.funder
+    return address
+
+
+def halt_engine(settings: Settings, reason: str) -> str:
+    """Write the halt file the wallet's running engine watches; returns the wallet address."""
+    address = _wallet_address(settings)
+    request_halt(data_dir(settings), address, reason)
+    return address
+
+
+def resume_engine(settings: Settings) -> tuple[str, bool]:
+    """Remove the halt file; returns (wallet, whether it was halted)."""
+    address = _wallet_address(settings)
+    path = halt_path(data_dir(settings), address)
+    was = path.exists()
+    path.unlink(missing_ok=True)
+    return address, was

@@ -12,8 +12,7 @@ import asyncio
 import os
 import subprocess
 import sys
-import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from decimal import Decimal
@@ -22,7 +21,7 @@ from pathlib import Path
 from polymm_cli.clock import SystemClock
 from polymm_cli.ledger import Ledger, RunRecord
 from polymm_cli.model import FillRecord, Market, Side, TradeStatus
-from polymm_cli.services.venues import EXCHANGE_STATE_FILE, local_exchange, open_venue
+from polymm_cli.services.venues import local_exchange, open_venue
 from polymm_cli.settings import load_settings
 from polymm_cli.venues.base import OpenOrder
 from polymm_cli.venues.polymarket import PolymarketVenue
@@ -67,22 +66,6 @@ def start_polymm(*args: str, **env: str) -> subprocess.Popen[str]:
         env=polymm_env(**env),
         cwd=data_dir().parent,
     )
-
-
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.05)
-
-
-async def wait_for_async(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        await asyncio.sleep(0.05)
 
 
 # -- the exchange's view of the bot's account ------------------------------------------------------
@@ -152,10 +135,6 @@ def account_at_exchange(markets: list[Market]) -> AccountView:
             return await read_account(venue, markets)
 
     return asyncio.run(main())
-
-
-def exchange_state_saved() -> bool:
-    return (data_dir() / EXCHANGE_STATE_FILE).exists()
 
 
 # -- the ledger -------------------------------------------------------------------------------------

@@ -1,0 +1,136 @@
+"""`polymm seed` (alias `split`), `polymm merge`, `polymm liquidate`, `polymm halt`, `polymm resume`."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Annotated
+
+import typer
+
+from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.errors import UsageError
+from polymm_cli.services import inventory, trading
+
+MarketArg = Annotated[str, typer.Argument(help="Condition id, slug or token id.")]
+
+
+def seed(
+    market: MarketArg,
+    amount: Annotated[Decimal, typer.Option("--amount", help="pUSD to split into YES + NO pairs.")],
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Split pUSD into YES + NO so both sides can be quoted from inventory (checks the balance first)."""
+    report = inventory.seed(settings_for(venue, exchange_url), market, amount)
+    payload = {
+        "market": report.market.condition_id,
+        "slug": report.market.slug,
+        "split": dec(report.amount),
+        "collateral": dec(report.collateral),
+        "yes": dec(report.yes),
+        "no": dec(report.no),
+    }
+    if as_json:
+        typer.echo(dumps(payload))
+    else:
+        typer.echo(
+            f"split {payload['split']} pUSD into YES + NO in {report.market.slug}: "
+            f"now YES {payload['yes']}, NO {payload['no']}, pUSD {payload['collateral']}"
+        )
+
+
+def merge(
+    market: MarketArg,
+    amount: Annotated[Decimal | None, typer.Option("--amount", help="Pairs to merge.")] = None,
+    all_pairs: Annotated[bool, typer.Option("--all", help="Merge every YES + NO pair held.")] = False,
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Merge YES + NO pairs back into pUSD (one pUSD a pair)."""
+    if (amount is None) == (not all_pairs):
+        raise UsageError("say how much: --amount N or --all")
+    if amount is not None and amount <= 0:
+        raise UsageError(f"--amount must be positive, got {amount}")
+    report = inventory.merge(settings_for(venue, exchange_url), market, None if all_pairs else amount)
+    payload = {
+        "market": report.market.condition_id,
+        "slug": report.market.slug,
+        "merged": dec(report.amount),
+        "collateral": dec(report.collateral),
+        "yes": dec(report.yes),
+        "no": dec(report.no),
+    }
+    if as_json:
+        typer.echo(dumps(payload))
+    else:
+        typer.echo(
+            f"merged {payload['merged']} pairs in {report.market.slug}: "
+            f"now YES {payload['yes']}, NO {payload['no']}, pUSD {payload['collateral']}"
+        )
+
+
+def liquidate(
+    market: MarketArg,
+    mode: Annotated[
+        str,
+        typer.Option(
+            "--mode",
+            help="market (cross, never into an empty level), "
+            "limit (rest at the mid) or passive (cancel and merge only).",
+        ),
+    ] = "market",
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Cancel our orders, merge the pairs we hold, then sell what remains; report the realised result."""
+    if mode not in ("market", "limit", "passive"):
+        raise UsageError(f"--mode must be market, limit or passive, got {mode!r}")
+    r = inventory.liquidate(settings_for(venue, exchange_url), market, mode)  # type: ignore[arg-type]
+    payload = {
+        "market": r.market.condition_id,
+        "slug": r.market.slug,
+        "mode": r.mode,
+        "cancelled": r.cancelled,
+        "merged": dec(r.merged),
+        "sold_yes": dec(r.sold_yes),
+        "sold_no": dec(r.sold_no),
+        "yes_left": dec(r.yes_left),
+        "no_left": dec(r.no_left),
+        "realized_pnl_change": dec(r.realized_change),
+        "rounds": r.rounds,
+    }
+    if as_json:
+        typer.echo(dumps(payload))
+        return
+    typer.echo(
+        f"liquidated {r.market.slug} ({r.mode}): cancelled {r.cancelled} order(s), merged "
+        f"{payload['merged']} pairs, sold {payload['sold_yes']} YES and {payload['sold_no']} NO"
+    )
+    typer.echo(
+        f"left: YES {payload['yes_left']}, NO {payload['no_left']}; realised P&L "
+        f"{payload['realized_pnl_change']}"
+    )
+
+
+def halt(
+    reason: Annotated[
+        str, typer.Option("--reason", help="Shown in the dashboard and logs.")
+    ] = "halted by hand",
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Make this wallet's running engine pull its quotes within a second (until `polymm resume`)."""
+    address = trading.halt_engine(settings_for(venue, exchange_url), reason)
+    typer.echo(f"halt requested for wallet {address}: its running engine pulls every quote within a second")
+
+
+def resume(
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+) -> None:
+    """Lift a halt (from `polymm halt` or `polymm cancel-all`): the running engine quotes again."""
+    address, was = trading.resume_engine(settings_for(venue, exchange_url))
+    typer.echo(f"resumed wallet {address}" if was else f"wallet {address} was not halted")
