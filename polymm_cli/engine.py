@@ -47,6 +47,7 @@ from polymm_cli.pnl import MarketPnl, project
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
 from polymm_cli.regime import MarketRegime, RegimeParams
+from polymm_cli.rewards import book_q_min, estimated_reward_rate, scoring_status
 from polymm_cli.risk import Exposure, Holding, PortfolioCaps, RiskLimits, cap_blocks, vet
 from polymm_cli.venues.base import (
     Chain,
@@ -831,6 +832,47 @@ class QuotingEngine:
 
     # -- what the dashboard shows -------------------------------------------------------------------
 
+    @staticmethod
+    def _order_view(m: Market, o: _LiveOrder, mid: Decimal | None) -> QuoteOrderView:
+        yes_price = o.price if o.token_id == m.yes_token else ONE - o.price
+        scoring, note = False, "no two-sided book"
+        if mid is not None:
+            scoring, note = scoring_status(
+                yes_price, o.remaining, "ask" if o.tag == "ask" else "bid", mid, m.rewards
+            )
+        return QuoteOrderView(
+            order_id=o.order_id,
+            token_id=o.token_id,
+            outcome=m.outcome_of(o.token_id),
+            side=o.side,
+            price=o.price,
+            yes_price=yes_price,
+            remaining=o.remaining,
+            tag=o.tag,
+            scoring=scoring,
+            scoring_note=note,
+        )
+
+    def _reward_rate(self, m: Market, orders: Sequence[QuoteOrderView], mid: Decimal) -> Decimal | None:
+        """Our estimated share of the market's daily reward pool, from the book as it is now."""
+        if not m.rewards.active:
+            return None
+        book = self.books.get(m.yes_token)
+        if book is None:
+            return None
+        ours_bid = [(o.yes_price, o.remaining) for o in orders if o.tag == "bid" and o.scoring]
+        ours_ask = [(o.yes_price, o.remaining) for o in orders if o.tag == "ask" and o.scoring]
+        ours = book_q_min(ours_bid, ours_ask, m.rewards, mid)
+        mine_at = {(True, p): s for p, s in ours_bid} | {(False, p): s for p, s in ours_ask}
+        others_bid = [
+            (lv.price, lv.size - mine_at.get((True, lv.price), ZERO)) for lv in book.levels(Side.BUY, 20)
+        ]
+        others_ask = [
+            (lv.price, lv.size - mine_at.get((False, lv.price), ZERO)) for lv in book.levels(Side.SELL, 20)
+        ]
+        others = book_q_min(others_bid, others_ask, m.rewards, mid)
+        return estimated_reward_rate(ours, others, m.rewards.daily_rate)
+
     def snapshot(self) -> EngineSnapshot:
         now = self.clock.monotonic()
         marks = self._marks()
@@ -840,20 +882,11 @@ class QuotingEngine:
             book = self.books.get(m.yes_token)
             report = project(self.ledger.fills(cid), self.ledger.flows(cid), {cid: m}, marks).markets
             pnl = report[0] if report else None
-            orders = tuple(
-                QuoteOrderView(
-                    order_id=o.order_id,
-                    token_id=o.token_id,
-                    outcome=m.outcome_of(o.token_id),
-                    side=o.side,
-                    price=o.price,
-                    yes_price=o.price if o.token_id == m.yes_token else ONE - o.price,
-                    remaining=o.remaining,
-                    tag=o.tag,
-                )
-                for o in self.live.values()
-                if o.market == cid
-            )
+            mine = [o for o in self.live.values() if o.market == cid]
+            ext_bid, _, ext_ask, _ = self._external_top(m, mine)
+            ref_mid = (ext_bid + ext_ask) / 2 if ext_bid is not None and ext_ask is not None else None
+            orders = tuple(self._order_view(m, o, ref_mid) for o in mine)
+            reward_rate = self._reward_rate(m, orders, ref_mid) if ref_mid is not None else None
             if self.halted:
                 status = f"halted: {self.halted}"
             elif not self.healthy:
@@ -879,6 +912,8 @@ class QuotingEngine:
                     fills=tuple(view for _, view in list(state.fills)[: self.config.fills_shown]),
                     status=status,
                     last_decision=state.last_decision,
+                    reward_rate=reward_rate,
+                    volatility=state.regime.volatility(now) if state.regime is not None else 0.0,
                 )
             )
         ordered = sorted(self.latencies_us)

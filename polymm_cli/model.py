@@ -196,6 +196,8 @@ class QuoteOrderView:
     yes_price: Decimal
     remaining: Decimal
     tag: str  # "bid" or "ask" of the market in YES terms ("" when adopted/unknown)
+    scoring: bool = False  # earns liquidity rewards now
+    scoring_note: str = ""  # why (not)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -226,6 +228,8 @@ class MarketSnapshot:
     fills: tuple[FillView, ...]  # most recent first
     status: str  # "quoting", "paused: <why>", "halted: <why>", "waiting for book"
     last_decision: str
+    reward_rate: Decimal | None = None  # estimated pUSD/day from the liquidity-reward pool, now
+    volatility: float = 0.0  # mid change per sqrt(second), as the regime sees it
 
     @property
     def net_position(self) -> Decimal:

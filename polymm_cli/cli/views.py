@@ -118,6 +118,29 @@ def inventory_table(m: MarketSnapshot) -> Table:
     table.add_row("unrealized", money(m.unrealized_pnl))
     table.add_row("fees", money(-m.fees))
     table.add_row(Text("total", style="bold"), money(m.total_pnl))
+    if m.market.rewards.active:
+        scoring = sum(1 for o in m.orders if o.scoring)
+        rate = f"~{m.reward_rate:.2f}/day" if m.reward_rate is not None else "n/a"
+        table.add_row(
+            "rewards", Text(f"{rate} ({scoring}/{len(m.orders)} scoring)", style=GOOD if scoring else WARN)
+        )
+    if m.volatility:
+        table.add_row("volatility", Text(f"{m.volatility * 100:.2f}c/√s", style="dim"))
+    return table
+
+
+def orders_table(m: MarketSnapshot) -> Table:
+    """Our resting orders, each marked as earning liquidity rewards or not (and why)."""
+    table = Table(title="our orders", show_edge=False, box=None)
+    for name in ("side", "order", "price", "left", "rewards"):
+        table.add_column(name, justify="right" if name in ("price", "left") else "left")
+    for o in sorted(m.orders, key=lambda o: (o.tag != "ask", -o.yes_price)):
+        mark = Text("★ scoring", style=GOOD) if o.scoring else Text(f"✗ {o.scoring_note}", style="dim")
+        table.add_row(
+            o.tag or "-", f"{o.side.value} {o.outcome}", decimal_str(o.price), decimal_str(o.remaining), mark
+        )
+    if not m.orders:
+        table.add_row("", Text("no orders resting", style="dim"), "", "", "")
     return table
 
 
@@ -147,7 +170,7 @@ def market_panel(m: MarketSnapshot) -> Panel:
     grid.add_column(ratio=3)
     grid.add_column(ratio=2)
     grid.add_column(ratio=4)
-    grid.add_row(book_table(m), inventory_table(m), fills_table(m))
+    grid.add_row(book_table(m), inventory_table(m), Group(orders_table(m), fills_table(m)))
     status_style = GOOD if m.status == "quoting" else BAD if m.status.startswith("halted") else WARN
     footer = Text.assemble(("status: ", "dim"), (m.status, status_style))
     if m.last_decision:
