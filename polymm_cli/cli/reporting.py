@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Annotated
 
 import typer
@@ -44,6 +45,7 @@ def list_markets(
                         "reward_max_spread_cents": dec(r.market.rewards.max_spread_cents),
                         "reward_min_size": dec(r.market.rewards.min_size),
                         "volume": dec(r.volume),
+                        "est_reward_per_day": dec(r.est_reward.quantize(Decimal("0.01"))),
                         "liquidity": dec(r.liquidity),
                         "end_date": r.market.end_date,
                     }
@@ -62,6 +64,7 @@ def list_markets(
         "min",
         "rewards/day",
         "max spread",
+        "est. ours/day",
         "volume",
         "ends",
     ):
@@ -77,6 +80,7 @@ def list_markets(
             dec(m.min_order_size),
             dec(m.rewards.daily_rate),
             f"{dec(m.rewards.max_spread_cents)}c",
+            f"{r.est_reward:.2f}",
             dec(r.volume),
             m.end_date[:10],
         )

@@ -51,7 +51,7 @@ def _flow(kind: FlowKind, market: Market, amount: Decimal, ts: float, note: str 
 def _run_local(settings: Settings, main: Callable[[str | None], Coroutine[Any, Any, T]]) -> T:
     """Run `main` against the local exchange (a run's, or one started here) or the real venue."""
     with (
-        local_exchange(settings, flow=False, publish=False)
+        local_exchange(settings, flow=settings.exchange_flow, publish=False)
         if settings.venue is VenueName.LOCAL
         else contextlib.nullcontext(None)
     ) as url:

@@ -9,7 +9,10 @@ from decimal import Decimal
 
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError
-from polymm_cli.model import Market
+from polymm_cli.model import Market, PriceLevel
+from polymm_cli.quoter import QuoteInput, QuoteParams, quote
+from polymm_cli.rewards import book_q_min, estimated_reward_rate
+from polymm_cli.services.trading import quote_params
 from polymm_cli.services.venues import local_exchange, open_venue
 from polymm_cli.settings import Settings, VenueName
 
@@ -25,6 +28,7 @@ class MarketRow:
     best_ask: Decimal | None
     liquidity: Decimal  # pUSD resting in the top levels of the YES book, both sides
     volume: Decimal
+    est_reward: Decimal  # pUSD/day our configured quotes would earn from the reward pool, given this book
 
 
 def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -> list[MarketRow]:
@@ -32,6 +36,8 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
         raise UsageError(f"--sort must be one of {', '.join(SORT_KEYS)}, got {sort!r}")
     if limit < 1:
         raise UsageError("--limit must be at least 1")
+
+    params = quote_params(settings)
 
     async def main(url: str | None) -> list[MarketRow]:
         async with open_venue(settings, SystemClock(), url) as handle:
@@ -46,6 +52,7 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
                 )
                 rows.append(
                     MarketRow(
+                        est_reward=estimate_reward(market, book.bids, book.asks, params),
                         market=market,
                         mid=(bid + ask) / 2 if bid is not None and ask is not None else None,
                         spread=ask - bid if bid is not None and ask is not None else None,
@@ -58,7 +65,7 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
             return rows
 
     with (
-        local_exchange(settings, flow=False, publish=False)
+        local_exchange(settings, flow=settings.exchange_flow, publish=False)
         if settings.venue is VenueName.LOCAL
         else contextlib.nullcontext(None) as url
     ):
@@ -66,6 +73,32 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
     key = {
         "volume": lambda r: r.volume,
         "liquidity": lambda r: r.liquidity,
-        "rewards": lambda r: r.market.rewards.daily_rate,
+        "rewards": lambda r: r.est_reward,
     }[sort]
     return sorted(rows, key=key, reverse=True)[:limit]
+
+
+def estimate_reward(
+    market: Market, bids: tuple[PriceLevel, ...], asks: tuple[PriceLevel, ...], params: QuoteParams
+) -> Decimal:
+    """pUSD/day our quotes (at the configured size and spread) would earn from this market's pool now."""
+    if not market.rewards.active or not bids or not asks:
+        return Decimal(0)
+    decision = quote(
+        QuoteInput(
+            market=market,
+            best_bid=bids[0].price,
+            best_ask=asks[0].price,
+            best_bid_size=bids[0].size,
+            best_ask_size=asks[0].size,
+        ),
+        params,
+    )
+    mid = (bids[0].price + asks[0].price) / 2
+    ours_bid = [(q.yes_price, q.size) for q in decision.quotes if q.side == "bid"]
+    ours_ask = [(q.yes_price, q.size) for q in decision.quotes if q.side == "ask"]
+    ours = book_q_min(ours_bid, ours_ask, market.rewards, mid)
+    others = book_q_min(
+        [(lv.price, lv.size) for lv in bids], [(lv.price, lv.size) for lv in asks], market.rewards, mid
+    )
+    return estimated_reward_rate(ours, others, market.rewards.daily_rate)

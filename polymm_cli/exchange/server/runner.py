@@ -99,6 +99,7 @@ class ExchangeServer:
             self.flow = SyntheticFlow(
                 self.exchange, self.clock, config.flow_config or FlowConfig(), seed=config.seed
             )
+            self.flow.step(self.clock.now())  # the makers quote before the first request: no empty books
         self.app = build_app(self.state)
         self.socket = bind_socket(config.host, config.port)
         host, port = self.socket.getsockname()[:2]
