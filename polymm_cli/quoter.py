@@ -549,7 +549,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         s = s.quantize(_CENT, rounding=ROUND_DOWN)
         if s <= ZERO or s < min_size:
             skipped.append(
-                SkippedSide("bid", f"size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}")
+                SkippedSide(
+                    "bid",
+                    f"bid {_fmt(bid, dp)}: size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}",
+                )
             )
         else:
             quotes.append(
@@ -617,7 +620,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         s = s.quantize(_CENT, rounding=ROUND_DOWN)
         if s <= ZERO or s < min_size:
             skipped.append(
-                SkippedSide("ask", f"size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}")
+                SkippedSide(
+                    "ask",
+                    f"ask {_fmt(ask, dp)}: size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}",
+                )
             )
         else:
             quotes.append(
