@@ -16,8 +16,8 @@ $(STAMP): pyproject.toml constraints.txt
 	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
 	@touch $(STAMP)
 
-run: $(STAMP)  ## the main job on the local exchange (for now: the exchange and its synthetic traders)
-	$(BIN)/polymm exchange serve $(ARGS)
+run: $(STAMP)  ## quote the default sample market on the local exchange, with the live dashboard
+	$(BIN)/polymm run $(ARGS)
 
 serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
 	$(BIN)/polymm exchange serve $(ARGS)

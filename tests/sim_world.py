@@ -30,6 +30,7 @@ from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
+from polymm_cli.venues.sim import SimVenue
 
 BOT = "0x" + "b0" * 20
 OTHER = "0x" + "0e" * 20
@@ -61,8 +62,6 @@ class SimWorld:
         self.exchange.fund(OTHER, D(1_000_000))
         for m in markets:
             self.exchange.split(OTHER, m.condition_id, D(100_000))
-        from polymm_cli.venues.sim import SimVenue
-
         self.venue = SimVenue(self.exchange, self.clock, address=BOT, owner="bot", dead_mans_switch=False)
         self.ledger = Ledger.open(tmp_path)
         self._ids = 0
