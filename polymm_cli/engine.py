@@ -39,6 +39,7 @@ from polymm_cli.model import (
     HealthSnapshot,
     Market,
     MarketSnapshot,
+    PriceLevel,
     QuoteOrderView,
     Side,
     TradeStatus,
@@ -130,6 +131,9 @@ class _MarketState:
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
     resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
     exit_rounds: int = 0
+    exit_anchor: Decimal | None = (
+        None  # the YES mid when the stop fired: the exit's slippage floor hangs off it
+    )
 
 
 class QuotingEngine:
@@ -175,6 +179,7 @@ class QuotingEngine:
         self.heartbeat_ok = False
         self.halted: str | None = None
         self._halt_external = False
+        self.ended = False
         self.last_error = ""
         self._last_market_event: float | None = None
         self._last_beat: float | None = None
@@ -223,6 +228,7 @@ class QuotingEngine:
             reason = "stopped" if waiters[0] in done or waiters[1] in done else "duration"
         finally:
             await self._shutdown()
+            self.ended = True
             final = f"halted: {self.halted}" if self.halted else reason
             self.ledger.end_run(self.run_id, reason=final, ts=self.clock.now())
         return final
@@ -471,11 +477,12 @@ class QuotingEngine:
         state.sellable_no = min(state.no_position, done.no_position) if done else ZERO
 
     def _marks(self) -> dict[str, Decimal]:
+        """YES mids to mark positions at: the book without our own quotes (they are not the market)."""
         marks = {}
         for cid, state in self.states.items():
-            book = self.books.get(state.market.yes_token)
-            if book is not None and book.mid is not None:
-                marks[cid] = book.mid
+            mid = self._external_mid(state.market)
+            if mid is not None:
+                marks[cid] = mid
         return marks
 
     # -- decisions --------------------------------------------------------------------------------
@@ -502,16 +509,16 @@ class QuotingEngine:
             market = state.market
             mine = [o for o in self.live.values() if o.market == cid]
             if not self.healthy or state.stopped:
-                if mine:
+                quotes = [o for o in mine if o.tag != "exit"]
+                if quotes:
                     await self._act(
                         state,
-                        ReconcilePlan(
-                            cancels=tuple(o.order_id for o in mine if o.tag != "exit"), places=(), keeps=()
-                        ),
+                        ReconcilePlan(cancels=tuple(o.order_id for o in quotes), places=(), keeps=()),
                         note=self._pause_reason() if not state.stopped else str(state.stopped),
                     )
                 state.event_t0 = None
-                if state.stopped and self.healthy:
+                if state.stopped and self.healthy and not quotes:
+                    # only once our quotes are gone from the book: never sell into our own bid
                     await self._exit_round(state)
                 return
             best_bid, bid_size, best_ask, ask_size = self._external_top(market, mine)
@@ -611,9 +618,11 @@ class QuotingEngine:
                 if state.stopped is None:
                     self._check_stop_loss(state)
                 elif state.resume_at is not None and now >= state.resume_at:
-                    log.warning("%s: stop-loss cool-down over, quoting again", cid)
                     state.stopped, state.resume_at, state.exit_rounds = None, None, 0
-                    state.last_inputs = ()
+                    self._check_stop_loss(state)  # a loss still past the limit keeps it stopped
+                    if state.stopped is None:
+                        log.warning("%s: stop-loss cool-down over, quoting again", cid)
+                        state.last_inputs = ()
                 self._dirty.add(cid)
             self._wake.set()
 
@@ -637,6 +646,7 @@ class QuotingEngine:
         if reason:
             log.warning("%s: %s (liquidating: %s)", cid, reason, params.mode)
             state.stopped = f"{reason}; liquidating ({params.mode})"
+            state.exit_anchor = self._external_mid(state.market)
             state.resume_at = (
                 self.clock.monotonic() + params.resume_after_s if params.resume_after_s is not None else None
             )
@@ -662,14 +672,16 @@ class QuotingEngine:
         exits = [o for o in self.live.values() if o.market == cid and o.tag == "exit"]
         if not flat and params.mode != "passive" and not (params.mode == "limit" and exits):
             state.exit_rounds += 1
-            book = self.books.get(market.yes_token)
+            mine = [o for o in self.live.values() if o.market == cid]
+            bids, asks = self._external_levels(market, mine)
             orders = plan_exit(
                 market,
                 yes=state.sellable_yes,
                 no=state.sellable_no,
-                yes_bids=book.levels(Side.BUY, 10) if book else (),
-                yes_asks=book.levels(Side.SELL, 10) if book else (),
+                yes_bids=bids,
+                yes_asks=asks,
                 mode=params.mode,
+                anchor_mid=state.exit_anchor,
             )
             if orders:
                 intents = [
@@ -698,30 +710,42 @@ class QuotingEngine:
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
 
-    def _external_top(
-        self, market: Market, mine: Sequence[_LiveOrder]
-    ) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
-        """The YES book's top WITHOUT our own orders: quoting around a mid our quotes make would
-        anchor us to ourselves (the mid could never move past our own bid and ask)."""
+    def _external_levels(
+        self, market: Market, mine: Sequence[_LiveOrder], depth: int = 10
+    ) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]]:
+        """The YES book WITHOUT our own orders (best first). Quoting around, marking to or selling into
+        a book our own quotes make would anchor us to ourselves."""
         book = self.books.get(market.yes_token)
         if book is None:
-            return None, None, None, None
+            return (), ()
         ours: dict[tuple[bool, Decimal], Decimal] = {}
         for o in mine:
             is_bid = (o.side is Side.BUY) == (o.token_id == market.yes_token)
             yes_price = o.price if o.token_id == market.yes_token else ONE - o.price
             ours[(is_bid, yes_price)] = ours.get((is_bid, yes_price), ZERO) + o.remaining
 
-        def top(side: Side, is_bid: bool) -> tuple[Decimal | None, Decimal | None]:
-            for level in book.levels(side, 4):
+        def side(levels: tuple[PriceLevel, ...], is_bid: bool) -> tuple[PriceLevel, ...]:
+            out = []
+            for level in levels:
                 left = level.size - ours.get((is_bid, level.price), ZERO)
                 if left > 0:
-                    return level.price, left
-            return None, None
+                    out.append(PriceLevel(level.price, left))
+            return tuple(out)
 
-        bid, bid_size = top(Side.BUY, True)
-        ask, ask_size = top(Side.SELL, False)
+        return side(book.levels(Side.BUY, depth), True), side(book.levels(Side.SELL, depth), False)
+
+    def _external_top(
+        self, market: Market, mine: Sequence[_LiveOrder]
+    ) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
+        bids, asks = self._external_levels(market, mine, depth=4)
+        bid, bid_size = (bids[0].price, bids[0].size) if bids else (None, None)
+        ask, ask_size = (asks[0].price, asks[0].size) if asks else (None, None)
         return bid, bid_size, ask, ask_size
+
+    def _external_mid(self, market: Market) -> Decimal | None:
+        mine = [o for o in self.live.values() if o.market == market.condition_id]
+        bid, _, ask, _ = self._external_top(market, mine)
+        return (bid + ask) / 2 if bid is not None and ask is not None and bid < ask else None
 
     def _pause_reason(self) -> str:
         if self.halted:
@@ -887,7 +911,9 @@ class QuotingEngine:
             ref_mid = (ext_bid + ext_ask) / 2 if ext_bid is not None and ext_ask is not None else None
             orders = tuple(self._order_view(m, o, ref_mid) for o in mine)
             reward_rate = self._reward_rate(m, orders, ref_mid) if ref_mid is not None else None
-            if self.halted:
+            if self.ended:
+                status = "stopped: every order cancelled"
+            elif self.halted:
                 status = f"halted: {self.halted}"
             elif not self.healthy:
                 status = self._pause_reason()
@@ -906,7 +932,7 @@ class QuotingEngine:
                     no_position=state.no_position,
                     position_limit=self.config.params.position_limit,
                     realized_pnl=pnl.realized_pnl if pnl else ZERO,
-                    unrealized_pnl=pnl.unrealized_pnl if pnl else None,
+                    unrealized_pnl=pnl.unrealized_pnl if pnl else ZERO,  # no fills: nothing to mark
                     fees=pnl.fees if pnl else ZERO,
                     total_pnl=pnl.total_pnl if pnl else ZERO,
                     fills=tuple(view for _, view in list(state.fills)[: self.config.fills_shown]),

@@ -3,9 +3,10 @@
 Stop-loss: a market's unrealised P&L below -max_unrealized_loss, or the day's P&L below
 -max_daily_loss, triggers it; then a liquidation mode decides how to exit:
 
-- `market`: cross the spread, but as a ladder that never dumps into an empty level: each round
-  sells at most `take_fraction` of each bid level's size, never below `max_slippage` from the
-  mid, as FAK orders (what does not fill is cancelled, never left resting at a bad price);
+- `market`: cross the spread, but in rounds that respect the book: each round sells at most
+  `take_fraction` of the bid depth within `max_slippage` of the mid the exit began at, as one FAK
+  (what does not fill is cancelled, never left resting at a bad price), so it never dumps into an
+  empty book, never sells below the floor and never takes the whole depth;
 - `limit`: rest a post-only order at the mid on the reducing side and wait;
 - `passive`: cancel our quotes and wait (for a human).
 
@@ -96,15 +97,21 @@ def plan_exit(
     yes_bids: tuple[PriceLevel, ...],
     yes_asks: tuple[PriceLevel, ...],
     mode: LiquidationMode,
+    anchor_mid: Decimal | None = None,
     take_fraction: Decimal = Decimal("0.5"),
     max_slippage: Decimal = Decimal("0.05"),
 ) -> tuple[ExitOrder, ...]:
-    """The orders that reduce a position (after merging pairs) in one round of the given mode.
+    """The orders that reduce a position (after merging pairs) in ONE round of the given mode.
 
-    YES is sold into the YES bids; NO is sold into the NO bids, which are the YES asks mirrored
-    (a YES ask at p is a NO bid at 1 - p). `market` mode walks levels best-first, taking at most
-    `take_fraction` of each level and stopping `max_slippage` below the mid; `limit` mode rests one
-    order at the mid; `passive` sells nothing.
+    The book passed in must be the book WITHOUT our own orders. YES is sold into the YES bids; NO
+    into the NO bids, which are the YES asks mirrored (a YES ask at p is a NO bid at 1 - p).
+
+    `market` mode sells at most `take_fraction` of the bid depth that lies within `max_slippage` of
+    `anchor_mid` (the YES mid when the exit began, so our own selling cannot drag the floor down;
+    the current mid when not given), as one FAK whose limit is the level where that much depth is
+    reached: it fills best-first, never below the floor, never into an empty book, and never takes
+    the whole depth; the caller repeats rounds as the book refills.
+    `limit` mode rests one post-only order at the mid; `passive` sells nothing.
     """
     if mode == "passive":
         return ()
@@ -113,6 +120,7 @@ def plan_exit(
     best_bid = yes_bids[0].price if yes_bids else None
     best_ask = yes_asks[0].price if yes_asks else None
     mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
+    anchor = anchor_mid if anchor_mid is not None else mid
     orders: list[ExitOrder] = []
     no_bids = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_asks)
     legs = ((market.yes_token, yes, yes_bids, False), (market.no_token, no, no_bids, True))
@@ -121,8 +129,7 @@ def plan_exit(
         def to_token(yes_price: Decimal, mirrored: bool = mirrored) -> Decimal:
             return ONE - yes_price if mirrored else yes_price
 
-        left = held
-        if left < min_size:
+        if held < min_size:
             continue
         if mode == "limit":
             if mid is None:
@@ -133,22 +140,24 @@ def plan_exit(
                 price = bids[0].price + tick  # post-only: rest above the best bid of this token
             if price >= ONE:
                 continue
-            size = left.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
+            size = held.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
             orders.append(ExitOrder(token, Side.SELL, price, size, "GTC", f"rest at the mid {token_mid:.4f}"))
             continue
-        if mid is not None:
-            reference = to_token(mid)
-        elif bids:
-            reference = bids[0].price  # one-sided book: slippage counts from the best bid
-        else:
-            continue
+        if not bids:
+            continue  # never dump into an empty book
+        reference = to_token(anchor) if anchor is not None else bids[0].price
         floor = reference - max_slippage
-        for level in bids:
-            if left < min_size or level.price < floor or level.price <= 0:
+        usable = [lv for lv in bids if lv.price >= floor and lv.price > 0]
+        target = min(held, sum((lv.size for lv in usable), ZERO) * take_fraction)
+        if target < min_size:
+            continue
+        covered = ZERO
+        for level in usable:  # the limit is the level where the cumulative depth covers the target
+            covered += level.size
+            if covered >= target:
                 break
-            take = _sell_size(min(left, level.size * take_fraction), level.price)
-            if take < min_size:
-                continue
+        take = _sell_size(target, level.price)
+        if take >= min_size:
             orders.append(
                 ExitOrder(
                     token,
@@ -156,8 +165,9 @@ def plan_exit(
                     level.price,
                     take,
                     "FAK",
-                    f"take {take} of {level.size} at {level.price} (never more than {take_fraction:%})",
+                    f"sell {take} down to {level.price}: at most {take_fraction:.0%} of the {covered} bid "
+                    "within "
+                    f"{max_slippage} of the mid",
                 )
             )
-            left -= take
     return tuple(orders)

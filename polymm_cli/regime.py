@@ -87,6 +87,7 @@ class MarketRegime:
     _var_rate: float = 0.0  # EWMA of (dmid^2 / dt)
     _last: tuple[float, Decimal] | None = None
     _jump_until: float = 0.0
+    _jump_seen_at: float = -math.inf
     _jump_note: str = ""
     _fill_until: dict[str, float] = field(default_factory=dict)
 
@@ -105,9 +106,12 @@ class MarketRegime:
         while self._history and self._history[0][0] < t - horizon:
             self._history.popleft()
         if p.jump_enabled:
-            recent = [m for when, m in self._history if when >= t - p.jump_window_s]
+            # only moves since the last jump count: re-observing the jumped-to mid must not re-arm it
+            since = max(t - p.jump_window_s, self._jump_seen_at)
+            recent = [m for when, m in self._history if when >= since]
             low, high = min(recent), max(recent)
             if high - low >= p.jump_threshold:
+                self._jump_seen_at = t
                 self._jump_until = t + p.jump_cooldown_s
                 self._jump_note = (
                     f"jump: mid moved {high - low} within {p.jump_window_s:g}s (threshold "

@@ -71,13 +71,17 @@ class SimWorld:
 
     # -- the other trader -------------------------------------------------------------------------
 
-    def _submit(self, owner: str, address: str, token: str, side: Side, price: D, size: D, kind: OrderType) -> str:
+    def _submit(
+        self, owner: str, address: str, token: str, side: Side, price: D, size: D, kind: OrderType
+    ) -> str:
         self._ids += 1
         oid = f"0x{self._ids:064x}"
         self.exchange.submit(OrderRequest(oid, owner, address, token, side, price, size, order_type=kind))
         return oid
 
-    def other(self, m: Market, outcome: str, side: Side, price: str, size: str, kind: OrderType = OrderType.GTC) -> str:
+    def other(
+        self, m: Market, outcome: str, side: Side, price: str, size: str, kind: OrderType = OrderType.GTC
+    ) -> str:
         token = m.yes_token if outcome == "YES" else m.no_token
         return self._submit("other", OTHER, token, side, D(price), D(size), kind)
 
@@ -175,7 +179,6 @@ class SimWorld:
         ticks: bool = False,
         chain: bool = False,
         markets: Sequence[Market] | None = None,
-        on_decision: Callable[[dict[str, object]], None] | None = None,
     ) -> QuotingEngine:
         params = QuoteParams(
             spread=D(spread),
@@ -200,7 +203,6 @@ class SimWorld:
                 caps=caps or PortfolioCaps(),
                 stop_loss=stop_loss or StopLossParams(),
             ),
-            on_decision=on_decision,
             chain=self.venue if chain else None,
         )
         return self.engine
@@ -223,12 +225,14 @@ class SimWorld:
         """Move virtual time forward in steps; after each the exchange does what is due and the
         engine gets the chance to handle its events and to run a tick."""
         left = seconds
-        while left > 1e-9:
+        while True:
             dt = min(step, left)
             self.clock.advance(dt)
             self.exchange.advance()
             left -= dt
             await pause()
+            if left <= 1e-9:
+                return
 
     def close(self) -> None:
         self.ledger.close()

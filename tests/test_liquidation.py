@@ -48,7 +48,7 @@ def test_pairs_are_merged_before_anything_is_sold() -> None:
     assert pairs_to_merge(D(0), D(30)) == 0
 
 
-def test_market_mode_walks_the_bids_taking_at_most_half_of_each_level() -> None:
+def test_market_mode_sells_half_the_depth_within_the_floor_best_first() -> None:
     orders = plan_exit(
         FED,
         yes=D(40),
@@ -57,11 +57,31 @@ def test_market_mode_walks_the_bids_taking_at_most_half_of_each_level() -> None:
         yes_asks=levels(("0.50", "50")),
         mode="market",
     )
+    # depth within 5c of the mid 0.49: 150 -> a round may sell 75, the position is 40; 40 is covered at 0.47
     assert [(o.token_id, o.side, o.price, o.size, o.order_type) for o in orders] == [
-        (FED.yes_token, Side.SELL, D("0.48"), D(10), "FAK"),
-        (FED.yes_token, Side.SELL, D("0.47"), D(15), "FAK"),
-        (FED.yes_token, Side.SELL, D("0.46"), D(15), "FAK"),
+        (FED.yes_token, Side.SELL, D("0.47"), D(40), "FAK"),
     ]
+
+
+def test_a_round_never_takes_the_whole_depth() -> None:
+    orders = plan_exit(
+        FED,
+        yes=D(100),
+        no=D(0),
+        yes_bids=levels(("0.48", "20"), ("0.47", "20")),
+        yes_asks=levels(("0.50", "50")),
+        mode="market",
+    )
+    assert [(o.price, o.size) for o in orders] == [(D("0.48"), D(20))]  # half of the 40 within the floor
+
+
+def test_the_slippage_floor_hangs_off_the_mid_when_the_exit_began() -> None:
+    bids, asks = levels(("0.40", "50")), levels(("0.42", "50"))
+    assert (
+        plan_exit(FED, yes=D(20), no=D(0), yes_bids=bids, yes_asks=asks, mode="market", anchor_mid=D("0.50"))
+        == ()
+    )  # 0.40 is 10c under the 0.50 the exit began at
+    assert plan_exit(FED, yes=D(20), no=D(0), yes_bids=bids, yes_asks=asks, mode="market") != ()
 
 
 def test_market_mode_never_sells_below_the_slippage_floor_or_into_an_empty_book() -> None:
@@ -74,7 +94,7 @@ def test_market_mode_never_sells_below_the_slippage_floor_or_into_an_empty_book(
         mode="market",
         max_slippage=D("0.05"),
     )
-    assert [(o.price, o.size) for o in thin] == [(D("0.48"), D(5))]  # 0.30 is 19c below the mid
+    assert [(o.price, o.size) for o in thin] == [(D("0.48"), D(5))]
     assert (
         plan_exit(FED, yes=D(100), no=D(0), yes_bids=(), yes_asks=levels(("0.5", "1")), mode="market") == ()
     )

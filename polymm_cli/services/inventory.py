@@ -155,7 +155,7 @@ def liquidate(
     ident: str,
     mode: LiquidationMode,
     *,
-    max_rounds: int = 10,
+    max_rounds: int = 40,
     limit_wait_s: float = 30.0,
 ) -> LiquidationReport:
     """Cancel our orders, merge the pairs, then sell the rest with a ladder that respects the book."""
@@ -181,6 +181,7 @@ def liquidate(
                     ledger.record_flow(_flow(FlowKind.MERGE, market, merged, clock.now(), "polymm liquidate"))
                 yes0, no0 = yes - merged, no - merged
                 rounds = 0
+                anchor: Decimal | None = None  # the mid when we began: the slippage floor hangs off it
                 resting: list[str] = []
                 while mode != "passive" and rounds < max_rounds:
                     held = await venue.balances([market.yes_token, market.no_token])
@@ -189,8 +190,16 @@ def liquidate(
                         break
                     rounds += 1
                     book = await venue.book(market.yes_token)
+                    if anchor is None and book.bids and book.asks:
+                        anchor = (book.bids[0].price + book.asks[0].price) / 2
                     orders = plan_exit(
-                        market, yes=yes, no=no, yes_bids=book.bids, yes_asks=book.asks, mode=mode
+                        market,
+                        yes=yes,
+                        no=no,
+                        yes_bids=book.bids,
+                        yes_asks=book.asks,
+                        mode=mode,
+                        anchor_mid=anchor,
                     )
                     if not orders:
                         break  # nothing the book can take within the slippage bound: stop, never dump
@@ -212,7 +221,7 @@ def liquidate(
                     if mode == "limit":
                         await _wait_for_fills(venue, market, limit_wait_s)
                         break
-                    await asyncio.sleep(0.3)  # let the book refill before the next rung
+                    await asyncio.sleep(0.5)  # one level a round: let the book refill before the next
                 if resting:
                     await venue.cancel(resting)  # a limit exit that did not fill is not left behind
                 for update in await venue.trades(market.condition_id, after=started - 60):

@@ -69,7 +69,7 @@ async def test_cancel_all_from_a_second_process_pulls_every_quote_for_good_and_t
                     if info.exists() and run.poll() is None:
                         raise
                 await asyncio.sleep(0.1)
-        out, err = run.communicate(timeout=30)
+        _, err = run.communicate(timeout=30)
     finally:
         if run.poll() is None:
             run.kill()
@@ -93,14 +93,13 @@ async def test_cancel_all_from_a_second_process_pulls_every_quote_for_good_and_t
     assert run.returncode == 4, err
     assert "error: run ended halted: cancel-all from another terminal" in err
     assert "Traceback" not in err
-    assert '"event": "stopped"' not in out
     ledger = ledger_contents()
     assert ledger is not None
     [recorded] = ledger.runs
     assert recorded.end_reason == "halted: cancel-all from another terminal"
 
 
-def test_cancel_all_with_an_unknown_market_neither_halts_the_run_nor_cancels_anything() -> None:
+def test_cancel_all_with_an_unknown_market_is_exit_2_and_leaves_the_running_engine_alone() -> None:
     """A typo in --market is a usage error (exit 2) that leaves a running engine alone."""
     # Arrange
     run = start_polymm("run", "--headless", "--duration", "4", POLYMM_EXCHANGE_TAKER_RATE="0.01")
