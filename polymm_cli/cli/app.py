@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import sys
 
 import typer
@@ -31,6 +32,9 @@ def root() -> None:
 
 def main() -> None:
     """Run the CLI; expected failures become one line on stderr and their exit code (errors.py)."""
+    # What the engine warns about (halts, feed losses) is on the dashboard or in the headless
+    # decision lines already; stderr stays for the one line a failure ends with.
+    logging.basicConfig(level=logging.ERROR, format="polymm: %(message)s")
     try:
         app()  # click reports its own usage errors (exit 2)
     except PolymmError as exc:

@@ -13,6 +13,7 @@ from rich.live import Live
 
 from polymm_cli.cli import views
 from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.errors import RiskHalt
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
@@ -80,7 +81,13 @@ def run(
         def log_decision(decision: dict[str, Any]) -> None:
             print(json.dumps(decision), flush=True)
 
-        reason = trading.run(settings, options, confirm=confirm, on_decision=log_decision)
+        try:
+            reason = trading.run(settings, options, confirm=confirm, on_decision=log_decision)
+        except (RiskHalt, trading.Interrupted) as exc:
+            print(
+                json.dumps({"event": "stopped", "reason": str(exc), "exit_code": exc.exit_code}), flush=True
+            )
+            raise
         print(json.dumps({"event": "stopped", "reason": reason}), flush=True)
         return
     console = Console()
