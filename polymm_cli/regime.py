@@ -83,7 +83,9 @@ class MarketRegime:
     """The observations of one market, and the rules applied to them."""
 
     params: RegimeParams
-    _history: deque[tuple[float, Decimal]] = field(default_factory=deque)
+    _history: deque[tuple[float, Decimal]] = field(default_factory=deque)  # the trend window's mids
+    _highs: deque[tuple[float, Decimal]] = field(default_factory=deque)  # jump window: decreasing mids
+    _lows: deque[tuple[float, Decimal]] = field(default_factory=deque)  # jump window: increasing mids
     _var_rate: float = 0.0  # EWMA of (dmid^2 / dt)
     _last: tuple[float, Decimal] | None = None
     _jump_until: float = 0.0
@@ -101,22 +103,41 @@ class MarketRegime:
             keep = math.exp(-math.log(2) * dt / p.vol_halflife_s)  # weight of the old estimate
             self._var_rate = keep * self._var_rate + (1.0 - keep) * (change * change / dt)
         self._last = (t, mid)
-        self._history.append((t, mid))
-        horizon = max(p.trend_window_s, p.jump_window_s)
-        while self._history and self._history[0][0] < t - horizon:
-            self._history.popleft()
+        if p.trend_enabled:
+            self._history.append((t, mid))
+            while self._history[0][0] < t - p.trend_window_s:
+                self._history.popleft()
         if p.jump_enabled:
-            # only moves since the last jump count: re-observing the jumped-to mid must not re-arm it
-            since = max(t - p.jump_window_s, self._jump_seen_at)
-            recent = [m for when, m in self._history if when >= since]
-            low, high = min(recent), max(recent)
-            if high - low >= p.jump_threshold:
-                self._jump_seen_at = t
-                self._jump_until = t + p.jump_cooldown_s
-                self._jump_note = (
-                    f"jump: mid moved {high - low} within {p.jump_window_s:g}s (threshold "
-                    f"{p.jump_threshold}): standing aside for a {p.jump_cooldown_s:g}s cool-down"
-                )
+            self._observe_jump(t, mid)
+
+    def _observe_jump(self, t: float, mid: Decimal) -> None:
+        """Sliding-window min and max of the mid (monotonic deques: O(1) a observation, on the hot path)."""
+        p = self.params
+        highs, lows = self._highs, self._lows
+        while highs and highs[-1][1] <= mid:
+            highs.pop()
+        highs.append((t, mid))
+        while lows and lows[-1][1] >= mid:
+            lows.pop()
+        lows.append((t, mid))
+        # only moves since the last jump count: re-observing the jumped-to mid must not re-arm it
+        since = max(t - p.jump_window_s, self._jump_seen_at)
+        while highs[0][0] < since:
+            highs.popleft()
+        while lows[0][0] < since:
+            lows.popleft()
+        low, high = lows[0][1], highs[0][1]
+        if high - low >= p.jump_threshold:
+            self._jump_seen_at = t
+            self._jump_until = t + p.jump_cooldown_s
+            self._jump_note = (
+                f"jump: mid moved {high - low} within {p.jump_window_s:g}s (threshold "
+                f"{p.jump_threshold}): standing aside for a {p.jump_cooldown_s:g}s cool-down"
+            )
+            highs.clear()
+            lows.clear()
+            highs.append((t, mid))
+            lows.append((t, mid))
 
     def observe_fill(self, t: float, side: QuoteSide) -> None:
         if self.params.fill_cooldown_s > 0:
@@ -142,10 +163,12 @@ class MarketRegime:
         if p.jump_enabled and now < self._jump_until:
             for side in ("bid", "ask"):
                 blocked[side] = self._jump_note
-        if p.trend_enabled and self._history:
-            window = [(t, m) for t, m in self._history if t >= now - p.trend_window_s]
-            if len(window) >= 2:
-                drift = window[-1][1] - window[0][1]
+        if p.trend_enabled and len(self._history) >= 2:
+            # observations are in time order and trimmed to the window as they arrive: only the
+            # few that aged out since the last one need skipping
+            first = next((m for t, m in self._history if t >= now - p.trend_window_s), None)
+            if first is not None:
+                drift = self._history[-1][1] - first
                 if drift >= p.trend_threshold:
                     blocked.setdefault(
                         "ask",
