@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import itertools
+import threading
 from collections.abc import AsyncIterator, Callable, Sequence
 from decimal import Decimal
 
@@ -59,10 +60,17 @@ class SimEvents:
         self.queue: asyncio.Queue[Event | None] = asyncio.Queue()
         self.on_close: Callable[[], None] | None = None
         self._closed = False
+        self._loop = asyncio.get_running_loop()
+        self._thread = threading.get_ident()
 
     def put(self, event: Event) -> None:
-        if not self._closed:
+        """Queue an event; from another thread (an exchange served in its own) it hops to our loop."""
+        if self._closed:
+            return
+        if threading.get_ident() == self._thread:
             self.queue.put_nowait(event)
+        else:
+            self._loop.call_soon_threadsafe(self.queue.put_nowait, event)
 
     async def close(self) -> None:
         if self._closed:

@@ -23,6 +23,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
+from polymm_cli import signing
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.exchange.markets import sample_markets
@@ -39,6 +40,7 @@ from polymm_cli.venues.base import (
     VenueEvents,
 )
 from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
+from polymm_cli.venues.sim import SimVenue
 from tests.conftest import fund, start_exchange, throwaway_key
 
 FED, BTC, CUP, SUN = sample_markets()  # 0.01 tick; 0.001 tick; neg risk; fee-free near 0.95
@@ -76,6 +78,32 @@ async def polymarket_venue(
         await venue.close()
 
 
+class _OnExchangeThread:
+    """The served exchange's LocalExchange, every call run on the exchange's own thread."""
+
+    def __init__(self, server: ExchangeThread) -> None:
+        self._server = server
+        self._exchange = server.server.exchange
+
+    def __getattr__(self, name: str) -> Any:
+        value = getattr(self._exchange, name)
+        if not callable(value):
+            return value
+        return lambda *args, **kwargs: self._server.call(lambda: value(*args, **kwargs))
+
+
+@asynccontextmanager
+async def sim_venue(exchange: ExchangeThread, label: str, knobs: Mapping[str, Any]) -> AsyncIterator[Venue]:
+    """The in-process venue on the same exchange (no HTTP, no signatures), for the same contract."""
+    address = signing.address_from_private_key(throwaway_key(label))
+    venue = SimVenue(_OnExchangeThread(exchange), SystemClock(), address=address, owner=f"sim:{label}")  # type: ignore[arg-type]
+    await venue.start()
+    try:
+        yield venue
+    finally:
+        await venue.close()
+
+
 @dataclass(frozen=True)
 class VenueFactory:
     name: str
@@ -85,11 +113,18 @@ class VenueFactory:
 
 VENUE_FACTORIES = [
     VenueFactory("polymarket", polymarket_venue, wire=True),
+    VenueFactory("sim", sim_venue, wire=False),
 ]
 
 
 @pytest.fixture(params=VENUE_FACTORIES, ids=lambda f: f.name)
 def factory(request: pytest.FixtureRequest) -> VenueFactory:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[f for f in VENUE_FACTORIES if f.wire], ids=lambda f: f.name)
+def wire_factory(request: pytest.FixtureRequest) -> VenueFactory:
+    """Venues that talk HTTP and WebSocket to the exchange: its fault injection applies to them."""
     return request.param  # type: ignore[no-any-return]
 
 
@@ -467,10 +502,9 @@ async def _fill_while_away(taker: Venue, market: Any, yes_price: str, size: str)
 
 
 async def test_a_dropped_user_stream_reconnects_and_delivers_the_fill_it_missed_once(
-    factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
+    wire_factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
-    if not factory.wire:
-        pytest.skip("no WebSocket to drop")
+    factory = wire_factory
     seen: list[Event] = []
     async with (
         funded(factory, fresh_exchange, label("maker")) as maker,
@@ -500,10 +534,9 @@ async def test_a_dropped_user_stream_reconnects_and_delivers_the_fill_it_missed_
 
 
 async def test_a_stalled_user_stream_is_detected_by_its_watchdog_and_resynced(
-    factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
+    wire_factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
-    if not factory.wire:
-        pytest.skip("no WebSocket to stall")
+    factory = wire_factory
     seen: list[Event] = []
     knobs: dict[str, Any] = {"ws_watchdog_s": 1.0, "ws_ping_interval_s": 0.25}
     async with (
@@ -536,10 +569,9 @@ async def test_a_stalled_user_stream_is_detected_by_its_watchdog_and_resynced(
 
 
 async def test_5xx_answers_are_retried_until_the_call_succeeds(
-    factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
+    wire_factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
-    if not factory.wire:
-        pytest.skip("no HTTP to fail")
+    factory = wire_factory
     async with funded(factory, fresh_exchange, label("reader"), amount=0) as venue:
         set_faults(fresh_exchange, error_status=503, error_count=2)
         book = await venue.book(FED.yes_token)
@@ -550,10 +582,9 @@ async def test_5xx_answers_are_retried_until_the_call_succeeds(
 
 
 async def test_a_429_waits_at_least_the_retry_after_the_venue_asks_for(
-    factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
+    wire_factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
-    if not factory.wire:
-        pytest.skip("no HTTP to throttle")
+    factory = wire_factory
     async with funded(factory, fresh_exchange, label("reader"), amount=0) as venue:
         set_faults(fresh_exchange, error_status=429, error_count=1, retry_after_s=1)
         started = time.monotonic()
@@ -565,10 +596,9 @@ async def test_a_429_waits_at_least_the_retry_after_the_venue_asks_for(
 
 
 async def test_a_400_is_not_retried(
-    factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
+    wire_factory: VenueFactory, fresh_exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
-    if not factory.wire:
-        pytest.skip("no HTTP to fail")
+    factory = wire_factory
     async with funded(factory, fresh_exchange, label("reader"), amount=0) as venue:
         set_faults(fresh_exchange, error_status=400, error_count=2)
         with pytest.raises(VenueError) as first:
