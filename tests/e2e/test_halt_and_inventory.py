@@ -1,0 +1,112 @@
+"""`polymm halt` / `resume` against a running engine, and `seed` / `liquidate` leaving a flat book
+that `polymm pnl` agrees with."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from decimal import Decimal
+
+import pytest
+
+from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.model import Side
+from polymm_cli.venues.base import OrderIntent
+from tests.e2e.support import account_at_exchange, bot_venue, polymm, start_polymm
+
+pytestmark = pytest.mark.slow
+
+FED = sample_markets()[0]
+
+
+async def test_halt_pulls_the_quotes_within_a_second_and_resume_brings_them_back() -> None:
+    """A calm run (few takers, a big requote threshold) so the only reason quotes move is the halt."""
+    run = start_polymm(
+        "run",
+        "--headless",
+        "--duration",
+        "14",
+        "--requote-threshold",
+        "0.5",
+        POLYMM_EXCHANGE_TAKER_RATE="0.01",
+    )
+    try:
+        assert run.stdout is not None
+        first = await asyncio.wait_for(asyncio.to_thread(run.stdout.readline), 30)
+        assert '"places"' in first
+        async with bot_venue() as venue:
+            deadline = time.monotonic() + 10
+            while len(await venue.open_orders()) < 2:
+                assert time.monotonic() < deadline, "the run never quoted both sides"
+                await asyncio.sleep(0.05)
+
+            halted = polymm("halt", "--reason", "e2e test")
+            asked = time.monotonic()
+            while await venue.open_orders():
+                assert time.monotonic() - asked < 1.0, "quotes still resting a second after the halt"
+                await asyncio.sleep(0.02)
+            await asyncio.sleep(1.0)
+            assert await venue.open_orders() == []  # they stay pulled while halted
+
+            resumed = polymm("resume")
+            deadline = time.monotonic() + 5
+            while len(await venue.open_orders()) < 2:
+                assert time.monotonic() < deadline, "no quotes after resume"
+                await asyncio.sleep(0.05)
+        out, err = await asyncio.to_thread(run.communicate, timeout=40)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+    assert halted.returncode == 0 and "halt requested" in halted.stdout
+    assert resumed.returncode == 0 and "resumed" in resumed.stdout
+    assert run.returncode == 0, err  # resumed: the run ended on its duration, not halted
+    assert json.loads(out.splitlines()[-1]) == {"event": "stopped", "reason": "duration"}
+
+
+def test_seed_then_liquidate_leaves_a_flat_position_and_pnl_agrees_with_the_exchange() -> None:
+    seeded = polymm("seed", FED.slug, "--amount", "60", "--json")
+    assert seeded.returncode == 0, seeded.stderr
+    assert json.loads(seeded.stdout)["yes"] == "60"
+
+    async def sell_some_no() -> None:
+        """Unbalance the inventory: sell 25 NO into the synthetic makers' bids (a taker FAK)."""
+        async with bot_venue() as venue:
+            book = await venue.book(FED.yes_token)
+            no_bid = 1 - book.asks[0].price  # the best NO bid mirrors the best YES ask
+            results = await venue.place(
+                [
+                    OrderIntent(
+                        market=FED.condition_id,
+                        token_id=FED.no_token,
+                        side=Side.SELL,
+                        price=no_bid - Decimal("0.05"),
+                        size=Decimal(25),
+                        order_type="FAK",
+                        post_only=False,
+                    )
+                ]
+            )
+            assert results[0].ok, results[0].error
+
+    asyncio.run(sell_some_no())
+    time.sleep(2.5)  # the sale settles (MATCHED -> CONFIRMED)
+
+    liquidated = polymm("liquidate", FED.slug, "--json", timeout=120)
+    assert liquidated.returncode == 0, liquidated.stderr
+    report = json.loads(liquidated.stdout)
+    assert Decimal(report["merged"]) > 0  # the YES+NO pairs went back as collateral first
+    assert (
+        Decimal(report["yes_left"]) < FED.min_order_size and Decimal(report["no_left"]) < FED.min_order_size
+    )
+
+    time.sleep(2.5)  # the liquidation's sales settle
+    pnl = polymm("pnl", "--json")
+    assert pnl.returncode == 0, pnl.stderr
+    view = json.loads(pnl.stdout)
+    exchange = account_at_exchange([FED])
+    (market,) = [m for m in view["markets"] if m["condition_id"] == FED.condition_id]
+    assert Decimal(market["yes_position"]) == exchange.tokens[FED.yes_token]
+    assert Decimal(market["no_position"]) == exchange.tokens[FED.no_token]
+    assert Decimal(view["cash"]).quantize(Decimal("0.01")) == exchange.collateral.quantize(Decimal("0.01"))
