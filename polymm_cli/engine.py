@@ -9,8 +9,9 @@ Where a book update becomes a new quote: `_on_market_event` marks the market dir
 `_decide_loop`, which handles a whole burst of updates as one decision (`_decide`). Where a fill
 becomes P&L: `_on_trade` appends it to the ledger; positions and P&L are projections over it.
 
-The engine knows the Venue protocol only, never a concrete venue, and reads time only from the
-injected clock. It owns no files: the halt signal and the decision log are callables handed in.
+The engine knows the Venue protocol only, never a concrete venue (`venues/books.py`, which applies
+the port's events to `book.OrderBook`s, is part of the port: venue-neutral), and reads time only
+from the injected clock. It owns no files: the halt signal and the decision log are callables handed in.
 """
 
 from __future__ import annotations
