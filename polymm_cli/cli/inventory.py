@@ -23,21 +23,7 @@ def seed(
 ) -> None:
     """Split pUSD into YES + NO so both sides can be quoted from inventory (checks the balance first)."""
     report = inventory.seed(settings_for(venue, exchange_url), market, amount)
-    payload = {
-        "market": report.market.condition_id,
-        "slug": report.market.slug,
-        "split": dec(report.amount),
-        "collateral": dec(report.collateral),
-        "yes": dec(report.yes),
-        "no": dec(report.no),
-    }
-    if as_json:
-        typer.echo(dumps(payload))
-    else:
-        typer.echo(
-            f"split {payload['split']} pUSD into YES + NO in {report.market.slug}: "
-            f"now YES {payload['yes']}, NO {payload['no']}, pUSD {payload['collateral']}"
-        )
+    _show(report, "split", f"split {dec(report.amount)} pUSD into YES + NO", as_json)
 
 
 def merge(
@@ -54,10 +40,15 @@ def merge(
     if amount is not None and amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
     report = inventory.merge(settings_for(venue, exchange_url), market, None if all_pairs else amount)
+    _show(report, "merged", f"merged {dec(report.amount)} pairs", as_json)
+
+
+def _show(report: inventory.InventoryReport, verb: str, done: str, as_json: bool) -> None:
+    """What seed and merge print: the JSON shape, or one line with the balances after."""
     payload = {
         "market": report.market.condition_id,
         "slug": report.market.slug,
-        "merged": dec(report.amount),
+        verb: dec(report.amount),
         "collateral": dec(report.collateral),
         "yes": dec(report.yes),
         "no": dec(report.no),
@@ -66,8 +57,8 @@ def merge(
         typer.echo(dumps(payload))
     else:
         typer.echo(
-            f"merged {payload['merged']} pairs in {report.market.slug}: "
-            f"now YES {payload['yes']}, NO {payload['no']}, pUSD {payload['collateral']}"
+            f"{done} in {report.market.slug}: now YES {payload['yes']}, NO {payload['no']}, "
+            f"pUSD {payload['collateral']}"
         )
 
 
