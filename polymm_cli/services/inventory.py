@@ -115,8 +115,8 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
             wanted = pairs if amount is None else amount
             if wanted <= 0:
                 raise UsageError(
-                    f"no YES+NO pairs to merge in {market.slug} (YES {decimal_str(held.tokens[market.yes_token])}, "
-                    f"NO {decimal_str(held.tokens[market.no_token])})"
+                    f"no YES+NO pairs to merge in {market.slug} (YES "
+                    f"{decimal_str(held.tokens[market.yes_token])}, NO {decimal_str(held.tokens[market.no_token])})"
                 )
             if wanted > pairs:
                 raise UsageError(f"cannot merge {decimal_str(wanted)} pairs: only {decimal_str(pairs)} held")
