@@ -114,10 +114,8 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
             )
             wanted = pairs if amount is None else amount
             if wanted <= 0:
-                raise UsageError(
-                    f"no YES+NO pairs to merge in {market.slug} (YES "
-                    f"{decimal_str(held.tokens[market.yes_token])}, NO {decimal_str(held.tokens[market.no_token])})"
-                )
+                yes, no = (decimal_str(held.tokens[t]) for t in market.tokens)
+                raise UsageError(f"no YES+NO pairs to merge in {market.slug} (YES {yes}, NO {no})")
             if wanted > pairs:
                 raise UsageError(f"cannot merge {decimal_str(wanted)} pairs: only {decimal_str(pairs)} held")
             await _chain(handle).merge(market, wanted)
