@@ -72,6 +72,7 @@ async def simulate(
             [market],
             EngineConfig(
                 params=params,
+                settle_timeout_s=0,
                 heartbeat_interval_s=3600,
                 halt_poll_s=3600,
                 tick_s=3600,

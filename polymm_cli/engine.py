@@ -95,6 +95,7 @@ class EngineConfig:
     halt_poll_s: float = 0.25
     adopt_orders: bool = False
     stop_timeout_s: float = 10.0
+    settle_timeout_s: float = 15.0  # at stop, how long to wait for the last fills to settle
     book_depth_shown: int = 5
     fills_shown: int = 8
     regime: RegimeParams = field(default_factory=RegimeParams)
@@ -186,6 +187,7 @@ class QuotingEngine:
         self._last_beat: float | None = None
         self._was_healthy = False
         self.run_id: str | None = None
+        self.run_started: float | None = None
         self.decisions = 0
         self.orders_placed = 0
         self.orders_canceled = 0
@@ -200,6 +202,7 @@ class QuotingEngine:
         every order and wait for the venue to confirm. Returns why it ended ("duration", "stopped",
         or "halted: <reason>" when it was halted at the end)."""
         stop = stop or asyncio.Event()
+        self.run_started = self.clock.now()
         self.run_id = self.ledger.start_run(
             venue=self.venue_name,
             markets=list(self.states),
@@ -263,17 +266,53 @@ class QuotingEngine:
         self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
 
     async def _shutdown(self) -> None:
+        # Stop deciding first; the user stream keeps running while orders are cancelled and the
+        # last fills settle, so their final statuses reach the ledger.
+        listening = [t for t in self._tasks if t.get_name() == "user-events"]
         for task in self._tasks:
+            if task not in listening:
+                task.cancel()
+        for task in self._tasks:
+            if task not in listening:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+        await self._cancel_everything_and_confirm()
+        await self._await_settlement()
+        for task in listening:
             task.cancel()
-        for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await task
         self._tasks = []
-        await self._cancel_everything_and_confirm()
         for stream in self._streams:
             with contextlib.suppress(Exception):
                 await stream.close()
         self._streams = []
+
+    def _unsettled(self) -> int:
+        final = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
+        return sum(1 for cid in self.states for f in self.ledger.fills(cid) if f.status not in final)
+
+    async def _await_settlement(self) -> None:
+        """Wait (bounded) until every fill is CONFIRMED or FAILED, then resync trades over REST once:
+        the ledger a run leaves behind holds final statuses, not MATCHED fills that may still fail."""
+        # counted in sleeps, not clock time: a virtual clock does not move while we wait
+        for _ in range(int(self.config.settle_timeout_s / 0.2)):
+            if not self._unsettled():
+                break
+            await asyncio.sleep(0.2)
+        if self.run_started is None:
+            return
+        for cid in self.states:
+            try:
+                for update in await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S):
+                    self._on_trade(update)
+            except VenueError as exc:
+                self.last_error = f"final resync: {exc}"
+        if self._unsettled():
+            log.warning(
+                "%d fill(s) still settling when the run ended: `polymm pnl` shows them provisional",
+                self._unsettled(),
+            )
 
     async def _cancel_everything_and_confirm(self) -> None:
         """Cancel all our orders in our markets and poll until the venue lists none (or time runs out)."""

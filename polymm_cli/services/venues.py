@@ -131,8 +131,11 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         server.stop()
 
 
-def fund_local(url: str, address: str, amount: Decimal) -> None:
-    response = httpx.post(f"{url}/_local/fund", json={"address": address, "amount": str(amount)}, timeout=5)
+def fund_local(url: str, address: str, amount: Decimal, *, once: bool = False) -> None:
+    """Credit pUSD on the local exchange; `once`: only a wallet it has never funded (decided there,
+    so two commands starting together cannot both fund it)."""
+    body = {"address": address, "amount": str(amount), "once": once}
+    response = httpx.post(f"{url}/_local/fund", json=body, timeout=5)
     if response.status_code != 200:
         raise VenueError(
             f"local exchange refused funding: {response.text[:200]}", status=response.status_code
@@ -143,8 +146,9 @@ def fund_local(url: str, address: str, amount: Decimal) -> None:
 async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -> AsyncIterator[VenueHandle]:
     """Start the configured venue (authenticated) and close it afterwards.
 
-    For `local`, `url` is the local exchange (from `local_exchange`); a fresh local wallet is funded
-    with 1,000 pUSD once, and again whenever the exchange knows nothing of it (a new exchange state).
+    For `local`, `url` is the local exchange (from `local_exchange`); a wallet the exchange has never
+    seen is funded with 1,000 pUSD, once (a new exchange state funds it again; a wallet that spent
+    everything is not).
     """
     if settings.venue is VenueName.LOCAL:
         if url is None:
@@ -175,12 +179,8 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
     venue = PolymarketVenue(config, clock)
     try:
         await venue.start()
-        if name == "local" and (await venue.balances()).collateral == 0:
-            # no pUSD: new to this exchange, or all of it is in tokens (then it must not be funded
-            # again: that was free money, and cash no longer matched the ledger's fills)
-            tokens = [t for m in await venue.markets() for t in m.tokens]
-            if not any((await venue.balances(tokens)).tokens.values()):
-                fund_local(url, venue.address, LOCAL_STARTING_PUSD)
+        if name == "local":
+            fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
         yield VenueHandle(venue, name, url)
     finally:
         await venue.close()

@@ -135,3 +135,17 @@ def test_control_plane_answers_loopback_callers_only(fresh_exchange: ExchangeThr
     assert _is_loopback(request_from("127.0.0.1")) and _is_loopback(request_from("::1"))
     assert not _is_loopback(request_from("10.1.2.3"))
     assert json.loads(httpx.get(f"{fresh_exchange.url}/_local/status").text)["markets"] == 4
+
+
+def test_funding_once_credits_a_wallet_only_the_first_time(fresh_exchange: ExchangeThread) -> None:
+    address = "0x" + "0f" * 20
+    first = httpx.post(
+        f"{fresh_exchange.url}/_local/fund", json={"address": address, "amount": "100", "once": True}
+    )
+    again = httpx.post(
+        f"{fresh_exchange.url}/_local/fund", json={"address": address, "amount": "100", "once": True}
+    )
+    assert first.json() == {"ok": True, "funded": True}
+    assert again.json() == {"ok": True, "funded": False}
+    balance = fresh_exchange.call(lambda: fresh_exchange.server.exchange.account(address).collateral)
+    assert balance == 100

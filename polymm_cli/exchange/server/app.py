@@ -715,8 +715,10 @@ class ExchangeApi:
             raise ExchangeRejection("Invalid payload: need address and amount") from None
         if not (address.startswith("0x") and len(address) == 42) or amount < 0:
             raise ExchangeRejection("Invalid payload: need a 0x address and a non-negative amount")
+        if payload.get("once") and self.ex.account(address).allowance_set:
+            return JSONResponse({"ok": True, "funded": False})  # funded before: a wallet is welcomed once
         self.ex.fund(address, amount)
-        return JSONResponse({"ok": True})
+        return JSONResponse({"ok": True, "funded": True})
 
     async def local_faults(self, request: Request) -> Response:
         self._loopback_only(request)
