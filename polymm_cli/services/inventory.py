@@ -8,11 +8,9 @@ a later piece of work) and is recorded in the ledger as flows, so `polymm pnl` a
 from __future__ import annotations
 
 import asyncio
-import contextlib
-from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError
@@ -21,8 +19,8 @@ from polymm_cli.liquidation import LiquidationMode, pairs_to_merge, plan_exit
 from polymm_cli.model import ZERO, FlowKind, FlowRecord, Market, decimal_str
 from polymm_cli.pnl import project
 from polymm_cli.services.trading import wallet_lock
-from polymm_cli.services.venues import VenueHandle, data_dir, local_exchange, open_venue
-from polymm_cli.settings import Settings, VenueName
+from polymm_cli.services.venues import VenueHandle, data_dir, on_venue, open_venue
+from polymm_cli.settings import Settings
 from polymm_cli.venues.base import Chain, OrderIntent, Venue, fill_record
 from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
 
@@ -46,16 +44,6 @@ def _flow(kind: FlowKind, market: Market, amount: Decimal, ts: float, note: str 
         ts=ts,
         note=note,
     )
-
-
-def _run_local(settings: Settings, main: Callable[[str | None], Coroutine[Any, Any, T]]) -> T:
-    """Run `main` against the local exchange (a run's, or one started here) or the real venue."""
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=False)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None)
-    ) as url:
-        return asyncio.run(main(url))
 
 
 @dataclass(frozen=True)
@@ -97,7 +85,7 @@ def seed(settings: Settings, ident: str, amount: Decimal) -> InventoryReport:
                 after.tokens[market.no_token],
             )
 
-    return _run_local(settings, main)
+    return on_venue(settings, main)
 
 
 def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryReport:
@@ -131,7 +119,7 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
                 after.tokens[market.no_token],
             )
 
-    return _run_local(settings, main)
+    return on_venue(settings, main)
 
 
 @dataclass(frozen=True)
@@ -244,7 +232,7 @@ def liquidate(
                     rounds=rounds,
                 )
 
-    return _run_local(settings, main)
+    return on_venue(settings, main)
 
 
 async def _wait_for_fills(venue: Venue, market: Market, timeout_s: float) -> None:

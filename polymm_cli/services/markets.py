@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -13,8 +11,8 @@ from polymm_cli.model import Market, PriceLevel
 from polymm_cli.quoter import QuoteInput, QuoteParams, quote
 from polymm_cli.rewards import book_q_min, estimated_reward_rate
 from polymm_cli.services.trading import quote_params
-from polymm_cli.services.venues import local_exchange, open_venue
-from polymm_cli.settings import Settings, VenueName
+from polymm_cli.services.venues import on_venue, open_venue
+from polymm_cli.settings import Settings
 
 SORT_KEYS = ("volume", "liquidity", "rewards")
 
@@ -64,12 +62,7 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
                 )
             return rows
 
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=False)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None) as url
-    ):
-        rows = asyncio.run(main(url))
+    rows = on_venue(settings, main)
     key = {
         "volume": lambda r: r.volume,
         "liquidity": lambda r: r.liquidity,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -12,8 +10,8 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Market
 from polymm_cli.pnl import PnlReport, project
-from polymm_cli.services.venues import data_dir, local_exchange, open_venue
-from polymm_cli.settings import Settings, VenueName
+from polymm_cli.services.venues import data_dir, on_venue, open_venue
+from polymm_cli.settings import Settings
 
 
 @dataclass(frozen=True)
@@ -56,13 +54,8 @@ def pnl(settings: Settings, market: str | None) -> PnlView:
     marks: dict[str, Decimal] = {}
     cash: Decimal | None = None
     try:
-        with (
-            local_exchange(settings, flow=settings.exchange_flow, publish=False)
-            if settings.venue is VenueName.LOCAL
-            else contextlib.nullcontext(None) as url
-        ):
-            live, marks, cash = asyncio.run(marks_and_cash(url))
-            markets.update(live)
+        live, marks, cash = on_venue(settings, marks_and_cash)
+        markets.update(live)
     except VenueError as exc:
         error = str(exc)
     if market is not None:

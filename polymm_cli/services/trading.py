@@ -28,7 +28,7 @@ from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
-from polymm_cli.services.venues import data_dir, local_exchange, open_venue
+from polymm_cli.services.venues import data_dir, on_venue, open_venue
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Venue
 
@@ -185,12 +185,11 @@ def run(
         if settings.private_key is None:
             raise UsageError("--live needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
     directory = data_dir(settings)
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=True)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None) as url
-    ):
-        return asyncio.run(_run(settings, options, params, directory, url, confirm, on_snapshot, on_decision))
+    return on_venue(
+        settings,
+        lambda url: _run(settings, options, params, directory, url, confirm, on_snapshot, on_decision),
+        publish=True,
+    )
 
 
 async def _run(
@@ -311,12 +310,7 @@ def preview_quote(
             )
             return QuotePreview(market, quote(inp, params), yes - no)
 
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=False)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None) as url
-    ):
-        return asyncio.run(main(url))
+    return on_venue(settings, main)
 
 
 # -- cancel-all (the kill switch) ------------------------------------------------------------------
@@ -357,12 +351,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             left = len(await venue.open_orders(cid))
             return CancelReport(venue.address, tuple(dict.fromkeys(canceled)), left, running)
 
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=False)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None) as url
-    ):
-        return asyncio.run(main(url))
+    return on_venue(settings, main)
 
 
 def _run_is_active(directory: Path, address: str) -> bool:

@@ -10,14 +10,16 @@ Both go through the same Polymarket adapter: the local exchange speaks the real 
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import json
 import os
 import secrets
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
+from typing import Any, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -34,6 +36,7 @@ LOCAL_KEY_FILE = "local-wallet.key"
 EXCHANGE_INFO_FILE = "local-exchange.json"
 EXCHANGE_STATE_FILE = "local-exchange-state.json"
 LOCAL_STARTING_PUSD = Decimal(1000)
+T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
@@ -129,6 +132,20 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         if publish:
             info_path.unlink(missing_ok=True)
         server.stop()
+
+
+def on_venue(
+    settings: Settings, main: Callable[[str | None], Coroutine[Any, Any, T]], *, publish: bool = False
+) -> T:
+    """Run `main(url)` to completion: `url` is the local exchange (the one a run published, or one
+    started here from the data dir's state; `publish` makes this the run that others reach), or
+    None for the real venue. Every command's service goes through here."""
+    with (
+        local_exchange(settings, flow=settings.exchange_flow, publish=publish)
+        if settings.venue is VenueName.LOCAL
+        else contextlib.nullcontext(None)
+    ) as url:
+        return asyncio.run(main(url))
 
 
 def fund_local(url: str, address: str, amount: Decimal, *, once: bool = False) -> None:
