@@ -36,7 +36,6 @@ from polymm_cli.model import (
     EngineSnapshot,
     FillView,
     FlowKind,
-    FlowRecord,
     HealthSnapshot,
     Market,
     MarketSnapshot,
@@ -44,6 +43,7 @@ from polymm_cli.model import (
     QuoteOrderView,
     Side,
     TradeStatus,
+    pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, project
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
@@ -66,19 +66,6 @@ from polymm_cli.venues.base import (
 from polymm_cli.venues.books import apply_market_event
 
 log = logging.getLogger("polymm.engine")
-
-
-def _merge_flow(cid: str, pairs: Decimal, ts: float, round_no: int) -> FlowRecord:
-    return FlowRecord(
-        flow_id=f"merge:{cid}:{ts:.6f}:{round_no}",
-        kind=FlowKind.MERGE,
-        market=cid,
-        collateral_delta=pairs,
-        yes_delta=-pairs,
-        no_delta=-pairs,
-        ts=ts,
-        note="stop-loss exit",
-    )
 
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
@@ -704,7 +691,16 @@ class QuotingEngine:
             try:
                 await self.chain.merge(market, pairs)
                 log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
-                self.ledger.record_flow(_merge_flow(cid, pairs, self.clock.now(), state.exit_rounds))
+                self.ledger.record_flow(
+                    pair_flow(
+                        FlowKind.MERGE,
+                        cid,
+                        pairs,
+                        self.clock.now(),
+                        note="stop-loss exit",
+                        ref=str(state.exit_rounds),
+                    )
+                )
                 self._refresh_positions(cid)
             except VenueError as exc:
                 self.last_error = f"merge: {exc}"

@@ -16,7 +16,7 @@ from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import LiquidationMode, pairs_to_merge, plan_exit
-from polymm_cli.model import ZERO, FlowKind, FlowRecord, Market, decimal_str
+from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
 from polymm_cli.pnl import project
 from polymm_cli.services.trading import wallet_lock
 from polymm_cli.services.venues import VenueHandle, data_dir, on_venue, open_venue
@@ -30,20 +30,6 @@ T = TypeVar("T")
 
 def _chain(handle: VenueHandle) -> Chain:
     return LocalChain(handle.venue) if handle.name == "local" else PolygonChainUnavailable()
-
-
-def _flow(kind: FlowKind, market: Market, amount: Decimal, ts: float, note: str = "") -> FlowRecord:
-    sign = Decimal(-1) if kind is FlowKind.SPLIT else Decimal(1)
-    return FlowRecord(
-        flow_id=f"{kind.value}:{market.condition_id}:{ts:.6f}",
-        kind=kind,
-        market=market.condition_id,
-        collateral_delta=sign * amount,
-        yes_delta=-sign * amount,
-        no_delta=-sign * amount,
-        ts=ts,
-        note=note,
-    )
 
 
 @dataclass(frozen=True)
@@ -75,7 +61,9 @@ def seed(settings: Settings, ident: str, amount: Decimal) -> InventoryReport:
             await _chain(handle).split(market, amount)
             with Ledger.open(directory) as ledger:
                 ledger.record_market(market, clock.now())
-                ledger.record_flow(_flow(FlowKind.SPLIT, market, amount, clock.now(), "polymm seed"))
+                ledger.record_flow(
+                    pair_flow(FlowKind.SPLIT, market.condition_id, amount, clock.now(), note="polymm seed")
+                )
             after = await handle.venue.balances([market.yes_token, market.no_token])
             return InventoryReport(
                 market,
@@ -109,7 +97,9 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
             await _chain(handle).merge(market, wanted)
             with Ledger.open(directory) as ledger:
                 ledger.record_market(market, clock.now())
-                ledger.record_flow(_flow(FlowKind.MERGE, market, wanted, clock.now(), "polymm merge"))
+                ledger.record_flow(
+                    pair_flow(FlowKind.MERGE, market.condition_id, wanted, clock.now(), note="polymm merge")
+                )
             after = await handle.venue.balances([market.yes_token, market.no_token])
             return InventoryReport(
                 market,
@@ -164,7 +154,11 @@ def liquidate(
                 merged = pairs_to_merge(yes, no).quantize(CENT, rounding=ROUND_DOWN)
                 if merged > 0:
                     await _chain(handle).merge(market, merged)
-                    ledger.record_flow(_flow(FlowKind.MERGE, market, merged, clock.now(), "polymm liquidate"))
+                    ledger.record_flow(
+                        pair_flow(
+                            FlowKind.MERGE, market.condition_id, merged, clock.now(), note="polymm liquidate"
+                        )
+                    )
                 yes0, no0 = yes - merged, no - merged
                 rounds = 0
                 anchor: Decimal | None = None  # the mid when we began: the slippage floor hangs off it
