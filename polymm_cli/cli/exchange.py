@@ -8,7 +8,6 @@ from typing import Annotated
 import typer
 
 from polymm_cli.errors import UsageError
-from polymm_cli.exchange.server.runner import ExchangeServer
 from polymm_cli.services import exchange as service
 
 app = typer.Typer(no_args_is_help=True, help="The local exchange (a Polymarket CLOB V2-compatible server).")
@@ -45,8 +44,8 @@ def serve(
         latency_ms=latency_ms,
     )
 
-    def ready(server: ExchangeServer) -> None:
-        names = ", ".join(m.slug for m in server.exchange.markets.values())
+    def ready(server: service.ServingInfo) -> None:
+        names = ", ".join(server.market_slugs)
         typer.echo(f"local exchange ready at {server.url} (WebSocket {server.ws_url}/market, /user)")
         typer.echo(f"markets: {names}; synthetic flow {'on' if options.flow else 'off'}; Ctrl+C stops it")
 

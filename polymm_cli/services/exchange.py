@@ -61,11 +61,25 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
     )
 
 
-def serve(options: ServeOptions, on_ready: Callable[[ExchangeServer], None]) -> None:
+@dataclass(frozen=True)
+class ServingInfo:
+    """What `polymm exchange serve` tells the user once the exchange answers."""
+
+    url: str
+    ws_url: str
+    market_slugs: tuple[str, ...]
+
+
+def serve(options: ServeOptions, on_ready: Callable[[ServingInfo], None]) -> None:
     """Run the local exchange in the foreground until interrupted."""
     config = exchange_config(options)
+
+    def ready(server: ExchangeServer) -> None:
+        slugs = tuple(m.slug for m in server.exchange.markets.values())
+        on_ready(ServingInfo(server.url, server.ws_url, slugs))
+
     try:
-        serve_forever(config, on_ready)
+        serve_forever(config, ready)
     except OSError as exc:
         raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
     except ValueError as exc:  # an unreadable state file
