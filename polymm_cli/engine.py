@@ -20,14 +20,14 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any
 
 from polymm_cli.book import OrderBook
 from polymm_cli.clock import Clock
-from polymm_cli.errors import PolymmError, VenueError
+from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
 from polymm_cli.model import (
@@ -90,6 +90,28 @@ class EngineConfig:
     stop_loss: StopLossParams = field(default_factory=StopLossParams)
     tick_s: float = 1.0  # time-driven rules (cool-downs ending, stop-loss checks) are re-evaluated this often
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """How the final cancel went. `confirmed`: the exchange listed none of our orders afterwards;
+    otherwise `may_be_open` orders may still rest (counted by the exchange where it answered, by
+    us where it did not)."""
+
+    cancelled: int
+    may_be_open: int
+    confirmed: bool
+
+    def summary(self) -> str:
+        """What the stop did, in words a user can trust: never "cancelled" without the confirmation."""
+        done = f"{self.cancelled} order{'' if self.cancelled == 1 else 's'} cancelled"
+        if self.confirmed:
+            return f"{done}, confirmed by the exchange"
+        return (
+            f"{done}, but the exchange did not confirm the rest: {self.may_be_open} order"
+            f"{' may' if self.may_be_open == 1 else 's may'} still be open (its dead-man's switch removes"
+            " them about 10 s after our last heartbeat; check with `polymm cancel-all`)"
+        )
 
 
 @dataclass(slots=True)
@@ -181,13 +203,20 @@ class QuotingEngine:
         self.fill_count = 0
         self.latencies_us: deque[float] = deque(maxlen=20_000)
         self._decide_lock = asyncio.Lock()
+        self.failure: str | None = None  # the first task failure: the run stops and says this
+        self._failed = asyncio.Event()
+        self._stopping = False
+        self.stop_report: StopReport | None = None
 
     # -- lifecycle --------------------------------------------------------------------------------
 
     async def run(self, *, duration: float | None = None, stop: asyncio.Event | None = None) -> str:
         """Quote until `duration` seconds pass, `stop` is set, or the task is cancelled; then cancel
-        every order and wait for the venue to confirm. Returns why it ended ("duration", "stopped",
-        or "halted: <reason>" when it was halted at the end)."""
+        every order and wait for the venue to confirm (`stop_report` says how that went). Returns why
+        it ended ("duration", "stopped", or "halted: <reason>" when it was halted at the end).
+
+        Every background task is supervised: one that dies (or ends while the run goes on) stops the
+        run the same safe way, and `run` then raises EngineFailure naming the task and the cause."""
         stop = stop or asyncio.Event()
         self.run_started = self.clock.now()
         self.run_id = self.ledger.start_run(
@@ -200,29 +229,72 @@ class QuotingEngine:
         try:
             await self._startup()
             self._tasks = [
-                asyncio.create_task(self._consume_market(), name="market-events"),
-                asyncio.create_task(self._consume_user(), name="user-events"),
-                asyncio.create_task(self._decide_loop(), name="decide"),
-                asyncio.create_task(self._heartbeat_loop(), name="heartbeat"),
-                asyncio.create_task(self._halt_loop(), name="halt-watch"),
-                asyncio.create_task(self._tick_loop(), name="tick"),
+                self._spawn("market feed", self._consume_market),
+                self._spawn("user stream", self._consume_user),
+                self._spawn("decisions", self._decide_loop),
+                self._spawn("heartbeat", self._heartbeat_loop),
+                self._spawn("halt watch", self._halt_loop),
+                self._spawn("timers", self._tick_loop),
             ]
-            waiters: list[asyncio.Task[Any]] = [
-                asyncio.create_task(stop.wait()),
-                asyncio.create_task(self._finished.wait()),
-            ]
-            if duration is not None:
-                waiters.append(asyncio.create_task(asyncio.sleep(duration)))
-            done, pending = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
-            for task in pending:
-                task.cancel()
-            reason = "stopped" if waiters[0] in done or waiters[1] in done else "duration"
+            reason = await self._until_done(stop, duration)
         finally:
             await self._shutdown()
             self.ended = True
-            final = f"halted: {self.halted}" if self.halted else reason
-            self.ledger.end_run(self.run_id, reason=final, ts=self.clock.now())
+            final = self._final_reason(reason)
+            try:
+                self.ledger.end_run(self.run_id, reason=final, ts=self.clock.now())
+            except Exception as exc:  # a broken ledger must not hide how the run ended
+                self.fail("ledger", exc)
+        if self.failure is not None:
+            raise EngineFailure(f"engine stopped: {self.failure}")
         return final
+
+    async def _until_done(self, stop: asyncio.Event, duration: float | None) -> str:
+        waiters: dict[asyncio.Task[Any], str] = {
+            asyncio.create_task(stop.wait()): "stopped",
+            asyncio.create_task(self._finished.wait()): "stopped",
+            asyncio.create_task(self._failed.wait()): "failed",
+        }
+        if duration is not None:
+            waiters[asyncio.create_task(asyncio.sleep(duration))] = "duration"
+        try:
+            done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
+        finally:
+            for task in waiters:
+                task.cancel()
+        return next(waiters[t] for t in waiters if t in done)
+
+    def _final_reason(self, reason: str) -> str:
+        if self.failure is not None:
+            return f"failed: {self.failure}"
+        return f"halted: {self.halted}" if self.halted else reason
+
+    # -- supervision ------------------------------------------------------------------------------
+
+    def _spawn(self, name: str, body: Callable[[], Awaitable[None]]) -> asyncio.Task[None]:
+        return asyncio.create_task(self._supervised(name, body), name=name)
+
+    async def _supervised(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run one background task; any way it ends but a clean stop fails the engine safely."""
+        try:
+            await body()
+        except asyncio.CancelledError:
+            raise
+        except Exception as exc:
+            self.fail(name, exc)
+            return
+        if not self._stopping:
+            self.fail(name, None)
+
+    def fail(self, task: str, exc: BaseException | None) -> None:
+        """Record the first failure and wake `run`, which pulls quotes, stops the heartbeat and
+        cancels everything. The cause is one line: the task, the exception type and its message."""
+        cause = f"{task} ended unexpectedly" if exc is None else f"{task} failed: {describe(exc)}"
+        log.warning("engine failure: %s", cause)
+        if self.failure is None:
+            self.failure = cause
+            self.last_error = cause
+        self._failed.set()
 
     async def _startup(self) -> None:
         """Reconcile with the venue before quoting: leftover orders, and fills missed while away."""
@@ -253,9 +325,11 @@ class QuotingEngine:
         self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
 
     async def _shutdown(self) -> None:
-        # Stop deciding first; the user stream keeps running while orders are cancelled and the
-        # last fills settle, so their final statuses reach the ledger.
-        listening = [t for t in self._tasks if t.get_name() == "user-events"]
+        # Stop deciding and beating first (the exchange's dead-man's switch is our backstop from
+        # here); the user stream keeps running while orders are cancelled and the last fills
+        # settle, so their final statuses reach the ledger.
+        self._stopping = True
+        listening = [t for t in self._tasks if t.get_name() == "user stream"]
         for task in self._tasks:
             if task not in listening:
                 task.cancel()
@@ -263,7 +337,7 @@ class QuotingEngine:
             if task not in listening:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
-        await self._cancel_everything_and_confirm()
+        self.stop_report = await self._cancel_everything_and_confirm()
         await self._await_settlement()
         for task in listening:
             task.cancel()
@@ -282,46 +356,56 @@ class QuotingEngine:
     async def _await_settlement(self) -> None:
         """Wait (bounded) until every fill is CONFIRMED or FAILED, then resync trades over REST once:
         the ledger a run leaves behind holds final statuses, not MATCHED fills that may still fail."""
-        # counted in sleeps, not clock time: a virtual clock does not move while we wait
-        for _ in range(int(self.config.settle_timeout_s / 0.2)):
-            if not self._unsettled():
-                break
-            await asyncio.sleep(0.2)
         if self.run_started is None:
             return
-        for cid in self.states:
-            try:
-                for update in await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S):
-                    self._on_trade(update)
-            except VenueError as exc:
-                self.last_error = f"final resync: {exc}"
-        if self._unsettled():
-            log.warning(
-                "%d fill(s) still settling when the run ended: `polymm pnl` shows them provisional",
-                self._unsettled(),
-            )
+        try:
+            # counted in sleeps, not clock time: a virtual clock does not move while we wait
+            for _ in range(int(self.config.settle_timeout_s / 0.2)):
+                if not self._unsettled():
+                    break
+                await asyncio.sleep(0.2)
+            for cid in self.states:
+                try:
+                    for update in await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S):
+                        self._on_trade(update)
+                except VenueError as exc:
+                    self.last_error = f"final resync: {exc}"
+            if self._unsettled():
+                log.warning(
+                    "%d fill(s) still settling when the run ended: `polymm pnl` shows them provisional",
+                    self._unsettled(),
+                )
+        except Exception as exc:  # the ledger itself failed: say so, the orders are already cancelled
+            self.fail("final settlement", exc)
 
-    async def _cancel_everything_and_confirm(self) -> None:
-        """Cancel all our orders in our markets and poll until the venue lists none (or time runs out)."""
+    async def _cancel_everything_and_confirm(self) -> StopReport:
+        """Cancel all our orders in our markets and poll until the venue lists none (or time runs out).
+
+        Where the venue cannot be asked, the orders we believe live there count as possibly open."""
         deadline = self.clock.monotonic() + self.config.stop_timeout_s
+        cancelled = 0
         while True:
-            remaining = 0
+            open_now, answered = 0, True
             for cid in self.states:
                 try:
                     result = await self.venue.cancel_all(cid)
+                    cancelled += len(result.canceled)
                     self.orders_canceled += len(result.canceled)
-                    remaining += len(await self.venue.open_orders(cid))
+                    open_now += len(await self.venue.open_orders(cid))
                 except VenueError as exc:
                     self.last_error = f"stop: {exc}"
-                    remaining += 1
-            if remaining == 0:
+                    answered = False
+                    open_now += sum(1 for o in self.live.values() if o.market == cid)
+            if answered and open_now == 0:
                 self.live.clear()
-                return
+                return StopReport(cancelled=cancelled, may_be_open=0, confirmed=True)
             if self.clock.monotonic() >= deadline:
                 log.error(
-                    "orders still open at the venue after %.0f s of cancelling", self.config.stop_timeout_s
+                    "%d order(s) may still be open at the venue after %.0f s of cancelling",
+                    open_now,
+                    self.config.stop_timeout_s,
                 )
-                return
+                return StopReport(cancelled=cancelled, may_be_open=open_now, confirmed=False)
             await asyncio.sleep(0.2)
 
     # -- health -----------------------------------------------------------------------------------
@@ -948,7 +1032,7 @@ class QuotingEngine:
             orders = tuple(self._order_view(m, o, ref_mid) for o in mine)
             reward_rate = self._reward_rate(m, orders, ref_mid) if ref_mid is not None else None
             if self.ended:
-                status = "stopped: every order cancelled"
+                status = "stopped: " + (self.stop_report.summary() if self.stop_report else "")
             elif self.halted:
                 status = f"halted: {self.halted}"
             elif not self.healthy:

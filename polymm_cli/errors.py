@@ -66,3 +66,18 @@ def exit_code_for(error: BaseException) -> int:
     if isinstance(error, KeyboardInterrupt):
         return EXIT_INTERRUPTED
     return EXIT_BUG
+
+
+class EngineFailure(PolymmError):
+    """A task of the running engine died: quotes were pulled and every order cancelled (exit 1)."""
+
+    exit_code = EXIT_BUG
+
+
+def describe(error: BaseException, limit: int = 200) -> str:
+    """One line naming an exception: its type and its message (whitespace folded, bounded)."""
+    text = " ".join(str(error).split())
+    if len(text) > limit:
+        text = text[: limit - 3] + "..."
+    name = type(error).__name__
+    return f"{name}: {text}" if text else name

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
 
@@ -13,7 +14,7 @@ from rich.live import Live
 
 from polymm_cli.cli import views
 from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
-from polymm_cli.errors import RiskHalt
+from polymm_cli.errors import PolymmError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
@@ -81,23 +82,62 @@ def run(
         def log_decision(decision: dict[str, Any]) -> None:
             print(json.dumps(decision), flush=True)
 
+        _finish(lambda: trading.run(settings, options, confirm=confirm, on_decision=log_decision), True)
+        return
+    dashboard = _Dashboard()
+
+    def with_dashboard() -> trading.RunOutcome:
         try:
-            reason = trading.run(settings, options, confirm=confirm, on_decision=log_decision)
-        except (RiskHalt, trading.Interrupted) as exc:
+            return trading.run(settings, options, confirm=confirm, on_snapshot=dashboard.show)
+        finally:
+            dashboard.close()  # the last frame stays on screen; the stop line comes below it
+
+    _finish(with_dashboard, False)
+
+
+class _Dashboard:
+    """The live dashboard, started at the first snapshot (so a confirmation prompt comes before it)."""
+
+    def __init__(self) -> None:
+        self._live: Live | None = None
+
+    def show(self, snapshot: EngineSnapshot) -> None:
+        if self._live is None:
+            self._live = Live(console=Console(), refresh_per_second=4, transient=False)
+            self._live.start()
+        self._live.update(views.dashboard(snapshot))
+
+    def close(self) -> None:
+        if self._live is not None:
+            self._live.stop()
+
+
+def _finish(start: Callable[[], trading.RunOutcome], headless: bool) -> None:
+    """Run, then end with the one line that says what the stop did. A requested stop (Ctrl+C) is not
+    an error: it is reported like any other stop and keeps exit 130 for scripts; halts, failures and
+    unconfirmed cancels end as errors (one line on stderr, their exit code)."""
+    try:
+        outcome = start()
+    except trading.Interrupted as exc:
+        _stopped(headless, "interrupted", str(exc).removeprefix("stopped: "), exc.exit_code)
+        raise typer.Exit(exc.exit_code) from None
+    except PolymmError as exc:
+        if headless:
             print(
                 json.dumps({"event": "stopped", "reason": str(exc), "exit_code": exc.exit_code}), flush=True
             )
-            raise
-        print(json.dumps({"event": "stopped", "reason": reason}), flush=True)
-        return
-    console = Console()
-    with Live(console=console, refresh_per_second=4, transient=False) as display:
+        raise
+    _stopped(headless, outcome.reason, outcome.summary, 0)
 
-        def show(snapshot: EngineSnapshot) -> None:
-            display.update(views.dashboard(snapshot))
 
-        reason = trading.run(settings, options, confirm=confirm, on_snapshot=show)
-    console.print(f"stopped ({reason}); every order was cancelled")
+def _stopped(headless: bool, reason: str, summary: str, exit_code: int) -> None:
+    if headless:
+        line = {"event": "stopped", "reason": reason, "summary": summary, "exit_code": exit_code}
+        print(json.dumps(line), flush=True)
+    elif reason == "interrupted":
+        typer.echo(f"stopped: {summary}")
+    else:
+        typer.echo(f"stopped ({reason}): {summary}")
 
 
 def quote(

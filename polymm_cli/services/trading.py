@@ -21,7 +21,7 @@ from typing import Any
 
 from polymm_cli.clock import SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
-from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError, RiskHalt, UsageError
+from polymm_cli.errors import EXIT_INTERRUPTED, EngineFailure, PolymmError, RiskHalt, UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
@@ -35,6 +35,7 @@ from polymm_cli.venues.base import Venue
 HALT_FILE = "halt-{address}.json"
 LOCK_FILE = "run-{address}.lock"
 SNAPSHOT_INTERVAL_S = 0.25
+CENT = Decimal("0.01")
 
 
 class Interrupted(PolymmError):
@@ -167,6 +168,15 @@ def read_halt(directory: Path, address: str) -> str | None:
 # -- run ------------------------------------------------------------------------------------------
 
 
+@dataclass(frozen=True)
+class RunOutcome:
+    """How a run that ended normally ended: why, and what its stop did ("2 orders cancelled,
+    confirmed by the exchange; P&L +0.16")."""
+
+    reason: str
+    summary: str
+
+
 def run(
     settings: Settings,
     options: RunOptions,
@@ -174,10 +184,12 @@ def run(
     confirm: Callable[[str], bool],
     on_snapshot: Callable[[EngineSnapshot], None] | None = None,
     on_decision: Callable[[dict[str, Any]], None] | None = None,
-) -> str:
-    """Run the quoting engine until duration, Ctrl+C or SIGTERM; returns the exit reason.
+) -> RunOutcome:
+    """Run the quoting engine until duration, Ctrl+C or SIGTERM.
 
-    Raises RiskHalt when the run ended halted (exit code 4), Interrupted on Ctrl+C (130)."""
+    Raises Interrupted on Ctrl+C (exit 130: a requested stop, its message says what was done),
+    RiskHalt when the run ended halted (4), EngineFailure when an engine task died (1), and
+    VenueError when the exchange did not confirm every cancel at the stop (3)."""
     params = quote_params(settings)
     if settings.venue is VenueName.POLYMARKET:
         if not options.live:
@@ -201,7 +213,7 @@ async def _run(
     confirm: Callable[[str], bool],
     on_snapshot: Callable[[EngineSnapshot], None] | None,
     on_decision: Callable[[dict[str, Any]], None] | None,
-) -> str:
+) -> RunOutcome:
     clock = SystemClock()
     async with open_venue(settings, clock, url) as handle:
         venue = handle.venue
@@ -224,38 +236,68 @@ async def _run(
                 halt_check=lambda: read_halt(directory, venue.address),
                 on_decision=on_decision,
             )
-            stop = asyncio.Event()
-            interrupted: list[int] = []
-            loop = asyncio.get_running_loop()
+            return await _drive(engine, options, on_snapshot)
 
-            def on_signal(sig: int) -> None:
-                interrupted.append(sig)
-                stop.set()
 
-            for sig in (signal.SIGINT, signal.SIGTERM):
-                loop.add_signal_handler(sig, on_signal, sig)
-            reporter = asyncio.create_task(_report(engine, on_snapshot)) if on_snapshot else None
-            try:
-                reason = await engine.run(duration=options.duration, stop=stop)
-            finally:
-                if reporter is not None:
-                    reporter.cancel()
-                    with contextlib.suppress(asyncio.CancelledError):
-                        await reporter
-                    on_snapshot(engine.snapshot())  # type: ignore[misc]
-                for sig in (signal.SIGINT, signal.SIGTERM):
-                    loop.remove_signal_handler(sig)
+async def _drive(
+    engine: QuotingEngine, options: RunOptions, on_snapshot: Callable[[EngineSnapshot], None] | None
+) -> RunOutcome:
+    """Run the engine with the signals wired to a clean stop and the dashboard fed, then judge the end."""
+    stop = asyncio.Event()
+    interrupted: list[int] = []
+    loop = asyncio.get_running_loop()
+
+    def on_signal(sig: int) -> None:
+        interrupted.append(sig)
+        stop.set()
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, on_signal, sig)
+    reporter = asyncio.create_task(_report(engine, on_snapshot)) if on_snapshot else None
+    reason, failure = "stopped", None
+    try:
+        reason = await engine.run(duration=options.duration, stop=stop)
+    except EngineFailure as exc:
+        failure = exc
+    finally:
+        if reporter is not None:
+            reporter.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await reporter
+            with contextlib.suppress(Exception):
+                on_snapshot(engine.snapshot())  # type: ignore[misc]
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(sig)
+    return _judge(engine, reason, failure, interrupted[0] if interrupted else None)
+
+
+def _judge(engine: QuotingEngine, reason: str, failure: EngineFailure | None, sig: int | None) -> RunOutcome:
+    """The run's end as the user reads it; the most urgent news wins: orders possibly left open,
+    then a failure, a halt, an interrupt."""
+    report = engine.stop_report
+    done = report.summary() if report is not None else "nothing was cancelled"
+    pnl = ""
+    with contextlib.suppress(Exception):  # a broken ledger must not hide how the stop went
+        pnl = f"; P&L {engine.snapshot().total_pnl.quantize(CENT):+}"
+    if report is not None and not report.confirmed:
+        raise VenueError(f"stopped ({failure or reason}): {done}")
+    if failure is not None:
+        raise EngineFailure(f"{failure}; {done}")
     if reason.startswith("halted"):
-        raise RiskHalt(f"run ended {reason}; every order was cancelled")
-    if interrupted and interrupted[0] == signal.SIGINT:
-        raise Interrupted("interrupted: every order was cancelled")
-    return reason
+        raise RiskHalt(f"run ended {reason}; {done}{pnl}")
+    if sig == signal.SIGINT:
+        raise Interrupted(f"stopped: {done}{pnl}")
+    return RunOutcome(reason, f"{done}{pnl}")
 
 
 async def _report(engine: QuotingEngine, on_snapshot: Callable[[EngineSnapshot], None]) -> None:
-    while True:
-        on_snapshot(engine.snapshot())
-        await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+    """Feed the dashboard; a dashboard that fails stops the run safely (nobody could see it)."""
+    try:
+        while True:
+            on_snapshot(engine.snapshot())
+            await asyncio.sleep(SNAPSHOT_INTERVAL_S)
+    except Exception as exc:
+        engine.fail("dashboard", exc)
 
 
 async def _resolve_markets(venue: Venue, idents: list[str]) -> list[Market]:

@@ -9,6 +9,7 @@ saved in the data dir) and `open_venue` (the Polymarket adapter with the data di
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import subprocess
 import sys
@@ -158,3 +159,11 @@ def cash_effect(side: Side, price: Decimal, size: Decimal, fee: Decimal) -> Deci
     """pUSD in (+) or out (-) of the account for one fill of its own order."""
     notional = price * size
     return (notional if side is Side.SELL else -notional) - fee
+
+
+def assert_stopped_cleanly(line: str, reason: str) -> None:
+    """A headless run's last line: a normal stop for `reason`, every cancel confirmed, exit 0."""
+    stopped = json.loads(line)
+    assert stopped["event"] == "stopped" and stopped["reason"] == reason, stopped
+    assert stopped["exit_code"] == 0, stopped
+    assert "confirmed by the exchange" in stopped["summary"], stopped

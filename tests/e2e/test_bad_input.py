@@ -3,13 +3,12 @@ code (errors.py: 2 usage or configuration), and nothing written to the ledger.""
 
 from __future__ import annotations
 
-import json
 from subprocess import CompletedProcess
 
 import pytest
 
 from polymm_cli.errors import EXIT_USAGE
-from tests.e2e.support import ledger_contents, polymm, start_polymm
+from tests.e2e.support import assert_stopped_cleanly, ledger_contents, polymm, start_polymm
 
 
 def assert_one_line_error(result: CompletedProcess[str], code: int, message: str) -> None:
@@ -103,7 +102,7 @@ def test_a_second_run_on_the_same_wallet_is_refused_while_the_first_runs() -> No
         first.terminate()  # SIGTERM: the first run stops cleanly
         out, err = first.communicate(timeout=30)
     assert first.returncode == 0, err
-    assert json.loads(out.splitlines()[-1]) == {"event": "stopped", "reason": "stopped"}
+    assert_stopped_cleanly(out.splitlines()[-1], "stopped")
     ledger = ledger_contents()
     assert ledger is not None
     assert [r.run_id for r in ledger.runs] == [running.run_id]  # the refused run recorded nothing

@@ -13,7 +13,7 @@ import pytest
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.model import Side
 from polymm_cli.venues.base import OrderIntent
-from tests.e2e.support import account_at_exchange, bot_venue, polymm, start_polymm
+from tests.e2e.support import account_at_exchange, assert_stopped_cleanly, bot_venue, polymm, start_polymm
 
 pytestmark = pytest.mark.slow
 
@@ -62,7 +62,7 @@ async def test_halt_pulls_the_quotes_within_a_second_and_resume_brings_them_back
     assert halted.returncode == 0 and "halt requested" in halted.stdout
     assert resumed.returncode == 0 and "resumed" in resumed.stdout
     assert run.returncode == 0, err  # resumed: the run ended on its duration, not halted
-    assert json.loads(out.splitlines()[-1]) == {"event": "stopped", "reason": "duration"}
+    assert_stopped_cleanly(out.splitlines()[-1], "duration")
 
 
 def test_seed_then_liquidate_leaves_a_flat_position_and_pnl_agrees_with_the_exchange() -> None:

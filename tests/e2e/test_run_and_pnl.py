@@ -9,7 +9,13 @@ import pytest
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.services.venues import LOCAL_STARTING_PUSD
-from tests.e2e.support import account_at_exchange, cash_effect, ledger_contents, polymm
+from tests.e2e.support import (
+    account_at_exchange,
+    assert_stopped_cleanly,
+    cash_effect,
+    ledger_contents,
+    polymm,
+)
 
 MARKETS = sample_markets()
 CENT = Decimal("0.01")
@@ -37,7 +43,7 @@ def test_a_20_second_headless_run_quotes_gets_fills_and_pnl_agrees_with_the_exch
     # Assert: it quoted, stopped at the duration, and recorded fills in one finished run
     assert run.returncode == 0, run.stderr
     lines = [json.loads(line) for line in run.stdout.splitlines()]
-    assert lines[-1] == {"event": "stopped", "reason": "duration"}
+    assert_stopped_cleanly(run.stdout.splitlines()[-1], "duration")
     decisions = lines[:-1]
     assert sum(d["places"] for d in decisions) >= 2
     assert "Traceback" not in run.stderr
