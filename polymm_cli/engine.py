@@ -23,11 +23,12 @@ from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from polymm_cli.book import OrderBook
 from polymm_cli.clock import Clock
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
+from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
 from polymm_cli.model import (
@@ -66,6 +67,7 @@ from polymm_cli.venues.base import (
 from polymm_cli.venues.books import apply_market_event
 
 log = logging.getLogger("polymm.engine")
+T = TypeVar("T")
 
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
@@ -89,29 +91,40 @@ class EngineConfig:
     caps: PortfolioCaps = field(default_factory=PortfolioCaps)
     stop_loss: StopLossParams = field(default_factory=StopLossParams)
     tick_s: float = 1.0  # time-driven rules (cool-downs ending, stop-loss checks) are re-evaluated this often
+    heartbeat_stale_s: float = (
+        8.0  # no acknowledged heartbeat for this long: unhealthy (the venue cancels at 10)
+    )
+    order_failure_limit: int = 5  # consecutive failed order calls that pause the order path
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
 
 
 @dataclass(frozen=True, slots=True)
 class StopReport:
-    """How the final cancel went. `confirmed`: the exchange listed none of our orders afterwards;
-    otherwise `may_be_open` orders may still rest (counted by the exchange where it answered, by
-    us where it did not)."""
+    """How the final cancel went. `confirmed`: the exchange listed none of our orders afterwards.
+    Otherwise `may_be_open` orders may still rest: as the exchange listed them when it answered
+    (`reachable`), else counted by us (of the `known` orders we had when the stop began)."""
 
     cancelled: int
     may_be_open: int
     confirmed: bool
+    reachable: bool = True
+    known: int = 0
 
     def summary(self) -> str:
         """What the stop did, in words a user can trust: never "cancelled" without the confirmation."""
+        switch = (
+            " (its dead-man's switch removes them about 10 s after our last heartbeat;"
+            " check with `polymm cancel-all`)"
+        )
+        if not self.reachable:
+            return (
+                f"the exchange did not answer the cancels: {self.may_be_open} of the {self.known} "
+                f"order{'' if self.known == 1 else 's'} we had may still be open{switch}"
+            )
         done = f"{self.cancelled} order{'' if self.cancelled == 1 else 's'} cancelled"
         if self.confirmed:
             return f"{done}, confirmed by the exchange"
-        return (
-            f"{done}, but the exchange did not confirm the rest: {self.may_be_open} order"
-            f"{' may' if self.may_be_open == 1 else 's may'} still be open (its dead-man's switch removes"
-            " them about 10 s after our last heartbeat; check with `polymm cancel-all`)"
-        )
+        return f"{done}, but the exchange still lists {self.may_be_open}{switch}"
 
 
 @dataclass(slots=True)
@@ -187,13 +200,15 @@ class QuotingEngine:
         self._tasks: list[asyncio.Task[None]] = []
         self.market_feed = False
         self.user_stream = False
-        self.heartbeat_ok = False
+        self._heartbeat = HeartbeatWatch(config.heartbeat_stale_s)
+        self._order_path = OrderPathBreaker(limit=config.order_failure_limit)
+        self._heartbeat = HeartbeatWatch(config.heartbeat_stale_s)
+        self._order_path = OrderPathBreaker(limit=config.order_failure_limit)
         self.halted: str | None = None
         self._halt_external = False
         self.ended = False
         self.last_error = ""
         self._last_market_event: float | None = None
-        self._last_beat: float | None = None
         self._was_healthy = False
         self.run_id: str | None = None
         self.run_started: float | None = None
@@ -338,7 +353,8 @@ class QuotingEngine:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self.stop_report = await self._cancel_everything_and_confirm()
-        await self._await_settlement()
+        if self.stop_report.reachable:  # else the next run's start-up resync catches the trades up
+            await self._await_settlement()
         for task in listening:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -366,10 +382,13 @@ class QuotingEngine:
                 await asyncio.sleep(0.2)
             for cid in self.states:
                 try:
-                    for update in await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S):
-                        self._on_trade(update)
-                except VenueError as exc:
-                    self.last_error = f"final resync: {exc}"
+                    async with asyncio.timeout(self.config.stop_timeout_s):  # an exchange that is down
+                        updates = await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S)
+                except (VenueError, TimeoutError) as exc:
+                    self.last_error = f"final resync: {describe(exc)}"
+                    continue
+                for update in updates:
+                    self._on_trade(update)
             if self._unsettled():
                 log.warning(
                     "%d fill(s) still settling when the run ended: `polymm pnl` shows them provisional",
@@ -383,8 +402,10 @@ class QuotingEngine:
 
         Where the venue cannot be asked, the orders we believe live there count as possibly open."""
         deadline = self.clock.monotonic() + self.config.stop_timeout_s
-        cancelled = 0
-        while True:
+        rounds = max(1, int(self.config.stop_timeout_s / 0.2))  # also bounded in sleeps: virtual clocks
+        known, cancelled = len(self.live), 0
+        open_now, answered = known, False
+        for _ in range(rounds):
             open_now, answered = 0, True
             for cid in self.states:
                 try:
@@ -398,21 +419,31 @@ class QuotingEngine:
                     open_now += sum(1 for o in self.live.values() if o.market == cid)
             if answered and open_now == 0:
                 self.live.clear()
-                return StopReport(cancelled=cancelled, may_be_open=0, confirmed=True)
+                return StopReport(cancelled=cancelled, may_be_open=0, confirmed=True, known=known)
             if self.clock.monotonic() >= deadline:
-                log.error(
-                    "%d order(s) may still be open at the venue after %.0f s of cancelling",
-                    open_now,
-                    self.config.stop_timeout_s,
-                )
-                return StopReport(cancelled=cancelled, may_be_open=open_now, confirmed=False)
+                break
             await asyncio.sleep(0.2)
+        log.warning("%d order(s) may still be open at the venue after cancelling", open_now)
+        return StopReport(
+            cancelled=cancelled, may_be_open=open_now, confirmed=False, reachable=answered, known=known
+        )
 
     # -- health -----------------------------------------------------------------------------------
 
     @property
+    def heartbeat_ok(self) -> bool:
+        return self._heartbeat.ok(self.clock.monotonic())
+
+    @property
     def healthy(self) -> bool:
-        return self.market_feed and self.user_stream and self.heartbeat_ok and self.halted is None
+        now = self.clock.monotonic()
+        return (
+            self.market_feed
+            and self.user_stream
+            and self._heartbeat.ok(now)
+            and not self._order_path.paused(now)
+            and self.halted is None
+        )
 
     def _health_changed(self) -> None:
         healthy = self.healthy
@@ -444,16 +475,34 @@ class QuotingEngine:
         self._wake.set()
 
     async def _heartbeat_loop(self) -> None:
+        """Beat the venue's dead-man's switch, start to start (a slow beat does not stretch the
+        period). While the order path is tripped the beat is withheld: the venue then removes every
+        order we could not cancel about 10 s after the last one it accepted."""
+        interval = self.config.heartbeat_interval_s
         while True:
-            try:
-                await self.venue.heartbeat()
-                self.heartbeat_ok = True
-                self._last_beat = self.clock.monotonic()
-            except VenueError as exc:
-                self.heartbeat_ok = False
-                self.last_error = f"heartbeat: {exc}"
+            started = self.clock.monotonic()
+            if not self._order_path.tripped():
+                try:
+                    await self.venue.heartbeat()
+                    self._heartbeat.acked(self.clock.monotonic())
+                except VenueError as exc:
+                    self.last_error = f"heartbeat: {exc}"
             self._health_changed()
-            await asyncio.sleep(self.config.heartbeat_interval_s)
+            await asyncio.sleep(max(0.0, started + interval - self.clock.monotonic()))
+
+    async def _order_call(self, call: Awaitable[T]) -> T:
+        """An order-path call (place or cancel), counted by the breaker: raises what it raised."""
+        try:
+            result = await call
+        except VenueError as exc:
+            if self._order_path.failed(self.clock.monotonic(), describe(exc)):
+                log.warning("order path paused: %s", self._order_path.reason(self.clock.monotonic()))
+            self._health_changed()
+            raise
+        if self._order_path.succeeded():
+            log.warning("order path recovered")
+            self._health_changed()
+        return result
 
     async def _halt_loop(self) -> None:
         while True:
@@ -724,6 +773,7 @@ class QuotingEngine:
         """Time-driven rules: cool-downs that end, stop-losses to check, stopped markets to resume."""
         while True:
             await asyncio.sleep(self.config.tick_s)
+            self._health_changed()  # a heartbeat going stale, an order-path pause ending
             now = self.clock.monotonic()
             for cid, state in self.states.items():
                 if state.stopped is None:
@@ -870,6 +920,9 @@ class QuotingEngine:
     def _pause_reason(self) -> str:
         if self.halted:
             return f"halted: {self.halted}"
+        now = self.clock.monotonic()
+        if self._order_path.paused(now):
+            return "paused: " + self._order_path.reason(now)
         missing = [
             name
             for name, ok in (
@@ -915,7 +968,7 @@ class QuotingEngine:
         self.decisions += 1
         errors: list[str] = []
         if plan.cancels:
-            cancelled = await self.venue.cancel(plan.cancels)
+            cancelled = await self._order_call(self.venue.cancel(plan.cancels))
             self.orders_canceled += len(cancelled.canceled)
             for oid in (*cancelled.canceled, *cancelled.not_canceled):
                 self.live.pop(oid, None)
@@ -931,7 +984,7 @@ class QuotingEngine:
                 )
                 for t in plan.places
             ]
-            for result in await self.venue.place(intents):
+            for result in await self._order_call(self.venue.place(intents)):
                 if result.ok:
                     self.orders_placed += 1
                     i = result.intent
@@ -1075,7 +1128,7 @@ class QuotingEngine:
                 feed_age_s=(now - self._last_market_event) if self._last_market_event is not None else None,
                 user_stream=self.user_stream,
                 heartbeat=self.heartbeat_ok,
-                heartbeat_age_s=(now - self._last_beat) if self._last_beat is not None else None,
+                heartbeat_age_s=self._heartbeat.age(now),
                 last_error=self.last_error,
                 halted=self.halted,
             ),

@@ -196,6 +196,9 @@ class SimWorld:
             EngineConfig(
                 params=params,
                 heartbeat_interval_s=3600,
+                # the loops sleep in real time, so this world beats once: its virtual hours must not
+                # make that beat stale (tests/test_engine_supervision.py holds the staleness rule)
+                heartbeat_stale_s=1e12,
                 halt_poll_s=3600,
                 stop_timeout_s=1.0,
                 tick_s=TICK_S if ticks else 3600,

@@ -9,6 +9,7 @@ cause, and the ledger records how the run ended.
 from __future__ import annotations
 
 import asyncio
+import itertools
 import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import replace
@@ -19,9 +20,11 @@ from typing import Any
 import pytest
 
 from polymm_cli import engine as engine_module
+from polymm_cli.clock import SystemClock
 from polymm_cli.errors import EngineFailure, VenueError
 from polymm_cli.model import Side
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams
+from polymm_cli.services import trading
 from tests.sim_world import SimWorld, market, until
 
 M = market("supervised")
@@ -167,3 +170,133 @@ async def test_a_clean_stop_is_not_a_failure(world: SimWorld) -> None:
 
 def engine_config_with(engine: engine_module.QuotingEngine, **changes: Any) -> engine_module.EngineConfig:
     return replace(engine.config, **changes)
+
+
+# -- the order path and the heartbeat ------------------------------------------------------------------
+
+
+async def test_consecutive_order_failures_pause_the_order_path_and_withhold_the_heartbeat_until_it_heals(
+    tmp_path: Path,
+) -> None:
+    """A 5xx storm on places and cancels: after 5 failed calls the engine pauses (unhealthy), stops
+    beating so the exchange's dead-man's switch removes what we could not cancel, and quotes again
+    once a call goes through after the cool-down."""
+    w = SimWorld(tmp_path, [M])
+    w.book(M, "0.47", "0.53")
+    engine = w.make_engine(ticks=True)
+    engine.config = engine_config_with(engine, heartbeat_interval_s=0.01)
+    beats: list[float] = []
+    real_beat, real_place, real_cancel = w.venue.heartbeat, w.venue.place, w.venue.cancel
+
+    async def beat() -> None:
+        beats.append(w.clock.monotonic())
+        await real_beat()
+
+    storm = {"on": False}
+
+    async def place(*args: Any, **kwargs: Any) -> Any:
+        if storm["on"]:
+            raise VenueError("POST /order failed: HTTP 503 (gave up after 2 attempts)", status=503)
+        return await real_place(*args, **kwargs)
+
+    async def cancel(*args: Any, **kwargs: Any) -> Any:
+        if storm["on"]:
+            raise VenueError("DELETE /orders failed: HTTP 503 (gave up after 2 attempts)", status=503)
+        return await real_cancel(*args, **kwargs)
+
+    w.venue.heartbeat, w.venue.place, w.venue.cancel = beat, place, cancel  # type: ignore[method-assign]
+    try:
+        await quoting(w)
+        storm["on"] = True
+        for i in range(6):  # the book moves: each decision tries a cancel, and fails
+            w.book(M, f"0.4{i}", f"0.5{i + 4}")
+            await w.advance(0.1, step=0.1)
+        await until(lambda: not engine.healthy, what="paused after 5 failures")
+        assert "paused: order path failing (" in engine.snapshot().markets[0].status
+        beats_when_paused = len(beats)
+        await asyncio.sleep(0.1)
+        assert len(beats) == beats_when_paused, "the heartbeat went on while the order path was failing"
+
+        storm["on"] = False
+        await w.advance(3.0, step=0.5)  # the cool-down (2 s) ends; the next call goes through
+        await until(lambda: engine.healthy and len(w.quotes(M)) == 2, what="quoting again")
+        await until(lambda: len(beats) > beats_when_paused, what="beating again")
+    finally:
+        await w.finish()
+        w.close()
+
+
+async def test_a_heartbeat_unacknowledged_for_8_seconds_makes_the_engine_unhealthy(tmp_path: Path) -> None:
+    w = SimWorld(tmp_path, [M])
+    w.book(M, "0.47", "0.53")
+    engine = w.make_engine(ticks=True)
+    engine.config = engine_config_with(engine, heartbeat_interval_s=0.01, heartbeat_stale_s=8.0)
+    engine._heartbeat.stale_s = 8.0
+    hang = asyncio.Event()
+
+    async def beat() -> None:
+        if hang.is_set():
+            await asyncio.Event().wait()  # a heartbeat that never answers
+
+    w.venue.heartbeat = beat  # type: ignore[method-assign]
+    try:
+        await quoting(w)
+        hang.set()
+        await w.advance(7.0, step=0.5)
+        assert engine.healthy and len(w.quotes(M)) == 2  # 7 s: still inside the bound
+
+        await w.advance(1.5, step=0.5)
+
+        await until(lambda: w.quotes(M) == [], what="quotes pulled once the heartbeat is 8 s old")
+        assert "heartbeat unhealthy" in engine.snapshot().markets[0].status
+    finally:
+        await w.finish()
+        w.close()
+
+
+async def test_heartbeats_are_timed_start_to_start(world: SimWorld) -> None:
+    """A beat that takes 60% of the interval does not stretch the period (the switch fires at 10 s)."""
+    starts: list[float] = []
+    loop = asyncio.get_running_loop()
+
+    async def slow_beat() -> None:
+        starts.append(loop.time())
+        await asyncio.sleep(0.06)
+
+    world.venue.heartbeat = slow_beat  # type: ignore[method-assign]
+    engine = world.make_engine()
+    engine.config = engine_config_with(engine, heartbeat_interval_s=0.1)
+    engine.clock = SystemClock()  # the beat is scheduled on the engine's clock: a real one here
+    await world.start(engine)
+    await until(lambda: len(starts) >= 6, what="six beats")
+    await world.finish()
+
+    gaps = [b - a for a, b in itertools.pairwise(starts)]
+    assert sum(gaps) / len(gaps) < 0.13, gaps  # start to start: ~0.10, not 0.16
+
+
+async def test_a_stop_whose_cancels_the_exchange_does_not_confirm_never_claims_they_were(
+    world: SimWorld,
+) -> None:
+    """The exchange answers but keeps listing an order: the stop says so and the run ends in error."""
+    await quoting(world)
+    engine = world.engine
+    assert engine is not None
+    engine.config = engine_config_with(engine, stop_timeout_s=0.3)
+    stuck = world.quotes(M)[0]
+    real_open = world.venue.open_orders
+
+    async def still_listed(*args: Any, **kwargs: Any) -> Any:
+        listed = await real_open(*args, **kwargs)
+        return listed or [stuck]  # a cancel the exchange never applies
+
+    world.venue.open_orders = still_listed  # type: ignore[method-assign]
+
+    assert await world.finish() == "stopped"
+
+    report = engine.stop_report
+    assert report is not None and not report.confirmed and report.reachable and report.may_be_open == 1
+    assert "confirmed" not in report.summary()
+    with pytest.raises(VenueError, match="but the exchange still lists 1 .*dead-man's switch") as ended:
+        trading._judge(engine, "stopped", None, None)
+    assert ended.value.exit_code == 3

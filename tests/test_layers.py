@@ -8,7 +8,19 @@ from pathlib import Path
 import pytest
 
 PACKAGE = Path(__file__).resolve().parents[1] / "polymm_cli"
-PURE = {"model", "book", "quoter", "reconcile", "risk", "pnl", "rewards", "regime", "liquidation", "jsonsafe"}
+PURE = {
+    "model",
+    "book",
+    "quoter",
+    "reconcile",
+    "risk",
+    "pnl",
+    "rewards",
+    "regime",
+    "liquidation",
+    "jsonsafe",
+    "health",
+}
 
 # module (or package) -> polymm_cli modules it must NOT import
 FORBIDDEN: dict[str, tuple[str, ...]] = {

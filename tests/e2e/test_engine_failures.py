@@ -18,6 +18,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from polymm_cli.clock import SystemClock
@@ -38,26 +39,36 @@ LAUNCH = (
 )
 
 
-@pytest.fixture
-def busy_exchange() -> Iterator[str]:
-    """A local exchange with lively takers (fills within seconds) and instant settlement."""
+def exchange_with_takers(per_minute: float) -> Iterator[str]:
     server = ExchangeThread(
         ExchangeConfig(
             flow=True,
             settlement=SettlementConfig(delay_s=0.0),
-            flow_config=FlowConfig(taker_rate_per_min=240.0, maker_level_size=10.0),
+            flow_config=FlowConfig(taker_rate_per_min=per_minute, maker_level_size=10.0),
         )
     ).start()
     yield server.url
     server.stop()
 
 
-def start_broken_run(url: str, kind: str, tmp: Path) -> tuple[subprocess.Popen[str], Path, Path]:
+@pytest.fixture
+def busy_exchange() -> Iterator[str]:
+    """A local exchange with lively takers (fills within seconds) and instant settlement."""
+    yield from exchange_with_takers(240.0)
+
+
+@pytest.fixture
+def calm_exchange() -> Iterator[str]:
+    """Almost no takers: our quotes hold still (what is under test is the stop, not the quoting)."""
+    yield from exchange_with_takers(0.01)
+
+
+def start_broken_run(url: str, kind: str, tmp: Path, *extra: str) -> tuple[subprocess.Popen[str], Path, Path]:
     trigger, stamp = tmp / "armed", tmp / "failed-at"
     env = polymm_env(
         PYTHONPATH=str(REPO), INJECT_FAILURE=kind, INJECT_TRIGGER=str(trigger), INJECT_STAMP=str(stamp)
     )
-    args = ["run", "--headless", "--duration", "60", "--exchange-url", url]
+    args = ["run", "--headless", "--duration", "60", "--exchange-url", url, *extra]
     run = subprocess.Popen(
         [sys.executable, "-c", LAUNCH, *args],
         stdout=subprocess.PIPE,
@@ -126,3 +137,50 @@ async def test_a_failure_inside_a_running_engine_pulls_its_quotes_within_a_secon
         lines[0],
     ), lines[0]
     assert '"exit_code": 1' in out.splitlines()[-1]
+
+
+async def test_a_stop_the_exchange_does_not_confirm_says_what_may_be_open_and_exits_3(
+    calm_exchange: str, tmp_path: Path
+) -> None:
+    """Every request fails when the run is asked to stop: it must not claim the orders were cancelled;
+    it says how many may still rest and that the dead-man's switch removes them, and that is true."""
+    # Arrange: a quoting run (no failure armed)
+    data_dir().mkdir(parents=True, exist_ok=True)
+    key, _ = local_private_key(data_dir())
+    run, _, _ = start_broken_run(calm_exchange, "decision", tmp_path, "--requote-threshold", "0.5")
+    try:
+        config = PolymarketConfig.for_local_exchange(calm_exchange, key)
+        async with PolymarketVenue(config, SystemClock()) as venue:
+            deadline = time.monotonic() + 30
+            while len(await venue.open_orders()) < 2:
+                assert time.monotonic() < deadline, "the run never quoted"
+                await asyncio.sleep(0.05)
+
+            resting = len(await venue.open_orders())
+            # Act: the exchange fails every request, and the run is told to stop (SIGTERM)
+            storm = {"error_status": 503, "error_count": 1_000_000}
+            httpx.post(f"{calm_exchange}/_local/faults", json=storm).raise_for_status()
+            run.terminate()
+            out, err = await asyncio.to_thread(run.communicate, timeout=60)
+            httpx.post(f"{calm_exchange}/_local/faults", json={"error_status": 0}).raise_for_status()
+            deadline = time.monotonic() + 15
+            while await venue.open_orders():  # the switch: ~10 s after the run's last heartbeat
+                assert time.monotonic() < deadline, "the dead-man's switch never removed the orders"
+                await asyncio.sleep(0.2)
+    finally:
+        if run.poll() is None:
+            run.kill()
+            run.communicate()
+
+    # Assert
+    assert run.returncode == 3, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1, err
+    line = lines[0]
+    assert re.fullmatch(
+        rf"error: stopped \(stopped\): the exchange did not answer the cancels: \d+ of the {resting} "
+        r"orders we had may still be open \(its dead-man's switch removes them about 10 s after our "
+        r"last heartbeat; check with `polymm cancel-all`\)",
+        line,
+    ), line
+    assert "every order" not in out + err

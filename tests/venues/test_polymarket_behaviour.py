@@ -214,6 +214,31 @@ async def test_a_persistent_5xx_gives_up_after_the_attempt_limit_with_one_line(
     assert venue.http_attempts["GET /book"] == 3
 
 
+async def test_a_5xx_storm_fails_the_order_path_within_its_short_budget_not_the_general_one(
+    fresh_exchange: ExchangeThread,
+) -> None:
+    """Places and cancels give up within `order_retry_budget_s` (the engine then pauses and pulls
+    quotes), while other calls keep the patient general budget."""
+    knobs = {"http_retry_budget_s": 30.0, "order_retry_budget_s": 1.0, "http_max_attempts": 50}
+    async with venue_on(fresh_exchange, "order-budget", **knobs) as venue:
+        await venue.market(FED.condition_id)  # known before the storm, as in a running engine
+        httpx.post(
+            f"{fresh_exchange.url}/_local/faults", json={"error_status": 503, "error_count": 10_000}
+        ).raise_for_status()
+        timings = []
+        try:
+            for call in (lambda: venue.place([bid(FED, "0.30")]), lambda: venue.cancel(["0xabc"])):
+                started = time.monotonic()
+                with pytest.raises(VenueError, match="HTTP 503"):
+                    await call()
+                timings.append(time.monotonic() - started)
+        finally:
+            httpx.post(f"{fresh_exchange.url}/_local/faults", json={"error_status": 0}).raise_for_status()
+
+    assert all(t < 1.6 for t in timings), timings
+    assert venue.http_attempts["POST /order"] >= 2  # it did retry, within the budget
+
+
 async def test_the_token_bucket_paces_a_burst_instead_of_failing() -> None:
     bucket = TokenBucket(rate=100.0, burst=5.0, clock=SystemClock())
     started = time.monotonic()

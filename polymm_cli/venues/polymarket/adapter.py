@@ -574,6 +574,7 @@ class PolymarketVenue:
                 body=chunk[0].envelope if single else [s.envelope for s in chunk],
                 bucket=self._limiter.orders,
                 cost=len(chunk),
+                budget_s=self._config.order_retry_budget_s,
             )
         except HttpFailure as exc:
             if exc.status == 400:  # the venue refused the order(s) themselves
@@ -592,7 +593,12 @@ class PolymarketVenue:
         not_canceled: dict[str, str] = {}
         for chunk in _chunks(ids, MAX_CANCEL_BATCH):
             body = await self._l2(
-                "DELETE", "/orders", body=list(chunk), bucket=self._limiter.cancels, cost=len(chunk)
+                "DELETE",
+                "/orders",
+                body=list(chunk),
+                bucket=self._limiter.cancels,
+                cost=len(chunk),
+                budget_s=self._config.order_retry_budget_s,
             )
             c, nc = _cancel_result(body, "DELETE /orders")
             canceled.extend(c)
@@ -602,7 +608,13 @@ class PolymarketVenue:
     async def cancel_all(self, market: str | None = None) -> CancelResult:
         """Cancel every open order of our API key, or of one market (condition id, slug or token)."""
         if market is None:
-            body = await self._l2("DELETE", "/cancel-all", bucket=self._limiter.cancels, cost=1)
+            body = await self._l2(
+                "DELETE",
+                "/cancel-all",
+                bucket=self._limiter.cancels,
+                cost=1,
+                budget_s=self._config.order_retry_budget_s,
+            )
             what = "DELETE /cancel-all"
         else:
             cid = await self._condition_id(market)
@@ -612,6 +624,7 @@ class PolymarketVenue:
                 body={"market": cid},
                 bucket=self._limiter.cancels,
                 cost=1,
+                budget_s=self._config.order_retry_budget_s,
             )
             what = "DELETE /cancel-market-orders"
         canceled, not_canceled = _cancel_result(body, what)

@@ -60,6 +60,9 @@ class PolymarketConfig:
     http_retry_budget_s: float = 30.0
     http_backoff_base_s: float = 0.25
     http_backoff_cap_s: float = 8.0
+    # The order path (place, cancel): a short budget for all attempts together, so a 5xx storm fails
+    # fast (the engine pauses and pulls quotes) instead of holding a decision for half a minute.
+    order_retry_budget_s: float = 2.0
 
     # per-signer token buckets (reference §8, standard tier); cancels get twice these
     order_rate_per_s: float = 40.0
@@ -90,6 +93,7 @@ class PolymarketConfig:
             "http_retry_budget_s",
             "http_backoff_base_s",
             "http_backoff_cap_s",
+            "order_retry_budget_s",
             "order_rate_per_s",
             "order_burst",
             "heartbeat_interval_s",

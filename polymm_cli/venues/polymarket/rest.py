@@ -243,6 +243,8 @@ class ClobHttp:
                     params=params,
                     content=None if content is None else content.encode("utf-8"),
                     headers=headers,
+                    # one attempt never outlives what is left of the budget
+                    timeout=min(cfg.http_timeout_s, max(0.1, budget - (self._clock.monotonic() - started))),
                 )
             except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
                 status, reason, text = None, f"{type(exc).__name__}", ""
