@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -70,6 +71,14 @@ async def user_feed(server: ExchangeThread, client: ClobClient) -> Feed:
         )
     )
     return Feed(ws)
+
+
+async def subscribed(feed: Feed) -> Feed:
+    """Frames are handled in order, so a PONG means the subscription before it is in place."""
+    await feed.ws.send("PING")
+    while await asyncio.wait_for(feed.ws.recv(), 5) != "PONG":
+        pass
+    return feed
 
 
 def summary(event: dict[str, Any]) -> tuple[Any, ...]:
@@ -209,3 +218,27 @@ async def test_dynamic_subscribe_and_unsubscribe(quiet_exchange: ExchangeThread)
         await ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": [FED.yes_token, btc.yes_token]}))
         await ws.send("PING")
         assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
+
+
+async def test_a_user_trade_event_carries_match_time_in_unix_seconds_as_rest_does(
+    quiet_exchange: ExchangeThread,
+) -> None:
+    maker = trader(quiet_exchange, "ws-match-time-maker")
+    taker = trader(quiet_exchange, "ws-match-time-taker")
+    feed = await subscribed(await user_feed(quiet_exchange, taker))
+    maker.post_order(
+        maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.45, size=5, side="BUY")), OrderType.GTC
+    )
+
+    started = int(time.time())
+    taker.create_and_post_order(
+        OrderArgsV2(token_id=FED.no_token, price=0.55, size=5, side="BUY"), order_type=OrderType.FAK
+    )
+    event = (await feed.next_events(1))[0]
+
+    assert event["event_type"] == "trade" and "matchtime" not in event
+    assert started <= int(event["match_time"]) <= int(time.time())
+    assert event["match_time"] == str(int(event["match_time"]))  # seconds, not milliseconds
+    rest = next(t for t in taker.get_trades() if t["id"] == event["id"])
+    assert rest["match_time"] == event["match_time"]
+    await feed.ws.close()

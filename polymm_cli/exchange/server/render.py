@@ -221,12 +221,11 @@ def trade_record(
         "trader_side": trader_side,
         "maker_orders": [_maker_order(m) for m in trade.maker_fills],
     }
-    if ws:
+    if ws:  # the user channel spells it `match_time` (unix seconds) like REST; older docs said `matchtime`
         record = {
             "event_type": "trade",
             "type": "TRADE",
-            **{k: v for k, v in record.items() if k != "match_time"},
-            "matchtime": secs(trade.match_time),
+            **record,
             "trade_owner": viewer,
             "timestamp": ms(timestamp),
         }
