@@ -618,21 +618,21 @@ class ExchangeApi:
         items = [
             {
                 "condition_id": m.condition_id,
-                "rewards_max_spread": float(m.rewards.max_spread_cents),
-                "rewards_min_size": float(m.rewards.min_size),
+                "rewards_max_spread": render.number(m.rewards.max_spread_cents),
+                "rewards_min_size": render.number(m.rewards.min_size),
                 "rewards_config": [
                     {
                         "id": i,
                         "asset_address": render.COLLATERAL_ADDRESS,
                         "start_date": "2026-05-01",
                         "end_date": "2500-12-31",
-                        "rate_per_day": float(m.rewards.daily_rate),
+                        "rate_per_day": render.number(m.rewards.daily_rate),
                         "total_rewards": 0,
                     }
                 ],
                 "sponsored_daily_rate": 0,
-                "native_daily_rate": float(m.rewards.daily_rate),
-                "total_daily_rate": float(m.rewards.daily_rate),
+                "native_daily_rate": render.number(m.rewards.daily_rate),
+                "total_daily_rate": render.number(m.rewards.daily_rate),
             }
             for i, m in enumerate(self.ex.markets.values())
             if m.rewards.active
