@@ -159,6 +159,7 @@ class LocalExchange:
         self._listeners: list[Callable[[ExchangeEvent], None]] = []
         self._events: list[ExchangeEvent] = []
         self._dirty_levels: dict[str, set[tuple[bool, Decimal]]] = {}
+        self._traded_markets: set[str] = set()  # markets with a match in the current operation
         self.version = 0  # bumped on every state change; the server persists when it moves
 
     # -- markets and listeners ------------------------------------------------------------------
@@ -408,6 +409,7 @@ class LocalExchange:
         """Group fills by price level into trades, move balances, emit trade and order events."""
         book = self.books[market.condition_id]
         trades: list[_Trade] = []
+        self._traded_markets.add(market.condition_id)
         for yes_price, level in itertools.groupby(fills, key=lambda f: f.yes_price):
             level_fills = list(level)
             size = sum((f.size for f in level_fills), ZERO)
@@ -750,6 +752,7 @@ class LocalExchange:
         self._flush()
 
     def _emit_book_changes(self) -> None:
+        traded, self._traded_markets = self._traded_markets, set()
         if not self._dirty_levels:
             return
         now = self.clock.now()
@@ -767,5 +770,5 @@ class LocalExchange:
                 changes.append(
                     LevelChange(market.no_token, yes_side.opposite, ONE - yes_price, size, no_bid, no_ask)
                 )
-            self._events.append(BookEvent(condition_id, tuple(changes), now))
+            self._events.append(BookEvent(condition_id, tuple(changes), now, condition_id in traded))
         self._dirty_levels = {}

@@ -97,6 +97,13 @@ def summary(event: dict[str, Any]) -> tuple[Any, ...]:
         return (kind, event["status"], event["trader_side"])
     if kind == "last_trade_price":
         return (kind, event["side"], event["price"], event["size"])
+    if kind == "book":
+        return (
+            kind,
+            event["asset_id"] == FED.yes_token,
+            tuple((level["price"], level["size"]) for level in event["bids"]),
+            tuple((level["price"], level["size"]) for level in event["asks"]),
+        )
     return (kind,)
 
 
@@ -137,9 +144,11 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
         ("trade", "MINED", "TAKER"),
         ("trade", "CONFIRMED", "TAKER"),
     ]
-    assert [summary(e) for e in await market.next_events(2)] == [
+    assert [summary(e) for e in await market.next_events(4)] == [
         ("last_trade_price", "BUY", "0.6", "4"),
         ("price_change", ((True, "BUY", "0.4", "6"), (False, "SELL", "0.6", "6"))),
+        ("book", True, (("0.4", "6"),), ()),  # a trade changed the book: a full book per token follows
+        ("book", False, (), (("0.6", "6"),)),
     ]
 
     # full fill of the remaining 6
@@ -152,9 +161,11 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
         ("trade", "MINED", "MAKER"),
         ("trade", "CONFIRMED", "MAKER"),
     ]
-    assert [summary(e) for e in await market.next_events(2)] == [
+    assert [summary(e) for e in await market.next_events(4)] == [
         ("last_trade_price", "BUY", "0.6", "6"),
         ("price_change", ((True, "BUY", "0.4", "0"), (False, "SELL", "0.6", "0"))),
+        ("book", True, (), ()),
+        ("book", False, (), ()),
     ]
     assert maker.cancel_order(OrderPayload(orderID=order_id))["not_canceled"] == {
         order_id: "Order already matched"
@@ -170,7 +181,7 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
     assert [summary(e) for e in await market.next_events(1)] == [
         ("price_change", ((True, "BUY", "0.7", "0"), (False, "SELL", "0.3", "0")))
     ]
-    assert await mine.nothing_more()
+    assert await mine.nothing_more() and await market.nothing_more()  # no book without a trade
     for feed in (market, mine, theirs):
         await feed.ws.close()
 

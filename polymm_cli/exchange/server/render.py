@@ -76,6 +76,14 @@ def ws_book(body: dict[str, Any]) -> dict[str, Any]:
     return {"event_type": "book", **{k: body[k] for k in WS_BOOK_KEYS}}
 
 
+WS_BOOK_AFTER_TRADE_KEYS = ("market", "asset_id", "bids", "asks", "hash", "timestamp")
+
+
+def ws_book_after_trade(body: dict[str, Any]) -> dict[str, Any]:
+    """The `book` sent after a trade: the 2026 capture's keys in its order, no tick_size or last price."""
+    return {**{k: body[k] for k in WS_BOOK_AFTER_TRADE_KEYS}, "event_type": "book"}
+
+
 def ws_price_change(event: BookEvent, book_hash: str) -> dict[str, Any]:
     return {
         "event_type": "price_change",
