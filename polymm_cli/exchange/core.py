@@ -40,7 +40,9 @@ from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Si
 
 HEARTBEAT_TIMEOUT_S = 10.0
 GTD_SECURITY_THRESHOLD_S = 60
-PRICE_TOLERANCE = Decimal("0.00001")  # implied prices of market orders carry amount-rounding noise
+# The implied price of a market order (FOK/FAK) is a ratio of rounded amounts (reference §4.2: $10 at
+# 0.52 signs 10 / 19.2307 = 0.520002...); it is snapped to the grid within this. Limit prices are not.
+MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")
 FEE_QUANTUM = Decimal("0.00001")
 CLOSED_ORDER_RETENTION_S = 3600.0
 
@@ -282,13 +284,14 @@ class LocalExchange:
         if not (self.accepting and market.accepting_orders and market.active and not market.closed):
             raise ExchangeRejection("the market is not yet ready to process new orders")
         tick = market.tick_size
+        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
         price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-        if abs(price - req.price) > PRICE_TOLERANCE or not (tick <= price <= ONE - tick):
+        noise = MARKET_ORDER_PRICE_NOISE if marketable_type else ZERO  # limit prices: exactly on the grid
+        if abs(price - req.price) > noise or not (tick <= price <= ONE - tick):
             raise ExchangeRejection(
                 f"order {oid} is invalid. Price ({req.price.normalize():f}) breaks minimum tick size rule: "
                 f"{tick.normalize():f}"
             )
-        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
         if req.post_only and marketable_type:
             raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
         if req.size <= 0:

@@ -152,6 +152,19 @@ def price_off_the_grid(client: ClobClient, other: ClobClient) -> tuple[Attempt, 
     return Attempt("/order", compact(body)), (400, {"error": wording})
 
 
+def price_a_hair_off_the_grid(
+    client: ClobClient, other: ClobClient
+) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    # 5.20001 pUSD for 10 shares: 0.520001, which a 1e-5 tolerance used to round onto the grid
+    signer = signing.OrderSigner(client.signer.private_key)
+    order = signer.sign_order(
+        FED.yes_token, Side.BUY, 5_200_010, 10_000_000, False, salt=11, timestamp_ms=int(time.time() * 1000)
+    )
+    body = signing.order_wire(order, client.creds.api_key, "GTC", post_only=False)
+    wording = f"order {order.order_id} is invalid. Price (0.520001) breaks minimum tick size rule: 0.01"
+    return Attempt("/order", compact(body)), (400, {"error": wording})
+
+
 def size_below_minimum(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
     body = envelope(client, price=0.30, size=3)
     wording = f"order {order_id_of(body)} is invalid. Size (3) lower than the minimum: 5"
@@ -233,6 +246,7 @@ CASES = [
     wrong_hmac,
     wrong_passphrase,
     price_off_the_grid,
+    price_a_hair_off_the_grid,
     size_below_minimum,
     over_the_balance,
     malformed_json_order,
