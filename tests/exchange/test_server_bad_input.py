@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -470,3 +472,72 @@ def test_a_marketable_order_with_too_many_decimals_is_refused_like_issue_99(
     }
     assert account_view(taker) == before
     maker.cancel_all()
+
+
+# -- non-finite numbers and oversized bodies -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", '"Infinity"', '"NaN"'])
+def test_a_non_finite_amount_is_a_400_and_funds_nothing(quiet_exchange: ExchangeThread, amount: str) -> None:
+    address = "0x" + amount.encode().hex().ljust(40, "0")  # one account per case
+    body = f'{{"address":"{address}","amount":{amount}}}'
+
+    response = httpx.post(f"{quiet_exchange.url}/_local/fund", content=body)
+
+    assert response.status_code == 400 and set(response.json()) == {"error"}
+    assert quiet_exchange.call(lambda: quiet_exchange.server.exchange.accounts.get(address)) is None
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_anywhere(quiet_exchange: ExchangeThread, constant: str) -> None:
+    client = trader(quiet_exchange, "bad-input-non-finite")
+    signed = compact(envelope(client)).replace('"expiration":"0"', f'"expiration":{constant}', 1)
+    before = account_view(client)
+
+    books = httpx.post(f"{quiet_exchange.url}/books", content=f'[{{"token_id":{constant}}}]')
+    order = send(quiet_exchange, client, Attempt("/order", signed))
+
+    assert answer(books) == INVALID_PAYLOAD and answer(order) == INVALID_PAYLOAD
+    assert account_view(client) == before
+
+
+def raw_http(server: ExchangeThread, head: str, body_parts: list[bytes]) -> tuple[int, Any]:
+    """One request over a bare socket (so the body can lie about or stream its size): status and JSON."""
+    url = httpx.URL(server.url)
+    with socket.create_connection((url.host, url.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n")
+        for part in body_parts:
+            sock.sendall(part)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        head_bytes, _, body = reply.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head_bytes).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += sock.recv(65536)
+    return int(head_bytes.split()[1]), json.loads(body)
+
+
+TOO_LARGE = (413, {"error": "request body too large: the limit is 1048576 bytes"})
+
+
+def test_a_declared_body_over_1_mib_is_refused_before_it_is_sent(quiet_exchange: ExchangeThread) -> None:
+    head = f"POST /order HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {2**20 + 1}"
+
+    assert raw_http(quiet_exchange, head, []) == TOO_LARGE  # no body follows: nothing was waited for
+
+
+def test_a_streamed_body_over_1_mib_is_refused_as_it_arrives(quiet_exchange: ExchangeThread) -> None:
+    chunk = b" " * 2**16
+    parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * 17 + [b"0\r\n\r\n"]  # 1 MiB + 64 KiB, no length
+    head = "POST /books HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked"
+
+    assert raw_http(quiet_exchange, head, parts) == TOO_LARGE
+
+
+def test_a_body_of_exactly_1_mib_is_still_read(quiet_exchange: ExchangeThread) -> None:
+    body = "[" + " " * (2**20 - 2) + "]"
+
+    response = httpx.post(f"{quiet_exchange.url}/books", content=body)
+
+    assert (response.status_code, response.json()) == (200, [])

@@ -199,6 +199,7 @@ async def test_ping_gets_pong_and_hostile_frames_get_an_error_not_a_crash(
             "x" * 70_000,
             '{"type":"market","assets_ids":["123"]}',
             "[" * 5000 + "]" * 5000,
+            '{"type":"market","assets_ids":[],"custom_feature_enabled":NaN}',
         ):
             await ws.send(hostile)
             reply = json.loads(await asyncio.wait_for(ws.recv(), 5))

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hmac
 import ipaddress
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,10 +28,9 @@ from polymm_cli import signing
 from polymm_cli.errors import ExchangeRejection
 from polymm_cli.exchange.accounts import COLLATERAL, MAX_ALLOWANCE, ApiKey
 from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequest, SettlementConfig
-from polymm_cli.exchange.server import render
+from polymm_cli.exchange.server import render, strict_json
 from polymm_cli.exchange.server.faults import FAULT_KEYS, Faults
 from polymm_cli.exchange.server.ws import WsHub
-from polymm_cli.jsonsafe import nesting_exceeds
 from polymm_cli.model import ONE, Market, OrderType, Side, decimal_str
 
 START_CURSOR = "MA=="
@@ -62,6 +60,7 @@ V2_ORDER_KEYS = frozenset(
 )
 V1_ONLY_KEYS = frozenset({"nonce", "feeRateBps", "taker"})
 ORDER_ROUTES = frozenset({"/order", "/orders"})
+MAX_BODY_BYTES = 1 << 20  # 1 MiB; the largest real body, a batch of 15 signed orders, is about 20 KB
 
 
 @dataclass
@@ -444,11 +443,9 @@ class ExchangeApi:
 
     @staticmethod
     def _json(body: str) -> Any:
-        if nesting_exceeds(body):
-            raise ExchangeRejection("Invalid order payload")
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError):  # JSONDecodeError, and integers past the digit limit
+            return strict_json.loads(body)
+        except strict_json.InvalidJson:  # malformed, NaN/Infinity, nested too deeply
             raise ExchangeRejection("Invalid order payload") from None
 
     async def post_order(self, request: Request) -> Response:
@@ -688,9 +685,12 @@ class ExchangeApi:
     async def _amount_body(self, body: str) -> tuple[str, Decimal]:
         payload = self._json(body)
         try:
-            return str(payload["market"]), Decimal(str(payload["amount"]))
+            market, amount = str(payload["market"]), Decimal(str(payload["amount"]))
         except (KeyError, TypeError, InvalidOperation):
             raise ExchangeRejection("Invalid payload: need market and amount") from None
+        if not amount.is_finite():
+            raise ExchangeRejection("Invalid payload: need market and amount")
+        return market, amount
 
     async def local_split(self, request: Request) -> Response:
         self._loopback_only(request)
@@ -713,7 +713,7 @@ class ExchangeApi:
             address, amount = str(payload["address"]), Decimal(str(payload["amount"]))
         except (KeyError, TypeError, InvalidOperation):
             raise ExchangeRejection("Invalid payload: need address and amount") from None
-        if not (address.startswith("0x") and len(address) == 42) or amount < 0:
+        if not (address.startswith("0x") and len(address) == 42) or not amount.is_finite() or amount < 0:
             raise ExchangeRejection("Invalid payload: need a 0x address and a non-negative amount")
         if payload.get("once") and self.ex.account(address).allowance_set:
             return JSONResponse({"ok": True, "funded": False})  # funded before: a wallet is welcomed once
@@ -744,6 +744,55 @@ class ExchangeApi:
                 "ws_connections": self.state.hub.connection_count(),
             }
         )
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over MAX_BODY_BYTES: at once when Content-Length says so, else as soon
+    as the streamed (chunked) body passes the limit, so no more than that is ever held. The body
+    read here is handed on to the app unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = error(f"request body too large: the limit is {MAX_BODY_BYTES} bytes", 413)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields the already-read body once, then whatever the connection says next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class FaultMiddleware:
@@ -845,4 +894,5 @@ def build_app(state: ServerState) -> Starlette:
     ]
     routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
-    return Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, state=state)])
+    middleware = [Middleware(BodyLimitMiddleware), Middleware(FaultMiddleware, state=state)]
+    return Starlette(routes=routes, middleware=middleware)

@@ -27,9 +27,8 @@ from polymm_cli.exchange.events import (
     TickSizeEvent,
     TradeEvent,
 )
-from polymm_cli.exchange.server import render
+from polymm_cli.exchange.server import render, strict_json
 from polymm_cli.exchange.server.faults import Faults
-from polymm_cli.jsonsafe import nesting_exceeds
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_ASSETS_PER_CONNECTION = 500
@@ -194,13 +193,10 @@ class WsHub:
         if len(text) > MAX_FRAME_BYTES:
             conn.send({"error": "message too large"})
             return
-        if nesting_exceeds(text):
-            conn.send({"error": "invalid message: nested too deeply"})
-            return
         try:
-            payload = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            conn.send({"error": "invalid message: not JSON"})
+            payload = strict_json.loads(text)
+        except strict_json.InvalidJson as exc:
+            conn.send({"error": f"invalid message: {exc}"})
             return
         if not isinstance(payload, dict):
             conn.send({"error": "invalid message: expected a JSON object"})
