@@ -75,6 +75,7 @@ class Attempt:
     body: str | bytes
     method: str = "POST"
     tamper: Callable[[dict[str, str]], None] = field(default=lambda headers: None)
+    clock_skew_s: int = 0  # signed as if the client's clock were this far off
 
 
 def send(server: ExchangeThread, client: ClobClient, attempt: Attempt) -> httpx.Response:
@@ -85,7 +86,7 @@ def send(server: ExchangeThread, client: ClobClient, attempt: Attempt) -> httpx.
         creds.api_key,
         creds.api_secret,
         creds.api_passphrase,
-        int(time.time()),
+        int(time.time()) + attempt.clock_skew_s,
         attempt.method,
         attempt.path,
         raw.decode("utf-8", errors="replace"),  # what the server verifies the HMAC over
@@ -133,6 +134,29 @@ def wrong_hmac(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[in
         headers["POLY_SIGNATURE"] = ("A" if sig[0] != "A" else "B") + sig[1:]
 
     return Attempt("/order", compact(envelope(client)), tamper=tamper), UNAUTHORIZED
+
+
+def stale_timestamp(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    # a correct HMAC over a request signed two minutes ago (a replay, or a clock that drifted)
+    return Attempt("/order", compact(envelope(client)), clock_skew_s=-120), UNAUTHORIZED
+
+
+def future_timestamp(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    return Attempt("/order", compact(envelope(client)), clock_skew_s=120), UNAUTHORIZED
+
+
+def non_numeric_timestamp(
+    client: ClobClient, other: ClobClient
+) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    body = compact(envelope(client))
+
+    def tamper(headers: dict[str, str]) -> None:  # HMAC recomputed over the bad timestamp itself
+        creds = client.creds
+        bad = f"{int(time.time())}.0"
+        headers["POLY_TIMESTAMP"] = bad
+        headers["POLY_SIGNATURE"] = signing.hmac_signature(creds.api_secret, bad, "POST", "/order", body)
+
+    return Attempt("/order", body, tamper=tamper), UNAUTHORIZED
 
 
 def wrong_passphrase(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
@@ -246,6 +270,9 @@ def cancel_with_non_string_ids(
 CASES = [
     mis_signed,
     wrong_hmac,
+    stale_timestamp,
+    future_timestamp,
+    non_numeric_timestamp,
     wrong_passphrase,
     price_off_the_grid,
     price_a_hair_off_the_grid,
@@ -288,6 +315,30 @@ def test_the_same_request_signed_properly_is_accepted(quiet_exchange: ExchangeTh
     assert response.json()["success"] is True and response.json()["orderID"] == order_id_of(body)
     assert [o["id"] for o in client.get_open_orders()] == [order_id_of(body)]
     client.cancel_all()
+
+
+def test_a_timestamp_within_the_minute_is_accepted(quiet_exchange: ExchangeThread) -> None:
+    """The control for the timestamp cases above: a client clock 30 s off still works."""
+    client = trader(quiet_exchange, "bad-input-skew-control")
+
+    for skew in (-30, 30):
+        assert send(
+            quiet_exchange, client, Attempt("/order", compact(envelope(client)), clock_skew_s=skew)
+        ).is_success
+    client.cancel_all()
+
+
+@pytest.mark.parametrize("skew", [-120, 120])
+def test_api_keys_need_a_fresh_l1_signature(quiet_exchange: ExchangeThread, skew: int) -> None:
+    signer = signing.OrderSigner(throwaway_key(f"bad-input-l1-{skew}"))
+    headers = signer.l1_headers(int(time.time()) + skew)  # correctly signed, two minutes off
+
+    created = httpx.post(f"{quiet_exchange.url}/auth/api-key", headers=headers)
+    derived = httpx.get(f"{quiet_exchange.url}/auth/derive-api-key", headers=headers)
+
+    assert answer(created) == answer(derived) == (401, {"error": "Invalid L1 Request headers"})
+    fresh = httpx.post(f"{quiet_exchange.url}/auth/api-key", headers=signer.l1_headers(int(time.time())))
+    assert fresh.status_code == 200  # the same key, signed now, is welcome
 
 
 # -- a property: mutated envelopes are accepted only as the signed order, else a 4xx JSON error ----------

@@ -61,6 +61,12 @@ V2_ORDER_KEYS = frozenset(
 V1_ONLY_KEYS = frozenset({"nonce", "feeRateBps", "taker"})
 ORDER_ROUTES = frozenset({"/order", "/orders"})
 MAX_BODY_BYTES = 1 << 20  # 1 MiB; the largest real body, a batch of 15 signed orders, is about 20 KB
+AUTH_TIMESTAMP_WINDOW_S = 60
+"""How far an L1 (ClobAuth) or L2 (HMAC) POLY_TIMESTAMP may lie from the exchange's clock, either
+way, before the request is refused with 401. Polymarket does not publish its window (reference §2.1,
+§10: community reports about one minute); the local exchange uses that minute, so a bot whose clock
+drifts fails here first rather than only against real money, and a captured request stops being
+replayable a minute later."""
 
 
 @dataclass
@@ -129,7 +135,7 @@ class ExchangeApi:
             h.get("POLY_TIMESTAMP"),
             h.get("POLY_NONCE", "0"),
         )
-        if not (address and sig and ts):
+        if not (address and sig and ts) or not self._fresh(ts):
             raise Unauthorized("Invalid L1 Request headers")
         try:
             recovered = signing.recover_clob_auth_signer(
@@ -141,6 +147,12 @@ class ExchangeApi:
             raise Unauthorized("Invalid L1 Request headers")
         return recovered, int(nonce)
 
+    def _fresh(self, timestamp: str) -> bool:
+        """A POLY_TIMESTAMP of plain unix seconds within AUTH_TIMESTAMP_WINDOW_S of now."""
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        return abs(self.ex.clock.now() - int(timestamp)) <= AUTH_TIMESTAMP_WINDOW_S
+
     async def _l2(self, request: Request) -> tuple[ApiKey, str]:
         """Verify the L2 headers; returns the key and the raw body text (what was signed)."""
         h = request.headers
@@ -149,6 +161,8 @@ class ExchangeApi:
         if key is None or not hmac.compare_digest(h.get("POLY_PASSPHRASE", ""), key.passphrase):
             raise Unauthorized()
         if h.get("POLY_ADDRESS", "").lower() != key.address.lower():
+            raise Unauthorized()
+        if not self._fresh(h.get("POLY_TIMESTAMP", "")):
             raise Unauthorized()
         expected = signing.hmac_signature(
             key.secret, h.get("POLY_TIMESTAMP", ""), request.method, request.url.path, body or None
