@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -136,7 +137,10 @@ class LocalExchange:
         *,
         seed: int = 0,
         settlement: SettlementConfig | None = None,
+        api_secret: bytes | None = None,
     ) -> None:
+        """`api_secret` derives the API credentials; a new exchange draws its own (the state file
+        keeps it), so credentials can never be computed from the public seed."""
         self.clock = clock
         self.settlement = settlement or SettlementConfig()
         self.markets: dict[str, Market] = {}
@@ -147,7 +151,8 @@ class LocalExchange:
         self.seed = seed
         self.rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
-        self.api_keys = ApiKeys(hashlib.sha256(f"polymm-local-exchange:{seed}".encode()).digest())
+        self.api_secret = secrets.token_bytes(32) if api_secret is None else api_secret
+        self.api_keys = ApiKeys(self.api_secret)
         self.heartbeats: dict[str, Heartbeat] = {}
         self.orders: dict[str, RestingOrder] = {}
         self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id

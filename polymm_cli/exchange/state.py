@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.matching import RestingOrder
 from polymm_cli.model import Market, OrderType, RewardParams, Side, TradeStatus
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the exchange's own random secrets; a version 1 file gets fresh ones
+READABLE_VERSIONS = (1, 2)
 
 
 def _dec(value: Decimal) -> str:
@@ -131,6 +132,7 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "seed": exchange.seed,
+        "api_secret": exchange.api_secret.hex(),
         "markets": [_market(m) for m in exchange.markets.values()],
         "accounts": [_account(a) for a in exchange.accounts.values()],
         "api_keys": [asdict(k) for k in exchange.api_keys.by_key.values()],
@@ -155,13 +157,43 @@ def save(exchange: LocalExchange, path: Path) -> None:
         raise
 
 
-def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
-    if data.get("format") != FORMAT_VERSION:
-        raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
-    markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
-    exchange = LocalExchange(markets, clock, seed=int(data["seed"]), settlement=settlement)
-    exchange.rng.setstate(ast.literal_eval(data["rng"]))
-    exchange._seq = itertools.count(int(data["seq"]))
+def _trade_from(t: dict[str, Any], taker: RestingOrder) -> _Trade:
+    return _Trade(
+        trade_id=t["trade_id"],
+        market=t["market"],
+        taker=taker,
+        token_id=t["token_id"],
+        side=Side(t["side"]),
+        size=Decimal(t["size"]),
+        price=Decimal(t["price"]),
+        fee_rate_bps=t["fee_rate_bps"],
+        taker_fee=Decimal(t["taker_fee"]),
+        status=TradeStatus(t["status"]),
+        match_time=t["match_time"],
+        last_update=t["last_update"],
+        transaction_hash=t["transaction_hash"],
+        maker_fills=[
+            MakerFillView(
+                **{**m, "side": Side(m["side"]), "size": Decimal(m["size"]), "price": Decimal(m["price"])}
+            )
+            for m in t["maker_fills"]
+        ],
+        legs=[
+            Leg(
+                **{
+                    **leg,
+                    "give_amount": Decimal(leg["give_amount"]),
+                    "receive_amount": Decimal(leg["receive_amount"]),
+                }
+            )
+            for leg in t["legs"]
+        ],
+        will_fail=t["will_fail"],
+        stage=t["stage"],
+    )
+
+
+def _restore_accounts(exchange: LocalExchange, data: dict[str, Any]) -> None:
     for a in data["accounts"]:
         acct = exchange.account(a["address"])
         acct.collateral = Decimal(a["collateral"])
@@ -172,6 +204,9 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
     for k in data["api_keys"]:
         exchange.api_keys.register(ApiKey(**k))
     exchange.heartbeats = {k: Heartbeat(**v) for k, v in data["heartbeats"].items()}
+
+
+def _restore_orders_and_trades(exchange: LocalExchange, data: dict[str, Any], now: float) -> None:
     for d in data["orders"]:
         order = _order_from(d)
         exchange.orders[order.order_id] = order
@@ -179,53 +214,27 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
             exchange._rest(exchange.books[order.market], order)
             exchange._reserve(order, order.remaining)
         else:
-            exchange._closed.append((clock.now(), order.order_id))
+            exchange._closed.append((now, order.order_id))
     for t in data["trades"]:
-        taker = exchange.orders[t["taker"]]
-        trade = _Trade(
-            trade_id=t["trade_id"],
-            market=t["market"],
-            taker=taker,
-            token_id=t["token_id"],
-            side=Side(t["side"]),
-            size=Decimal(t["size"]),
-            price=Decimal(t["price"]),
-            fee_rate_bps=t["fee_rate_bps"],
-            taker_fee=Decimal(t["taker_fee"]),
-            status=TradeStatus(t["status"]),
-            match_time=t["match_time"],
-            last_update=t["last_update"],
-            transaction_hash=t["transaction_hash"],
-            maker_fills=[
-                replace(
-                    MakerFillView(
-                        **{
-                            **m,
-                            "side": Side(m["side"]),
-                            "size": Decimal(m["size"]),
-                            "price": Decimal(m["price"]),
-                        }
-                    )
-                )
-                for m in t["maker_fills"]
-            ],
-            legs=[
-                Leg(
-                    **{
-                        **leg,
-                        "give_amount": Decimal(leg["give_amount"]),
-                        "receive_amount": Decimal(leg["receive_amount"]),
-                    }
-                )
-                for leg in t["legs"]
-            ],
-            will_fail=t["will_fail"],
-            stage=t["stage"],
-        )
+        trade = _trade_from(t, exchange.orders[t["taker"]])
         exchange.trades[trade.trade_id] = trade
         if trade.stage < 2:
             exchange._unsettled.append(trade)
     exchange.last_trade = {k: (Decimal(p), Side(s)) for k, (p, s) in data["last_trade"].items()}
+
+
+def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
+    if data.get("format") not in READABLE_VERSIONS:
+        raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
+    markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
+    api_secret = bytes.fromhex(data["api_secret"]) if "api_secret" in data else None  # None: a new one
+    exchange = LocalExchange(
+        markets, clock, seed=int(data["seed"]), settlement=settlement, api_secret=api_secret
+    )
+    exchange.rng.setstate(ast.literal_eval(data["rng"]))
+    exchange._seq = itertools.count(int(data["seq"]))
+    _restore_accounts(exchange, data)
+    _restore_orders_and_trades(exchange, data, clock.now())
     return exchange
 
 
