@@ -149,3 +149,65 @@ def test_funding_once_credits_a_wallet_only_the_first_time(fresh_exchange: Excha
     assert again.json() == {"ok": True, "funded": False}
     balance = fresh_exchange.call(lambda: fresh_exchange.server.exchange.account(address).collateral)
     assert balance == 100
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost.evil:80", "[::2]:80", ""],
+)
+def test_control_plane_refuses_a_request_naming_another_host(
+    fresh_exchange: ExchangeThread, host: str
+) -> None:
+    """DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 reaches the exchange from loopback,
+    but its requests still say Host: evil.example."""
+    address = "0x" + "e1" * 20
+    headers = {"Host": host}
+
+    status = httpx.get(f"{fresh_exchange.url}/_local/status", headers=headers)
+    faults = httpx.post(f"{fresh_exchange.url}/_local/faults", json={"latency_ms": 5000}, headers=headers)
+    funded = httpx.post(
+        f"{fresh_exchange.url}/_local/fund", json={"address": address, "amount": "1000"}, headers=headers
+    )
+
+    assert [r.status_code for r in (status, faults, funded)] == [403, 403, 403]
+    assert funded.json() == {"error": "forbidden: loopback only"}
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json()["latency_ms"] == 0
+    assert fresh_exchange.call(lambda: fresh_exchange.server.exchange.accounts.get(address)) is None
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://evil.example:443", "null", "file://"])
+def test_control_plane_refuses_a_browser_page_from_another_origin(
+    fresh_exchange: ExchangeThread, origin: str
+) -> None:
+    response = httpx.post(
+        f"{fresh_exchange.url}/_local/faults", json={"ws_stall": True}, headers={"Origin": origin}
+    )
+
+    assert response.status_code == 403
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json()["ws_stall"] is False
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("127.0.0.1:1234", None),
+        ("localhost", "http://localhost:3000"),
+        ("LOCALHOST:80", "http://127.0.0.1"),
+        ("[::1]:8080", "https://[::1]:8443"),
+    ],
+)
+def test_control_plane_answers_loopback_names_and_origins(
+    fresh_exchange: ExchangeThread, host: str, origin: str | None
+) -> None:
+    headers = {"Host": host} | ({"Origin": origin} if origin else {})
+
+    assert httpx.get(f"{fresh_exchange.url}/_local/status", headers=headers).status_code == 200
+
+
+def test_a_forwarded_for_header_does_not_change_who_is_calling(fresh_exchange: ExchangeThread) -> None:
+    """Proxy headers are off: the peer that connected is the caller, whatever X-Forwarded-For says
+    (with uvicorn's default, a loopback peer could name any address, and $FORWARDED_ALLOW_IPS=*
+    would let a remote one claim 127.0.0.1)."""
+    response = httpx.get(f"{fresh_exchange.url}/_local/faults", headers={"X-Forwarded-For": "203.0.113.9"})
+
+    assert response.status_code == 200

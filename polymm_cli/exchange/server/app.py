@@ -99,6 +99,39 @@ def _is_loopback(request: Request) -> bool:
         return host in ("testclient", "localhost")
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback_authority(authority: str) -> bool:
+    """`host[:port]` naming this machine by a loopback name: 127.0.0.1, localhost or [::1], any port."""
+    if authority.startswith("["):
+        host, bracket, rest = authority[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return False
+        port = rest[1:]
+    else:
+        host, _, port = authority.partition(":")
+    return host.lower() in LOOPBACK_HOSTS and (port == "" or (port.isascii() and port.isdigit()))
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """A browser Origin (`scheme://host[:port]`, nothing more) on a loopback host."""
+    scheme, sep, authority = origin.partition("://")
+    return scheme.lower() in ("http", "https") and bool(sep) and is_loopback_authority(authority)
+
+
+def is_control_plane_caller(request: Request) -> bool:
+    """Loopback peer, loopback Host, and a loopback Origin if a browser sent one. The Host check
+    stops DNS rebinding (a page on evil.example re-pointed at 127.0.0.1 still says Host:
+    evil.example); the Origin check stops other pages' cross-site requests to 127.0.0.1 itself."""
+    origins = request.headers.getlist("origin")
+    return (
+        _is_loopback(request)
+        and is_loopback_authority(request.headers.get("host", ""))
+        and all(is_loopback_origin(o) for o in origins)
+    )
+
+
 def _cursor_offset(cursor: str | None) -> int:
     if not cursor or cursor == START_CURSOR:
         return 0
@@ -692,10 +725,6 @@ class ExchangeApi:
 
     # -- loopback-only control plane -----------------------------------------------------------------
 
-    def _loopback_only(self, request: Request) -> None:
-        if not _is_loopback(request):
-            raise ExchangeRejection("forbidden: loopback only", status=403)
-
     async def _amount_body(self, body: str) -> tuple[str, Decimal]:
         payload = self._json(body)
         try:
@@ -707,21 +736,18 @@ class ExchangeApi:
         return market, amount
 
     async def local_split(self, request: Request) -> Response:
-        self._loopback_only(request)
         key, body = await self._l2(request)
         market, amount = await self._amount_body(body)
         self.ex.split(key.address, market, amount)
         return JSONResponse({"ok": True})
 
     async def local_merge(self, request: Request) -> Response:
-        self._loopback_only(request)
         key, body = await self._l2(request)
         market, amount = await self._amount_body(body)
         self.ex.merge(key.address, market, amount)
         return JSONResponse({"ok": True})
 
     async def local_fund(self, request: Request) -> Response:
-        self._loopback_only(request)
         payload = self._json((await request.body()).decode())
         try:
             address, amount = str(payload["address"]), Decimal(str(payload["amount"]))
@@ -735,7 +761,6 @@ class ExchangeApi:
         return JSONResponse({"ok": True, "funded": True})
 
     async def local_faults(self, request: Request) -> Response:
-        self._loopback_only(request)
         if request.method == "POST":
             changes = self._json((await request.body()).decode())
             if not isinstance(changes, dict) or not set(changes) <= FAULT_KEYS:
@@ -758,6 +783,21 @@ class ExchangeApi:
                 "ws_connections": self.state.hub.connection_count(),
             }
         )
+
+
+class ControlPlaneGuard:
+    """`/_local/*` (funding, faults, splits) answers control-plane callers only, else 403; checked
+    here, before anything is read, so a route added later cannot forget it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        control_plane = scope["type"] == "http" and scope["path"].startswith("/_local")
+        if control_plane and not is_control_plane_caller(Request(scope)):
+            await error("forbidden: loopback only", 403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
 
 
 class BodyLimitMiddleware:
@@ -908,5 +948,9 @@ def build_app(state: ServerState) -> Starlette:
     ]
     routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
-    middleware = [Middleware(BodyLimitMiddleware), Middleware(FaultMiddleware, state=state)]
+    middleware = [
+        Middleware(ControlPlaneGuard),
+        Middleware(BodyLimitMiddleware),
+        Middleware(FaultMiddleware, state=state),
+    ]
     return Starlette(routes=routes, middleware=middleware)
