@@ -29,7 +29,7 @@ from polymm_cli.errors import ExchangeRejection
 from polymm_cli.exchange.accounts import COLLATERAL, MAX_ALLOWANCE, ApiKey
 from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequest, SettlementConfig
 from polymm_cli.exchange.server import render, strict_json
-from polymm_cli.exchange.server.faults import FAULT_KEYS, Faults
+from polymm_cli.exchange.server.faults import FaultRefused, Faults, validated_changes
 from polymm_cli.exchange.server.ws import WsHub
 from polymm_cli.model import ONE, Market, OrderType, Side, decimal_str
 
@@ -139,6 +139,10 @@ def _cursor_offset(cursor: str | None) -> int:
         return max(0, int(base64.b64decode(cursor).decode()))
     except (ValueError, UnicodeDecodeError):
         return 0
+
+
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text.startswith("0x") and all(c in "0123456789abcdefABCDEF" for c in text[2:])
 
 
 def paginate(items: list[Any], cursor: str | None, page_size: int) -> dict[str, Any]:
@@ -747,13 +751,19 @@ class ExchangeApi:
         self.ex.merge(key.address, market, amount)
         return JSONResponse({"ok": True})
 
+    async def _body_text(self, request: Request) -> str:
+        try:
+            return (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ExchangeRejection("Invalid order payload") from None
+
     async def local_fund(self, request: Request) -> Response:
-        payload = self._json((await request.body()).decode())
+        payload = self._json(await self._body_text(request))
         try:
             address, amount = str(payload["address"]), Decimal(str(payload["amount"]))
         except (KeyError, TypeError, InvalidOperation):
             raise ExchangeRejection("Invalid payload: need address and amount") from None
-        if not (address.startswith("0x") and len(address) == 42) or not amount.is_finite() or amount < 0:
+        if not _is_address(address) or not amount.is_finite() or amount < 0:
             raise ExchangeRejection("Invalid payload: need a 0x address and a non-negative amount")
         if payload.get("once") and self.ex.account(address).allowance_set:
             return JSONResponse({"ok": True, "funded": False})  # funded before: a wallet is welcomed once
@@ -762,16 +772,16 @@ class ExchangeApi:
 
     async def local_faults(self, request: Request) -> Response:
         if request.method == "POST":
-            changes = self._json((await request.body()).decode())
-            if not isinstance(changes, dict) or not set(changes) <= FAULT_KEYS:
-                raise ExchangeRejection(f"unknown fault; known: {', '.join(sorted(FAULT_KEYS))}")
+            try:
+                changes = validated_changes(self._json(await self._body_text(request)), self.ex.markets)
+            except FaultRefused as exc:
+                raise ExchangeRejection(str(exc)) from None
             self.state.faults.update(changes, self.ex.clock.now())
-            if "settlement_fail_rate" in changes or "settlement_delay_s" in changes:
-                current = self.ex.settlement
-                self.ex.settlement = SettlementConfig(
-                    delay_s=float(changes.get("settlement_delay_s", current.delay_s)),
-                    fail_rate=float(changes.get("settlement_fail_rate", current.fail_rate)),
-                )
+            current = self.ex.settlement
+            self.ex.settlement = SettlementConfig(
+                delay_s=changes.get("settlement_delay_s", current.delay_s),
+                fail_rate=changes.get("settlement_fail_rate", current.fail_rate),
+            )
         return JSONResponse(self.state.faults.snapshot())
 
     async def local_status(self, request: Request) -> Response:
