@@ -1,7 +1,7 @@
 """The local exchange's state file: accounts, keys, orders, trades and books survive a restart.
 
-JSON with Decimals as strings, written atomically (temp file + rename), so a crash mid-write leaves
-the previous state intact. Books are rebuilt from the live orders in their original time priority.
+JSON with Decimals as strings, written atomically and durably (see `save`), so a crash mid-write
+leaves the previous state intact. Books are rebuilt from the live orders in their original time priority.
 """
 
 from __future__ import annotations
@@ -146,15 +146,32 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
 
 
 def save(exchange: LocalExchange, path: Path) -> None:
+    """Replace the state file atomically and durably: the new state goes to a temp file in the same
+    directory (mode 0600: it holds API secrets), is flushed and fsynced, renamed over the old file,
+    and the directory is fsynced so the rename itself survives a power cut. A crash at any point
+    leaves the old file or the new one, whole, never a truncated one."""
+    text = json.dumps(snapshot(exchange), separators=(",", ":"))  # a failure here writes nothing
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(snapshot(exchange), handle, separators=(",", ":"))
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
+
+
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
 
 
 def _trade_from(t: dict[str, Any], taker: RestingOrder) -> _Trade:

@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import json
+import os
+import stat
+from pathlib import Path
 from typing import Any
+
+import pytest
 
 from polymm_cli.clock import ManualClock
 from polymm_cli.exchange.core import LocalExchange
 from polymm_cli.exchange.markets import sample_markets
-from polymm_cli.exchange.state import restore, snapshot
+from polymm_cli.exchange.state import load, restore, save, snapshot
 
 ALICE = "0x" + "a1" * 20
 BOB = "0x" + "b0" * 20
@@ -61,3 +66,88 @@ def test_a_version_1_state_file_keeps_its_keys_and_gets_a_secret_of_its_own(cloc
     assert restored.derive_api_key(ALICE, 0) == created
     assert restored.api_secret != exchange.api_secret and len(restored.api_secret) == 32
     assert saved(restored)["format"] == 2
+
+
+# -- the file on disk ------------------------------------------------------------------------------------
+
+
+class DiskLog:
+    """Records fsyncs (file or directory) and renames, in order, around the real calls."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.calls: list[str] = []
+        real_fsync, real_replace = os.fsync, os.replace
+
+        def fsync(fd: int) -> None:
+            self.calls.append("fsync dir" if stat.S_ISDIR(os.fstat(fd).st_mode) else "fsync file")
+            real_fsync(fd)
+
+        def replace(src: str, dst: str) -> None:
+            self.calls.append("rename")
+            real_replace(src, dst)
+
+        monkeypatch.setattr(os, "fsync", fsync)
+        monkeypatch.setattr(os, "replace", replace)
+
+
+def test_save_syncs_the_new_file_before_the_rename_and_the_directory_after(
+    clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the first fsync a power cut can leave the renamed file empty; without the last, the
+    old one back."""
+    disk = DiskLog(monkeypatch)
+
+    save(new_exchange(clock), tmp_path / "exchange.json")
+
+    assert disk.calls == ["fsync file", "rename", "fsync dir"]
+
+
+def test_the_state_file_is_for_its_owner_only(clock: ManualClock, tmp_path: Path) -> None:
+    path = tmp_path / "exchange.json"
+    path.write_text("{}")
+    path.chmod(0o644)  # an older file others could read
+
+    save(new_exchange(clock), path)
+
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json"]  # no temp file left behind
+
+
+class TornWrite:
+    """A file handle whose write stores half of the text and then fails, as a full disk does."""
+
+    def __init__(self, handle: Any) -> None:
+        self.handle = handle
+
+    def __enter__(self) -> TornWrite:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.handle.close()
+
+    def fileno(self) -> int:
+        return int(self.handle.fileno())
+
+    def write(self, text: str) -> int:
+        self.handle.write(text[: len(text) // 2])
+        self.handle.flush()
+        raise OSError(28, "No space left on device")
+
+
+def test_a_write_that_dies_halfway_leaves_the_previous_state_whole(
+    clock: ManualClock, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "exchange.json"
+    exchange = new_exchange(clock)
+    save(exchange, path)
+    before = path.read_text()
+    exchange.create_api_key(ALICE, 0)  # something new to save
+    real_fdopen = os.fdopen
+    monkeypatch.setattr(os, "fdopen", lambda *a, **kw: TornWrite(real_fdopen(*a, **kw)))
+
+    with pytest.raises(OSError, match="No space left"):
+        save(exchange, path)
+
+    assert path.read_text() == before
+    assert load(path, clock).api_keys.by_key == {}
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json"]
