@@ -74,7 +74,9 @@ class ServerState:
     exchange: LocalExchange
     faults: Faults = field(default_factory=Faults)
     page_size: int = 500
-    chain_id: int = 137
+    # The local world's own domain first (what polymm signs with), then Polygon's, so the unmodified
+    # py-clob-client-v2 (it knows 137 and 80002 only) trades here too.
+    chain_ids: tuple[int, ...] = (signing.LOCAL_CHAIN_ID, signing.POLYGON_CHAIN_ID)
     hub: WsHub = field(init=False)
 
     def __post_init__(self) -> None:
@@ -174,15 +176,14 @@ class ExchangeApi:
         )
         if not (address and sig and ts) or not self._fresh(ts):
             raise Unauthorized("Invalid L1 Request headers")
-        try:
-            recovered = signing.recover_clob_auth_signer(
-                sig, address, int(ts), int(nonce), self.state.chain_id
-            )
-        except ValueError:
-            raise Unauthorized("Invalid L1 Request headers") from None
-        if recovered.lower() != address.lower():
-            raise Unauthorized("Invalid L1 Request headers")
-        return recovered, int(nonce)
+        for chain_id in self.state.chain_ids:
+            try:
+                recovered = signing.recover_clob_auth_signer(sig, address, int(ts), int(nonce), chain_id)
+            except ValueError:
+                raise Unauthorized("Invalid L1 Request headers") from None
+            if recovered.lower() == address.lower():
+                return recovered, int(nonce)
+        raise Unauthorized("Invalid L1 Request headers")
 
     def _fresh(self, timestamp: str) -> bool:
         """A POLY_TIMESTAMP of plain unix seconds within AUTH_TIMESTAMP_WINDOW_S of now."""
@@ -449,19 +450,14 @@ class ExchangeApi:
             raise ExchangeRejection("the order owner has to be the owner of the API KEY")
         market = self._token_market(token_id)
         try:
-            signed = signing.parse_wire_order(wire, market.neg_risk, self.state.chain_id)
+            signing.parse_wire_order(wire, market.neg_risk)  # every field well-formed, before who signed
         except ValueError:
             raise ExchangeRejection("Invalid order payload") from None
-        try:
-            recovered = signing.recover_order_signer(signed, market.neg_risk, self.state.chain_id)
-        except ValueError:
-            raise ExchangeRejection("invalid signature") from None
-        order_id = signed.order_id
         signer = str(wire["signer"])
         if signature_type != 3 and signer.lower() != key.address.lower():
             raise ExchangeRejection("the order signer address has to be the address of the API KEY")
-        if recovered.lower() != (key.address if signature_type == 3 else signer).lower():
-            raise ExchangeRejection("invalid signature")
+        signed = self._verified(wire, market.neg_risk, key.address if signature_type == 3 else signer)
+        order_id = signed.order_id
         maker = str(wire["maker"])
         if signature_type in (0, 3) and maker.lower() != signer.lower():
             raise ExchangeRejection("invalid signature: maker must be the signer for this signature type")
@@ -478,6 +474,22 @@ class ExchangeApi:
             post_only=bool(envelope.get("postOnly", False)),
             expiration=expiration,
         )
+
+    def _verified(self, wire: dict[str, Any], neg_risk: bool, expected: str) -> signing.SignedOrder:
+        """The order as signed for the first of the exchange's domains (chain ids) under which its
+        signature recovers `expected`; its id is that domain's EIP-712 digest."""
+        for chain_id in self.state.chain_ids:
+            try:
+                signed = signing.parse_wire_order(wire, neg_risk, chain_id)
+            except ValueError:  # a malformed field: the same under every domain
+                raise ExchangeRejection("Invalid order payload") from None
+            try:
+                recovered = signing.recover_order_signer(signed, neg_risk, chain_id)
+            except ValueError:  # e.g. a POLY_1271 wrapper made for another domain
+                continue
+            if recovered.lower() == expected.lower():
+                return signed
+        raise ExchangeRejection("invalid signature")
 
     def _place(self, envelope: Any, key: ApiKey) -> dict[str, Any]:
         result = self.ex.submit(self._parse_order(envelope, key))
