@@ -138,9 +138,11 @@ class LocalExchange:
         seed: int = 0,
         settlement: SettlementConfig | None = None,
         api_secret: bytes | None = None,
+        id_salt: bytes | None = None,
     ) -> None:
-        """`api_secret` derives the API credentials; a new exchange draws its own (the state file
-        keeps it), so credentials can never be computed from the public seed."""
+        """`api_secret` derives the API credentials and `id_salt` is mixed into every trade and
+        heartbeat id; a new exchange draws its own of both (the state file keeps them), so
+        credentials cannot be computed from the public seed and no two state files share an id."""
         self.clock = clock
         self.settlement = settlement or SettlementConfig()
         self.markets: dict[str, Market] = {}
@@ -152,6 +154,7 @@ class LocalExchange:
         self.rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
         self.api_secret = secrets.token_bytes(32) if api_secret is None else api_secret
+        self.id_salt = secrets.token_bytes(16) if id_salt is None else id_salt
         self.api_keys = ApiKeys(self.api_secret)
         self.heartbeats: dict[str, Heartbeat] = {}
         self.orders: dict[str, RestingOrder] = {}
@@ -266,10 +269,18 @@ class LocalExchange:
         state = self.heartbeats.setdefault(owner, Heartbeat())
         if state.expected_id and heartbeat_id != state.expected_id:
             raise HeartbeatMismatch(state.expected_id)
-        state.expected_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        state.expected_id = self._new_id()
         state.last_beat = self.clock.now()
         state.armed = True
         return state.expected_id
+
+    def _new_id(self) -> str:
+        """A UUID4 for a trade or a heartbeat. It takes the same 128 bits from the seeded RNG as it
+        always has (so everything else drawn from it, and the synthetic flow, stay bit-for-bit the
+        same for a seed) and mixes in this state file's salt, so a new state with the same --seed
+        never hands out an id again (a bot's ledger would drop the new fill as a duplicate)."""
+        drawn = self.rng.getrandbits(128).to_bytes(16, "big")
+        return str(uuid.UUID(bytes=hashlib.sha256(self.id_salt + drawn).digest()[:16], version=4))
 
     # -- orders ---------------------------------------------------------------------------------
 
@@ -423,7 +434,7 @@ class LocalExchange:
             size = sum((f.size for f in level_fills), ZERO)
             taker_price = yes_price if taker.is_yes else ONE - yes_price
             fee = taker_fee(size, taker_price, market.taker_fee_rate, market.fee_exponent)
-            trade_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            trade_id = self._new_id()
             legs = [self._leg(taker, size, taker_price, fee)]
             maker_views = []
             for fill in level_fills:

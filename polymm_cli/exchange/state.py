@@ -133,6 +133,7 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
         "format": FORMAT_VERSION,
         "seed": exchange.seed,
         "api_secret": exchange.api_secret.hex(),
+        "id_salt": exchange.id_salt.hex(),
         "markets": [_market(m) for m in exchange.markets.values()],
         "accounts": [_account(a) for a in exchange.accounts.values()],
         "api_keys": [asdict(k) for k in exchange.api_keys.by_key.values()],
@@ -240,13 +241,22 @@ def _restore_orders_and_trades(exchange: LocalExchange, data: dict[str, Any], no
     exchange.last_trade = {k: (Decimal(p), Side(s)) for k, (p, s) in data["last_trade"].items()}
 
 
+def _secret(data: dict[str, Any], key: str) -> bytes | None:
+    """A saved secret; None (the exchange draws a new one) for a version 1 file, which had none."""
+    return bytes.fromhex(data[key]) if key in data else None
+
+
 def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
     if data.get("format") not in READABLE_VERSIONS:
         raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
     markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
-    api_secret = bytes.fromhex(data["api_secret"]) if "api_secret" in data else None  # None: a new one
     exchange = LocalExchange(
-        markets, clock, seed=int(data["seed"]), settlement=settlement, api_secret=api_secret
+        markets,
+        clock,
+        seed=int(data["seed"]),
+        settlement=settlement,
+        api_secret=_secret(data, "api_secret"),
+        id_salt=_secret(data, "id_salt"),
     )
     exchange.rng.setstate(ast.literal_eval(data["rng"]))
     exchange._seq = itertools.count(int(data["seq"]))

@@ -2,18 +2,23 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
+import random
 import stat
+import uuid
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from polymm_cli.clock import ManualClock
-from polymm_cli.exchange.core import LocalExchange
+from polymm_cli.exchange.core import LocalExchange, OrderRequest
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.state import load, restore, save, snapshot
+from polymm_cli.model import OrderType, Side
 
 ALICE = "0x" + "a1" * 20
 BOB = "0x" + "b0" * 20
@@ -151,3 +156,80 @@ def test_a_write_that_dies_halfway_leaves_the_previous_state_whole(
     assert path.read_text() == before
     assert load(path, clock).api_keys.by_key == {}
     assert sorted(p.name for p in tmp_path.iterdir()) == ["exchange.json"]
+
+
+# -- ids -------------------------------------------------------------------------------------------------
+
+FED = sample_markets()[0]
+_order_ids = itertools.count(1)
+
+
+def trade_twice(exchange: LocalExchange) -> list[str]:
+    """Two resting asks hit by one BUY, then a heartbeat: the trade ids, then the heartbeat id."""
+    exchange.fund(ALICE, Decimal(100))
+    exchange.fund(BOB, Decimal(100))
+    exchange.split(BOB, FED.condition_id, Decimal(20))
+    orders = [
+        (BOB, Side.SELL, "0.55", "5", OrderType.GTC),
+        (BOB, Side.SELL, "0.56", "5", OrderType.GTC),
+        (ALICE, Side.BUY, "0.56", "10", OrderType.FAK),
+    ]
+    trade_ids: list[str] = []
+    for address, side, price, size, order_type in orders:
+        result = exchange.submit(
+            OrderRequest(
+                order_id=f"0x{next(_order_ids):064x}",
+                owner=f"key-{address}",
+                address=address,
+                token_id=FED.yes_token,
+                side=side,
+                price=Decimal(price),
+                size=Decimal(size),
+                order_type=order_type,
+            )
+        )
+        trade_ids += result.trade_ids
+    return [*trade_ids, exchange.heartbeat(f"key-heartbeat-{next(_order_ids)}", "")]
+
+
+def test_a_new_state_with_the_same_seed_never_hands_out_the_same_ids(clock: ManualClock) -> None:
+    """The bot's ledger is idempotent on trade ids: a replayed id would make it drop a new fill."""
+    first = new_exchange(clock, seed=7)
+    second = new_exchange(clock, seed=7)
+
+    first_ids, second_ids = trade_twice(first), trade_twice(second)
+
+    assert len(first_ids) == 3 and not set(first_ids) & set(second_ids)
+    assert all(uuid.UUID(i).version == 4 for i in first_ids)
+    assert first.trades[first_ids[0]].transaction_hash != second.trades[second_ids[0]].transaction_hash
+
+
+def test_salting_the_ids_draws_nothing_extra_from_the_seeded_rng(clock: ManualClock) -> None:
+    """Whatever else comes from the RNG (settlement failures, the synthetic flow's exchange) stays
+    bit-for-bit the same for a seed."""
+    first = new_exchange(clock, seed=7)
+    second = new_exchange(clock, seed=7)
+    trade_twice(first)
+    trade_twice(second)
+
+    assert first.id_salt != second.id_salt
+    assert first.rng.getstate() == second.rng.getstate() == rng_after_two_trades_and_a_heartbeat(seed=7)
+
+
+def rng_after_two_trades_and_a_heartbeat(seed: int) -> object:
+    """What the unsalted exchange drew: per trade a 128-bit id and a settlement draw, then an id."""
+    rng = random.Random(seed)
+    for _ in range(2):
+        rng.getrandbits(128)
+        rng.random()
+    rng.getrandbits(128)
+    return rng.getstate()
+
+
+def test_a_restored_state_continues_its_own_id_sequence(clock: ManualClock) -> None:
+    exchange = new_exchange(clock)
+    trade_twice(exchange)
+    restored = restore(saved(exchange), clock)
+
+    assert restored.id_salt == exchange.id_salt
+    assert trade_twice(restored) == trade_twice(exchange)  # same salt, same RNG state: same next ids
