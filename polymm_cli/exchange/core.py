@@ -1,9 +1,10 @@
 """The local exchange: markets, accounts, order validation, matching and settlement, in one object.
 
-`LocalExchange` is deterministic given its seed and its clock, usable in virtual time (`advance`),
-and knows nothing of HTTP: the server (`exchange/server/`) verifies signatures and HMACs and maps
-`ExchangeRejection` to HTTP errors; the in-process venue calls it directly. Each public operation
-runs to completion and then hands its events, in order, to every listener.
+`LocalExchange` is deterministic given its seed and its clock (its trade and heartbeat ids also
+depend on a random salt of its own), usable in virtual time (`advance`), and knows nothing of HTTP:
+the server (`exchange/server/`) verifies signatures and HMACs and maps `ExchangeRejection` to HTTP
+errors; the in-process venue calls it directly. Each public operation runs to completion and then
+hands its events, in order, to every listener.
 
 Validation follows reference §13.2 and rejects with the real Polymarket wording (§4.4); a rejected
 request changes nothing.
