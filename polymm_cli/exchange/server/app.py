@@ -835,7 +835,7 @@ class BodyLimitMiddleware:
             await self.app(scope, receive, send)
             return
         declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
-        if not declared.isdigit() or int(declared) > MAX_BODY_BYTES:
+        if not declared.isdigit() or len(declared) > 12 or int(declared) > MAX_BODY_BYTES:
             await self._too_large(scope, receive, send)
             return
         chunks: list[bytes] = []
