@@ -47,8 +47,10 @@ from polymm_cli.model import OrderType, Side
 __all__ = [
     "CLOB_AUTH_MESSAGE",
     "EXCHANGE_V2",
+    "LOCAL_CHAIN_ID",
     "NEG_RISK_EXCHANGE_V2",
     "ORDER_TYPE_STRING",
+    "POLYGON_CHAIN_ID",
     "ZERO_BYTES32",
     "OrderSigner",
     "SignedOrder",
@@ -271,6 +273,14 @@ _DOMAIN_TYPE_HASH: Final = keccak256(
 )
 _EXCHANGE_NAME_HASH: Final = keccak256(b"Polymarket CTF Exchange")
 _EXCHANGE_VERSION_HASH: Final = keccak256(b"2")
+
+POLYGON_CHAIN_ID: Final = 137
+LOCAL_CHAIN_ID: Final = 123_623_863_577_965
+"""The EIP-155 chain id of polymm's local world: what orders and L1 auth for the local exchange are
+signed for. It spells "polymm" in ASCII (0x706f6c796d6d): a 47-bit number no network is known to
+use, below 2**53 so JavaScript tooling holds it exactly. A signature for this domain does not verify
+under Polygon's (137) or Amoy's (80002), so nothing signed for local play can be replayed against
+real money."""
 
 EXCHANGE_V2: Final = "0xE111180000d2663C0091e4f400237545B87B996B"
 NEG_RISK_EXCHANGE_V2: Final = "0xe2222d279d744050d28e00520010520000310F59"

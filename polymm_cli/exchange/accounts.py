@@ -88,12 +88,14 @@ class Heartbeat:
 
 
 class ApiKeys:
-    """API credentials, deterministic per (address, nonce) as on the real CLOB."""
+    """API credentials, deterministic per (address, nonce) as on the real CLOB: derived from a
+    secret of this exchange's own (random per state file, see LocalExchange), never from its
+    public seed, so nobody can compute another account's credentials."""
 
     def __init__(self, server_secret: bytes) -> None:
         self._server_secret = server_secret
         self.by_key: dict[str, ApiKey] = {}
-        self.created: set[tuple[str, int]] = set()
+        self._by_owner: dict[tuple[str, int], ApiKey] = {}
 
     def _derive(self, address: str, nonce: int) -> ApiKey:
         seed = hmac.new(self._server_secret, f"{address.lower()}:{nonce}".encode(), hashlib.sha256).digest()
@@ -104,18 +106,16 @@ class ApiKeys:
 
     def create(self, address: str, nonce: int) -> ApiKey | None:
         """A new key, or None when one exists already for (address, nonce)."""
-        if (address.lower(), nonce) in self.created:
+        if (address.lower(), nonce) in self._by_owner:
             return None
         api_key = self._derive(address, nonce)
-        self.created.add((address.lower(), nonce))
-        self.by_key[api_key.key] = api_key
+        self.register(api_key)
         return api_key
 
     def derive(self, address: str, nonce: int) -> ApiKey | None:
-        if (address.lower(), nonce) not in self.created:
-            return None
-        return self._derive(address, nonce)
+        """The key created for (address, nonce), as it was handed out (also from an older state file)."""
+        return self._by_owner.get((address.lower(), nonce))
 
     def register(self, api_key: ApiKey) -> None:
-        self.created.add((api_key.address.lower(), api_key.nonce))
+        self._by_owner[(api_key.address.lower(), api_key.nonce)] = api_key
         self.by_key[api_key.key] = api_key

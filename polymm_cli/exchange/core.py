@@ -1,9 +1,10 @@
 """The local exchange: markets, accounts, order validation, matching and settlement, in one object.
 
-`LocalExchange` is deterministic given its seed and its clock, usable in virtual time (`advance`),
-and knows nothing of HTTP: the server (`exchange/server/`) verifies signatures and HMACs and maps
-`ExchangeRejection` to HTTP errors; the in-process venue calls it directly. Each public operation
-runs to completion and then hands its events, in order, to every listener.
+`LocalExchange` is deterministic given its seed and its clock (its trade and heartbeat ids also
+depend on a random salt of its own), usable in virtual time (`advance`), and knows nothing of HTTP:
+the server (`exchange/server/`) verifies signatures and HMACs and maps `ExchangeRejection` to HTTP
+errors; the in-process venue calls it directly. Each public operation runs to completion and then
+hands its events, in order, to every listener.
 
 Validation follows reference §13.2 and rejects with the real Polymarket wording (§4.4); a rejected
 request changes nothing.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import random
+import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -40,7 +42,9 @@ from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Si
 
 HEARTBEAT_TIMEOUT_S = 10.0
 GTD_SECURITY_THRESHOLD_S = 60
-PRICE_TOLERANCE = Decimal("0.00001")  # implied prices of market orders carry amount-rounding noise
+# The implied price of a market order (FOK/FAK) is a ratio of rounded amounts (reference §4.2: $10 at
+# 0.52 signs 10 / 19.2307 = 0.520002...); it is snapped to the grid within this. Limit prices are not.
+MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")
 FEE_QUANTUM = Decimal("0.00001")
 CLOSED_ORDER_RETENTION_S = 3600.0
 
@@ -134,7 +138,12 @@ class LocalExchange:
         *,
         seed: int = 0,
         settlement: SettlementConfig | None = None,
+        api_secret: bytes | None = None,
+        id_salt: bytes | None = None,
     ) -> None:
+        """`api_secret` derives the API credentials and `id_salt` is mixed into every trade and
+        heartbeat id; a new exchange draws its own of both (the state file keeps them), so
+        credentials cannot be computed from the public seed and no two state files share an id."""
         self.clock = clock
         self.settlement = settlement or SettlementConfig()
         self.markets: dict[str, Market] = {}
@@ -145,7 +154,9 @@ class LocalExchange:
         self.seed = seed
         self.rng = random.Random(seed)
         self.accounts: dict[str, Account] = {}
-        self.api_keys = ApiKeys(hashlib.sha256(f"polymm-local-exchange:{seed}".encode()).digest())
+        self.api_secret = secrets.token_bytes(32) if api_secret is None else api_secret
+        self.id_salt = secrets.token_bytes(16) if id_salt is None else id_salt
+        self.api_keys = ApiKeys(self.api_secret)
         self.heartbeats: dict[str, Heartbeat] = {}
         self.orders: dict[str, RestingOrder] = {}
         self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id
@@ -159,6 +170,7 @@ class LocalExchange:
         self._listeners: list[Callable[[ExchangeEvent], None]] = []
         self._events: list[ExchangeEvent] = []
         self._dirty_levels: dict[str, set[tuple[bool, Decimal]]] = {}
+        self._traded_markets: set[str] = set()  # markets with a match in the current operation
         self.version = 0  # bumped on every state change; the server persists when it moves
 
     # -- markets and listeners ------------------------------------------------------------------
@@ -258,10 +270,18 @@ class LocalExchange:
         state = self.heartbeats.setdefault(owner, Heartbeat())
         if state.expected_id and heartbeat_id != state.expected_id:
             raise HeartbeatMismatch(state.expected_id)
-        state.expected_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+        state.expected_id = self._new_id()
         state.last_beat = self.clock.now()
         state.armed = True
         return state.expected_id
+
+    def _new_id(self) -> str:
+        """A UUID4 for a trade or a heartbeat. It takes the same 128 bits from the seeded RNG as it
+        always has (so everything else drawn from it, and the synthetic flow, stay bit-for-bit the
+        same for a seed) and mixes in this state file's salt, so a new state with the same --seed
+        never hands out an id again (a bot's ledger would drop the new fill as a duplicate)."""
+        drawn = self.rng.getrandbits(128).to_bytes(16, "big")
+        return str(uuid.UUID(bytes=hashlib.sha256(self.id_salt + drawn).digest()[:16], version=4))
 
     # -- orders ---------------------------------------------------------------------------------
 
@@ -281,13 +301,14 @@ class LocalExchange:
         if not (self.accepting and market.accepting_orders and market.active and not market.closed):
             raise ExchangeRejection("the market is not yet ready to process new orders")
         tick = market.tick_size
+        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
         price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-        if abs(price - req.price) > PRICE_TOLERANCE or not (tick <= price <= ONE - tick):
+        noise = MARKET_ORDER_PRICE_NOISE if marketable_type else ZERO  # limit prices: exactly on the grid
+        if abs(price - req.price) > noise or not (tick <= price <= ONE - tick):
             raise ExchangeRejection(
                 f"order {oid} is invalid. Price ({req.price.normalize():f}) breaks minimum tick size rule: "
                 f"{tick.normalize():f}"
             )
-        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
         if req.post_only and marketable_type:
             raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
         if req.size <= 0:
@@ -408,12 +429,13 @@ class LocalExchange:
         """Group fills by price level into trades, move balances, emit trade and order events."""
         book = self.books[market.condition_id]
         trades: list[_Trade] = []
+        self._traded_markets.add(market.condition_id)
         for yes_price, level in itertools.groupby(fills, key=lambda f: f.yes_price):
             level_fills = list(level)
             size = sum((f.size for f in level_fills), ZERO)
             taker_price = yes_price if taker.is_yes else ONE - yes_price
             fee = taker_fee(size, taker_price, market.taker_fee_rate, market.fee_exponent)
-            trade_id = str(uuid.UUID(int=self.rng.getrandbits(128), version=4))
+            trade_id = self._new_id()
             legs = [self._leg(taker, size, taker_price, fee)]
             maker_views = []
             for fill in level_fills:
@@ -750,6 +772,7 @@ class LocalExchange:
         self._flush()
 
     def _emit_book_changes(self) -> None:
+        traded, self._traded_markets = self._traded_markets, set()
         if not self._dirty_levels:
             return
         now = self.clock.now()
@@ -767,5 +790,5 @@ class LocalExchange:
                 changes.append(
                     LevelChange(market.no_token, yes_side.opposite, ONE - yes_price, size, no_bid, no_ask)
                 )
-            self._events.append(BookEvent(condition_id, tuple(changes), now))
+            self._events.append(BookEvent(condition_id, tuple(changes), now, condition_id in traded))
         self._dirty_levels = {}

@@ -97,11 +97,14 @@ class LevelChange:
 
 @dataclass(frozen=True, slots=True)
 class BookEvent:
-    """Level totals changed in one market; entries for both tokens (the books mirror each other)."""
+    """Level totals changed in one market; entries for both tokens (the books mirror each other).
+
+    `traded`: a match changed them, after which Polymarket also sends a full `book` per token."""
 
     market: str
     changes: tuple[LevelChange, ...]
     timestamp: float
+    traded: bool = False
 
 
 @dataclass(frozen=True, slots=True)

@@ -1,7 +1,7 @@
 """The local exchange's state file: accounts, keys, orders, trades and books survive a restart.
 
-JSON with Decimals as strings, written atomically (temp file + rename), so a crash mid-write leaves
-the previous state intact. Books are rebuilt from the live orders in their original time priority.
+JSON with Decimals as strings, written atomically and durably (see `save`), so a crash mid-write
+leaves the previous state intact. Books are rebuilt from the live orders in their original time priority.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import tempfile
-from dataclasses import asdict, replace
+from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -24,7 +24,8 @@ from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.matching import RestingOrder
 from polymm_cli.model import Market, OrderType, RewardParams, Side, TradeStatus
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2  # 2 added the exchange's own random secrets; a version 1 file gets fresh ones
+READABLE_VERSIONS = (1, 2)
 
 
 def _dec(value: Decimal) -> str:
@@ -131,6 +132,8 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
     return {
         "format": FORMAT_VERSION,
         "seed": exchange.seed,
+        "api_secret": exchange.api_secret.hex(),
+        "id_salt": exchange.id_salt.hex(),
         "markets": [_market(m) for m in exchange.markets.values()],
         "accounts": [_account(a) for a in exchange.accounts.values()],
         "api_keys": [asdict(k) for k in exchange.api_keys.by_key.values()],
@@ -144,24 +147,71 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
 
 
 def save(exchange: LocalExchange, path: Path) -> None:
+    """Replace the state file atomically and durably: the new state goes to a temp file in the same
+    directory (mode 0600: it holds API secrets), is flushed and fsynced, renamed over the old file,
+    and the directory is fsynced so the rename itself survives a power cut. A crash at any point
+    leaves the old file or the new one, whole, never a truncated one."""
+    text = json.dumps(snapshot(exchange), separators=(",", ":"))  # a failure here writes nothing
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=path.name, suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(snapshot(exchange), handle, separators=(",", ":"))
+            os.fchmod(handle.fileno(), 0o600)
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+    _fsync_directory(path.parent)
 
 
-def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
-    if data.get("format") != FORMAT_VERSION:
-        raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
-    markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
-    exchange = LocalExchange(markets, clock, seed=int(data["seed"]), settlement=settlement)
-    exchange.rng.setstate(ast.literal_eval(data["rng"]))
-    exchange._seq = itertools.count(int(data["seq"]))
+def _fsync_directory(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _trade_from(t: dict[str, Any], taker: RestingOrder) -> _Trade:
+    return _Trade(
+        trade_id=t["trade_id"],
+        market=t["market"],
+        taker=taker,
+        token_id=t["token_id"],
+        side=Side(t["side"]),
+        size=Decimal(t["size"]),
+        price=Decimal(t["price"]),
+        fee_rate_bps=t["fee_rate_bps"],
+        taker_fee=Decimal(t["taker_fee"]),
+        status=TradeStatus(t["status"]),
+        match_time=t["match_time"],
+        last_update=t["last_update"],
+        transaction_hash=t["transaction_hash"],
+        maker_fills=[
+            MakerFillView(
+                **{**m, "side": Side(m["side"]), "size": Decimal(m["size"]), "price": Decimal(m["price"])}
+            )
+            for m in t["maker_fills"]
+        ],
+        legs=[
+            Leg(
+                **{
+                    **leg,
+                    "give_amount": Decimal(leg["give_amount"]),
+                    "receive_amount": Decimal(leg["receive_amount"]),
+                }
+            )
+            for leg in t["legs"]
+        ],
+        will_fail=t["will_fail"],
+        stage=t["stage"],
+    )
+
+
+def _restore_accounts(exchange: LocalExchange, data: dict[str, Any]) -> None:
     for a in data["accounts"]:
         acct = exchange.account(a["address"])
         acct.collateral = Decimal(a["collateral"])
@@ -172,6 +222,9 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
     for k in data["api_keys"]:
         exchange.api_keys.register(ApiKey(**k))
     exchange.heartbeats = {k: Heartbeat(**v) for k, v in data["heartbeats"].items()}
+
+
+def _restore_orders_and_trades(exchange: LocalExchange, data: dict[str, Any], now: float) -> None:
     for d in data["orders"]:
         order = _order_from(d)
         exchange.orders[order.order_id] = order
@@ -179,53 +232,36 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
             exchange._rest(exchange.books[order.market], order)
             exchange._reserve(order, order.remaining)
         else:
-            exchange._closed.append((clock.now(), order.order_id))
+            exchange._closed.append((now, order.order_id))
     for t in data["trades"]:
-        taker = exchange.orders[t["taker"]]
-        trade = _Trade(
-            trade_id=t["trade_id"],
-            market=t["market"],
-            taker=taker,
-            token_id=t["token_id"],
-            side=Side(t["side"]),
-            size=Decimal(t["size"]),
-            price=Decimal(t["price"]),
-            fee_rate_bps=t["fee_rate_bps"],
-            taker_fee=Decimal(t["taker_fee"]),
-            status=TradeStatus(t["status"]),
-            match_time=t["match_time"],
-            last_update=t["last_update"],
-            transaction_hash=t["transaction_hash"],
-            maker_fills=[
-                replace(
-                    MakerFillView(
-                        **{
-                            **m,
-                            "side": Side(m["side"]),
-                            "size": Decimal(m["size"]),
-                            "price": Decimal(m["price"]),
-                        }
-                    )
-                )
-                for m in t["maker_fills"]
-            ],
-            legs=[
-                Leg(
-                    **{
-                        **leg,
-                        "give_amount": Decimal(leg["give_amount"]),
-                        "receive_amount": Decimal(leg["receive_amount"]),
-                    }
-                )
-                for leg in t["legs"]
-            ],
-            will_fail=t["will_fail"],
-            stage=t["stage"],
-        )
+        trade = _trade_from(t, exchange.orders[t["taker"]])
         exchange.trades[trade.trade_id] = trade
         if trade.stage < 2:
             exchange._unsettled.append(trade)
     exchange.last_trade = {k: (Decimal(p), Side(s)) for k, (p, s) in data["last_trade"].items()}
+
+
+def _secret(data: dict[str, Any], key: str) -> bytes | None:
+    """A saved secret; None (the exchange draws a new one) for a version 1 file, which had none."""
+    return bytes.fromhex(data[key]) if key in data else None
+
+
+def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
+    if data.get("format") not in READABLE_VERSIONS:
+        raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
+    markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
+    exchange = LocalExchange(
+        markets,
+        clock,
+        seed=int(data["seed"]),
+        settlement=settlement,
+        api_secret=_secret(data, "api_secret"),
+        id_salt=_secret(data, "id_salt"),
+    )
+    exchange.rng.setstate(ast.literal_eval(data["rng"]))
+    exchange._seq = itertools.count(int(data["seq"]))
+    _restore_accounts(exchange, data)
+    _restore_orders_and_trades(exchange, data, clock.now())
     return exchange
 
 

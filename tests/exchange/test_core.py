@@ -388,6 +388,25 @@ REFUSALS: list[tuple[str, Any, str]] = [
         f"order {BAD} is invalid. Price (0.555) breaks minimum tick size rule: 0.01",
     ),
     (
+        "limit-price-a-hair-off-the-grid",  # 0.520001 used to be rounded to 0.52 (within 1e-5)
+        lambda ex: request(ALICE, FED.yes_token, BUY, "0.520001", "10", order_id=BAD),
+        f"order {BAD} is invalid. Price (0.520001) breaks minimum tick size rule: 0.01",
+    ),
+    (
+        "gtd-price-a-hair-off-the-grid",
+        lambda ex: request(
+            ALICE,
+            FED.yes_token,
+            SELL,
+            "0.639999",
+            "10",
+            GTD,
+            order_id=BAD,
+            expiration=int(ex.clock.now()) + 600,
+        ),
+        f"order {BAD} is invalid. Price (0.639999) breaks minimum tick size rule: 0.01",
+    ),
+    (
         "price-one",
         lambda ex: request(ALICE, FED.yes_token, BUY, "1.00", "10", order_id=BAD),
         f"order {BAD} is invalid. Price (1) breaks minimum tick size rule: 0.01",
@@ -465,6 +484,21 @@ def test_a_refused_order_gets_the_real_wording_and_changes_nothing(
     assert caught.value.message == wording.replace("{dup}", req.order_id)
     assert caught.value.status == 400
     assert frozen(ex) == before
+
+
+def test_a_market_orders_amount_rounding_noise_is_snapped_to_the_grid(clock: ManualClock) -> None:
+    """py-clob-client-v2's market BUY of $10 at 0.52 signs 10 pUSD for 19.2307 shares (reference §4.2):
+    its implied price 0.520002... is not a limit price, and it fills at 0.52."""
+    ex = new_exchange(clock)
+    ex.fund(ALICE.address, D(100))
+    ex.fund(CAROL.address, D(100))
+    ex.split(CAROL.address, FED.condition_id, D(30))
+    place(ex, CAROL, FED.yes_token, SELL, "0.52", "30")
+
+    result = place(ex, ALICE, FED.yes_token, BUY, str(D(10) / D("19.2307")), "19.2307", FOK)
+
+    trade = ex.trades[result.trade_ids[0]]
+    assert (trade.price, trade.size) == (D("0.52"), D("19.2307"))
 
 
 # -- reservations ------------------------------------------------------------------------------------

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import json
 import logging
+import re
+import socket
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -73,6 +75,7 @@ class Attempt:
     body: str | bytes
     method: str = "POST"
     tamper: Callable[[dict[str, str]], None] = field(default=lambda headers: None)
+    clock_skew_s: int = 0  # signed as if the client's clock were this far off
 
 
 def send(server: ExchangeThread, client: ClobClient, attempt: Attempt) -> httpx.Response:
@@ -83,7 +86,7 @@ def send(server: ExchangeThread, client: ClobClient, attempt: Attempt) -> httpx.
         creds.api_key,
         creds.api_secret,
         creds.api_passphrase,
-        int(time.time()),
+        int(time.time()) + attempt.clock_skew_s,
         attempt.method,
         attempt.path,
         raw.decode("utf-8", errors="replace"),  # what the server verifies the HMAC over
@@ -133,6 +136,29 @@ def wrong_hmac(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[in
     return Attempt("/order", compact(envelope(client)), tamper=tamper), UNAUTHORIZED
 
 
+def stale_timestamp(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    # a correct HMAC over a request signed two minutes ago (a replay, or a clock that drifted)
+    return Attempt("/order", compact(envelope(client)), clock_skew_s=-120), UNAUTHORIZED
+
+
+def future_timestamp(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    return Attempt("/order", compact(envelope(client)), clock_skew_s=120), UNAUTHORIZED
+
+
+def non_numeric_timestamp(
+    client: ClobClient, other: ClobClient
+) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    body = compact(envelope(client))
+
+    def tamper(headers: dict[str, str]) -> None:  # HMAC recomputed over the bad timestamp itself
+        creds = client.creds
+        bad = f"{int(time.time())}.0"
+        headers["POLY_TIMESTAMP"] = bad
+        headers["POLY_SIGNATURE"] = signing.hmac_signature(creds.api_secret, bad, "POST", "/order", body)
+
+    return Attempt("/order", body, tamper=tamper), UNAUTHORIZED
+
+
 def wrong_passphrase(client: ClobClient, other: ClobClient) -> tuple[Attempt, tuple[int, dict[str, str]]]:
     def tamper(headers: dict[str, str]) -> None:
         headers["POLY_PASSPHRASE"] = other.creds.api_passphrase
@@ -149,6 +175,19 @@ def price_off_the_grid(client: ClobClient, other: ClobClient) -> tuple[Attempt, 
     )
     body = order_to_json_v2(order, client.creds.api_key, OrderType.GTC)
     wording = f"order {order_id_of(body)} is invalid. Price (0.555) breaks minimum tick size rule: 0.01"
+    return Attempt("/order", compact(body)), (400, {"error": wording})
+
+
+def price_a_hair_off_the_grid(
+    client: ClobClient, other: ClobClient
+) -> tuple[Attempt, tuple[int, dict[str, str]]]:
+    # 5.20001 pUSD for 10 shares: 0.520001, which a 1e-5 tolerance used to round onto the grid
+    signer = signing.OrderSigner(client.signer.private_key)
+    order = signer.sign_order(
+        FED.yes_token, Side.BUY, 5_200_010, 10_000_000, False, salt=11, timestamp_ms=int(time.time() * 1000)
+    )
+    body = signing.order_wire(order, client.creds.api_key, "GTC", post_only=False)
+    wording = f"order {order.order_id} is invalid. Price (0.520001) breaks minimum tick size rule: 0.01"
     return Attempt("/order", compact(body)), (400, {"error": wording})
 
 
@@ -231,8 +270,12 @@ def cancel_with_non_string_ids(
 CASES = [
     mis_signed,
     wrong_hmac,
+    stale_timestamp,
+    future_timestamp,
+    non_numeric_timestamp,
     wrong_passphrase,
     price_off_the_grid,
+    price_a_hair_off_the_grid,
     size_below_minimum,
     over_the_balance,
     malformed_json_order,
@@ -272,6 +315,30 @@ def test_the_same_request_signed_properly_is_accepted(quiet_exchange: ExchangeTh
     assert response.json()["success"] is True and response.json()["orderID"] == order_id_of(body)
     assert [o["id"] for o in client.get_open_orders()] == [order_id_of(body)]
     client.cancel_all()
+
+
+def test_a_timestamp_within_the_minute_is_accepted(quiet_exchange: ExchangeThread) -> None:
+    """The control for the timestamp cases above: a client clock 30 s off still works."""
+    client = trader(quiet_exchange, "bad-input-skew-control")
+
+    for skew in (-30, 30):
+        assert send(
+            quiet_exchange, client, Attempt("/order", compact(envelope(client)), clock_skew_s=skew)
+        ).is_success
+    client.cancel_all()
+
+
+@pytest.mark.parametrize("skew", [-120, 120])
+def test_api_keys_need_a_fresh_l1_signature(quiet_exchange: ExchangeThread, skew: int) -> None:
+    signer = signing.OrderSigner(throwaway_key(f"bad-input-l1-{skew}"))
+    headers = signer.l1_headers(int(time.time()) + skew)  # correctly signed, two minutes off
+
+    created = httpx.post(f"{quiet_exchange.url}/auth/api-key", headers=headers)
+    derived = httpx.get(f"{quiet_exchange.url}/auth/derive-api-key", headers=headers)
+
+    assert answer(created) == answer(derived) == (401, {"error": "Invalid L1 Request headers"})
+    fresh = httpx.post(f"{quiet_exchange.url}/auth/api-key", headers=signer.l1_headers(int(time.time())))
+    assert fresh.status_code == 200  # the same key, signed now, is welcome
 
 
 # -- a property: mutated envelopes are accepted only as the signed order, else a 4xx JSON error ----------
@@ -456,3 +523,72 @@ def test_a_marketable_order_with_too_many_decimals_is_refused_like_issue_99(
     }
     assert account_view(taker) == before
     maker.cancel_all()
+
+
+# -- non-finite numbers and oversized bodies -------------------------------------------------------------
+
+
+@pytest.mark.parametrize("amount", ["NaN", "Infinity", "-Infinity", '"Infinity"', '"NaN"'])
+def test_a_non_finite_amount_is_a_400_and_funds_nothing(quiet_exchange: ExchangeThread, amount: str) -> None:
+    address = "0x" + amount.encode().hex().ljust(40, "0")  # one account per case
+    body = f'{{"address":"{address}","amount":{amount}}}'
+
+    response = httpx.post(f"{quiet_exchange.url}/_local/fund", content=body)
+
+    assert response.status_code == 400 and set(response.json()) == {"error"}
+    assert quiet_exchange.call(lambda: quiet_exchange.server.exchange.accounts.get(address)) is None
+
+
+@pytest.mark.parametrize("constant", ["NaN", "Infinity", "-Infinity"])
+def test_nan_and_infinity_are_not_json_anywhere(quiet_exchange: ExchangeThread, constant: str) -> None:
+    client = trader(quiet_exchange, "bad-input-non-finite")
+    signed = compact(envelope(client)).replace('"expiration":"0"', f'"expiration":{constant}', 1)
+    before = account_view(client)
+
+    books = httpx.post(f"{quiet_exchange.url}/books", content=f'[{{"token_id":{constant}}}]')
+    order = send(quiet_exchange, client, Attempt("/order", signed))
+
+    assert answer(books) == INVALID_PAYLOAD and answer(order) == INVALID_PAYLOAD
+    assert account_view(client) == before
+
+
+def raw_http(server: ExchangeThread, head: str, body_parts: list[bytes]) -> tuple[int, Any]:
+    """One request over a bare socket (so the body can lie about or stream its size): status and JSON."""
+    url = httpx.URL(server.url)
+    with socket.create_connection((url.host, url.port), timeout=5) as sock:
+        sock.sendall(head.encode() + b"\r\n\r\n")
+        for part in body_parts:
+            sock.sendall(part)
+        reply = b""
+        while b"\r\n\r\n" not in reply:
+            reply += sock.recv(65536)
+        head_bytes, _, body = reply.partition(b"\r\n\r\n")
+        length = int(re.search(rb"(?i)content-length: *(\d+)", head_bytes).group(1))  # type: ignore[union-attr]
+        while len(body) < length:
+            body += sock.recv(65536)
+    return int(head_bytes.split()[1]), json.loads(body)
+
+
+TOO_LARGE = (413, {"error": "request body too large: the limit is 1048576 bytes"})
+
+
+def test_a_declared_body_over_1_mib_is_refused_before_it_is_sent(quiet_exchange: ExchangeThread) -> None:
+    head = f"POST /order HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: {2**20 + 1}"
+
+    assert raw_http(quiet_exchange, head, []) == TOO_LARGE  # no body follows: nothing was waited for
+
+
+def test_a_streamed_body_over_1_mib_is_refused_as_it_arrives(quiet_exchange: ExchangeThread) -> None:
+    chunk = b" " * 2**16
+    parts = [b"%x\r\n%s\r\n" % (len(chunk), chunk)] * 17 + [b"0\r\n\r\n"]  # 1 MiB + 64 KiB, no length
+    head = "POST /books HTTP/1.1\r\nHost: 127.0.0.1\r\nTransfer-Encoding: chunked"
+
+    assert raw_http(quiet_exchange, head, parts) == TOO_LARGE
+
+
+def test_a_body_of_exactly_1_mib_is_still_read(quiet_exchange: ExchangeThread) -> None:
+    body = "[" + " " * (2**20 - 2) + "]"
+
+    response = httpx.post(f"{quiet_exchange.url}/books", content=body)
+
+    assert (response.status_code, response.json()) == (200, [])

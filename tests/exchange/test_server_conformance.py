@@ -93,6 +93,16 @@ def test_book_event_matches_the_2026_subscription_snapshot(exchange_messages: li
     assert shape(ours) == shape(real)
 
 
+def test_the_book_sent_after_a_trade_matches_the_2026_capture_key_for_key(
+    exchange_messages: list[dict[str, Any]],
+) -> None:
+    real = captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json")[-1]
+    traded_at = next(i for i, m in enumerate(exchange_messages) if m["event_type"] == "last_trade_price")
+    ours = first_of(exchange_messages[traded_at:], "book")
+    assert list(ours) == list(real)  # same keys in the same order: no tick_size, no last_trade_price
+    assert shape(ours) == shape(real)
+
+
 def test_price_change_matches_the_current_format_capture(exchange_messages: list[dict[str, Any]]) -> None:
     real = first_of(
         captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json"), "price_change"

@@ -149,3 +149,140 @@ def test_funding_once_credits_a_wallet_only_the_first_time(fresh_exchange: Excha
     assert again.json() == {"ok": True, "funded": False}
     balance = fresh_exchange.call(lambda: fresh_exchange.server.exchange.account(address).collateral)
     assert balance == 100
+
+
+@pytest.mark.parametrize(
+    "host",
+    ["evil.example", "evil.example:8080", "127.0.0.1.evil.example", "localhost.evil:80", "[::2]:80", ""],
+)
+def test_control_plane_refuses_a_request_naming_another_host(
+    fresh_exchange: ExchangeThread, host: str
+) -> None:
+    """DNS rebinding: a page on evil.example re-pointed at 127.0.0.1 reaches the exchange from loopback,
+    but its requests still say Host: evil.example."""
+    address = "0x" + "e1" * 20
+    headers = {"Host": host}
+
+    status = httpx.get(f"{fresh_exchange.url}/_local/status", headers=headers)
+    faults = httpx.post(f"{fresh_exchange.url}/_local/faults", json={"latency_ms": 5000}, headers=headers)
+    funded = httpx.post(
+        f"{fresh_exchange.url}/_local/fund", json={"address": address, "amount": "1000"}, headers=headers
+    )
+
+    assert [r.status_code for r in (status, faults, funded)] == [403, 403, 403]
+    assert funded.json() == {"error": "forbidden: loopback only"}
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json()["latency_ms"] == 0
+    assert fresh_exchange.call(lambda: fresh_exchange.server.exchange.accounts.get(address)) is None
+
+
+@pytest.mark.parametrize("origin", ["http://evil.example", "https://evil.example:443", "null", "file://"])
+def test_control_plane_refuses_a_browser_page_from_another_origin(
+    fresh_exchange: ExchangeThread, origin: str
+) -> None:
+    response = httpx.post(
+        f"{fresh_exchange.url}/_local/faults", json={"ws_stall": True}, headers={"Origin": origin}
+    )
+
+    assert response.status_code == 403
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json()["ws_stall"] is False
+
+
+@pytest.mark.parametrize(
+    ("host", "origin"),
+    [
+        ("127.0.0.1:1234", None),
+        ("localhost", "http://localhost:3000"),
+        ("LOCALHOST:80", "http://127.0.0.1"),
+        ("[::1]:8080", "https://[::1]:8443"),
+    ],
+)
+def test_control_plane_answers_loopback_names_and_origins(
+    fresh_exchange: ExchangeThread, host: str, origin: str | None
+) -> None:
+    headers = {"Host": host} | ({"Origin": origin} if origin else {})
+
+    assert httpx.get(f"{fresh_exchange.url}/_local/status", headers=headers).status_code == 200
+
+
+def test_a_forwarded_for_header_does_not_change_who_is_calling(fresh_exchange: ExchangeThread) -> None:
+    """Proxy headers are off: the peer that connected is the caller, whatever X-Forwarded-For says
+    (with uvicorn's default, a loopback peer could name any address, and $FORWARDED_ALLOW_IPS=*
+    would let a remote one claim 127.0.0.1)."""
+    response = httpx.get(f"{fresh_exchange.url}/_local/faults", headers={"X-Forwarded-For": "203.0.113.9"})
+
+    assert response.status_code == 200
+
+
+BAD_FAULTS = [
+    {"error_status": 200, "error_count": 1},
+    {"error_status": 302, "error_count": 1},
+    {"error_status": 600},
+    {"error_status": "503"},
+    {"error_status": 503, "error_count": -1},
+    {"error_status": 503, "error_count": 10**9},
+    {"error_status": 503, "error_count": 2.5},
+    {"error_status": 503, "error_rate": 1.5},
+    {"error_count": 3},
+    {"latency_ms": -5},
+    {"latency_ms": 10**9},
+    {"latency_ms": "150"},
+    {"latency_ms": True},
+    {"retry_after_s": 86_400},
+    {"restart_for_s": 10**7},
+    {"ws_stall": "yes"},
+    {"settlement_fail_rate": 2},
+    {"settlement_delay_s": -1},
+    {"tick_change": "soon"},
+    {"tick_change": {"market": FED.condition_id, "tick_size": 0.02}},
+    {"tick_change": {"market": "0x" + "00" * 32, "tick_size": 0.001}},
+    {"tick_change": {"market": FED.condition_id, "tick_size": "0.001", "after_s": -1}},
+    {"latency_ms": 100, "settlement_fail_rate": 1.0, "error_status": 200},  # good ones are not applied either
+]
+
+
+@pytest.mark.parametrize("changes", BAD_FAULTS, ids=[json.dumps(c)[:60] for c in BAD_FAULTS])
+def test_an_out_of_range_fault_is_a_400_with_a_one_line_reason_and_changes_nothing(
+    fresh_exchange: ExchangeThread, changes: dict[str, object]
+) -> None:
+    before = httpx.get(f"{fresh_exchange.url}/_local/faults").json()
+    settlement = fresh_exchange.call(lambda: fresh_exchange.server.exchange.settlement)
+
+    response = httpx.post(f"{fresh_exchange.url}/_local/faults", json=changes)
+
+    assert response.status_code == 400
+    reason = response.json()["error"]
+    assert "\n" not in reason and any(key in reason for key in changes)
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json() == before
+    assert fresh_exchange.call(lambda: fresh_exchange.server.exchange.settlement) == settlement
+
+
+def test_faults_in_range_are_applied(fresh_exchange: ExchangeThread) -> None:
+    applied = set_faults(
+        fresh_exchange,
+        latency_ms=0,
+        error_status=500,
+        error_count=0,
+        error_rate=0.0,
+        retry_after_s=2,
+        ws_stall=False,
+    )
+    set_faults(
+        fresh_exchange, tick_change={"market": FED.condition_id, "tick_size": "0.001", "after_s": 3600}
+    )
+
+    assert (applied["error_status"], applied["retry_after_s"]) == (500, 2)
+    assert httpx.get(f"{fresh_exchange.url}/_local/faults").json()["tick_change_at"] > time.time()
+
+
+def test_a_control_body_that_is_not_utf8_is_a_400(fresh_exchange: ExchangeThread) -> None:
+    for path in ("/_local/fund", "/_local/faults"):
+        assert httpx.post(f"{fresh_exchange.url}{path}", content=b'{"a":"\xff"}').status_code == 400
+
+
+def test_funding_needs_a_hex_address(fresh_exchange: ExchangeThread) -> None:
+    address = "0x" + "zz" * 20
+
+    response = httpx.post(f"{fresh_exchange.url}/_local/fund", json={"address": address, "amount": "5"})
+
+    assert response.status_code == 400
+    assert fresh_exchange.call(lambda: fresh_exchange.server.exchange.accounts.get(address)) is None

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 from typing import Any
 
 import pytest
@@ -72,6 +73,14 @@ async def user_feed(server: ExchangeThread, client: ClobClient) -> Feed:
     return Feed(ws)
 
 
+async def subscribed(feed: Feed) -> Feed:
+    """Frames are handled in order, so a PONG means the subscription before it is in place."""
+    await feed.ws.send("PING")
+    while await asyncio.wait_for(feed.ws.recv(), 5) != "PONG":
+        pass
+    return feed
+
+
 def summary(event: dict[str, Any]) -> tuple[Any, ...]:
     kind = event["event_type"]
     if kind == "price_change":
@@ -88,6 +97,13 @@ def summary(event: dict[str, Any]) -> tuple[Any, ...]:
         return (kind, event["status"], event["trader_side"])
     if kind == "last_trade_price":
         return (kind, event["side"], event["price"], event["size"])
+    if kind == "book":
+        return (
+            kind,
+            event["asset_id"] == FED.yes_token,
+            tuple((level["price"], level["size"]) for level in event["bids"]),
+            tuple((level["price"], level["size"]) for level in event["asks"]),
+        )
     return (kind,)
 
 
@@ -128,9 +144,11 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
         ("trade", "MINED", "TAKER"),
         ("trade", "CONFIRMED", "TAKER"),
     ]
-    assert [summary(e) for e in await market.next_events(2)] == [
+    assert [summary(e) for e in await market.next_events(4)] == [
         ("last_trade_price", "BUY", "0.6", "4"),
         ("price_change", ((True, "BUY", "0.4", "6"), (False, "SELL", "0.6", "6"))),
+        ("book", True, (("0.4", "6"),), ()),  # a trade changed the book: a full book per token follows
+        ("book", False, (), (("0.6", "6"),)),
     ]
 
     # full fill of the remaining 6
@@ -143,9 +161,11 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
         ("trade", "MINED", "MAKER"),
         ("trade", "CONFIRMED", "MAKER"),
     ]
-    assert [summary(e) for e in await market.next_events(2)] == [
+    assert [summary(e) for e in await market.next_events(4)] == [
         ("last_trade_price", "BUY", "0.6", "6"),
         ("price_change", ((True, "BUY", "0.4", "0"), (False, "SELL", "0.6", "0"))),
+        ("book", True, (), ()),
+        ("book", False, (), ()),
     ]
     assert maker.cancel_order(OrderPayload(orderID=order_id))["not_canceled"] == {
         order_id: "Order already matched"
@@ -161,7 +181,7 @@ async def test_market_and_user_channels_follow_an_order_through_its_life(
     assert [summary(e) for e in await market.next_events(1)] == [
         ("price_change", ((True, "BUY", "0.7", "0"), (False, "SELL", "0.3", "0")))
     ]
-    assert await mine.nothing_more()
+    assert await mine.nothing_more() and await market.nothing_more()  # no book without a trade
     for feed in (market, mine, theirs):
         await feed.ws.close()
 
@@ -179,6 +199,7 @@ async def test_ping_gets_pong_and_hostile_frames_get_an_error_not_a_crash(
             "x" * 70_000,
             '{"type":"market","assets_ids":["123"]}',
             "[" * 5000 + "]" * 5000,
+            '{"type":"market","assets_ids":[],"custom_feature_enabled":NaN}',
         ):
             await ws.send(hostile)
             reply = json.loads(await asyncio.wait_for(ws.recv(), 5))
@@ -209,3 +230,27 @@ async def test_dynamic_subscribe_and_unsubscribe(quiet_exchange: ExchangeThread)
         await ws.send(json.dumps({"operation": "unsubscribe", "assets_ids": [FED.yes_token, btc.yes_token]}))
         await ws.send("PING")
         assert await asyncio.wait_for(ws.recv(), 5) == "PONG"
+
+
+async def test_a_user_trade_event_carries_match_time_in_unix_seconds_as_rest_does(
+    quiet_exchange: ExchangeThread,
+) -> None:
+    maker = trader(quiet_exchange, "ws-match-time-maker")
+    taker = trader(quiet_exchange, "ws-match-time-taker")
+    feed = await subscribed(await user_feed(quiet_exchange, taker))
+    maker.post_order(
+        maker.create_order(OrderArgsV2(token_id=FED.yes_token, price=0.45, size=5, side="BUY")), OrderType.GTC
+    )
+
+    started = int(time.time())
+    taker.create_and_post_order(
+        OrderArgsV2(token_id=FED.no_token, price=0.55, size=5, side="BUY"), order_type=OrderType.FAK
+    )
+    event = (await feed.next_events(1))[0]
+
+    assert event["event_type"] == "trade" and "matchtime" not in event
+    assert started <= int(event["match_time"]) <= int(time.time())
+    assert event["match_time"] == str(int(event["match_time"]))  # seconds, not milliseconds
+    rest = next(t for t in taker.get_trades() if t["id"] == event["id"])
+    assert rest["match_time"] == event["match_time"]
+    await feed.ws.close()

@@ -12,7 +12,6 @@ import asyncio
 import base64
 import hmac
 import ipaddress
-import json
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -29,10 +28,9 @@ from polymm_cli import signing
 from polymm_cli.errors import ExchangeRejection
 from polymm_cli.exchange.accounts import COLLATERAL, MAX_ALLOWANCE, ApiKey
 from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequest, SettlementConfig
-from polymm_cli.exchange.server import render
-from polymm_cli.exchange.server.faults import FAULT_KEYS, Faults
+from polymm_cli.exchange.server import render, strict_json
+from polymm_cli.exchange.server.faults import FaultRefused, Faults, validated_changes
 from polymm_cli.exchange.server.ws import WsHub
-from polymm_cli.jsonsafe import nesting_exceeds
 from polymm_cli.model import ONE, Market, OrderType, Side, decimal_str
 
 START_CURSOR = "MA=="
@@ -62,6 +60,13 @@ V2_ORDER_KEYS = frozenset(
 )
 V1_ONLY_KEYS = frozenset({"nonce", "feeRateBps", "taker"})
 ORDER_ROUTES = frozenset({"/order", "/orders"})
+MAX_BODY_BYTES = 1 << 20  # 1 MiB; the largest real body, a batch of 15 signed orders, is about 20 KB
+AUTH_TIMESTAMP_WINDOW_S = 60
+"""How far an L1 (ClobAuth) or L2 (HMAC) POLY_TIMESTAMP may lie from the exchange's clock, either
+way, before the request is refused with 401. Polymarket does not publish its window (reference §2.1,
+§10: community reports about one minute); the local exchange uses that minute, so a bot whose clock
+drifts fails here first rather than only against real money, and a captured request stops being
+replayable a minute later."""
 
 
 @dataclass
@@ -69,7 +74,9 @@ class ServerState:
     exchange: LocalExchange
     faults: Faults = field(default_factory=Faults)
     page_size: int = 500
-    chain_id: int = 137
+    # The local world's own domain first (what polymm signs with), then Polygon's, so the unmodified
+    # py-clob-client-v2 (it knows 137 and 80002 only) trades here too.
+    chain_ids: tuple[int, ...] = (signing.LOCAL_CHAIN_ID, signing.POLYGON_CHAIN_ID)
     hub: WsHub = field(init=False)
 
     def __post_init__(self) -> None:
@@ -94,6 +101,39 @@ def _is_loopback(request: Request) -> bool:
         return host in ("testclient", "localhost")
 
 
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost", "::1"})
+
+
+def is_loopback_authority(authority: str) -> bool:
+    """`host[:port]` naming this machine by a loopback name: 127.0.0.1, localhost or [::1], any port."""
+    if authority.startswith("["):
+        host, bracket, rest = authority[1:].partition("]")
+        if not bracket or (rest and not rest.startswith(":")):
+            return False
+        port = rest[1:]
+    else:
+        host, _, port = authority.partition(":")
+    return host.lower() in LOOPBACK_HOSTS and (port == "" or (port.isascii() and port.isdigit()))
+
+
+def is_loopback_origin(origin: str) -> bool:
+    """A browser Origin (`scheme://host[:port]`, nothing more) on a loopback host."""
+    scheme, sep, authority = origin.partition("://")
+    return scheme.lower() in ("http", "https") and bool(sep) and is_loopback_authority(authority)
+
+
+def is_control_plane_caller(request: Request) -> bool:
+    """Loopback peer, loopback Host, and a loopback Origin if a browser sent one. The Host check
+    stops DNS rebinding (a page on evil.example re-pointed at 127.0.0.1 still says Host:
+    evil.example); the Origin check stops other pages' cross-site requests to 127.0.0.1 itself."""
+    origins = request.headers.getlist("origin")
+    return (
+        _is_loopback(request)
+        and is_loopback_authority(request.headers.get("host", ""))
+        and all(is_loopback_origin(o) for o in origins)
+    )
+
+
 def _cursor_offset(cursor: str | None) -> int:
     if not cursor or cursor == START_CURSOR:
         return 0
@@ -101,6 +141,10 @@ def _cursor_offset(cursor: str | None) -> int:
         return max(0, int(base64.b64decode(cursor).decode()))
     except (ValueError, UnicodeDecodeError):
         return 0
+
+
+def _is_address(text: str) -> bool:
+    return len(text) == 42 and text.startswith("0x") and all(c in "0123456789abcdefABCDEF" for c in text[2:])
 
 
 def paginate(items: list[Any], cursor: str | None, page_size: int) -> dict[str, Any]:
@@ -130,17 +174,22 @@ class ExchangeApi:
             h.get("POLY_TIMESTAMP"),
             h.get("POLY_NONCE", "0"),
         )
-        if not (address and sig and ts):
+        if not (address and sig and ts) or not self._fresh(ts):
             raise Unauthorized("Invalid L1 Request headers")
-        try:
-            recovered = signing.recover_clob_auth_signer(
-                sig, address, int(ts), int(nonce), self.state.chain_id
-            )
-        except ValueError:
-            raise Unauthorized("Invalid L1 Request headers") from None
-        if recovered.lower() != address.lower():
-            raise Unauthorized("Invalid L1 Request headers")
-        return recovered, int(nonce)
+        for chain_id in self.state.chain_ids:
+            try:
+                recovered = signing.recover_clob_auth_signer(sig, address, int(ts), int(nonce), chain_id)
+            except ValueError:
+                raise Unauthorized("Invalid L1 Request headers") from None
+            if recovered.lower() == address.lower():
+                return recovered, int(nonce)
+        raise Unauthorized("Invalid L1 Request headers")
+
+    def _fresh(self, timestamp: str) -> bool:
+        """A POLY_TIMESTAMP of plain unix seconds within AUTH_TIMESTAMP_WINDOW_S of now."""
+        if not (timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12):
+            return False
+        return abs(self.ex.clock.now() - int(timestamp)) <= AUTH_TIMESTAMP_WINDOW_S
 
     async def _l2(self, request: Request) -> tuple[ApiKey, str]:
         """Verify the L2 headers; returns the key and the raw body text (what was signed)."""
@@ -150,6 +199,8 @@ class ExchangeApi:
         if key is None or not hmac.compare_digest(h.get("POLY_PASSPHRASE", ""), key.passphrase):
             raise Unauthorized()
         if h.get("POLY_ADDRESS", "").lower() != key.address.lower():
+            raise Unauthorized()
+        if not self._fresh(h.get("POLY_TIMESTAMP", "")):
             raise Unauthorized()
         expected = signing.hmac_signature(
             key.secret, h.get("POLY_TIMESTAMP", ""), request.method, request.url.path, body or None
@@ -399,19 +450,14 @@ class ExchangeApi:
             raise ExchangeRejection("the order owner has to be the owner of the API KEY")
         market = self._token_market(token_id)
         try:
-            signed = signing.parse_wire_order(wire, market.neg_risk, self.state.chain_id)
+            signing.parse_wire_order(wire, market.neg_risk)  # every field well-formed, before who signed
         except ValueError:
             raise ExchangeRejection("Invalid order payload") from None
-        try:
-            recovered = signing.recover_order_signer(signed, market.neg_risk, self.state.chain_id)
-        except ValueError:
-            raise ExchangeRejection("invalid signature") from None
-        order_id = signed.order_id
         signer = str(wire["signer"])
         if signature_type != 3 and signer.lower() != key.address.lower():
             raise ExchangeRejection("the order signer address has to be the address of the API KEY")
-        if recovered.lower() != (key.address if signature_type == 3 else signer).lower():
-            raise ExchangeRejection("invalid signature")
+        signed = self._verified(wire, market.neg_risk, key.address if signature_type == 3 else signer)
+        order_id = signed.order_id
         maker = str(wire["maker"])
         if signature_type in (0, 3) and maker.lower() != signer.lower():
             raise ExchangeRejection("invalid signature: maker must be the signer for this signature type")
@@ -429,6 +475,22 @@ class ExchangeApi:
             expiration=expiration,
         )
 
+    def _verified(self, wire: dict[str, Any], neg_risk: bool, expected: str) -> signing.SignedOrder:
+        """The order as signed for the first of the exchange's domains (chain ids) under which its
+        signature recovers `expected`; its id is that domain's EIP-712 digest."""
+        for chain_id in self.state.chain_ids:
+            try:
+                signed = signing.parse_wire_order(wire, neg_risk, chain_id)
+            except ValueError:  # a malformed field: the same under every domain
+                raise ExchangeRejection("Invalid order payload") from None
+            try:
+                recovered = signing.recover_order_signer(signed, neg_risk, chain_id)
+            except ValueError:  # e.g. a POLY_1271 wrapper made for another domain
+                continue
+            if recovered.lower() == expected.lower():
+                return signed
+        raise ExchangeRejection("invalid signature")
+
     def _place(self, envelope: Any, key: ApiKey) -> dict[str, Any]:
         result = self.ex.submit(self._parse_order(envelope, key))
         return {
@@ -444,11 +506,9 @@ class ExchangeApi:
 
     @staticmethod
     def _json(body: str) -> Any:
-        if nesting_exceeds(body):
-            raise ExchangeRejection("Invalid order payload")
         try:
-            return json.loads(body)
-        except (ValueError, RecursionError):  # JSONDecodeError, and integers past the digit limit
+            return strict_json.loads(body)
+        except strict_json.InvalidJson:  # malformed, NaN/Infinity, nested too deeply
             raise ExchangeRejection("Invalid order payload") from None
 
     async def post_order(self, request: Request) -> Response:
@@ -618,21 +678,21 @@ class ExchangeApi:
         items = [
             {
                 "condition_id": m.condition_id,
-                "rewards_max_spread": float(m.rewards.max_spread_cents),
-                "rewards_min_size": float(m.rewards.min_size),
+                "rewards_max_spread": render.number(m.rewards.max_spread_cents),
+                "rewards_min_size": render.number(m.rewards.min_size),
                 "rewards_config": [
                     {
                         "id": i,
                         "asset_address": render.COLLATERAL_ADDRESS,
                         "start_date": "2026-05-01",
                         "end_date": "2500-12-31",
-                        "rate_per_day": float(m.rewards.daily_rate),
+                        "rate_per_day": render.number(m.rewards.daily_rate),
                         "total_rewards": 0,
                     }
                 ],
                 "sponsored_daily_rate": 0,
-                "native_daily_rate": float(m.rewards.daily_rate),
-                "total_daily_rate": float(m.rewards.daily_rate),
+                "native_daily_rate": render.number(m.rewards.daily_rate),
+                "total_daily_rate": render.number(m.rewards.daily_rate),
             }
             for i, m in enumerate(self.ex.markets.values())
             if m.rewards.active
@@ -681,39 +741,41 @@ class ExchangeApi:
 
     # -- loopback-only control plane -----------------------------------------------------------------
 
-    def _loopback_only(self, request: Request) -> None:
-        if not _is_loopback(request):
-            raise ExchangeRejection("forbidden: loopback only", status=403)
-
     async def _amount_body(self, body: str) -> tuple[str, Decimal]:
         payload = self._json(body)
         try:
-            return str(payload["market"]), Decimal(str(payload["amount"]))
+            market, amount = str(payload["market"]), Decimal(str(payload["amount"]))
         except (KeyError, TypeError, InvalidOperation):
             raise ExchangeRejection("Invalid payload: need market and amount") from None
+        if not amount.is_finite():
+            raise ExchangeRejection("Invalid payload: need market and amount")
+        return market, amount
 
     async def local_split(self, request: Request) -> Response:
-        self._loopback_only(request)
         key, body = await self._l2(request)
         market, amount = await self._amount_body(body)
         self.ex.split(key.address, market, amount)
         return JSONResponse({"ok": True})
 
     async def local_merge(self, request: Request) -> Response:
-        self._loopback_only(request)
         key, body = await self._l2(request)
         market, amount = await self._amount_body(body)
         self.ex.merge(key.address, market, amount)
         return JSONResponse({"ok": True})
 
+    async def _body_text(self, request: Request) -> str:
+        try:
+            return (await request.body()).decode("utf-8")
+        except UnicodeDecodeError:
+            raise ExchangeRejection("Invalid order payload") from None
+
     async def local_fund(self, request: Request) -> Response:
-        self._loopback_only(request)
-        payload = self._json((await request.body()).decode())
+        payload = self._json(await self._body_text(request))
         try:
             address, amount = str(payload["address"]), Decimal(str(payload["amount"]))
         except (KeyError, TypeError, InvalidOperation):
             raise ExchangeRejection("Invalid payload: need address and amount") from None
-        if not (address.startswith("0x") and len(address) == 42) or amount < 0:
+        if not _is_address(address) or not amount.is_finite() or amount < 0:
             raise ExchangeRejection("Invalid payload: need a 0x address and a non-negative amount")
         if payload.get("once") and self.ex.account(address).allowance_set:
             return JSONResponse({"ok": True, "funded": False})  # funded before: a wallet is welcomed once
@@ -721,18 +783,17 @@ class ExchangeApi:
         return JSONResponse({"ok": True, "funded": True})
 
     async def local_faults(self, request: Request) -> Response:
-        self._loopback_only(request)
         if request.method == "POST":
-            changes = self._json((await request.body()).decode())
-            if not isinstance(changes, dict) or not set(changes) <= FAULT_KEYS:
-                raise ExchangeRejection(f"unknown fault; known: {', '.join(sorted(FAULT_KEYS))}")
+            try:
+                changes = validated_changes(self._json(await self._body_text(request)), self.ex.markets)
+            except FaultRefused as exc:
+                raise ExchangeRejection(str(exc)) from None
             self.state.faults.update(changes, self.ex.clock.now())
-            if "settlement_fail_rate" in changes or "settlement_delay_s" in changes:
-                current = self.ex.settlement
-                self.ex.settlement = SettlementConfig(
-                    delay_s=float(changes.get("settlement_delay_s", current.delay_s)),
-                    fail_rate=float(changes.get("settlement_fail_rate", current.fail_rate)),
-                )
+            current = self.ex.settlement
+            self.ex.settlement = SettlementConfig(
+                delay_s=changes.get("settlement_delay_s", current.delay_s),
+                fail_rate=changes.get("settlement_fail_rate", current.fail_rate),
+            )
         return JSONResponse(self.state.faults.snapshot())
 
     async def local_status(self, request: Request) -> Response:
@@ -744,6 +805,70 @@ class ExchangeApi:
                 "ws_connections": self.state.hub.connection_count(),
             }
         )
+
+
+class ControlPlaneGuard:
+    """`/_local/*` (funding, faults, splits) answers control-plane callers only, else 403; checked
+    here, before anything is read, so a route added later cannot forget it."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        control_plane = scope["type"] == "http" and scope["path"].startswith("/_local")
+        if control_plane and not is_control_plane_caller(Request(scope)):
+            await error("forbidden: loopback only", 403)(scope, receive, send)
+            return
+        await self.app(scope, receive, send)
+
+
+class BodyLimitMiddleware:
+    """413 for a request body over MAX_BODY_BYTES: at once when Content-Length says so, else as soon
+    as the streamed (chunked) body passes the limit, so no more than that is ever held. The body
+    read here is handed on to the app unchanged."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers", [])).get(b"content-length", b"0")
+        if not declared.isdigit() or len(declared) > 12 or int(declared) > MAX_BODY_BYTES:
+            await self._too_large(scope, receive, send)
+            return
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] != "http.request":
+                return  # the client left
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > MAX_BODY_BYTES:
+                await self._too_large(scope, receive, send)
+                return
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                break
+        await self.app(scope, _replay(b"".join(chunks), receive), send)
+
+    @staticmethod
+    async def _too_large(scope: Scope, receive: Receive, send: Send) -> None:
+        response = error(f"request body too large: the limit is {MAX_BODY_BYTES} bytes", 413)
+        response.headers["Connection"] = "close"
+        await response(scope, receive, send)
+
+
+def _replay(body: bytes, receive: Receive) -> Receive:
+    """A receive that yields the already-read body once, then whatever the connection says next."""
+    pending = [{"type": "http.request", "body": body, "more_body": False}]
+
+    async def replay() -> Any:
+        return pending.pop() if pending else await receive()
+
+    return replay
 
 
 class FaultMiddleware:
@@ -845,4 +970,9 @@ def build_app(state: ServerState) -> Starlette:
     ]
     routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
-    return Starlette(routes=routes, middleware=[Middleware(FaultMiddleware, state=state)])
+    middleware = [
+        Middleware(ControlPlaneGuard),
+        Middleware(BodyLimitMiddleware),
+        Middleware(FaultMiddleware, state=state),
+    ]
+    return Starlette(routes=routes, middleware=middleware)

@@ -32,6 +32,12 @@ def secs(ts: float) -> str:
     return str(int(ts))
 
 
+def number(value: Decimal) -> int | float:
+    """A JSON number as Polymarket's encoder writes it: integral values as integers (`5`, never
+    `5.0`), others as floats (`1.5`), as in every captured CLOB and Gamma payload."""
+    return int(value) if value == value.to_integral_value() else float(value)
+
+
 def tick_number(tick: Decimal) -> float:
     """The tick as a JSON number whose str() is exactly a key of the client's rounding table."""
     return float(tick)
@@ -68,6 +74,14 @@ WS_BOOK_KEYS = ("market", "asset_id", "timestamp", "hash", "bids", "asks", "tick
 def ws_book(body: dict[str, Any]) -> dict[str, Any]:
     """The subscription `book` event: the REST book's fields as the 2026 captures carry them."""
     return {"event_type": "book", **{k: body[k] for k in WS_BOOK_KEYS}}
+
+
+WS_BOOK_AFTER_TRADE_KEYS = ("market", "asset_id", "bids", "asks", "hash", "timestamp")
+
+
+def ws_book_after_trade(body: dict[str, Any]) -> dict[str, Any]:
+    """The `book` sent after a trade: the 2026 capture's keys in its order, no tick_size or last price."""
+    return {**{k: body[k] for k in WS_BOOK_AFTER_TRADE_KEYS}, "event_type": "book"}
 
 
 def ws_price_change(event: BookEvent, book_hash: str) -> dict[str, Any]:
@@ -221,12 +235,11 @@ def trade_record(
         "trader_side": trader_side,
         "maker_orders": [_maker_order(m) for m in trade.maker_fills],
     }
-    if ws:
+    if ws:  # the user channel spells it `match_time` (unix seconds) like REST; older docs said `matchtime`
         record = {
             "event_type": "trade",
             "type": "TRADE",
-            **{k: v for k, v in record.items() if k != "match_time"},
-            "matchtime": secs(trade.match_time),
+            **record,
             "trade_owner": viewer,
             "timestamp": ms(timestamp),
         }
@@ -245,7 +258,7 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
         "archived": False,
         "accepting_orders": market.accepting_orders,
         "accepting_order_timestamp": "2026-04-28T11:00:00Z",
-        "minimum_order_size": float(market.min_order_size),
+        "minimum_order_size": number(market.min_order_size),
         "minimum_tick_size": tick_number(market.tick_size),
         "condition_id": market.condition_id,
         "question_id": "0x" + hashlib.sha3_256(market.slug.encode()).hexdigest(),
@@ -269,19 +282,29 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
                 [
                     {
                         "asset_address": COLLATERAL_ADDRESS,
-                        "rewards_daily_rate": float(market.rewards.daily_rate),
+                        "rewards_daily_rate": number(market.rewards.daily_rate),
                     }
                 ]
                 if market.rewards.active
                 else None
             ),
-            "min_size": float(market.rewards.min_size),
-            "max_spread": float(market.rewards.max_spread_cents),
+            "min_size": number(market.rewards.min_size),
+            "max_spread": number(market.rewards.max_spread_cents),
         },
         "is_50_50_outcome": False,
         "tokens": [
-            {"token_id": market.yes_token, "outcome": "Yes", "price": float(yes_price or 0), "winner": False},
-            {"token_id": market.no_token, "outcome": "No", "price": float(no_price or 0), "winner": False},
+            {
+                "token_id": market.yes_token,
+                "outcome": "Yes",
+                "price": number(yes_price or Decimal(0)),
+                "winner": False,
+            },
+            {
+                "token_id": market.no_token,
+                "outcome": "No",
+                "price": number(no_price or Decimal(0)),
+                "winner": False,
+            },
         ],
         "tags": [market.category] if market.category else [],
     }
@@ -295,16 +318,16 @@ def clob_market_params(market: Market) -> dict[str, Any]:
     return {
         "t": [{"t": market.yes_token, "o": "Yes"}, {"t": market.no_token, "o": "No"}],
         "mts": tick_number(market.tick_size),
-        "mos": float(market.min_order_size),
+        "mos": number(market.min_order_size),
         "nr": market.neg_risk,
-        "fd": {"r": float(market.taker_fee_rate), "e": market.fee_exponent, "to": True},
+        "fd": {"r": number(market.taker_fee_rate), "e": market.fee_exponent, "to": True},
         "mbf": 1000,
         "tbf": 1000,
         "gst": None,
         "r": {
-            "max_spread": float(market.rewards.max_spread_cents),
-            "min_size": float(market.rewards.min_size),
-            "daily_rate": float(market.rewards.daily_rate),
+            "max_spread": number(market.rewards.max_spread_cents),
+            "min_size": number(market.rewards.min_size),
+            "daily_rate": number(market.rewards.daily_rate),
         },
         "rfqe": False,
         "itode": False,
@@ -334,10 +357,10 @@ def gamma_market(
         "startDate": "2026-05-01T00:00:00Z",
         "category": market.category,
         "liquidity": decimal_str(liquidity),
-        "liquidityNum": float(liquidity),
+        "liquidityNum": number(liquidity),
         "volume": decimal_str(volume),
-        "volumeNum": float(volume),
-        "volume24hr": float(volume),
+        "volumeNum": number(volume),
+        "volume24hr": number(volume),
         "active": market.active,
         "closed": market.closed,
         "archived": False,
@@ -353,9 +376,9 @@ def gamma_market(
         "negRiskMarketID": market.neg_risk_market_id,
         "negRiskRequestID": "",
         "orderPriceMinTickSize": tick_number(market.tick_size),
-        "orderMinSize": float(market.min_order_size),
-        "rewardsMinSize": float(market.rewards.min_size),
-        "rewardsMaxSpread": float(market.rewards.max_spread_cents),
+        "orderMinSize": number(market.min_order_size),
+        "rewardsMinSize": number(market.rewards.min_size),
+        "rewardsMaxSpread": number(market.rewards.max_spread_cents),
         "clobRewards": (
             [
                 {
@@ -363,7 +386,7 @@ def gamma_market(
                     "conditionId": market.condition_id,
                     "assetAddress": COLLATERAL_ADDRESS,
                     "rewardsAmount": 0,
-                    "rewardsDailyRate": float(market.rewards.daily_rate),
+                    "rewardsDailyRate": number(market.rewards.daily_rate),
                     "startDate": "2026-05-01",
                     "endDate": "2500-12-31",
                 }
@@ -372,15 +395,15 @@ def gamma_market(
             else []
         ),
         "holdingRewardsEnabled": False,
-        "bestBid": float(bid) if bid is not None else 0,
-        "bestAsk": float(ask) if ask is not None else 1,
-        "lastTradePrice": float(last) if last is not None else 0,
-        "spread": float(ask - bid) if bid is not None and ask is not None else 1,
+        "bestBid": number(bid) if bid is not None else 0,
+        "bestAsk": number(ask) if ask is not None else 1,
+        "lastTradePrice": number(last) if last is not None else 0,
+        "spread": number(ask - bid) if bid is not None and ask is not None else 1,
         "secondsDelay": 0,
         "feesEnabled": market.taker_fee_rate > 0,
         "feeSchedule": {
             "exponent": market.fee_exponent,
-            "rate": float(market.taker_fee_rate),
+            "rate": number(market.taker_fee_rate),
             "takerOnly": True,
             "rebateRate": 0,
         },

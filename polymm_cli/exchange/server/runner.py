@@ -115,6 +115,9 @@ class ExchangeServer:
                 lifespan="off",
                 timeout_graceful_shutdown=2,
                 ws_ping_interval=None,
+                # The peer address is who connected: X-Forwarded-For must not make a caller loopback
+                # (uvicorn trusts it by default, from the IPs in $FORWARDED_ALLOW_IPS).
+                proxy_headers=False,
             )
         )
         self._saved_version = -1

@@ -27,9 +27,8 @@ from polymm_cli.exchange.events import (
     TickSizeEvent,
     TradeEvent,
 )
-from polymm_cli.exchange.server import render
+from polymm_cli.exchange.server import render, strict_json
 from polymm_cli.exchange.server.faults import Faults
-from polymm_cli.jsonsafe import nesting_exceeds
 
 MAX_FRAME_BYTES = 64 * 1024
 MAX_ASSETS_PER_CONNECTION = 500
@@ -103,19 +102,35 @@ class WsHub:
             f"{event.market}:{event.timestamp}:{self.exchange.version}".encode()
         ).hexdigest()
         full = render.ws_price_change(event, book_hash)
-        tokens = {c.token_id for c in event.changes}
+        tokens = [
+            t for t in self.exchange.markets[event.market].tokens if t in {c.token_id for c in event.changes}
+        ]
+        books: dict[str, dict[str, Any]] = {}  # rendered once per token, for whoever wants it
         for conn in self.connections:
-            if conn.channel != "market" or not (conn.assets & tokens):
+            if conn.channel != "market" or not conn.assets.intersection(tokens):
                 continue
-            if tokens <= conn.assets:
+            if conn.assets.issuperset(tokens):
                 conn.send(full)
             else:
                 entries = [e for e in full["price_changes"] if e["asset_id"] in conn.assets]
                 conn.send({**full, "price_changes": entries})
+            mine = [t for t in tokens if t in conn.assets]
             if conn.custom_features:
-                for token in tokens & conn.assets:
+                for token in mine:
                     bid, ask = self.exchange.best_bid_ask(token)
                     conn.send(render.ws_best_bid_ask(event.market, token, bid, ask, event.timestamp))
+            if event.traded:
+                for token in mine:
+                    if token not in books:
+                        books[token] = render.ws_book_after_trade(self._book_body(token, event.timestamp))
+                    conn.send(books[token])
+
+    def _book_body(self, token: str, now: float) -> dict[str, Any]:
+        market = self.exchange.market_for_token(token)
+        assert market is not None
+        bids, asks = self.exchange.book_levels(token)
+        last = self.exchange.last_trade.get(token)
+        return render.book_body(market, token, bids, asks, now, last[0] if last else None)
 
     def drop_all(self) -> None:
         """Close every socket (a fault: the client must reconnect and resync)."""
@@ -178,13 +193,10 @@ class WsHub:
         if len(text) > MAX_FRAME_BYTES:
             conn.send({"error": "message too large"})
             return
-        if nesting_exceeds(text):
-            conn.send({"error": "invalid message: nested too deeply"})
-            return
         try:
-            payload = json.loads(text)
-        except (json.JSONDecodeError, RecursionError):
-            conn.send({"error": "invalid message: not JSON"})
+            payload = strict_json.loads(text)
+        except strict_json.InvalidJson as exc:
+            conn.send({"error": f"invalid message: {exc}"})
             return
         if not isinstance(payload, dict):
             conn.send({"error": "invalid message: expected a JSON object"})
@@ -225,19 +237,8 @@ class WsHub:
         conn.assets.update(new)
         conn.subscribed = True
         if new and payload.get("initial_dump", True) is not False:
-            books = []
             now = self.exchange.clock.now()
-            for token in new:
-                market = self.exchange.market_for_token(token)
-                assert market is not None
-                bids, asks = self.exchange.book_levels(token)
-                last = self.exchange.last_trade.get(token)
-                books.append(
-                    render.ws_book(
-                        render.book_body(market, token, bids, asks, now, last[0] if last else None)
-                    )
-                )
-            conn.send(books)
+            conn.send([render.ws_book(self._book_body(token, now)) for token in new])
 
     def _user_message(self, conn: Connection, payload: dict[str, Any]) -> None:
         operation = str(payload.get("operation", "")).lower()
