@@ -713,6 +713,17 @@ def test_malformed_user_events_raise_one_wire_error(event: dict[str, Any]) -> No
         user(event)
 
 
+def test_a_killed_fok_orders_empty_size_matched_reads_as_zero() -> None:
+    """Since the V2 cut-over the venue sends `"size_matched": ""` for a FOK/FAK that was killed."""
+    killed = order_event(type="CANCELLATION", status="CANCELED", order_type="FOK", size_matched="")
+
+    [order] = user(killed)
+
+    assert isinstance(order, OrderUpdate)
+    assert order.size_matched == 0
+    assert (order.kind, order.status) == ("CANCELLATION", "CANCELED")
+
+
 def test_user_frames_ignore_keepalives_and_unknown_types() -> None:
     assert parse_user_frame("PONG", RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS) == []
     assert user([{"event_type": "balance"}, order_event()])[0].order_id == "0x8f3a"

@@ -18,6 +18,7 @@ Venue quirks handled here (reference §6, data/MANIFEST.md):
   means that side is empty (no level can rest at 0 or 1) and becomes None;
 - timestamps are epoch ms strings on the market channel, seconds or ms on the user channel: a value
   below 1e11 is read as seconds, anything else as ms;
+- user `order`: `size_matched` may be "" (a killed FOK/FAK since the V2 cut-over): it reads as 0;
 - user `trade`: `match_time` or `matchtime`, `fee_rate_bps` may be "", statuses with or without the
   `TRADE_STATUS_` prefix; our maker fills are the `maker_orders` elements whose `owner` is our api key
   or whose `maker_address` is our funder address, in THEIR token/side/price (mint/merge matches put a
@@ -622,6 +623,7 @@ def _order(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: 
         trades = tuple(assoc)
     else:
         _fail("field 'associate_trades' is not a list of strings")
+    matched = _opt_decimal(obj, "size_matched")  # "" for a killed FOK/FAK since the V2 cut-over
     return OrderUpdate(
         order_id=_str(obj, "id"),
         market=_str(obj, "market"),
@@ -629,7 +631,7 @@ def _order(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: 
         side=_side(obj),
         price=_price(obj.get("price"), "price"),
         original_size=_size(obj.get("original_size"), "original_size"),
-        size_matched=_size(obj.get("size_matched", "0"), "size_matched"),
+        size_matched=_ZERO if matched is None else matched,
         status=_status(obj),
         kind=kind,
         owner=_opt_str(obj, "owner"),
