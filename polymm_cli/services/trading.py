@@ -212,7 +212,7 @@ async def _run(
             names = ", ".join(m.slug or m.condition_id for m in markets)
             if not confirm(f"Place REAL orders on Polymarket in {names} from {venue.address}?"):
                 raise UsageError("not confirmed: nothing was placed")
-        with wallet_lock(directory, venue.address), Ledger.open(directory) as ledger:
+        with wallet_lock(directory, venue.address), Ledger.open(directory, account=handle.account) as ledger:
             halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(
                 venue,
