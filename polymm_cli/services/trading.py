@@ -371,17 +371,20 @@ def _run_is_active(directory: Path, address: str) -> bool:
 
 
 def _wallet_address(settings: Settings) -> str:
-    """The wallet whose engine a halt is for: the configured key's, or the local wallet's."""
+    """The wallet the settings trade (whose engine a halt is for, whose ledger account `pnl` shows):
+    the configured key's (the funder's for a proxy wallet on Polymarket), or the local wallet's."""
     from polymm_cli import signing
     from polymm_cli.services.venues import local_private_key
 
+    if settings.venue is VenueName.POLYMARKET and settings.private_key is None:
+        raise UsageError("polymarket needs POLYMM_PRIVATE_KEY to know which wallet is meant")
     key = settings.private_key or local_private_key(data_dir(settings))[0]
     try:
         address = signing.address_from_private_key(key.get_secret_value())
     except ValueError:
         raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
-    if settings.funder and settings.signature_type != 0:
-        return settings.funder
+    if settings.venue is VenueName.POLYMARKET and settings.funder and settings.signature_type != 0:
+        return settings.funder  # the local exchange ignores the funder: there the key's wallet trades
     return address
 
 
