@@ -21,7 +21,7 @@ from polymm_cli.exchange.core import LocalExchange, SettlementConfig
 from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import Market
+from polymm_cli.model import Account, Market
 from polymm_cli.pnl import project
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
@@ -64,7 +64,10 @@ async def simulate(
     synthetic = SyntheticFlow(exchange, clock, flow or FlowConfig(), seed=seed)
     exchange.fund(BOT, collateral)
     venue = SimVenue(exchange, clock, address=BOT, owner="bot", dead_mans_switch=False)
-    with tempfile.TemporaryDirectory() as tmp, Ledger.open(Path(tmp)) as ledger:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Ledger.open(Path(tmp), account=Account("local", BOT)) as ledger,
+    ):
         engine = QuotingEngine(
             venue,
             ledger,

@@ -30,7 +30,7 @@ from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConf
 from polymm_cli.exchange.markets import make_market
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import Market, Side
+from polymm_cli.model import Account, Market, Side
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.config import PolymarketConfig
@@ -68,7 +68,10 @@ async def _decision_latency(markets: list[Market], moves: int) -> list[float]:
 
     books = {m.condition_id: [rest(m, Side.BUY, "0.40"), rest(m, Side.SELL, "0.60")] for m in markets}
     venue = SimVenue(exchange, clock, address=BOT, owner="bot", dead_mans_switch=False)
-    with tempfile.TemporaryDirectory() as tmp, Ledger.open(Path(tmp)) as ledger:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Ledger.open(Path(tmp), account=Account("local", BOT)) as ledger,
+    ):
         engine = QuotingEngine(
             venue, ledger, clock, markets, EngineConfig(params=PARAMS, max_orders_per_market=4)
         )
@@ -163,7 +166,10 @@ async def _tick_to_quote_engine(url: str, market: Market, moves: int) -> list[fl
         if decision["places"]:
             placed.append(time.perf_counter())
 
-    with tempfile.TemporaryDirectory() as tmp, Ledger.open(Path(tmp)) as ledger:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        Ledger.open(Path(tmp), account=Account("local", venue.address)) as ledger,
+    ):
         engine = QuotingEngine(
             venue, ledger, SystemClock(), [market], EngineConfig(params=PARAMS), on_decision=on_decision
         )

@@ -92,7 +92,7 @@ def bench_ws_apply(min_entries: int = 200_000) -> dict[str, Any]:
     tokens = {
         u.token_id
         for f in frames
-        for e in parse_market_frame(f, 0.0)
+        for e in parse_market_frame(f, 0.0).events
         if isinstance(e, PriceChange)
         for u in e.updates
     }
@@ -102,7 +102,7 @@ def bench_ws_apply(min_entries: int = 200_000) -> dict[str, Any]:
     while entries < min_entries:
         books = {t: OrderBook(t) for t in tokens}
         for i, text in enumerate(frames):
-            for event in parse_market_frame(text, float(i)):
+            for event in parse_market_frame(text, float(i)).events:
                 apply_market_event(books, event)
                 if type(event) is PriceChange:
                     entries += len(event.updates)

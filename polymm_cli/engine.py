@@ -331,8 +331,8 @@ class QuotingEngine:
                 result = await self.venue.cancel([o.order_id for o in leftovers])
                 self.orders_canceled += len(result.canceled)
                 log.info("cancelled %d leftover orders in %s", len(result.canceled), cid)
-        since = self.ledger.last_fill_ts()
         for cid in self.states:
+            since = self.ledger.last_fill_ts(cid)  # this market's: another's late fill must not hide ours
             for update in await self.venue.trades(cid, after=(since - RESYNC_MARGIN_S) if since else None):
                 self._on_trade(update)
             self._refresh_positions(cid)

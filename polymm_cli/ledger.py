@@ -11,28 +11,61 @@ One file (`<data_dir>/ledger.sqlite3`), WAL journal (readers never block the wri
 them), `synchronous=NORMAL` (a commit is not fsynced; a process crash loses nothing committed, a
 power cut may lose the last few commits but never corrupts the file), foreign keys on, a busy
 timeout for the rare moment two writers meet. Every public write is one `BEGIN IMMEDIATE`
-transaction, or part of the caller's `batch()`. Rows are only ever INSERTed: no UPDATE, no DELETE.
+transaction, or part of the caller's `batch()`. Rows are only ever INSERTed: no UPDATE, no DELETE
+(the one exception is the schema migration below, which rebuilds tables once).
+
+Accounts
+--------
+Every fill and flow belongs to an `Account` (venue + wallet): one file holds the local exchange's
+demo wallet and a real Polymarket wallet side by side, and they must never meet in one position,
+one P&L or one "trades since" resync. A Ledger opened for an account (`Ledger.open(dir,
+account=...)`) stamps every write with it and filters every read (`fills`, `flows`, `markets`,
+`last_fill_ts`, `fill_count`, `runs`, `status_history`, `accounts`) to it, so the engine and the
+commands need no account logic of their own; its runs must be that account's. A Ledger opened
+without an account reads every account's rows and refuses every write (ValueError): a write
+always knows whose it is. `market_meta` is venue data, not an account's, and is shared.
 
 Amounts, prices and sizes are INTEGER micro-units (value x 1e6). Prices and sizes with more than 6
 decimals are refused; fees are quantized to micro-units (ROUND_HALF_EVEN) because a venue may quote
 them with more precision than pUSD has.
 
-Schema (version 1)
+Schema (version 2)
 ------------------
     schema_version(version INTEGER PRIMARY KEY)           one row per applied version; MAX is current
     runs(seq, run_id UNIQUE, started_ts, venue, markets JSON array, address)
     run_events(seq, run_id -> runs, kind, ts, detail)     kind 'ended' (unique per run) + exit reason
-    fills(seq, trade_id, order_id, market, token_id, side, price_micro, size_micro, fee_micro,
-          liquidity, venue_ts, recv_ts, first_status, run_id -> runs NULL,  UNIQUE(trade_id, order_id))
-    fill_status(seq, trade_id, order_id -> fills, status, ts,  UNIQUE(trade_id, order_id, status))
-    flows(seq, flow_id UNIQUE, kind, market, collateral_micro, yes_micro, no_micro, ts, note)
+    fills(seq, venue, wallet, trade_id, order_id, market, token_id, side, price_micro, size_micro,
+          fee_micro, liquidity, venue_ts, recv_ts, first_status, run_id -> runs NULL,
+          UNIQUE(venue, wallet, trade_id, order_id))
+    fill_status(seq, fill_seq -> fills.seq, status, ts,  UNIQUE(fill_seq, status))
+    flows(seq, venue, wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note,
+          UNIQUE(venue, wallet, flow_id))
+    market_meta(seq, condition_id, data JSON, ts,  UNIQUE(condition_id, data))
 
-`seq` (the rowid) is the insertion order. `(trade_id, order_id)` is the fill's idempotency key:
-the same trade event delivered any number of times is one fill row. A fill's first status lives
-in its own row (`first_status`, at `recv_ts`) and every later transition is a `fill_status` row
-(`ts` = when the caller learned of it): a new fill then costs one table and one index page in the
-WAL instead of four, which saves a third of `record_fill` on the engine's fill path. For the same reason
-there is no market index on `fills`; reads by market scan, which is cheap next to a commit.
+`seq` (the rowid) is the insertion order. `(venue, wallet, trade_id, order_id)` is the fill's
+idempotency key: the same trade event delivered any number of times to one account is one fill row.
+The account is part of the key although Polymarket's trade ids are UUIDs and its order ids hash the
+maker's address, because the ledger cannot check what a venue promises: a local exchange started
+from a fresh state may reuse ids, and under a key without the account a second account's fill that
+met the first one's key would be dropped as a "redelivery" - silently, which is the one failure a
+ledger must not have. A fill's first status lives in its own row (`first_status`, at `recv_ts`) and
+every later transition is a `fill_status` row (`ts` = when the caller learned of it) that points at
+the fill's `seq`: a new fill then costs one table and one index page in the WAL instead of four,
+which saves a third of `record_fill` on the engine's fill path. For the same reason there is no
+market index on `fills`; reads by market scan the account's rows, which is cheap next to a commit.
+
+Migration from version 1 (fills and flows had no account)
+---------------------------------------------------------
+Opening a version-1 ledger migrates it, in one `BEGIN IMMEDIATE` transaction (a failure leaves the
+file exactly as it was; a second process opening it meanwhile waits, then finds version 2):
+`fills`, `fill_status` and `flows` are rebuilt into the version-2 tables with every row, `seq`,
+status and value kept. A fill with a `run_id` takes its run's venue and address (lower-cased; an
+empty address is the wallet "unknown"). A fill without one (`liquidate`'s) and every flow (version 1
+recorded none with a run) take the one account the `runs` table knows when it knows exactly one,
+and otherwise `Account.UNKNOWN` ("unknown:unknown"), which `polymm pnl --all` shows under that name
+rather than guess a wallet. A polymm of version 1 still running on the file fails its next write
+loudly (its INSERTs lack the new columns) instead of recording into the wrong account; its fills
+are still at the venue, and the next run's resync records them.
 
 Settlement statuses (reference §10: MATCHED is provisional, CONFIRMED final, FAILED reversed)
 -----------------------------------------------------------------------------------------------
@@ -76,6 +109,7 @@ from polymm_cli.errors import ConfigError
 from polymm_cli.model import (
     MICRO,
     ONE,
+    Account,
     FillRecord,
     FlowKind,
     FlowRecord,
@@ -85,7 +119,7 @@ from polymm_cli.model import (
     TradeStatus,
 )
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 LEDGER_FILENAME = "ledger.sqlite3"
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
@@ -103,7 +137,8 @@ _RANK = {
     TradeStatus.FAILED: 3,
 }
 
-_SCHEMA = """
+# The tables every version has, unchanged since version 1.
+_BASE_SCHEMA = """
 CREATE TABLE schema_version (
     version INTEGER PRIMARY KEY
 );
@@ -123,8 +158,20 @@ CREATE TABLE run_events (
     detail TEXT    NOT NULL
 );
 CREATE UNIQUE INDEX run_events_one_end ON run_events (run_id) WHERE kind = 'ended';
+CREATE TABLE market_meta (
+    seq          INTEGER PRIMARY KEY,
+    condition_id TEXT    NOT NULL CHECK (condition_id != ''),
+    data         TEXT    NOT NULL,
+    ts           REAL    NOT NULL,
+    UNIQUE (condition_id, data)
+);
+"""
+# The account's tables (version 2): created as they are for a new ledger and by the migration.
+_ACCOUNT_SCHEMA = """
 CREATE TABLE fills (
     seq         INTEGER PRIMARY KEY,
+    venue       TEXT    NOT NULL CHECK (venue != ''),
+    wallet      TEXT    NOT NULL CHECK (wallet != ''),
     trade_id    TEXT    NOT NULL CHECK (trade_id != ''),
     order_id    TEXT    NOT NULL CHECK (order_id != ''),
     market      TEXT    NOT NULL CHECK (market != ''),
@@ -139,20 +186,20 @@ CREATE TABLE fills (
     first_status TEXT   NOT NULL
                  CHECK (first_status IN ('MATCHED', 'MINED', 'CONFIRMED', 'RETRYING', 'FAILED')),
     run_id      TEXT    REFERENCES runs (run_id),
-    UNIQUE (trade_id, order_id)
+    UNIQUE (venue, wallet, trade_id, order_id)
 );
 CREATE TABLE fill_status (
     seq      INTEGER PRIMARY KEY,
-    trade_id TEXT    NOT NULL,
-    order_id TEXT    NOT NULL,
+    fill_seq INTEGER NOT NULL REFERENCES fills (seq),
     status   TEXT    NOT NULL CHECK (status IN ('MATCHED', 'MINED', 'CONFIRMED', 'RETRYING', 'FAILED')),
     ts       REAL    NOT NULL,
-    UNIQUE (trade_id, order_id, status),
-    FOREIGN KEY (trade_id, order_id) REFERENCES fills (trade_id, order_id)
+    UNIQUE (fill_seq, status)
 );
 CREATE TABLE flows (
     seq              INTEGER PRIMARY KEY,
-    flow_id          TEXT    NOT NULL UNIQUE CHECK (flow_id != ''),
+    venue            TEXT    NOT NULL CHECK (venue != ''),
+    wallet           TEXT    NOT NULL CHECK (wallet != ''),
+    flow_id          TEXT    NOT NULL CHECK (flow_id != ''),
     kind             TEXT    NOT NULL
                      CHECK (kind IN ('deposit', 'withdraw', 'split', 'merge', 'redeem', 'fee', 'reward')),
     market           TEXT    NOT NULL,
@@ -160,54 +207,91 @@ CREATE TABLE flows (
     yes_micro        INTEGER NOT NULL,
     no_micro         INTEGER NOT NULL,
     ts               REAL    NOT NULL,
-    note             TEXT    NOT NULL
+    note             TEXT    NOT NULL,
+    UNIQUE (venue, wallet, flow_id)
 );
-CREATE INDEX flows_by_market ON flows (market, seq);
-CREATE TABLE market_meta (
-    seq          INTEGER PRIMARY KEY,
-    condition_id TEXT    NOT NULL CHECK (condition_id != ''),
-    data         TEXT    NOT NULL,
-    ts           REAL    NOT NULL,
-    UNIQUE (condition_id, data)
-);
+CREATE INDEX flows_by_account_market ON flows (venue, wallet, market, seq);
 """
 
-# Statements are constant strings so sqlite3's statement cache prepares each one once.
+# Version 1 -> 2 (see the module docstring). :venue/:wallet is the account of rows with no run,
+# :unknown the wallet of a run recorded without an address.
+_MIGRATE_V1 = (
+    "ALTER TABLE fill_status RENAME TO v1_fill_status",
+    "ALTER TABLE fills RENAME TO v1_fills",
+    "ALTER TABLE flows RENAME TO v1_flows",
+    "DROP INDEX flows_by_market",
+    *(statement for statement in _ACCOUNT_SCHEMA.split(";") if statement.strip()),
+    """INSERT INTO fills (seq, venue, wallet, trade_id, order_id, market, token_id, side, price_micro,
+           size_micro, fee_micro, liquidity, venue_ts, recv_ts, first_status, run_id)
+       SELECT f.seq, COALESCE(lower(r.venue), :venue),
+              CASE WHEN r.run_id IS NULL THEN :wallet WHEN r.address = '' THEN :unknown
+                   ELSE lower(r.address) END,
+              f.trade_id, f.order_id, f.market, f.token_id, f.side, f.price_micro, f.size_micro,
+              f.fee_micro, f.liquidity, f.venue_ts, f.recv_ts, f.first_status, f.run_id
+       FROM v1_fills f LEFT JOIN runs r ON r.run_id = f.run_id ORDER BY f.seq""",
+    """INSERT INTO fill_status (seq, fill_seq, status, ts)
+       SELECT s.seq, f.seq, s.status, s.ts
+       FROM v1_fill_status s JOIN v1_fills f ON f.trade_id = s.trade_id AND f.order_id = s.order_id
+       ORDER BY s.seq""",
+    """INSERT INTO flows (seq, venue, wallet, flow_id, kind, market, collateral_micro, yes_micro,
+           no_micro, ts, note)
+       SELECT seq, :venue, :wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note
+       FROM v1_flows ORDER BY seq""",
+)
+_MIGRATED_TABLES = ("fill_status", "fills", "flows")
+
+# Statements are constant strings so sqlite3's statement cache prepares each one once. `{scope}`
+# is filled once per Ledger: its account (two parameters first) or every account (no parameter).
 _INSERT_FILL = (
-    "INSERT INTO fills (trade_id, order_id, market, token_id, side, price_micro, size_micro, fee_micro,"
-    " liquidity, venue_ts, recv_ts, first_status, run_id) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-    " ON CONFLICT DO NOTHING"
+    "INSERT INTO fills (venue, wallet, trade_id, order_id, market, token_id, side, price_micro, size_micro,"
+    " fee_micro, liquidity, venue_ts, recv_ts, first_status, run_id)"
+    " VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_INSERT_STATUS = (
-    "INSERT INTO fill_status (trade_id, order_id, status, ts) VALUES (?, ?, ?, ?) ON CONFLICT DO NOTHING"
+_INSERT_STATUS = "INSERT INTO fill_status (fill_seq, status, ts) VALUES (?, ?, ?) ON CONFLICT DO NOTHING"
+_LATEST_STATUS = (
+    "COALESCE((SELECT s.status FROM fill_status s WHERE s.fill_seq = f.seq ORDER BY s.seq DESC LIMIT 1),"
+    " f.first_status)"
 )
-_CURRENT_STATUS = """
-SELECT COALESCE(
-    (SELECT s.status FROM fill_status s WHERE s.trade_id = f.trade_id AND s.order_id = f.order_id
-     ORDER BY s.seq DESC LIMIT 1),
-    f.first_status)
-FROM fills f WHERE f.trade_id = ? AND f.order_id = ?
-"""
+_CURRENT_STATUS = (
+    f"SELECT f.seq, {_LATEST_STATUS} FROM fills f"
+    " WHERE f.venue = ? AND f.wallet = ? AND f.trade_id = ? AND f.order_id = ?"
+)
 _STATUS_HISTORY = """
-SELECT first_status, recv_ts, 0 FROM fills WHERE trade_id = ?1 AND order_id = ?2
+SELECT f.first_status, f.recv_ts, f.seq, 0 FROM fills f
+WHERE {scope} AND f.trade_id = ? AND f.order_id = ?
 UNION ALL
-SELECT status, ts, seq FROM fill_status WHERE trade_id = ?1 AND order_id = ?2
-ORDER BY 3
+SELECT s.status, s.ts, f.seq, s.seq FROM fill_status s JOIN fills f ON f.seq = s.fill_seq
+WHERE {scope} AND f.trade_id = ? AND f.order_id = ?
+ORDER BY 3, 4
 """
 _INSERT_FLOW = (
-    "INSERT INTO flows (flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note)"
-    " VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
+    "INSERT INTO flows (venue, wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts,"
+    " note) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT DO NOTHING"
 )
-_SELECT_FILLS = """
+_SELECT_FILLS = f"""
 SELECT f.trade_id, f.order_id, f.market, f.token_id, f.side, f.price_micro, f.size_micro, f.fee_micro,
-       f.liquidity, f.venue_ts, f.recv_ts,
-       COALESCE(
-           (SELECT s.status FROM fill_status s WHERE s.trade_id = f.trade_id AND s.order_id = f.order_id
-            ORDER BY s.seq DESC LIMIT 1),
-           f.first_status)
-FROM fills f
+       f.liquidity, f.venue_ts, f.recv_ts, {_LATEST_STATUS}
+FROM fills f WHERE {{scope}}
 """
-_SELECT_FLOWS = "SELECT flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note FROM flows"
+_SELECT_FLOWS = (
+    "SELECT flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note FROM flows f WHERE {scope}"
+)
+_MARKETS = (
+    "SELECT market FROM fills f WHERE {scope}"
+    " UNION SELECT market FROM flows f WHERE {scope} AND market != '' ORDER BY 1"
+)
+_ACCOUNTS = (
+    "SELECT venue, wallet FROM fills f WHERE {scope}"
+    " UNION SELECT venue, wallet FROM flows f WHERE {scope} ORDER BY 1, 2"
+)
+_LAST_FILL_TS = "SELECT MAX(venue_ts) FROM fills f WHERE {scope}"
+_FILL_COUNT = "SELECT COUNT(*) FROM fills f WHERE {scope}"
+_ACCOUNT_SCOPE = "f.venue = ? AND f.wallet = ?"
+_ALL_ACCOUNTS = "1"
+_READ_ONLY = (
+    "this ledger was opened without an account and only reads: open it with the account that trades"
+    " (Ledger.open(data_dir, account=...))"
+)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -394,13 +478,26 @@ def _market_from_json(text: str) -> Market:
 class Ledger:
     """The append-only ledger over one SQLite file. Not thread-safe: one Ledger per thread.
 
-    Every write method is idempotent and returns True only when it wrote something new. Bad input
-    raises ValueError and writes nothing. Two processes may open the same file: readers see the
-    last committed state and never wait for the writer.
+    Opened for an account, it writes that account's rows and reads only them; opened without one,
+    it reads every account's and refuses writes (see the module docstring). Every write method is
+    idempotent and returns True only when it wrote something new. Bad input raises ValueError and
+    writes nothing. Two processes may open the same file: readers see the last committed state and
+    never wait for the writer.
     """
 
-    def __init__(self, path: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> None:
+    def __init__(
+        self,
+        path: Path,
+        *,
+        account: Account | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> None:
+        if account is not None and not isinstance(account, Account):
+            raise ValueError(f"account must be an Account, got {account!r}")
         self._path = Path(path)
+        self._account = account
+        self._scope = _ALL_ACCOUNTS if account is None else _ACCOUNT_SCOPE
+        self._scope_args: tuple[str, ...] = () if account is None else (account.venue, account.wallet)
         self._batch_depth = 0
         try:
             self._path.parent.mkdir(parents=True, exist_ok=True)
@@ -420,13 +517,25 @@ class Ledger:
             raise
 
     @classmethod
-    def open(cls, data_dir: Path, *, busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S) -> Ledger:
-        """The ledger of a data directory: `data_dir / "ledger.sqlite3"` (created when missing)."""
-        return cls(Path(data_dir) / LEDGER_FILENAME, busy_timeout_s=busy_timeout_s)
+    def open(
+        cls,
+        data_dir: Path,
+        *,
+        account: Account | None = None,
+        busy_timeout_s: float = DEFAULT_BUSY_TIMEOUT_S,
+    ) -> Ledger:
+        """The ledger of a data directory: `data_dir / "ledger.sqlite3"` (created when missing),
+        for one account (reads and writes) or, without one, every account (reads only)."""
+        return cls(Path(data_dir) / LEDGER_FILENAME, account=account, busy_timeout_s=busy_timeout_s)
 
     @property
     def path(self) -> Path:
         return self._path
+
+    @property
+    def account(self) -> Account | None:
+        """The account this ledger reads and writes; None: every account, read only."""
+        return self._account
 
     def close(self) -> None:
         """Close the connection (an unfinished `batch()` is rolled back). Idempotent."""
@@ -472,17 +581,18 @@ class Ledger:
     def _ensure_schema(self) -> None:
         try:
             version = self._schema_version()
-            if version is None:
-                # Only an empty file takes the write lock, so opening an existing ledger never waits.
+            # Only a new or an old file takes the write lock, so opening a current ledger never waits.
+            if version is None or version < SCHEMA_VERSION:
                 with self._write():
-                    version = self._schema_version()
+                    version = self._schema_version()  # another process may have done it meanwhile
                     if version is None:
-                        for statement in _SCHEMA.split(";"):
+                        for statement in (_BASE_SCHEMA + _ACCOUNT_SCHEMA).split(";"):
                             if statement.strip():
                                 self._conn.execute(statement)
-                        self._conn.execute(
-                            "INSERT INTO schema_version (version) VALUES (?)", (SCHEMA_VERSION,)
-                        )
+                        self._set_version(SCHEMA_VERSION)
+                        version = SCHEMA_VERSION
+                    elif version == 1:
+                        self._migrate_from_v1()
                         version = SCHEMA_VERSION
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self._path} is not a usable SQLite ledger: {exc}") from None
@@ -493,6 +603,34 @@ class Ledger:
             )
         if version != SCHEMA_VERSION:
             raise ConfigError(f"the ledger {self._path} has unknown schema version {version}")
+
+    def _set_version(self, version: int) -> None:
+        self._conn.execute("INSERT INTO schema_version (version) VALUES (?)", (version,))
+
+    def _migrate_from_v1(self) -> None:
+        """Version 1 -> 2 inside the caller's transaction: fills and flows get their account."""
+        conn = self._conn
+        known = conn.execute("SELECT DISTINCT lower(venue), lower(address) FROM runs").fetchall()
+        default = Account.UNKNOWN
+        if len(known) == 1:
+            default = Account(known[0][0], known[0][1] or Account.UNKNOWN.wallet)
+        params = {"venue": default.venue, "wallet": default.wallet, "unknown": Account.UNKNOWN.wallet}
+        for statement in _MIGRATE_V1:
+            conn.execute(statement, params if ":venue" in statement else ())
+        # Every row must have crossed (a status whose fill is missing would be dropped by the join):
+        # the transaction rolls back and the file stays at version 1 rather than lose a record.
+        for table in _MIGRATED_TABLES:
+            before = conn.execute(f"SELECT COUNT(*) FROM v1_{table}").fetchone()[0]
+            after = conn.execute(f"SELECT COUNT(*) FROM {table}").fetchone()[0]
+            if before != after:
+                raise ConfigError(
+                    f"cannot migrate the ledger {self._path}: {table} has {before} rows, {after} would"
+                    " survive; it was left unchanged (version 1)"
+                )
+            conn.execute(f"DROP TABLE v1_{table}")
+        if conn.execute("PRAGMA foreign_key_check").fetchall():
+            raise ConfigError(f"cannot migrate the ledger {self._path}: broken references; left unchanged")
+        self._set_version(2)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:
@@ -535,60 +673,72 @@ class Ledger:
 
     # -- writes --------------------------------------------------------------------------------------
 
+    def _writer(self) -> Account:
+        """The account every write is stamped with; ValueError for a ledger opened without one."""
+        if self._account is None:
+            raise ValueError(_READ_ONLY)
+        return self._account
+
     def record_fill(self, record: FillRecord, *, run_id: str | None = None) -> bool:
-        """Record a new fill with its first status; True only when the fill was new.
+        """Record a new fill of this ledger's account with its first status; True only when new.
 
         A fill already recorded is left untouched (False), whatever status the redelivery carries:
         apply that with `record_status`. The engine's fill handler does exactly this
         (`record_fill(...) or record_status(...)`). ValueError on malformed input (nothing written).
         """
-        row = _fill_row(record, run_id)
-        key = (row[0], row[1])
+        account = self._writer()
+        row = (account.venue, account.wallet, *_fill_row(record, run_id))
         try:
             with self._write() as conn:
                 return conn.execute(_INSERT_FILL, row).rowcount > 0
         except sqlite3.IntegrityError as exc:
-            raise ValueError(f"fill {key[0]}/{key[1]}: refused by the ledger ({exc})") from None
+            raise ValueError(f"fill {row[2]}/{row[3]}: refused by the ledger ({exc})") from None
 
     def record_status(self, trade_id: str, order_id: str, status: TradeStatus, ts: float) -> bool:
         """Apply a settlement status to a recorded fill; False when it is old news or goes backwards.
 
-        ValueError when no such fill was recorded (nothing written).
+        ValueError when this account has no such fill (nothing written).
         """
-        key = (_text(trade_id, "trade_id"), _text(order_id, "order_id"))
+        account = self._writer()
+        key = (account.venue, account.wallet, _text(trade_id, "trade_id"), _text(order_id, "order_id"))
         new = _status(status)
         when = _ts(ts, f"status of {trade_id}/{order_id}: ts")
         with self._write() as conn:
-            return self._advance(conn, key, new, when)
-
-    def _advance(self, conn: sqlite3.Connection, key: tuple[str, str], new: TradeStatus, ts: float) -> bool:
-        row = conn.execute(_CURRENT_STATUS, key).fetchone()
-        if row is None:
-            raise ValueError(f"no fill {key[0]}/{key[1]} in the ledger")
-        current = TradeStatus(row[0])
-        if new is current or _RANK[new] < _RANK[current]:
-            return False
-        return conn.execute(_INSERT_STATUS, (*key, new.value, ts)).rowcount > 0
+            row = conn.execute(_CURRENT_STATUS, key).fetchone()
+            if row is None:
+                raise ValueError(f"no fill {trade_id}/{order_id} of {account} in the ledger")
+            current = TradeStatus(row[1])
+            if new is current or _RANK[new] < _RANK[current]:
+                return False
+            return conn.execute(_INSERT_STATUS, (row[0], new.value, when)).rowcount > 0
 
     def record_flow(self, flow: FlowRecord) -> bool:
-        """Record a non-fill movement once per `flow_id`; True when it was new."""
-        row = _flow_row(flow)
+        """Record a non-fill movement of this account once per `flow_id`; True when it was new."""
+        account = self._writer()
+        row = (account.venue, account.wallet, *_flow_row(flow))
         with self._write() as conn:
             return conn.execute(_INSERT_FLOW, row).rowcount > 0
 
     def start_run(
         self,
         *,
-        venue: str,
         markets: Sequence[str],
-        address: str,
         ts: float,
+        venue: str | None = None,
+        address: str | None = None,
         run_id: str | None = None,
     ) -> str:
-        """Record the start of a bot run and return its id (a fresh one unless given).
+        """Record the start of a bot run of this account and return its id (a fresh one unless given).
 
-        Idempotent on `run_id`: starting a run that is already recorded writes nothing.
+        `venue` and `address`, when given, must be this ledger's account (any case): a run recorded
+        under one account while its fills go to another is a bug to stop here. Idempotent on
+        `run_id`: starting a run that is already recorded writes nothing.
         """
+        account = self._writer()
+        if venue is not None and Account(_text(venue, "venue"), account.wallet) != account:
+            raise ValueError(f"run on venue {venue!r} recorded in the ledger of {account}")
+        if address is not None and _text(address, "address").lower() != account.wallet:
+            raise ValueError(f"run of wallet {address!r} recorded in the ledger of {account}")
         if isinstance(markets, str):
             raise ValueError("markets must be a sequence of condition ids, not one string")
         ids = [_text(m, "market") for m in markets]
@@ -596,9 +746,9 @@ class Ledger:
         row = (
             _text(rid, "run_id"),
             _ts(ts, "run start ts"),
-            _text(venue, "venue"),
+            account.venue,
             json.dumps(ids),
-            _text(address, "address", empty_ok=True),
+            address if address is not None else account.wallet,
         )
         with self._write() as conn:
             conn.execute(
@@ -609,28 +759,30 @@ class Ledger:
         return rid
 
     def end_run(self, run_id: str, *, reason: str, ts: float) -> bool:
-        """Record the end of a run with its exit reason; False when it was already ended."""
+        """Record the end of one of this account's runs with its exit reason; False when it was
+        already ended. ValueError for a run that is not this account's."""
+        account = self._writer()
         row = (_text(run_id, "run_id"), _ts(ts, "run end ts"), _text(reason, "reason", empty_ok=True))
-        try:
-            with self._write() as conn:
-                return (
-                    conn.execute(
-                        "INSERT INTO run_events (run_id, kind, ts, detail) VALUES (?, 'ended', ?, ?)"
-                        " ON CONFLICT DO NOTHING",
-                        row,
-                    ).rowcount
-                    > 0
-                )
-        except sqlite3.IntegrityError:
-            raise ValueError(f"no run {run_id} in the ledger") from None
-
-    # -- reads ---------------------------------------------------------------------------------------
+        with self._write() as conn:
+            owner = conn.execute("SELECT lower(venue), lower(address) FROM runs WHERE run_id = ?", (run_id,))
+            found = owner.fetchone()
+            if found is None or (found[0], found[1]) != (account.venue, account.wallet):
+                raise ValueError(f"no run {run_id} of {account} in the ledger")
+            return (
+                conn.execute(
+                    "INSERT INTO run_events (run_id, kind, ts, detail) VALUES (?, 'ended', ?, ?)"
+                    " ON CONFLICT DO NOTHING",
+                    row,
+                ).rowcount
+                > 0
+            )
 
     def record_market(self, market: Market, ts: float) -> bool:
         """Remember a market's metadata (tokens, tick, ...) so P&L can be projected with no venue at hand.
 
         Append-only like everything else: a changed market (a new tick size) is a new row, the latest wins.
         """
+        self._writer()
         data = json.dumps(dataclasses.asdict(market), default=str, sort_keys=True)
         with self._write() as conn:
             cursor = conn.execute(
@@ -639,8 +791,14 @@ class Ledger:
             )
             return cursor.rowcount > 0
 
+    # -- reads (this account's rows; every account's for a ledger opened without one) ---------------
+
+    def _query(self, sql: str, *args: object) -> sqlite3.Cursor:
+        """Run a read whose text has a `{scope}`: the scope's parameters go first, then `args`."""
+        return self._conn.execute(sql.format(scope=self._scope), (*self._scope_args, *args))
+
     def market_meta(self) -> dict[str, Market]:
-        """The latest metadata recorded for every market."""
+        """The latest metadata recorded for every market (venue data: shared by every account)."""
         rows = self._conn.execute("SELECT condition_id, data FROM market_meta ORDER BY seq").fetchall()
         return {cid: _market_from_json(data) for cid, data in rows}
 
@@ -650,54 +808,65 @@ class Ledger:
         FAILED fills are included (reversed: `effective` is False); filter on `effective` to skip them.
         """
         if market is None:
-            rows = self._conn.execute(_SELECT_FILLS + " ORDER BY f.seq")
+            rows = self._query(_SELECT_FILLS + " ORDER BY f.seq")
         else:
-            rows = self._conn.execute(_SELECT_FILLS + " WHERE f.market = ? ORDER BY f.seq", (market,))
+            rows = self._query(_SELECT_FILLS + " AND f.market = ? ORDER BY f.seq", market)
         return [_fill_from_row(row) for row in rows]
 
     def status_history(self, trade_id: str, order_id: str) -> list[tuple[TradeStatus, float]]:
         """The recorded status transitions of one fill, oldest first (empty for an unknown fill)."""
-        rows = self._conn.execute(_STATUS_HISTORY, (trade_id, order_id))
-        return [(TradeStatus(status), ts) for status, ts, _ in rows]
+        key = (*self._scope_args, trade_id, order_id)
+        rows = self._conn.execute(_STATUS_HISTORY.format(scope=self._scope), (*key, *key))
+        return [(TradeStatus(status), ts) for status, ts, _, _ in rows]
 
     def flows(self, market: str | None = None) -> list[FlowRecord]:
         """Every recorded flow (of one market, or all) in insertion order."""
         if market is None:
-            rows = self._conn.execute(_SELECT_FLOWS + " ORDER BY seq")
+            rows = self._query(_SELECT_FLOWS + " ORDER BY f.seq")
         else:
-            rows = self._conn.execute(_SELECT_FLOWS + " WHERE market = ? ORDER BY seq", (market,))
+            rows = self._query(_SELECT_FLOWS + " AND f.market = ? ORDER BY f.seq", market)
         return [_flow_from_row(row) for row in rows]
 
     def markets(self) -> list[str]:
         """Condition ids with any fill or flow, sorted (account-wide flows have none)."""
-        rows = self._conn.execute(
-            "SELECT market FROM fills UNION SELECT market FROM flows WHERE market != '' ORDER BY 1"
-        )
+        scope = self._scope_args
+        rows = self._conn.execute(_MARKETS.format(scope=self._scope), (*scope, *scope))
         return [row[0] for row in rows]
 
+    def accounts(self) -> list[Account]:
+        """The accounts with any fill or flow, sorted (just this ledger's own, when it has one)."""
+        scope = self._scope_args
+        rows = self._conn.execute(_ACCOUNTS.format(scope=self._scope), (*scope, *scope))
+        return [Account(venue, wallet) for venue, wallet in rows]
+
     def last_fill_ts(self, market: str | None = None) -> float | None:
-        """The latest venue time of any recorded fill (for a "trades since" resync); None when none."""
+        """The latest venue time of any recorded fill (for a "trades since" resync); None when none.
+
+        Per market, so that one market's (or, through the account, one wallet's) late fill never
+        moves another market's resync window past fills it has not recorded yet."""
         if market is None:
-            row = self._conn.execute("SELECT MAX(venue_ts) FROM fills").fetchone()
+            row = self._query(_LAST_FILL_TS).fetchone()
         else:
-            row = self._conn.execute("SELECT MAX(venue_ts) FROM fills WHERE market = ?", (market,)).fetchone()
+            row = self._query(_LAST_FILL_TS + " AND f.market = ?", market).fetchone()
         value = row[0]
         return None if value is None else float(value)
 
     def fill_count(self, market: str | None = None) -> int:
         """How many fills are recorded (FAILED ones included)."""
         if market is None:
-            row = self._conn.execute("SELECT COUNT(*) FROM fills").fetchone()
+            row = self._query(_FILL_COUNT).fetchone()
         else:
-            row = self._conn.execute("SELECT COUNT(*) FROM fills WHERE market = ?", (market,)).fetchone()
+            row = self._query(_FILL_COUNT + " AND f.market = ?", market).fetchone()
         return int(row[0])
 
     def runs(self) -> list[RunRecord]:
-        """Every run, oldest first, with its end (if recorded)."""
+        """Every run (of this account), oldest first, with its end (if recorded)."""
+        scope = "lower(r.venue) = ? AND lower(r.address) = ?" if self._account is not None else "1"
         rows = self._conn.execute(
             "SELECT r.run_id, r.started_ts, r.venue, r.markets, r.address, e.ts, e.detail"
             " FROM runs r LEFT JOIN run_events e ON e.run_id = r.run_id AND e.kind = 'ended'"
-            " ORDER BY r.seq"
+            f" WHERE {scope} ORDER BY r.seq",
+            self._scope_args,
         )
         return [
             RunRecord(

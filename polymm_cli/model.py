@@ -9,6 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 from enum import StrEnum
+from typing import ClassVar
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -133,6 +134,35 @@ class FlowKind(StrEnum):
     REDEEM = "redeem"  # winning tokens -> collateral after resolution
     FEE = "fee"  # a fee not attached to a fill
     REWARD = "reward"  # liquidity rewards or maker rebates paid
+
+
+@dataclass(frozen=True, slots=True)
+class Account:
+    """Whose money a record moved: one wallet on one venue ("local", "polymarket"; later "paper").
+
+    The same address on the local exchange and on Polymarket are two accounts: their fills must
+    never meet in one position or one "trades since" resync. `wallet` is the address that backs the
+    orders (the funder for proxy wallets), stored lower-cased so a checksummed and a plain spelling
+    are one account; `Account.UNKNOWN` owns ledger rows older than accounts whose owner cannot be told.
+    """
+
+    venue: str
+    wallet: str
+
+    UNKNOWN: ClassVar[Account]
+
+    def __post_init__(self) -> None:
+        for name in ("venue", "wallet"):
+            value = getattr(self, name)
+            if not isinstance(value, str) or not value.strip() or value != "".join(value.split()):
+                raise ValueError(f"account {name} must be a non-empty string without spaces, got {value!r}")
+            object.__setattr__(self, name, value.lower())
+
+    def __str__(self) -> str:
+        return f"{self.venue}:{self.wallet}"
+
+
+Account.UNKNOWN = Account("unknown", "unknown")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)

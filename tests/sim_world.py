@@ -26,7 +26,7 @@ from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConf
 from polymm_cli.exchange.markets import make_market
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams
-from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
+from polymm_cli.model import ONE, ZERO, Account, Market, OrderType, Side
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
@@ -63,7 +63,7 @@ class SimWorld:
         for m in markets:
             self.exchange.split(OTHER, m.condition_id, D(100_000))
         self.venue = SimVenue(self.exchange, self.clock, address=BOT, owner="bot", dead_mans_switch=False)
-        self.ledger = Ledger.open(tmp_path)
+        self.ledger = Ledger.open(tmp_path, account=Account("local", BOT))
         self._ids = 0
         self.engine: QuotingEngine | None = None
         self.stop = asyncio.Event()

@@ -14,7 +14,7 @@ from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConfig
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import OrderType, Side
+from polymm_cli.model import Account, OrderType, Side
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.venues.base import StreamStatus
 from polymm_cli.venues.sim import SimVenue
@@ -34,7 +34,7 @@ class World:
         self.exchange.fund(OTHER, D(100000))
         self.exchange.split(OTHER, FED.condition_id, D(5000))
         self.venue = SimVenue(self.exchange, self.clock, address=BOT, owner="bot")
-        self.ledger = Ledger.open(tmp_path)
+        self.ledger = Ledger.open(tmp_path, account=Account("local", BOT))
         self._ids = 0
         self.halt_reason: str | None = None
 

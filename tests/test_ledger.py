@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 import re
 import sqlite3
 import statistics
@@ -18,10 +20,11 @@ import pytest
 
 from polymm_cli.errors import ConfigError
 from polymm_cli.ledger import SCHEMA_VERSION, Ledger
-from polymm_cli.model import FillRecord, FlowKind, FlowRecord, Side, TradeStatus
+from polymm_cli.model import Account, FillRecord, FlowKind, FlowRecord, Side, TradeStatus
 
 D = Decimal
 MARKET = "0xmarket"
+ACCOUNT = Account("local", "0xme")
 
 
 def fill(
@@ -87,7 +90,7 @@ def raw_row(path: Path, query: str) -> tuple[Any, ...]:
 
 @pytest.fixture
 def ledger(tmp_path: Path) -> Any:
-    with Ledger.open(tmp_path / "data") as opened:
+    with Ledger.open(tmp_path / "data", account=ACCOUNT) as opened:
         yield opened
 
 
@@ -303,9 +306,9 @@ def test_runs_record_their_start_end_and_fills(ledger: Ledger) -> None:
 
 
 def test_a_run_without_an_end_reads_as_unfinished(ledger: Ledger) -> None:
-    ledger.start_run(venue="paper", markets=[], address="", ts=1.0, run_id="run-a")
+    ledger.start_run(markets=[], ts=1.0, run_id="run-a")
 
-    again = ledger.start_run(venue="paper", markets=[], address="", ts=1.0, run_id="run-a")
+    again = ledger.start_run(markets=[], ts=1.0, run_id="run-a")
 
     assert again == "run-a"
     assert [(r.run_id, r.ended, r.end_reason) for r in ledger.runs()] == [("run-a", False, None)]
@@ -431,7 +434,7 @@ def test_large_sizes_round_trip_exactly(ledger: Ledger) -> None:
 
 
 def test_reopening_after_close_keeps_everything(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as first:
+    with Ledger.open(tmp_path, account=ACCOUNT) as first:
         run_id = first.start_run(venue="local", markets=[MARKET], address="0xme", ts=1.0)
         first.record_fill(fill("t1", status=TradeStatus.MATCHED), run_id=run_id)
         first.record_status("t1", "order-1", TradeStatus.CONFIRMED, 5.0)
@@ -440,7 +443,7 @@ def test_reopening_after_close_keeps_everything(tmp_path: Path) -> None:
         first.end_run(run_id, reason="done", ts=9.0)
         before = (first.fills(), first.flows(), first.runs(), first.status_history("t1", "order-1"))
 
-    with Ledger.open(tmp_path) as second:
+    with Ledger.open(tmp_path, account=ACCOUNT) as second:
         after = (second.fills(), second.flows(), second.runs(), second.status_history("t1", "order-1"))
         duplicate = second.record_status("t1", "order-1", TradeStatus.CONFIRMED, 6.0)
 
@@ -451,7 +454,7 @@ def test_reopening_after_close_keeps_everything(tmp_path: Path) -> None:
 def test_the_ledger_lives_in_the_data_dir_in_wal_mode(tmp_path: Path) -> None:
     data_dir = tmp_path / "nested" / "data"
 
-    with Ledger.open(data_dir) as ledger:
+    with Ledger.open(data_dir, account=ACCOUNT) as ledger:
         ledger.record_fill(fill())
         path = ledger.path
 
@@ -489,7 +492,7 @@ def test_a_file_that_is_not_a_database_is_refused(tmp_path: Path) -> None:
 
 
 def test_a_reader_is_not_blocked_while_a_writer_holds_a_transaction(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as writer:
+    with Ledger.open(tmp_path, account=ACCOUNT) as writer:
         writer.record_fill(fill("committed"))
 
         with writer.batch():
@@ -510,7 +513,7 @@ def test_a_reader_is_not_blocked_while_a_writer_holds_a_transaction(tmp_path: Pa
 
 
 def test_a_reader_open_in_another_connection_sees_new_commits(tmp_path: Path) -> None:
-    with Ledger.open(tmp_path) as writer, Ledger.open(tmp_path) as reader:
+    with Ledger.open(tmp_path, account=ACCOUNT) as writer, Ledger.open(tmp_path) as reader:
         assert reader.fills() == []
 
         writer.record_fill(fill())
@@ -524,8 +527,8 @@ import os, signal
 from decimal import Decimal
 from pathlib import Path
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import FillRecord, Side, TradeStatus
-ledger = Ledger.open(Path({str(tmp_path)!r}))
+from polymm_cli.model import Account, FillRecord, Side, TradeStatus
+ledger = Ledger.open(Path({str(tmp_path)!r}), account=Account("local", "0xme"))
 for i in range(5):
     ledger.record_fill(FillRecord(trade_id=f"t{{i}}", order_id="o", market="m", token_id="y",
         side=Side.BUY, price=Decimal("0.5"), size=Decimal("1"), fee=Decimal("0"), liquidity="MAKER",
@@ -565,9 +568,202 @@ def test_market_metadata_is_kept_so_pnl_needs_no_venue(tmp_path: Path) -> None:
     from polymm_cli.exchange.markets import sample_markets
 
     market = sample_markets()[1]
-    with Ledger.open(tmp_path) as ledger:
+    with Ledger.open(tmp_path, account=ACCOUNT) as ledger:
         assert ledger.record_market(market, ts=1.0)
         assert not ledger.record_market(market, ts=2.0)  # the same metadata again is nothing new
         assert ledger.record_market(replace(market, tick_size=Decimal("0.0001")), ts=3.0)
     with Ledger.open(tmp_path) as ledger:
         assert ledger.market_meta() == {market.condition_id: replace(market, tick_size=Decimal("0.0001"))}
+
+
+# -- accounts ----------------------------------------------------------------------------------------
+
+DEMO = Account("local", "0x" + "de" * 20)
+REAL = Account("polymarket", "0xAbCdEf0000000000000000000000000000000001")  # checksummed spelling
+
+
+def test_two_accounts_in_one_file_each_read_only_their_own_fills_and_flows(tmp_path: Path) -> None:
+    # the same venue ids in both accounts: two fills, not one fill and a "redelivery"
+    with Ledger.open(tmp_path, account=DEMO) as demo, Ledger.open(tmp_path, account=REAL) as real:
+        demo.record_fill(fill("t1", price="0.40", venue_ts=500.0))
+        demo.record_flow(flow("split-1"))
+        real.record_fill(fill("t1", price="0.60", venue_ts=100.0))
+        real.record_fill(fill("t2", market="0xother", venue_ts=90.0))
+
+        assert [(f.trade_id, f.price) for f in demo.fills()] == [("t1", D("0.40"))]
+        assert [(f.trade_id, f.price) for f in real.fills()] == [("t1", D("0.60")), ("t2", D("0.52"))]
+        assert [f.flow_id for f in demo.flows()] == ["split-1"] and real.flows() == []
+        assert (demo.markets(), real.markets()) == ([MARKET], [MARKET, "0xother"])
+        assert (demo.fill_count(), real.fill_count(MARKET)) == (1, 1)
+        assert (demo.last_fill_ts(), real.last_fill_ts(MARKET)) == (500.0, 100.0)
+        assert demo.accounts() == [DEMO]
+    with Ledger.open(tmp_path) as everything:
+        assert everything.accounts() == [DEMO, Account("polymarket", REAL.wallet.lower())]
+        assert everything.fill_count() == 3
+
+
+def test_a_status_applies_only_to_the_fill_of_the_ledgers_account(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path, account=DEMO) as demo, Ledger.open(tmp_path, account=REAL) as real:
+        demo.record_fill(fill("t1"))
+        real.record_fill(fill("t1"))
+
+        assert real.record_status("t1", "order-1", TradeStatus.FAILED, 5.0)
+        with pytest.raises(ValueError, match="no fill t2/order-1 of local:0xdede"):
+            demo.record_status("t2", "order-1", TradeStatus.CONFIRMED, 5.0)
+
+        assert [f.status for f in demo.fills()] == [TradeStatus.MATCHED]
+        assert [f.status for f in real.fills()] == [TradeStatus.FAILED]
+        assert [s for s, _ in demo.status_history("t1", "order-1")] == [TradeStatus.MATCHED]
+
+
+def test_a_ledger_opened_without_an_account_reads_every_account_and_writes_nothing(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path, account=DEMO) as demo:
+        run_id = demo.start_run(markets=[MARKET], ts=1.0)
+        demo.record_fill(fill("t1"), run_id=run_id)
+
+    with Ledger.open(tmp_path) as reader:
+        writes = [
+            lambda: reader.record_fill(fill("t2")),
+            lambda: reader.record_status("t1", "order-1", TradeStatus.CONFIRMED, 2.0),
+            lambda: reader.record_flow(flow()),
+            lambda: reader.start_run(markets=[], ts=1.0),
+            lambda: reader.end_run(run_id, reason="x", ts=2.0),
+        ]
+        for write in writes:
+            with pytest.raises(ValueError, match="opened without an account"):
+                write()
+        assert [f.trade_id for f in reader.fills()] == ["t1"]
+        assert [r.run_id for r in reader.runs()] == [run_id]
+
+
+def test_a_run_is_recorded_and_ended_only_under_its_own_account(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path, account=DEMO) as demo, Ledger.open(tmp_path, account=REAL) as real:
+        with pytest.raises(ValueError, match="run on venue 'polymarket' recorded in the ledger of local"):
+            demo.start_run(venue="polymarket", markets=[], address=DEMO.wallet, ts=1.0)
+        with pytest.raises(ValueError, match="run of wallet '0xbad' recorded in the ledger of local"):
+            demo.start_run(venue="local", markets=[], address="0xbad", ts=1.0)
+        run_id = real.start_run(venue="polymarket", markets=[], address=REAL.wallet.upper(), ts=1.0)
+
+        with pytest.raises(ValueError, match=f"no run {run_id} of local"):
+            demo.end_run(run_id, reason="not mine", ts=2.0)
+
+        assert real.end_run(run_id, reason="done", ts=2.0)
+        assert [r.run_id for r in real.runs()] == [run_id] and demo.runs() == []
+
+
+# -- migration from version 1 ---------------------------------------------------------------------------
+
+V1_DUMP = Path(__file__).parent / "data" / "ledger_v1.sql"  # written by the v1 code itself
+V1_READS = Path(__file__).parent / "data" / "ledger_v1_reads.json"  # what the v1 code read back from it
+V1_LOCAL = Account("local", "0xabcdef0000000000000000000000000000000001")
+V1_REAL = Account("polymarket", "0x1234567890abcdef1234567890abcdef12345678")
+
+
+def version_1_ledger(data_dir: Path, *, drop_run: str | None = None) -> Path:
+    """A version-1 ledger file as the v1 code left it (optionally without one run and its rows)."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "ledger.sqlite3"
+    with closing(sqlite3.connect(path)) as raw:
+        raw.executescript(V1_DUMP.read_text())
+        if drop_run is not None:
+            raw.execute(
+                "DELETE FROM fill_status WHERE trade_id IN (SELECT trade_id FROM fills WHERE run_id = ?)",
+                (drop_run,),
+            )
+            for table in ("fills", "run_events", "runs"):
+                raw.execute(f"DELETE FROM {table} WHERE run_id = ?", (drop_run,))
+            raw.commit()
+    return path
+
+
+def plain(record: Any) -> dict[str, Any]:
+    """A record as the JSON of ledger_v1_reads.json has it (decimals and enums as strings)."""
+    out = json.loads(json.dumps(dataclasses.asdict(record), default=str))
+    assert isinstance(out, dict)
+    return out
+
+
+def test_a_version_1_ledger_migrates_and_reads_back_exactly_as_before(tmp_path: Path) -> None:
+    path = version_1_ledger(tmp_path)
+    before = json.loads(V1_READS.read_text())
+
+    with Ledger.open(tmp_path) as ledger:
+        after = {
+            "fills": [plain(f) for f in ledger.fills()],
+            "flows": [plain(f) for f in ledger.flows()],
+            "runs": [plain(r) for r in ledger.runs()],
+            "status_history": {
+                f"{f.trade_id}/{f.order_id}": [[s.value, ts] for s, ts in ledger.status_history(*f.key)]
+                for f in ledger.fills()
+            },
+            "market_meta": sorted(ledger.market_meta()),
+            "last_fill_ts": ledger.last_fill_ts(),
+            "fill_count": ledger.fill_count(),
+        }
+
+    assert after == before
+    assert raw_row(path, "SELECT MAX(version) FROM schema_version") == (2,)
+
+
+def test_a_version_1_ledger_gives_each_fill_its_runs_account_and_the_rest_to_unknown(tmp_path: Path) -> None:
+    version_1_ledger(tmp_path)  # two accounts ran: a run-less fill and the flows cannot be placed
+
+    with Ledger.open(tmp_path) as everything:
+        accounts = everything.accounts()
+    owned = {}
+    for account in accounts:
+        with Ledger.open(tmp_path, account=account) as ledger:
+            owned[account] = ([f.trade_id for f in ledger.fills()], len(ledger.flows()), len(ledger.runs()))
+
+    assert accounts == [V1_LOCAL, V1_REAL, Account.UNKNOWN]
+    assert owned == {
+        V1_LOCAL: (["t-1", "t-2", "t-3"], 0, 1),
+        V1_REAL: (["t-9"], 0, 1),
+        Account.UNKNOWN: (["t-4"], 3, 0),
+    }
+
+
+def test_a_version_1_ledger_of_one_account_gives_it_the_run_less_rows_too(tmp_path: Path) -> None:
+    version_1_ledger(tmp_path, drop_run="run-real")
+
+    with Ledger.open(tmp_path) as everything:
+        accounts = everything.accounts()
+    with Ledger.open(tmp_path, account=V1_LOCAL) as ledger:
+        fills, flows = [f.trade_id for f in ledger.fills()], [f.kind for f in ledger.flows()]
+        statuses = [s for s, _ in ledger.status_history("t-1", "0xo1")]
+
+    assert accounts == [V1_LOCAL]
+    assert fills == ["t-1", "t-2", "t-3", "t-4"]
+    assert flows == [FlowKind.DEPOSIT, FlowKind.SPLIT, FlowKind.MERGE]
+    assert statuses == [TradeStatus.MATCHED, TradeStatus.MINED, TradeStatus.CONFIRMED]
+
+
+def test_a_migrated_ledger_has_exactly_the_schema_of_a_new_one_and_takes_new_writes(tmp_path: Path) -> None:
+    version_1_ledger(tmp_path / "old")
+    Ledger.open(tmp_path / "new").close()
+
+    def schema(data_dir: Path) -> set[str]:
+        with closing(sqlite3.connect(data_dir / "ledger.sqlite3")) as raw:
+            return {row[0] for row in raw.execute("SELECT sql FROM sqlite_master WHERE sql IS NOT NULL")}
+
+    with Ledger.open(tmp_path / "old", account=V1_LOCAL) as ledger:
+        assert not ledger.record_fill(fill("t-1", "0xo1"))  # already there: a redelivery
+        assert ledger.record_fill(fill("t-9", "0xo9"))  # the polymarket wallet's ids: a new fill here
+        assert ledger.record_status("t-3", "0xo3", TradeStatus.CONFIRMED, 9.0)
+    assert schema(tmp_path / "old") == schema(tmp_path / "new")
+
+
+def test_a_version_1_ledger_that_cannot_migrate_whole_is_left_untouched(tmp_path: Path) -> None:
+    path = version_1_ledger(tmp_path)
+    with closing(sqlite3.connect(path)) as raw:  # damage: a status whose fill is gone
+        raw.execute(
+            "INSERT INTO fill_status (trade_id, order_id, status, ts) VALUES ('ghost', 'o', 'MINED', 1)"
+        )
+        raw.commit()
+        dump_before = list(raw.iterdump())
+
+    with pytest.raises(ConfigError, match="fill_status has 4 rows, 3 would survive; it was left unchanged"):
+        Ledger.open(tmp_path)
+
+    with closing(sqlite3.connect(path)) as raw:
+        assert list(raw.iterdump()) == dump_before

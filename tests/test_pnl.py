@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import FillRecord, FlowKind, FlowRecord, Market, Side, TradeStatus
+from polymm_cli.model import Account, FillRecord, FlowKind, FlowRecord, Market, Side, TradeStatus
 from polymm_cli.pnl import MarketPnl, PnlReport, project
 
 D = Decimal
@@ -383,7 +383,7 @@ def test_the_report_from_a_reopened_ledger_is_the_same(tmp_path: Path) -> None:
     ]
     flows = [flow(FlowKind.MERGE, "5", "-5", "-5", ts=TODAY + 1), flow(FlowKind.REWARD, "0.75")]
     marks = {"0xm": D("0.36")}
-    with Ledger.open(tmp_path) as ledger:
+    with Ledger.open(tmp_path, account=Account("local", "0xme")) as ledger:
         for record in fills:
             ledger.record_fill(record)
         for movement in flows:

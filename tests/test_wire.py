@@ -27,9 +27,13 @@ from polymm_cli.venues.base import (
     PriceChange,
     TickSizeChange,
     TradeUpdate,
+    UserEvent,
 )
 from polymm_cli.venues.books import apply_market_event
 from polymm_cli.venues.polymarket.wire import (
+    RAW_TEXT_MAX,
+    BadElement,
+    ParsedFrame,
     WireError,
     parse_market_frame,
     parse_rest_book,
@@ -61,8 +65,22 @@ def frame_of(relative: str) -> str:
     return data_file(relative).read_text(encoding="utf-8")
 
 
+def market_events(text: str | bytes, recv_ts: float = RECV) -> list[Any]:
+    """The events of a market frame every element of which must parse."""
+    parsed = parse_market_frame(text, recv_ts)
+    assert parsed.problems == (), parsed.problems
+    return parsed.events
+
+
+def user_frame(frame: Any) -> ParsedFrame[UserEvent]:
+    return parse_user_frame(json.dumps(frame), RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS)
+
+
 def user(frame: Any) -> list[Any]:
-    return list(parse_user_frame(json.dumps(frame), RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS))
+    """The events of a user frame every element of which must parse."""
+    parsed = user_frame(frame)
+    assert parsed.problems == (), parsed.problems
+    return parsed.events
 
 
 # -- real captures: current format -----------------------------------------------------------------
@@ -70,7 +88,7 @@ def user(frame: Any) -> list[Any]:
 
 def test_crossing_burst_replay_reproduces_the_closing_book_exactly() -> None:
     messages = json.loads(frame_of(BURST))
-    events = [e for m in messages for e in parse_market_frame(json.dumps(m), RECV)]
+    events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
     opening, *changes, closing = events
     assert isinstance(opening, BookSnapshot) and isinstance(closing, BookSnapshot)
     books: dict[str, OrderBook] = {}
@@ -87,7 +105,7 @@ def test_crossing_burst_replay_reproduces_the_closing_book_exactly() -> None:
 
 def test_crossing_burst_top_of_book_agrees_except_mid_match() -> None:
     messages = json.loads(frame_of(BURST))
-    events = [e for m in messages for e in parse_market_frame(json.dumps(m), RECV)]
+    events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
     opening = events[0]
     assert isinstance(opening, BookSnapshot)
     book = OrderBook(opening.token_id)
@@ -110,7 +128,7 @@ def test_crossing_burst_top_of_book_agrees_except_mid_match() -> None:
 def test_crossing_burst_parses_into_mirrored_two_token_changes() -> None:
     messages = json.loads(frame_of(BURST))
 
-    events = [e for m in messages for e in parse_market_frame(json.dumps(m), RECV)]
+    events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
 
     changes = [e for e in events if isinstance(e, PriceChange)]
     assert len(changes) == 49
@@ -128,7 +146,7 @@ def test_crossing_burst_parses_into_mirrored_two_token_changes() -> None:
 def test_subscription_book_with_tick_size_and_last_trade_price() -> None:
     text = frame_of("01_ws_current_format/nautilus__ws_book_snapshot_captured.json")
 
-    [book] = parse_market_frame(text, RECV)
+    [book] = market_events(text, RECV)
 
     assert isinstance(book, BookSnapshot)
     assert len(book.token_id) == 75
@@ -151,7 +169,7 @@ def test_subscription_book_with_tick_size_and_last_trade_price() -> None:
 def test_books_of_every_era_parse_best_first(relative: str, n_bids: int, n_asks: int) -> None:
     text = frame_of(relative)
 
-    [book] = parse_market_frame(text, RECV)
+    [book] = market_events(text, RECV)
 
     assert isinstance(book, BookSnapshot)
     assert (len(book.bids), len(book.asks)) == (n_bids, n_asks)
@@ -169,7 +187,7 @@ def test_books_of_every_era_parse_best_first(relative: str, n_bids: int, n_asks:
 def test_flat_2024_price_change_is_one_level_update() -> None:
     text = frame_of("02_ws_legacy_format/nautilus__ws_price_change_flat_2024-08-18.json")
 
-    [change] = parse_market_frame(text, RECV)
+    [change] = market_events(text, RECV)
 
     assert isinstance(change, PriceChange)
     [u] = change.updates
@@ -183,7 +201,7 @@ def test_flat_2024_price_change_is_one_level_update() -> None:
 def test_legacy_changes_array_takes_the_top_level_asset_and_hash() -> None:
     text = frame_of("02_ws_legacy_format/aaimek__price_change_changes-array_2025-01-21.json")
 
-    [change] = parse_market_frame(text, RECV)
+    [change] = market_events(text, RECV)
 
     assert isinstance(change, PriceChange)
     [u] = change.updates
@@ -208,7 +226,7 @@ def test_legacy_changes_export_of_six_thousand_levels_parses() -> None:
             "hash": row["hash"],
             "changes": json.loads(row["changes"]),
         }
-        [change] = parse_market_frame(json.dumps(frame), RECV)
+        [change] = market_events(json.dumps(frame), RECV)
         assert isinstance(change, PriceChange)
         for u in change.updates:
             sides[u.side] += 1
@@ -220,7 +238,7 @@ def test_legacy_changes_export_of_six_thousand_levels_parses() -> None:
 def test_last_trade_price_without_transaction_hash() -> None:
     text = frame_of("02_ws_legacy_format/nautilus__ws_last_trade_price_2024-08-25.json")
 
-    [trade] = parse_market_frame(text, RECV)
+    [trade] = market_events(text, RECV)
 
     assert isinstance(trade, LastTrade)
     assert (trade.price, trade.size, trade.taker_side) == (D("0.491"), D("85.36"), Side.SELL)
@@ -231,7 +249,7 @@ def test_last_trade_price_without_transaction_hash() -> None:
 def test_tick_size_change_capture() -> None:
     text = frame_of("02_ws_legacy_format/nautilus__ws_tick_size_change_2025-02-09.json")
 
-    [change] = parse_market_frame(text, RECV)
+    [change] = market_events(text, RECV)
 
     assert isinstance(change, TickSizeChange)
     assert (change.old_tick, change.new_tick) == (D("0.01"), D("0.001"))
@@ -245,7 +263,7 @@ def test_tick_size_change_capture() -> None:
     ],
 )
 def test_doc_derived_price_changes_parse(relative: str, n_updates: int) -> None:
-    [change] = parse_market_frame(frame_of(relative), RECV)
+    [change] = market_events(frame_of(relative), RECV)
 
     assert isinstance(change, PriceChange)
     assert len(change.updates) == n_updates
@@ -267,7 +285,7 @@ def test_every_valid_doc_example_parses_and_unknown_types_give_nothing() -> None
     }
 
     for record in examples:
-        events = parse_market_frame(record["raw_text"], RECV)
+        events = market_events(record["raw_text"], RECV)
         event_type = record["parsed"]["event_type"]
         if event_type in expected:
             assert [type(e) for e in events] == [expected[event_type]], record["doc_section"]
@@ -279,7 +297,7 @@ def test_every_valid_doc_example_parses_and_unknown_types_give_nothing() -> None
 def test_docs_book_example_with_bare_leading_dot_prices() -> None:
     [record] = [r for r in doc_examples() if r["doc_section"] == "book"]
 
-    [book] = parse_market_frame(record["raw_text"], RECV)
+    [book] = market_events(record["raw_text"], RECV)
 
     assert isinstance(book, BookSnapshot)
     assert book.bids[0] == PriceLevel(D("0.50"), D("15"))
@@ -290,7 +308,7 @@ def test_docs_book_example_with_bare_leading_dot_prices() -> None:
 def test_docs_price_change_reports_empty_sides_as_none() -> None:
     [record] = [r for r in doc_examples() if r["doc_section"] == "price_change"]
 
-    [change] = parse_market_frame(record["raw_text"], RECV)
+    [change] = market_events(record["raw_text"], RECV)
 
     assert isinstance(change, PriceChange)
     yes, no = change.updates
@@ -305,7 +323,7 @@ def test_docs_tick_size_change_example_is_invalid_json_and_rejected() -> None:
         parse_market_frame(record["raw_text"], RECV)
 
     fixed = json.dumps(record["parsed_after_removing_stray_backslash"])
-    [change] = parse_market_frame(fixed, RECV)
+    [change] = market_events(fixed, RECV)
     assert isinstance(change, TickSizeChange)
     assert change.venue_ts == 100_000_000.0  # a value this small is read as seconds
 
@@ -358,7 +376,7 @@ def test_frame_array_gives_events_in_order() -> None:
         | {"best_ask": "0.6", "spread": "0.2", "timestamp": "1757908892352"},
     ]
 
-    events = parse_market_frame(json.dumps(frame).encode(), RECV)
+    events = market_events(json.dumps(frame).encode(), RECV)
 
     assert [type(e) for e in events] == [PriceChange, BestBidAsk]
     assert isinstance(events[1], BestBidAsk)
@@ -367,13 +385,13 @@ def test_frame_array_gives_events_in_order() -> None:
 
 @pytest.mark.parametrize("text", ["PONG", "PING", b"PONG", " PONG\n", "[]"])
 def test_keepalives_and_empty_arrays_give_nothing(text: str | bytes) -> None:
-    assert parse_market_frame(text, RECV) == []
+    assert market_events(text, RECV) == []
 
 
 def test_unknown_event_types_and_untyped_objects_give_nothing() -> None:
     frame = [{"event_type": "new_market", "id": 1}, {"type": "whatever"}, price_change_frame()]
 
-    events = parse_market_frame(json.dumps(frame), RECV)
+    events = market_events(json.dumps(frame), RECV)
 
     assert [type(e) for e in events] == [PriceChange]
 
@@ -381,7 +399,7 @@ def test_unknown_event_types_and_untyped_objects_give_nothing() -> None:
 def test_prices_as_json_numbers_are_tolerated_exactly() -> None:
     frame = price_change_frame(price=0.52, size=100, best_bid=0.52, best_ask=0.53)
 
-    [change] = parse_market_frame(json.dumps(frame), RECV)
+    [change] = market_events(json.dumps(frame), RECV)
 
     assert isinstance(change, PriceChange)
     [u] = change.updates
@@ -400,7 +418,7 @@ def test_book_levels_with_zero_size_are_dropped() -> None:
         "last_trade_price": "",
     }
 
-    [book] = parse_market_frame(json.dumps(frame), RECV)
+    [book] = market_events(json.dumps(frame), RECV)
 
     assert isinstance(book, BookSnapshot)
     assert book.bids == (PriceLevel(D("0.3"), D("5")),)
@@ -408,7 +426,7 @@ def test_book_levels_with_zero_size_are_dropped() -> None:
 
 
 def test_apply_skips_updates_for_tokens_without_a_book() -> None:
-    [change] = parse_market_frame(json.dumps(price_change_frame()), RECV)
+    [change] = market_events(json.dumps(price_change_frame()), RECV)
     books: dict[str, OrderBook] = {}
 
     changed = apply_market_event(books, change)
@@ -429,7 +447,7 @@ def test_apply_tick_change_clears_the_book_and_reports_it() -> None:
         "new_tick_size": "0.001",
         "timestamp": "1757908892351",
     }
-    [event] = parse_market_frame(json.dumps(frame), RECV)
+    [event] = market_events(json.dumps(frame), RECV)
 
     changed = apply_market_event(books, event)
 
@@ -438,35 +456,12 @@ def test_apply_tick_change_clears_the_book_and_reports_it() -> None:
     assert book.last_update_ts == RECV
 
 
-HOSTILE_FRAMES: list[tuple[str, str | bytes]] = [
+NOT_A_FRAME: list[tuple[str, str | bytes]] = [
     ("invalid JSON", '{"event_type": "book",'),
     ("bare text", "INVALID OPERATION"),
     ("non-utf8 bytes", b"\xff\xfe\x00{"),
-    ("non-object element", json.dumps([price_change_frame(), 7])),
     ("scalar frame", '"price_change"'),
-    ("event_type not a string", '{"event_type": ["book"]}'),
-    ("price above 1", json.dumps(price_change_frame(price="1.5"))),
-    ("price not a decimal", json.dumps(price_change_frame(price="abc"))),
-    ("price NaN string", json.dumps(price_change_frame(price="NaN"))),
-    ("price with exponent", json.dumps(price_change_frame(price="5e-1"))),
-    ("price two dots", json.dumps(price_change_frame(price="0.1.2"))),
-    ("price bool", json.dumps(price_change_frame(price=True))),
-    ("negative size string", json.dumps(price_change_frame(size="-1"))),
-    ("negative size number", json.dumps(price_change_frame(size=-1))),
-    ("absurd size", json.dumps(price_change_frame(size="9" * 30))),
     ("NaN constant", '{"event_type":"best_bid_ask","market":"m","asset_id":"1","best_bid":NaN}'),
-    ("side unknown", json.dumps(price_change_frame(side="HOLD"))),
-    ("side unhashable", json.dumps(price_change_frame(side=["BUY"]))),
-    ("asset missing", json.dumps(price_change_frame(asset_id=None))),
-    ("asset an object", json.dumps(price_change_frame(asset_id={"a": 1}))),
-    ("timestamp not digits", json.dumps({**price_change_frame(), "timestamp": "yesterday"})),
-    ("timestamp missing", json.dumps({k: v for k, v in price_change_frame().items() if k != "timestamp"})),
-    ("price_changes not a list", json.dumps({**price_change_frame(), "price_changes": {"a": 1}})),
-    ("entry not an object", json.dumps({**price_change_frame(), "price_changes": ["x"]})),
-    ("no level at all", '{"event_type":"price_change","market":"m","timestamp":"1757908892351"}'),
-    ("book without bids", '{"event_type":"book","asset_id":"1","asks":[],"timestamp":"1"}'),
-    ("book level a list", '{"event_type":"book","asset_id":"1","bids":[[0.5,1]],"asks":[],"timestamp":"1"}'),
-    ("tick of zero", '{"event_type":"tick_size_change","market":"m","asset_id":"1","new_tick_size":"0"}'),
     (
         "huge integer",
         '{"event_type":"book","asset_id":"1","bids":[],"asks":[],"timestamp":' + "9" * 5000 + "}",
@@ -475,9 +470,41 @@ HOSTILE_FRAMES: list[tuple[str, str | bytes]] = [
     ("deeply nested field", '{"event_type":"book","bids":' + "[" * 50_000 + "]" * 50_000 + "}"),
 ]
 
+BAD_ELEMENTS: list[tuple[str, Any]] = [
+    ("non-object element", 7),
+    ("event_type not a string", {"event_type": ["book"]}),
+    ("price above 1", price_change_frame(price="1.5")),
+    ("price not a decimal", price_change_frame(price="abc")),
+    ("price NaN string", price_change_frame(price="NaN")),
+    ("price with exponent", price_change_frame(price="5e-1")),
+    ("price two dots", price_change_frame(price="0.1.2")),
+    ("price bool", price_change_frame(price=True)),
+    ("negative size string", price_change_frame(size="-1")),
+    ("negative size number", price_change_frame(size=-1)),
+    ("absurd size", price_change_frame(size="9" * 30)),
+    ("side unknown", price_change_frame(side="HOLD")),
+    ("side unhashable", price_change_frame(side=["BUY"])),
+    ("asset missing", price_change_frame(asset_id=None)),
+    ("asset an object", price_change_frame(asset_id={"a": 1})),
+    ("timestamp not digits", {**price_change_frame(), "timestamp": "yesterday"}),
+    ("timestamp missing", {k: v for k, v in price_change_frame().items() if k != "timestamp"}),
+    ("price_changes not a list", {**price_change_frame(), "price_changes": {"a": 1}}),
+    ("entry not an object", {**price_change_frame(), "price_changes": ["x"]}),
+    ("no level at all", {"event_type": "price_change", "market": "m", "timestamp": "1757908892351"}),
+    ("book without bids", {"event_type": "book", "asset_id": "1", "asks": [], "timestamp": "1"}),
+    (
+        "book level a list",
+        {"event_type": "book", "asset_id": "1", "bids": [[0.5, 1]], "asks": [], "timestamp": "1"},
+    ),
+    (
+        "tick of zero",
+        {"event_type": "tick_size_change", "market": "m", "asset_id": "1", "new_tick_size": "0"},
+    ),
+]
 
-@pytest.mark.parametrize(("name", "text"), HOSTILE_FRAMES, ids=[n for n, _ in HOSTILE_FRAMES])
-def test_hostile_market_frames_raise_one_wire_error(name: str, text: str | bytes) -> None:
+
+@pytest.mark.parametrize(("name", "text"), NOT_A_FRAME, ids=[n for n, _ in NOT_A_FRAME])
+def test_a_frame_that_is_not_json_fails_whole_with_one_wire_error(name: str, text: str | bytes) -> None:
     with pytest.raises(WireError) as caught:
         parse_market_frame(text, RECV)
 
@@ -485,11 +512,48 @@ def test_hostile_market_frames_raise_one_wire_error(name: str, text: str | bytes
     assert 0 < len(str(caught.value)) < 200
 
 
-def test_a_bad_event_in_an_array_rejects_the_whole_frame() -> None:
-    frame = [price_change_frame(), price_change_frame(price="2")]
+@pytest.mark.parametrize(("name", "element"), BAD_ELEMENTS, ids=[n for n, _ in BAD_ELEMENTS])
+def test_a_bad_element_between_two_good_ones_costs_only_itself(name: str, element: Any) -> None:
+    good = price_change_frame()
+    bad_text = json.dumps(element)
+    text = f"[{json.dumps(good)}, {bad_text} ,\n{json.dumps(good)}]"
 
-    with pytest.raises(WireError, match="price_change: field 'price' is not a price"):
-        parse_market_frame(json.dumps(frame), RECV)
+    events, problems = parse_market_frame(text, RECV)
+
+    assert [type(e) for e in events] == [PriceChange, PriceChange]
+    [problem] = problems
+    assert 0 < len(problem.error) < 200
+    assert problem.raw == bad_text  # the element's exact text, as the venue sent it
+
+
+def test_a_bad_event_alone_in_its_frame_is_reported_with_the_frame_text() -> None:
+    text = json.dumps(price_change_frame(price="2"))
+
+    events, problems = parse_market_frame(text.encode(), RECV)
+
+    assert events == []
+    assert problems == (BadElement("price_change: field 'price' is not a price in [0, 1]: 2", text),)
+
+
+def test_a_bad_elements_raw_text_is_cut_to_a_bounded_length() -> None:
+    bad = price_change_frame(price="2") | {"padding": "x" * 5000}
+    text = json.dumps([bad, price_change_frame()])
+
+    events, [problem] = parse_market_frame(text, RECV)
+
+    assert len(events) == 1
+    raw_length = len(json.dumps(bad))
+    assert problem.raw == json.dumps(bad)[:RAW_TEXT_MAX] + f"... ({raw_length} chars)"
+
+
+def test_thousands_of_bad_elements_give_a_bounded_report() -> None:
+    text = json.dumps([7] * 5000 + [price_change_frame()])
+
+    events, problems = parse_market_frame(text, RECV)
+
+    assert len(events) == 1
+    assert len(problems) == 33
+    assert problems[-1] == BadElement("4968 more malformed elements (not shown)", "")
 
 
 # -- user channel ------------------------------------------------------------------------------------
@@ -708,13 +772,41 @@ def test_every_settlement_step_repeats_the_same_fill_key() -> None:
         order_event(id=None),
     ],
 )
-def test_malformed_user_events_raise_one_wire_error(event: dict[str, Any]) -> None:
-    with pytest.raises(WireError):
-        user(event)
+def test_a_malformed_user_event_is_reported_alone(event: dict[str, Any]) -> None:
+    events, [problem] = user_frame(event)
+
+    assert events == []
+    assert problem.raw == json.dumps(event)
+    assert 0 < len(problem.error) < 200
+
+
+def test_a_bad_order_between_a_good_order_and_a_good_trade_costs_only_itself() -> None:
+    """A frame the venue batches: our PLACEMENT, a broken UPDATE, and the trade that filled us."""
+    bad = order_event(id="0xbad", type="UPDATE", price="1.01")
+    frame = [order_event(), bad, trade_event()]
+
+    events, [problem] = user_frame(frame)
+
+    assert [type(e) for e in events] == [OrderUpdate, TradeUpdate]
+    assert events[0].order_id == "0x8f3a"
+    assert [f.key for f in events[1].fills] == [("a1b2c3d4", "0xours")]
+    assert problem.error == "order: field 'price' is not a price in [0, 1]: 1.01"
+    assert problem.raw == json.dumps(bad)
+
+
+def test_a_killed_fok_orders_empty_size_matched_reads_as_zero() -> None:
+    """Since the V2 cut-over the venue sends `"size_matched": ""` for a FOK/FAK that was killed."""
+    killed = order_event(type="CANCELLATION", status="CANCELED", order_type="FOK", size_matched="")
+
+    [order] = user(killed)
+
+    assert isinstance(order, OrderUpdate)
+    assert order.size_matched == 0
+    assert (order.kind, order.status) == ("CANCELLATION", "CANCELED")
 
 
 def test_user_frames_ignore_keepalives_and_unknown_types() -> None:
-    assert parse_user_frame("PONG", RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS) == []
+    assert parse_user_frame("PONG", RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS) == ([], ())
     assert user([{"event_type": "balance"}, order_event()])[0].order_id == "0x8f3a"
 
 
@@ -759,16 +851,20 @@ VALID_FRAMES: list[Any] = [
 
 
 def parse_both(text: str | bytes) -> None:
-    """Either events or a WireError from both parsers; anything else escapes and fails the test."""
+    """Events and bounded reports of bad elements, or a WireError for a frame that is not JSON, from
+    both parsers; anything else escapes and fails the test."""
     for parse in (
         lambda: parse_market_frame(text, RECV),
         lambda: parse_user_frame(text, RECV, api_key=OUR_KEY, maker_address=OUR_ADDRESS),
     ):
         try:
-            events = parse()
+            events, problems = parse()
         except WireError:
             continue
         assert isinstance(events, list)
+        for problem in problems:
+            assert 0 < len(problem.error) < 200
+            assert len(problem.raw) <= RAW_TEXT_MAX + 20
 
 
 @settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -10,8 +10,10 @@ from rich.console import Console
 from rich.table import Table
 
 from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.model import Account, Market
 from polymm_cli.services import markets as markets_service
 from polymm_cli.services import reporting
+from polymm_cli.services.reporting import AccountPnl, PnlReport
 
 markets_app = typer.Typer(no_args_is_help=True, help="Markets the venue lists.")
 
@@ -87,19 +89,65 @@ def list_markets(
     Console().print(table)
 
 
+AllOption = Annotated[
+    bool, typer.Option("--all", help="Every account in the ledger (venue and wallet), one after another.")
+]
+
+
 def pnl(
     market: Annotated[str | None, typer.Option("--market", help="Only this market.")] = None,
+    all_accounts: AllOption = False,
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
 ) -> None:
-    """Positions and P&L from the ledger, marked to the venue's mids when it is reachable."""
-    view = reporting.pnl(settings_for(venue, exchange_url), market)
-    report = view.report
-    items = [
+    """Positions and P&L of the current venue and wallet from the ledger, marked to the venue's mids
+    when it is reachable; `--all` adds every other account the ledger holds."""
+    view = reporting.pnl(settings_for(venue, exchange_url), market, all_accounts=all_accounts)
+    payload = {
+        **_report_payload(view.report, view.markets),
+        "cash": dec(view.cash),
+        "marked_to_venue": view.marked,
+        "venue_error": view.venue_error or None,
+        "account": _account_payload(view.account),
+    }
+    if all_accounts:
+        payload["accounts"] = [
+            {
+                "account": _account_payload(a.account),
+                "current": a.current,
+                "marked_to_venue": a.marked,
+                **_report_payload(a.report, view.markets),
+            }
+            for a in view.accounts
+        ]
+    if as_json:
+        typer.echo(dumps(payload))
+        return
+    console = Console()
+    for shown in view.accounts or (AccountPnl(view.account, view.report, True, view.marked),):
+        table = _pnl_table(shown, view.markets)
+        console.print(table)
+        total = f"total P&L {dec(shown.report.total_pnl)}"
+        if shown.current:
+            total += f"   cash {payload['cash'] or 'n/a'}"
+            total += "" if view.marked else "   (venue unreachable: unrealized P&L unknown)"
+        elif not shown.marked and shown.report.markets:
+            total += "   (another venue: not marked, unrealized P&L unknown)"
+        console.print(total)
+    if view.other_accounts and not all_accounts:
+        console.print(f"{view.other_accounts} other account(s) in the ledger: polymm pnl --all")
+
+
+def _account_payload(account: Account) -> dict[str, str]:
+    return {"venue": account.venue, "wallet": account.wallet}
+
+
+def _market_items(report: PnlReport, markets: dict[str, Market]) -> list[dict[str, object]]:
+    return [
         {
             "condition_id": m.condition_id,
-            "slug": view.markets[m.condition_id].slug if m.condition_id in view.markets else None,
+            "slug": markets[m.condition_id].slug if m.condition_id in markets else None,
             "yes_position": dec(m.yes_position),
             "no_position": dec(m.no_position),
             "net_position": dec(m.net_position),
@@ -115,54 +163,43 @@ def pnl(
         }
         for m in report.markets
     ]
-    payload = {
-        "markets": items,
-        "cash": dec(view.cash),
+
+
+def _report_payload(report: PnlReport, markets: dict[str, Market]) -> dict[str, object]:
+    """The P&L keys of `pnl --json` (a stable shape: keys are only ever added)."""
+    return {
+        "markets": _market_items(report, markets),
         "realized_pnl": dec(report.realized_pnl),
         "unrealized_pnl": dec(report.unrealized_pnl),
         "fees": dec(report.fees),
         "total_pnl": dec(report.total_pnl),
         "daily_pnl": dec(report.daily_pnl),
-        "marked_to_venue": view.marked,
-        "venue_error": view.venue_error or None,
     }
-    if as_json:
-        typer.echo(dumps(payload))
-        return
-    table = Table(title="P&L (from the ledger)")
-    for name in (
-        "market",
-        "YES",
-        "NO",
-        "net",
-        "avg YES",
-        "avg NO",
-        "realized",
-        "unrealized",
-        "fees",
-        "total",
-    ):
-        table.add_column(name, justify="left" if name == "market" else "right")
-    for item in items:
-        cells: list[object] = [item["slug"] or str(item["condition_id"])[:12]]
-        cells += [
-            item[k]
-            for k in (
-                "yes_position",
-                "no_position",
-                "net_position",
-                "avg_cost_yes",
-                "avg_cost_no",
-                "realized_pnl",
-                "unrealized_pnl",
-                "fees",
-                "total_pnl",
-            )
-        ]
-        table.add_row(*(str(c) if c is not None else "-" for c in cells))
-    console = Console()
-    console.print(table)
-    console.print(
-        f"total P&L {payload['total_pnl']}   cash {payload['cash'] or 'n/a'}"
-        + ("" if view.marked else "   (venue unreachable: unrealized P&L unknown)")
+
+
+_COLUMNS = (
+    ("YES", "yes_position"),
+    ("NO", "no_position"),
+    ("net", "net_position"),
+    ("avg YES", "avg_cost_yes"),
+    ("avg NO", "avg_cost_no"),
+    ("realized", "realized_pnl"),
+    ("unrealized", "unrealized_pnl"),
+    ("fees", "fees"),
+    ("total", "total_pnl"),
+)
+
+
+def _pnl_table(shown: reporting.AccountPnl, markets: dict[str, Market]) -> Table:
+    current = " (current)" if shown.current else ""
+    table = Table(
+        title=f"P&L of {shown.account.venue} wallet {shown.account.wallet}{current} (from the ledger)"
     )
+    table.add_column("market", justify="left")
+    for name, _ in _COLUMNS:
+        table.add_column(name, justify="right")
+    for item in _market_items(shown.report, markets):
+        cells: list[object] = [item["slug"] or str(item["condition_id"])[:12]]
+        cells += [item[key] for _, key in _COLUMNS]
+        table.add_row(*(str(c) if c is not None else "-" for c in cells))
+    return table

@@ -59,7 +59,7 @@ def seed(settings: Settings, ident: str, amount: Decimal) -> InventoryReport:
                     f"{decimal_str(before.collateral)}"
                 )
             await _chain(handle).split(market, amount)
-            with Ledger.open(directory) as ledger:
+            with Ledger.open(directory, account=handle.account) as ledger:
                 ledger.record_market(market, clock.now())
                 ledger.record_flow(
                     pair_flow(FlowKind.SPLIT, market.condition_id, amount, clock.now(), note="polymm seed")
@@ -95,7 +95,7 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
             if wanted > pairs:
                 raise UsageError(f"cannot merge {decimal_str(wanted)} pairs: only {decimal_str(pairs)} held")
             await _chain(handle).merge(market, wanted)
-            with Ledger.open(directory) as ledger:
+            with Ledger.open(directory, account=handle.account) as ledger:
                 ledger.record_market(market, clock.now())
                 ledger.record_flow(
                     pair_flow(FlowKind.MERGE, market.condition_id, wanted, clock.now(), note="polymm merge")
@@ -144,7 +144,10 @@ def liquidate(
         async with open_venue(settings, clock, url) as handle:
             venue = handle.venue
             market = await venue.market(ident)
-            with wallet_lock(directory, venue.address), Ledger.open(directory) as ledger:
+            with (
+                wallet_lock(directory, venue.address),
+                Ledger.open(directory, account=handle.account) as ledger,
+            ):
                 ledger.record_market(market, clock.now())
                 started = clock.now()
                 realized_before = _realized(ledger, market)

@@ -224,7 +224,7 @@ async def _run(
             names = ", ".join(m.slug or m.condition_id for m in markets)
             if not confirm(f"Place REAL orders on Polymarket in {names} from {venue.address}?"):
                 raise UsageError("not confirmed: nothing was placed")
-        with wallet_lock(directory, venue.address), Ledger.open(directory) as ledger:
+        with wallet_lock(directory, venue.address), Ledger.open(directory, account=handle.account) as ledger:
             halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(
                 venue,
@@ -413,17 +413,20 @@ def _run_is_active(directory: Path, address: str) -> bool:
 
 
 def _wallet_address(settings: Settings) -> str:
-    """The wallet whose engine a halt is for: the configured key's, or the local wallet's."""
+    """The wallet the settings trade (whose engine a halt is for, whose ledger account `pnl` shows):
+    the configured key's (the funder's for a proxy wallet on Polymarket), or the local wallet's."""
     from polymm_cli import signing
     from polymm_cli.services.venues import local_private_key
 
+    if settings.venue is VenueName.POLYMARKET and settings.private_key is None:
+        raise UsageError("polymarket needs POLYMM_PRIVATE_KEY to know which wallet is meant")
     key = settings.private_key or local_private_key(data_dir(settings))[0]
     try:
         address = signing.address_from_private_key(key.get_secret_value())
     except ValueError:
         raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
-    if settings.funder and settings.signature_type != 0:
-        return settings.funder
+    if settings.venue is VenueName.POLYMARKET and settings.funder and settings.signature_type != 0:
+        return settings.funder  # the local exchange ignores the funder: there the key's wallet trades
     return address
 
 

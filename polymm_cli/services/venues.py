@@ -28,6 +28,7 @@ from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
 from polymm_cli.exchange.flow import FlowConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.model import Account
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.config import PolymarketConfig
@@ -44,6 +45,11 @@ class VenueHandle:
     venue: PolymarketVenue
     name: str  # "local" or "polymarket"
     url: str
+
+    @property
+    def account(self) -> Account:
+        """Whose ledger rows this venue's trading writes: this venue and the wallet backing the orders."""
+        return Account(self.name, self.venue.address)
 
 
 def data_dir(settings: Settings) -> Path:

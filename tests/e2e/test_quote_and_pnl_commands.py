@@ -9,6 +9,8 @@ from py_clob_client_v2.client import ClobClient
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.ledger import Ledger
+from polymm_cli.model import Account, FillRecord, Side, TradeStatus
 from polymm_cli.services.venues import EXCHANGE_STATE_FILE, LOCAL_KEY_FILE
 from tests.conftest import throwaway_key
 from tests.e2e.support import account_at_exchange, data_dir, ledger_contents, polymm
@@ -113,3 +115,83 @@ def test_pnl_does_not_fund_again_a_local_wallet_whose_pusd_is_all_in_tokens() ->
     account = account_at_exchange([FED])
     assert account.collateral == 0
     assert (account.tokens[FED.yes_token], account.tokens[FED.no_token]) == (10, 10)
+
+
+def fed_fill(trade_id: str, size: str) -> FillRecord:
+    return FillRecord(
+        trade_id=trade_id,
+        order_id="0x" + "0d" * 32,  # one order id in every account: each is still its own fill
+        market=FED.condition_id,
+        token_id=FED.yes_token,
+        side=Side.BUY,
+        price=Decimal("0.40"),
+        size=Decimal(size),
+        fee=Decimal(0),
+        liquidity="MAKER",
+        status=TradeStatus.CONFIRMED,
+        venue_ts=1_777_000_000.0,
+        recv_ts=1_777_000_000.0,
+    )
+
+
+def test_pnl_shows_the_current_venue_and_wallet_and_all_shows_every_account_apart() -> None:
+    """One ledger, three accounts with a FED fill each: the data dir's local wallet (10 YES), the
+    same key's wallet on Polymarket (20 YES) and a demo wallet (30 YES). `pnl` is the first alone;
+    `pnl --all` shows each, never a sum."""
+    # Arrange
+    key = throwaway_key("e2e:pnl-accounts")
+    data_dir().mkdir(parents=True)
+    (data_dir() / LOCAL_KEY_FILE).write_text(key + "\n")
+    wallet = ClobClient(host="http://unused", chain_id=137, key=key).get_address()
+    ours, real, demo = (
+        Account("local", wallet),
+        Account("polymarket", wallet),
+        Account("local", "0x" + "de" * 20),
+    )
+    for account, size in ((ours, "10"), (real, "20"), (demo, "30")):
+        with Ledger.open(data_dir(), account=account) as ledger:
+            ledger.record_market(FED, 1_777_000_000.0)
+            ledger.record_fill(fed_fill("trade-1", size))
+
+    # Act
+    mine = polymm("pnl", "--json")
+    everything = polymm("pnl", "--all", "--json")
+    text = polymm("pnl")
+    all_text = polymm("pnl", "--all")
+
+    # Assert: the current account alone, named; the existing keys unchanged
+    for result in (mine, everything, text, all_text):
+        assert result.returncode == 0, result.stderr
+    payload = json.loads(mine.stdout)
+    assert payload["account"] == {"venue": "local", "wallet": wallet.lower()}
+    [item] = payload["markets"]
+    assert (item["condition_id"], item["yes_position"], item["fills"]) == (FED.condition_id, "10", 1)
+    assert {"cash", "realized_pnl", "unrealized_pnl", "fees", "total_pnl", "daily_pnl"} <= set(payload)
+    assert "accounts" not in payload
+    # --all: every account on its own, the current one marked; another venue's is never marked
+    listed = json.loads(everything.stdout)
+    assert {k: v for k, v in listed.items() if k != "accounts"} == payload
+    positions = {
+        (a["account"]["venue"], a["account"]["wallet"]): (
+            [m["yes_position"] for m in a["markets"]],
+            a["current"],
+        )
+        for a in listed["accounts"]
+    }
+    assert positions == {
+        ("local", demo.wallet): (["30"], False),
+        ("local", wallet.lower()): (["10"], True),
+        ("polymarket", wallet.lower()): (["20"], False),
+    }
+    [polymarket] = [a for a in listed["accounts"] if a["account"]["venue"] == "polymarket"]
+    assert not polymarket["marked_to_venue"] and polymarket["markets"][0]["unrealized_pnl"] is None
+    assert f"P&L of local wallet {wallet.lower()} (current)" in " ".join(text.stdout.split())
+    assert "P&L of polymarket" not in text.stdout
+    assert "2 other account(s) in the ledger: polymm pnl --all" in text.stdout
+    shown = " ".join(all_text.stdout.split())
+    for title in (
+        f"local wallet {wallet.lower()} (current)",
+        f"polymarket wallet {wallet.lower()}",
+        f"local wallet {demo.wallet}",
+    ):
+        assert f"P&L of {title}" in shown

@@ -25,7 +25,7 @@ from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import Side, TradeStatus
+from polymm_cli.model import Account, Side, TradeStatus
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.venues.base import OpenOrder, OrderIntent
 from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
@@ -109,7 +109,7 @@ async def test_fills_made_while_the_websocket_is_down_are_resynced_into_the_ledg
         ):
             assert result.ok, result
         decisions: list[dict[str, Any]] = []
-        ledger = Ledger.open(tmp_path / "bot")
+        ledger = Ledger.open(tmp_path / "bot", account=Account("local", bot.address))
         params = QuoteParams(spread=D("0.04"), size=D("10"), position_limit=D("100"))
         engine = QuotingEngine(
             bot, ledger, SystemClock(), [FED], EngineConfig(params=params), on_decision=decisions.append

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
+import random
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -26,6 +28,7 @@ from polymm_cli.venues.base import (
     BookSnapshot,
     Fill,
     OrderIntent,
+    OrderUpdate,
     PriceChange,
     StreamStatus,
     TickSizeChange,
@@ -35,6 +38,8 @@ from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
 from polymm_cli.venues.polymarket.orders import ReferenceSigner
 from polymm_cli.venues.polymarket.ratelimit import TokenBucket
 from polymm_cli.venues.polymarket.records import normalise_trade, snap_size
+from polymm_cli.venues.polymarket.rest import ApiCreds
+from polymm_cli.venues.polymarket.streams import UserStream
 from tests.conftest import fund, start_exchange, throwaway_key
 
 FED, BTC, CUP, SUN = sample_markets()
@@ -191,7 +196,114 @@ async def test_malformed_and_error_frames_are_skipped_and_counted_and_the_stream
     assert isinstance(seen[0], BookSnapshot) and isinstance(seen[1], StreamStatus) and seen[1].connected
     assert [type(e) for e in seen[2:]] == [PriceChange]
     assert seen[-1].updates[0].price == D("0.42")
-    assert counts == (3, 1)
+    assert counts == (2, 1)  # not JSON, too deep; the error frame
+    assert stream.malformed_events == 1  # the price_change at 2.5, alone in its frame
+
+
+# A user-channel frame as the venue batches it (reference §6.3 shapes): our order's PLACEMENT, an
+# UPDATE of it that does not parse, and the trade that filled it.
+OUR_KEY = "11111111-2222-3333-4444-555555555555"
+OUR_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"
+OUR_PASSPHRASE = "passphrase-of-the-test-account"
+ORDER = {
+    "event_type": "order", "type": "PLACEMENT", "id": "0x8f3a", "owner": OUR_KEY, "market": FED.condition_id,
+    "asset_id": FED.yes_token, "side": "BUY", "price": "0.52", "original_size": "100", "size_matched": "0",
+    "outcome": "Yes", "order_type": "GTC", "status": "LIVE", "associate_trades": None,
+    "created_at": "1777370400", "timestamp": "1777370400123",
+}  # fmt: skip
+TRADE = {
+    "event_type": "trade", "type": "TRADE", "id": "a1b2c3d4", "taker_order_id": "0x77aa",
+    "market": FED.condition_id, "asset_id": FED.yes_token, "side": "SELL", "size": "75", "price": "0.52",
+    "fee_rate_bps": "0", "status": "MATCHED", "matchtime": "1777370400", "owner": "someone-else",
+    "trader_side": "MAKER", "timestamp": "1777370400123",
+    "maker_orders": [{"order_id": "0x8f3a", "owner": OUR_KEY, "matched_amount": "75", "price": "0.52",
+                      "asset_id": FED.yes_token, "side": "BUY"}],
+}  # fmt: skip
+
+
+class UserHost:
+    """What a user stream needs from its venue, with nothing to resync."""
+
+    api_key = OUR_KEY
+    address = "0x" + "ab" * 20
+
+    async def ws_credentials(self) -> ApiCreds:
+        return ApiCreds(OUR_KEY, SecretStr(OUR_SECRET), SecretStr(OUR_PASSPHRASE))
+
+    async def snapshot_books(self, token_ids: Any) -> list[BookSnapshot]:
+        return []
+
+    async def resync_orders(self, markets: Any) -> list[Any]:
+        return []
+
+    async def resync_trades(self, markets: Any, after: float) -> list[TradeUpdate]:
+        return []
+
+    def observe_market_event(self, event: Any) -> None:
+        pass
+
+
+async def user_stream_events(frames: list[str], wanted: int) -> tuple[list[Any], UserStream]:
+    """The first `wanted` events (after "connected") of a user stream whose server sends `frames`."""
+
+    async def handler(ws: ServerConnection) -> None:
+        await ws.recv()  # the subscription
+        assert await ws.recv() == "PING"
+        await ws.send("PONG")
+        for frame in frames:
+            await ws.send(frame)
+        async for message in ws:
+            if message == "PING":
+                await ws.send("PONG")
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = PolymarketConfig.for_local_exchange(
+            "http://127.0.0.1:1", SecretStr(throwaway_key("user-stream"))
+        ).with_changes(ws_url=f"ws://127.0.0.1:{port}")
+        stream = UserStream([FED.condition_id], UserHost(), config, SystemClock(), random.Random(1))
+        seen: list[Any] = []
+        async with asyncio.timeout(10):
+            async for event in stream:
+                if not isinstance(event, StreamStatus):
+                    seen.append(event)
+                if len(seen) == wanted:
+                    break
+        await stream.close()
+    return seen, stream
+
+
+async def test_a_bad_order_in_a_user_frame_is_logged_with_its_text_and_the_trade_beside_it_still_arrives(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    bad = json.dumps({**ORDER, "type": "UPDATE", "price": "1.52"})
+    frame = f"[{json.dumps(ORDER)}, {bad}, {json.dumps(TRADE)}]"
+
+    with caplog.at_level(logging.WARNING, logger="polymm.venues.polymarket"):
+        seen, stream = await user_stream_events([frame], wanted=2)
+
+    order, trade = seen
+    assert isinstance(order, OrderUpdate) and order.order_id == "0x8f3a"
+    assert isinstance(trade, TradeUpdate) and [f.key for f in trade.fills] == [("a1b2c3d4", "0x8f3a")]
+    assert (stream.malformed_events, stream.malformed_frames) == (1, 0)
+    [record] = [r for r in caplog.records if "malformed" in r.getMessage()]
+    assert bad in record.getMessage()
+    assert "order: field 'price' is not a price in [0, 1]: 1.52" in record.getMessage()
+
+
+async def test_our_api_secret_echoed_in_a_bad_element_is_masked_in_the_log(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    echoed = {**ORDER, "price": "9", "note": f"auth {OUR_SECRET} / {OUR_PASSPHRASE}"}
+    frame = json.dumps([echoed, TRADE])
+
+    with caplog.at_level(logging.WARNING, logger="polymm.venues.polymarket"):
+        seen, _ = await user_stream_events([frame], wanted=1)
+
+    assert [type(e) for e in seen] == [TradeUpdate]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "auth [masked] / [masked]" in logged
+    assert OUR_SECRET not in logged and OUR_PASSPHRASE not in logged
 
 
 # -- HTTP ---------------------------------------------------------------------------------------------

@@ -20,8 +20,8 @@ from typing import Any
 
 from polymm_cli.errors import VenueError
 from polymm_cli.model import MICRO
-from polymm_cli.venues.base import OpenOrder, OrderUpdate, TradeUpdate
-from polymm_cli.venues.polymarket.wire import WireError, parse_user_frame
+from polymm_cli.venues.base import OpenOrder, OrderUpdate, TradeUpdate, UserEvent
+from polymm_cli.venues.polymarket.wire import ParsedFrame, WireError, parse_user_frame
 
 _CENT = Decimal("0.01")
 _DUST = MICRO
@@ -54,27 +54,39 @@ def _one_event(record: Any, event_type: str, extra: Mapping[str, Any]) -> str:
     return json.dumps({**record, "event_type": event_type, **extra}, default=float)
 
 
+def _only_event(frame: ParsedFrame[UserEvent]) -> UserEvent | None:
+    """The one event of a one-record frame; a bad record raises its own error (the caller skips or
+    fails that record, never a whole page)."""
+    if frame.problems:
+        raise WireError(frame.problems[0].error)
+    return frame.events[0] if len(frame.events) == 1 else None
+
+
 def order_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> OrderUpdate:
     """A REST OpenOrder record as an OrderUpdate of kind UPDATE (its current state)."""
-    events = parse_user_frame(
-        _one_event(record, "order", {"type": "UPDATE"}),
-        recv_ts,
-        api_key=api_key,
-        maker_address=maker_address,
+    event = _only_event(
+        parse_user_frame(
+            _one_event(record, "order", {"type": "UPDATE"}),
+            recv_ts,
+            api_key=api_key,
+            maker_address=maker_address,
+        )
     )
-    if len(events) != 1 or not isinstance(events[0], OrderUpdate):
+    if not isinstance(event, OrderUpdate):
         raise WireError("order record did not parse as one order")
-    return events[0]
+    return event
 
 
 def trade_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> TradeUpdate:
     """A REST trade record as a TradeUpdate carrying our fills (normalised)."""
-    events = parse_user_frame(
-        _one_event(record, "trade", {}), recv_ts, api_key=api_key, maker_address=maker_address
+    event = _only_event(
+        parse_user_frame(
+            _one_event(record, "trade", {}), recv_ts, api_key=api_key, maker_address=maker_address
+        )
     )
-    if len(events) != 1 or not isinstance(events[0], TradeUpdate):
+    if not isinstance(event, TradeUpdate):
         raise WireError("trade record did not parse as one trade")
-    return normalise_trade(events[0])
+    return normalise_trade(event)
 
 
 def open_order_of(update: OrderUpdate) -> OpenOrder:

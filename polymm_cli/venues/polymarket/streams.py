@@ -19,7 +19,12 @@ for that trade is dropped too, so a trade never goes backwards.
 
 Iteration is lazy: the stream does nothing until iterated and, after yielding
 `StreamStatus(connected=False)`, reconnects only when the consumer asks for the next event.
-A malformed frame is skipped and counted; an `{"error": ...}` frame is logged and counted.
+A frame that is not JSON is skipped and counted (`malformed_frames`); inside a frame, each malformed
+element is logged once with its raw text (cut to `wire.RAW_TEXT_MAX`), on one line, and counted
+(`malformed_events`) while the frame's good events are still yielded: one bad `order` must not hide
+the `trade` beside it. An `{"error": ...}` frame is logged and counted (`error_frames`). Nothing
+logged ever carries the subscription message (the user channel's carries the raw API secret; our
+secret and passphrase are masked out of any logged raw text in case the venue echoes them).
 Must not: hold books, touch the ledger, read the wall clock.
 """
 
@@ -53,7 +58,13 @@ from polymm_cli.venues.base import (
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 from polymm_cli.venues.polymarket.records import normalise_trade
 from polymm_cli.venues.polymarket.rest import ApiCreds, one_line
-from polymm_cli.venues.polymarket.wire import WireError, parse_market_frame, parse_user_frame
+from polymm_cli.venues.polymarket.wire import (
+    RAW_TEXT_MAX,
+    BadElement,
+    WireError,
+    parse_market_frame,
+    parse_user_frame,
+)
 
 log = logging.getLogger("polymm.venues.polymarket")
 
@@ -73,6 +84,7 @@ _RANK = {
 }
 _FINAL_RANK = 2
 _SEEN_TRADES_MAX = 20_000
+_RAW_LOG_CHARS = RAW_TEXT_MAX + 40  # the raw text wire.py keeps, with its "... (N chars)" note
 
 
 class StreamHost(Protocol):
@@ -139,8 +151,10 @@ class _Stream:
         self._ws: ClientConnection | None = None
         self._gen: AsyncGenerator[StreamEvent, None] | None = None
         self.connected = False
-        self.malformed_frames = 0
+        self.malformed_frames = 0  # frames that were not JSON at all: skipped whole
+        self.malformed_events = 0  # bad elements of otherwise good frames: skipped alone
         self.error_frames = 0
+        self._creds: ApiCreds | None = None  # their secrets are never logged, even echoed back
         self.reconnects = 0
 
     # -- the VenueEvents protocol --------------------------------------------------------------------
@@ -179,6 +193,22 @@ class _Stream:
 
     def _keep_buffered(self, event: StreamEvent) -> bool:
         return True
+
+    def _report(self, problems: Sequence[BadElement]) -> None:
+        """Log each malformed element of a frame once, with its raw text, and count it."""
+        for bad in problems:
+            self.malformed_events += 1
+            raw = bad.raw
+            if self._creds is not None:
+                for secret in (self._creds.secret, self._creds.passphrase):
+                    if secret:
+                        raw = raw.replace(secret, "[masked]")
+            log.warning(
+                "%s stream: skipped a malformed event (%s): %s",
+                self.channel,
+                one_line(bad.error, 160),
+                one_line(raw, _RAW_LOG_CHARS),
+            )
 
     # -- machinery -----------------------------------------------------------------------------------
 
@@ -385,7 +415,9 @@ class MarketStream(_Stream):
         return not (type(event) is BookSnapshot and event.token_id in self._snapshotted)
 
     def _parse(self, frame: str | bytes, recv_ts: float) -> list[StreamEvent]:
-        events = parse_market_frame(frame, recv_ts)
+        events, problems = parse_market_frame(frame, recv_ts)
+        if problems:
+            self._report(problems)
         for event in events:
             if type(event) is TickSizeChange or (type(event) is BookSnapshot and event.tick_size is not None):
                 self._host.observe_market_event(event)
@@ -416,6 +448,7 @@ class UserStream(_Stream):
 
     async def _subscription(self) -> str:
         creds = await self._host.ws_credentials()
+        self._creds = creds
         # Carries the raw secret (reference §6.3): never logged.
         return json.dumps(
             {
@@ -465,7 +498,10 @@ class UserStream(_Stream):
     def _parse(self, frame: str | bytes, recv_ts: float) -> list[StreamEvent]:
         host = self._host
         out: list[StreamEvent] = []
-        for event in parse_user_frame(frame, recv_ts, api_key=host.api_key, maker_address=host.address):
+        events, problems = parse_user_frame(frame, recv_ts, api_key=host.api_key, maker_address=host.address)
+        if problems:
+            self._report(problems)
+        for event in events:
             if type(event) is TradeUpdate:
                 event = normalise_trade(event)
                 if not self._accept(event):

@@ -1,0 +1,53 @@
+"""Which account `polymm pnl` shows: the configured venue and the wallet that trades there, found
+without the network (so an unreachable venue never changes whose P&L is shown)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from pydantic import SecretStr
+
+from polymm_cli import signing
+from polymm_cli.errors import UsageError
+from polymm_cli.model import Account
+from polymm_cli.services.reporting import current_account
+from polymm_cli.services.venues import LOCAL_KEY_FILE
+from polymm_cli.settings import load_settings
+from tests.conftest import throwaway_key
+
+KEY = throwaway_key("pnl-account")
+KEY_WALLET = signing.address_from_private_key(KEY).lower()
+PROXY = "0xAbCdEf0000000000000000000000000000000009"  # a Polymarket proxy wallet (the funder)
+
+
+def test_the_local_venue_shows_the_data_dirs_wallet(tmp_path: Path) -> None:
+    (tmp_path / LOCAL_KEY_FILE).write_text(KEY + "\n")
+
+    account = current_account(load_settings(data_dir=tmp_path))
+
+    assert account == Account("local", KEY_WALLET)
+
+
+def test_the_local_venue_shows_the_keys_wallet_even_with_a_funder_configured(tmp_path: Path) -> None:
+    """The local exchange ignores POLYMM_FUNDER: orders there are the key's, and so is the ledger."""
+    settings = load_settings(
+        data_dir=tmp_path, private_key=SecretStr(KEY), funder=PROXY, signature_type=2, venue="local"
+    )
+
+    assert current_account(settings) == Account("local", KEY_WALLET)
+
+
+def test_polymarket_with_a_proxy_wallet_shows_the_funder(tmp_path: Path) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, private_key=SecretStr(KEY), funder=PROXY, signature_type=2, venue="polymarket"
+    )
+
+    assert current_account(settings) == Account("polymarket", PROXY.lower())
+
+
+def test_polymarket_without_a_key_names_no_wallet_rather_than_the_local_one(tmp_path: Path) -> None:
+    (tmp_path / LOCAL_KEY_FILE).write_text(KEY + "\n")
+
+    with pytest.raises(UsageError, match="POLYMM_PRIVATE_KEY"):
+        current_account(load_settings(data_dir=tmp_path, venue="polymarket"))
