@@ -45,6 +45,8 @@ class Settings(BaseSettings):
     venue: VenueName = VenueName.LOCAL
     exchange_url: str | None = None
     gamma_url: str | None = None
+    # The real venue talks only to https on polymarket.com unless this is set (--unsafe-polymarket-url).
+    unsafe_polymarket_url: bool = False
     data_dir: Path = Field(default_factory=default_data_dir)
     chain_id: int = 137
 

@@ -297,6 +297,6 @@ async def test_a_stop_whose_cancels_the_exchange_does_not_confirm_never_claims_t
     report = engine.stop_report
     assert report is not None and not report.confirmed and report.reachable and report.may_be_open == 1
     assert "confirmed" not in report.summary()
-    with pytest.raises(VenueError, match="but the exchange still lists 1 .*dead-man's switch") as ended:
+    with pytest.raises(VenueError, match=r"but the exchange still lists 1 .*dead-man's switch") as ended:
         trading._judge(engine, "stopped", None, None)
     assert ended.value.exit_code == 3

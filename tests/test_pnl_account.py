@@ -29,13 +29,18 @@ def test_the_local_venue_shows_the_data_dirs_wallet(tmp_path: Path) -> None:
     assert account == Account("local", KEY_WALLET)
 
 
-def test_the_local_venue_shows_the_keys_wallet_even_with_a_funder_configured(tmp_path: Path) -> None:
-    """The local exchange ignores POLYMM_FUNDER: orders there are the key's, and so is the ledger."""
+def test_the_local_venue_shows_its_own_wallet_whatever_key_and_funder_are_configured(
+    tmp_path: Path,
+) -> None:
+    """The local venue never uses POLYMM_PRIVATE_KEY (nor the funder): its orders, and its ledger
+    rows, are the data dir's own wallet's."""
+    local = throwaway_key("pnl-account-local")
+    (tmp_path / LOCAL_KEY_FILE).write_text(local + "\n")
     settings = load_settings(
         data_dir=tmp_path, private_key=SecretStr(KEY), funder=PROXY, signature_type=2, venue="local"
     )
 
-    assert current_account(settings) == Account("local", KEY_WALLET)
+    assert current_account(settings) == Account("local", signing.address_from_private_key(local).lower())
 
 
 def test_polymarket_with_a_proxy_wallet_shows_the_funder(tmp_path: Path) -> None:

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import json
+import sys
 from decimal import Decimal
 from typing import Annotated, Any
 
 import typer
 
 from polymm_cli.errors import UsageError
+from polymm_cli.services.guard import Consent
 from polymm_cli.settings import Settings, load_settings
 
 VenueOption = Annotated[
@@ -20,12 +22,39 @@ ExchangeUrlOption = Annotated[
 JsonOption = Annotated[
     bool, typer.Option("--json", help="Machine-readable output (a stable, documented shape).")
 ]
+UnsafeUrlOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--unsafe-polymarket-url",
+        help="Let --venue polymarket send its signed requests to a URL that is not https on polymarket.com.",
+    ),
+]
+LiveOption = Annotated[
+    bool, typer.Option("--live", help="Required for anything that moves real funds on Polymarket.")
+]
+YesOption = Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (with --live).")]
 
 
-def settings_for(venue: str | None, exchange_url: str | None, **overrides: Any) -> Settings:
+def settings_for(
+    venue: str | None, exchange_url: str | None, unsafe_url: bool | None = None, **overrides: Any
+) -> Settings:
     if venue is not None and venue not in ("local", "polymarket"):
         raise UsageError(f"--venue must be local or polymarket, got {venue!r}")
-    return load_settings(venue=venue, exchange_url=exchange_url, **overrides)
+    return load_settings(
+        venue=venue, exchange_url=exchange_url, unsafe_polymarket_url=unsafe_url, **overrides
+    )
+
+
+def consent(live: bool, yes: bool) -> Consent:
+    """The user's `--live` / `--yes`, and a typed confirmation asked on the terminal (never on a pipe)."""
+
+    def confirm(question: str) -> bool:
+        if not sys.stdin.isatty():
+            return False
+        answer = typer.prompt(f"{question} Type 'yes' to continue", default="no")
+        return str(answer).strip().lower() == "yes"
+
+    return Consent(live=live, yes=yes, confirm=confirm)
 
 
 def dumps(payload: Any) -> str:

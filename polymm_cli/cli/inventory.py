@@ -7,7 +7,18 @@ from typing import Annotated
 
 import typer
 
-from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.cli.common import (
+    ExchangeUrlOption,
+    JsonOption,
+    LiveOption,
+    UnsafeUrlOption,
+    VenueOption,
+    YesOption,
+    consent,
+    dec,
+    dumps,
+    settings_for,
+)
 from polymm_cli.errors import UsageError
 from polymm_cli.services import inventory, trading
 
@@ -17,12 +28,17 @@ MarketArg = Annotated[str, typer.Argument(help="Condition id, slug or token id."
 def seed(
     market: MarketArg,
     amount: Annotated[Decimal, typer.Option("--amount", help="pUSD to split into YES + NO pairs.")],
+    live: LiveOption = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Split pUSD into YES + NO so both sides can be quoted from inventory (checks the balance first)."""
-    report = inventory.seed(settings_for(venue, exchange_url), market, amount)
+    report = inventory.seed(
+        settings_for(venue, exchange_url, unsafe_url), market, amount, consent=consent(live, yes)
+    )
     _show(report, "split", f"split {dec(report.amount)} pUSD into YES + NO", as_json)
 
 
@@ -30,16 +46,20 @@ def merge(
     market: MarketArg,
     amount: Annotated[Decimal | None, typer.Option("--amount", help="Pairs to merge.")] = None,
     all_pairs: Annotated[bool, typer.Option("--all", help="Merge every YES + NO pair held.")] = False,
+    live: LiveOption = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Merge YES + NO pairs back into pUSD (one pUSD a pair)."""
     if (amount is None) == (not all_pairs):
         raise UsageError("say how much: --amount N or --all")
     if amount is not None and amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
-    report = inventory.merge(settings_for(venue, exchange_url), market, None if all_pairs else amount)
+    settings = settings_for(venue, exchange_url, unsafe_url)
+    report = inventory.merge(settings, market, None if all_pairs else amount, consent=consent(live, yes))
     _show(report, "merged", f"merged {dec(report.amount)} pairs", as_json)
 
 
@@ -72,14 +92,18 @@ def liquidate(
             "limit (rest at the mid) or passive (cancel and merge only).",
         ),
     ] = "market",
+    live: LiveOption = False,
+    yes: YesOption = False,
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Cancel our orders, merge the pairs we hold, then sell what remains; report the realised result."""
     if mode not in ("market", "limit", "passive"):
         raise UsageError(f"--mode must be market, limit or passive, got {mode!r}")
-    r = inventory.liquidate(settings_for(venue, exchange_url), market, mode)  # type: ignore[arg-type]
+    settings = settings_for(venue, exchange_url, unsafe_url)
+    r = inventory.liquidate(settings, market, mode, consent=consent(live, yes))  # type: ignore[arg-type]
     payload = {
         "market": r.market.condition_id,
         "slug": r.market.slug,
@@ -112,16 +136,18 @@ def halt(
     ] = "halted by hand",
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Make this wallet's running engine pull its quotes within a second (until `polymm resume`)."""
-    address = trading.halt_engine(settings_for(venue, exchange_url), reason)
+    address = trading.halt_engine(settings_for(venue, exchange_url, unsafe_url), reason)
     typer.echo(f"halt requested for wallet {address}: its running engine pulls every quote within a second")
 
 
 def resume(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Lift a halt (from `polymm halt` or `polymm cancel-all`): the running engine quotes again."""
-    address, was = trading.resume_engine(settings_for(venue, exchange_url))
+    address, was = trading.resume_engine(settings_for(venue, exchange_url, unsafe_url))
     typer.echo(f"resumed wallet {address}" if was else f"wallet {address} was not halted")

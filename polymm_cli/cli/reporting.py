@@ -9,7 +9,15 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.cli.common import (
+    ExchangeUrlOption,
+    JsonOption,
+    UnsafeUrlOption,
+    VenueOption,
+    dec,
+    dumps,
+    settings_for,
+)
 from polymm_cli.model import Account, Market
 from polymm_cli.services import markets as markets_service
 from polymm_cli.services import reporting
@@ -25,9 +33,10 @@ def list_markets(
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Tradable markets: question, condition id, mid, spread, tick, minimum size, rewards, volume."""
-    rows = markets_service.list_markets(settings_for(venue, exchange_url), sort=sort, limit=limit)
+    rows = markets_service.list_markets(settings_for(venue, exchange_url, unsafe_url), sort=sort, limit=limit)
     if as_json:
         typer.echo(
             dumps(
@@ -100,10 +109,11 @@ def pnl(
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Positions and P&L of the current venue and wallet from the ledger, marked to the venue's mids
     when it is reachable; `--all` adds every other account the ledger holds."""
-    view = reporting.pnl(settings_for(venue, exchange_url), market, all_accounts=all_accounts)
+    view = reporting.pnl(settings_for(venue, exchange_url, unsafe_url), market, all_accounts=all_accounts)
     payload = {
         **_report_payload(view.report, view.markets),
         "cash": dec(view.cash),

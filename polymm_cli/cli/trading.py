@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -13,7 +12,18 @@ from rich.console import Console
 from rich.live import Live
 
 from polymm_cli.cli import views
-from polymm_cli.cli.common import ExchangeUrlOption, JsonOption, VenueOption, dec, dumps, settings_for
+from polymm_cli.cli.common import (
+    ExchangeUrlOption,
+    JsonOption,
+    LiveOption,
+    UnsafeUrlOption,
+    VenueOption,
+    YesOption,
+    consent,
+    dec,
+    dumps,
+    settings_for,
+)
 from polymm_cli.errors import PolymmError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
@@ -40,10 +50,8 @@ def run(
     skew_start: Annotated[
         Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")
     ] = None,
-    live: Annotated[
-        bool, typer.Option("--live", help="Required to place real orders on Polymarket.")
-    ] = False,
-    yes: Annotated[bool, typer.Option("--yes", help="Skip the typed confirmation (with --live).")] = False,
+    live: LiveOption = False,
+    yes: YesOption = False,
     headless: Annotated[
         bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")
     ] = False,
@@ -53,11 +61,13 @@ def run(
     ] = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops."""
     settings = settings_for(
         venue,
         exchange_url,
+        unsafe_url,
         spread=spread,
         size=size,
         requote_threshold=requote_threshold,
@@ -67,28 +77,21 @@ def run(
     )
     if duration is not None and duration <= 0:
         raise typer.BadParameter("--duration must be positive")
-    options = trading.RunOptions(
-        markets=list(markets or []), live=live, yes=yes, duration=duration, adopt_orders=adopt
-    )
-
-    def confirm(question: str) -> bool:
-        if not sys.stdin.isatty():
-            return False
-        answer = typer.prompt(f"{question} Type 'yes' to continue", default="no")
-        return str(answer).strip().lower() == "yes"
+    options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
+    agreed = consent(live, yes)
 
     if headless:
 
         def log_decision(decision: dict[str, Any]) -> None:
             print(json.dumps(decision), flush=True)
 
-        _finish(lambda: trading.run(settings, options, confirm=confirm, on_decision=log_decision), True)
+        _finish(lambda: trading.run(settings, options, consent=agreed, on_decision=log_decision), True)
         return
     dashboard = _Dashboard()
 
     def with_dashboard() -> trading.RunOutcome:
         try:
-            return trading.run(settings, options, confirm=confirm, on_snapshot=dashboard.show)
+            return trading.run(settings, options, consent=agreed, on_snapshot=dashboard.show)
         finally:
             dashboard.close()  # the last frame stays on screen; the stop line comes below it
 
@@ -154,11 +157,13 @@ def quote(
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """What the quoter would place now, and why each side was quoted or skipped; places nothing."""
     settings = settings_for(
         venue,
         exchange_url,
+        unsafe_url,
         spread=spread,
         size=size,
         position_limit=position_limit,
@@ -210,9 +215,10 @@ def cancel_all(
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """The kill switch: halt this wallet's running engine, cancel its orders, verify none is left."""
-    settings = settings_for(venue, exchange_url)
+    settings = settings_for(venue, exchange_url, unsafe_url)
     report = trading.cancel_all(settings, market)
     if as_json:
         typer.echo(

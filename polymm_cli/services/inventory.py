@@ -18,6 +18,7 @@ from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import LiquidationMode, pairs_to_merge, plan_exit
 from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
 from polymm_cli.pnl import project
+from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.trading import wallet_lock
 from polymm_cli.services.venues import VenueHandle, data_dir, on_venue, open_venue
 from polymm_cli.settings import Settings
@@ -41,7 +42,7 @@ class InventoryReport:
     no: Decimal
 
 
-def seed(settings: Settings, ident: str, amount: Decimal) -> InventoryReport:
+def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -> InventoryReport:
     """Split `amount` pUSD into YES + NO so both sides can be quoted from inventory."""
     if amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
@@ -73,10 +74,16 @@ def seed(settings: Settings, ident: str, amount: Decimal) -> InventoryReport:
                 after.tokens[market.no_token],
             )
 
-    return on_venue(settings, main)
+    return on_venue(
+        settings,
+        main,
+        action=Action.TRADE,
+        consent=consent,
+        what=f"split {decimal_str(amount)} pUSD in {ident}",
+    )
 
 
-def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryReport:
+def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Consent) -> InventoryReport:
     """Merge YES + NO pairs back to pUSD: `amount` pairs, or every pair held when None."""
     directory = data_dir(settings)
 
@@ -109,7 +116,8 @@ def merge(settings: Settings, ident: str, amount: Decimal | None) -> InventoryRe
                 after.tokens[market.no_token],
             )
 
-    return on_venue(settings, main)
+    how_much = "every pair" if amount is None else f"{decimal_str(amount)} pairs"
+    return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"merge {how_much} in {ident}")
 
 
 @dataclass(frozen=True)
@@ -131,6 +139,7 @@ def liquidate(
     ident: str,
     mode: LiquidationMode,
     *,
+    consent: Consent,
     max_rounds: int = 40,
     limit_wait_s: float = 30.0,
 ) -> LiquidationReport:
@@ -229,7 +238,7 @@ def liquidate(
                     rounds=rounds,
                 )
 
-    return on_venue(settings, main)
+    return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"liquidate {ident} ({mode})")
 
 
 async def _wait_for_fills(venue: Venue, market: Market, timeout_s: float) -> None:

@@ -10,6 +10,7 @@ from polymm_cli.errors import UsageError
 from polymm_cli.model import Market, PriceLevel
 from polymm_cli.quoter import QuoteInput, QuoteParams, quote
 from polymm_cli.rewards import book_q_min, estimated_reward_rate
+from polymm_cli.services.guard import Action
 from polymm_cli.services.trading import quote_params
 from polymm_cli.services.venues import on_venue, open_venue
 from polymm_cli.settings import Settings
@@ -62,7 +63,7 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
                 )
             return rows
 
-    rows = on_venue(settings, main)
+    rows = on_venue(settings, main, action=Action.READ)
     key = {
         "volume": lambda r: r.volume,
         "liquidity": lambda r: r.liquidity,

@@ -20,8 +20,8 @@ from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowRecord, Market
 from polymm_cli.pnl import PnlReport as PnlReport  # re-exported: the views' type
 from polymm_cli.pnl import project
-from polymm_cli.services.trading import _wallet_address as wallet_address
-from polymm_cli.services.venues import data_dir, on_venue, open_venue
+from polymm_cli.services.guard import Action
+from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
 from polymm_cli.settings import Settings
 
 
@@ -100,7 +100,7 @@ def pnl(settings: Settings, market: str | None, *, all_accounts: bool = False) -
     marks: dict[str, Decimal] = {}
     cash: Decimal | None = None
     try:
-        live, marks, cash = on_venue(settings, marks_and_cash)
+        live, marks, cash = on_venue(settings, marks_and_cash, action=Action.READ)
         markets.update(live)
     except VenueError as exc:
         error = str(exc)

@@ -28,8 +28,9 @@ from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
-from polymm_cli.services.venues import data_dir, on_venue, open_venue
-from polymm_cli.settings import Settings, VenueName
+from polymm_cli.services.guard import Action, Consent
+from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
+from polymm_cli.settings import Settings
 from polymm_cli.venues.base import Venue
 
 HALT_FILE = "halt-{address}.json"
@@ -45,8 +46,6 @@ class Interrupted(PolymmError):
 @dataclass
 class RunOptions:
     markets: list[str] = field(default_factory=list)
-    live: bool = False
-    yes: bool = False
     duration: float | None = None
     adopt_orders: bool = False
 
@@ -181,7 +180,7 @@ def run(
     settings: Settings,
     options: RunOptions,
     *,
-    confirm: Callable[[str], bool],
+    consent: Consent,
     on_snapshot: Callable[[EngineSnapshot], None] | None = None,
     on_decision: Callable[[dict[str, Any]], None] | None = None,
 ) -> RunOutcome:
@@ -191,15 +190,14 @@ def run(
     RiskHalt when the run ended halted (4), EngineFailure when an engine task died (1), and
     VenueError when the exchange did not confirm every cancel at the stop (3)."""
     params = quote_params(settings)
-    if settings.venue is VenueName.POLYMARKET:
-        if not options.live:
-            raise UsageError("trading on Polymarket places real orders: add --live to do it")
-        if settings.private_key is None:
-            raise UsageError("--live needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)")
     directory = data_dir(settings)
+    names = ", ".join(options.markets) or "the first listed market"
     return on_venue(
         settings,
-        lambda url: _run(settings, options, params, directory, url, confirm, on_snapshot, on_decision),
+        lambda url: _run(settings, options, params, directory, url, on_snapshot, on_decision),
+        action=Action.TRADE,
+        consent=consent,
+        what=f"quote {names}",
         publish=True,
     )
 
@@ -210,7 +208,6 @@ async def _run(
     params: QuoteParams,
     directory: Path,
     url: str | None,
-    confirm: Callable[[str], bool],
     on_snapshot: Callable[[EngineSnapshot], None] | None,
     on_decision: Callable[[dict[str, Any]], None] | None,
 ) -> RunOutcome:
@@ -220,10 +217,6 @@ async def _run(
         markets = await _resolve_markets(venue, options.markets)
         for market in markets:
             check_params_for(market, params)
-        if handle.name == "polymarket" and not options.yes:
-            names = ", ".join(m.slug or m.condition_id for m in markets)
-            if not confirm(f"Place REAL orders on Polymarket in {names} from {venue.address}?"):
-                raise UsageError("not confirmed: nothing was placed")
         with wallet_lock(directory, venue.address), Ledger.open(directory, account=handle.account) as ledger:
             halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(
@@ -352,7 +345,7 @@ def preview_quote(
             )
             return QuotePreview(market, quote(inp, params), yes - no)
 
-    return on_venue(settings, main)
+    return on_venue(settings, main, action=Action.READ)
 
 
 # -- cancel-all (the kill switch) ------------------------------------------------------------------
@@ -393,7 +386,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             left = len(await venue.open_orders(cid))
             return CancelReport(venue.address, tuple(dict.fromkeys(canceled)), left, running)
 
-    return on_venue(settings, main)
+    return on_venue(settings, main, action=Action.CANCEL)
 
 
 def _run_is_active(directory: Path, address: str) -> bool:
@@ -412,34 +405,16 @@ def _run_is_active(directory: Path, address: str) -> bool:
 # -- halt / resume (from another terminal) -----------------------------------------------------------
 
 
-def _wallet_address(settings: Settings) -> str:
-    """The wallet the settings trade (whose engine a halt is for, whose ledger account `pnl` shows):
-    the configured key's (the funder's for a proxy wallet on Polymarket), or the local wallet's."""
-    from polymm_cli import signing
-    from polymm_cli.services.venues import local_private_key
-
-    if settings.venue is VenueName.POLYMARKET and settings.private_key is None:
-        raise UsageError("polymarket needs POLYMM_PRIVATE_KEY to know which wallet is meant")
-    key = settings.private_key or local_private_key(data_dir(settings))[0]
-    try:
-        address = signing.address_from_private_key(key.get_secret_value())
-    except ValueError:
-        raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
-    if settings.venue is VenueName.POLYMARKET and settings.funder and settings.signature_type != 0:
-        return settings.funder  # the local exchange ignores the funder: there the key's wallet trades
-    return address
-
-
 def halt_engine(settings: Settings, reason: str) -> str:
     """Write the halt file the wallet's running engine watches; returns the wallet address."""
-    address = _wallet_address(settings)
+    address = wallet_address(settings)
     request_halt(data_dir(settings), address, reason)
     return address
 
 
 def resume_engine(settings: Settings) -> tuple[str, bool]:
     """Remove the halt file; returns (wallet, whether it was halted)."""
-    address = _wallet_address(settings)
+    address = wallet_address(settings)
     path = halt_path(data_dir(settings), address)
     was = path.exists()
     path.unlink(missing_ok=True)

@@ -24,11 +24,13 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
+from polymm_cli import signing
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
 from polymm_cli.exchange.flow import FlowConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.model import Account
+from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.config import PolymarketConfig
@@ -141,11 +143,19 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
 
 
 def on_venue(
-    settings: Settings, main: Callable[[str | None], Coroutine[Any, Any, T]], *, publish: bool = False
+    settings: Settings,
+    main: Callable[[str | None], Coroutine[Any, Any, T]],
+    *,
+    action: Action,
+    consent: Consent | None = None,
+    what: str = "this command",
+    publish: bool = False,
 ) -> T:
     """Run `main(url)` to completion: `url` is the local exchange (the one a run published, or one
     started here from the data dir's state; `publish` makes this the run that others reach), or
-    None for the real venue. Every command's service goes through here."""
+    None for the real venue. Every command's service goes through here, so the live-funds guard
+    (`guard.authorize`) runs here, first, before anything is started or sent."""
+    authorize(settings, action, consent or Consent(), what)
     with (
         local_exchange(settings, flow=settings.exchange_flow, publish=publish)
         if settings.venue is VenueName.LOCAL
@@ -176,10 +186,12 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
     if settings.venue is VenueName.LOCAL:
         if url is None:
             raise ValueError("a local venue needs the local exchange's URL")
-        key = settings.private_key or local_private_key(data_dir(settings))[0]
-        config = PolymarketConfig.for_local_exchange(url, key)
+        # Never POLYMM_PRIVATE_KEY, and a chain id of our own: nothing signed here is valid on Polygon.
+        key = local_private_key(data_dir(settings))[0]
+        config = PolymarketConfig.for_local_exchange(url, key, chain_id=signing.LOCAL_CHAIN_ID)
         name = "local"
     else:
+        check_endpoints(settings)
         if settings.private_key is None:
             raise UsageError(
                 "trading on Polymarket needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)"
@@ -207,3 +219,21 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         yield VenueHandle(venue, name, url)
     finally:
         await venue.close()
+
+
+def wallet_address(settings: Settings) -> str:
+    """The wallet the settings trade (whose engine a halt is for, whose ledger account `pnl` shows),
+    known without the network: on Polymarket the configured key's (the funder's for a proxy wallet),
+    on the local exchange the data dir's own wallet (the local venue never uses POLYMM_PRIVATE_KEY)."""
+    if settings.venue is VenueName.POLYMARKET:
+        if settings.private_key is None:
+            raise UsageError("polymarket needs POLYMM_PRIVATE_KEY to know which wallet is meant")
+        if settings.funder and settings.signature_type != 0:
+            return settings.funder
+        key = settings.private_key
+    else:
+        key = local_private_key(data_dir(settings))[0]
+    try:
+        return signing.address_from_private_key(key.get_secret_value())
+    except ValueError:
+        raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
