@@ -9,8 +9,6 @@ from __future__ import annotations
 import ast
 import itertools
 import json
-import os
-import tempfile
 from dataclasses import asdict
 from decimal import Decimal
 from pathlib import Path
@@ -22,6 +20,7 @@ from polymm_cli.exchange.core import LocalExchange, SettlementConfig, _Trade
 from polymm_cli.exchange.events import MakerFillView
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.matching import RestingOrder
+from polymm_cli.files import write_atomic
 from polymm_cli.model import Market, OrderType, RewardParams, Side, TradeStatus
 
 FORMAT_VERSION = 2  # 2 added the exchange's own random secrets; a version 1 file gets fresh ones
@@ -153,26 +152,7 @@ def save(exchange: LocalExchange, path: Path) -> None:
     leaves the old file or the new one, whole, never a truncated one."""
     text = json.dumps(snapshot(exchange), separators=(",", ":"))  # a failure here writes nothing
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            os.fchmod(handle.fileno(), 0o600)
-            handle.write(text)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    _fsync_directory(path.parent)
-
-
-def _fsync_directory(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
+    write_atomic(path, text)
 
 
 def _trade_from(t: dict[str, Any], taker: RestingOrder) -> _Trade:

@@ -29,6 +29,7 @@ from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
 from polymm_cli.exchange.flow import FlowConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
 from polymm_cli.model import Account
 from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints
 from polymm_cli.settings import Settings, VenueName
@@ -55,29 +56,35 @@ class VenueHandle:
 
 
 def data_dir(settings: Settings) -> Path:
+    """The data dir (ledger, the local wallet's key, exchange state, locks), created private (0700)."""
     path = settings.data_dir
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        path.mkdir(mode=PRIVATE_DIR, parents=True, exist_ok=True)
     except OSError as exc:
         raise ConfigError(f"cannot create data dir {path}: {exc.strerror or exc}") from None
     return path
 
 
 def local_private_key(directory: Path) -> tuple[SecretStr, bool]:
-    """The local wallet's key, generated once and kept (mode 0600) in the data dir; (key, created)."""
+    """The local wallet's key, generated once and kept (mode 0600) in the data dir; (key, created).
+
+    A key file the group or others can read is refused, with the command that fixes it."""
     path = directory / LOCAL_KEY_FILE
-    if path.exists():
-        text = path.read_text().strip()
-        if len(text) != 66 or not text.startswith("0x"):
-            raise ConfigError(
-                f"{path} is not a private key (0x + 64 hex digits); remove it to make a new one"
-            )
-        return SecretStr(text), False
-    key = "0x" + secrets.token_hex(32)
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(key + "\n")
-    return SecretStr(key), True
+    if not path.exists():
+        try:
+            write_atomic(path, "0x" + secrets.token_hex(32) + "\n", exclusive=True)
+            created = True
+        except FileExistsError:  # another command made it first: use theirs
+            created = False
+    else:
+        created = False
+    if exposed_to_others(path):
+        mode = path.stat().st_mode & 0o777
+        raise ConfigError(f"{path} is readable by others (mode {mode:o}): run `chmod 600 {path}`")
+    text = path.read_text().strip()
+    if len(text) != 66 or not text.startswith("0x"):
+        raise ConfigError(f"{path} is not a private key (0x + 64 hex digits); remove it to make a new one")
+    return SecretStr(text), created
 
 
 def _alive(pid: int) -> bool:
@@ -134,7 +141,7 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
     info_path = directory / EXCHANGE_INFO_FILE
     try:
         if publish:
-            info_path.write_text(json.dumps({"url": server.url, "pid": os.getpid()}))
+            write_atomic(info_path, json.dumps({"url": server.url, "pid": os.getpid()}))
         yield server.url
     finally:
         if publish:
