@@ -79,6 +79,7 @@ class EngineConfig:
     params: QuoteParams
     tolerance: Tolerance = field(default_factory=Tolerance)
     max_order_size: Decimal = Decimal("100000")
+    max_order_notional: Decimal | None = None  # pUSD per order; None = no cap
     max_orders_per_market: int = 10
     heartbeat_interval_s: float = 5.0
     halt_poll_s: float = 0.25
@@ -735,6 +736,7 @@ class QuotingEngine:
                 limits=RiskLimits(
                     position_limit=self.config.params.position_limit,
                     max_order_size=self.config.max_order_size,
+                    max_order_notional=self.config.max_order_notional,
                     max_orders_per_market=self.config.max_orders_per_market,
                     halted=self.halted is not None,
                 ),

@@ -7,7 +7,8 @@ turns the plan into "cancel everything, place nothing". The rules, in the order 
 1. halted -> cancel every live order we know of (the plan's cancels and keeps), place nothing;
 2. the token must be one of the market's two;
 3. the price must be on the tick grid and within [tick, 1 - tick];
-4. the size must be > 0, a multiple of 0.01, >= the market minimum and <= `max_order_size`;
+4. the size must be > 0, a multiple of 0.01, >= the market minimum and <= `max_order_size`, and the
+   order's notional (price x size, pUSD) <= `max_order_notional` when that cap is set;
 5. a SELL must be covered by free inventory: the sellable (settled) shares, or the whole position
    when `sellable_*` is not given, minus what kept SELLs already lock;
 6. worst case: the place and every kept order on the same exposure side filling completely must
@@ -81,6 +82,7 @@ class RiskLimits:
     max_order_size: Decimal  # shares
     max_orders_per_market: int = 10
     halted: bool = False
+    max_order_notional: Decimal | None = None  # pUSD per order (price x size); None = no cap
 
     def __post_init__(self) -> None:
         if self.position_limit <= ZERO:
@@ -89,6 +91,8 @@ class RiskLimits:
             raise ValueError(f"max_order_size must be > 0, got {self.max_order_size}")
         if self.max_orders_per_market < 0:
             raise ValueError(f"max_orders_per_market must be >= 0, got {self.max_orders_per_market}")
+        if self.max_order_notional is not None and self.max_order_notional <= ZERO:
+            raise ValueError(f"max_order_notional must be > 0, got {self.max_order_notional}")
 
 
 @dataclass(frozen=True, slots=True)
@@ -187,6 +191,15 @@ def vet(
             continue
         if size > max_size:
             dropped.append((place, f"size {decimal_str(size)} above max_order_size {decimal_str(max_size)}"))
+            continue
+        cap = limits.max_order_notional
+        if cap is not None and price * size > cap:
+            dropped.append(
+                (
+                    place,
+                    f"notional {decimal_str(price * size)} pUSD above max_order_notional {decimal_str(cap)}",
+                )
+            )
             continue
         if side is Side.SELL:
             free = free_yes if token == yes else free_no

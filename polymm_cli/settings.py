@@ -5,6 +5,7 @@ Secrets are `SecretStr`: they never appear in a repr, a log line or a traceback.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
@@ -29,6 +30,19 @@ class SignerName(StrEnum):
 
 def default_data_dir() -> Path:
     return Path(platformdirs.user_data_dir("polymm", appauthor=False))
+
+
+@dataclass(frozen=True, slots=True)
+class HardCaps:
+    """Per-order size (shares) and notional (pUSD), and the total exposure across markets (pUSD)."""
+
+    order_size: Decimal | None
+    order_notional: Decimal | None
+    total_exposure: Decimal | None
+
+
+# What trading real funds gets when the user set no cap: small enough that a mistake is cheap.
+LIVE_CAPS = HardCaps(order_size=Decimal(100), order_notional=Decimal(50), total_exposure=Decimal(500))
 
 
 class Settings(BaseSettings):
@@ -90,7 +104,11 @@ class Settings(BaseSettings):
     trend_window: float = Field(default=60.0, gt=0)
     fill_cooldown: float = Field(default=0.0, ge=0)
 
-    # portfolio caps (pUSD; unset = no cap)
+    # Hard caps. Unset: none on the local exchange; on --venue polymarket the conservative ones of
+    # `LIVE_CAPS` apply unless set here (an explicit value is always what is used).
+    max_order_size: Decimal | None = Field(default=None, gt=0)  # shares per order
+    max_order_notional: Decimal | None = Field(default=None, gt=0)  # pUSD per order (price x size)
+    # portfolio caps (pUSD)
     max_total_exposure: Decimal | None = Field(default=None, gt=0)
     max_event_loss: Decimal | None = Field(default=None, gt=0)
 
@@ -109,6 +127,15 @@ class Settings(BaseSettings):
     # Shares per level of the in-process exchange's background makers: thinner than the flow's
     # default so a demo's quotes trade; `polymm exchange serve` keeps the calibrated depth.
     exchange_maker_depth: float = Field(default=10.0, gt=0)
+
+    def hard_caps(self) -> HardCaps:
+        """The caps in force: what the user set, else `LIVE_CAPS` on Polymarket, else none."""
+        live = self.venue is VenueName.POLYMARKET
+        return HardCaps(
+            order_size=self.max_order_size or (LIVE_CAPS.order_size if live else None),
+            order_notional=self.max_order_notional or (LIVE_CAPS.order_notional if live else None),
+            total_exposure=self.max_total_exposure or (LIVE_CAPS.total_exposure if live else None),
+        )
 
     @field_validator("data_dir")
     @classmethod

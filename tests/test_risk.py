@@ -280,3 +280,14 @@ def test_a_neg_risk_event_counts_the_worst_outcome() -> None:
 def test_no_cap_no_block() -> None:
     m = make_market("cap-free", "Free?", tick="0.01")
     assert cap_blocks(_holding(m, yes="1000"), [], _quotes(m), PortfolioCaps()) == ()
+
+
+def test_an_order_above_the_notional_cap_is_dropped_with_its_reason() -> None:
+    capped = RiskLimits(position_limit=D("100"), max_order_size=D("100"), max_order_notional=D("4"))
+
+    verdict = vet(
+        plan(buy_yes("0.48", "8"), buy_yes("0.47", "9")), market=MARKET, exposure=Exposure(), limits=capped
+    )
+
+    assert verdict.plan.places == (buy_yes("0.48", "8"),)  # 3.84 pUSD
+    assert [why for _, why in verdict.dropped] == ["notional 4.23 pUSD above max_order_notional 4"]

@@ -30,13 +30,14 @@ from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
-from polymm_cli.settings import Settings
+from polymm_cli.settings import HardCaps, Settings
 from polymm_cli.venues.base import Venue
 
 HALT_FILE = "halt-{address}.json"
 LOCK_FILE = "run-{address}.lock"
 SNAPSHOT_INTERVAL_S = 0.25
 CENT = Decimal("0.01")
+UNCAPPED_ORDER_SIZE = Decimal(100_000)  # no cap set: a bound no sane order reaches
 
 
 class Interrupted(PolymmError):
@@ -52,6 +53,7 @@ class RunOptions:
 
 def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineConfig:
     """Everything the engine is told, from the one settings object."""
+    hard = settings.hard_caps()
     return EngineConfig(
         params=quote_params(settings),
         adopt_orders=adopt_orders,
@@ -68,9 +70,9 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
             trend_window_s=settings.trend_window,
             fill_cooldown_s=settings.fill_cooldown,
         ),
-        caps=PortfolioCaps(
-            max_total_exposure=settings.max_total_exposure, max_event_loss=settings.max_event_loss
-        ),
+        caps=PortfolioCaps(max_total_exposure=hard.total_exposure, max_event_loss=settings.max_event_loss),
+        max_order_size=hard.order_size or UNCAPPED_ORDER_SIZE,
+        max_order_notional=hard.order_notional,
         stop_loss=StopLossParams(
             enabled=settings.max_unrealized_loss is not None or settings.max_daily_loss is not None,
             max_unrealized_loss=settings.max_unrealized_loss,
@@ -115,6 +117,15 @@ def check_params_for(market: Market, params: QuoteParams) -> None:
         raise UsageError("position limit must be positive")
     if params.requote_threshold < 0:
         raise UsageError("requote threshold must not be negative")
+
+
+def check_caps(params: QuoteParams, caps: HardCaps) -> None:
+    """Refuse a configured size that the hard caps would refuse on every order (one line)."""
+    if caps.order_size is not None and params.size > caps.order_size:
+        raise UsageError(
+            f"size {decimal_str(params.size)} is above the per-order cap of {decimal_str(caps.order_size)}"
+            " shares (POLYMM_MAX_ORDER_SIZE)"
+        )
 
 
 # -- the per-wallet lock and the halt file ---------------------------------------------------------
@@ -217,6 +228,7 @@ async def _run(
         markets = await _resolve_markets(venue, options.markets)
         for market in markets:
             check_params_for(market, params)
+        check_caps(params, settings.hard_caps())
         with wallet_lock(directory, venue.address), Ledger.open(directory, account=handle.account) as ledger:
             halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(

@@ -106,3 +106,10 @@ def test_a_second_run_on_the_same_wallet_is_refused_while_the_first_runs() -> No
     ledger = ledger_contents()
     assert ledger is not None
     assert [r.run_id for r in ledger.runs] == [running.run_id]  # the refused run recorded nothing
+
+
+def test_a_size_above_the_per_order_cap_is_refused_before_anything_is_placed() -> None:
+    result = polymm("run", "fed-cut-rates-december-2026", "--size", "150", POLYMM_MAX_ORDER_SIZE="100")
+
+    assert_one_line_error(result, EXIT_USAGE, "size 150 is above the per-order cap of 100 shares")
+    assert_ledger_untouched()
