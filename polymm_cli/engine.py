@@ -32,6 +32,7 @@ from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
 from polymm_cli.model import (
+    MICRO,
     ONE,
     ZERO,
     EngineSnapshot,
@@ -52,8 +53,11 @@ from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
 from polymm_cli.regime import MarketRegime, RegimeParams
 from polymm_cli.rewards import book_q_min, estimated_reward_rate, scoring_status
 from polymm_cli.risk import Exposure, Holding, PortfolioCaps, RiskLimits, cap_blocks, vet
+from polymm_cli.trust import MidTrust, TrustParams, depth_weighted_mid
 from polymm_cli.venues.base import (
+    BookSnapshot,
     Chain,
+    LastTrade,
     MarketEvent,
     OrderIntent,
     OrderUpdate,
@@ -97,6 +101,7 @@ class EngineConfig:
     )
     order_failure_limit: int = 5  # consecutive failed order calls that pause the order path
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
+    trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
 
 
 @dataclass(frozen=True, slots=True)
@@ -153,6 +158,7 @@ class _MarketState:
     last_decision: str = ""
     event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
     regime: MarketRegime | None = None
+    trust: MidTrust = field(default_factory=lambda: MidTrust(TrustParams()))
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
     resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
     exit_rounds: int = 0
@@ -185,7 +191,8 @@ class QuotingEngine:
         self._halt_check = halt_check
         self._on_decision = on_decision
         self.states: dict[str, _MarketState] = {
-            m.condition_id: _MarketState(m, regime=MarketRegime(config.regime)) for m in markets
+            m.condition_id: _MarketState(m, regime=MarketRegime(config.regime), trust=MidTrust(config.trust))
+            for m in markets
         }
         self.chain = chain
         self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
@@ -522,6 +529,8 @@ class QuotingEngine:
                 self.market_feed = event.connected
                 if not event.connected:
                     self.last_error = f"market feed: {event.reason}"
+                    for state in self.states.values():
+                        state.trust.on_feed_lost()
                 self._health_changed()
             elif not isinstance(event, (OrderUpdate, TradeUpdate)):
                 self._on_market_event(event)
@@ -529,21 +538,35 @@ class QuotingEngine:
     def _on_market_event(self, event: MarketEvent) -> None:
         now = self.clock.monotonic()
         self._last_market_event = now
-        if isinstance(event, TickSizeChange):
-            cid = self._token_market.get(event.token_id)
-            if cid is not None:
-                state = self.states[cid]
-                state.market = replace(state.market, tick_size=event.new_tick)
+        kind = type(event)
+        if kind is LastTrade or kind is TickSizeChange:
+            self._on_trade_or_tick(event)  # type: ignore[arg-type]
         for token in apply_market_event(self.books, event):
             cid = self._token_market.get(token)
             if cid is None:
                 continue
             state = self.states[cid]
+            if kind is BookSnapshot:
+                state.trust.on_snapshot()
+            else:
+                state.trust.on_update()
             if state.event_t0 is None:
                 state.event_t0 = now
             self._dirty.add(cid)
         if self._dirty:
             self._wake.set()
+
+    def _on_trade_or_tick(self, event: LastTrade | TickSizeChange) -> None:
+        cid = self._token_market.get(event.token_id)
+        if cid is None:
+            return
+        state = self.states[cid]
+        if isinstance(event, TickSizeChange):
+            state.market = replace(state.market, tick_size=event.new_tick)
+        else:
+            yes = event.price if event.token_id == state.market.yes_token else ONE - event.price
+            state.trust.on_trade(yes)
+            self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
         async for event in self._streams[1]:
@@ -685,10 +708,18 @@ class QuotingEngine:
             best_bid, bid_size, best_ask, ask_size = self._external_top(market, mine)
             now = self.clock.monotonic()
             regime = state.regime
-            if regime is not None and best_bid is not None and best_ask is not None and best_bid < best_ask:
-                regime.observe_mid(now, (best_bid + best_ask) / 2)
+            top_mid = None
+            if best_bid is not None and best_ask is not None and best_bid < best_ask:
+                top_mid = (best_bid + best_ask) / 2
+            if regime is not None and top_mid is not None:
+                regime.observe_mid(now, top_mid)
             view = regime.assess(now) if regime is not None else None
             blocked = view.blocked if view is not None else ()
+            # a stale book or an unconfirmed jump pulls both sides (trust.py)
+            distrust = state.trust.judge(top_mid, now) if top_mid is not None else None
+            if distrust is not None:
+                blocked = (*blocked, ("bid", distrust), ("ask", distrust))
+            override, why = self._warmup_mid(state, mine)
             inp = QuoteInput(
                 market=market,
                 best_bid=best_bid,
@@ -701,6 +732,8 @@ class QuotingEngine:
                 sellable_no=state.sellable_no,
                 spread_multiplier=view.spread_multiplier if view is not None else ONE,
                 blocked=blocked,
+                mid_override=override,
+                mid_reason=why,
             )
             decision = quote(inp, self.config.params)
             caps = self.config.caps
@@ -885,11 +918,13 @@ class QuotingEngine:
     def _external_levels(
         self, market: Market, mine: Sequence[_LiveOrder], depth: int = 10
     ) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]]:
-        """The YES book WITHOUT our own orders (best first). Quoting around, marking to or selling into
-        a book our own quotes make would anchor us to ourselves."""
+        """The YES book WITHOUT our own orders and without dust (best first). Quoting around, marking to
+        or selling into a book our own quotes make would anchor us to ourselves; a level smaller than
+        the dust size (`TrustParams.min_top_size`, default the market minimum) is not the market."""
         book = self.books.get(market.yes_token)
         if book is None:
             return (), ()
+        dust = self.config.trust.min_top_size or market.min_order_size
         ours: dict[tuple[bool, Decimal], Decimal] = {}
         for o in mine:
             is_bid = (o.side is Side.BUY) == (o.token_id == market.yes_token)
@@ -900,11 +935,23 @@ class QuotingEngine:
             out = []
             for level in levels:
                 left = level.size - ours.get((is_bid, level.price), ZERO)
-                if left > 0:
+                if left >= dust and left > 0:
                     out.append(PriceLevel(level.price, left))
             return tuple(out)
 
         return side(book.levels(Side.BUY, depth), True), side(book.levels(Side.SELL, depth), False)
+
+    def _warmup_mid(self, state: _MarketState, mine: Sequence[_LiveOrder]) -> tuple[Decimal | None, str]:
+        """While a fresh book is warming up, the depth-weighted mid (a thin top cannot drag it)."""
+        trust = state.trust
+        if not trust.warming_up:
+            return None, ""
+        bids, asks = self._external_levels(state.market, mine)
+        mid = depth_weighted_mid(bids, asks, self.config.trust.warmup_depth)
+        if mid is None:
+            return None, ""
+        done, need = trust.updates, self.config.trust.warmup_updates
+        return mid.quantize(MICRO), f"depth-weighted (book warming up: {done} of {need} updates)"
 
     def _external_top(
         self, market: Market, mine: Sequence[_LiveOrder]

@@ -130,6 +130,7 @@ class QuoteInput:
     sellable_yes: Decimal | None = None
     sellable_no: Decimal | None = None
     mid_override: Decimal | None = None  # `polymm quote --mid P`: quote around this instead of the book
+    mid_reason: str = ""  # where an override came from, for the note (e.g. a warming-up book's depth mid)
     # Volatility widening, decided upstream: the base offset is spread / 2 x this (1 = as configured).
     spread_multiplier: Decimal = ONE
     # Sides another rule pulled (jump cool-down, trend filter, after-fill cool-down, stop-loss), with
@@ -276,7 +277,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     # 1. The mid.
     if inp.mid_override is not None:
         mid = inp.mid_override
-        notes.append(f"mid = override {_fmt(mid, dp)} (not the book)")
+        notes.append(
+            f"mid = {inp.mid_reason or 'override'} {_fmt(mid, dp)}"
+            + ("" if inp.mid_reason else " (not the book)")
+        )
     elif best_bid is None or best_ask is None:
         return _skip_both(None, NO_BOOK_REASON)
     elif best_bid >= best_ask:

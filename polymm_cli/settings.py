@@ -91,6 +91,13 @@ class Settings(BaseSettings):
     level_size: Decimal | None = Field(default=None, gt=0)
     rewards_aware: bool = True
 
+    # trusting the mid (trust.py): levels below the dust size are not the market (unset: the market's
+    # minimum order size); a mid jumping further than the bound from the last trusted mid and the last
+    # trade waits for a trade near it, or for holding this many seconds
+    dust_size: Decimal | None = Field(default=None, gt=0)
+    mid_jump_bound: Decimal = Field(default=Decimal("0.05"), gt=0, lt=1)
+    mid_confirm_s: float = Field(default=3.0, ge=0)
+
     # regime rules (each off-able)
     volatility_filter: bool = True
     vol_reference: float = Field(default=0.008, gt=0)

@@ -161,6 +161,8 @@ async def test_an_unhealthy_feed_pulls_every_quote_and_health_brings_them_back(w
     market_stream = engine._streams[0]
     market_stream.put(StreamStatus(stream="market", connected=False, reason="test: silence", recv_ts=0.0))  # type: ignore[attr-defined]
     await until(lambda: world.our_quotes() == set())
+    # a reconnect delivers a fresh snapshot before it says "connected" (the port's contract)
+    market_stream.put(await world.venue.book(FED.yes_token))  # type: ignore[attr-defined]
     market_stream.put(StreamStatus(stream="market", connected=True, reason="test: back", recv_ts=0.0))  # type: ignore[attr-defined]
     await until(lambda: len(world.our_quotes()) == 2)
     stop.set()

@@ -20,6 +20,7 @@ PURE = {
     "liquidation",
     "jsonsafe",
     "health",
+    "trust",
 }
 
 # module (or package) -> polymm_cli modules it must NOT import

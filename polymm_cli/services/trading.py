@@ -31,6 +31,7 @@ from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
 from polymm_cli.settings import HardCaps, Settings
+from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
 
 HALT_FILE = "halt-{address}.json"
@@ -81,6 +82,11 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
             resume_after_s=settings.resume_after,
         ),
         max_orders_per_market=max(10, 2 * settings.levels + 2),
+        trust=TrustParams(
+            min_top_size=settings.dust_size,
+            jump_bound=settings.mid_jump_bound,
+            confirm_s=settings.mid_confirm_s,
+        ),
     )
 
 

@@ -9,6 +9,7 @@ from py_clob_client_v2.client import ClobClient
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
+from polymm_cli.files import write_atomic
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, Side, TradeStatus
 from polymm_cli.services.venues import EXCHANGE_STATE_FILE, LOCAL_KEY_FILE
@@ -98,7 +99,7 @@ def test_pnl_does_not_fund_again_a_local_wallet_whose_pusd_is_all_in_tokens() ->
     # Arrange: the data dir's wallet, known to the saved exchange state with 0 pUSD and 10 YES + 10 NO
     key = throwaway_key("e2e:all-in-tokens")
     data_dir().mkdir(parents=True)
-    (data_dir() / LOCAL_KEY_FILE).write_text(key + "\n")
+    write_atomic(data_dir() / LOCAL_KEY_FILE, key + "\n")  # 0600, as polymm keeps it
     address = ClobClient(host="http://unused", chain_id=137, key=key).get_address()
     config = ExchangeConfig(
         flow=False, state_path=data_dir() / EXCHANGE_STATE_FILE, fund=[(address, Decimal(10))]
@@ -141,7 +142,7 @@ def test_pnl_shows_the_current_venue_and_wallet_and_all_shows_every_account_apar
     # Arrange
     key = throwaway_key("e2e:pnl-accounts")
     data_dir().mkdir(parents=True)
-    (data_dir() / LOCAL_KEY_FILE).write_text(key + "\n")
+    write_atomic(data_dir() / LOCAL_KEY_FILE, key + "\n")  # 0600, as polymm keeps it
     wallet = ClobClient(host="http://unused", chain_id=137, key=key).get_address()
     ours, real, demo = (
         Account("local", wallet),
