@@ -30,7 +30,14 @@ from polymm_cli.clock import Clock
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
-from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
+from polymm_cli.liquidation import (
+    LiquidationMode,
+    StopLossParams,
+    exit_mode,
+    pairs_to_merge,
+    plan_exit,
+    stop_loss_trigger,
+)
 from polymm_cli.model import (
     MICRO,
     ONE,
@@ -162,6 +169,7 @@ class _MarketState:
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
     resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
     exit_rounds: int = 0
+    exit_mode: LiquidationMode = "market"  # the mode this exit uses (`liquidation.exit_mode`)
     exit_anchor: Decimal | None = (
         None  # the YES mid when the stop fired: the exit's slippage floor hangs off it
     )
@@ -840,9 +848,10 @@ class QuotingEngine:
             return
         reason = stop_loss_trigger(pnl.unrealized_pnl, pnl.daily_pnl, params)
         if reason:
-            log.warning("%s: %s (liquidating: %s)", cid, reason, params.mode)
-            state.stopped = f"{reason}; liquidating ({params.mode})"
             state.exit_anchor = self._external_mid(state.market)
+            state.exit_mode, note = exit_mode(params.mode, state.exit_anchor)
+            log.warning("%s: %s (liquidating: %s) %s", cid, reason, state.exit_mode, note)
+            state.stopped = f"{reason}; liquidating ({state.exit_mode})" + (f": {note}" if note else "")
             state.resume_at = (
                 self.clock.monotonic() + params.resume_after_s if params.resume_after_s is not None else None
             )
@@ -853,7 +862,6 @@ class QuotingEngine:
     async def _exit_round(self, state: _MarketState) -> None:
         """One round of getting flat after a stop-loss: merge pairs, then the mode's orders."""
         market = state.market
-        params = self.config.stop_loss
         cid = market.condition_id
         pairs = pairs_to_merge(state.sellable_yes, state.sellable_no).quantize(Decimal("0.01"))
         if pairs > 0 and self.chain is not None:
@@ -875,7 +883,8 @@ class QuotingEngine:
                 self.last_error = f"merge: {exc}"
         flat = max(state.yes_position, state.no_position) < market.min_order_size
         exits = [o for o in self.live.values() if o.market == cid and o.tag == "exit"]
-        if not flat and params.mode != "passive" and not (params.mode == "limit" and exits):
+        mode = state.exit_mode
+        if not flat and mode != "passive" and not (mode == "limit" and exits):
             state.exit_rounds += 1
             mine = [o for o in self.live.values() if o.market == cid]
             bids, asks = self._external_levels(market, mine)
@@ -885,7 +894,7 @@ class QuotingEngine:
                 no=state.sellable_no,
                 yes_bids=bids,
                 yes_asks=asks,
-                mode=params.mode,
+                mode=mode,
                 anchor_mid=state.exit_anchor,
             )
             if orders:
@@ -910,8 +919,8 @@ class QuotingEngine:
                         )
                     elif not result.ok:
                         self.last_error = f"exit order: {result.error}"
-        gave_up = params.mode == "market" and state.exit_rounds >= self.config.exit_rounds
-        if state.resume_at is None and (flat or params.mode == "passive" or gave_up):
+        gave_up = mode == "market" and state.exit_rounds >= self.config.exit_rounds
+        if state.resume_at is None and (flat or mode == "passive" or gave_up):
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
 

@@ -7,7 +7,8 @@ Stop-loss: a market's unrealised P&L below -max_unrealized_loss, or the day's P&
   `take_fraction` of the bid depth within `max_slippage` of the mid the exit began at, as one FAK
   (what does not fill is cancelled, never left resting at a bad price), so it never dumps into an
   empty book, never sells below the floor and never takes the whole depth;
-- `limit`: rest a post-only order at the mid on the reducing side and wait;
+- `limit`: rest a post-only order at the mid on the reducing side and wait (with no two-sided book,
+  one tick inside the side there is);
 - `passive`: cancel our quotes and wait (for a human).
 
 Before any of that, YES+NO pairs are merged back to collateral (1 pUSD a pair, no spread paid);
@@ -64,6 +65,15 @@ def stop_loss_trigger(
     return None
 
 
+def exit_mode(mode: LiquidationMode, anchor_mid: Decimal | None) -> tuple[LiquidationMode, str]:
+    """The mode an exit may use, and why it changed. `market` hangs its slippage floor off the mid of
+    a two-sided book; without one the floor would follow the bids down round after round (walking
+    the book 5c a round), so it rests limit orders instead."""
+    if mode == "market" and anchor_mid is None:
+        return "limit", "no two-sided book to anchor a market exit: resting limit orders instead"
+    return mode, ""
+
+
 def pairs_to_merge(yes: Decimal, no: Decimal) -> Decimal:
     """YES+NO pairs worth merging back to collateral (whole micro-shares, never negative)."""
     return max(ZERO, min(yes, no))
@@ -87,6 +97,34 @@ def _sell_size(size: Decimal, price: Decimal) -> Decimal:
     places = max(0, -int(price.normalize().as_tuple().exponent))
     size_places = max(0, min(2, 4 - places))
     return size.quantize(Decimal(1).scaleb(-size_places), rounding=ROUND_DOWN)
+
+
+def _resting_exit(
+    token: str,
+    held: Decimal,
+    bids: tuple[PriceLevel, ...],
+    asks: tuple[PriceLevel, ...],
+    token_mid: Decimal | None,
+    tick: Decimal,
+) -> ExitOrder | None:
+    """A post-only SELL of what is held: at the mid (on the grid, above the best bid); with no mid,
+    one tick above the best bid, or one tick below the best ask; None with no book at all."""
+    if token_mid is not None:
+        price, why = (
+            (token_mid / tick).to_integral_value(rounding=ROUND_DOWN) * tick,
+            f"rest at the mid {token_mid:.4f}",
+        )
+    elif bids:
+        price, why = bids[0].price + tick, f"rest a tick above the best bid {bids[0].price} (no ask side)"
+    elif asks:
+        price, why = asks[0].price - tick, f"rest a tick below the best ask {asks[0].price} (no bid side)"
+    else:
+        return None
+    if bids and price <= bids[0].price:
+        price = bids[0].price + tick  # post-only: rest above the best bid of this token
+    if not tick <= price < ONE:
+        return None
+    return ExitOrder(token, Side.SELL, price, held.quantize(Decimal("0.01"), rounding=ROUND_DOWN), "GTC", why)
 
 
 def plan_exit(
@@ -123,8 +161,9 @@ def plan_exit(
     anchor = anchor_mid if anchor_mid is not None else mid
     orders: list[ExitOrder] = []
     no_bids = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_asks)
-    legs = ((market.yes_token, yes, yes_bids, False), (market.no_token, no, no_bids, True))
-    for token, held, bids, mirrored in legs:
+    no_asks = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_bids)
+    legs = ((market.yes_token, yes, yes_bids, yes_asks, False), (market.no_token, no, no_bids, no_asks, True))
+    for token, held, bids, asks, mirrored in legs:
 
         def to_token(yes_price: Decimal, mirrored: bool = mirrored) -> Decimal:
             return ONE - yes_price if mirrored else yes_price
@@ -132,16 +171,9 @@ def plan_exit(
         if held < min_size:
             continue
         if mode == "limit":
-            if mid is None:
-                continue
-            token_mid = to_token(mid)
-            price = (token_mid / tick).to_integral_value(rounding=ROUND_DOWN) * tick
-            if bids and price <= bids[0].price:
-                price = bids[0].price + tick  # post-only: rest above the best bid of this token
-            if price >= ONE:
-                continue
-            size = held.quantize(Decimal("0.01"), rounding=ROUND_DOWN)
-            orders.append(ExitOrder(token, Side.SELL, price, size, "GTC", f"rest at the mid {token_mid:.4f}"))
+            resting = _resting_exit(token, held, bids, asks, to_token(mid) if mid is not None else None, tick)
+            if resting is not None:
+                orders.append(resting)
             continue
         if not bids:
             continue  # never dump into an empty book

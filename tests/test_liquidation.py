@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 
 from polymm_cli.exchange.markets import sample_markets
-from polymm_cli.liquidation import StopLossParams, pairs_to_merge, plan_exit, stop_loss_trigger
+from polymm_cli.liquidation import StopLossParams, exit_mode, pairs_to_merge, plan_exit, stop_loss_trigger
 from polymm_cli.model import PriceLevel, Side
 
 FED = sample_markets()[0]  # 0.01 tick, min 5
@@ -167,3 +167,35 @@ def test_dust_below_the_minimum_is_left_alone() -> None:
         )
         == ()
     )
+
+
+def test_a_market_exit_needs_a_two_sided_anchor_or_rests_limit_orders() -> None:
+    assert exit_mode("market", D("0.5")) == ("market", "")
+    assert exit_mode("market", None) == (
+        "limit",
+        "no two-sided book to anchor a market exit: resting limit orders instead",
+    )
+    assert exit_mode("passive", None) == ("passive", "")
+    assert exit_mode("limit", None) == ("limit", "")
+
+
+@pytest.mark.parametrize(
+    ("bids", "asks", "price"),
+    [
+        ((("0.40", "50"),), (), "0.41"),  # bids only: a tick above the best bid
+        ((), (("0.60", "50"),), "0.59"),  # asks only: a tick below the best ask
+    ],
+)
+def test_a_limit_exit_on_a_one_sided_book_rests_a_tick_inside_it(
+    bids: tuple[tuple[str, str], ...], asks: tuple[tuple[str, str], ...], price: str
+) -> None:
+    def lv(pairs: tuple[tuple[str, str], ...]) -> tuple[PriceLevel, ...]:
+        return tuple(PriceLevel(D(p), D(s)) for p, s in pairs)
+
+    [order] = plan_exit(FED, yes=D(20), no=D(0), yes_bids=lv(bids), yes_asks=lv(asks), mode="limit")
+
+    assert (order.side, order.price, order.size, order.order_type) == (Side.SELL, D(price), D(20), "GTC")
+
+
+def test_a_limit_exit_with_no_book_at_all_places_nothing() -> None:
+    assert plan_exit(FED, yes=D(20), no=D(0), yes_bids=(), yes_asks=(), mode="limit") == ()

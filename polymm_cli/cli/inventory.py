@@ -116,10 +116,13 @@ def liquidate(
         "no_left": dec(r.no_left),
         "realized_pnl_change": dec(r.realized_change),
         "rounds": r.rounds,
+        "note": r.note,
     }
     if as_json:
         typer.echo(dumps(payload))
         return
+    if r.note:
+        typer.echo(f"note: {r.note}")
     typer.echo(
         f"liquidated {r.market.slug} ({r.mode}): cancelled {r.cancelled} order(s), merged "
         f"{payload['merged']} pairs, sold {payload['sold_yes']} YES and {payload['sold_no']} NO"

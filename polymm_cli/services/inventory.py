@@ -15,7 +15,7 @@ from typing import TypeVar
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError
 from polymm_cli.ledger import Ledger
-from polymm_cli.liquidation import LiquidationMode, pairs_to_merge, plan_exit
+from polymm_cli.liquidation import LiquidationMode, exit_mode, pairs_to_merge, plan_exit
 from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
 from polymm_cli.pnl import project
 from polymm_cli.services.guard import Action, Consent
@@ -132,6 +132,7 @@ class LiquidationReport:
     no_left: Decimal
     realized_change: Decimal  # realised P&L added by this liquidation (merge and sales)
     rounds: int
+    note: str = ""  # why the mode used differs from the one asked for
 
 
 def liquidate(
@@ -173,24 +174,25 @@ def liquidate(
                     )
                 yes0, no0 = yes - merged, no - merged
                 rounds = 0
-                anchor: Decimal | None = None  # the mid when we began: the slippage floor hangs off it
+                # the mid when we began: the slippage floor hangs off it (none: no market-mode exit)
+                book = await venue.book(market.yes_token)
+                anchor = (book.bids[0].price + book.asks[0].price) / 2 if book.bids and book.asks else None
+                used, note = exit_mode(mode, anchor)
                 resting: list[str] = []
-                while mode != "passive" and rounds < max_rounds:
+                while used != "passive" and rounds < max_rounds:
                     held = await venue.balances([market.yes_token, market.no_token])
                     yes, no = held.tokens[market.yes_token], held.tokens[market.no_token]
                     if max(yes, no) < market.min_order_size:
                         break
                     rounds += 1
                     book = await venue.book(market.yes_token)
-                    if anchor is None and book.bids and book.asks:
-                        anchor = (book.bids[0].price + book.asks[0].price) / 2
                     orders = plan_exit(
                         market,
                         yes=yes,
                         no=no,
                         yes_bids=book.bids,
                         yes_asks=book.asks,
-                        mode=mode,
+                        mode=used,
                         anchor_mid=anchor,
                     )
                     if not orders:
@@ -210,7 +212,7 @@ def liquidate(
                         ]
                     )
                     resting += [r.order_id for r in results if r.ok and r.intent.order_type == "GTC"]
-                    if mode == "limit":
+                    if used == "limit":
                         await _wait_for_fills(venue, market, limit_wait_s)
                         break
                     await asyncio.sleep(0.5)  # one level a round: let the book refill before the next
@@ -227,7 +229,7 @@ def liquidate(
                 yes_left, no_left = held.tokens[market.yes_token], held.tokens[market.no_token]
                 return LiquidationReport(
                     market=market,
-                    mode=mode,
+                    mode=used,
                     cancelled=cancelled,
                     merged=merged,
                     sold_yes=max(ZERO, yes0 - yes_left),
@@ -236,6 +238,7 @@ def liquidate(
                     no_left=no_left,
                     realized_change=_realized(ledger, market) - realized_before,
                     rounds=rounds,
+                    note=note,
                 )
 
     return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"liquidate {ident} ({mode})")

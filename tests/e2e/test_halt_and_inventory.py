@@ -9,11 +9,23 @@ import time
 from decimal import Decimal
 
 import pytest
+from pydantic import SecretStr
 
+from polymm_cli.clock import SystemClock
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.model import Side
+from polymm_cli.services.venues import local_private_key
 from polymm_cli.venues.base import OrderIntent
-from tests.e2e.support import account_at_exchange, assert_stopped_cleanly, bot_venue, polymm, start_polymm
+from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
+from tests.conftest import fund, start_exchange, throwaway_key
+from tests.e2e.support import (
+    account_at_exchange,
+    assert_stopped_cleanly,
+    bot_venue,
+    data_dir,
+    polymm,
+    start_polymm,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -110,3 +122,53 @@ def test_seed_then_liquidate_leaves_a_flat_position_and_pnl_agrees_with_the_exch
     assert Decimal(market["yes_position"]) == exchange.tokens[FED.yes_token]
     assert Decimal(market["no_position"]) == exchange.tokens[FED.no_token]
     assert Decimal(view["cash"]).quantize(Decimal("0.01")) == exchange.collateral.quantize(Decimal("0.01"))
+
+
+async def test_liquidating_without_a_two_sided_book_rests_a_limit_exit_instead_of_walking_the_book() -> None:
+    """Only asks in the book: a market-mode exit has no mid to hang its slippage floor on, so it says
+    so and rests a post-only SELL a tick under the best ask; the other trader takes it."""
+    server = start_exchange()
+    try:
+        data_dir().mkdir(parents=True, exist_ok=True)
+        bot_key, _ = local_private_key(data_dir())
+        other = PolymarketConfig.for_local_exchange(server.url, SecretStr(throwaway_key("one-sided")))
+        bot = PolymarketConfig.for_local_exchange(server.url, bot_key)
+        async with PolymarketVenue(other, SystemClock()) as seller, PolymarketVenue(bot, SystemClock()) as we:
+            fund(server, seller.address, 1000)
+            fund(server, we.address, 1000)
+            server.call(server.server.exchange.split, seller.address, FED.condition_id, Decimal(100))
+            ask = intent(FED.yes_token, Side.SELL, "0.60", "100", "GTC")
+            assert (await seller.place([ask]))[0].ok  # the only side of the book
+            assert (await we.place([intent(FED.yes_token, Side.BUY, "0.60", "20", "FAK")]))[0].ok
+
+            run = start_polymm("liquidate", FED.slug, "--exchange-url", server.url, "--json")
+            deadline = time.monotonic() + 30
+            while not (exits := await we.open_orders()):
+                assert run.poll() is None and time.monotonic() < deadline, run.communicate()
+                await asyncio.sleep(0.05)
+            taken = await seller.place([intent(FED.yes_token, Side.BUY, str(exits[0].price), "20", "FAK")])
+            assert taken[0].ok, taken[0].error
+            out, err = await asyncio.to_thread(run.communicate, timeout=60)
+    finally:
+        server.stop()
+
+    assert run.returncode == 0, err
+    report = json.loads(out)
+    assert (report["mode"], report["note"]) == (
+        "limit",
+        "no two-sided book to anchor a market exit: resting limit orders instead",
+    )
+    assert exits[0].price == Decimal("0.59") and exits[0].side is Side.SELL
+    assert Decimal(report["sold_yes"]) == 20 and Decimal(report["yes_left"]) == 0
+
+
+def intent(token: str, side: Side, price: str, size: str, kind: str) -> OrderIntent:
+    return OrderIntent(
+        market=FED.condition_id,
+        token_id=token,
+        side=side,
+        price=Decimal(price),
+        size=Decimal(size),
+        order_type=kind,
+        post_only=kind == "GTC",
+    )
