@@ -109,6 +109,7 @@ class EngineConfig:
     order_failure_limit: int = 5  # consecutive failed order calls that pause the order path
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
+    reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
 
 
 @dataclass(frozen=True, slots=True)
@@ -1196,4 +1197,5 @@ class QuotingEngine:
             fills=self.fill_count,
             latency_p50_us=p50,
             latency_p99_us=p99,
+            reward_fit=self.config.reward_fit,
         )

@@ -294,6 +294,7 @@ class EngineSnapshot:
     fills: int
     latency_p50_us: float | None  # book update -> orders handed to the venue
     latency_p99_us: float | None
+    reward_fit: str = ""  # what reward fitting may do to the quotes, in words (settings.reward_fit)
 
     @property
     def total_pnl(self) -> Decimal:

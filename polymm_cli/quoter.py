@@ -33,14 +33,15 @@ Owns the rules that turn a book update into target quotes:
   a note, and so is every level behind it (the room only shrinks). A side whose level 0 is skipped
   has no levels. Quotes are ordered bid levels best first, then ask levels best first; the caller
   tells levels apart by price.
-- reward-aware quoting (`QuoteParams.rewards_aware`, off by default; only on a market whose rewards
-  are active): when a level-0 price sits at or beyond the reward max spread from the mid (it would
-  score nothing, reference §11) and risk allows it - no skew moved that side away and the spread is
-  not widened (`spread_multiplier` == 1) - it is pulled to the widest on-grid price strictly inside
-  the band, on its own side of the mid, unless that would cross or touch our other side or the book
-  (post-only); a level-0 size below the reward min size is raised to it when the position-limit room
-  holds it (a held-inventory SELL that would stay below the reward min size becomes a collateral
-  order, which scores). The mid is the quoter's mid; the venue scores against its own
+- reward fitting (rewarded markets only; each part off by default here, the settings decide): with
+  `reward_band`, when a level-0 price sits at or beyond the reward max spread from the mid (it would
+  score nothing) and risk allows it - no skew moved that side away and the spread is not widened
+  (`spread_multiplier` == 1) - it is pulled to the widest on-grid price strictly inside the band, on
+  its own side of the mid, unless that would cross or touch our other side or the book (post-only);
+  with `reward_size`, a level-0 size below the reward min size is raised to it when the
+  position-limit room holds it (the only rule that ever raises a size above `size`, so it is opt-in).
+  With either, a held-inventory SELL that would stay below the reward min size becomes a collateral
+  order, which scores. The mid is the quoter's mid; the venue scores against its own
   "size-cutoff-adjusted" mid (UNCONFIRMED), so a microprice or override mid can differ.
 
 Every rule that changes a quote leaves a line in `QuoteDecision.notes`, and every quote says in
@@ -91,7 +92,8 @@ class QuoteParams:
     levels: int = 1  # quotes per side: level 0 is the quote above, level k is k x spacing further out
     level_spacing_ticks: int = 1  # each extra level this many ticks further from the mid than the previous
     level_size: Decimal | None = None  # size of the levels after the first (None = `size`)
-    rewards_aware: bool = False  # pull level 0 inside the reward band and up to the reward min size
+    reward_band: bool = False  # pull level 0 inside the reward band (changes the quoted price)
+    reward_size: bool = False  # raise level 0 up to the reward min size (may exceed `size`)
 
     def __post_init__(self) -> None:
         if self.spread <= ZERO:
@@ -439,11 +441,13 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             ask = None
         notes.append(reason)
 
-    # 5. Rewards-aware (opt-in, rewarded markets only): level 0 inside the band, at the reward min size.
+    # 5. Reward fitting (opt-in, rewarded markets only): level 0 inside the band, at the reward min size.
     bid_in_band = False
     ask_in_band = False
     reward_min = ZERO
-    if params.rewards_aware and (bid is not None or ask is not None) and market.rewards.active:
+    fitting = params.reward_band or params.reward_size
+    band_off = "" if params.reward_band else "reward band fitting is off"
+    if fitting and (bid is not None or ask is not None) and market.rewards.active:
         rewards = market.rewards
         reward_min = rewards.min_size
         band = rewards.max_spread_cents / _HUNDRED
@@ -452,8 +456,9 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         if bid is not None:
             why = held_back or ("skewed away" if skew and e > ZERO else "")
             if mid - bid >= band:
-                if why:
-                    notes.append(f"bid {_fmt(bid)} outside the reward band ({band_txt}): left there ({why})")
+                if why or band_off:
+                    left = why or band_off
+                    notes.append(f"bid {_fmt(bid)} outside the reward band ({band_txt}): left there ({left})")
                 else:
                     pulled = round_down_to_tick(mid - band, tick) + tick  # > mid - band > old bid
                     if pulled >= mid:
@@ -478,8 +483,9 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
         if ask is not None:
             why = held_back or ("skewed away" if skew and e < ZERO else "")
             if ask - mid >= band:
-                if why:
-                    notes.append(f"ask {_fmt(ask)} outside the reward band ({band_txt}): left there ({why})")
+                if why or band_off:
+                    left = why or band_off
+                    notes.append(f"ask {_fmt(ask)} outside the reward band ({band_txt}): left there ({left})")
                 else:
                     pulled = round_up_to_tick(mid + band, tick) - tick  # < mid + band < old ask
                     if pulled <= mid:
@@ -514,7 +520,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit - e
         s = size
-        if bid_in_band and s < reward_min:
+        if params.reward_size and bid_in_band and s < reward_min:
             if room >= reward_min:
                 notes.append(f"bid size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
                 s = reward_min
@@ -585,7 +591,7 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
             )
         room = limit + e
         s = size
-        if ask_in_band and s < reward_min:
+        if params.reward_size and ask_in_band and s < reward_min:
             if room >= reward_min:
                 notes.append(f"ask size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
                 s = reward_min

@@ -89,7 +89,11 @@ class Settings(BaseSettings):
     levels: int = Field(default=1, ge=1, le=10)
     level_spacing_ticks: int = Field(default=1, ge=1)
     level_size: Decimal | None = Field(default=None, gt=0)
-    rewards_aware: bool = True
+    # Reward fitting. `reward_band` pulls level 0 inside a rewarded market's band (a price change);
+    # unset, it is on unless the spread was set explicitly: an explicit spread is quoted as set.
+    # `reward_size` raises a quote to the reward minimum size, above `size`: only when asked for.
+    reward_band: bool | None = None
+    reward_size: bool = False
 
     # trusting the mid (trust.py): levels below the dust size are not the market (unset: the market's
     # minimum order size); a mid jumping further than the bound from the last trusted mid and the last
@@ -134,6 +138,20 @@ class Settings(BaseSettings):
     # Shares per level of the in-process exchange's background makers: thinner than the flow's
     # default so a demo's quotes trade; `polymm exchange serve` keeps the calibrated depth.
     exchange_maker_depth: float = Field(default=10.0, gt=0)
+
+    def reward_band_on(self) -> bool:
+        """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""
+        return self.reward_band if self.reward_band is not None else "spread" not in self.model_fields_set
+
+    def reward_fit(self) -> str:
+        """Reward fitting in words, with why (shown by the dashboard and `polymm quote`)."""
+        parts = [p for p, on in (("band", self.reward_band_on()), ("size", self.reward_size)) if on]
+        what = " + ".join(parts) or "off"
+        if self.reward_band is None and "spread" in self.model_fields_set:
+            return f"{what} (the spread was set explicitly: --reward-band would pull quotes into the band)"
+        if self.reward_band is None:
+            return f"{what} (default; --no-reward-band keeps quotes at the spread)"
+        return what
 
     def hard_caps(self) -> HardCaps:
         """The caps in force: what the user set, else `LIVE_CAPS` on Polymarket, else none."""

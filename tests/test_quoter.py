@@ -782,10 +782,10 @@ def rewarded(
     )
 
 
-def test_rewards_aware_pulls_a_too_wide_quote_inside_the_band_and_sizes_it_to_score() -> None:
+def test_reward_fitting_pulls_a_too_wide_quote_inside_the_band_and_sizes_it_to_score() -> None:
     mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
 
-    decision = quote(book(mkt), params("0.10", size="10", rewards_aware=True))
+    decision = quote(book(mkt), params("0.10", size="10", reward_band=True, reward_size=True))
 
     bid, ask = both(decision)
     assert (bid.yes_price, bid.size) == (D("0.47"), D("20"))  # 3c from 0.50, strictly inside 3.5c
@@ -799,7 +799,7 @@ def test_rewards_aware_pulls_a_too_wide_quote_inside_the_band_and_sizes_it_to_sc
 def test_a_quote_exactly_at_the_max_spread_is_pulled_one_tick_in() -> None:
     mkt = rewarded("0.005", max_spread="3.5", reward_min="5")
 
-    decision = quote(book(mkt, "0.505", "0.515"), params("0.07", rewards_aware=True))
+    decision = quote(book(mkt, "0.505", "0.515"), params("0.07", reward_band=True, reward_size=True))
 
     bid, ask = both(decision)
     assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.54"))
@@ -809,42 +809,43 @@ def test_a_quote_exactly_at_the_max_spread_is_pulled_one_tick_in() -> None:
 def test_levels_step_out_from_the_pulled_level_0() -> None:
     mkt = rewarded("0.01", max_spread="3", reward_min="5")
 
-    decision = quote(book(mkt), params("0.10", levels=2, rewards_aware=True))
+    decision = quote(book(mkt), params("0.10", levels=2, reward_band=True, reward_size=True))
 
     assert [q.yes_price for q in decision.quotes] == [D("0.48"), D("0.47"), D("0.52"), D("0.53")]
 
 
-def test_rewards_aware_leaves_an_in_band_price_alone_but_raises_its_size() -> None:
+def test_reward_fitting_leaves_an_in_band_price_alone_but_raises_its_size() -> None:
     mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
 
-    decision = quote(book(mkt), params("0.04", size="10", rewards_aware=True))
+    decision = quote(book(mkt), params("0.04", size="10", reward_band=True, reward_size=True))
 
     assert ladder(decision) == [("bid", D("0.48"), D("20")), ("ask", D("0.52"), D("20"))]
     assert not any("inside the reward band" in n for n in decision.notes)
 
 
-def test_rewards_aware_does_nothing_when_the_market_pays_no_rewards() -> None:
+def test_reward_fitting_does_nothing_when_the_market_pays_no_rewards() -> None:
     mkt = rewarded(rate="0")
     inp = book(mkt)
 
-    aware = quote(inp, params("0.10", rewards_aware=True))
+    aware = quote(inp, params("0.10", reward_band=True, reward_size=True))
 
     assert aware == quote(inp, params("0.10"))
     assert ladder(aware) == [("bid", D("0.45"), D("10")), ("ask", D("0.55"), D("10"))]
 
 
-def test_rewards_aware_is_off_by_default() -> None:
+def test_reward_fitting_is_off_by_default_in_the_quoter() -> None:
     decision = quote(book(rewarded()), params("0.10"))
 
     assert ladder(decision) == [("bid", D("0.45"), D("10")), ("ask", D("0.55"), D("10"))]
 
 
-def test_rewards_aware_never_pulls_a_side_the_skew_moved_away() -> None:
+def test_reward_fitting_never_pulls_a_side_the_skew_moved_away() -> None:
     mkt = rewarded("0.001", min_size="1", max_spread="3", reward_min="5")
 
     # e = +7 of L 10: the bid moved away (would add YES), the ask moved closer.
     decision = quote(
-        book(mkt, "0.499", "0.501", yes="7"), params("0.06", size="2", limit="10", rewards_aware=True)
+        book(mkt, "0.499", "0.501", yes="7"),
+        params("0.06", size="2", limit="10", reward_band=True, reward_size=True),
     )
 
     bid, ask = both(decision)
@@ -855,10 +856,12 @@ def test_rewards_aware_never_pulls_a_side_the_skew_moved_away() -> None:
     assert ask.size == D("5")  # the reducing side is sized to score
 
 
-def test_rewards_aware_pulls_the_reducing_side_when_it_is_still_too_wide() -> None:
+def test_reward_fitting_pulls_the_reducing_side_when_it_is_still_too_wide() -> None:
     mkt = rewarded("0.01", min_size="1", max_spread="3", reward_min="5")
 
-    decision = quote(book(mkt, no="4"), params("0.10", size="5", limit="10", rewards_aware=True))
+    decision = quote(
+        book(mkt, no="4"), params("0.10", size="5", limit="10", reward_band=True, reward_size=True)
+    )
 
     bid, ask = both(decision)
     assert bid.yes_price == D("0.48")  # 0.50 - 0.04 = 0.46 (skew 0.01 closer), pulled to 2c
@@ -866,10 +869,12 @@ def test_rewards_aware_pulls_the_reducing_side_when_it_is_still_too_wide() -> No
     assert "ask 0.56 outside the reward band (max spread 3c): left there (skewed away)" in decision.notes
 
 
-def test_rewards_aware_does_nothing_when_the_spread_is_widened() -> None:
+def test_reward_fitting_does_nothing_when_the_spread_is_widened() -> None:
     mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
 
-    decision = quote(book(mkt, spread_multiplier=D("2")), params("0.04", size="10", rewards_aware=True))
+    decision = quote(
+        book(mkt, spread_multiplier=D("2")), params("0.04", size="10", reward_band=True, reward_size=True)
+    )
 
     assert ladder(decision) == [("bid", D("0.46"), D("10")), ("ask", D("0.54"), D("10"))]
     assert (
@@ -877,21 +882,23 @@ def test_rewards_aware_does_nothing_when_the_spread_is_widened() -> None:
     )
 
 
-def test_rewards_aware_never_quotes_at_the_mid_to_get_inside_a_narrow_band() -> None:
+def test_reward_fitting_never_quotes_at_the_mid_to_get_inside_a_narrow_band() -> None:
     mkt = rewarded("0.01", max_spread="1", reward_min="5")
 
-    decision = quote(book(mkt), params("0.04", rewards_aware=True))
+    decision = quote(book(mkt), params("0.04", reward_band=True, reward_size=True))
 
     bid, ask = both(decision)
     assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
     assert any("not pulled (no on-grid price inside the band below the mid)" in n for n in decision.notes)
 
 
-def test_rewards_aware_never_touches_the_book_post_only() -> None:
+def test_reward_fitting_never_touches_the_book_post_only() -> None:
     mkt = rewarded("0.01", max_spread="3", reward_min="5")
 
     # Override mid 0.60 over a 0.40 / 0.58 book: the band wants the bid at 0.58, the best ask.
-    decision = quote(book(mkt, "0.40", "0.58", mid_override=D("0.60")), params("0.08", rewards_aware=True))
+    decision = quote(
+        book(mkt, "0.40", "0.58", mid_override=D("0.60")), params("0.08", reward_band=True, reward_size=True)
+    )
 
     bid = decision.bid
     assert bid is not None and bid.yes_price == D("0.56")
@@ -901,7 +908,9 @@ def test_rewards_aware_never_touches_the_book_post_only() -> None:
 def test_the_reward_size_raise_never_exceeds_the_position_limit() -> None:
     mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
 
-    decision = quote(book(mkt, yes="3"), params("0.04", size="10", limit="15", rewards_aware=True))
+    decision = quote(
+        book(mkt, yes="3"), params("0.04", size="10", limit="15", reward_band=True, reward_size=True)
+    )
 
     bid, ask = both(decision)
     assert bid.size == D("10")  # room 12 < 20: no raise
@@ -913,7 +922,8 @@ def test_inventory_too_small_to_score_gives_way_to_a_collateral_order() -> None:
     mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
 
     decision = quote(
-        book(mkt, yes="12"), params("0.04", size="10", limit="50", skew_enabled=False, rewards_aware=True)
+        book(mkt, yes="12"),
+        params("0.04", size="10", limit="50", skew_enabled=False, reward_band=True, reward_size=True),
     )
 
     ask = decision.ask
@@ -948,7 +958,8 @@ def leveled_scenarios(draw: st.DrawFn) -> tuple[QuoteInput, QuoteParams]:
         levels=draw(st.integers(1, 4)),
         level_spacing_ticks=draw(st.integers(1, 3)),
         level_size=draw(st.none() | st.integers(1, 10000).map(lambda i: D(i) / 100)),
-        rewards_aware=draw(st.booleans()),
+        reward_band=draw(st.booleans()),
+        reward_size=draw(st.booleans()),
     )
     return inp, p
 
@@ -1013,3 +1024,25 @@ def test_any_ladder_is_valid_never_crosses_and_never_takes_e_past_the_limit_if_a
         assert amount <= sellable[token]
     if decision.mid is None:
         assert decision.quotes == ()
+
+
+def test_band_fitting_alone_pulls_the_price_but_never_raises_the_size() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    decision = quote(book(mkt), params("0.10", size="10", reward_band=True))
+
+    assert ladder(decision) == [("bid", D("0.47"), D("10")), ("ask", D("0.53"), D("10"))]
+    assert not any("reward min size" in n for n in decision.notes)
+
+
+def test_size_fitting_alone_raises_an_in_band_quote_but_never_moves_its_price() -> None:
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20")
+
+    wide = quote(book(mkt), params("0.10", size="10", reward_size=True))
+    tight = quote(book(mkt), params("0.04", size="10", reward_size=True))
+
+    assert ladder(wide) == [("bid", D("0.45"), D("10")), ("ask", D("0.55"), D("10"))]
+    assert "bid 0.45 outside the reward band (max spread 3.5c): left there (reward band fitting is off)" in (
+        wide.notes
+    )
+    assert ladder(tight) == [("bid", D("0.48"), D("20")), ("ask", D("0.52"), D("20"))]

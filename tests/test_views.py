@@ -308,3 +308,11 @@ def test_an_unhealthy_feed_and_a_missing_book_render_without_numbers_we_do_not_h
     assert re.search(r"unrealized\s+n/a", screen)
     assert "status: paused: market feed unhealthy" in screen
     assert "latency" not in screen
+
+
+def test_the_header_says_what_reward_fitting_may_do_to_the_quotes() -> None:
+    snapshot = replace(
+        quoting_snapshot(), reward_fit="band (default; --no-reward-band keeps quotes at the spread)"
+    )
+
+    assert "reward fitting: band (default; --no-reward-band keeps quotes at the spread)" in render(snapshot)

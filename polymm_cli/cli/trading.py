@@ -28,6 +28,17 @@ from polymm_cli.errors import PolymmError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
+RewardBandOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--reward-band/--no-reward-band",
+        help="Pull quotes inside a rewarded market's band (default: on unless --spread is given).",
+    ),
+]
+RewardSizeOption = Annotated[
+    bool | None,
+    typer.Option("--reward-size", help="Raise quotes to the reward minimum size, even above --size."),
+]
 RunMarkets = Annotated[
     list[str] | None,
     typer.Argument(help="Markets by condition id, slug or token id (default: the first listed)."),
@@ -50,6 +61,8 @@ def run(
     skew_start: Annotated[
         Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")
     ] = None,
+    reward_band: RewardBandOption = None,
+    reward_size: RewardSizeOption = None,
     live: LiveOption = False,
     yes: YesOption = False,
     headless: Annotated[
@@ -74,6 +87,8 @@ def run(
         position_limit=position_limit,
         skew_factor=skew_factor,
         skew_start=skew_start,
+        reward_band=reward_band,
+        reward_size=reward_size,
     )
     if duration is not None and duration <= 0:
         raise typer.BadParameter("--duration must be positive")
@@ -154,6 +169,8 @@ def quote(
     position_limit: Annotated[Decimal | None, typer.Option()] = None,
     skew_factor: Annotated[Decimal | None, typer.Option()] = None,
     skew_start: Annotated[Decimal | None, typer.Option()] = None,
+    reward_band: RewardBandOption = None,
+    reward_size: RewardSizeOption = None,
     as_json: JsonOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
@@ -169,6 +186,8 @@ def quote(
         position_limit=position_limit,
         skew_factor=skew_factor,
         skew_start=skew_start,
+        reward_band=reward_band,
+        reward_size=reward_size,
     )
     preview = trading.preview_quote(settings, market, position=position, mid=mid)
     d = preview.decision
@@ -193,6 +212,7 @@ def quote(
         ],
         "skipped": [{"side": s.side, "reason": s.reason} for s in d.skipped],
         "notes": list(d.notes),
+        "reward_fit": preview.reward_fit,
     }
     if as_json:
         typer.echo(dumps(payload))
@@ -208,6 +228,7 @@ def quote(
         typer.echo(f"  {skipped.side:>3}: skipped — {skipped.reason}")
     for note in d.notes:
         typer.echo(f"  note: {note}")
+    typer.echo(f"  reward fitting: {preview.reward_fit}")
 
 
 def cancel_all(

@@ -54,6 +54,8 @@ def header(snap: EngineSnapshot) -> Panel:
             style="dim",
         )
     rows: list[RenderableType] = [status, stats]
+    if snap.reward_fit:
+        rows.append(Text(f"reward fitting: {snap.reward_fit}", style="dim"))
     if h.last_error:
         rows.append(Text(f"last error: {h.last_error}", style=WARN))
     short = f"{snap.address[:6]}…{snap.address[-4:]}" if len(snap.address) > 12 else snap.address

@@ -82,6 +82,7 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
             resume_after_s=settings.resume_after,
         ),
         max_orders_per_market=max(10, 2 * settings.levels + 2),
+        reward_fit=settings.reward_fit(),
         trust=TrustParams(
             min_top_size=settings.dust_size,
             jump_bound=settings.mid_jump_bound,
@@ -103,7 +104,8 @@ def quote_params(settings: Settings) -> QuoteParams:
         levels=settings.levels,
         level_spacing_ticks=settings.level_spacing_ticks,
         level_size=settings.level_size,
-        rewards_aware=settings.rewards_aware,
+        reward_band=settings.reward_band_on(),
+        reward_size=settings.reward_size,
     )
 
 
@@ -333,6 +335,7 @@ class QuotePreview:
     market: Market
     decision: QuoteDecision
     position: Decimal
+    reward_fit: str  # what reward fitting may do to the quotes (settings.reward_fit)
 
 
 def preview_quote(
@@ -361,7 +364,7 @@ def preview_quote(
                 sellable_no=no,
                 mid_override=mid,
             )
-            return QuotePreview(market, quote(inp, params), yes - no)
+            return QuotePreview(market, quote(inp, params), yes - no, settings.reward_fit())
 
     return on_venue(settings, main, action=Action.READ)
 

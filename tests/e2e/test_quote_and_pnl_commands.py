@@ -196,3 +196,34 @@ def test_pnl_shows_the_current_venue_and_wallet_and_all_shows_every_account_apar
         f"local wallet {demo.wallet}",
     ):
         assert f"P&L of {title}" in shown
+
+
+def test_an_explicit_spread_and_size_give_the_seed_table_exactly_at_zero_position() -> None:
+    """Seed 004: mid 0.50, spread 0.04, size 10 on a 0.001-tick market quotes 0.48 / 0.52, size 10.
+    The market pays rewards inside 2c; an explicit --spread is never pulled into that band unless
+    asked (--reward-band), and no size is ever raised above --size unless asked (--reward-size)."""
+    # Act
+    result = polymm("quote", BTC.slug, "--mid", "0.50", "--spread", "0.04", "--size", "10", "--json")
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert [(q["side"], q["yes_price"], q["size"]) for q in payload["quotes"]] == [
+        ("bid", "0.48", "10"),
+        ("ask", "0.52", "10"),
+    ]
+    assert payload["reward_fit"].startswith("off (the spread was set explicitly")
+
+
+def test_reward_fitting_is_reported_and_applies_only_where_the_user_let_it() -> None:
+    default = json.loads(polymm("quote", BTC.slug, "--mid", "0.50", "--json").stdout)
+    from_env = polymm("quote", BTC.slug, "--mid", "0.50", "--json", POLYMM_SPREAD="0.04")
+    opted_in = json.loads(
+        polymm("quote", BTC.slug, "--mid", "0.50", "--spread", "0.04", "--reward-band", "--json").stdout
+    )
+
+    assert default["reward_fit"].startswith("band (default")  # the default spread may be refined
+    env_payload = json.loads(from_env.stdout)
+    assert [q["yes_price"] for q in env_payload["quotes"]] == ["0.48", "0.52"]  # the env is explicit too
+    assert [(q["yes_price"], q["size"]) for q in opted_in["quotes"]] == [("0.481", "10"), ("0.519", "10")]
+    assert opted_in["reward_fit"] == "band"
