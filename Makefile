@@ -17,7 +17,8 @@ $(STAMP): pyproject.toml constraints.txt
 	@touch $(STAMP)
 
 run: $(STAMP)  ## quote the default sample market on the local exchange, with the live dashboard
-	$(BIN)/polymm run $(ARGS)
+	@# Ctrl+C is the normal way to stop: polymm says what the stop did and exits 130, no failure here
+	@trap : INT; $(BIN)/polymm run $(ARGS) || [ $$? -eq 130 ]
 
 serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
 	$(BIN)/polymm exchange serve $(ARGS)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from pathlib import Path
 
 import pexpect
 import pyte
@@ -91,3 +92,22 @@ def test_the_dashboard_shows_in_a_terminal_and_ctrl_c_exits_130_leaving_no_order
     assert ledger is not None
     [run] = ledger.runs
     assert run.ended
+
+
+def test_make_run_then_ctrl_c_is_a_clean_stop_not_a_make_failure() -> None:
+    """The README's first command as a new user tries it: `make run`, then Ctrl+C."""
+    repo = Path(__file__).resolve().parents[2]
+    terminal = Terminal(
+        ["make", "-C", str(repo), "--no-print-directory", "run"],
+        polymm_env(TERM="xterm", COLUMNS=str(COLUMNS), LINES=str(ROWS)),
+    )
+    try:
+        terminal.wait_for("book (YES)", "◀", timeout=60)
+        terminal.child.sendintr()
+        terminal.wait_for_exit(timeout=30)
+    finally:
+        terminal.kill()
+
+    screen = terminal.text()
+    assert re.search(r"stopped: \d+ orders? cancelled, confirmed by the exchange; P&L [+-]\d", screen), screen
+    assert "make: ***" not in screen and "Error 130" not in screen and "Interrupt" not in screen, screen
