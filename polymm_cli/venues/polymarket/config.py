@@ -45,9 +45,12 @@ class PolymarketConfig:
     chain_id: int = 137
     signer: str = "fast"
 
-    # WebSocket keepalive and reconnects (reference §6.1)
-    ws_ping_interval_s: float = 10.0
-    ws_watchdog_s: float = 30.0
+    # WebSocket keepalive and reconnects. Polymarket answers a text PING with PONG; the official SDK
+    # pings every 10 s and gives up after 30 s of silence. A market maker cannot rest quotes on a
+    # book that went silent for 30 s: we ping every 2 s and call a connection dead after 5 s without
+    # any frame, so a silent stall pulls our quotes within about 5 s.
+    ws_ping_interval_s: float = 2.0
+    ws_watchdog_s: float = 5.0
     reconnect_backoff_base_s: float = 0.5
     reconnect_backoff_cap_s: float = 30.0
     resync_margin_s: float = 60.0  # user-stream trade resync looks back this far before the last trade
