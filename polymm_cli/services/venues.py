@@ -195,7 +195,7 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
             raise ValueError("a local venue needs the local exchange's URL")
         # Never POLYMM_PRIVATE_KEY, and a chain id of our own: nothing signed here is valid on Polygon.
         key = local_private_key(data_dir(settings))[0]
-        config = PolymarketConfig.for_local_exchange(url, key, chain_id=signing.LOCAL_CHAIN_ID)
+        config = PolymarketConfig.for_local_exchange(url, key)
         name = "local"
     else:
         check_endpoints(settings)

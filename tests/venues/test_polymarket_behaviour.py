@@ -409,7 +409,8 @@ async def test_the_reference_signer_runs_off_the_event_loop_thread(
         return original(self, jobs)
 
     monkeypatch.setattr(ReferenceSigner, "sign_batch", spy)
-    async with venue_on(exchange, "reference-thread", signer="reference") as venue:
+    # the official builder knows Polygon only; the local exchange accepts that domain too
+    async with venue_on(exchange, "reference-thread", signer="reference", chain_id=137) as venue:
         [placed] = await venue.place([bid(SUN, "0.03")])
         await venue.cancel_all()
 

@@ -14,7 +14,7 @@ from polymm_cli.errors import ConfigError
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
 from polymm_cli.model import Side
-from polymm_cli.signing import OrderSigner
+from polymm_cli.signing import LOCAL_CHAIN_ID, OrderSigner
 from polymm_cli.venues.base import OrderIntent
 from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
 from polymm_cli.venues.polymarket.orders import FastSigner, ReferenceSigner, SignedEnvelope, SignJob
@@ -47,9 +47,9 @@ def test_local_exchange_config_derives_the_websocket_and_gamma_urls() -> None:
     assert config.gamma_url == "http://127.0.0.1:8080/gamma"
     assert (config.signer, config.chain_id, config.ws_ping_interval_s, config.ws_watchdog_s) == (
         "fast",
-        137,
-        10.0,
-        30.0,
+        LOCAL_CHAIN_ID,  # a chain of its own: nothing signed for the local exchange is valid on Polygon
+        2.0,
+        5.0,
     )
 
 
@@ -97,7 +97,9 @@ async def test_secrets_never_appear_in_the_repr_or_str_of_config_or_venue(exchan
         api_secret=SecretStr(API_SECRET),
         api_passphrase=SecretStr(PASSPHRASE),
     )
-    derived = PolymarketConfig.for_local_exchange(exchange.url, SecretStr(KEY), signer="reference")
+    derived = PolymarketConfig.for_local_exchange(
+        exchange.url, SecretStr(KEY), signer="reference", chain_id=137
+    )
     venue = PolymarketVenue(derived, SystemClock())
     await venue.start()  # derives real credentials from the exchange
     try:
@@ -174,8 +176,8 @@ def test_fast_and_reference_signers_build_the_same_envelope() -> None:
 async def test_orders_from_either_signer_are_accepted_by_the_exchange(
     exchange: ExchangeThread, signer: str
 ) -> None:
-    config = PolymarketConfig.for_local_exchange(
-        exchange.url, SecretStr(throwaway_key(f"signer:{signer}")), signer=signer
+    config = PolymarketConfig.for_local_exchange(  # the official builder knows Polygon's domain only
+        exchange.url, SecretStr(throwaway_key(f"signer:{signer}")), signer=signer, chain_id=137
     )
     intents = [
         OrderIntent(

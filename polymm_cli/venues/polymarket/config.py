@@ -14,6 +14,7 @@ from typing import Any
 from pydantic import SecretStr
 
 from polymm_cli.errors import ConfigError
+from polymm_cli.signing import LOCAL_CHAIN_ID
 
 POLYMARKET_CLOB_URL = "https://clob.polymarket.com"
 POLYMARKET_WS_URL = "wss://ws-subscriptions-clob.polymarket.com/ws"
@@ -126,7 +127,8 @@ class PolymarketConfig:
     @classmethod
     def for_local_exchange(cls, url: str, private_key: SecretStr, **options: Any) -> PolymarketConfig:
         """The local exchange at `url` (e.g. http://127.0.0.1:8080): WebSocket at ws://.../ws,
-        Gamma-style listing at {url}/gamma."""
+        Gamma-style listing at {url}/gamma. Orders are signed for the local world's own chain id
+        (`signing.LOCAL_CHAIN_ID`), so nothing signed for it is valid on Polygon."""
         base = url.rstrip("/")
         if base.startswith("https://"):
             ws = "wss://" + base.removeprefix("https://")
@@ -134,6 +136,7 @@ class PolymarketConfig:
             ws = "ws://" + base.removeprefix("http://")
         else:
             raise ConfigError("local exchange URL must start with http:// or https://")
+        options.setdefault("chain_id", LOCAL_CHAIN_ID)
         return cls(
             clob_url=base, ws_url=ws + "/ws", gamma_url=base + "/gamma", private_key=private_key, **options
         )
