@@ -9,7 +9,7 @@ from pathlib import Path
 
 from polymm_cli.errors import UsageError
 from polymm_cli.exchange.core import SettlementConfig
-from polymm_cli.exchange.server.faults import Faults
+from polymm_cli.exchange.server.faults import MAX_LATENCY_MS, Faults
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeServer, serve_forever
 
 ADDRESS_CHARS = set("0123456789abcdefABCDEF")
@@ -49,6 +49,8 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         raise UsageError("--settlement-fail-rate must be between 0 and 1")
     if options.settlement_delay_s < 0:
         raise UsageError("--settlement-delay must be >= 0")
+    if not 0 <= options.latency_ms <= MAX_LATENCY_MS:  # NaN fails this too
+        raise UsageError(f"--latency-ms must be between 0 and {MAX_LATENCY_MS}")
     return ExchangeConfig(
         host=options.host,
         port=options.port,

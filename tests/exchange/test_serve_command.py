@@ -99,6 +99,8 @@ def test_state_file_keeps_accounts_orders_and_keys_across_a_restart(tmp_path: Pa
         (["--fund", "0x123=5"], "--fund expects 0xADDRESS=AMOUNT"),
         (["--fund", "0x" + "a" * 40 + "=lots"], "--fund amount must be a number"),
         (["--flow", "maybe"], "--flow must be on or off"),
+        (["--latency-ms", "-5"], "--latency-ms must be between 0 and 30000"),
+        (["--latency-ms", "nan"], "--latency-ms must be between 0 and 30000"),
     ],
 )
 def test_bad_serve_options_fail_with_one_line_and_exit_2(args: list[str], message: str) -> None:
