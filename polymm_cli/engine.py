@@ -83,6 +83,7 @@ T = TypeVar("T")
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
 RESYNC_MARGIN_S = 60.0
+FINAL = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -349,8 +350,7 @@ class QuotingEngine:
                 self.orders_canceled += len(result.canceled)
                 log.info("cancelled %d leftover orders in %s", len(result.canceled), cid)
         for cid in self.states:
-            since = self.ledger.last_fill_ts(cid)  # this market's: another's late fill must not hide ours
-            for update in await self.venue.trades(cid, after=(since - RESYNC_MARGIN_S) if since else None):
+            for update in await self.venue.trades(cid, after=self._resync_after(cid)):
                 self._on_trade(update)
             self._refresh_positions(cid)
         tokens = [s.market.yes_token for s in self.states.values()]
@@ -383,8 +383,18 @@ class QuotingEngine:
         self._streams = []
 
     def _unsettled(self) -> int:
-        final = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
-        return sum(1 for cid in self.states for f in self.ledger.fills(cid) if f.status not in final)
+        return sum(1 for cid in self.states for f in self.ledger.fills(cid) if f.status not in FINAL)
+
+    def _resync_after(self, cid: str, *, at_latest: float | None = None) -> float | None:
+        """Since when to ask the venue for this market's trades: the last fill we recorded, or the
+        oldest one still settling if older (its final status may have come while we were away: a
+        crash, a stop), minus a margin; `at_latest` caps it (the run's start). None: everything."""
+        fills = self.ledger.fills(cid)  # this account's and market's: another's late fill hides nothing
+        settling = [f.venue_ts for f in fills if f.status not in FINAL]
+        anchors = [min(settling)] if settling else [max(f.venue_ts for f in fills)] if fills else []
+        if at_latest is not None:
+            anchors.append(at_latest)
+        return min(anchors) - RESYNC_MARGIN_S if anchors else None
 
     async def _await_settlement(self) -> None:
         """Wait (bounded) until every fill is CONFIRMED or FAILED, then resync trades over REST once:
@@ -400,7 +410,8 @@ class QuotingEngine:
             for cid in self.states:
                 try:
                     async with asyncio.timeout(self.config.stop_timeout_s):  # an exchange that is down
-                        updates = await self.venue.trades(cid, after=self.run_started - RESYNC_MARGIN_S)
+                        after = self._resync_after(cid, at_latest=self.run_started)
+                        updates = await self.venue.trades(cid, after=after)
                 except (VenueError, TimeoutError) as exc:
                     self.last_error = f"final resync: {describe(exc)}"
                     continue

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable
+from dataclasses import replace
 from decimal import Decimal as D
 from pathlib import Path
 
@@ -119,3 +120,44 @@ async def test_a_later_fill_of_another_account_or_market_does_not_hide_a_fill_mi
     # Assert: the fill made while the bot was down is in its ledger
     [missed] = exchange.trades_for("bot", market=FED.condition_id)
     assert ours == [("before-crash", D(5), D("0.40")), (missed.trade_id, D(10), D("0.45"))]
+
+
+@pytest.mark.parametrize("outcome", [TradeStatus.CONFIRMED, TradeStatus.FAILED])
+async def test_a_fill_still_settling_at_a_crash_gets_its_final_status_at_restart(
+    tmp_path: Path, outcome: TradeStatus
+) -> None:
+    """The bot saw a fill MATCHED, then a later fill, then crashed; the first one settled (or failed:
+    a ghost fill) while it was down. Asking only for trades since the LAST fill would leave the first
+    one provisional for good, with cash and positions wrong after a FAILED."""
+    # Arrange
+    clock = ManualClock()
+    fail_rate = 1.0 if outcome is TradeStatus.FAILED else 0.0
+    exchange = LocalExchange(sample_markets(), clock, settlement=SettlementConfig(120.0, fail_rate))
+    exchange.fund(BOT, D(1000))
+    exchange.fund(OTHER, D(100_000))
+    exchange.split(OTHER, FED.condition_id, D(5000))
+    exchange.submit(OrderRequest("0x" + "b1" * 32, "bot", BOT, FED.yes_token, Side.BUY, D("0.45"), D("10")))
+    exchange.submit(
+        OrderRequest(
+            "0x" + "e1" * 32, "other", OTHER, FED.yes_token, Side.SELL, D("0.45"), D("10"), OrderType.FAK
+        )
+    )
+    [matched] = exchange.trades_for("bot", market=FED.condition_id)
+    ledger = Ledger.open(tmp_path, account=OURS)
+    seen = recorded_fill(matched.trade_id, FED.condition_id, FED.yes_token, clock.now())
+    ledger.record_fill(
+        replace(seen, order_id="0x" + "b1" * 32, price=D("0.45"), size=D(10), status=TradeStatus.MATCHED)
+    )
+    ledger.record_fill(recorded_fill("later", FED.condition_id, FED.yes_token, clock.now() + 3600))
+    clock.advance(7200)  # the bot is down; the first trade settles
+    exchange.advance()
+
+    # Act
+    try:
+        await restart_and_resync(exchange, clock, ledger)
+        statuses = {f.trade_id: f.status for f in ledger.fills(FED.condition_id)}
+    finally:
+        ledger.close()
+
+    # Assert
+    assert statuses == {matched.trade_id: outcome, "later": TradeStatus.CONFIRMED}
