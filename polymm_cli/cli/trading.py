@@ -24,7 +24,7 @@ from polymm_cli.cli.common import (
     dumps,
     settings_for,
 )
-from polymm_cli.errors import PolymmError
+from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
@@ -91,7 +91,7 @@ def run(
         reward_size=reward_size,
     )
     if duration is not None and duration <= 0:
-        raise typer.BadParameter("--duration must be positive")
+        raise UsageError(f"--duration must be positive, got {duration:g}")
     options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
     agreed = consent(live, yes)
 

@@ -42,6 +42,7 @@ def assert_ledger_untouched() -> None:
         ),
         (["run", "--venue", "polymarket", "--live", "--duration", "5"], "--live needs POLYMM_PRIVATE_KEY"),
         (["run", "--venue", "polymarket", "--duration", "5"], "add --live to do it"),
+        (["run", "--duration", "-1"], "--duration must be positive, got -1"),
     ],
     ids=[
         "run-unknown-market",
@@ -50,6 +51,7 @@ def assert_ledger_untouched() -> None:
         "size-below-market-minimum",
         "polymarket-live-without-a-key",
         "polymarket-without-live",
+        "negative-duration",
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_ledger_entry(args: list[str], message: str) -> None:
