@@ -304,8 +304,22 @@ class Soak:
 # -- figures ----------------------------------------------------------------------------------------
 
 
-def fault_entries(timeline: Timeline, records: list[FaultRecord], t0: float) -> list[dict[str, Any]]:
-    """Each fault as it happened, with the time its bot took to pull the quotes and to quote again."""
+def fill_times(trades: list[Any]) -> dict[str, list[float]]:
+    """Order id -> when the exchange matched its fills (to tell a quote that was filled from one
+    that was pulled)."""
+    times: dict[str, list[float]] = {}
+    for trade in trades:
+        for fill in trade.fills:
+            times.setdefault(fill.order_id, []).append(trade.match_ts or trade.venue_ts)
+    return times
+
+
+def fault_entries(
+    timeline: Timeline, records: list[FaultRecord], fills: dict[str, list[float]], t0: float
+) -> list[dict[str, Any]]:
+    """Each fault as it happened, with the time its bot took to pull the quotes and to quote again;
+    `filled_after_injection` counts the quotes open at injection that the taker or the flow hit since
+    (a quote that is filled is gone without being pulled)."""
     return [
         {
             "kind": r.kind,
@@ -314,6 +328,9 @@ def fault_entries(timeline: Timeline, records: list[FaultRecord], t0: float) -> 
             "duration_s": round(r.end - r.start, 3),
             "params": r.params,
             "open_at_injection": len(r.open_at_start),
+            "filled_after_injection": sum(
+                1 for o in r.open_at_start if any(t >= r.start for t in fills.get(o, ()))
+            ),
             "pull_s": _rounded(timeline.time_to_pull(r.start, r.open_at_start))
             if r.kind in PULLS_QUOTES
             else None,
@@ -422,7 +439,7 @@ def build_report(
 ) -> dict[str, Any]:
     t0 = timing.started
     timeline = Timeline([s.t for s in observer.samples], [s.ids for s in observer.samples])
-    entries = fault_entries(timeline, injector.records, t0)
+    entries = fault_entries(timeline, injector.records, fill_times(books.trades), t0)
     stale = stale_windows(timeline, injector.records, config.detection_bound_s, t0)
     fills, money = fills_section(books), money_section(config, books)
     stale_total = round(sum(w["stale_s"] for w in stale), 3)
@@ -527,6 +544,11 @@ def table(report: dict[str, Any]) -> str:
             _ok(stale["total_s"] == 0, f"bound {stale['bound_s']:g} s, {len(stale['windows'])} stalls"),
         ),
         ("fault -> quotes pulled (max s)", f"{pull['max_s']}", f"{pull['max_kind']}; {per_kind}"),
+        (
+            "fault end -> quoting again (max s)",
+            f"{report['quoting_again']['max_s']}",
+            f"{report['quoting_again']['max_kind']}",
+        ),
         (
             "observer samples",
             str(report["observer"]["samples"]),
