@@ -50,6 +50,7 @@ from bench.soak_procs import Bot, start_exchange
 from bench.soak_schedule import (
     KINDS,
     PULLS_QUOTES,
+    RESTARTS_BOT,
     WS_STALL,
     ScheduleParams,
     default_counts,
@@ -86,6 +87,7 @@ class SoakConfig:
     kill_downtime_s: tuple[float, float] = (12.0, 16.0)
     stall_extra_s: tuple[float, float] = (3.0, 12.0)  # a stall lasts the detection bound plus this
     after_stall_s: float = 12.0  # extra quiet after a stall (the bot takes a while to come back)
+    slow_settlement_s: tuple[float, float] = (75.0, 95.0)  # a slow chain, then a crash at its end
     counts: dict[str, int] | None = None  # required faults per kind; None: default_counts(minutes)
     fill: bool = True
     shuffle: bool = True  # False: required faults in the order `counts` lists them
@@ -95,7 +97,7 @@ class SoakConfig:
     bot_funds: Decimal = LOCAL_STARTING_PUSD
     taker_funds: Decimal = Decimal(10_000_000)
     warmup_timeout_s: float = 60.0
-    quotes_wait_s: float = 15.0  # before a fault that must pull quotes, wait this long for some
+    quotes_wait_s: float = 15.0  # before each fault, wait this long for the bot to be quoting
     stop_timeout_s: float = 90.0
     out: Path | None = RESULTS
     keep: bool = False
@@ -110,6 +112,7 @@ class SoakConfig:
             kill_downtime_s=self.kill_downtime_s,
             stall_extra_s=self.stall_extra_s,
             after_stall_s=self.after_stall_s,
+            slow_settlement_s=self.slow_settlement_s,
             counts=self.counts if self.counts is not None else default_counts(self.minutes),
             fill=self.fill,
             shuffle=self.shuffle,
@@ -123,14 +126,18 @@ class SoakConfig:
 
 
 async def run_soak(config: SoakConfig) -> dict[str, Any]:
-    """Run one soak in a temp work dir (removed afterwards unless `keep`) and return the report."""
+    """Run one soak in a temp work dir and return the report. The work dir (the bot's logs and
+    ledger, the exchange's state) is removed afterwards unless `keep` or an invariant failed: then
+    it is the evidence."""
     workdir = Path(tempfile.mkdtemp(prefix="polymm-soak-"))
+    report: dict[str, Any] = {}
     try:
         report = await Soak(config, workdir).run()
     finally:
-        if not config.keep:
+        kept = config.keep or bool(report.get("failed"))
+        if not kept:
             shutil.rmtree(workdir, ignore_errors=True)
-    report["workdir"] = str(workdir) if config.keep else None
+    report["workdir"] = str(workdir) if kept else None
     return report
 
 
@@ -222,7 +229,7 @@ class Soak:
             await fund(url, taker_venue.address, self.config.taker_funds)
             markets = [await observed.market(ident) for ident in self.config.markets]
             observer = Observer(observed, self.config.sample_interval_s)
-            injector = FaultInjector(url, bot, observer, markets[0])
+            injector = FaultInjector(url, bot, observer, markets[0], self.config.settlement_delay_s)
             taker = Taker(
                 taker_venue,
                 observer,
@@ -265,8 +272,8 @@ class Soak:
             for spec in plan:
                 await injector.watch(spec.at_s - planned_end)  # the quiet period before it
                 planned_end = spec.at_s + spec.duration_s
-                if spec.kind in PULLS_QUOTES:  # only a bot with quotes out can show it pulls them
-                    await injector.wait_for_quotes(self.config.quotes_wait_s)
+                # a fault tests little on a bot that is not quoting (none to pull, none to fill)
+                await injector.wait_for_quotes(self.config.quotes_wait_s)
                 await injector.inject(spec)
             await injector.watch(schedule_length_s(plan, params.quiet_s) - planned_end)
             faults_ended = time.time()
@@ -463,8 +470,8 @@ def build_report(
         "faults": {kind: sum(1 for e in entries if e["kind"] == kind) for kind in KINDS},
         "fault_timeline": entries,
         "bot": {
-            "restarts": sum(1 for e in entries if e["kind"] == "kill_9") + len(unexpected),
-            "kill_9_restarts": sum(1 for e in entries if e["kind"] == "kill_9"),
+            "restarts": sum(1 for e in entries if e["kind"] in RESTARTS_BOT) + len(unexpected),
+            "restarts_by_soak": sum(1 for e in entries if e["kind"] in RESTARTS_BOT),
             "unexpected_exits": [
                 {
                     "incarnation": e.incarnation,
@@ -625,6 +632,7 @@ def parse_args(argv: list[str]) -> SoakConfig:
     )
     p.add_argument("--stall-extra", type=_range, default=d.stall_extra_s, help="stall seconds past the bound")
     p.add_argument("--after-stall", type=float, default=d.after_stall_s, help="extra quiet after a stall")
+    p.add_argument("--slow-settlement", type=_range, default=d.slow_settlement_s, help="slow chain seconds")
     p.add_argument("--counts", type=_counts, help="required faults, e.g. ws_stall=1,kill_9=2")
     p.add_argument("--in-order", action="store_true", help="required faults in the order --counts gives")
     p.add_argument("--no-fill", action="store_true", help="only the required faults, none drawn at random")
@@ -643,6 +651,7 @@ def parse_args(argv: list[str]) -> SoakConfig:
         kill_downtime_s=a.kill_downtime,
         stall_extra_s=a.stall_extra,
         after_stall_s=a.after_stall,
+        slow_settlement_s=a.slow_settlement,
         counts=a.counts,
         fill=not a.no_fill,
         shuffle=not a.in_order,

@@ -29,6 +29,7 @@ from bench.soak_schedule import (
     KILL_9,
     LATENCY,
     RESTART_425,
+    SLOW_SETTLEMENT,
     TICK_CHANGE,
     TICKS,
     WS_DROP,
@@ -210,9 +211,16 @@ class FaultInjector:
     """Applies faults through the exchange's control plane (never faulted) and kills/restarts the bot."""
 
     def __init__(
-        self, url: str, bot: Bot, observer: Observer, market: Market, restart_grace_s: float = 1.0
+        self,
+        url: str,
+        bot: Bot,
+        observer: Observer,
+        market: Market,
+        settlement_delay_s: float,
+        restart_grace_s: float = 1.0,
     ) -> None:
         self.url = url
+        self.settlement_delay_s = settlement_delay_s  # the exchange's own, restored after a slow chain
         self.bot = bot
         self.observer = observer
         self.market = market
@@ -230,7 +238,7 @@ class FaultInjector:
         response.raise_for_status()
 
     async def clear(self) -> None:
-        await self.control(CLEAR_FAULTS)
+        await self.control({**CLEAR_FAULTS, "settlement_delay_s": self.settlement_delay_s})
 
     async def watch(self, seconds: float) -> None:
         """Sleep, restarting the bot if it exits on its own (recorded: a bot must survive faults)."""
@@ -261,6 +269,8 @@ class FaultInjector:
             self.bot.kill9()
             await asyncio.sleep(spec.duration_s)
             self.bot.start()
+        elif spec.kind == SLOW_SETTLEMENT:
+            await self._slow_chain_then_crash(spec)
         elif spec.kind == TICK_CHANGE:
             self.tick = next(t for t in TICKS if t != self.tick)
             params = {"market": self.market.condition_id, "tick_size": str(self.tick)}
@@ -273,6 +283,15 @@ class FaultInjector:
         record = FaultRecord(spec.kind, start, time.time(), params, open_now)
         self.records.append(record)
         return record
+
+    async def _slow_chain_then_crash(self, spec: FaultSpec) -> None:
+        """Trades stop settling; at the end the bot is killed and the chain catches up while it is down."""
+        await self.control({"settlement_delay_s": spec.params["settlement_delay_s"]})
+        await self.watch(spec.params["slow_for_s"])
+        self.bot.kill9()
+        await self.control({"settlement_delay_s": self.settlement_delay_s})
+        await asyncio.sleep(spec.params["downtime_s"])
+        self.bot.start()
 
     @staticmethod
     def _switch_on(spec: FaultSpec) -> dict[str, Any]:

@@ -21,8 +21,12 @@ RESTART_425 = "restart_425"
 LATENCY = "latency"
 TICK_CHANGE = "tick_change"
 KILL_9 = "kill_9"
+# The chain is slow (trades take longer than the bot's resync margin to settle), the bot dies at the
+# end of it, and the trades settle while it is down: its restart must still learn their final status.
+SLOW_SETTLEMENT = "slow_settlement"
 
-KINDS = (WS_STALL, WS_DROP, HTTP_5XX, HTTP_429, RESTART_425, LATENCY, TICK_CHANGE, KILL_9)
+KINDS = (WS_STALL, WS_DROP, HTTP_5XX, HTTP_429, RESTART_425, LATENCY, TICK_CHANGE, KILL_9, SLOW_SETTLEMENT)
+RESTARTS_BOT = frozenset({KILL_9, SLOW_SETTLEMENT})
 # Faults after which the bot must not keep its quotes: it is blind, cannot reach the order path, or
 # is dead (then the exchange's dead-man's switch pulls them).
 PULLS_QUOTES = frozenset({WS_STALL, WS_DROP, HTTP_5XX, RESTART_425, KILL_9})
@@ -36,6 +40,7 @@ FILL_WEIGHTS: Mapping[str, float] = {
     LATENCY: 2.0,
     TICK_CHANGE: 0.3,
     KILL_9: 0.7,
+    SLOW_SETTLEMENT: 0.2,
 }
 TICKS = (Decimal("0.01"), Decimal("0.001"))  # valid Polymarket ticks; a change moves to the other one
 
@@ -53,6 +58,7 @@ class ScheduleParams:
     after_stall_s: float = 12.0
     http_fault_s: tuple[float, float] = (6.0, 18.0)  # 5xx storms, 429 bursts, 425 windows, latency
     kill_downtime_s: tuple[float, float] = (12.0, 16.0)  # past the dead-man's switch (10 s + a beat)
+    slow_settlement_s: tuple[float, float] = (75.0, 95.0)  # longer than the bot's 60 s resync margin
     counts: Mapping[str, int] = field(default_factory=dict)  # required faults of each kind
     shuffle: bool = True  # False: the required faults in the order `counts` lists them
     fill: bool = True  # draw more faults while the horizon allows
@@ -74,6 +80,7 @@ def default_counts(minutes: float) -> dict[str, int]:
         WS_STALL: max(1, round(minutes / 7)),
         KILL_9: max(1, round(minutes / 7)),
         TICK_CHANGE: max(1, round(minutes / 15)),
+        SLOW_SETTLEMENT: max(1, round(minutes / 15)) if minutes >= 3 else 0,
     }
 
 
@@ -99,6 +106,10 @@ def draw_fault(kind: str, params: ScheduleParams, rng: random.Random) -> tuple[f
         return rng.uniform(low, high), {"latency_ms": rng.choice((300, 600, 1000, 1500))}
     if kind == KILL_9:
         return rng.uniform(*params.kill_downtime_s), {}
+    if kind == SLOW_SETTLEMENT:
+        slow, down = rng.uniform(*params.slow_settlement_s), rng.uniform(*params.kill_downtime_s)
+        delay = round(slow + rng.uniform(10.0, 30.0))  # nothing settles during the window
+        return slow + down, {"settlement_delay_s": delay, "slow_for_s": slow, "downtime_s": down}
     return 0.0, {}  # ws_drop, tick_change: instant
 
 
