@@ -457,7 +457,6 @@ def build_report(
         "no_orders_left_open": not timing.left_open,
         "no_stale_quoting": stale_total == 0,
     }
-    unexpected = [e for e in bot.exits if not e.expected]
     return {
         "config": config.public(),
         "minutes": round((timing.stopped - t0) / 60, 2),
@@ -469,23 +468,7 @@ def build_report(
         },
         "faults": {kind: sum(1 for e in entries if e["kind"] == kind) for kind in KINDS},
         "fault_timeline": entries,
-        "bot": {
-            "restarts": sum(1 for e in entries if e["kind"] in RESTARTS_BOT) + len(unexpected),
-            "restarts_by_soak": sum(1 for e in entries if e["kind"] in RESTARTS_BOT),
-            "unexpected_exits": [
-                {
-                    "incarnation": e.incarnation,
-                    "at_s": round(e.at - t0, 3),
-                    "exit_code": e.exit_code,
-                    "stderr_tail": e.stderr_tail,
-                    "stdout_tail": e.stdout_tail,
-                }
-                for e in unexpected
-            ],
-            "final_exit_code": timing.final_exit_code,
-            "final_stop_s": round(timing.stop_took_s, 3),
-            "ledger_runs": books.ledger_runs,
-        },
+        "bot": bot_section(bot, entries, timing, books),
         "fills": fills,
         "money": money,
         "orders_left_open": timing.left_open,
@@ -506,6 +489,29 @@ def build_report(
         },
         "invariants": invariants,
         "failed": [name for name, ok in invariants.items() if not ok],
+    }
+
+
+def bot_section(bot: Bot, entries: list[dict[str, Any]], timing: Timing, books: Books) -> dict[str, Any]:
+    """Restarts (the soak's and any exit of the bot's own), and how its final stop went."""
+    unexpected = [e for e in bot.exits if not e.expected]
+    by_soak = sum(1 for e in entries if e["kind"] in RESTARTS_BOT)
+    return {
+        "restarts": by_soak + len(unexpected),
+        "restarts_by_soak": by_soak,
+        "unexpected_exits": [
+            {
+                "incarnation": e.incarnation,
+                "at_s": round(e.at - timing.started, 3),
+                "exit_code": e.exit_code,
+                "stderr_tail": e.stderr_tail,
+                "stdout_tail": e.stdout_tail,
+            }
+            for e in unexpected
+        ],
+        "final_exit_code": timing.final_exit_code,
+        "final_stop_s": round(timing.stop_took_s, 3),
+        "ledger_runs": books.ledger_runs,
     }
 
 

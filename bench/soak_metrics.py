@@ -11,6 +11,7 @@
 from __future__ import annotations
 
 import bisect
+import itertools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
@@ -181,7 +182,7 @@ class Timeline:
         return None
 
     def largest_gap(self) -> float:
-        return max((b - a for a, b in zip(self.times, self.times[1:], strict=False)), default=0.0)
+        return max((b - a for a, b in itertools.pairwise(self.times)), default=0.0)
 
 
 def summarise(values: Sequence[float]) -> dict[str, Any]:

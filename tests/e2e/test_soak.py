@@ -11,10 +11,15 @@ end of it and they settle while it is down.
 from __future__ import annotations
 
 import asyncio
+import itertools
+import random
+from decimal import Decimal
 
 import pytest
 
 from bench.soak import SoakConfig, failure_details, run_soak, table
+from bench.soak_actors import marketable_size
+from bench.soak_metrics import FillView, Timeline, compare_fills
 from bench.soak_schedule import (
     HTTP_5XX,
     HTTP_429,
@@ -25,9 +30,10 @@ from bench.soak_schedule import (
     TICK_CHANGE,
     WS_DROP,
     WS_STALL,
+    ScheduleParams,
+    plan_faults,
 )
-
-pytestmark = pytest.mark.slow
+from polymm_cli.model import Side, TradeStatus
 
 # In this order (not shuffled): the stall last, because the bot takes long to come back after one.
 COUNTS = {
@@ -54,6 +60,7 @@ SHORT = SoakConfig(
 )
 
 
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_short_chaos_soak_loses_no_fill_leaves_no_order_and_never_quotes_on_stale_data() -> None:
     # Act
@@ -97,6 +104,7 @@ SLOW_CHAIN = SoakConfig(
     "over 60 s before its last fill and settled while it was down, keeps MINED/RETRYING in the ledger "
     "for good; a FAILED one still counts, so cash and positions differ too",
 )
+@pytest.mark.slow
 @pytest.mark.timeout(300)
 def test_a_bot_killed_while_the_chain_is_slow_learns_every_final_status_when_it_restarts() -> None:
     # Act
@@ -114,3 +122,77 @@ def test_a_bot_killed_while_the_chain_is_slow_learns_every_final_status_when_it_
     assert report["money"]["position_differences"] == {}, shown
     assert report["orders_left_open"] == [], shown
     assert report["failed"] == [], shown
+
+
+# -- the figures' arithmetic (fast) -----------------------------------------------------------------
+
+A, B = frozenset({"a"}), frozenset({"b"})
+
+
+def test_stale_seconds_hold_each_sample_until_the_next_and_count_only_inside_the_window() -> None:
+    # samples at 0 (a open), 10 (a), 12 (nothing), 20 (b): orders were open over [0, 12) and [20, ...)
+    timeline = Timeline([0.0, 10.0, 12.0, 20.0], [A, A, frozenset(), B])
+
+    assert timeline.open_seconds(5.0, 15.0) == (7.0, {"a"})
+    assert timeline.open_seconds(12.0, 19.0) == (0.0, set())
+    assert timeline.open_seconds(19.0, 25.0) == (5.0, {"b"})
+    assert timeline.open_seconds(30.0, 25.0) == (0.0, set())
+
+
+def test_time_to_pull_runs_until_no_order_open_at_injection_is_left_even_if_new_ones_came() -> None:
+    timeline = Timeline([0.0, 1.0, 2.0, 3.0], [A, A | B, B, frozenset()])
+
+    assert timeline.time_to_pull(0.5, A) == 1.5  # gone at the sample at 2.0 (b is a new order)
+    assert timeline.time_to_pull(0.5, frozenset()) is None  # nothing to pull
+    assert Timeline([0.0, 1.0], [A, A]).time_to_pull(0.5, A) is None  # never pulled
+    assert timeline.time_to_quote(2.5) is None and timeline.time_to_quote(0.5) == 0.5
+
+
+def fill(trade: str, status: TradeStatus, size: str = "10") -> FillView:
+    return FillView(trade, "0xorder", "123", Side.BUY, Decimal("0.49"), Decimal(size), status)
+
+
+def test_fills_differ_when_missing_extra_doubled_of_another_status_or_other_terms() -> None:
+    exchange = [
+        fill("t1", TradeStatus.CONFIRMED),
+        fill("t2", TradeStatus.FAILED),
+        fill("t3", TradeStatus.CONFIRMED),
+    ]
+    ledger = [
+        fill("t1", TradeStatus.CONFIRMED),
+        fill("t2", TradeStatus.RETRYING),
+        fill("t4", TradeStatus.CONFIRMED),
+        fill("t4", TradeStatus.CONFIRMED),
+    ]
+
+    whats = sorted((d["what"], d["trade_id"]) for d in compare_fills(exchange, ledger))
+
+    assert whats == [
+        ("in the ledger, not at the exchange", "t4"),
+        ("listed twice in the ledger", "t4"),
+        ("missing from the ledger", "t3"),
+        ("status differs", "t2"),
+    ]
+    assert compare_fills(exchange, list(exchange)) == []
+    assert compare_fills([fill("t1", TradeStatus.CONFIRMED)], [fill("t1", TradeStatus.CONFIRMED, "9")])
+
+
+def test_a_marketable_buy_costs_whole_cents_and_at_least_a_dollar() -> None:
+    assert marketable_size(Decimal("0.49"), Decimal("10")) == 10
+    assert marketable_size(Decimal("0.495"), Decimal("11")) == 12  # 0.495 x 11 = 5.445, x 12 = 5.94
+    assert marketable_size(Decimal("0.05"), Decimal("5")) == 20  # $1 at the least
+
+
+def test_the_schedule_is_the_seeds_and_its_faults_never_overlap() -> None:
+    params = ScheduleParams(
+        horizon_s=600, detection_bound_s=31.0, counts={WS_STALL: 2, KILL_9: 2, WS_DROP: 3}
+    )
+
+    plan = plan_faults(params, random.Random(3))
+
+    assert plan == plan_faults(params, random.Random(3))
+    assert plan != plan_faults(params, random.Random(4))
+    assert sum(1 for f in plan if f.kind == WS_STALL) >= 2
+    assert all(f.duration_s > 31.0 for f in plan if f.kind == WS_STALL)
+    assert all(a.at_s + a.duration_s < b.at_s for a, b in itertools.pairwise(plan))
+    assert plan[-1].at_s + plan[-1].duration_s <= 600
