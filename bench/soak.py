@@ -229,7 +229,6 @@ class Soak:
             await fund(url, taker_venue.address, self.config.taker_funds)
             markets = [await observed.market(ident) for ident in self.config.markets]
             observer = Observer(observed, self.config.sample_interval_s)
-            injector = FaultInjector(url, bot, observer, markets[0], self.config.settlement_delay_s)
             taker = Taker(
                 taker_venue,
                 observer,
@@ -238,6 +237,7 @@ class Soak:
                 self.config.taker_interval_s,
                 self.config.taker_max_size,
             )
+            injector = FaultInjector(url, bot, observer, markets[0], self.config.settlement_delay_s, taker)
             timing = await self._drive(plan, params, bot, observer, taker, injector)
             books = await self._books(observed, markets)
             return build_report(self.config, timing, books, observer, taker, injector, bot)

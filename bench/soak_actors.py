@@ -142,6 +142,13 @@ class Taker:
         self.interval_s = interval_s
         self.max_size = max_size
         self.stats = TakerStats()
+        # None: hit freely. A number: hit at most that many more times, and never the bot's last
+        # quote (during a stall: a blind bot whose quotes were all filled would look as if it had
+        # pulled them, and the stale-quoting check would prove nothing).
+        self.hits_left: int | None = None
+
+    def spare(self, hits: int | None) -> None:
+        self.hits_left = hits
 
     async def run(self, stop: asyncio.Event) -> None:
         while not stop.is_set():
@@ -149,6 +156,10 @@ class Taker:
             latest = self.observer.latest()
             if latest is None or not latest.orders or time.time() - latest.t > 2.0:
                 continue
+            if self.hits_left is not None:
+                if self.hits_left <= 0 or len(latest.orders) < 2:
+                    continue
+                self.hits_left -= 1
             try:
                 await self.hit(latest.orders)
             except PolymmError as exc:
@@ -217,9 +228,11 @@ class FaultInjector:
         observer: Observer,
         market: Market,
         settlement_delay_s: float,
+        taker: Taker | None = None,
         restart_grace_s: float = 1.0,
     ) -> None:
         self.url = url
+        self.taker = taker
         self.settlement_delay_s = settlement_delay_s  # the exchange's own, restored after a slow chain
         self.bot = bot
         self.observer = observer
@@ -276,10 +289,15 @@ class FaultInjector:
             params = {"market": self.market.condition_id, "tick_size": str(self.tick)}
             await self.control({"tick_change": params})
         else:
+            sparing = self.taker if spec.kind == WS_STALL else None
+            if sparing is not None:
+                sparing.spare(1)  # one fill in the blind window, and a quote left to pull
             await self.control(self._switch_on(spec))
             if spec.duration_s:
                 await self.watch(spec.duration_s)
                 await self.control(self._switch_off(spec.kind))
+            if sparing is not None:
+                sparing.spare(None)
         record = FaultRecord(spec.kind, start, time.time(), params, open_now)
         self.records.append(record)
         return record

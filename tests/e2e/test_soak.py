@@ -52,10 +52,10 @@ SHORT = SoakConfig(
     counts=COUNTS,
     fill=False,
     shuffle=False,
-    quiet_s=(2.0, 3.0),
-    http_fault_s=(4.0, 5.0),
-    kill_downtime_s=(12.0, 13.0),
-    stall_extra_s=(2.0, 3.0),
+    quiet_s=(1.5, 2.5),
+    http_fault_s=(3.0, 4.0),
+    kill_downtime_s=(11.0, 12.0),  # the dead-man's switch fires 10 s after the last beat at most
+    stall_extra_s=(1.5, 2.0),
     out=None,
 )
 
@@ -72,7 +72,7 @@ def test_a_short_chaos_soak_loses_no_fill_leaves_no_order_and_never_quotes_on_st
     assert report["bot"]["restarts_by_soak"] == 1, shown
     assert report["fills"]["exchange"] > 0, shown
     [stall] = [f for f in report["fault_timeline"] if f["kind"] == WS_STALL]
-    assert stall["open_at_injection"] > 0, shown
+    assert stall["open_at_injection"] > stall["filled_after_injection"], shown  # some left to pull
     assert stall["duration_s"] > report["stale"]["bound_s"], shown
 
     # Assert: the invariants — nothing lost, doubled or left behind, never quoting blind
