@@ -338,6 +338,8 @@ def fault_entries(
             "filled_after_injection": sum(
                 1 for o in r.open_at_start if any(t >= r.start for t in fills.get(o, ()))
             ),
+            # the bot's fills matched while the fault lasted: the ones its recovery must not lose
+            "fills_during": sum(1 for times in fills.values() for t in times if r.start <= t <= r.end),
             "pull_s": _rounded(timeline.time_to_pull(r.start, r.open_at_start))
             if r.kind in PULLS_QUOTES
             else None,
