@@ -58,6 +58,7 @@ from bench.soak_schedule import (
     schedule_length_s,
 )
 from polymm_cli.clock import SystemClock
+from polymm_cli.errors import PolymmError
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Market, decimal_str
@@ -101,6 +102,7 @@ class SoakConfig:
     stop_timeout_s: float = 90.0
     out: Path | None = RESULTS
     keep: bool = False
+    workdir_parent: Path | None = None  # where the temp work dir goes (None: the system's temp dir)
 
     def schedule_params(self) -> ScheduleParams:
         quiet = self.quiet_s or ((3.0, 8.0) if self.minutes < 10 else (15.0, 40.0))
@@ -120,7 +122,8 @@ class SoakConfig:
 
     def public(self) -> dict[str, Any]:
         """The configuration as the JSON shows it."""
-        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in ("out", "keep")}
+        hidden = ("out", "keep", "workdir_parent")
+        out = {k: v for k, v in dataclasses.asdict(self).items() if k not in hidden}
         public: dict[str, Any] = json.loads(json.dumps(out, default=str))
         return public
 
@@ -129,7 +132,7 @@ async def run_soak(config: SoakConfig) -> dict[str, Any]:
     """Run one soak in a temp work dir and return the report. The work dir (the bot's logs and
     ledger, the exchange's state) is removed afterwards unless `keep` or an invariant failed: then
     it is the evidence."""
-    workdir = Path(tempfile.mkdtemp(prefix="polymm-soak-"))
+    workdir = Path(tempfile.mkdtemp(prefix="polymm-soak-", dir=config.workdir_parent))
     report: dict[str, Any] = {}
     try:
         report = await Soak(config, workdir).run()
@@ -673,7 +676,11 @@ def parse_args(argv: list[str]) -> SoakConfig:
 
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(sys.argv[1:] if argv is None else argv)
-    report = asyncio.run(run_soak(config))
+    try:
+        report = asyncio.run(run_soak(config))
+    except PolymmError as exc:  # e.g. an unknown --market: one line, as polymm says it
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     print(table(report))
     for line in failure_details(report):
         print("  " + line)

@@ -13,7 +13,9 @@ from __future__ import annotations
 import asyncio
 import itertools
 import random
+from dataclasses import replace
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -62,9 +64,11 @@ SHORT = SoakConfig(
 
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_short_chaos_soak_loses_no_fill_leaves_no_order_and_never_quotes_on_stale_data() -> None:
+def test_a_short_chaos_soak_loses_no_fill_leaves_no_order_and_never_quotes_on_stale_data(
+    tmp_path: Path,
+) -> None:
     # Act
-    report = asyncio.run(run_soak(SHORT))
+    report = asyncio.run(run_soak(replace(SHORT, workdir_parent=tmp_path)))
 
     # Assert: the soak did what it says (every fault, a bot that traded and was quoting when blinded)
     shown = "\n".join([table(report), *failure_details(report)])
@@ -106,9 +110,11 @@ SLOW_CHAIN = SoakConfig(
 )
 @pytest.mark.slow
 @pytest.mark.timeout(300)
-def test_a_bot_killed_while_the_chain_is_slow_learns_every_final_status_when_it_restarts() -> None:
+def test_a_bot_killed_while_the_chain_is_slow_learns_every_final_status_when_it_restarts(
+    tmp_path: Path,
+) -> None:
     # Act
-    report = asyncio.run(run_soak(SLOW_CHAIN))
+    report = asyncio.run(run_soak(replace(SLOW_CHAIN, workdir_parent=tmp_path)))
 
     # Assert: the scenario happened (fills spread over the slow window, a kill at its end)
     shown = "\n".join([table(report), *failure_details(report)])
