@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run test check lint typecheck bench serve clean
+.PHONY: help run test check lint typecheck bench soak serve clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -37,6 +37,9 @@ check: lint typecheck test  ## ruff + mypy + tests
 
 bench: $(STAMP)  ## benchmarks: print a table and write bench/results.json
 	$(BIN)/python -m bench $(ARGS)
+
+soak: $(STAMP)  ## chaos soak (30 min; ARGS="--minutes 2 --seed 3"): writes bench/soak.json
+	$(BIN)/python -m bench.soak $(ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
