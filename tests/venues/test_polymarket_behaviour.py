@@ -477,3 +477,50 @@ async def test_refresh_balances_asks_the_clob_to_reread_collateral_and_each_toke
 
     assert venue.http_attempts["GET /balance-allowance/update"] == 3
     assert balances.collateral == 0 and balances.tokens == {FED.yes_token: 0}
+
+
+async def test_a_lost_pong_during_the_subscription_does_not_keep_the_stream_down_while_data_flows(
+    exchange: ExchangeThread,
+) -> None:
+    """A stall that ends: the server dropped the PONG of our first connection's PING but streams data
+    again. Frames keep arriving, so only a deadline on the PONG itself gets the stream back."""
+    connections: list[int] = []
+
+    async def handler(ws: ServerConnection) -> None:
+        connections.append(1)
+        await ws.recv()  # the subscription
+        first = len(connections) == 1
+        async for message in ws:
+            if message == "PING" and not first:
+                await ws.send("PONG")
+                return await ws.wait_closed()
+            if first:  # no PONG, ever; a busy book instead
+                while True:
+                    await ws.send(json.dumps({"event_type": "unknown_but_valid"}))
+                    await asyncio.sleep(0.05)
+        return None
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        config = PolymarketConfig.for_local_exchange(
+            exchange.url,
+            SecretStr(throwaway_key("lost-pong")),
+            ws_watchdog_s=0.5,
+            reconnect_backoff_base_s=0.05,
+        ).with_changes(ws_url=f"ws://127.0.0.1:{port}")
+        async with PolymarketVenue(config, SystemClock()) as venue:
+            stream = venue.market_events([FED.yes_token])
+            statuses: list[StreamStatus] = []
+            async with asyncio.timeout(5):
+                async for event in stream:
+                    if isinstance(event, StreamStatus):
+                        statuses.append(event)
+                        if event.connected:
+                            break
+            await stream.close()
+
+    assert len(connections) == 2
+    assert (
+        not statuses[0].connected and "no PONG to the subscription's PING within 0.5 s" in statuses[0].reason
+    )
+    assert statuses[-1].connected

@@ -279,15 +279,25 @@ class _Stream:
             ) from None
 
     async def _barrier(self, ws: ClientConnection) -> list[str | bytes]:
-        """PING, then the frames that arrive before its PONG (the subscription is in effect after)."""
+        """PING, then the frames that arrive before its PONG (the subscription is in effect after).
+
+        The PONG must come within the watchdog however many other frames arrive: a server that lost
+        our PING (a stall that ended) while data flows again would otherwise hold the barrier - and
+        our quotes - forever. Without it the connection is dropped and made again."""
         await ws.send("PING")
         buffered: list[str | bytes] = []
-        while True:
-            frame = await self._recv(ws)
-            text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
-            if text.strip() == "PONG":
-                return buffered
-            buffered.append(frame)
+        try:
+            async with asyncio.timeout(self._config.ws_watchdog_s):
+                while True:
+                    frame = await self._recv(ws)
+                    text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
+                    if text.strip() == "PONG":
+                        return buffered
+                    buffered.append(frame)
+        except TimeoutError:
+            raise _Lost(
+                f"no PONG to the subscription's PING within {self._config.ws_watchdog_s:g} s"
+            ) from None
 
     async def _pinger(self, ws: ClientConnection) -> None:
         with contextlib.suppress(ConnectionClosed, OSError, asyncio.CancelledError):
