@@ -225,13 +225,13 @@ class Soak:
         observed = fast_failing(url, bot_key)
         taker_venue = fast_failing(url, SecretStr("0x" + secrets.token_hex(32)))
         injector: FaultInjector | None = None
+        observer = Observer(url, observed, self.config.sample_interval_s)
         try:
             await observed.start()
             await taker_venue.start()
             await fund(url, observed.address, self.config.bot_funds)
             await fund(url, taker_venue.address, self.config.taker_funds)
             markets = [await observed.market(ident) for ident in self.config.markets]
-            observer = Observer(observed, self.config.sample_interval_s)
             taker = Taker(
                 taker_venue,
                 observer,
@@ -248,6 +248,7 @@ class Soak:
             bot.kill_quietly()
             if injector is not None:
                 await injector.close()
+            await observer.close()
             for venue in (observed, taker_venue):
                 await venue.close()
             await exchange.stop(15)

@@ -1,9 +1,8 @@
 """What runs beside the bot during a soak: the observer, the second trader and the fault injector.
 
-- `Observer` samples the bot's open orders at the exchange (the honest side) through the bot wallet's
-  own credentials and the product's Polymarket adapter. The exchange's faults apply to every HTTP
-  route but its control plane, so the observer is hit by 5xx/429 bursts and latency too: it makes
-  one attempt per sample (no adapter retries or backoff) and simply samples again.
+- `Observer` samples the bot's open orders at the exchange (the honest side) on its control plane
+  (`GET /_local/orders?address=`, loopback only), which faults never touch: a 5xx storm or a
+  latency spike fails the bot's requests, never the observer's view of them.
 - `Taker` is a second, locally funded wallet that regularly hits one of the bot's resting quotes with
   a marketable (FAK) BUY, so fills happen whatever the synthetic flow does.
 - `FaultInjector` applies one `FaultSpec` through `POST /_local/faults` (or kills and restarts the
@@ -40,6 +39,7 @@ from polymm_cli.errors import PolymmError
 from polymm_cli.model import ONE, Market, Side
 from polymm_cli.venues.base import OpenOrder, OrderIntent
 from polymm_cli.venues.polymarket import PolymarketVenue
+from polymm_cli.venues.polymarket.records import open_order_of, order_update_of
 
 CLEAR_FAULTS: dict[str, Any] = {"latency_ms": 0, "error_status": 0, "ws_stall": False, "restart_for_s": 0}
 
@@ -57,19 +57,33 @@ class Sample:
 
 
 class Observer:
-    def __init__(self, venue: PolymarketVenue, interval_s: float) -> None:
-        self.venue = venue
+    def __init__(self, url: str, venue: PolymarketVenue, interval_s: float) -> None:
+        self.url = url
+        self.venue = venue  # the bot wallet's: its address and API key identify our orders
         self.interval_s = interval_s
         self.samples: list[Sample] = []
         self.failures: Counter[str] = Counter()
+        self._http = httpx.AsyncClient(timeout=5.0)
 
     def latest(self) -> Sample | None:
         return self.samples[-1] if self.samples else None
 
+    async def close(self) -> None:
+        await self._http.aclose()
+
     async def sample(self) -> Sample | None:
         try:
-            orders = await self.venue.open_orders()
-        except PolymmError as exc:
+            response = await self._http.get(
+                f"{self.url}/_local/orders", params={"address": self.venue.address}
+            )
+            response.raise_for_status()
+            now = time.time()
+            key, address = self.venue.api_key, self.venue.address
+            orders = [
+                open_order_of(order_update_of(r, now, api_key=key, maker_address=address))
+                for r in response.json()
+            ]
+        except (httpx.HTTPError, PolymmError) as exc:
             self.failures[_reason(exc)] += 1
             return None
         sample = Sample(time.time(), tuple(orders))

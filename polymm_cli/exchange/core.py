@@ -590,6 +590,13 @@ class LocalExchange:
             return list(self._live.get(owner, {}).values())
         return [o for owned in self._live.values() for o in owned.values()]
 
+    def open_orders_at(self, address: str) -> list[OrderView]:
+        """Every open order backed by `address`, under any API key: the control plane's view."""
+        wanted = address.lower()
+        return [
+            self._view(o) for o in sorted(self._open(), key=lambda o: o.seq) if o.address.lower() == wanted
+        ]
+
     def open_orders(
         self,
         owner: str,

@@ -286,3 +286,26 @@ def test_funding_needs_a_hex_address(fresh_exchange: ExchangeThread) -> None:
 
     assert response.status_code == 400
     assert fresh_exchange.call(lambda: fresh_exchange.server.exchange.accounts.get(address)) is None
+
+
+def test_the_control_plane_lists_an_address_open_orders_while_every_other_route_fails(
+    fresh_exchange: ExchangeThread,
+) -> None:
+    """What a test or the soak watches a bot through when its own requests are being failed."""
+    key = throwaway_key("local-orders")
+    client = ClobClient(host=fresh_exchange.url, chain_id=137, key=key)
+    client.set_api_creds(client.create_or_derive_api_key())
+    fund(fresh_exchange, client.get_address(), 100)
+    client.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.21, size=5, side="BUY"))
+    set_faults(fresh_exchange, error_status=503, error_count=1000)
+    try:
+        listed = httpx.get(f"{fresh_exchange.url}/_local/orders", params={"address": client.get_address()})
+        refused = httpx.get(f"{fresh_exchange.url}/_local/orders", params={"address": "0x12"})
+        failing = httpx.get(f"{fresh_exchange.url}/book", params={"token_id": FED.yes_token})
+    finally:
+        set_faults(fresh_exchange, error_status=0)
+
+    assert failing.status_code == 503
+    [order] = listed.json()
+    assert (order["price"], order["original_size"], order["asset_id"]) == ("0.21", "5", FED.yes_token)
+    assert refused.status_code == 400

@@ -796,6 +796,14 @@ class ExchangeApi:
             )
         return JSONResponse(self.state.faults.snapshot())
 
+    async def local_orders(self, request: Request) -> Response:
+        """The open orders of one address, read on the control plane: faults never apply here, so a
+        test or the soak can watch a bot's quotes while its own requests are being failed."""
+        address = request.query_params.get("address", "")
+        if not _is_address(address):
+            raise ExchangeRejection("Invalid payload: address must be 0x and 40 hex digits")
+        return JSONResponse([render.open_order(o) for o in self.ex.open_orders_at(address)])
+
     async def local_status(self, request: Request) -> Response:
         return JSONResponse(
             {
@@ -964,6 +972,7 @@ def build_app(state: ServerState) -> Starlette:
         ("/_local/fund", api.local_fund, ["POST"]),
         ("/_local/faults", api.local_faults, ["GET", "POST"]),
         ("/_local/status", api.local_status, ["GET"]),
+        ("/_local/orders", api.local_orders, ["GET"]),
     ]
     routes: list[Route | WebSocketRoute] = [
         Route(path, _handler(fn), methods=methods) for path, fn, methods in routes_spec
