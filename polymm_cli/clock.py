@@ -63,9 +63,6 @@ class ManualClock:
         heapq.heappush(self._timers, timer)
         return timer
 
-    def call_later(self, delay: float, callback: Callable[[], None]) -> _Timer:
-        return self.call_at(self._now + delay, callback)
-
     def advance(self, seconds: float) -> None:
         """Move time forward, firing every timer due on the way at its own due time."""
         if seconds < 0:

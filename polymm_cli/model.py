@@ -225,7 +225,7 @@ class QuoteOrderView:
     price: Decimal
     yes_price: Decimal
     remaining: Decimal
-    tag: str  # "bid" or "ask" of the market in YES terms ("" when adopted/unknown)
+    tag: str  # "bid" or "ask" of the market in YES terms, or "exit" (a stop-loss exit order)
     scoring: bool = False  # earns liquidity rewards now
     scoring_note: str = ""  # why (not)
 

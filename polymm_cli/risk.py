@@ -103,11 +103,6 @@ class RiskVerdict:
     dropped: tuple[tuple[TargetQuote, str], ...] = ()
     halt_reason: str | None = None
 
-    @property
-    def halted(self) -> bool:
-        """True when the verdict is a halt (cancel everything)."""
-        return self.halt_reason is not None
-
 
 def _raises_exposure(token_id: str, side: Side, market: Market) -> bool:
     # BUY YES and SELL NO raise e; BUY NO and SELL YES lower it.

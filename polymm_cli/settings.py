@@ -62,7 +62,6 @@ class Settings(BaseSettings):
     # The real venue talks only to https on polymarket.com unless this is set (--unsafe-polymarket-url).
     unsafe_polymarket_url: bool = False
     data_dir: Path = Field(default_factory=default_data_dir)
-    chain_id: int = 137
 
     private_key: SecretStr | None = None
     api_key: str | None = None

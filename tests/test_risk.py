@@ -68,7 +68,7 @@ def test_a_clean_plan_passes_unchanged() -> None:
     assert verdict.plan is p
     assert verdict.dropped == ()
     assert verdict.halt_reason is None
-    assert not verdict.halted
+    assert verdict.halt_reason is None
 
 
 def test_halted_cancels_everything_and_places_nothing() -> None:
@@ -79,7 +79,7 @@ def test_halted_cancels_everything_and_places_nothing() -> None:
 
     assert verdict.plan == ReconcilePlan(cancels=("c1", "k1", "k2"))
     assert verdict.halt_reason == HALT_REASON
-    assert verdict.halted
+    assert verdict.halt_reason is not None
     assert reasons(verdict.dropped) == ["halted"]
 
 

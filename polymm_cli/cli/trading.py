@@ -255,7 +255,7 @@ def cancel_all(
     else:
         if report.halted_run:
             typer.echo(
-                "halted the running engine of this wallet (its quotes stay pulled until it is stopped)"
+                "halted the running engine of this wallet (its quotes stay pulled until `polymm resume`)"
             )
         typer.echo(f"cancelled {len(report.canceled)} order(s)")
         for oid in report.canceled:

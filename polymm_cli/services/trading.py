@@ -114,17 +114,11 @@ def check_params_for(market: Market, params: QuoteParams) -> None:
     name = market.slug or market.condition_id
     if params.spread < market.tick_size:
         raise UsageError(f"spread {params.spread} is below one tick ({market.tick_size}) of {name}")
-    if params.spread >= 1:
-        raise UsageError(f"spread {params.spread} must be below 1")
     if params.size < market.min_order_size:
         raise UsageError(  # decimal_str: the listing's 5.0 reads 5
             f"size {params.size} is below the minimum order size ({decimal_str(market.min_order_size)})"
             f" of {name}"
         )
-    if params.position_limit <= 0:
-        raise UsageError("position limit must be positive")
-    if params.requote_threshold < 0:
-        raise UsageError("requote threshold must not be negative")
 
 
 def check_caps(params: QuoteParams, caps: HardCaps) -> None:

@@ -1,8 +1,9 @@
 """The Venue port's contract: what every venue must do, run against each venue factory.
 
-Today one factory: the Polymarket adapter over loopback to a local exchange started by this module
-(no synthetic flow, instant settlement). Another venue joins with one line in VENUE_FACTORIES: an
-async context-manager factory `(exchange, label, knobs) -> Venue`. Tests that inject HTTP or
+Two factories: the Polymarket adapter over loopback to a local exchange started by this module
+(no synthetic flow, instant settlement), and the in-process SimVenue over the same exchange. Another
+venue joins with one line in VENUE_FACTORIES: an async context-manager factory
+`(exchange, label, knobs) -> Venue`. Tests that inject HTTP or
 WebSocket faults at the exchange apply only to factories with `wire=True`.
 
 Each test trades with its own keys (the label) and, where it rests orders, in its own market and
