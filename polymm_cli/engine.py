@@ -631,7 +631,7 @@ class QuotingEngine:
             return
         changed = False
         for fill in update.fills:
-            record = fill_record(update, fill)
+            record = fill_record(update, fill, fee_exponent=state.market.fee_exponent)
             if self.ledger.record_fill(record, run_id=self.run_id):
                 changed = True
                 self.fill_count += 1

@@ -7,7 +7,7 @@ never via float. Records are frozen dataclasses with slots.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import ClassVar
 
@@ -114,6 +114,19 @@ class Market:
 class PriceLevel:
     price: Decimal
     size: Decimal
+
+
+FEE_QUANTUM = Decimal("0.00001")
+
+
+def taker_fee(size: Decimal, price: Decimal, rate: Decimal, exponent: int = 1) -> Decimal:
+    """The taker fee of a match, as Polymarket charges it: size x rate x (p(1-p))^exponent in pUSD,
+    rounded half-even to 5 decimals and at least 0.00001 when charged at all. Makers pay none. The
+    one formula: the local exchange charges it and the ledger records it."""
+    if rate <= 0 or size <= 0:
+        return ZERO
+    fee = (size * rate * (price * (ONE - price)) ** exponent).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    return max(fee, FEE_QUANTUM)
 
 
 def decimal_str(value: Decimal) -> str:

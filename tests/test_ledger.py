@@ -767,3 +767,32 @@ def test_a_version_1_ledger_that_cannot_migrate_whole_is_left_untouched(tmp_path
 
     with closing(sqlite3.connect(path)) as raw:
         assert list(raw.iterdump()) == dump_before
+
+
+def test_a_taker_fill_is_recorded_with_the_fee_the_exchange_charges_exponent_included() -> None:
+    """One fee formula: the ledger records what the venue charges, (p(1-p))^exponent and its rounding."""
+    from polymm_cli.venues.base import Fill, TradeUpdate, fill_record
+
+    fill = Fill(
+        trade_id="t",
+        order_id="o",
+        token_id="1",
+        side=Side.BUY,
+        price=D("0.33"),
+        size=D("7"),
+        fee_rate_bps=D("1000"),
+        liquidity="TAKER",
+    )
+    update = TradeUpdate(
+        trade_id="t",
+        market="m",
+        status=TradeStatus.MATCHED,
+        taker_order_id="o",
+        trader_side="TAKER",
+        fills=(fill,),
+        venue_ts=1.0,
+        recv_ts=1.0,
+    )
+
+    assert fill_record(update, fill).fee == D("0.15477")  # 7 x 0.1 x 0.2211 = 0.15477
+    assert fill_record(update, fill, fee_exponent=2).fee == D("0.03422")  # 7 x 0.1 x 0.2211^2

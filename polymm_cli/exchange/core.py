@@ -38,14 +38,13 @@ from polymm_cli.exchange.events import (
     TradeView,
 )
 from polymm_cli.exchange.matching import Fill, MarketBook, RestingOrder
-from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Side, TradeStatus
+from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Side, TradeStatus, taker_fee
 
 HEARTBEAT_TIMEOUT_S = 10.0
 GTD_SECURITY_THRESHOLD_S = 60
 # The implied price of a market order (FOK/FAK) is a ratio of rounded amounts (reference §4.2: $10 at
 # 0.52 signs 10 / 19.2307 = 0.520002...); it is snapped to the grid within this. Limit prices are not.
 MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")
-FEE_QUANTUM = Decimal("0.00001")
 CLOSED_ORDER_RETENTION_S = 3600.0
 
 
@@ -118,14 +117,6 @@ def _base_units(amount: Decimal) -> int:
 
 def _q6(amount: Decimal) -> Decimal:
     return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
-
-
-def taker_fee(size: Decimal, price: Decimal, rate: Decimal, exponent: int) -> Decimal:
-    """fee = C x rate x (p(1-p))^e, rounded to 5 decimals, at least 0.00001 when charged (§9)."""
-    if rate <= 0 or size <= 0:
-        return ZERO
-    fee = (size * rate * (price * (ONE - price)) ** exponent).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
-    return max(fee, FEE_QUANTUM)
 
 
 class LocalExchange:

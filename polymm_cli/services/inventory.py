@@ -220,7 +220,7 @@ def liquidate(
                     await venue.cancel(resting)  # a limit exit that did not fill is not left behind
                 for update in await venue.trades(market.condition_id, after=started - 60):
                     for fill in update.fills:
-                        record = fill_record(update, fill)
+                        record = fill_record(update, fill, fee_exponent=market.fee_exponent)
                         if not ledger.record_fill(record):
                             ledger.record_status(
                                 update.trade_id, fill.order_id, update.status, update.recv_ts

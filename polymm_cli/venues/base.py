@@ -26,7 +26,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from polymm_cli.model import MICRO, ONE, FillRecord, Market, PriceLevel, Side, TradeStatus
+from polymm_cli.model import FillRecord, Market, PriceLevel, Side, TradeStatus, taker_fee
 
 # ---------------------------------------------------------------------------------------------------
 # Events: market channel
@@ -364,12 +364,12 @@ class Chain(Protocol):
         ...
 
 
-def fill_record(update: TradeUpdate, fill: Fill) -> FillRecord:
-    """Our part of a match as the ledger records it; a taker pays fee = size x rate x p(1-p) (§9)."""
+def fill_record(update: TradeUpdate, fill: Fill, *, fee_exponent: int = 1) -> FillRecord:
+    """Our part of a match as the ledger records it; a taker pays `model.taker_fee` at the trade's
+    fee rate and the market's fee exponent."""
     fee = Decimal(0)
     if fill.liquidity == "TAKER" and fill.fee_rate_bps:
-        rate = fill.fee_rate_bps / Decimal(10_000)
-        fee = (fill.size * rate * fill.price * (ONE - fill.price)).quantize(MICRO)
+        fee = taker_fee(fill.size, fill.price, fill.fee_rate_bps / Decimal(10_000), fee_exponent)
     return FillRecord(
         trade_id=update.trade_id,
         order_id=fill.order_id,

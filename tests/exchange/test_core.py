@@ -22,12 +22,11 @@ from polymm_cli.exchange.core import (
     OrderRequest,
     OrderResult,
     SettlementConfig,
-    taker_fee,
 )
 from polymm_cli.exchange.events import ExchangeEvent, OrderEvent, TickSizeEvent, TradeEvent
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.state import snapshot
-from polymm_cli.model import Market, OrderType, Side, TradeStatus
+from polymm_cli.model import Market, OrderType, Side, TradeStatus, taker_fee
 
 FED = sample_markets()[0]  # 0.01 tick, taker fee rate 0.04, min size 5
 BTC = sample_markets()[1]  # 0.001 tick
