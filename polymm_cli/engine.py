@@ -54,7 +54,7 @@ from polymm_cli.model import (
     TradeStatus,
     pair_flow,
 )
-from polymm_cli.pnl import MarketPnl, project
+from polymm_cli.pnl import MarketPnl, day_start, project
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
 from polymm_cli.regime import MarketRegime, RegimeParams
@@ -853,7 +853,7 @@ class QuotingEngine:
             self.ledger.flows(cid),
             {cid: state.market},
             marks,
-            day_start=self.clock.now() - self.clock.now() % 86_400,
+            day_start=day_start(self.clock.now()),
         )
         pnl = report.markets[0] if report.markets else None
         if pnl is None:

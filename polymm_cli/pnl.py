@@ -309,6 +309,11 @@ def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketP
     )
 
 
+def day_start(now: float) -> float:
+    """The start of the UTC day `now` (unix seconds) falls in: where daily P&L begins."""
+    return now - (now % 86_400)
+
+
 def project(
     fills: Iterable[FillRecord],
     flows: Iterable[FlowRecord],

@@ -19,7 +19,7 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowRecord, Market
 from polymm_cli.pnl import PnlReport as PnlReport  # re-exported: the views' type
-from polymm_cli.pnl import project
+from polymm_cli.pnl import day_start, project
 from polymm_cli.services.guard import Action
 from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
 from polymm_cli.settings import Settings
@@ -50,10 +50,6 @@ class _Records:
     fills: list[FillRecord]
     flows: list[FlowRecord]
     markets: list[str]
-
-
-def day_start(now: float) -> float:
-    return now - (now % 86_400)
 
 
 def current_account(settings: Settings) -> Account:
