@@ -896,3 +896,21 @@ def test_valid_frames_with_one_field_corrupted_give_events_or_wire_error(data: s
         target[key] = data.draw(JSON_VALUES)
 
     parse_both(json.dumps(frame))
+
+
+def test_a_rest_trade_record_keeps_every_digit_the_venue_sent() -> None:
+    """REST bodies are decoded with exact decimals; a record is parsed as it is, never re-encoded
+    through floats (0.1 + 0.2 style losses on sizes and prices the ledger then records)."""
+    from polymm_cli.venues.polymarket.records import trade_update_of
+    from polymm_cli.venues.polymarket.rest import decode_json
+
+    body = decode_json(
+        '{"id": "t1", "status": "MATCHED", "market": "0xm", "asset_id": "11", "side": "BUY",'
+        ' "price": 0.1234567890123456789, "size": 7.123456789012345678901, "taker_order_id": "0xo",'
+        ' "trader_side": "TAKER", "owner": "key", "match_time": "1777370400", "fee_rate_bps": "0"}'
+    )
+
+    update = trade_update_of(body, 1.0, api_key="key", maker_address="")
+
+    [fill] = update.fills
+    assert (fill.price, fill.size) == (Decimal("0.1234567890123456789"), Decimal("7.123456789012345678901"))

@@ -13,15 +13,14 @@ multiple is that multiple (the venue's base-unit arithmetic leaves dust like 4.9
 from __future__ import annotations
 
 import dataclasses
-import json
 from collections.abc import Mapping
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from polymm_cli.errors import VenueError
 from polymm_cli.model import MICRO
-from polymm_cli.venues.base import OpenOrder, OrderUpdate, TradeUpdate, UserEvent
-from polymm_cli.venues.polymarket.wire import ParsedFrame, WireError, parse_user_frame
+from polymm_cli.venues.base import OpenOrder, OrderUpdate, TradeUpdate
+from polymm_cli.venues.polymarket.wire import WireError, parse_user_record
 
 _CENT = Decimal("0.01")
 _DUST = MICRO
@@ -48,30 +47,11 @@ def normalise_trade(update: TradeUpdate) -> TradeUpdate:
     return dataclasses.replace(update, fills=tuple(fills)) if changed else update
 
 
-def _one_event(record: Any, event_type: str, extra: Mapping[str, Any]) -> str:
-    if not isinstance(record, Mapping):
-        raise WireError(f"{event_type} record is {type(record).__name__}, not an object")
-    return json.dumps({**record, "event_type": event_type, **extra}, default=float)
-
-
-def _only_event(frame: ParsedFrame[UserEvent]) -> UserEvent | None:
-    """The one event of a one-record frame; a bad record raises its own error (the caller skips or
-    fails that record, never a whole page)."""
-    if frame.problems:
-        raise WireError(frame.problems[0].error)
-    return frame.events[0] if len(frame.events) == 1 else None
-
-
 def order_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> OrderUpdate:
     """A REST OpenOrder record as an OrderUpdate of kind UPDATE (its current state)."""
-    event = _only_event(
-        parse_user_frame(
-            _one_event(record, "order", {"type": "UPDATE"}),
-            recv_ts,
-            api_key=api_key,
-            maker_address=maker_address,
-        )
-    )
+    if isinstance(record, Mapping) and "type" not in record:
+        record = {**record, "type": "UPDATE"}
+    event = parse_user_record(record, "order", recv_ts, api_key=api_key, maker_address=maker_address)
     if not isinstance(event, OrderUpdate):
         raise WireError("order record did not parse as one order")
     return event
@@ -79,11 +59,7 @@ def order_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address:
 
 def trade_update_of(record: Any, recv_ts: float, *, api_key: str, maker_address: str) -> TradeUpdate:
     """A REST trade record as a TradeUpdate carrying our fills (normalised)."""
-    event = _only_event(
-        parse_user_frame(
-            _one_event(record, "trade", {}), recv_ts, api_key=api_key, maker_address=maker_address
-        )
-    )
+    event = parse_user_record(record, "trade", recv_ts, api_key=api_key, maker_address=maker_address)
     if not isinstance(event, TradeUpdate):
         raise WireError("trade record did not parse as one trade")
     return normalise_trade(event)

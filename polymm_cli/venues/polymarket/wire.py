@@ -869,3 +869,18 @@ def parse_user_frame(
         ParsedFrame, (events, _NO_PROBLEMS if problems is None else problems.result())
     )
     return frame
+
+
+def parse_user_record(
+    record: Any, event_type: str, recv_ts: float, *, api_key: str, maker_address: str
+) -> UserEvent:
+    """One REST record (`order` or `trade`, already decoded with exact decimals) as the event the
+    user channel would carry; WireError when it is malformed. No re-encoding: nothing is lost."""
+    if type(record) is not dict:
+        _fail(f"{event_type} record is {type(record).__name__}, not an object")
+    try:
+        return _USER_PARSERS[event_type](record, recv_ts, api_key, maker_address)
+    except WireError as exc:
+        raise WireError(f"{event_type}: {exc}") from None
+    except _MALFORMED as exc:
+        raise WireError(f"{event_type}: malformed record ({type(exc).__name__})") from None
