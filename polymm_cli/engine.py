@@ -337,11 +337,7 @@ class QuotingEngine:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
                 for o in leftovers:
-                    tag = (
-                        "bid"
-                        if (o.side is Side.BUY) == (o.token_id == self.states[cid].market.yes_token)
-                        else "ask"
-                    )
+                    tag = "bid" if self.states[cid].market.is_bid(o.token_id, o.side) else "ask"
                     self.live[o.order_id] = _LiveOrder(
                         o.order_id, cid, o.token_id, o.side, o.price, o.remaining, tag
                     )
@@ -584,7 +580,7 @@ class QuotingEngine:
         if isinstance(event, TickSizeChange):
             state.market = replace(state.market, tick_size=event.new_tick)
         else:
-            yes = event.price if event.token_id == state.market.yes_token else ONE - event.price
+            yes = state.market.yes_price(event.token_id, event.price)
             state.trust.on_trade(yes)
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
@@ -617,7 +613,7 @@ class QuotingEngine:
         elif status == "LIVE":
             # ours (the user channel carries only our orders) but placed elsewhere or before a restart
             market = self.states[cid].market
-            tag = "bid" if (event.side is Side.BUY) == (event.token_id == market.yes_token) else "ask"
+            tag = "bid" if market.is_bid(event.token_id, event.side) else "ask"
             self.live[event.order_id] = _LiveOrder(
                 event.order_id, cid, event.token_id, event.side, event.price, event.remaining, tag
             )
@@ -636,7 +632,7 @@ class QuotingEngine:
                 changed = True
                 self.fill_count += 1
                 if state.regime is not None:
-                    is_bid = (fill.side is Side.BUY) == (fill.token_id == state.market.yes_token)
+                    is_bid = state.market.is_bid(fill.token_id, fill.side)
                     state.regime.observe_fill(self.clock.monotonic(), "bid" if is_bid else "ask")
                 state.fills.appendleft(
                     (
@@ -948,8 +944,8 @@ class QuotingEngine:
         dust = self.config.trust.min_top_size or market.min_order_size
         ours: dict[tuple[bool, Decimal], Decimal] = {}
         for o in mine:
-            is_bid = (o.side is Side.BUY) == (o.token_id == market.yes_token)
-            yes_price = o.price if o.token_id == market.yes_token else ONE - o.price
+            is_bid = market.is_bid(o.token_id, o.side)
+            yes_price = market.yes_price(o.token_id, o.price)
             ours[(is_bid, yes_price)] = ours.get((is_bid, yes_price), ZERO) + o.remaining
 
         def side(levels: tuple[PriceLevel, ...], is_bid: bool) -> tuple[PriceLevel, ...]:
@@ -1101,7 +1097,7 @@ class QuotingEngine:
 
     @staticmethod
     def _order_view(m: Market, o: _LiveOrder, mid: Decimal | None) -> QuoteOrderView:
-        yes_price = o.price if o.token_id == m.yes_token else ONE - o.price
+        yes_price = m.yes_price(o.token_id, o.price)
         scoring, note = False, "no two-sided book"
         if mid is not None:
             scoring, note = scoring_status(

@@ -102,6 +102,15 @@ class Market:
             return "No"
         raise KeyError(token_id)
 
+    def is_bid(self, token_id: str, side: Side) -> bool:
+        """Whether an order is the market's bid in YES terms: a BUY of YES or a SELL of NO (its fill
+        raises net exposure YES - NO); otherwise it is the ask."""
+        return (side is Side.BUY) == (token_id == self.yes_token)
+
+    def yes_price(self, token_id: str, price: Decimal) -> Decimal:
+        """An order's price in YES terms (a NO price p is a YES price 1 - p)."""
+        return price if token_id == self.yes_token else ONE - price
+
     def complement(self, token_id: str) -> str:
         if token_id == self.yes_token:
             return self.no_token

@@ -104,15 +104,6 @@ class RiskVerdict:
     halt_reason: str | None = None
 
 
-def _raises_exposure(token_id: str, side: Side, market: Market) -> bool:
-    # BUY YES and SELL NO raise e; BUY NO and SELL YES lower it.
-    return (token_id == market.yes_token) is (side is Side.BUY)
-
-
-def _yes_price(token_id: str, price: Decimal, market: Market) -> Decimal:
-    return price if token_id == market.yes_token else ONE - price
-
-
 def vet(
     plan: ReconcilePlan,
     *,
@@ -157,8 +148,8 @@ def vet(
     for order in kept:
         if order.token_id != yes and order.token_id != no:
             continue
-        yp = _yes_price(order.token_id, order.price, market)
-        if _raises_exposure(order.token_id, order.side, market):
+        yp = market.yes_price(order.token_id, order.price)
+        if market.is_bid(order.token_id, order.side):
             top_bid = yp if top_bid is None or yp > top_bid else top_bid
         else:
             top_ask = yp if top_ask is None or yp < top_ask else top_ask
@@ -207,7 +198,7 @@ def vet(
                     )
                 )
                 continue
-        raises = _raises_exposure(token, side, market)
+        raises = market.is_bid(token, side)
         if raises:
             if worst_up + size > limit:
                 dropped.append(
@@ -225,7 +216,7 @@ def vet(
                 )
             )
             continue
-        yp = _yes_price(token, price, market)
+        yp = market.yes_price(token, price)
         if raises:
             if top_ask is not None and yp >= top_ask:
                 dropped.append(

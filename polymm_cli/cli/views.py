@@ -73,7 +73,7 @@ def book_table(m: MarketSnapshot) -> Table:
     ours: dict[tuple[str, Decimal], Decimal] = {}
     for o in m.orders:
         # from the order itself, not its tag: an adopted order's tag is "" (it was shown as an ask)
-        is_bid = (o.side is Side.BUY) == (o.token_id == m.market.yes_token)
+        is_bid = m.market.is_bid(o.token_id, o.side)
         key = ("bid" if is_bid else "ask", o.yes_price)
         ours[key] = ours.get(key, Decimal(0)) + o.remaining
     table = Table(title="book (YES)", show_edge=False, pad_edge=False, box=None)
