@@ -14,12 +14,13 @@ should ignore a book that is not `synced`.
 from __future__ import annotations
 
 from bisect import bisect_left, insort
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 
-from polymm_cli.model import PriceLevel, Side
+from polymm_cli.model import Market, PriceLevel, Side
 
 _TWO = Decimal(2)
+_ZERO = Decimal(0)
 
 
 class OrderBook:
@@ -202,3 +203,47 @@ class OrderBook:
             f"OrderBook({self.token_id[:12]}..., bid={self.best_bid}, ask={self.best_ask}, "
             f"levels={len(self._bid_px)}/{len(self._ask_px)}, tick={self.tick_size}, epoch={self.epoch})"
         )
+
+
+# -- the market as we should read it: without our own orders, without dust -----------------------
+
+
+def own_levels(
+    market: Market, orders: Iterable[tuple[str, Side, Decimal, Decimal]]
+) -> dict[tuple[bool, Decimal], Decimal]:
+    """Our resting size per (is it a bid, YES price), from (token id, side, price, remaining) of each
+    of our orders: what to take out of the YES book before reading the market off it."""
+    ours: dict[tuple[bool, Decimal], Decimal] = {}
+    for token_id, side, price, remaining in orders:
+        key = (market.is_bid(token_id, side), market.yes_price(token_id, price))
+        ours[key] = ours.get(key, _ZERO) + remaining
+    return ours
+
+
+def external_levels(
+    bids: Iterable[PriceLevel],
+    asks: Iterable[PriceLevel],
+    ours: Mapping[tuple[bool, Decimal], Decimal],
+    dust: Decimal,
+) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]]:
+    """The YES book (best first) without our own size and without levels smaller than `dust`.
+    Quoting around, marking to or selling into a book our own quotes make would anchor us to
+    ourselves; a level below the dust size is not the market."""
+
+    def side(levels: Iterable[PriceLevel], is_bid: bool) -> tuple[PriceLevel, ...]:
+        out = []
+        for level in levels:
+            left = level.size - ours.get((is_bid, level.price), _ZERO)
+            if left >= dust and left > 0:
+                out.append(PriceLevel(level.price, left))
+        return tuple(out)
+
+    return side(bids, True), side(asks, False)
+
+
+def mark(bids: tuple[PriceLevel, ...], asks: tuple[PriceLevel, ...]) -> Decimal | None:
+    """The YES price positions are marked at: the mid of the external book's best levels; None
+    without a two-sided, uncrossed book. The engine, the dashboard and `polymm pnl` all use it."""
+    if not bids or not asks or bids[0].price >= asks[0].price:
+        return None
+    return (bids[0].price + asks[0].price) / _TWO

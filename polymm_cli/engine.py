@@ -25,7 +25,7 @@ from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from polymm_cli.book import OrderBook
+from polymm_cli.book import OrderBook, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
@@ -806,13 +806,12 @@ class QuotingEngine:
             cost = (pnl.avg_cost_yes or ZERO) * state.yes_position + (
                 pnl.avg_cost_no or ZERO
             ) * state.no_position
-        book = self.books.get(state.market.yes_token)
         return Holding(
             market=state.market,
             yes=state.yes_position,
             no=state.no_position,
             cost=cost,
-            mark=book.mid if book is not None else None,
+            mark=self._external_mid(state.market),
         )
 
     def _other_holdings(self, cid: str) -> list[Holding]:
@@ -941,22 +940,9 @@ class QuotingEngine:
         book = self.books.get(market.yes_token)
         if book is None:
             return (), ()
+        ours = own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
         dust = self.config.trust.min_top_size or market.min_order_size
-        ours: dict[tuple[bool, Decimal], Decimal] = {}
-        for o in mine:
-            is_bid = market.is_bid(o.token_id, o.side)
-            yes_price = market.yes_price(o.token_id, o.price)
-            ours[(is_bid, yes_price)] = ours.get((is_bid, yes_price), ZERO) + o.remaining
-
-        def side(levels: tuple[PriceLevel, ...], is_bid: bool) -> tuple[PriceLevel, ...]:
-            out = []
-            for level in levels:
-                left = level.size - ours.get((is_bid, level.price), ZERO)
-                if left >= dust and left > 0:
-                    out.append(PriceLevel(level.price, left))
-            return tuple(out)
-
-        return side(book.levels(Side.BUY, depth), True), side(book.levels(Side.SELL, depth), False)
+        return external_levels(book.levels(Side.BUY, depth), book.levels(Side.SELL, depth), ours, dust)
 
     def _warmup_mid(self, state: _MarketState, mine: Sequence[_LiveOrder]) -> tuple[Decimal | None, str]:
         """While a fresh book is warming up, the depth-weighted mid (a thin top cannot drag it)."""
@@ -979,9 +965,9 @@ class QuotingEngine:
         return bid, bid_size, ask, ask_size
 
     def _external_mid(self, market: Market) -> Decimal | None:
+        """The mark (`book.mark`): the mid of the book without our orders and without dust."""
         mine = [o for o in self.live.values() if o.market == market.condition_id]
-        bid, _, ask, _ = self._external_top(market, mine)
-        return (bid + ask) / 2 if bid is not None and ask is not None and bid < ask else None
+        return mark(*self._external_levels(market, mine))
 
     def _pause_reason(self) -> str:
         if self.halted:

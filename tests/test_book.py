@@ -236,3 +236,18 @@ def test_any_sequence_of_updates_matches_a_plain_dict_model(
     assert book.levels(Side.SELL) == tuple(PriceLevel(p, s) for p, s in asks)
     assert book.best_bid == (bids[0][0] if bids else None)
     assert book.best_ask == (asks[0][0] if asks else None)
+
+
+def test_the_mark_is_the_mid_of_the_book_without_our_orders_and_without_dust() -> None:
+    from polymm_cli.book import external_levels, mark, own_levels
+    from polymm_cli.exchange.markets import sample_markets
+    from polymm_cli.model import PriceLevel
+
+    fed = sample_markets()[0]
+    bids = (PriceLevel(D("0.54"), D("10")), PriceLevel(D("0.50"), D("2")), PriceLevel(D("0.45"), D("100")))
+    asks = (PriceLevel(D("0.55"), D("100")),)
+    ours = own_levels(fed, [(fed.yes_token, Side.BUY, D("0.54"), D("10"))])  # our bid is the best
+
+    assert mark(bids, asks) == D("0.545")
+    assert mark(*external_levels(bids, asks, ours, D(5))) == D("0.50")  # 0.50 x 2 is dust
+    assert mark((), asks) is None

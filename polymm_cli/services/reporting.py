@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
+from polymm_cli.book import external_levels, mark, own_levels
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.ledger import Ledger
@@ -86,8 +87,13 @@ def pnl(settings: Settings, market: str | None, *, all_accounts: bool = False) -
                 m = recorded.get(cid) or await venue.market(cid)
                 known[cid] = m
                 book = await venue.book(m.yes_token)
-                if book.bids and book.asks:
-                    marks[cid] = (book.bids[0].price + book.asks[0].price) / 2
+                mine = await venue.open_orders(cid)  # a running bot's quotes are not the market
+                ours = own_levels(m, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
+                at = mark(
+                    *external_levels(book.bids, book.asks, ours, settings.dust_size or m.min_order_size)
+                )
+                if at is not None:
+                    marks[cid] = at
             cash = (await venue.balances()).collateral
             return known, marks, cash
 

@@ -6,6 +6,7 @@ import json
 from decimal import Decimal
 
 from py_clob_client_v2.client import ClobClient
+from py_clob_client_v2.clob_types import OrderArgsV2
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
@@ -227,3 +228,36 @@ def test_reward_fitting_is_reported_and_applies_only_where_the_user_let_it() -> 
     assert [q["yes_price"] for q in env_payload["quotes"]] == ["0.48", "0.52"]  # the env is explicit too
     assert [(q["yes_price"], q["size"]) for q in opted_in["quotes"]] == [("0.481", "10"), ("0.519", "10")]
     assert opted_in["reward_fit"] == "band"
+
+
+def test_pnl_marks_to_the_book_without_our_own_quotes_as_the_running_engine_does() -> None:
+    """10 YES bought at 0.40; the market is 0.45 / 0.55 and our own bid rests at 0.54. The mark is
+    0.50 (our bid is not the market), so unrealised P&L is +1.00, not +1.45: the same mark as the
+    engine's dashboard (book.mark)."""
+    # Arrange: a quiet exchange, another wallet's book, our wallet's bid and our recorded fill
+    data_dir().mkdir(parents=True)
+    with ExchangeThread(ExchangeConfig(flow=False)) as server:
+        other = ClobClient(host=server.url, chain_id=137, key=throwaway_key("mark-maker"))
+        other.set_api_creds(other.create_or_derive_api_key())
+        server.call(server.server.exchange.fund, other.get_address(), Decimal(1000))
+        server.call(server.server.exchange.split, other.get_address(), FED.condition_id, Decimal(200))
+        for price, side in (("0.45", "BUY"), ("0.55", "SELL")):
+            other.create_and_post_order(
+                OrderArgsV2(token_id=FED.yes_token, price=float(price), size=100, side=side)
+            )
+        ours = polymm("quote", FED.slug, "--exchange-url", server.url)  # creates and funds our wallet
+        assert ours.returncode == 0, ours.stderr
+        key = (data_dir() / LOCAL_KEY_FILE).read_text().strip()
+        we = ClobClient(host=server.url, chain_id=137, key=key)
+        we.set_api_creds(we.create_or_derive_api_key())
+        we.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.54, size=10, side="BUY"))
+        with Ledger.open(data_dir(), account=Account("local", we.get_address())) as ledger:
+            ledger.record_fill(fed_fill("bought-at-0.40", "10"))
+
+        # Act
+        result = polymm("pnl", "--json", "--exchange-url", server.url)
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    [market] = json.loads(result.stdout)["markets"]
+    assert Decimal(market["unrealized_pnl"]) == Decimal("1")
