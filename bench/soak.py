@@ -24,6 +24,7 @@ import json
 import random
 import secrets
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -675,13 +676,27 @@ def parse_args(argv: list[str]) -> SoakConfig:
     )
 
 
+async def _until_signalled(config: SoakConfig) -> dict[str, Any]:
+    """The soak, cancelled by Ctrl+C or SIGTERM: the cancellation runs every finally block, so the
+    bot and the exchange (in their own process groups) are always stopped."""
+    task = asyncio.current_task()
+    assert task is not None
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, task.cancel)
+    return await run_soak(config)
+
+
 def main(argv: list[str] | None = None) -> int:
     config = parse_args(sys.argv[1:] if argv is None else argv)
     try:
-        report = asyncio.run(run_soak(config))
+        report = asyncio.run(_until_signalled(config))
     except PolymmError as exc:  # e.g. an unknown --market: one line, as polymm says it
         print(f"error: {exc}", file=sys.stderr)
         return exc.exit_code
+    except asyncio.CancelledError:
+        print("soak interrupted: the bot and the exchange were stopped", file=sys.stderr)
+        return 130
     print(table(report))
     for line in failure_details(report):
         print("  " + line)
