@@ -76,8 +76,6 @@ async def simulate(
             EngineConfig(
                 params=params,
                 settle_timeout_s=0,
-                heartbeat_interval_s=3600,
-                heartbeat_stale_s=1e12,  # it beats once (its loops sleep in real time): never stale
                 halt_poll_s=3600,
                 tick_s=3600,
                 regime=regime or RegimeParams.off(),

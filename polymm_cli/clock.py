@@ -1,12 +1,15 @@
 """Time, injected. The only module that reads the wall clock.
 
 `Clock.now()` is unix seconds as a float (venue timestamps are built from it), `Clock.monotonic()`
-is for durations. `ManualClock` is virtual time for tests and backtests: `advance()` moves it and
-fires any timer that came due, in due order.
+is for durations, and `await Clock.sleep(s)` is the one way the engine's timers wait (heartbeats,
+the halt poll, time-driven rules, a run's duration). `ManualClock` is virtual time for tests and
+backtests: `advance()` moves it and fires any timer that came due, in due order, so a sleeper wakes
+exactly when virtual time reaches its deadline and never otherwise.
 """
 
 from __future__ import annotations
 
+import asyncio
 import heapq
 import itertools
 import time
@@ -24,6 +27,10 @@ class Clock(Protocol):
         """Seconds on a clock that never goes back."""
         ...
 
+    async def sleep(self, seconds: float) -> None:
+        """Wait `seconds` of this clock's time."""
+        ...
+
 
 class SystemClock:
     """The wall clock."""
@@ -33,6 +40,9 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+    async def sleep(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
 
 
 @dataclass(order=True)
@@ -57,6 +67,23 @@ class ManualClock:
 
     def monotonic(self) -> float:
         return self._now - self._start_mono
+
+    async def sleep(self, seconds: float) -> None:
+        """Wait until virtual time has moved `seconds` on (a test's `advance` moves it)."""
+        if seconds <= 0:
+            await asyncio.sleep(0)
+            return
+        woken: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+
+        def wake() -> None:
+            if not woken.done():
+                woken.set_result(None)
+
+        timer = self.call_at(self._now + seconds, wake)
+        try:
+            await woken
+        finally:
+            timer.cancelled = True
 
     def call_at(self, when: float, callback: Callable[[], None]) -> _Timer:
         timer = _Timer(when, next(self._seq), callback)

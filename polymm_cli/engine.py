@@ -289,7 +289,7 @@ class QuotingEngine:
             asyncio.create_task(self._failed.wait()): "failed",
         }
         if duration is not None:
-            waiters[asyncio.create_task(asyncio.sleep(duration))] = "duration"
+            waiters[asyncio.create_task(self.clock.sleep(duration))] = "duration"
         try:
             done, _ = await asyncio.wait(waiters, return_when=asyncio.FIRST_COMPLETED)
         finally:
@@ -512,7 +512,7 @@ class QuotingEngine:
                 except VenueError as exc:
                     self.last_error = f"heartbeat: {exc}"
             self._health_changed()
-            await asyncio.sleep(max(0.0, started + interval - self.clock.monotonic()))
+            await self.clock.sleep(max(0.0, started + interval - self.clock.monotonic()))
 
     async def _order_call(self, call: Awaitable[T]) -> T:
         """An order-path call (place or cancel), counted by the breaker: raises what it raised."""
@@ -535,7 +535,7 @@ class QuotingEngine:
                 self.halt(reason, external=True)
             elif not reason and self.halted is not None and self._halt_external:
                 self._resume()
-            await asyncio.sleep(self.config.halt_poll_s)
+            await self.clock.sleep(self.config.halt_poll_s)
 
     # -- events -----------------------------------------------------------------------------------
 
@@ -822,7 +822,7 @@ class QuotingEngine:
     async def _tick_loop(self) -> None:
         """Time-driven rules: cool-downs that end, stop-losses to check, stopped markets to resume."""
         while True:
-            await asyncio.sleep(self.config.tick_s)
+            await self.clock.sleep(self.config.tick_s)
             self._health_changed()  # a heartbeat going stale, an order-path pause ending
             now = self.clock.monotonic()
             for cid, state in self.states.items():

@@ -2,9 +2,9 @@
 
 `SimWorld` holds a `ManualClock`, a quiet `LocalExchange` (no synthetic flow: one other trader, OTHER,
 makes and moves the book on command), our bot's `SimVenue` and a ledger. Time only moves when a test
-says so (`advance`); the engine's own periodic loops still sleep in real time, so engines made here
-beat and poll the halt file once (`heartbeat_interval_s`, `halt_poll_s` = an hour) and run their
-time-driven rules (`tick_s`) every few real milliseconds only when a test asks for it.
+says so (`advance`, `run_until`), and the engine's timers run on that clock: engines made here beat
+every 5 virtual seconds, never poll the halt file (an hour), and run their time-driven rules
+(`tick_s`) every virtual second when a test asks for them (`ticks=True`).
 
 Every helper reads what the EXCHANGE holds (our resting orders, our balances) so assertions are about
 behaviour, not about the engine's internals.
@@ -34,7 +34,7 @@ from polymm_cli.venues.sim import SimVenue
 
 BOT = "0x" + "b0" * 20
 OTHER = "0x" + "0e" * 20
-TICK_S = 0.005  # real seconds between the engine's time-driven checks, when a test turns them on
+TICK_S = 1.0  # virtual seconds between the engine's time-driven checks, when a test turns them on
 
 
 def market(slug: str, **kw: object) -> Market:
@@ -66,6 +66,7 @@ class SimWorld:
         self.ledger = Ledger.open(tmp_path, account=Account("local", BOT))
         self._ids = 0
         self.engine: QuotingEngine | None = None
+        self.halt_reason: str | None = None  # what `polymm halt` would have written (the halt file)
         self.stop = asyncio.Event()
         self.task: asyncio.Task[str] | None = None
 
@@ -171,6 +172,7 @@ class SimWorld:
         spread: str = "0.04",
         size: str = "10",
         position_limit: str = "100",
+        requote_threshold: str = "0.005",
         levels: int = 1,
         level_spacing_ticks: int = 1,
         regime: RegimeParams | None = None,
@@ -184,6 +186,7 @@ class SimWorld:
             spread=D(spread),
             size=D(size),
             position_limit=D(position_limit),
+            requote_threshold=D(requote_threshold),
             skew_enabled=False,
             levels=levels,
             level_spacing_ticks=level_spacing_ticks,
@@ -195,11 +198,9 @@ class SimWorld:
             list(markets or self.markets.values()),
             EngineConfig(
                 params=params,
-                heartbeat_interval_s=3600,
-                # the loops sleep in real time, so this world beats once: its virtual hours must not
-                # make that beat stale (tests/test_engine_supervision.py holds the staleness rule)
-                heartbeat_stale_s=1e12,
-                halt_poll_s=3600,
+                heartbeat_interval_s=5.0,
+                heartbeat_stale_s=8.0,
+                halt_poll_s=0.25,
                 stop_timeout_s=1.0,
                 tick_s=TICK_S if ticks else 3600,
                 regime=regime or RegimeParams.off(),
@@ -207,6 +208,7 @@ class SimWorld:
                 stop_loss=stop_loss or StopLossParams(),
             ),
             chain=self.venue if chain else None,
+            halt_check=lambda: self.halt_reason,
         )
         return self.engine
 
@@ -237,6 +239,17 @@ class SimWorld:
             if left <= 1e-9:
                 return
 
+    async def run_until(
+        self, condition: Callable[[], bool], *, limit_s: float = 300.0, step: float = 1.0, what: str = ""
+    ) -> None:
+        """Advance virtual time step by step until `condition` holds (at most `limit_s`)."""
+        waited = 0.0
+        while not condition():
+            if waited >= limit_s:
+                raise AssertionError(f"not within {limit_s:g} virtual s{': ' + what if what else ''}")
+            await self.advance(step, step)
+            waited += step
+
     def close(self) -> None:
         self.ledger.close()
 
@@ -248,9 +261,8 @@ async def settle(rounds: int = 30) -> None:
 
 
 async def pause() -> None:
-    """Long enough in real time for a tick of an engine made with `ticks=True`."""
+    """Let the engine handle what a step of virtual time woke (its timers, the exchange's events)."""
     await settle()
-    await asyncio.sleep(TICK_S * 3)
     await settle()
 
 

@@ -22,7 +22,7 @@ from polymm_cli.liquidation import LiquidationMode, StopLossParams
 from polymm_cli.model import FlowKind, Market, Side
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
-from tests.sim_world import SimWorld, market, until
+from tests.sim_world import SimWorld, market
 
 A = market("risk-a")
 B = market("risk-b")
@@ -254,7 +254,7 @@ async def test_a_loss_past_the_stop_pulls_every_quote_and_ends_the_run(
         assert world.task is not None and not world.task.done()
     world.book(A, "0.36", "0.38")  # mid 0.37: -5.50 < -5
     await world.advance(1.0)
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert world.quotes(A) == []
     assert world.held(A, "YES") == D(50)  # passive: nothing sold
     result = await world.finish()
@@ -298,7 +298,7 @@ async def test_market_mode_ladders_out_to_flat_within_the_slippage_floor_then_en
     world.we_buy(A, "YES", "0.48", "50")
     world.book(A, LADDER, [("0.32", "100")])  # mid 0.31: the floor is 0.26, the 0.20 bid is below it
     await world.start(world.make_engine(stop_loss=stop("market"), ticks=True))
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert world.held(A, "YES") < MIN  # flat within one minimum order size
     sells = our_sells(world, A.yes_token)
     assert sells and all(price >= D("0.26") for price, _ in sells)
@@ -313,7 +313,7 @@ async def test_market_mode_never_goes_below_the_floor_even_when_it_cannot_get_fl
     world.we_buy(A, "YES", "0.48", "50")
     world.book(A, [("0.30", "20"), ("0.20", "1000")], [("0.32", "100")])
     await world.start(world.make_engine(stop_loss=stop("market"), ticks=True))
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     sells = our_sells(world, A.yes_token)
     assert all(price == D("0.30") for price, _ in sells)
     assert (Side.BUY, D("0.20"), D(1000)) in world.other_orders(A)
@@ -328,7 +328,7 @@ async def test_one_ladder_round_takes_at_most_half_of_the_depth_within_the_floor
     # Our quotes at 0.29 / 0.33 rest when the stop fires; OTHER's only bid within the floor is 0.30 x 10.
     world.book(A, [("0.30", "10"), ("0.20", "1000")], [("0.32", "100")])
     await world.start(world.make_engine(stop_loss=stop("market"), ticks=True))
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert sum(size for _, size in our_sells(world, A.yes_token)) <= D(5)
 
 
@@ -340,7 +340,7 @@ async def test_the_ladder_never_takes_the_whole_depth_and_never_sells_below_the_
     # At the position limit there is no bid of ours in the book to confuse the ladder: only our ask.
     engine = world.make_engine(position_limit="50", stop_loss=stop("market"), ticks=True)
     await world.start(engine)
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     within_floor = [
         size for side, price, size in world.other_orders(A) if side is Side.BUY and price >= D("0.26")
     ]
@@ -360,7 +360,7 @@ async def test_limit_mode_rests_a_post_only_exit_at_the_mid_until_it_fills(world
     assert world.task is not None and not world.task.done()  # waits for the exit to fill
     assert world.other_take(A, "YES", Side.BUY, "0.31", "50")
     await world.advance(1.0)
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert world.held(A, "YES") == 0
     assert our_sells(world, A.yes_token) == [(D("0.31"), D(50))]
     assert await world.finish() == "halted: stop-loss: unrealised P&L -8.50 below -5; liquidating (limit)"
@@ -370,7 +370,7 @@ async def test_passive_mode_only_cancels(world: SimWorld) -> None:
     world.we_buy(A, "YES", "0.48", "50")
     world.book(A, LADDER, [("0.32", "100")])
     await world.start(world.make_engine(stop_loss=stop("passive"), ticks=True))
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert world.quotes(A) == []
     assert world.held(A, "YES") == D(50)
     assert our_sells(world, A.yes_token) == []
@@ -387,7 +387,7 @@ async def test_yes_no_pairs_are_merged_before_anything_is_sold(world: SimWorld, 
     world.book(A, LADDER, [("0.32", "100")])
     cash = world.collateral()
     await world.start(world.make_engine(stop_loss=stop("market"), ticks=True, chain=chain))
-    await until(lambda: world.task is not None and world.task.done())
+    await world.run_until(lambda: world.task is not None and world.task.done(), what="the run ended")
     assert world.held(A, "YES") < MIN and world.held(A, "NO") < MIN
     merges = [f for f in world.ledger.flows(A.condition_id) if f.kind is FlowKind.MERGE]
     if chain:

@@ -111,7 +111,7 @@ async def test_a_market_feed_that_raises_pulls_every_quote_and_fails_the_run(wor
 
 
 async def test_a_heartbeat_that_raises_something_unexpected_fails_the_run(world: SimWorld) -> None:
-    engine = world.make_engine()
+    world.make_engine()
     beats: list[int] = []
 
     async def heartbeat() -> None:
@@ -120,8 +120,8 @@ async def test_a_heartbeat_that_raises_something_unexpected_fails_the_run(world:
             raise RuntimeError("heartbeat bug")
 
     world.venue.heartbeat = heartbeat  # type: ignore[method-assign]
-    engine.config = engine_config_with(engine, heartbeat_interval_s=0.05)
     await quoting(world)
+    await world.advance(5.0)  # the next beat (every 5 virtual s) hits the bug
 
     failure = await failed_within_a_second(world)
     assert "heartbeat failed: RuntimeError: heartbeat bug" in str(failure)
