@@ -54,7 +54,7 @@ from polymm_cli.model import (
     TradeStatus,
     pair_flow,
 )
-from polymm_cli.pnl import MarketPnl, day_start, project
+from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
 from polymm_cli.regime import MarketRegime, RegimeParams
@@ -168,6 +168,7 @@ class _MarketState:
     event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
     regime: MarketRegime | None = None
     trust: MidTrust = field(default_factory=lambda: MidTrust(TrustParams()))
+    projection: MarketProjection | None = None  # positions and P&L, kept current fill by fill
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
     resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
     exit_rounds: int = 0
@@ -201,7 +202,12 @@ class QuotingEngine:
         self._halt_check = halt_check
         self._on_decision = on_decision
         self.states: dict[str, _MarketState] = {
-            m.condition_id: _MarketState(m, regime=MarketRegime(config.regime), trust=MidTrust(config.trust))
+            m.condition_id: _MarketState(
+                m,
+                regime=MarketRegime(config.regime),
+                trust=MidTrust(config.trust),
+                projection=MarketProjection(m),
+            )
             for m in markets
         }
         self.chain = chain
@@ -331,8 +337,12 @@ class QuotingEngine:
 
     async def _startup(self) -> None:
         """Reconcile with the venue before quoting: leftover orders, and fills missed while away."""
-        for state in self.states.values():
+        for cid, state in self.states.items():
             self.ledger.record_market(state.market, self.clock.now())
+            for fill in self.ledger.fills(cid):  # what this account already holds here
+                self._projection(cid).add_fill(fill)
+            for flow in self.ledger.flows(cid):
+                self._projection(cid).add_flow(flow)
         for cid in self.states:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
@@ -631,6 +641,7 @@ class QuotingEngine:
             if self.ledger.record_fill(record, run_id=self.run_id):
                 changed = True
                 self.fill_count += 1
+                self._projection(cid).add_fill(record)
                 if state.regime is not None:
                     is_bid = state.market.is_bid(fill.token_id, fill.side)
                     state.regime.observe_fill(self.clock.monotonic(), "bid" if is_bid else "ask")
@@ -650,6 +661,7 @@ class QuotingEngine:
                 )
             elif self.ledger.record_status(update.trade_id, fill.order_id, update.status, update.recv_ts):
                 changed = True
+                self._projection(cid).set_status(fill.key, update.status)
                 for i, (key, view) in enumerate(state.fills):
                     if key == fill.key:
                         state.fills[i] = (key, replace(view, status=update.status))
@@ -659,31 +671,25 @@ class QuotingEngine:
             self._dirty.add(cid)
             self._wake.set()
 
-    def _refresh_positions(self, cid: str) -> None:
-        """Positions are a projection over the ledger: all effective fills, and the settled ones."""
-        state = self.states[cid]
-        fills = self.ledger.fills(cid)
-        flows = self.ledger.flows(cid)
-        markets = {cid: state.market}
-        marks = self._marks()
-        report = project(fills, flows, markets, marks)
-        settled = project([f for f in fills if f.status is TradeStatus.CONFIRMED], flows, markets, marks)
-        pnl = report.markets[0] if report.markets else None
-        state.pnl = pnl
-        state.yes_position = pnl.yes_position if pnl else ZERO
-        state.no_position = pnl.no_position if pnl else ZERO
-        done = settled.markets[0] if settled.markets else None
-        state.sellable_yes = min(state.yes_position, done.yes_position) if done else ZERO
-        state.sellable_no = min(state.no_position, done.no_position) if done else ZERO
+    def _projection(self, cid: str) -> MarketProjection:
+        projection = self.states[cid].projection
+        assert projection is not None  # made with the state
+        return projection
 
-    def _marks(self) -> dict[str, Decimal]:
-        """YES mids to mark positions at: the book without our own quotes (they are not the market)."""
-        marks = {}
-        for cid, state in self.states.items():
-            mid = self._external_mid(state.market)
-            if mid is not None:
-                marks[cid] = mid
-        return marks
+    def _pnl(self, cid: str) -> MarketPnl:
+        """This market's P&L now: the projection (the ledger's records, applied as they came) marked
+        at the book without our own quotes, daily P&L since the start of today (UTC)."""
+        market = self.states[cid].market
+        return self._projection(cid).pnl(self._external_mid(market), day_start=day_start(self.clock.now()))
+
+    def _refresh_positions(self, cid: str) -> None:
+        """Positions from the projection: all effective fills, and the settled ones (may be sold)."""
+        state = self.states[cid]
+        pnl = state.pnl = self._pnl(cid)
+        state.yes_position, state.no_position = pnl.yes_position, pnl.no_position
+        settled_yes, settled_no = self._projection(cid).settled()
+        state.sellable_yes = min(state.yes_position, settled_yes)
+        state.sellable_no = min(state.no_position, settled_no)
 
     # -- decisions --------------------------------------------------------------------------------
 
@@ -841,18 +847,8 @@ class QuotingEngine:
         params = self.config.stop_loss
         if not params.enabled:
             return
-        marks = self._marks()
         cid = state.market.condition_id
-        report = project(
-            self.ledger.fills(cid),
-            self.ledger.flows(cid),
-            {cid: state.market},
-            marks,
-            day_start=day_start(self.clock.now()),
-        )
-        pnl = report.markets[0] if report.markets else None
-        if pnl is None:
-            return
+        pnl = self._pnl(cid)
         reason = stop_loss_trigger(pnl.unrealized_pnl, pnl.daily_pnl, params)
         if reason:
             state.exit_anchor = self._external_mid(state.market)
@@ -875,16 +871,16 @@ class QuotingEngine:
             try:
                 await self.chain.merge(market, pairs)
                 log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
-                self.ledger.record_flow(
-                    pair_flow(
-                        FlowKind.MERGE,
-                        cid,
-                        pairs,
-                        self.clock.now(),
-                        note="stop-loss exit",
-                        ref=str(state.exit_rounds),
-                    )
+                flow = pair_flow(
+                    FlowKind.MERGE,
+                    cid,
+                    pairs,
+                    self.clock.now(),
+                    note="stop-loss exit",
+                    ref=str(state.exit_rounds),
                 )
+                if self.ledger.record_flow(flow):
+                    self._projection(cid).add_flow(flow)
                 self._refresh_positions(cid)
             except VenueError as exc:
                 self.last_error = f"merge: {exc}"
@@ -1124,13 +1120,11 @@ class QuotingEngine:
 
     def snapshot(self) -> EngineSnapshot:
         now = self.clock.monotonic()
-        marks = self._marks()
         markets = []
         for cid, state in self.states.items():
             m = state.market
             book = self.books.get(m.yes_token)
-            report = project(self.ledger.fills(cid), self.ledger.flows(cid), {cid: m}, marks).markets
-            pnl = report[0] if report else None
+            pnl: MarketPnl | None = self._pnl(cid)
             mine = [o for o in self.live.values() if o.market == cid]
             ext_bid, _, ext_ask, _ = self._external_top(m, mine)
             ref_mid = (ext_bid + ext_ask) / 2 if ext_bid is not None and ext_ask is not None else None

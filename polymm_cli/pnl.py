@@ -49,6 +49,7 @@ the 1e-18 carried on released cost.
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Context, Decimal, InvalidOperation, localcontext
@@ -332,6 +333,45 @@ def project(
         return _project(fills, flows, markets, marks, day_start)
 
 
+def _order(record: FillRecord | FlowRecord) -> tuple[float, int]:
+    """Where a record goes in time: its time, then DEPOSIT/SPLIT flows, fills, other flows."""
+    if isinstance(record, FillRecord):
+        return (record.venue_ts, 1)
+    return (record.ts, 0 if record.kind in _FIRST_FLOWS else 2)
+
+
+def _apply_fill(book: _Book, fill: FillRecord, token: int, today: bool) -> None:
+    if not fill.effective:
+        book.failed += 1
+        return
+    book.fills += 1
+    if fill.status in _PROVISIONAL:
+        book.provisional += 1
+    book.volume += fill.price * fill.size
+    qty = fill.size if fill.side is Side.BUY else -fill.size
+    book.event(-qty * fill.price, [(token, qty, fill.price)], today)
+    if fill.fee:
+        book.pay_fee(fill.fee, today)
+
+
+def _apply_market_flow(book: _Book, flow: FlowRecord, today: bool) -> None:
+    """A flow of one market: a FEE, a REWARD, or a SPLIT / MERGE / REDEEM with its token legs."""
+    if flow.kind is FlowKind.FEE:
+        book.pay_fee(-flow.collateral_delta, today)
+    elif flow.kind is FlowKind.REWARD:
+        book.event(flow.collateral_delta, (), today)
+    else:
+        book.event(flow.collateral_delta, _flow_legs(flow), today)
+
+
+def _check_flow(flow: FlowRecord) -> None:
+    if flow.kind in (FlowKind.DEPOSIT, FlowKind.WITHDRAW, FlowKind.FEE, FlowKind.REWARD):
+        if flow.yes_delta or flow.no_delta:
+            raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
+    elif not flow.market:
+        raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} needs a market")
+
+
 def _project(
     fills: Iterable[FillRecord],
     flows: Iterable[FlowRecord],
@@ -339,11 +379,8 @@ def _project(
     marks: Mapping[str, Decimal],
     day_start: float | None,
 ) -> PnlReport:
-    events: list[tuple[float, int, int, FillRecord | FlowRecord]] = []
-    for index, fill in enumerate(fills):
-        events.append((fill.venue_ts, 1, index, fill))
-    for index, flow in enumerate(flows):
-        events.append((flow.ts, 0 if flow.kind in _FIRST_FLOWS else 2, index, flow))
+    records: list[FillRecord | FlowRecord] = [*fills, *flows]
+    events = [(*_order(record), index, record) for index, record in enumerate(records)]
     events.sort(key=lambda item: item[:3])
 
     books: dict[str, _Book] = {}
@@ -351,46 +388,21 @@ def _project(
     for ts, _, _, record in events:
         today = day_start is None or ts >= day_start
         if isinstance(record, FillRecord):
-            book = books.setdefault(record.market, _Book())
-            if not record.effective:
-                book.failed += 1
-                continue
-            token = _fill_token(record, markets)
-            book.fills += 1
-            if record.status in _PROVISIONAL:
-                book.provisional += 1
-            book.volume += record.price * record.size
-            qty = record.size if record.side is Side.BUY else -record.size
-            book.event(-qty * record.price, [(token, qty, record.price)], today)
-            if record.fee:
-                book.pay_fee(record.fee, today)
+            _apply_fill(books.setdefault(record.market, _Book()), record, _fill_token(record, markets), today)
             continue
         flow = record
-        cash = flow.collateral_delta
+        _check_flow(flow)
         if flow.kind in (FlowKind.DEPOSIT, FlowKind.WITHDRAW):
-            if flow.yes_delta or flow.no_delta:
-                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
-            net_deposits += cash
-        elif flow.kind in (FlowKind.FEE, FlowKind.REWARD):
-            if flow.yes_delta or flow.no_delta:
-                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
-            if flow.market:
-                book = books.setdefault(flow.market, _Book())
-                if flow.kind is FlowKind.FEE:
-                    book.pay_fee(-cash, today)
-                else:
-                    book.event(cash, (), today)
+            net_deposits += flow.collateral_delta
+        elif flow.market:
+            _apply_market_flow(books.setdefault(flow.market, _Book()), flow, today)
+        else:  # an account-wide FEE or REWARD
+            if flow.kind is FlowKind.FEE:
+                account_fees -= flow.collateral_delta
             else:
-                if flow.kind is FlowKind.FEE:
-                    account_fees -= cash
-                else:
-                    account_rewards += cash
-                if today:
-                    account_day += cash
-        else:
-            if not flow.market:
-                raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} needs a market")
-            books.setdefault(flow.market, _Book()).event(cash, _flow_legs(flow), today)
+                account_rewards += flow.collateral_delta
+            if today:
+                account_day += flow.collateral_delta
 
     rows = tuple(_market_pnl(cid, books[cid], _mark(marks, cid)) for cid in sorted(books))
     realized = sum((m.realized_pnl for m in rows), start=account_rewards)
@@ -413,3 +425,99 @@ def _project(
         provisional_fill_count=sum(m.provisional_fill_count for m in rows),
         unmarked=tuple(m.condition_id for m in rows if not m.marked),
     )
+
+
+class MarketProjection:
+    """One market's positions and P&L kept current as its records arrive: what `project` of the same
+    records would say, without re-reading them all on every fill.
+
+    A record that comes in time order is applied at once; anything else - a record older than the
+    last one applied (a resync), a fill that FAILED after it counted, a new day for daily P&L -
+    marks the projection stale and the next `pnl` re-projects the market's records (kept here) once.
+    `settled` positions exclude fills not yet CONFIRMED (a MATCHED fill can still fail): they are
+    what may be sold.
+    """
+
+    def __init__(self, market: Market, day_start: float | None = None) -> None:
+        self.market = market
+        self._day_start = day_start
+        self._fills: dict[tuple[str, str], FillRecord] = {}
+        self._flows: list[FlowRecord] = []
+        self._book = _Book()
+        self._last: tuple[float, int] = (float("-inf"), 0)
+        self._stale = False
+        self._pending = [ZERO, ZERO]  # net size of fills still settling, per token
+
+    def add_fill(self, fill: FillRecord) -> None:
+        """A fill recorded for the first time (with its first status)."""
+        self._fills[fill.key] = fill
+        if fill.effective and fill.status is not TradeStatus.CONFIRMED:
+            self._pending[_fill_token(fill, {fill.market: self.market})] += _signed(fill)
+        self._apply(fill)
+
+    def set_status(self, key: tuple[str, str], status: TradeStatus) -> None:
+        """A recorded fill moved on (MINED, CONFIRMED, FAILED...)."""
+        before = self._fills.get(key)
+        if before is None or before.status is status:
+            return
+        after = dataclasses.replace(before, status=status)
+        self._fills[key] = after
+        token = _fill_token(before, {before.market: self.market})
+        if before.effective and before.status is not TradeStatus.CONFIRMED:
+            self._pending[token] -= _signed(before)
+        if after.effective and after.status is not TradeStatus.CONFIRMED:
+            self._pending[token] += _signed(after)
+        if before.effective != after.effective:
+            self._stale = True  # a reversal changes every average after it
+        elif (before.status in _PROVISIONAL) != (after.status in _PROVISIONAL):
+            self._book.provisional += -1 if before.status in _PROVISIONAL else 1
+
+    def add_flow(self, flow: FlowRecord) -> None:
+        """A split, merge, redeem, reward or fee of this market."""
+        _check_flow(flow)
+        self._flows.append(flow)
+        self._apply(flow)
+
+    def pnl(self, mark: Decimal | None, *, day_start: float | None = None) -> MarketPnl:
+        """The market's P&L marked at the YES `mark`, daily P&L since `day_start`."""
+        with localcontext(_WIDE):
+            if day_start != self._day_start:
+                self._day_start, self._stale = day_start, True
+            if self._stale:
+                self._rebuild()
+            return _market_pnl(
+                self.market.condition_id, self._book, _mark({} if mark is None else {"m": mark}, "m")
+            )
+
+    def settled(self) -> tuple[Decimal, Decimal]:
+        """YES and NO positions counting CONFIRMED fills only (flows included)."""
+        if self._stale:
+            self.pnl(None, day_start=self._day_start)
+        return (
+            self._book.position[YES] - self._pending[YES],
+            self._book.position[NO] - self._pending[NO],
+        )
+
+    def _apply(self, record: FillRecord | FlowRecord) -> None:
+        order = _order(record)
+        if self._stale or order < self._last:
+            self._stale = True
+            return
+        self._last = order
+        today = self._day_start is None or order[0] >= self._day_start
+        with localcontext(_WIDE):
+            if isinstance(record, FillRecord):
+                _apply_fill(self._book, record, _fill_token(record, {record.market: self.market}), today)
+            elif record.kind not in (FlowKind.DEPOSIT, FlowKind.WITHDRAW):
+                _apply_market_flow(self._book, record, today)
+
+    def _rebuild(self) -> None:
+        records: list[FillRecord | FlowRecord] = [*self._fills.values(), *self._flows]
+        ordered = sorted(enumerate(records), key=lambda item: (*_order(item[1]), item[0]))
+        self._book, self._last, self._stale = _Book(), (float("-inf"), 0), False
+        for _, record in ordered:
+            self._apply(record)
+
+
+def _signed(fill: FillRecord) -> Decimal:
+    return fill.size if fill.side is Side.BUY else -fill.size

@@ -2,9 +2,10 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import Decimal
 from pathlib import Path
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
@@ -12,7 +13,7 @@ from hypothesis import strategies as st
 
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowKind, FlowRecord, Market, Side, TradeStatus
-from polymm_cli.pnl import MarketPnl, PnlReport, project
+from polymm_cli.pnl import MarketPnl, MarketProjection, PnlReport, project
 
 D = Decimal
 YESTERDAY = 1_777_300_000.0
@@ -555,3 +556,51 @@ def test_a_flat_history_realises_everything(tape: Tape) -> None:
             assert m.realized_pnl - m.fees == m.cash_delta
         else:
             assert m.unrealized_pnl is None
+
+
+# -- the incremental projection the engine keeps ------------------------------------------------------
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    tape=tapes(allow_shorts=True),
+    marks=marks_strategy,
+    order=st.randoms(use_true_random=False),
+    cut=st.integers(min_value=0, max_value=30),
+    settle=st.lists(st.sampled_from(list(TradeStatus)), max_size=30),
+)
+def test_the_incremental_projection_always_says_what_a_full_projection_says(
+    tape: Tape, marks: dict[str, Decimal], order: Any, cut: int, settle: list[TradeStatus]
+) -> None:
+    """Records arrive in any order (resyncs), statuses move on (and fail), the day may start mid-way:
+    after every step the engine's MarketProjection equals `project` over the same records, and its
+    settled positions equal a projection over the CONFIRMED fills only."""
+    cid = MARKET.condition_id
+    day_start = TODAY - 50_000 + cut * 3_000.0 - 1
+    arrivals: list[FillRecord | FlowRecord] = [f for f in tape.fills if f.market == cid]
+    arrivals += [f for f in tape.flows if f.market == cid]
+    order.shuffle(arrivals)
+    projection = MarketProjection(MARKET)
+    seen_fills: dict[tuple[str, str], FillRecord] = {}
+    seen_flows: list[FlowRecord] = []
+    statuses = iter(settle)
+    for record in arrivals:
+        if isinstance(record, FillRecord):
+            projection.add_fill(record)
+            seen_fills[record.key] = record
+            status = next(statuses, None)
+            if status is not None:  # a later status for some fill already recorded
+                key = order.choice(list(seen_fills))
+                projection.set_status(key, status)
+                seen_fills[key] = replace(seen_fills[key], status=status)
+        else:
+            projection.add_flow(record)
+            seen_flows.append(record)
+        full = project(list(seen_fills.values()), seen_flows, {cid: MARKET}, marks, day_start=day_start)
+        confirmed = [f for f in seen_fills.values() if f.status is TradeStatus.CONFIRMED]
+        settled = project(confirmed, seen_flows, {cid: MARKET}, marks).market(cid)
+
+        assert projection.pnl(marks[cid], day_start=day_start) == full.market(cid)
+        assert projection.settled() == (
+            (settled.yes_position, settled.no_position) if settled else (D(0), D(0))
+        )
