@@ -48,6 +48,7 @@ from polymm_cli.model import (
     HealthSnapshot,
     Market,
     MarketSnapshot,
+    OurOrder,
     PriceLevel,
     QuoteOrderView,
     Side,
@@ -56,7 +57,7 @@ from polymm_cli.model import (
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
 from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
-from polymm_cli.reconcile import LiveOrder, ReconcilePlan, Tolerance, reconcile
+from polymm_cli.reconcile import ReconcilePlan, Tolerance, reconcile
 from polymm_cli.regime import MarketRegime, RegimeParams
 from polymm_cli.rewards import book_q_min, estimated_reward_rate, scoring_status
 from polymm_cli.risk import Exposure, Holding, PortfolioCaps, RiskLimits, cap_blocks, vet
@@ -143,17 +144,6 @@ class StopReport:
 
 
 @dataclass(slots=True)
-class _LiveOrder:
-    order_id: str
-    market: str
-    token_id: str
-    side: Side
-    price: Decimal
-    remaining: Decimal
-    tag: str
-
-
-@dataclass(slots=True)
 class _MarketState:
     market: Market
     yes_position: Decimal = ZERO  # every effective fill (MATCHED counts: it will most likely settle)
@@ -217,7 +207,7 @@ class QuotingEngine:
             self._token_market[m.yes_token] = m.condition_id
             self._token_market[m.no_token] = m.condition_id
         self.books: dict[str, OrderBook] = {m.yes_token: OrderBook(m.yes_token, m.tick_size) for m in markets}
-        self.live: dict[str, _LiveOrder] = {}
+        self.live: dict[str, OurOrder] = {}
         self._dirty: set[str] = set()
         self._wake = asyncio.Event()
         self._streams: list[VenueEvents] = []
@@ -348,8 +338,8 @@ class QuotingEngine:
             if self.config.adopt_orders:
                 for o in leftovers:
                     tag = "bid" if self.states[cid].market.is_bid(o.token_id, o.side) else "ask"
-                    self.live[o.order_id] = _LiveOrder(
-                        o.order_id, cid, o.token_id, o.side, o.price, o.remaining, tag
+                    self.live[o.order_id] = OurOrder(
+                        o.order_id, o.token_id, o.side, o.price, o.remaining, market=cid, tag=tag
                     )
             elif leftovers:
                 result = await self.venue.cancel([o.order_id for o in leftovers])
@@ -619,13 +609,13 @@ class QuotingEngine:
                 self._wake.set()
             return
         if known is not None:
-            known.remaining = event.remaining
+            self.live[event.order_id] = replace(known, remaining=event.remaining)
         elif status == "LIVE":
             # ours (the user channel carries only our orders) but placed elsewhere or before a restart
             market = self.states[cid].market
             tag = "bid" if market.is_bid(event.token_id, event.side) else "ask"
-            self.live[event.order_id] = _LiveOrder(
-                event.order_id, cid, event.token_id, event.side, event.price, event.remaining, tag
+            self.live[event.order_id] = OurOrder(
+                event.order_id, event.token_id, event.side, event.price, event.remaining, market=cid, tag=tag
             )
             self._dirty.add(cid)
             self._wake.set()
@@ -780,14 +770,13 @@ class QuotingEngine:
             ):
                 state.event_t0 = None
                 return  # the mid has not moved enough and nothing else changed: keep our queue position
-            live = [LiveOrder(o.order_id, o.token_id, o.side, o.price, o.remaining) for o in mine]
-            plan = reconcile(decision.quotes, live, tick=market.tick_size, tolerance=self.config.tolerance)
+            plan = reconcile(decision.quotes, mine, tick=market.tick_size, tolerance=self.config.tolerance)
             kept = [o for o in mine if o.order_id in plan.keeps]
             verdict = vet(
                 plan,
                 market=market,
                 exposure=self._exposure(state, kept),
-                kept=[LiveOrder(o.order_id, o.token_id, o.side, o.price, o.remaining) for o in kept],
+                kept=kept,
                 limits=RiskLimits(
                     position_limit=self.config.params.position_limit,
                     max_order_size=self.config.max_order_size,
@@ -917,8 +906,8 @@ class QuotingEngine:
                 for result in await self.venue.place(intents):
                     if result.ok and result.intent.order_type == "GTC":
                         i = result.intent
-                        self.live[result.order_id] = _LiveOrder(
-                            result.order_id, cid, i.token_id, i.side, i.price, i.size, "exit"
+                        self.live[result.order_id] = OurOrder(
+                            result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
                         )
                     elif not result.ok:
                         self.last_error = f"exit order: {result.error}"
@@ -928,7 +917,7 @@ class QuotingEngine:
             self._finished.set()
 
     def _external_levels(
-        self, market: Market, mine: Sequence[_LiveOrder], depth: int = 10
+        self, market: Market, mine: Sequence[OurOrder], depth: int = 10
     ) -> tuple[tuple[PriceLevel, ...], tuple[PriceLevel, ...]]:
         """The YES book WITHOUT our own orders and without dust (best first). Quoting around, marking to
         or selling into a book our own quotes make would anchor us to ourselves; a level smaller than
@@ -940,7 +929,7 @@ class QuotingEngine:
         dust = self.config.trust.min_top_size or market.min_order_size
         return external_levels(book.levels(Side.BUY, depth), book.levels(Side.SELL, depth), ours, dust)
 
-    def _warmup_mid(self, state: _MarketState, mine: Sequence[_LiveOrder]) -> tuple[Decimal | None, str]:
+    def _warmup_mid(self, state: _MarketState, mine: Sequence[OurOrder]) -> tuple[Decimal | None, str]:
         """While a fresh book is warming up, the depth-weighted mid (a thin top cannot drag it)."""
         trust = state.trust
         if not trust.warming_up:
@@ -953,7 +942,7 @@ class QuotingEngine:
         return mid.quantize(MICRO), f"depth-weighted (book warming up: {done} of {need} updates)"
 
     def _external_top(
-        self, market: Market, mine: Sequence[_LiveOrder]
+        self, market: Market, mine: Sequence[OurOrder]
     ) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
         bids, asks = self._external_levels(market, mine, depth=4)
         bid, bid_size = (bids[0].price, bids[0].size) if bids else (None, None)
@@ -983,7 +972,7 @@ class QuotingEngine:
         return "paused: " + ", ".join(missing) + " unhealthy"
 
     @staticmethod
-    def _exposure(state: _MarketState, kept: Sequence[_LiveOrder]) -> Exposure:
+    def _exposure(state: _MarketState, kept: Sequence[OurOrder]) -> Exposure:
         def open_size(token: str, side: Side) -> Decimal:
             return sum((o.remaining for o in kept if o.token_id == token and o.side is side), ZERO)
 
@@ -1036,8 +1025,8 @@ class QuotingEngine:
                 if result.ok:
                     self.orders_placed += 1
                     i = result.intent
-                    self.live[result.order_id] = _LiveOrder(
-                        result.order_id, cid, i.token_id, i.side, i.price, i.size, i.client_tag
+                    self.live[result.order_id] = OurOrder(
+                        result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag=i.client_tag
                     )
                 else:
                     errors.append(result.error)
@@ -1078,7 +1067,7 @@ class QuotingEngine:
     # -- what the dashboard shows -------------------------------------------------------------------
 
     @staticmethod
-    def _order_view(m: Market, o: _LiveOrder, mid: Decimal | None) -> QuoteOrderView:
+    def _order_view(m: Market, o: OurOrder, mid: Decimal | None) -> QuoteOrderView:
         yes_price = m.yes_price(o.token_id, o.price)
         scoring, note = False, "no two-sided book"
         if mid is not None:

@@ -236,6 +236,21 @@ class FlowRecord:
 # -- what a running engine shows: immutable snapshots for the dashboard, logs and tests ------------
 
 
+@dataclass(frozen=True, slots=True)
+class OurOrder:
+    """One of our orders resting at the venue, as the engine knows it (price in its own token's
+    terms): the one type the engine keeps, reconcile matches against targets, risk vets and the
+    dashboard's view reads. `tag` is "bid" or "ask" of the market in YES terms, or "exit"."""
+
+    order_id: str
+    token_id: str
+    side: Side
+    price: Decimal
+    remaining: Decimal
+    market: str = ""
+    tag: str = ""
+
+
 @dataclass(frozen=True, slots=True, kw_only=True)
 class QuoteOrderView:
     """One of our resting orders, in its own token's terms and in YES terms."""

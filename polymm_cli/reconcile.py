@@ -31,19 +31,8 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from polymm_cli.model import ZERO, Side
+from polymm_cli.model import ZERO, OurOrder, Side
 from polymm_cli.quoter import TargetQuote
-
-
-@dataclass(frozen=True, slots=True)
-class LiveOrder:
-    """One of our orders resting at the venue, as the engine tracks it (price in its token's terms)."""
-
-    order_id: str
-    token_id: str
-    side: Side
-    price: Decimal
-    remaining: Decimal
 
 
 @dataclass(frozen=True, slots=True)
@@ -82,7 +71,7 @@ def empty_plan() -> ReconcilePlan:
     return _EMPTY_PLAN
 
 
-def within_tolerance(order: LiveOrder, target: TargetQuote, *, tick: Decimal, tolerance: Tolerance) -> bool:
+def within_tolerance(order: OurOrder, target: TargetQuote, *, tick: Decimal, tolerance: Tolerance) -> bool:
     """Whether `order` may stand for `target` (same token and side, price and size close enough)."""
     if order.token_id != target.token_id or order.side is not target.order_side:
         return False
@@ -94,7 +83,7 @@ def within_tolerance(order: LiveOrder, target: TargetQuote, *, tick: Decimal, to
 
 def reconcile(
     targets: Sequence[TargetQuote],
-    live: Sequence[LiveOrder],
+    live: Sequence[OurOrder],
     *,
     tick: Decimal,
     tolerance: Tolerance,
@@ -111,7 +100,7 @@ def reconcile(
     fraction = tolerance.size_fraction
 
     # Index the live orders by (token, side); drop repeated ids.
-    by_key: dict[tuple[str, Side], list[LiveOrder]] = {}
+    by_key: dict[tuple[str, Side], list[OurOrder]] = {}
     seen: set[str] = set()
     for order in live:
         if order.order_id in seen:

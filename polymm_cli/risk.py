@@ -35,9 +35,9 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from polymm_cli.model import ONE, ZERO, Market, Side, decimal_str
+from polymm_cli.model import ONE, ZERO, Market, OurOrder, Side, decimal_str
 from polymm_cli.quoter import QuoteSide, TargetQuote
-from polymm_cli.reconcile import LiveOrder, ReconcilePlan
+from polymm_cli.reconcile import ReconcilePlan
 
 HALT_REASON = "trading halted: cancelling every order, placing none"
 
@@ -110,7 +110,7 @@ def vet(
     market: Market,
     exposure: Exposure,
     limits: RiskLimits,
-    kept: Sequence[LiveOrder] = (),
+    kept: Sequence[OurOrder] = (),
 ) -> RiskVerdict:
     """Drop every place that breaks a rule (with the reason), or halt; see the module docstring.
 

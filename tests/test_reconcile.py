@@ -9,10 +9,9 @@ from decimal import Decimal
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from polymm_cli.model import Side
+from polymm_cli.model import OurOrder, Side
 from polymm_cli.quoter import QuoteSide, TargetQuote
 from polymm_cli.reconcile import (
-    LiveOrder,
     ReconcilePlan,
     Tolerance,
     empty_plan,
@@ -32,8 +31,8 @@ def target(
 
 def live(
     order_id: str, price: str, remaining: str = "10", token: str = "YES", side: Side = Side.BUY
-) -> LiveOrder:
-    return LiveOrder(order_id, token, side, D(price), D(remaining))
+) -> OurOrder:
+    return OurOrder(order_id, token, side, D(price), D(remaining))
 
 
 BID = target("0.48")
@@ -177,7 +176,7 @@ _SIDES = (Side.BUY, Side.SELL)
 
 
 @st.composite
-def books_of_orders(draw: st.DrawFn) -> tuple[list[TargetQuote], list[LiveOrder], Tolerance]:
+def books_of_orders(draw: st.DrawFn) -> tuple[list[TargetQuote], list[OurOrder], Tolerance]:
     price = st.integers(45, 55).map(lambda i: D(i) / 100)
     size = st.integers(1, 20).map(D)
     n_targets = draw(st.integers(0, 4))
@@ -192,13 +191,13 @@ def books_of_orders(draw: st.DrawFn) -> tuple[list[TargetQuote], list[LiveOrder]
         )
         for _ in range(n_targets)
     ]
-    orders: list[LiveOrder] = []
+    orders: list[OurOrder] = []
     for i in range(draw(st.integers(0, 6))):
         near = draw(st.booleans())
         if targets and near:  # near a target, so keeps happen
             t = draw(st.sampled_from(targets))
             orders.append(
-                LiveOrder(
+                OurOrder(
                     f"o{i}",
                     t.token_id,
                     t.order_side,
@@ -208,7 +207,7 @@ def books_of_orders(draw: st.DrawFn) -> tuple[list[TargetQuote], list[LiveOrder]
             )
         else:
             orders.append(
-                LiveOrder(
+                OurOrder(
                     f"o{i}",
                     draw(st.sampled_from(_TOKENS)),
                     draw(st.sampled_from(_SIDES)),
@@ -223,14 +222,14 @@ def books_of_orders(draw: st.DrawFn) -> tuple[list[TargetQuote], list[LiveOrder]
 
 
 def _perfect_matching(
-    targets: Sequence[TargetQuote], kept: Sequence[LiveOrder], places: Sequence[TargetQuote], tol: Tolerance
+    targets: Sequence[TargetQuote], kept: Sequence[OurOrder], places: Sequence[TargetQuote], tol: Tolerance
 ) -> bool:
     """Whether the resting orders (kept + placed) can be paired one-to-one with the targets."""
-    resting: list[LiveOrder | TargetQuote] = [*kept, *places]
+    resting: list[OurOrder | TargetQuote] = [*kept, *places]
     if len(resting) != len(targets):
         return False
 
-    def serves(order: LiveOrder | TargetQuote, t: TargetQuote) -> bool:
+    def serves(order: OurOrder | TargetQuote, t: TargetQuote) -> bool:
         if isinstance(order, TargetQuote):
             return order is t
         return within_tolerance(order, t, tick=TICK, tolerance=tol)
@@ -241,7 +240,7 @@ def _perfect_matching(
     )
 
 
-def _most_keeps(targets: Sequence[TargetQuote], orders: Sequence[LiveOrder], tol: Tolerance) -> int:
+def _most_keeps(targets: Sequence[TargetQuote], orders: Sequence[OurOrder], tol: Tolerance) -> int:
     """Brute force: the largest number of targets that can each keep a distinct live order."""
 
     def best(ti: int, used: frozenset[str]) -> int:
@@ -259,7 +258,7 @@ def _most_keeps(targets: Sequence[TargetQuote], orders: Sequence[LiveOrder], tol
 @settings(max_examples=300, deadline=None)
 @given(books_of_orders())
 def test_applying_the_plan_leaves_exactly_one_order_per_target(
-    case: tuple[list[TargetQuote], list[LiveOrder], Tolerance],
+    case: tuple[list[TargetQuote], list[OurOrder], Tolerance],
 ) -> None:
     targets, orders, tol = case
 

@@ -7,9 +7,9 @@ from decimal import Decimal
 import pytest
 
 from polymm_cli.exchange.markets import make_market
-from polymm_cli.model import Market, Side
+from polymm_cli.model import Market, OurOrder, Side
 from polymm_cli.quoter import TargetQuote
-from polymm_cli.reconcile import LiveOrder, ReconcilePlan
+from polymm_cli.reconcile import ReconcilePlan
 from polymm_cli.risk import (
     HALT_REASON,
     Exposure,
@@ -180,7 +180,7 @@ def test_places_that_would_cross_each_other_are_dropped() -> None:
 
 
 def test_a_place_touching_a_kept_order_is_dropped() -> None:
-    kept = [LiveOrder("k1", "YES", Side.SELL, D("0.50"), D("5"))]
+    kept = [OurOrder("k1", "YES", Side.SELL, D("0.50"), D("5"))]
     exposure = Exposure(yes_position=D("5"), open_sell_yes=D("5"))
 
     verdict = vet(
