@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from polymm_cli import engine as engine_module
 from polymm_cli.clock import SystemClock
+from polymm_cli.engine import loop as engine_module
 from polymm_cli.errors import EngineFailure, VenueError
 from polymm_cli.model import Side
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams

@@ -120,13 +120,9 @@ PLANTS = [
     ("cli.views", "cli/views.py", "from .. import engine", ["engine"]),
     ("cli.views", "cli/views.py", "import polymm_cli.signing", ["signing"]),
     ("services.trading", "services/trading.py", "from ..cli import views", ["cli", "cli.views"]),
-    (
-        "engine",
-        "engine.py",
-        "from .venues.polymarket import adapter",
-        ["venues.polymarket", "venues.polymarket.adapter"],
-    ),
-    ("engine", "engine.py", "from .settings import Settings", ["settings"]),
+    ("engine.loop", "engine/loop.py", "from ..venues.polymarket import adapter", ["venues.polymarket"]),
+    ("engine.loop", "engine/loop.py", "from ..settings import Settings", ["settings"]),
+    ("engine.view", "engine/view.py", "from polymm_cli import services", ["services"]),
     ("venues.polymarket.adapter", "venues/polymarket/adapter.py", "from ...engine import X", ["engine"]),
     (
         "venues.sim",

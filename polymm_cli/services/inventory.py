@@ -13,6 +13,7 @@ from decimal import ROUND_DOWN, Decimal
 from typing import TypeVar
 
 from polymm_cli.clock import SystemClock
+from polymm_cli.engine.exit import exit_intents, merge_pairs
 from polymm_cli.errors import UsageError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import LiquidationMode, exit_mode, pairs_to_merge, plan_exit
@@ -22,7 +23,7 @@ from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.trading import wallet_lock
 from polymm_cli.services.venues import VenueHandle, data_dir, on_venue, open_venue
 from polymm_cli.settings import Settings
-from polymm_cli.venues.base import Chain, OrderIntent, Venue, fill_record
+from polymm_cli.venues.base import Chain, Venue, fill_record
 from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
 
 CENT = Decimal("0.01")
@@ -144,7 +145,8 @@ def liquidate(
     max_rounds: int = 40,
     limit_wait_s: float = 30.0,
 ) -> LiquidationReport:
-    """Cancel our orders, merge the pairs, then sell the rest with a ladder that respects the book."""
+    """Cancel our orders, merge the pairs, then sell the rest with a ladder that respects the book
+    (the same exit pieces as the engine's stop-loss: `engine.exit`)."""
     if mode not in ("market", "limit", "passive"):
         raise UsageError(f"--mode must be market, limit or passive, got {mode!r}")
     directory = data_dir(settings)
@@ -152,96 +154,111 @@ def liquidate(
     async def main(url: str | None) -> LiquidationReport:
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
-            venue = handle.venue
-            market = await venue.market(ident)
+            market = await handle.venue.market(ident)
             with (
-                wallet_lock(directory, venue.address),
+                wallet_lock(directory, handle.venue.address),
                 Ledger.open(directory, account=handle.account) as ledger,
             ):
-                ledger.record_market(market, clock.now())
-                started = clock.now()
-                realized_before = _realized(ledger, market)
-                cancelled = len((await venue.cancel_all(market.condition_id)).canceled)
-                held = await venue.balances([market.yes_token, market.no_token])
-                yes, no = held.tokens[market.yes_token], held.tokens[market.no_token]
-                merged = pairs_to_merge(yes, no).quantize(CENT, rounding=ROUND_DOWN)
-                if merged > 0:
-                    await _chain(handle).merge(market, merged)
-                    ledger.record_flow(
-                        pair_flow(
-                            FlowKind.MERGE, market.condition_id, merged, clock.now(), note="polymm liquidate"
-                        )
-                    )
-                yes0, no0 = yes - merged, no - merged
-                rounds = 0
-                # the mid when we began: the slippage floor hangs off it (none: no market-mode exit)
-                book = await venue.book(market.yes_token)
-                anchor = (book.bids[0].price + book.asks[0].price) / 2 if book.bids and book.asks else None
-                used, note = exit_mode(mode, anchor)
-                resting: list[str] = []
-                while used != "passive" and rounds < max_rounds:
-                    held = await venue.balances([market.yes_token, market.no_token])
-                    yes, no = held.tokens[market.yes_token], held.tokens[market.no_token]
-                    if max(yes, no) < market.min_order_size:
-                        break
-                    rounds += 1
-                    book = await venue.book(market.yes_token)
-                    orders = plan_exit(
-                        market,
-                        yes=yes,
-                        no=no,
-                        yes_bids=book.bids,
-                        yes_asks=book.asks,
-                        mode=used,
-                        anchor_mid=anchor,
-                    )
-                    if not orders:
-                        break  # nothing the book can take within the slippage bound: stop, never dump
-                    results = await venue.place(
-                        [
-                            OrderIntent(
-                                market=market.condition_id,
-                                token_id=o.token_id,
-                                side=o.side,
-                                price=o.price,
-                                size=o.size,
-                                order_type=o.order_type,
-                                post_only=o.order_type == "GTC",
-                            )
-                            for o in orders
-                        ]
-                    )
-                    resting += [r.order_id for r in results if r.ok and r.intent.order_type == "GTC"]
-                    if used == "limit":
-                        await _wait_for_fills(venue, market, limit_wait_s)
-                        break
-                    await asyncio.sleep(0.5)  # one level a round: let the book refill before the next
-                if resting:
-                    await venue.cancel(resting)  # a limit exit that did not fill is not left behind
-                for update in await venue.trades(market.condition_id, after=started - 60):
-                    for fill in update.fills:
-                        record = fill_record(update, fill, fee_exponent=market.fee_exponent)
-                        if not ledger.record_fill(record):
-                            ledger.record_status(
-                                update.trade_id, fill.order_id, update.status, update.recv_ts
-                            )
-                held = await venue.balances([market.yes_token, market.no_token])
-                yes_left, no_left = held.tokens[market.yes_token], held.tokens[market.no_token]
-                return LiquidationReport(
-                    market=market,
-                    mode=used,
-                    cancelled=cancelled,
-                    merged=merged,
-                    sold_yes=max(ZERO, yes0 - yes_left),
-                    sold_no=max(ZERO, no0 - no_left),
-                    yes_left=yes_left,
-                    no_left=no_left,
-                    realized_change=_realized(ledger, market) - realized_before,
-                    rounds=rounds,
-                    note=note,
-                )
+                run = _Liquidation(handle, _chain(handle), ledger, market, clock)
+                return await run.go(mode, max_rounds=max_rounds, limit_wait_s=limit_wait_s)
 
     return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"liquidate {ident} ({mode})")
+
+
+class _Liquidation:
+    """One `polymm liquidate`: its steps, each short, over one venue, chain, ledger and market."""
+
+    def __init__(self, handle: VenueHandle, chain: Chain, ledger: Ledger, market: Market, clock: SystemClock):
+        self.venue, self.chain, self.ledger, self.market, self.clock = (
+            handle.venue,
+            chain,
+            ledger,
+            market,
+            clock,
+        )
+        self.tokens = [market.yes_token, market.no_token]
+
+    async def go(self, mode: LiquidationMode, *, max_rounds: int, limit_wait_s: float) -> LiquidationReport:
+        market, started = self.market, self.clock.now()
+        self.ledger.record_market(market, started)
+        realized_before = _realized(self.ledger, market)
+        cancelled = len((await self.venue.cancel_all(market.condition_id)).canceled)
+        merged = await self._merge()
+        yes0, no0 = await self._held()
+        # the mid when we began: the slippage floor hangs off it (none: no market-mode exit)
+        book = await self.venue.book(market.yes_token)
+        anchor = (book.bids[0].price + book.asks[0].price) / 2 if book.bids and book.asks else None
+        used, note = exit_mode(mode, anchor)
+        rounds = await self._sell(used, anchor, max_rounds, limit_wait_s) if used != "passive" else 0
+        await self._record_trades(since=started - 60)
+        yes_left, no_left = await self._held()
+        return LiquidationReport(
+            market=market,
+            mode=used,
+            cancelled=cancelled,
+            merged=merged,
+            sold_yes=max(ZERO, yes0 - yes_left),
+            sold_no=max(ZERO, no0 - no_left),
+            yes_left=yes_left,
+            no_left=no_left,
+            realized_change=_realized(self.ledger, market) - realized_before,
+            rounds=rounds,
+            note=note,
+        )
+
+    async def _held(self) -> tuple[Decimal, Decimal]:
+        held = await self.venue.balances(self.tokens)
+        return held.tokens[self.market.yes_token], held.tokens[self.market.no_token]
+
+    async def _merge(self) -> Decimal:
+        merged = await merge_pairs(self.chain, self.market, *await self._held())
+        if merged:
+            flow = pair_flow(
+                FlowKind.MERGE, self.market.condition_id, merged, self.clock.now(), note="polymm liquidate"
+            )
+            self.ledger.record_flow(flow)
+        return merged
+
+    async def _sell(
+        self, mode: LiquidationMode, anchor: Decimal | None, max_rounds: int, limit_wait_s: float
+    ) -> int:
+        """Rounds of the mode's orders until flat, the book takes nothing within the floor, or the
+        rounds run out; a limit exit that did not fill is cancelled, never left behind."""
+        resting: list[str] = []
+        rounds = 0
+        while rounds < max_rounds:
+            yes, no = await self._held()
+            if max(yes, no) < self.market.min_order_size:
+                break
+            rounds += 1
+            book = await self.venue.book(self.market.yes_token)
+            orders = plan_exit(
+                self.market,
+                yes=yes,
+                no=no,
+                yes_bids=book.bids,
+                yes_asks=book.asks,
+                mode=mode,
+                anchor_mid=anchor,
+            )
+            if not orders:
+                break  # nothing the book can take within the slippage bound: stop, never dump
+            results = await self.venue.place(exit_intents(self.market, orders))
+            resting += [r.order_id for r in results if r.ok and r.intent.order_type == "GTC"]
+            if mode == "limit":
+                await _wait_for_fills(self.venue, self.market, limit_wait_s)
+                break
+            await asyncio.sleep(0.5)  # one level a round: let the book refill before the next
+        if resting:
+            await self.venue.cancel(resting)
+        return rounds
+
+    async def _record_trades(self, *, since: float) -> None:
+        for update in await self.venue.trades(self.market.condition_id, after=since):
+            for fill in update.fills:
+                record = fill_record(update, fill, fee_exponent=self.market.fee_exponent)
+                if not self.ledger.record_fill(record):
+                    self.ledger.record_status(update.trade_id, fill.order_id, update.status, update.recv_ts)
 
 
 async def _wait_for_fills(venue: Venue, market: Market, timeout_s: float) -> None:

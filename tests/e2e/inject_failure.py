@@ -50,7 +50,7 @@ def install() -> None:
             streams.parse_market_frame, KeyError("asset_id")
         )
     elif kind == "decision":
-        from polymm_cli import engine
+        from polymm_cli.engine import loop as engine
 
         engine.quote = _raising(engine.quote, ValueError("a quote the validation refuses"))  # type: ignore[assignment]
     else:

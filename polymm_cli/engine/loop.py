@@ -21,47 +21,41 @@ import contextlib
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
 from polymm_cli.book import OrderBook, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
+from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
+from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
+from polymm_cli.engine.state import MarketState, exposure, holding
+from polymm_cli.engine.view import snapshot
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import (
-    LiquidationMode,
-    StopLossParams,
-    exit_mode,
-    pairs_to_merge,
     plan_exit,
     stop_loss_trigger,
 )
 from polymm_cli.model import (
     MICRO,
     ONE,
-    ZERO,
     EngineSnapshot,
     FillView,
     FlowKind,
-    HealthSnapshot,
     Market,
-    MarketSnapshot,
     OurOrder,
     PriceLevel,
-    QuoteOrderView,
     Side,
-    TradeStatus,
     pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
-from polymm_cli.quoter import QuoteInput, QuoteParams, TargetQuote, needs_requote, quote
-from polymm_cli.reconcile import ReconcilePlan, Tolerance, reconcile
-from polymm_cli.regime import MarketRegime, RegimeParams
-from polymm_cli.rewards import book_q_min, estimated_reward_rate, scoring_status
-from polymm_cli.risk import Exposure, Holding, PortfolioCaps, RiskLimits, cap_blocks, vet
-from polymm_cli.trust import MidTrust, TrustParams, depth_weighted_mid
+from polymm_cli.quoter import QuoteInput, TargetQuote, needs_requote, quote
+from polymm_cli.reconcile import ReconcilePlan, reconcile
+from polymm_cli.regime import MarketRegime
+from polymm_cli.risk import Holding, RiskLimits, cap_blocks, vet
+from polymm_cli.trust import MidTrust, depth_weighted_mid
 from polymm_cli.venues.base import (
     BookSnapshot,
     Chain,
@@ -80,92 +74,6 @@ from polymm_cli.venues.books import apply_market_event
 
 log = logging.getLogger("polymm.engine")
 T = TypeVar("T")
-
-
-CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
-RESYNC_MARGIN_S = 60.0
-FINAL = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
-
-
-@dataclass(frozen=True, slots=True, kw_only=True)
-class EngineConfig:
-    params: QuoteParams
-    tolerance: Tolerance = field(default_factory=Tolerance)
-    max_order_size: Decimal = Decimal("100000")
-    max_order_notional: Decimal | None = None  # pUSD per order; None = no cap
-    max_orders_per_market: int = 10
-    heartbeat_interval_s: float = 5.0
-    halt_poll_s: float = 0.25
-    adopt_orders: bool = False
-    stop_timeout_s: float = 10.0
-    settle_timeout_s: float = 15.0  # at stop, how long to wait for the last fills to settle
-    book_depth_shown: int = 5
-    fills_shown: int = 8
-    regime: RegimeParams = field(default_factory=RegimeParams)
-    caps: PortfolioCaps = field(default_factory=PortfolioCaps)
-    stop_loss: StopLossParams = field(default_factory=StopLossParams)
-    tick_s: float = 1.0  # time-driven rules (cool-downs ending, stop-loss checks) are re-evaluated this often
-    heartbeat_stale_s: float = (
-        8.0  # no acknowledged heartbeat for this long: unhealthy (the venue cancels at 10)
-    )
-    order_failure_limit: int = 5  # consecutive failed order calls that pause the order path
-    exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
-    trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
-    reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
-
-
-@dataclass(frozen=True, slots=True)
-class StopReport:
-    """How the final cancel went. `confirmed`: the exchange listed none of our orders afterwards.
-    Otherwise `may_be_open` orders may still rest: as the exchange listed them when it answered
-    (`reachable`), else counted by us (of the `known` orders we had when the stop began)."""
-
-    cancelled: int
-    may_be_open: int
-    confirmed: bool
-    reachable: bool = True
-    known: int = 0
-
-    def summary(self) -> str:
-        """What the stop did, in words a user can trust: never "cancelled" without the confirmation."""
-        switch = (
-            " (its dead-man's switch removes them about 10 s after our last heartbeat;"
-            " check with `polymm cancel-all`)"
-        )
-        if not self.reachable:
-            return (
-                f"the exchange did not answer the cancels: {self.may_be_open} of the {self.known} "
-                f"order{'' if self.known == 1 else 's'} we had may still be open{switch}"
-            )
-        done = f"{self.cancelled} order{'' if self.cancelled == 1 else 's'} cancelled"
-        if self.confirmed:
-            return f"{done}, confirmed by the exchange"
-        return f"{done}, but the exchange still lists {self.may_be_open}{switch}"
-
-
-@dataclass(slots=True)
-class _MarketState:
-    market: Market
-    yes_position: Decimal = ZERO  # every effective fill (MATCHED counts: it will most likely settle)
-    no_position: Decimal = ZERO
-    sellable_yes: Decimal = ZERO  # settled shares only: unsettled ones cannot be sold (ghost fills)
-    sellable_no: Decimal = ZERO
-    pnl: MarketPnl | None = None
-    fills: deque[tuple[tuple[str, str], FillView]] = field(default_factory=lambda: deque(maxlen=50))
-    last_mid: Decimal | None = None
-    last_inputs: tuple[Any, ...] = ()
-    last_decision: str = ""
-    event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
-    regime: MarketRegime | None = None
-    trust: MidTrust = field(default_factory=lambda: MidTrust(TrustParams()))
-    projection: MarketProjection | None = None  # positions and P&L, kept current fill by fill
-    stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
-    resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
-    exit_rounds: int = 0
-    exit_mode: LiquidationMode = "market"  # the mode this exit uses (`liquidation.exit_mode`)
-    exit_anchor: Decimal | None = (
-        None  # the YES mid when the stop fired: the exit's slippage floor hangs off it
-    )
 
 
 class QuotingEngine:
@@ -191,8 +99,8 @@ class QuotingEngine:
         self.venue_name = venue_name
         self._halt_check = halt_check
         self._on_decision = on_decision
-        self.states: dict[str, _MarketState] = {
-            m.condition_id: _MarketState(
+        self.states: dict[str, MarketState] = {
+            m.condition_id: MarketState(
                 m,
                 regime=MarketRegime(config.regime),
                 trust=MidTrust(config.trust),
@@ -222,7 +130,7 @@ class QuotingEngine:
         self._halt_external = False
         self.ended = False
         self.last_error = ""
-        self._last_market_event: float | None = None
+        self.last_market_event: float | None = None
         self._was_healthy = False
         self.run_id: str | None = None
         self.run_started: float | None = None
@@ -458,6 +366,10 @@ class QuotingEngine:
     def heartbeat_ok(self) -> bool:
         return self._heartbeat.ok(self.clock.monotonic())
 
+    def heartbeat_age(self, now: float) -> float | None:
+        """Seconds since the venue last acknowledged a heartbeat (None: never)."""
+        return self._heartbeat.age(now)
+
     @property
     def healthy(self) -> bool:
         now = self.clock.monotonic()
@@ -553,7 +465,7 @@ class QuotingEngine:
 
     def _on_market_event(self, event: MarketEvent) -> None:
         now = self.clock.monotonic()
-        self._last_market_event = now
+        self.last_market_event = now
         kind = type(event)
         if kind is LastTrade or kind is TickSizeChange:
             self._on_trade_or_tick(event)  # type: ignore[arg-type]
@@ -666,16 +578,16 @@ class QuotingEngine:
         assert projection is not None  # made with the state
         return projection
 
-    def _pnl(self, cid: str) -> MarketPnl:
+    def market_pnl(self, cid: str) -> MarketPnl:
         """This market's P&L now: the projection (the ledger's records, applied as they came) marked
         at the book without our own quotes, daily P&L since the start of today (UTC)."""
         market = self.states[cid].market
-        return self._projection(cid).pnl(self._external_mid(market), day_start=day_start(self.clock.now()))
+        return self._projection(cid).pnl(self.external_mid(market), day_start=day_start(self.clock.now()))
 
     def _refresh_positions(self, cid: str) -> None:
         """Positions from the projection: all effective fills, and the settled ones (may be sold)."""
         state = self.states[cid]
-        pnl = state.pnl = self._pnl(cid)
+        pnl = state.pnl = self.market_pnl(cid)
         state.yes_position, state.no_position = pnl.yes_position, pnl.no_position
         settled_yes, settled_no = self._projection(cid).settled()
         state.sellable_yes = min(state.yes_position, settled_yes)
@@ -710,7 +622,7 @@ class QuotingEngine:
                     await self._act(
                         state,
                         ReconcilePlan(cancels=tuple(o.order_id for o in quotes), places=(), keeps=()),
-                        note=self._pause_reason() if not state.stopped else str(state.stopped),
+                        note=self.pause_reason() if not state.stopped else str(state.stopped),
                     )
                 state.event_t0 = None
                 if state.stopped and self.healthy and not quotes:
@@ -775,7 +687,7 @@ class QuotingEngine:
             verdict = vet(
                 plan,
                 market=market,
-                exposure=self._exposure(state, kept),
+                exposure=exposure(state, kept),
                 kept=kept,
                 limits=RiskLimits(
                     position_limit=self.config.params.position_limit,
@@ -794,20 +706,8 @@ class QuotingEngine:
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
-    def _holding(self, state: _MarketState) -> Holding:
-        pnl = state.pnl
-        cost = ZERO
-        if pnl is not None:
-            cost = (pnl.avg_cost_yes or ZERO) * state.yes_position + (
-                pnl.avg_cost_no or ZERO
-            ) * state.no_position
-        return Holding(
-            market=state.market,
-            yes=state.yes_position,
-            no=state.no_position,
-            cost=cost,
-            mark=self._external_mid(state.market),
-        )
+    def _holding(self, state: MarketState) -> Holding:
+        return holding(state, self.external_mid(state.market))
 
     def _other_holdings(self, cid: str) -> list[Holding]:
         return [self._holding(s) for other, s in self.states.items() if other != cid]
@@ -832,47 +732,24 @@ class QuotingEngine:
                 self._dirty.add(cid)
             self._wake.set()
 
-    def _check_stop_loss(self, state: _MarketState) -> None:
+    def _check_stop_loss(self, state: MarketState) -> None:
         params = self.config.stop_loss
         if not params.enabled:
             return
         cid = state.market.condition_id
-        pnl = self._pnl(cid)
+        pnl = self.market_pnl(cid)
         reason = stop_loss_trigger(pnl.unrealized_pnl, pnl.daily_pnl, params)
         if reason:
-            state.exit_anchor = self._external_mid(state.market)
-            state.exit_mode, note = exit_mode(params.mode, state.exit_anchor)
-            log.warning("%s: %s (liquidating: %s) %s", cid, reason, state.exit_mode, note)
-            state.stopped = f"{reason}; liquidating ({state.exit_mode})" + (f": {note}" if note else "")
-            state.resume_at = (
-                self.clock.monotonic() + params.resume_after_s if params.resume_after_s is not None else None
-            )
-            state.exit_rounds = 0
+            anchor = self.external_mid(state.market)
+            log.warning("%s: %s", cid, arm_stop(state, reason, params, anchor, self.clock.monotonic()))
             self._dirty.add(cid)
             self._wake.set()
 
-    async def _exit_round(self, state: _MarketState) -> None:
+    async def _exit_round(self, state: MarketState) -> None:
         """One round of getting flat after a stop-loss: merge pairs, then the mode's orders."""
         market = state.market
         cid = market.condition_id
-        pairs = pairs_to_merge(state.sellable_yes, state.sellable_no).quantize(Decimal("0.01"))
-        if pairs > 0 and self.chain is not None:
-            try:
-                await self.chain.merge(market, pairs)
-                log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
-                flow = pair_flow(
-                    FlowKind.MERGE,
-                    cid,
-                    pairs,
-                    self.clock.now(),
-                    note="stop-loss exit",
-                    ref=str(state.exit_rounds),
-                )
-                if self.ledger.record_flow(flow):
-                    self._projection(cid).add_flow(flow)
-                self._refresh_positions(cid)
-            except VenueError as exc:
-                self.last_error = f"merge: {exc}"
+        await self._merge_for_exit(state)
         flat = max(state.yes_position, state.no_position) < market.min_order_size
         exits = [o for o in self.live.values() if o.market == cid and o.tag == "exit"]
         mode = state.exit_mode
@@ -889,32 +766,36 @@ class QuotingEngine:
                 mode=mode,
                 anchor_mid=state.exit_anchor,
             )
-            if orders:
-                intents = [
-                    OrderIntent(
-                        market=cid,
-                        token_id=o.token_id,
-                        side=o.side,
-                        price=o.price,
-                        size=o.size,
-                        order_type=o.order_type,
-                        post_only=o.order_type == "GTC",
-                        client_tag="exit",
+            for result in await self.venue.place(exit_intents(market, orders, "exit")) if orders else ():
+                if result.ok and result.intent.order_type == "GTC":
+                    i = result.intent
+                    self.live[result.order_id] = OurOrder(
+                        result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
                     )
-                    for o in orders
-                ]
-                for result in await self.venue.place(intents):
-                    if result.ok and result.intent.order_type == "GTC":
-                        i = result.intent
-                        self.live[result.order_id] = OurOrder(
-                            result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
-                        )
-                    elif not result.ok:
-                        self.last_error = f"exit order: {result.error}"
+                elif not result.ok:
+                    self.last_error = f"exit order: {result.error}"
         gave_up = mode == "market" and state.exit_rounds >= self.config.exit_rounds
         if state.resume_at is None and (flat or mode == "passive" or gave_up):
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
+
+    async def _merge_for_exit(self, state: MarketState) -> None:
+        """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit."""
+        cid = state.market.condition_id
+        try:
+            pairs = await merge_pairs(self.chain, state.market, state.sellable_yes, state.sellable_no)
+        except VenueError as exc:
+            self.last_error = f"merge: {exc}"
+            return
+        if not pairs:
+            return
+        log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
+        flow = pair_flow(
+            FlowKind.MERGE, cid, pairs, self.clock.now(), note="stop-loss exit", ref=str(state.exit_rounds)
+        )
+        if self.ledger.record_flow(flow):
+            self._projection(cid).add_flow(flow)
+        self._refresh_positions(cid)
 
     def _external_levels(
         self, market: Market, mine: Sequence[OurOrder], depth: int = 10
@@ -929,7 +810,7 @@ class QuotingEngine:
         dust = self.config.trust.min_top_size or market.min_order_size
         return external_levels(book.levels(Side.BUY, depth), book.levels(Side.SELL, depth), ours, dust)
 
-    def _warmup_mid(self, state: _MarketState, mine: Sequence[OurOrder]) -> tuple[Decimal | None, str]:
+    def _warmup_mid(self, state: MarketState, mine: Sequence[OurOrder]) -> tuple[Decimal | None, str]:
         """While a fresh book is warming up, the depth-weighted mid (a thin top cannot drag it)."""
         trust = state.trust
         if not trust.warming_up:
@@ -949,12 +830,12 @@ class QuotingEngine:
         ask, ask_size = (asks[0].price, asks[0].size) if asks else (None, None)
         return bid, bid_size, ask, ask_size
 
-    def _external_mid(self, market: Market) -> Decimal | None:
+    def external_mid(self, market: Market) -> Decimal | None:
         """The mark (`book.mark`): the mid of the book without our orders and without dust."""
         mine = [o for o in self.live.values() if o.market == market.condition_id]
         return mark(*self._external_levels(market, mine))
 
-    def _pause_reason(self) -> str:
+    def pause_reason(self) -> str:
         if self.halted:
             return f"halted: {self.halted}"
         now = self.clock.monotonic()
@@ -971,26 +852,9 @@ class QuotingEngine:
         ]
         return "paused: " + ", ".join(missing) + " unhealthy"
 
-    @staticmethod
-    def _exposure(state: _MarketState, kept: Sequence[OurOrder]) -> Exposure:
-        def open_size(token: str, side: Side) -> Decimal:
-            return sum((o.remaining for o in kept if o.token_id == token and o.side is side), ZERO)
-
-        m = state.market
-        return Exposure(
-            yes_position=state.yes_position,
-            no_position=state.no_position,
-            open_buy_yes=open_size(m.yes_token, Side.BUY),
-            open_buy_no=open_size(m.no_token, Side.BUY),
-            open_sell_yes=open_size(m.yes_token, Side.SELL),
-            open_sell_no=open_size(m.no_token, Side.SELL),
-            sellable_yes=state.sellable_yes,
-            sellable_no=state.sellable_no,
-        )
-
     async def _act(
         self,
-        state: _MarketState,
+        state: MarketState,
         plan: ReconcilePlan,
         *,
         note: str,
@@ -1066,112 +930,6 @@ class QuotingEngine:
 
     # -- what the dashboard shows -------------------------------------------------------------------
 
-    @staticmethod
-    def _order_view(m: Market, o: OurOrder, mid: Decimal | None) -> QuoteOrderView:
-        yes_price = m.yes_price(o.token_id, o.price)
-        scoring, note = False, "no two-sided book"
-        if mid is not None:
-            scoring, note = scoring_status(
-                yes_price, o.remaining, "ask" if o.tag == "ask" else "bid", mid, m.rewards
-            )
-        return QuoteOrderView(
-            order_id=o.order_id,
-            token_id=o.token_id,
-            outcome=m.outcome_of(o.token_id),
-            side=o.side,
-            price=o.price,
-            yes_price=yes_price,
-            remaining=o.remaining,
-            tag=o.tag,
-            scoring=scoring,
-            scoring_note=note,
-        )
-
-    def _reward_rate(self, m: Market, orders: Sequence[QuoteOrderView], mid: Decimal) -> Decimal | None:
-        """Our estimated share of the market's daily reward pool, from the book as it is now."""
-        if not m.rewards.active:
-            return None
-        book = self.books.get(m.yes_token)
-        if book is None:
-            return None
-        ours_bid = [(o.yes_price, o.remaining) for o in orders if o.tag == "bid" and o.scoring]
-        ours_ask = [(o.yes_price, o.remaining) for o in orders if o.tag == "ask" and o.scoring]
-        ours = book_q_min(ours_bid, ours_ask, m.rewards, mid)
-        mine_at = {(True, p): s for p, s in ours_bid} | {(False, p): s for p, s in ours_ask}
-        others_bid = [
-            (lv.price, lv.size - mine_at.get((True, lv.price), ZERO)) for lv in book.levels(Side.BUY, 20)
-        ]
-        others_ask = [
-            (lv.price, lv.size - mine_at.get((False, lv.price), ZERO)) for lv in book.levels(Side.SELL, 20)
-        ]
-        others = book_q_min(others_bid, others_ask, m.rewards, mid)
-        return estimated_reward_rate(ours, others, m.rewards.daily_rate)
-
     def snapshot(self) -> EngineSnapshot:
-        now = self.clock.monotonic()
-        markets = []
-        for cid, state in self.states.items():
-            m = state.market
-            book = self.books.get(m.yes_token)
-            pnl: MarketPnl | None = self._pnl(cid)
-            mine = [o for o in self.live.values() if o.market == cid]
-            ext_bid, _, ext_ask, _ = self._external_top(m, mine)
-            ref_mid = (ext_bid + ext_ask) / 2 if ext_bid is not None and ext_ask is not None else None
-            orders = tuple(self._order_view(m, o, ref_mid) for o in mine)
-            reward_rate = self._reward_rate(m, orders, ref_mid) if ref_mid is not None else None
-            if self.ended:
-                status = "stopped: " + (self.stop_report.summary() if self.stop_report else "")
-            elif self.halted:
-                status = f"halted: {self.halted}"
-            elif not self.healthy:
-                status = self._pause_reason()
-            elif book is None or book.mid is None:
-                status = "waiting for a two-sided book"
-            else:
-                status = "quoting"
-            markets.append(
-                MarketSnapshot(
-                    market=m,
-                    bids=book.levels(Side.BUY, self.config.book_depth_shown) if book else (),
-                    asks=book.levels(Side.SELL, self.config.book_depth_shown) if book else (),
-                    mid=book.mid if book else None,
-                    orders=orders,
-                    yes_position=state.yes_position,
-                    no_position=state.no_position,
-                    position_limit=self.config.params.position_limit,
-                    realized_pnl=pnl.realized_pnl if pnl else ZERO,
-                    unrealized_pnl=pnl.unrealized_pnl if pnl else ZERO,  # no fills: nothing to mark
-                    fees=pnl.fees if pnl else ZERO,
-                    total_pnl=pnl.total_pnl if pnl else ZERO,
-                    fills=tuple(view for _, view in list(state.fills)[: self.config.fills_shown]),
-                    status=status,
-                    last_decision=state.last_decision,
-                    reward_rate=reward_rate,
-                    volatility=state.regime.volatility(now) if state.regime is not None else 0.0,
-                )
-            )
-        ordered = sorted(self.latencies_us)
-        p50 = ordered[len(ordered) // 2] if ordered else None
-        p99 = ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] if ordered else None
-        return EngineSnapshot(
-            ts=self.clock.now(),
-            venue=self.venue_name,
-            address=self.venue.address,
-            markets=tuple(markets),
-            health=HealthSnapshot(
-                market_feed=self.market_feed,
-                feed_age_s=(now - self._last_market_event) if self._last_market_event is not None else None,
-                user_stream=self.user_stream,
-                heartbeat=self.heartbeat_ok,
-                heartbeat_age_s=self._heartbeat.age(now),
-                last_error=self.last_error,
-                halted=self.halted,
-            ),
-            decisions=self.decisions,
-            orders_placed=self.orders_placed,
-            orders_canceled=self.orders_canceled,
-            fills=self.fill_count,
-            latency_p50_us=p50,
-            latency_p99_us=p99,
-            reward_fit=self.config.reward_fit,
-        )
+        """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
+        return snapshot(self)

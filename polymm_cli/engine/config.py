@@ -1,0 +1,74 @@
+"""What the engine is told (EngineConfig) and what its stop reports (StopReport)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from polymm_cli.liquidation import StopLossParams
+from polymm_cli.model import TradeStatus
+from polymm_cli.quoter import QuoteParams
+from polymm_cli.reconcile import Tolerance
+from polymm_cli.regime import RegimeParams
+from polymm_cli.risk import PortfolioCaps
+from polymm_cli.trust import TrustParams
+
+CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
+RESYNC_MARGIN_S = 60.0
+FINAL = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class EngineConfig:
+    params: QuoteParams
+    tolerance: Tolerance = field(default_factory=Tolerance)
+    max_order_size: Decimal = Decimal("100000")
+    max_order_notional: Decimal | None = None  # pUSD per order; None = no cap
+    max_orders_per_market: int = 10
+    heartbeat_interval_s: float = 5.0
+    halt_poll_s: float = 0.25
+    adopt_orders: bool = False
+    stop_timeout_s: float = 10.0
+    settle_timeout_s: float = 15.0  # at stop, how long to wait for the last fills to settle
+    book_depth_shown: int = 5
+    fills_shown: int = 8
+    regime: RegimeParams = field(default_factory=RegimeParams)
+    caps: PortfolioCaps = field(default_factory=PortfolioCaps)
+    stop_loss: StopLossParams = field(default_factory=StopLossParams)
+    tick_s: float = 1.0  # time-driven rules (cool-downs ending, stop-loss checks) are re-evaluated this often
+    heartbeat_stale_s: float = (
+        8.0  # no acknowledged heartbeat for this long: unhealthy (the venue cancels at 10)
+    )
+    order_failure_limit: int = 5  # consecutive failed order calls that pause the order path
+    exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
+    trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
+    reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
+
+
+@dataclass(frozen=True, slots=True)
+class StopReport:
+    """How the final cancel went. `confirmed`: the exchange listed none of our orders afterwards.
+    Otherwise `may_be_open` orders may still rest: as the exchange listed them when it answered
+    (`reachable`), else counted by us (of the `known` orders we had when the stop began)."""
+
+    cancelled: int
+    may_be_open: int
+    confirmed: bool
+    reachable: bool = True
+    known: int = 0
+
+    def summary(self) -> str:
+        """What the stop did, in words a user can trust: never "cancelled" without the confirmation."""
+        switch = (
+            " (its dead-man's switch removes them about 10 s after our last heartbeat;"
+            " check with `polymm cancel-all`)"
+        )
+        if not self.reachable:
+            return (
+                f"the exchange did not answer the cancels: {self.may_be_open} of the {self.known} "
+                f"order{'' if self.known == 1 else 's'} we had may still be open{switch}"
+            )
+        done = f"{self.cancelled} order{'' if self.cancelled == 1 else 's'} cancelled"
+        if self.confirmed:
+            return f"{done}, confirmed by the exchange"
+        return f"{done}, but the exchange still lists {self.may_be_open}{switch}"
