@@ -468,3 +468,27 @@ async def test_three_levels_rest_at_the_spacing_and_stay_within_the_limit_togeth
     await world.advance(1.0)
     assert world.net(A) == D(25) and world.bids(A) == []
     assert await world.finish() == "stopped"
+
+
+def test_polymm_run_hands_the_engine_a_chain_so_a_stop_loss_can_merge_pairs(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The stop-loss merges YES+NO pairs before it sells: only possible when `run` wires a chain."""
+    from polymm_cli.services import trading
+    from polymm_cli.services.guard import Consent
+    from polymm_cli.settings import load_settings
+    from polymm_cli.venues.polymarket.chain import LocalChain
+
+    made: list[object] = []
+    real = trading.QuotingEngine
+
+    def recording(*args: object, **kwargs: object) -> object:
+        made.append(kwargs.get("chain"))
+        return real(*args, **kwargs)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(trading, "QuotingEngine", recording)
+    settings = load_settings(exchange_flow=False)
+
+    trading.run(settings, trading.RunOptions(duration=0.5), consent=Consent())
+
+    assert len(made) == 1 and isinstance(made[0], LocalChain)

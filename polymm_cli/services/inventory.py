@@ -21,17 +21,12 @@ from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
 from polymm_cli.pnl import project
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.trading import wallet_lock
-from polymm_cli.services.venues import VenueHandle, data_dir, on_venue, open_venue
+from polymm_cli.services.venues import VenueHandle, chain_of, data_dir, on_venue, open_venue
 from polymm_cli.settings import Settings
 from polymm_cli.venues.base import Chain, Venue, fill_record
-from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
 
 CENT = Decimal("0.01")
 T = TypeVar("T")
-
-
-def _chain(handle: VenueHandle) -> Chain:
-    return LocalChain(handle.venue) if handle.name == "local" else PolygonChainUnavailable()
 
 
 @dataclass(frozen=True)
@@ -60,7 +55,7 @@ def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -
                     f"not enough pUSD to split {decimal_str(amount)}: the wallet has "
                     f"{decimal_str(before.collateral)}"
                 )
-            await _chain(handle).split(market, amount)
+            await chain_of(handle).split(market, amount)
             with Ledger.open(directory, account=handle.account) as ledger:
                 ledger.record_market(market, clock.now())
                 ledger.record_flow(
@@ -102,7 +97,7 @@ def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Co
                 raise UsageError(f"no YES+NO pairs to merge in {market.slug} (YES {yes}, NO {no})")
             if wanted > pairs:
                 raise UsageError(f"cannot merge {decimal_str(wanted)} pairs: only {decimal_str(pairs)} held")
-            await _chain(handle).merge(market, wanted)
+            await chain_of(handle).merge(market, wanted)
             with Ledger.open(directory, account=handle.account) as ledger:
                 ledger.record_market(market, clock.now())
                 ledger.record_flow(
@@ -159,7 +154,7 @@ def liquidate(
                 wallet_lock(directory, handle.venue.address),
                 Ledger.open(directory, account=handle.account) as ledger,
             ):
-                run = _Liquidation(handle, _chain(handle), ledger, market, clock)
+                run = _Liquidation(handle, chain_of(handle), ledger, market, clock)
                 return await run.go(mode, max_rounds=max_rounds, limit_wait_s=limit_wait_s)
 
     return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"liquidate {ident} ({mode})")

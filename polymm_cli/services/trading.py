@@ -29,7 +29,7 @@ from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
-from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
+from polymm_cli.services.venues import chain_of, data_dir, on_venue, open_venue, wallet_address
 from polymm_cli.settings import HardCaps, Settings
 from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
@@ -242,6 +242,7 @@ async def _run(
                 venue_name=handle.name,
                 halt_check=lambda: read_halt(directory, venue.address),
                 on_decision=on_decision,
+                chain=chain_of(handle),  # the stop-loss merges pairs before it sells
             )
             return await _drive(engine, options, on_snapshot)
 

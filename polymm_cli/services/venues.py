@@ -33,7 +33,9 @@ from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
 from polymm_cli.model import Account
 from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints
 from polymm_cli.settings import Settings, VenueName
+from polymm_cli.venues.base import Chain
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
+from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -244,3 +246,9 @@ def wallet_address(settings: Settings) -> str:
         return signing.address_from_private_key(key.get_secret_value())
     except ValueError:
         raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
+
+
+def chain_of(handle: VenueHandle) -> Chain:
+    """Split, merge (and later redeem) for the venue opened: the local exchange's loopback
+    endpoints, or Polygon (not available yet: it says so in one line)."""
+    return LocalChain(handle.venue) if handle.name == "local" else PolygonChainUnavailable()
