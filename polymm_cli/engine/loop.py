@@ -30,7 +30,7 @@ from polymm_cli.clock import Clock
 from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
 from polymm_cli.engine.state import MarketState, exposure, holding
-from polymm_cli.engine.view import snapshot
+from polymm_cli.engine.view import decision_record, snapshot
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
@@ -51,10 +51,10 @@ from polymm_cli.model import (
     pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
-from polymm_cli.quoter import QuoteInput, TargetQuote, needs_requote, quote
+from polymm_cli.quoter import QuoteDecision, QuoteInput, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import ReconcilePlan, reconcile
 from polymm_cli.regime import MarketRegime
-from polymm_cli.risk import Holding, RiskLimits, cap_blocks, vet
+from polymm_cli.risk import Holding, RiskLimits, RiskVerdict, cap_blocks, vet
 from polymm_cli.trust import MidTrust, depth_weighted_mid
 from polymm_cli.venues.base import (
     BookSnapshot,
@@ -109,41 +109,33 @@ class QuotingEngine:
             for m in markets
         }
         self.chain = chain
-        self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
-        self._token_market: dict[str, str] = {}
-        for m in markets:
-            self._token_market[m.yes_token] = m.condition_id
-            self._token_market[m.no_token] = m.condition_id
+        self._token_market = {t: m.condition_id for m in markets for t in m.tokens}
         self.books: dict[str, OrderBook] = {m.yes_token: OrderBook(m.yes_token, m.tick_size) for m in markets}
-        self.live: dict[str, OurOrder] = {}
-        self._dirty: set[str] = set()
+        self.live: dict[str, OurOrder] = {}  # our orders resting at the venue, by order id
+        self._dirty: set[str] = set()  # markets with something new to decide on
         self._wake = asyncio.Event()
+        self._decide_lock = asyncio.Lock()
         self._streams: list[VenueEvents] = []
         self._tasks: list[asyncio.Task[None]] = []
-        self.market_feed = False
-        self.user_stream = False
-        self._heartbeat = HeartbeatWatch(config.heartbeat_stale_s)
-        self._order_path = OrderPathBreaker(limit=config.order_failure_limit)
+        # health
+        self.market_feed = self.user_stream = self._was_healthy = False
         self._heartbeat = HeartbeatWatch(config.heartbeat_stale_s)
         self._order_path = OrderPathBreaker(limit=config.order_failure_limit)
         self.halted: str | None = None
         self._halt_external = False
-        self.ended = False
         self.last_error = ""
         self.last_market_event: float | None = None
-        self._was_healthy = False
+        # the run's life: its end, a failure, how the stop went
         self.run_id: str | None = None
         self.run_started: float | None = None
-        self.decisions = 0
-        self.orders_placed = 0
-        self.orders_canceled = 0
-        self.fill_count = 0
-        self.latencies_us: deque[float] = deque(maxlen=20_000)
-        self._decide_lock = asyncio.Lock()
+        self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
         self.failure: str | None = None  # the first task failure: the run stops and says this
         self._failed = asyncio.Event()
-        self._stopping = False
+        self._stopping = self.ended = False
         self.stop_report: StopReport | None = None
+        # counters the dashboard shows
+        self.decisions = self.orders_placed = self.orders_canceled = self.fill_count = 0
+        self.latencies_us: deque[float] = deque(maxlen=20_000)
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -612,68 +604,22 @@ class QuotingEngine:
                     self.halt(f"unexpected error: {exc}")
 
     async def _decide(self, cid: str) -> None:
+        """One decision for one market, the hot path: book → quoter → reconcile → risk → venue."""
         async with self._decide_lock:
             state = self.states[cid]
-            market = state.market
             mine = [o for o in self.live.values() if o.market == cid]
             if not self.healthy or state.stopped:
-                quotes = [o for o in mine if o.tag != "exit"]
-                if quotes:
-                    await self._act(
-                        state,
-                        ReconcilePlan(cancels=tuple(o.order_id for o in quotes), places=(), keeps=()),
-                        note=self.pause_reason() if not state.stopped else str(state.stopped),
-                    )
-                state.event_t0 = None
-                if state.stopped and self.healthy and not quotes:
-                    # only once our quotes are gone from the book: never sell into our own bid
-                    await self._exit_round(state)
+                await self._stand_down(state, mine)
                 return
-            best_bid, bid_size, best_ask, ask_size = self._external_top(market, mine)
-            now = self.clock.monotonic()
-            regime = state.regime
-            top_mid = None
-            if best_bid is not None and best_ask is not None and best_bid < best_ask:
-                top_mid = (best_bid + best_ask) / 2
-            if regime is not None and top_mid is not None:
-                regime.observe_mid(now, top_mid)
-            view = regime.assess(now) if regime is not None else None
-            blocked = view.blocked if view is not None else ()
-            # a stale book or an unconfirmed jump pulls both sides (trust.py)
-            distrust = state.trust.judge(top_mid, now) if top_mid is not None else None
-            if distrust is not None:
-                blocked = (*blocked, ("bid", distrust), ("ask", distrust))
-            override, why = self._warmup_mid(state, mine)
-            inp = QuoteInput(
-                market=market,
-                best_bid=best_bid,
-                best_ask=best_ask,
-                best_bid_size=bid_size,
-                best_ask_size=ask_size,
-                yes_position=state.yes_position,
-                no_position=state.no_position,
-                sellable_yes=state.sellable_yes,
-                sellable_no=state.sellable_no,
-                spread_multiplier=view.spread_multiplier if view is not None else ONE,
-                blocked=blocked,
-                mid_override=override,
-                mid_reason=why,
-            )
-            decision = quote(inp, self.config.params)
-            caps = self.config.caps
-            if decision.quotes and (caps.max_total_exposure is not None or caps.max_event_loss is not None):
-                capped = cap_blocks(self._holding(state), self._other_holdings(cid), decision.quotes, caps)
-                if capped:
-                    blocked = (*blocked, *capped)
-                    decision = quote(replace(inp, blocked=blocked), self.config.params)
-            live_ids = tuple(sorted(o.order_id for o in mine))
+            inp = self._quote_input(state, mine)
+            decision = self._quote(state, inp)
             inputs = (
                 state.yes_position,
                 state.no_position,
-                live_ids,
-                market.tick_size,
+                tuple(sorted(o.order_id for o in mine)),
+                state.market.tick_size,
                 inp.spread_multiplier,
-                tuple(side for side, _ in blocked),
+                tuple(side for side, _ in inp.blocked),
             )
             if (
                 decision.mid is not None
@@ -682,27 +628,89 @@ class QuotingEngine:
             ):
                 state.event_t0 = None
                 return  # the mid has not moved enough and nothing else changed: keep our queue position
-            plan = reconcile(decision.quotes, mine, tick=market.tick_size, tolerance=self.config.tolerance)
-            kept = [o for o in mine if o.order_id in plan.keeps]
-            verdict = vet(
-                plan,
-                market=market,
-                exposure=exposure(state, kept),
-                kept=kept,
-                limits=RiskLimits(
-                    position_limit=self.config.params.position_limit,
-                    max_order_size=self.config.max_order_size,
-                    max_order_notional=self.config.max_order_notional,
-                    max_orders_per_market=self.config.max_orders_per_market,
-                    halted=self.halted is not None,
-                ),
-            )
+            verdict = self._plan(state, mine, decision)
             if verdict.halt_reason:
                 self.halt(verdict.halt_reason)
-            state.last_mid = decision.mid
-            state.last_inputs = inputs
+            state.last_mid, state.last_inputs = decision.mid, inputs
             why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
             await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+
+    async def _stand_down(self, state: MarketState, mine: Sequence[OurOrder]) -> None:
+        """Unhealthy or stopped: pull our quotes (exit orders stay); a stopped market then exits."""
+        quotes = [o for o in mine if o.tag != "exit"]
+        if quotes:
+            await self._act(
+                state,
+                ReconcilePlan(cancels=tuple(o.order_id for o in quotes), places=(), keeps=()),
+                note=self.pause_reason() if not state.stopped else str(state.stopped),
+            )
+        state.event_t0 = None
+        if state.stopped and self.healthy and not quotes:
+            # only once our quotes are gone from the book: never sell into our own bid
+            await self._exit_round(state)
+
+    def _quote_input(self, state: MarketState, mine: Sequence[OurOrder]) -> QuoteInput:
+        """What the quoter sees: the book without us and without dust, our inventory, and the sides
+        the regime rules or the mid's trust (a stale book, an unconfirmed jump) pull."""
+        best_bid, bid_size, best_ask, ask_size = self._external_top(state.market, mine)
+        now = self.clock.monotonic()
+        regime = state.regime
+        top_mid = None
+        if best_bid is not None and best_ask is not None and best_bid < best_ask:
+            top_mid = (best_bid + best_ask) / 2
+        if regime is not None and top_mid is not None:
+            regime.observe_mid(now, top_mid)
+        view = regime.assess(now) if regime is not None else None
+        blocked = view.blocked if view is not None else ()
+        distrust = state.trust.judge(top_mid, now) if top_mid is not None else None
+        if distrust is not None:
+            blocked = (*blocked, ("bid", distrust), ("ask", distrust))
+        override, why = self._warmup_mid(state, mine)
+        return QuoteInput(
+            market=state.market,
+            best_bid=best_bid,
+            best_ask=best_ask,
+            best_bid_size=bid_size,
+            best_ask_size=ask_size,
+            yes_position=state.yes_position,
+            no_position=state.no_position,
+            sellable_yes=state.sellable_yes,
+            sellable_no=state.sellable_no,
+            spread_multiplier=view.spread_multiplier if view is not None else ONE,
+            blocked=blocked,
+            mid_override=override,
+            mid_reason=why,
+        )
+
+    def _quote(self, state: MarketState, inp: QuoteInput) -> QuoteDecision:
+        """The quoter's answer; quoted again without the sides a portfolio cap blocks."""
+        decision = quote(inp, self.config.params)
+        caps = self.config.caps
+        if decision.quotes and (caps.max_total_exposure is not None or caps.max_event_loss is not None):
+            cid = state.market.condition_id
+            capped = cap_blocks(self._holding(state), self._other_holdings(cid), decision.quotes, caps)
+            if capped:
+                decision = quote(replace(inp, blocked=(*inp.blocked, *capped)), self.config.params)
+        return decision
+
+    def _plan(self, state: MarketState, mine: Sequence[OurOrder], decision: QuoteDecision) -> RiskVerdict:
+        """The fewest cancels and places that turn our orders into the targets, vetted by risk."""
+        market = state.market
+        plan = reconcile(decision.quotes, mine, tick=market.tick_size, tolerance=self.config.tolerance)
+        kept = [o for o in mine if o.order_id in plan.keeps]
+        return vet(
+            plan,
+            market=market,
+            exposure=exposure(state, kept),
+            kept=kept,
+            limits=RiskLimits(
+                position_limit=self.config.params.position_limit,
+                max_order_size=self.config.max_order_size,
+                max_order_notional=self.config.max_order_notional,
+                max_orders_per_market=self.config.max_orders_per_market,
+                halted=self.halted is not None,
+            ),
+        )
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
@@ -858,75 +866,51 @@ class QuotingEngine:
         plan: ReconcilePlan,
         *,
         note: str,
-        decision: Any = None,
+        decision: QuoteDecision | None = None,
         dropped: Sequence[tuple[TargetQuote, str]] = (),
     ) -> None:
         """Hand the plan to the venue: cancels first (never two quotes on one side), then places."""
-        cid = state.market.condition_id
         if state.event_t0 is not None and (plan.cancels or plan.places):
             self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
         state.event_t0 = None
         self.decisions += 1
-        errors: list[str] = []
         if plan.cancels:
             cancelled = await self._order_call(self.venue.cancel(plan.cancels))
             self.orders_canceled += len(cancelled.canceled)
             for oid in (*cancelled.canceled, *cancelled.not_canceled):
                 self.live.pop(oid, None)
-        if plan.places:
-            intents = [
-                OrderIntent(
-                    market=cid,
-                    token_id=t.token_id,
-                    side=t.order_side,
-                    price=t.price,
-                    size=t.size,
-                    client_tag=t.side,
-                )
-                for t in plan.places
-            ]
-            for result in await self._order_call(self.venue.place(intents)):
-                if result.ok:
-                    self.orders_placed += 1
-                    i = result.intent
-                    self.live[result.order_id] = OurOrder(
-                        result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag=i.client_tag
-                    )
-                else:
-                    errors.append(result.error)
+        errors = await self._place(state.market.condition_id, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
         state.last_decision = note
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
-            self._on_decision(
-                {
-                    "ts": self.clock.now(),
-                    "market": cid,
-                    "mid": str(decision.mid) if decision is not None and decision.mid is not None else None,
-                    "quotes": [
-                        {
-                            "side": t.side,
-                            "token": t.token_id,
-                            "order_side": t.order_side.value,
-                            "price": str(t.price),
-                            "size": str(t.size),
-                        }
-                        for t in (decision.quotes if decision is not None else ())
-                    ],
-                    "skipped": [
-                        {"side": s.side, "reason": s.reason}
-                        for s in (decision.skipped if decision is not None else ())
-                    ],
-                    "cancels": len(plan.cancels),
-                    "places": len(plan.places),
-                    "kept": len(plan.keeps),
-                    "dropped": [reason for _, reason in dropped],
-                    "errors": errors,
-                    "position": {"yes": str(state.yes_position), "no": str(state.no_position)},
-                    "note": note,
-                    "healthy": self.healthy,
-                }
+            self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
+
+    async def _place(self, cid: str, places: Sequence[TargetQuote]) -> list[str]:
+        """Place the targets as post-only orders; our orders as the venue accepted them, and the
+        venue's reasons for those it refused."""
+        intents = [
+            OrderIntent(
+                market=cid,
+                token_id=t.token_id,
+                side=t.order_side,
+                price=t.price,
+                size=t.size,
+                client_tag=t.side,
             )
+            for t in places
+        ]
+        errors: list[str] = []
+        for result in await self._order_call(self.venue.place(intents)):
+            if not result.ok:
+                errors.append(result.error)
+                continue
+            self.orders_placed += 1
+            i = result.intent
+            self.live[result.order_id] = OurOrder(
+                result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag=i.client_tag
+            )
+        return errors
 
     # -- what the dashboard shows -------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from polymm_cli.book import OrderBook
 from polymm_cli.engine.state import MarketState
@@ -22,6 +22,8 @@ from polymm_cli.model import (
     QuoteOrderView,
     Side,
 )
+from polymm_cli.quoter import QuoteDecision, TargetQuote
+from polymm_cli.reconcile import ReconcilePlan
 from polymm_cli.rewards import book_q_min, estimated_reward_rate, scoring_status
 
 if TYPE_CHECKING:
@@ -57,6 +59,43 @@ def snapshot(engine: QuotingEngine) -> EngineSnapshot:
         latency_p99_us=p99,
         reward_fit=engine.config.reward_fit,
     )
+
+
+def decision_record(
+    engine: QuotingEngine,
+    state: MarketState,
+    plan: ReconcilePlan,
+    note: str,
+    decision: QuoteDecision | None,
+    dropped: Sequence[tuple[TargetQuote, str]],
+    errors: Sequence[str],
+) -> dict[str, Any]:
+    """One decision as `--headless` prints it (one JSON line): the quotes, what was sent, and why."""
+    quotes = decision.quotes if decision is not None else ()
+    return {
+        "ts": engine.clock.now(),
+        "market": state.market.condition_id,
+        "mid": str(decision.mid) if decision is not None and decision.mid is not None else None,
+        "quotes": [
+            {
+                "side": t.side,
+                "token": t.token_id,
+                "order_side": t.order_side.value,
+                "price": str(t.price),
+                "size": str(t.size),
+            }
+            for t in quotes
+        ],
+        "skipped": [{"side": s.side, "reason": s.reason} for s in (decision.skipped if decision else ())],
+        "cancels": len(plan.cancels),
+        "places": len(plan.places),
+        "kept": len(plan.keeps),
+        "dropped": [reason for _, reason in dropped],
+        "errors": list(errors),
+        "position": {"yes": str(state.yes_position), "no": str(state.no_position)},
+        "note": note,
+        "healthy": engine.healthy,
+    }
 
 
 def _market(engine: QuotingEngine, cid: str, state: MarketState, now: float) -> MarketSnapshot:
