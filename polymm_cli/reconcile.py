@@ -95,43 +95,48 @@ def reconcile(
     """
     if not live:
         return ReconcilePlan(places=tuple(targets)) if targets else _EMPTY_PLAN
+    by_key, ids = _index(live)
+    options = [_candidates(t, by_key.get((t.token_id, t.order_side), ()), tick, tolerance) for t in targets]
+    kept_for = _match(options)
+    places = tuple(t for ti, t in enumerate(targets) if ti not in kept_for)
+    keeps = tuple(kept_for[ti] for ti in sorted(kept_for))
+    kept_ids = set(keeps)
+    cancels = tuple(sorted(oid for oid in ids if oid not in kept_ids))
+    return ReconcilePlan(cancels=cancels, places=places, keeps=keeps)
 
-    max_dp = tolerance.price_ticks * tick
-    fraction = tolerance.size_fraction
 
-    # Index the live orders by (token, side); drop repeated ids.
+def _index(live: Sequence[OurOrder]) -> tuple[dict[tuple[str, Side], list[OurOrder]], set[str]]:
+    """Live orders by (token, side), and their ids; an id listed twice counts once."""
     by_key: dict[tuple[str, Side], list[OurOrder]] = {}
     seen: set[str] = set()
     for order in live:
-        if order.order_id in seen:
-            continue
-        seen.add(order.order_id)
-        by_key.setdefault((order.token_id, order.side), []).append(order)
+        if order.order_id not in seen:
+            seen.add(order.order_id)
+            by_key.setdefault((order.token_id, order.side), []).append(order)
+    return by_key, seen
 
-    # Each target's admissible live orders, closest first.
-    options: list[list[str]] = []
-    for target in targets:
-        candidates = by_key.get((target.token_id, target.order_side))
-        if not candidates:
-            options.append([])
-            continue
-        size = target.size
-        floor = size - fraction * size
-        ranked: list[tuple[Decimal, Decimal, str]] = []
-        for order in candidates:
-            dp = abs(order.price - target.price)
-            if dp > max_dp:
-                continue
-            remaining = order.remaining
-            if remaining > size or remaining < floor:
-                continue
-            ranked.append((dp, size - remaining, order.order_id))
-        if len(ranked) > 1:
-            ranked.sort()
-        options.append([oid for _dp, _ds, oid in ranked])
 
-    # Maximum matching (augmenting paths): as many targets as possible keep a live order, each
-    # taking its closest free one unless a later target has no other choice.
+def _candidates(
+    target: TargetQuote, orders: Sequence[OurOrder], tick: Decimal, tolerance: Tolerance
+) -> list[str]:
+    """The live orders that may stand for `target` (same token and side, within tolerance), closest
+    first: by price distance, then by how much less than the target's size they rest."""
+    max_dp = tolerance.price_ticks * tick
+    size = target.size
+    floor = size - tolerance.size_fraction * size
+    ranked: list[tuple[Decimal, Decimal, str]] = []
+    for order in orders:
+        dp = abs(order.price - target.price)
+        if dp <= max_dp and floor <= order.remaining <= size:
+            ranked.append((dp, size - order.remaining, order.order_id))
+    if len(ranked) > 1:
+        ranked.sort()
+    return [oid for _dp, _ds, oid in ranked]
+
+
+def _match(options: list[list[str]]) -> dict[int, str]:
+    """Maximum matching (augmenting paths): as many targets as possible keep a live order, each
+    taking its closest free one unless a later target has no other choice. Target index -> order id."""
     owner: dict[str, int] = {}  # order id -> target index
 
     def assign(ti: int, visited: set[str]) -> bool:
@@ -148,10 +153,4 @@ def reconcile(
     for ti, opts in enumerate(options):
         if opts:
             assign(ti, set())
-    kept_for = {ti: oid for oid, ti in owner.items()}
-
-    places = tuple(t for ti, t in enumerate(targets) if ti not in kept_for)
-    keeps = tuple(kept_for[ti] for ti in sorted(kept_for))
-    kept_ids = set(keeps)
-    cancels = tuple(sorted(oid for oid in seen if oid not in kept_ids))
-    return ReconcilePlan(cancels=cancels, places=places, keeps=keeps)
+    return {ti: oid for oid, ti in owner.items()}

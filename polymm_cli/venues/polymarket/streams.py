@@ -346,6 +346,7 @@ class _Stream:
         return ws, resync, buffered
 
     async def _run(self) -> AsyncGenerator[StreamEvent, None]:
+        """Connect, serve, reconnect with backoff until closed; a status at every change of state."""
         attempt = 0
         reported: bool | None = None  # the last connection state we told the consumer
         while not self._closed.is_set():
@@ -362,36 +363,55 @@ class _Stream:
                     reported = False
                     yield self._status(False, lost.reason)
                 continue
-            pinger = asyncio.create_task(self._pinger(ws))
-            reason = "connection lost"
-            try:
-                for event in resync:
+            served = _Served()
+            # closed with its consumer: the socket and the pinger go when the stream is closed
+            async with contextlib.aclosing(self._serve(ws, resync, buffered, served)) as events:
+                async for event in events:
                     yield event
-                self.connected = True
-                reported = True
-                yield self._status(True, "reconnected and resynced" if self.reconnects else "connected")
-                attempt = 1  # the next reconnect starts from the base delay
-                recv_ts = self._clock.now()
-                for frame in buffered:
-                    for event in self._handle(frame, recv_ts):
-                        if self._keep_buffered(event):
-                            yield event
-                while True:
-                    frame = await self._recv(ws)
-                    for event in self._handle(frame, self._clock.now()):
-                        yield event
-            except _Lost as lost:
-                reason = lost.reason
-            finally:
-                pinger.cancel()
-                await self._dispose(ws)
+            attempt, reported = (1, True) if served.connected else (attempt, reported)
             if self._closed.is_set():
                 return
             self.connected = False
             self.reconnects += 1
             reported = False
-            log.info("%s stream lost: %s; reconnecting", self.channel, reason)
-            yield self._status(False, reason)
+            log.info("%s stream lost: %s; reconnecting", self.channel, served.reason)
+            yield self._status(False, served.reason)
+
+    async def _serve(
+        self, ws: ClientConnection, resync: list[StreamEvent], buffered: list[str | bytes], served: _Served
+    ) -> AsyncGenerator[StreamEvent, None]:
+        """One connection's life after its resync: the resynced state, "connected", what arrived
+        during the resync, then live frames until the connection is lost (`served` says why)."""
+        pinger = asyncio.create_task(self._pinger(ws))
+        try:
+            for event in resync:
+                yield event
+            self.connected = served.connected = True
+            yield self._status(True, "reconnected and resynced" if self.reconnects else "connected")
+            recv_ts = self._clock.now()
+            for frame in buffered:
+                for event in self._handle(frame, recv_ts):
+                    if self._keep_buffered(event):
+                        yield event
+            while True:
+                frame = await self._recv(ws)
+                for event in self._handle(frame, self._clock.now()):
+                    yield event
+        except _Lost as lost:
+            served.reason = lost.reason
+        finally:
+            pinger.cancel()
+            await self._dispose(ws)
+
+
+class _Served:
+    """How a connection's service ended: whether it got as far as "connected", and why it was lost."""
+
+    __slots__ = ("connected", "reason")
+
+    def __init__(self) -> None:
+        self.connected = False
+        self.reason = "connection lost"
 
 
 class MarketStream(_Stream):
