@@ -153,53 +153,67 @@ def plan_exit(
     """
     if mode == "passive":
         return ()
-    min_size = market.min_order_size
-    tick = market.tick_size
     best_bid = yes_bids[0].price if yes_bids else None
     best_ask = yes_asks[0].price if yes_asks else None
     mid = (best_bid + best_ask) / 2 if best_bid is not None and best_ask is not None else None
     anchor = anchor_mid if anchor_mid is not None else mid
+    legs = (
+        (market.yes_token, yes, yes_bids, yes_asks, mid, anchor),
+        (
+            market.no_token,
+            no,
+            _mirror(yes_asks),  # a YES ask at p is a NO bid at 1 - p
+            _mirror(yes_bids),
+            None if mid is None else ONE - mid,
+            None if anchor is None else ONE - anchor,
+        ),
+    )
     orders: list[ExitOrder] = []
-    no_bids = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_asks)
-    no_asks = tuple(PriceLevel(ONE - lv.price, lv.size) for lv in yes_bids)
-    legs = ((market.yes_token, yes, yes_bids, yes_asks, False), (market.no_token, no, no_bids, no_asks, True))
-    for token, held, bids, asks, mirrored in legs:
-
-        def to_token(yes_price: Decimal, mirrored: bool = mirrored) -> Decimal:
-            return ONE - yes_price if mirrored else yes_price
-
-        if held < min_size:
+    for token, held, bids, asks, token_mid, token_anchor in legs:
+        if held < market.min_order_size:
             continue
         if mode == "limit":
-            resting = _resting_exit(token, held, bids, asks, to_token(mid) if mid is not None else None, tick)
-            if resting is not None:
-                orders.append(resting)
-            continue
-        if not bids:
-            continue  # never dump into an empty book
-        reference = to_token(anchor) if anchor is not None else bids[0].price
-        floor = reference - max_slippage
-        usable = [lv for lv in bids if lv.price >= floor and lv.price > 0]
-        target = min(held, sum((lv.size for lv in usable), ZERO) * take_fraction)
-        if target < min_size:
-            continue
-        covered = ZERO
-        for level in usable:  # the limit is the level where the cumulative depth covers the target
-            covered += level.size
-            if covered >= target:
-                break
-        take = _sell_size(target, level.price)
-        if take >= min_size:
-            orders.append(
-                ExitOrder(
-                    token,
-                    Side.SELL,
-                    level.price,
-                    take,
-                    "FAK",
-                    f"sell {take} down to {level.price}: at most {take_fraction:.0%} of the {covered} bid "
-                    "within "
-                    f"{max_slippage} of the mid",
-                )
+            order = _resting_exit(token, held, bids, asks, token_mid, market.tick_size)
+        else:
+            order = _market_exit(
+                token, held, bids, token_anchor, market.min_order_size, take_fraction, max_slippage
             )
+        if order is not None:
+            orders.append(order)
     return tuple(orders)
+
+
+def _mirror(levels: tuple[PriceLevel, ...]) -> tuple[PriceLevel, ...]:
+    return tuple(PriceLevel(ONE - lv.price, lv.size) for lv in levels)
+
+
+def _market_exit(
+    token: str,
+    held: Decimal,
+    bids: tuple[PriceLevel, ...],
+    anchor: Decimal | None,
+    min_size: Decimal,
+    take_fraction: Decimal,
+    max_slippage: Decimal,
+) -> ExitOrder | None:
+    """One FAK SELL of at most `take_fraction` of the bid depth within `max_slippage` of the anchor
+    (in this token's terms), limited at the level where that depth is reached; None into an empty
+    book or when less than the market minimum could go."""
+    if not bids:
+        return None  # never dump into an empty book
+    reference = anchor if anchor is not None else bids[0].price
+    floor = reference - max_slippage
+    usable = [lv for lv in bids if lv.price >= floor and lv.price > 0]
+    target = min(held, sum((lv.size for lv in usable), ZERO) * take_fraction)
+    if target < min_size:
+        return None
+    covered = ZERO
+    for level in usable:  # the limit is the level where the cumulative depth covers the target
+        covered += level.size
+        if covered >= target:
+            break
+    take = _sell_size(target, level.price)
+    if take < min_size:
+        return None
+    why = f"sell {take} down to {level.price}: at most {take_fraction:.0%} of the {covered} bid within"
+    return ExitOrder(token, Side.SELL, level.price, take, "FAK", f"{why} {max_slippage} of the mid")
