@@ -19,6 +19,7 @@ import logging
 import random
 from collections import Counter
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
@@ -137,6 +138,19 @@ def _retryable(status: int) -> bool:
     return status in (425, 429) or status >= 500
 
 
+@dataclass(frozen=True, slots=True, kw_only=True)
+class _Answer:
+    """One attempt's outcome: a 200 body, or the failure and whether the policy retries it."""
+
+    ok: bool = False
+    decoded: Any = None
+    status: int | None = None
+    text: str = ""
+    reason: str = ""
+    retry_after: float | None = None
+    retryable: bool = False
+
+
 class ClobHttp:
     """Requests to the CLOB (and Gamma) with auth, pacing and the retry policy of this venue."""
 
@@ -222,7 +236,6 @@ class ClobHttp:
         """One call, retried per the policy; returns the decoded 200 body or raises HttpFailure."""
         cfg = self._config
         content = None if body is _NO_BODY else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
-        url = self._url(host, path)
         key = f"{method} {path}" if host == "clob" else f"{method} {host}:{path}"
         budget = cfg.http_retry_budget_s if budget_s is None else budget_s
         started = self._clock.monotonic()
@@ -231,53 +244,69 @@ class ClobHttp:
             attempt += 1
             if bucket is not None:
                 await bucket.acquire(cost)
-            headers = self._auth_headers(auth, method, path, content)
             self.attempts[key] += 1
-            status: int | None
-            retry_after: float | None = None
-            decoded: Any = None
-            try:
-                response = await self._http().request(
-                    method,
-                    url,
-                    params=params,
-                    content=None if content is None else content.encode("utf-8"),
-                    headers=headers,
-                    # one attempt never outlives what is left of the budget
-                    timeout=min(cfg.http_timeout_s, max(0.1, budget - (self._clock.monotonic() - started))),
-                )
-            except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
-                status, reason, text = None, f"{type(exc).__name__}", ""
-                retryable = True
-            except RuntimeError as exc:  # the client was closed under us
-                raise VenueError(f"{key}: the venue is closed ({one_line(str(exc), 60)})") from None
-            else:
-                decoded = decode_json(response.text)
-                if response.status_code == 200:
-                    return decoded
-                status = response.status_code
-                text = error_text_of(decoded)
-                reason = f"HTTP {status}: {text}"
-                retry_after = _retry_after(response, decoded) if status in (425, 429, 503) else None
-                retryable = _retryable(status)
-            message = f"{key} failed: {reason}"
-            if not retryable:
-                raise HttpFailure(message, status=status, error_text=text, body=decoded)
+            # one attempt never outlives what is left of the budget
+            timeout = min(cfg.http_timeout_s, max(0.1, budget - (self._clock.monotonic() - started)))
+            answer = await self._attempt(method, path, host, params, content, auth, key, timeout)
+            if answer.ok:
+                return answer.decoded
+            message = f"{key} failed: {answer.reason}"
+            if not answer.retryable:
+                raise HttpFailure(message, status=answer.status, error_text=answer.text, body=answer.decoded)
             delay = self._backoff(attempt)
-            if retry_after is not None:
-                delay = max(delay, retry_after)
-            elapsed = self._clock.monotonic() - started
-            if attempt >= cfg.http_max_attempts or elapsed + delay > budget:
+            if answer.retry_after is not None:
+                delay = max(delay, answer.retry_after)
+            if attempt >= cfg.http_max_attempts or self._clock.monotonic() - started + delay > budget:
                 raise HttpFailure(
                     f"{message} (gave up after {attempt} attempt{'s' if attempt > 1 else ''})",
-                    status=status,
-                    retry_after=retry_after,
-                    error_text=text,
-                    body=decoded,
+                    status=answer.status,
+                    retry_after=answer.retry_after,
+                    error_text=answer.text,
+                    body=answer.decoded,
                 )
             self.retries += 1
             log.info("%s; retry %d in %.2f s", message, attempt, delay)
             await asyncio.sleep(delay)
+
+    async def _attempt(
+        self,
+        method: str,
+        path: str,
+        host: Host,
+        params: Mapping[str, str | int] | None,
+        content: str | None,
+        auth: Auth,
+        key: str,
+        timeout: float,
+    ) -> _Answer:
+        """One HTTP exchange, classified: a 200 body, or why not and whether to try again."""
+        headers = self._auth_headers(auth, method, path, content)  # signed per attempt: fresh timestamps
+        try:
+            response = await self._http().request(
+                method,
+                self._url(host, path),
+                params=params,
+                content=None if content is None else content.encode("utf-8"),
+                headers=headers,
+                timeout=timeout,
+            )
+        except (httpx.TimeoutException, httpx.NetworkError, httpx.RemoteProtocolError) as exc:
+            return _Answer(reason=type(exc).__name__, retryable=True)
+        except RuntimeError as exc:  # the client was closed under us
+            raise VenueError(f"{key}: the venue is closed ({one_line(str(exc), 60)})") from None
+        decoded = decode_json(response.text)
+        status = response.status_code
+        if status == 200:
+            return _Answer(ok=True, decoded=decoded, status=status)
+        text = error_text_of(decoded)
+        return _Answer(
+            decoded=decoded,
+            status=status,
+            text=text,
+            reason=f"HTTP {status}: {text}",
+            retry_after=_retry_after(response, decoded) if status in (425, 429, 503) else None,
+            retryable=_retryable(status),
+        )
 
     async def paginate(
         self,
