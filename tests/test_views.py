@@ -316,3 +316,32 @@ def test_the_header_says_what_reward_fitting_may_do_to_the_quotes() -> None:
     )
 
     assert "reward fitting: band (default; --no-reward-band keeps quotes at the spread)" in render(snapshot)
+
+
+def test_the_markets_table_names_markets_by_slug_and_fits_a_narrow_terminal() -> None:
+    from rich.console import Console
+
+    from polymm_cli.cli.views import markets_table
+    from polymm_cli.exchange.markets import sample_markets
+    from polymm_cli.services.markets import MarketRow
+
+    rows = [
+        MarketRow(
+            market=m,
+            mid=D("0.495"),
+            spread=D("0.01"),
+            best_bid=None,
+            best_ask=None,
+            liquidity=D(0),
+            volume=D(1234),
+            est_reward=D("1.5"),
+        )
+        for m in sample_markets()
+    ]
+    for width, shows_ends in ((80, False), (140, True)):
+        out = io.StringIO()
+        Console(file=out, width=width, color_system=None).print(markets_table(rows, width))
+        text = out.getvalue()
+        assert all(m.slug in text for m in sample_markets()), text  # whole, never folded to nothing
+        assert max(len(line) for line in text.splitlines()) <= width
+        assert ("2026-12-31" in text) is shows_ends

@@ -9,6 +9,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from polymm_cli.cli import views
 from polymm_cli.cli.common import (
     ExchangeUrlOption,
     JsonOption,
@@ -21,6 +22,7 @@ from polymm_cli.cli.common import (
 from polymm_cli.model import Account, Market
 from polymm_cli.services import markets as markets_service
 from polymm_cli.services import reporting
+from polymm_cli.services.markets import MarketRow
 from polymm_cli.services.reporting import AccountPnl, PnlReport
 
 markets_app = typer.Typer(no_args_is_help=True, help="Markets the venue lists.")
@@ -38,64 +40,34 @@ def list_markets(
     """Tradable markets: question, condition id, mid, spread, tick, minimum size, rewards, volume."""
     rows = markets_service.list_markets(settings_for(venue, exchange_url, unsafe_url), sort=sort, limit=limit)
     if as_json:
-        typer.echo(
-            dumps(
-                [
-                    {
-                        "question": r.market.question,
-                        "slug": r.market.slug,
-                        "condition_id": r.market.condition_id,
-                        "yes_token": r.market.yes_token,
-                        "no_token": r.market.no_token,
-                        "mid": dec(r.mid),
-                        "spread": dec(r.spread),
-                        "tick_size": dec(r.market.tick_size),
-                        "min_order_size": dec(r.market.min_order_size),
-                        "neg_risk": r.market.neg_risk,
-                        "reward_daily_rate": dec(r.market.rewards.daily_rate),
-                        "reward_max_spread_cents": dec(r.market.rewards.max_spread_cents),
-                        "reward_min_size": dec(r.market.rewards.min_size),
-                        "volume": dec(r.volume),
-                        "est_reward_per_day": dec(r.est_reward.quantize(Decimal("0.01"))),
-                        "liquidity": dec(r.liquidity),
-                        "end_date": r.market.end_date,
-                    }
-                    for r in rows
-                ]
-            )
-        )
+        typer.echo(dumps([_market_item(r) for r in rows]))
         return
-    table = Table(title="markets")
-    for name in (
-        "question",
-        "condition id",
-        "mid",
-        "spread",
-        "tick",
-        "min",
-        "rewards/day",
-        "max spread",
-        "est. ours/day",
-        "volume",
-        "ends",
-    ):
-        table.add_column(name, overflow="fold")
-    for r in rows:
-        m = r.market
-        table.add_row(
-            m.question,
-            m.condition_id[:10] + "…",
-            dec(r.mid) or "-",
-            dec(r.spread) or "-",
-            dec(m.tick_size),
-            dec(m.min_order_size),
-            dec(m.rewards.daily_rate),
-            f"{dec(m.rewards.max_spread_cents)}c",
-            f"{r.est_reward:.2f}",
-            dec(r.volume),
-            m.end_date[:10],
-        )
-    Console().print(table)
+    console = Console()
+    console.print(views.markets_table(rows, console.width))
+
+
+def _market_item(r: MarketRow) -> dict[str, object]:
+    """One market of `markets list --json` (a stable shape: keys are only ever added)."""
+    m = r.market
+    return {
+        "question": m.question,
+        "slug": m.slug,
+        "condition_id": m.condition_id,
+        "yes_token": m.yes_token,
+        "no_token": m.no_token,
+        "mid": dec(r.mid),
+        "spread": dec(r.spread),
+        "tick_size": dec(m.tick_size),
+        "min_order_size": dec(m.min_order_size),
+        "neg_risk": m.neg_risk,
+        "reward_daily_rate": dec(m.rewards.daily_rate),
+        "reward_max_spread_cents": dec(m.rewards.max_spread_cents),
+        "reward_min_size": dec(m.rewards.min_size),
+        "volume": dec(r.volume),
+        "est_reward_per_day": dec(r.est_reward.quantize(Decimal("0.01"))),
+        "liquidity": dec(r.liquidity),
+        "end_date": m.end_date,
+    }
 
 
 AllOption = Annotated[

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 
+from rich import box
 from rich.console import Group, RenderableType
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
+from polymm_cli.cli.common import dec
 from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side, decimal_str
+from polymm_cli.services.markets import MarketRow
 
 GOOD, BAD, WARN = "green", "red", "yellow"
 
@@ -185,3 +189,32 @@ def market_panel(m: MarketSnapshot) -> Panel:
 def dashboard(snap: EngineSnapshot) -> RenderableType:
     """The whole live dashboard: health and totals, then one panel per market."""
     return Group(header(snap), *(market_panel(m) for m in snap.markets))
+
+
+MARKET_COLUMNS = ("mid", "spread", "tick", "min", "reward/day", "band", "ours/day", "volume", "ends")
+NARROW_COLUMNS = ("mid", "spread", "reward/day", "band", "ours/day")  # what fits 80 columns
+
+
+def markets_table(rows: Sequence[MarketRow], width: int = 140) -> Table:
+    """`polymm markets list`: one row a market, named by its slug (what commands take). The figures
+    never wrap; a terminal narrower than 110 columns gets the essential ones (`--json` has all)."""
+    columns = MARKET_COLUMNS if width >= 110 else NARROW_COLUMNS
+    table = Table(title="markets", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("market", overflow="fold", min_width=12)
+    for name in columns:
+        table.add_column(name, no_wrap=True, justify="left" if name == "ends" else "right")
+    for r in rows:
+        m = r.market
+        cells = {
+            "mid": dec(r.mid) or "-",
+            "spread": dec(r.spread) or "-",
+            "tick": dec(m.tick_size),
+            "min": dec(m.min_order_size),
+            "reward/day": dec(m.rewards.daily_rate),
+            "band": f"{dec(m.rewards.max_spread_cents)}c",
+            "ours/day": f"{r.est_reward:.2f}",
+            "volume": dec(r.volume),
+            "ends": m.end_date[:10],
+        }
+        table.add_row(m.slug or m.condition_id, *(str(cells[c]) for c in columns))
+    return table
