@@ -28,6 +28,13 @@ from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
 
+SpreadOption = Annotated[
+    Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")
+]
+SizeOption = Annotated[Decimal | None, typer.Option(help="Shares per quote.")]
+PositionLimitOption = Annotated[Decimal | None, typer.Option(help="Limit on net exposure YES - NO (shares).")]
+SkewFactorOption = Annotated[Decimal | None, typer.Option(help="Inventory skew strength, 0-1.")]
+SkewStartOption = Annotated[Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")]
 RewardBandOption = Annotated[
     bool | None,
     typer.Option(
@@ -47,20 +54,14 @@ RunMarkets = Annotated[
 
 def run(
     markets: RunMarkets = None,
-    spread: Annotated[
-        Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")
-    ] = None,
-    size: Annotated[Decimal | None, typer.Option(help="Shares per quote.")] = None,
+    spread: SpreadOption = None,
+    size: SizeOption = None,
     requote_threshold: Annotated[
         Decimal | None, typer.Option(help="Mid move that triggers a requote.")
     ] = None,
-    position_limit: Annotated[
-        Decimal | None, typer.Option(help="Limit on net exposure YES - NO (shares).")
-    ] = None,
-    skew_factor: Annotated[Decimal | None, typer.Option(help="Inventory skew strength, 0-1.")] = None,
-    skew_start: Annotated[
-        Decimal | None, typer.Option(help="Skew starts at this fraction of the limit.")
-    ] = None,
+    position_limit: PositionLimitOption = None,
+    skew_factor: SkewFactorOption = None,
+    skew_start: SkewStartOption = None,
     reward_band: RewardBandOption = None,
     reward_size: RewardSizeOption = None,
     live: LiveOption = False,
@@ -164,11 +165,11 @@ def quote(
     mid: Annotated[
         Decimal | None, typer.Option(help="Quote around this YES mid instead of the book.")
     ] = None,
-    spread: Annotated[Decimal | None, typer.Option()] = None,
-    size: Annotated[Decimal | None, typer.Option()] = None,
-    position_limit: Annotated[Decimal | None, typer.Option()] = None,
-    skew_factor: Annotated[Decimal | None, typer.Option()] = None,
-    skew_start: Annotated[Decimal | None, typer.Option()] = None,
+    spread: SpreadOption = None,
+    size: SizeOption = None,
+    position_limit: PositionLimitOption = None,
+    skew_factor: SkewFactorOption = None,
+    skew_start: SkewStartOption = None,
     reward_band: RewardBandOption = None,
     reward_size: RewardSizeOption = None,
     as_json: JsonOption = False,
@@ -190,18 +191,26 @@ def quote(
         reward_size=reward_size,
     )
     preview = trading.preview_quote(settings, market, position=position, mid=mid)
-    d = preview.decision
-    payload = {
-        "market": preview.market.condition_id,
-        "slug": preview.market.slug,
-        "tick_size": dec(preview.market.tick_size),
+    if as_json:
+        typer.echo(dumps(_quote_payload(preview)))
+    else:
+        _print_quote(preview)
+
+
+def _quote_payload(preview: trading.QuotePreview) -> dict[str, object]:
+    """`polymm quote --json` (a stable shape: keys are only ever added)."""
+    d, m = preview.decision, preview.market
+    return {
+        "market": m.condition_id,
+        "slug": m.slug,
+        "tick_size": dec(m.tick_size),
         "mid": dec(d.mid),
         "position": dec(preview.position),
         "quotes": [
             {
                 "side": q.side,
                 "token_id": q.token_id,
-                "outcome": preview.market.outcome_of(q.token_id),
+                "outcome": m.outcome_of(q.token_id),
                 "order_side": q.order_side.value,
                 "price": dec(q.price),
                 "yes_price": dec(q.yes_price),
@@ -214,14 +223,14 @@ def quote(
         "notes": list(d.notes),
         "reward_fit": preview.reward_fit,
     }
-    if as_json:
-        typer.echo(dumps(payload))
-        return
-    mid_text = decimal_str(d.mid) if d.mid is not None else "n/a"
-    typer.echo(f"{preview.market.question} [{preview.market.slug}] mid {mid_text}")
+
+
+def _print_quote(preview: trading.QuotePreview) -> None:
+    d, m = preview.decision, preview.market
+    typer.echo(f"{m.question} [{m.slug}] mid {decimal_str(d.mid) if d.mid is not None else 'n/a'}")
     for q in d.quotes:
         typer.echo(
-            f"  {q.side:>3}: {q.order_side.value} {preview.market.outcome_of(q.token_id)} {dec(q.size)}"
+            f"  {q.side:>3}: {q.order_side.value} {m.outcome_of(q.token_id)} {dec(q.size)}"
             f" @ {dec(q.price)} (YES {dec(q.yes_price)}) — {q.reason}"
         )
     for skipped in d.skipped:
