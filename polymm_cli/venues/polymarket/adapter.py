@@ -733,7 +733,8 @@ class PolymarketVenue:
         )
 
     async def heartbeat(self) -> None:
-        """One beat of the dead-man's switch; resyncs a stale chain id once (reference §3.8)."""
+        """One beat of the dead-man's switch; a heartbeat id the venue calls stale is replaced by the
+        one it expects, once (docs/protocol.md §3.8)."""
         async with self._heartbeat_lock:
             budget = self._config.heartbeat_interval_s
             try:

@@ -1,10 +1,9 @@
 """REST records (`/data/orders`, `/data/trades`, `/balance-allowance`) -> the venue port's values.
 
 REST order and trade records have the same fields as the user channel's `order`/`trade` events
-(reference §3.6, §6.3), so they are parsed by `wire.parse_user_frame` itself: one parser decides which
-maker fills are ours, how statuses normalise and how timestamps read, for WebSocket and REST alike.
-wire.py exposes no per-record helper, so a record is re-encoded as a one-event frame (only on the
-REST paths, never per WebSocket frame).
+(docs/protocol.md §3.6, §6.3), so they are parsed by the same event parsers (`wire.parse_user_record`,
+on the record as decoded, exact decimals and all): one parser decides which maker fills are ours, how
+statuses normalise and how timestamps read, for WebSocket and REST alike.
 
 Also owns the fill-size normalisation shared by both paths: a matched amount within 1e-6 of a 0.01
 multiple is that multiple (the venue's base-unit arithmetic leaves dust like 4.999999).
