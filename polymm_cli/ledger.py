@@ -67,7 +67,7 @@ rather than guess a wallet. A polymm of version 1 still running on the file fail
 loudly (its INSERTs lack the new columns) instead of recording into the wrong account; its fills
 are still at the venue, and the next run's resync records them.
 
-Settlement statuses (reference §10: MATCHED is provisional, CONFIRMED final, FAILED reversed)
+Settlement statuses (docs/protocol.md §10: MATCHED is provisional, CONFIRMED final, FAILED reversed)
 -----------------------------------------------------------------------------------------------
 A fill's current status is its latest `fill_status` row, else its `first_status`. Statuses only
 move forward, by rank MATCHED(0) < MINED = RETRYING(1) < CONFIRMED(2) < FAILED(3):

@@ -1,4 +1,4 @@
-"""Getting out: the stop-loss trigger (seed 004 Phase 3) and the liquidation plan. Pure.
+"""Getting out: the stop-loss trigger and the liquidation plan (docs/strategy.md#stop-loss). Pure.
 
 Stop-loss: a market's unrealised P&L below -max_unrealized_loss, or the day's P&L below
 -max_daily_loss, triggers it; then a liquidation mode decides how to exit:

@@ -57,7 +57,7 @@ class TradeStatus(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class RewardParams:
-    """Liquidity-reward parameters of a market (reference §11)."""
+    """Liquidity-reward parameters of a market (docs/protocol.md §11)."""
 
     max_spread_cents: Decimal = ZERO
     min_size: Decimal = ZERO

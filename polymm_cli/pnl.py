@@ -7,7 +7,7 @@ recomputation (the ledger stores no P&L).
 
 Definitions (per market; YES and NO are two tokens, each with a position and a cost basis)
 ------------------------------------------------------------------------------------------
-- Which records count: FAILED fills count for nothing (reversed, reference §10). MATCHED, MINED and
+- Which records count: FAILED fills count for nothing (reversed, docs/protocol.md §10). MATCHED, MINED and
   RETRYING fills count but are provisional (`provisional_fill_count`); CONFIRMED are final.
 - Order: events are applied in time order (fills by `venue_ts`, flows by `ts`); at equal times
   DEPOSIT and SPLIT flows come first, then fills, then the other flows; ties keep input order.

@@ -1,4 +1,4 @@
-"""Polymarket liquidity-reward scoring (reference §11): how much a resting order, a side and a book score.
+"""Polymarket liquidity-reward scoring (docs/protocol.md §11): what a resting order, a side and a book score.
 
 Owns the documented scoring maths, restated:
 
@@ -23,7 +23,7 @@ per-token shape for the worked example and for callers that hold raw orders.
 The distance is |price - token mid|, whichever side of the mid the order is on: the documented
 worked example scores a 0.485 order as an ask on m for Q_two, 1.5c from the 0.50 mid.
 
-Open point (reference §11, UNCONFIRMED): the venue scores against a "size-cutoff-adjusted" midpoint;
+Open point (docs/protocol.md §11, UNCONFIRMED): the venue scores against a "size-cutoff-adjusted" midpoint;
 callers pass the mid they have (the book mid), so a status here is an estimate, and
 `GET /order-scoring` is the venue's own answer.
 

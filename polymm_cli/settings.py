@@ -122,7 +122,7 @@ class Settings(BaseSettings):
     max_total_exposure: Decimal | None = Field(default=None, gt=0)
     max_event_loss: Decimal | None = Field(default=None, gt=0)
 
-    # stop-loss (seed 004 Phase 3): off unless a loss limit is set
+    # stop-loss (docs/strategy.md#stop-loss): off unless a loss limit is set
     max_unrealized_loss: Decimal | None = Field(default=None, gt=0)
     max_daily_loss: Decimal | None = Field(default=None, gt=0)
     liquidation_mode: Literal["market", "limit", "passive"] = "market"

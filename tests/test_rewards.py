@@ -1,4 +1,4 @@
-"""Behaviour of the liquidity-reward scoring: reference §11's formulas and its worked example, exactly."""
+"""Liquidity-reward scoring: the formulas of docs/protocol.md §11 and its worked example, exactly."""
 
 from __future__ import annotations
 
@@ -24,7 +24,7 @@ D = Decimal
 REWARDS = RewardParams(max_spread_cents=D("3.5"), min_size=D("20"), daily_rate=D("100"))
 
 
-# -- the worked example of reference §11 ----------------------------------------------------------
+# -- the worked example of docs/protocol.md §11 ----------------------------------------------------------
 
 # Midpoint 0.50, v = 3c. The docs label the 0.485 order a bid on m, but it is listed under Q_two,
 # so it must be an ask on m (the reference's remark): it scores 1.5c from the mid.

@@ -200,7 +200,7 @@ async def test_malformed_and_error_frames_are_skipped_and_counted_and_the_stream
     assert stream.malformed_events == 1  # the price_change at 2.5, alone in its frame
 
 
-# A user-channel frame as the venue batches it (reference §6.3 shapes): our order's PLACEMENT, an
+# A user-channel frame as the venue batches it (docs/protocol.md §6.3 shapes): our order's PLACEMENT, an
 # UPDATE of it that does not parse, and the trade that filled it.
 OUR_KEY = "11111111-2222-3333-4444-555555555555"
 OUR_SECRET = "c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0"

@@ -1,6 +1,6 @@
 """The chain port for the local exchange: split and merge through its loopback-only endpoints.
 
-The real Polygon path (pUSD through the collateral adapters, web3, gas or the relayer; reference
+The real Polygon path (pUSD through the collateral adapters, web3, gas or the relayer; docs/protocol.md
 §12.4) is a later piece of work: `PolygonChainUnavailable` says so in one line instead of pretending.
 """
 

@@ -55,7 +55,7 @@ class PolymarketConfig:
     reconnect_backoff_base_s: float = 0.5
     reconnect_backoff_cap_s: float = 30.0
     resync_margin_s: float = 60.0  # user-stream trade resync looks back this far before the last trade
-    # the dead-man's switch cadence the caller should beat at (reference §3.8: armed at 10 s)
+    # the dead-man's switch cadence the caller should beat at (docs/protocol.md §3.8: armed at 10 s)
     heartbeat_interval_s: float = 5.0
 
     # HTTP
@@ -68,7 +68,7 @@ class PolymarketConfig:
     # fast (the engine pauses and pulls quotes) instead of holding a decision for half a minute.
     order_retry_budget_s: float = 2.0
 
-    # per-signer token buckets (reference §8, standard tier); cancels get twice these
+    # per-signer token buckets (docs/protocol.md §8, standard tier); cancels get twice these
     order_rate_per_s: float = 40.0
     order_burst: float = 60.0
 
@@ -153,7 +153,7 @@ class PolymarketConfig:
         funder: str | None = None,
         **options: Any,
     ) -> PolymarketConfig:
-        """The real Polymarket hosts (reference §1)."""
+        """The real Polymarket hosts (docs/protocol.md §1)."""
         return cls(
             clob_url=POLYMARKET_CLOB_URL,
             ws_url=POLYMARKET_WS_URL,

@@ -1,6 +1,6 @@
 """Market metadata: Gamma `/markets` items and CLOB `/markets/{condition_id}` objects -> `Market`.
 
-Owns the quirks of the two listings (reference §3.4, §7.2): Gamma's `clobTokenIds` and `outcomes` are
+Owns the quirks of the two listings (docs/protocol.md §3.4, §7.2): Gamma's `clobTokenIds` and `outcomes` are
 JSON strings inside JSON; ticks arrive as JSON numbers (decoded as exact Decimals and snapped to the
 canonical tick values, which the signers use as table keys); reward spreads are in cents; the taker
 fee rate lives in `feeSchedule` (Gamma) or `/clob-markets` `fd` (CLOB). Pure functions: no I/O.

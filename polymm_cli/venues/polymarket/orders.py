@@ -1,6 +1,6 @@
 """Turning `OrderIntent`s into signed POST /order envelopes, and POST answers into `PlaceResult`s.
 
-Two signers produce byte-identical envelope shapes (reference §3.6): "fast" is polymm's own
+Two signers produce byte-identical envelope shapes (docs/protocol.md §3.6): "fast" is polymm's own
 `signing.OrderSigner` (exact Decimal amounts, libsecp256k1; cheap enough for the event loop) and
 "reference" is py-clob-client-v2's `OrderBuilder` amount maths plus its `ExchangeOrderBuilderV2`
 EIP-712 signing (eth_account; slow, so the adapter runs it in a worker thread). Both take the salt

@@ -1,4 +1,4 @@
-"""Client-side token buckets for Polymarket's per-signer trading limits (reference §8).
+"""Client-side token buckets for Polymarket's per-signer trading limits (docs/protocol.md §8).
 
 Owns the pacing of order and cancel traffic so the venue is never the one to say 429: placing costs
 one token per order (a batch costs its size), cancelling one per order id, and the cancel bucket is

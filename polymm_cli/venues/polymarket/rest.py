@@ -1,6 +1,6 @@
 """HTTP transport to the CLOB and Gamma: one keep-alive httpx client, auth headers, retries, errors.
 
-Owns: serialising a body once as compact JSON and HMAC-signing exactly that string (reference §2.3,
+Owns: serialising a body once as compact JSON and HMAC-signing exactly that string (docs/protocol.md §2.3,
 L2 headers built per attempt from the injected clock); L1 headers for the API-key endpoints; the
 retry policy (425/429/5xx and connection/read failures, exponential backoff with jitter, Retry-After
 honoured, bounded attempts and total time; any other 4xx fails at once); turning a failure into one

@@ -1,6 +1,6 @@
 """The market and user WebSocket streams: connect, subscribe, keep alive, resync, reconnect.
 
-Owns one connection's life (reference §6): the subscription message (`assets_ids`, two s's, for the
+Owns one connection's life (docs/protocol.md §6): the subscription message (`assets_ids`, two s's, for the
 market channel; the raw API credentials for the user channel), a text `PING` every
 `ws_ping_interval_s`, a watchdog that treats `ws_watchdog_s` without any frame (PONG included) as a
 dead connection, reconnects with exponential backoff and jitter, and the resync that makes a
@@ -479,7 +479,7 @@ class UserStream(_Stream):
     async def _subscription(self) -> str:
         creds = await self._host.ws_credentials()
         self._creds = creds
-        # Carries the raw secret (reference §6.3): never logged.
+        # Carries the raw secret (docs/protocol.md §6.3): never logged.
         return json.dumps(
             {
                 "type": "user",
