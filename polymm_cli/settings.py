@@ -161,6 +161,13 @@ class Settings(BaseSettings):
             total_exposure=self.max_total_exposure or (LIVE_CAPS.total_exposure if live else None),
         )
 
+    @field_validator("data_dir", mode="before")
+    @classmethod
+    def _unset_when_empty(cls, value: object) -> object:
+        # POLYMM_DATA_DIR= (empty) means "not set", never the current directory: keys and the
+        # ledger must not land in whatever folder a command happens to run in
+        return default_data_dir() if isinstance(value, str) and not value.strip() else value
+
     @field_validator("data_dir")
     @classmethod
     def _expand(cls, value: Path) -> Path:

@@ -80,3 +80,13 @@ def test_a_command_meeting_an_exposed_key_says_how_to_fix_it_in_one_line() -> No
         f"error: {directory / LOCAL_KEY_FILE} is readable by others (mode 640): "
         f"run `chmod 600 {directory / LOCAL_KEY_FILE}`"
     ]
+
+
+def test_an_empty_data_dir_setting_means_the_default_never_the_current_directory(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """`POLYMM_DATA_DIR= make run` once wrote a wallet key and a ledger into the repository."""
+    monkeypatch.setenv("POLYMM_DATA_DIR", "")
+
+    assert load_settings().data_dir != Path(".")
+    assert load_settings().data_dir.is_absolute()
