@@ -1,8 +1,8 @@
 """Exchange state and events rendered in Polymarket's wire shapes (REST bodies and WebSocket messages).
 
-Field names, key order and value types follow reference §3, §6 and the real captures in
-../shared/data: prices and sizes as decimal strings, book levels best-LAST, timestamps as strings of
-unix milliseconds on the WebSocket and unix seconds in REST records.
+Field names, key order and value types follow reference §3, §6 and real captures (tests/fixtures,
+checked by the conformance tests): prices and sizes as decimal strings, book levels best-LAST,
+timestamps as strings of unix milliseconds on the WebSocket and unix seconds in REST records.
 """
 
 from __future__ import annotations
