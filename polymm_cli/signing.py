@@ -400,6 +400,35 @@ def _check_uints(**fields: int) -> None:
             raise ValueError(f"{name} is not a uint256: {value}")
 
 
+def _check_order_integers(
+    maker_amount: int, taker_amount: int, salt: int, timestamp_ms: int, expiration: int
+) -> None:
+    """Positive amounts, uint256 salt, timestamp and expiration. The common valid case is one
+    inline test (hot path); otherwise `_check_uints` names the offending field. Values too large
+    for 32 bytes but otherwise valid are caught when packing."""
+    if (
+        maker_amount.__class__ is int
+        and taker_amount.__class__ is int
+        and salt.__class__ is int
+        and timestamp_ms.__class__ is int
+        and expiration.__class__ is int
+        and maker_amount > 0
+        and taker_amount > 0
+        and salt >= 0
+        and timestamp_ms >= 0
+        and 0 <= expiration < _UINT256_LIMIT
+    ):
+        return
+    _check_uints(
+        maker_amount=maker_amount,
+        taker_amount=taker_amount,
+        salt=salt,
+        timestamp_ms=timestamp_ms,
+        expiration=expiration,
+    )
+    raise ValueError(f"amounts must be positive, got {maker_amount} and {taker_amount}")
+
+
 def order_struct_hash(
     *,
     salt: int,
@@ -885,28 +914,46 @@ class OrderSigner:
         """Sign an order with explicit base-unit amounts (e.g. market orders built elsewhere)."""
         if side.__class__ is not Side:
             side = Side(side)
-        if not (  # fast path; _check_uints names the offending field
-            maker_amount.__class__ is int
-            and taker_amount.__class__ is int
-            and salt.__class__ is int
-            and timestamp_ms.__class__ is int
-            and expiration.__class__ is int
-            and maker_amount > 0
-            and taker_amount > 0
-            and salt >= 0
-            and timestamp_ms >= 0
-            and 0 <= expiration < _UINT256_LIMIT
-        ):
-            _check_uints(
-                maker_amount=maker_amount,
-                taker_amount=taker_amount,
-                salt=salt,
-                timestamp_ms=timestamp_ms,
-                expiration=expiration,
+        _check_order_integers(maker_amount, taker_amount, salt, timestamp_ms, expiration)
+        struct_hash = keccak256(
+            self._packed_order(
+                token_id, side, maker_amount, taker_amount, salt, timestamp_ms, metadata, builder
             )
-            raise ValueError(f"amounts must be positive, got {maker_amount} and {taker_amount}")
+        )
+        separator = exchange_domain_separator(self.chain_id, neg_risk)
+        digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+        return SignedOrder(
+            salt,
+            self.maker,
+            self.signer,
+            token_id,
+            maker_amount,
+            taker_amount,
+            side,
+            self.signature_type,
+            timestamp_ms,
+            metadata,
+            builder,
+            expiration,
+            self._order_signature(struct_hash, separator, digest),
+            "0x" + digest.hex(),
+        )
+
+    def _packed_order(
+        self,
+        token_id: str,
+        side: Side,
+        maker_amount: int,
+        taker_amount: int,
+        salt: int,
+        timestamp_ms: int,
+        metadata: str,
+        builder: str,
+    ) -> bytes:
+        """The Order struct of this signer's parties, ready to hash; a value too large for its
+        32 bytes is reported by name."""
         try:
-            packed = _pack_order(
+            return _pack_order(
                 salt,
                 self._party_words,
                 _token_word(token_id),
@@ -923,36 +970,21 @@ class OrderSigner:
                 maker_amount=maker_amount, taker_amount=taker_amount, salt=salt, timestamp_ms=timestamp_ms
             )
             raise
-        struct_hash = keccak256(packed)
-        separator = exchange_domain_separator(self.chain_id, neg_risk)
-        digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
-        if self.signature_type == _POLY_1271:
-            chain_word = self.chain_id.to_bytes(32, "big")
-            wrapped = _poly_1271_digest(struct_hash, separator, chain_word, self.signer)
-            signature = (
-                "0x"
-                + _sign_digest(self._key, wrapped).hex()
-                + separator.hex()
-                + struct_hash.hex()
-                + _POLY_1271_TAIL_HEX
-            )
-        else:
-            signature = "0x" + _sign_digest(self._key, digest).hex()
-        return SignedOrder(
-            salt,
-            self.maker,
-            self.signer,
-            token_id,
-            maker_amount,
-            taker_amount,
-            side,
-            self.signature_type,
-            timestamp_ms,
-            metadata,
-            builder,
-            expiration,
-            signature,
-            "0x" + digest.hex(),
+
+    def _order_signature(self, struct_hash: bytes, separator: bytes, digest: bytes) -> str:
+        """ECDSA over the order digest; for POLY_1271, ECDSA over the ERC-7739 wrapped digest
+        followed by the domain separator, the contents hash and the Order type string (the
+        client's `_build_poly_1271_order_signature`)."""
+        if self.signature_type != _POLY_1271:
+            return "0x" + _sign_digest(self._key, digest).hex()
+        chain_word = self.chain_id.to_bytes(32, "big")
+        wrapped = _poly_1271_digest(struct_hash, separator, chain_word, self.signer)
+        return (
+            "0x"
+            + _sign_digest(self._key, wrapped).hex()
+            + separator.hex()
+            + struct_hash.hex()
+            + _POLY_1271_TAIL_HEX
         )
 
     def sign_clob_auth(self, timestamp: int | str, nonce: int = 0) -> str:

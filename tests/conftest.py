@@ -13,7 +13,28 @@ from polymm_cli.clock import ManualClock
 from polymm_cli.exchange.core import SettlementConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 
+# Real Polymarket captures. Those under an open licence are copied into the repository (FIXTURES,
+# provenance and licences in tests/fixtures/README.md), so their tests run on a fresh clone; the
+# others stay in the team's collection beside the repository (../shared/data, absent on a fresh
+# clone) and are never copied in: their tests skip without it.
+FIXTURES = Path(__file__).resolve().parent / "fixtures"
 SHARED_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
+
+
+def fixture_path(relative: str) -> Path:
+    """A capture in tests/fixtures (always in the repository)."""
+    path = FIXTURES / relative
+    if not path.is_file():
+        raise FileNotFoundError(f"tests/fixtures/{relative} is missing from the repository")
+    return path
+
+
+def shared_capture(relative: str) -> Path:
+    """A capture without an open licence, read from ../shared/data; the test skips when it is absent."""
+    path = SHARED_DATA / relative
+    if not path.is_file():
+        pytest.skip(f"needs ../shared/data/{relative} (no open licence, so not copied into tests/fixtures)")
+    return path
 
 
 def throwaway_key(label: str) -> str:

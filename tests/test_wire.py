@@ -1,16 +1,17 @@
 """Behaviour of the Polymarket wire parser: real captures, every format era, hostile frames, user fills.
 
-Conformance tests read the captures in ../shared/data (beside the repository; never copied into it)
-and skip when that directory is absent.
+Conformance tests read real captures: those under an open licence from tests/fixtures (in the
+repository; provenance in its README), the others from ../shared/data beside the repository, never
+copied in, and those tests skip when it is absent.
 """
 
 from __future__ import annotations
 
 import csv
 import json
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,9 +41,9 @@ from polymm_cli.venues.polymarket.wire import (
     parse_rest_books,
     parse_user_frame,
 )
+from tests.conftest import fixture_path, shared_capture
 
 D = Decimal
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
 BURST = "01_ws_current_format/nautilus__ws_market_price_change_crossing_burst.json"
 RECV = 1_800_000_000.5
 
@@ -54,15 +55,14 @@ OUR_ADDRESS = "0xAbCdEf0000000000000000000000000000000001"
 OTHER_KEY = "99999999-8888-7777-6666-555555555555"
 
 
-def data_file(relative: str) -> Path:
-    path = DATA / relative
-    if not path.is_file():
-        pytest.skip(f"../shared/data not present: {relative}")
-    return path
+def fixture_text(relative: str) -> str:
+    """A capture under an open licence, from tests/fixtures."""
+    return fixture_path(relative).read_text(encoding="utf-8")
 
 
-def frame_of(relative: str) -> str:
-    return data_file(relative).read_text(encoding="utf-8")
+def shared_text(relative: str) -> str:
+    """A capture without an open licence, from ../shared/data (the test skips without it)."""
+    return shared_capture(relative).read_text(encoding="utf-8")
 
 
 def market_events(text: str | bytes, recv_ts: float = RECV) -> list[Any]:
@@ -87,7 +87,7 @@ def user(frame: Any) -> list[Any]:
 
 
 def test_crossing_burst_replay_reproduces_the_closing_book_exactly() -> None:
-    messages = json.loads(frame_of(BURST))
+    messages = json.loads(fixture_text(BURST))
     events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
     opening, *changes, closing = events
     assert isinstance(opening, BookSnapshot) and isinstance(closing, BookSnapshot)
@@ -104,7 +104,7 @@ def test_crossing_burst_replay_reproduces_the_closing_book_exactly() -> None:
 
 
 def test_crossing_burst_top_of_book_agrees_except_mid_match() -> None:
-    messages = json.loads(frame_of(BURST))
+    messages = json.loads(fixture_text(BURST))
     events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
     opening = events[0]
     assert isinstance(opening, BookSnapshot)
@@ -126,7 +126,7 @@ def test_crossing_burst_top_of_book_agrees_except_mid_match() -> None:
 
 
 def test_crossing_burst_parses_into_mirrored_two_token_changes() -> None:
-    messages = json.loads(frame_of(BURST))
+    messages = json.loads(fixture_text(BURST))
 
     events = [e for m in messages for e in market_events(json.dumps(m), RECV)]
 
@@ -144,7 +144,7 @@ def test_crossing_burst_parses_into_mirrored_two_token_changes() -> None:
 
 
 def test_subscription_book_with_tick_size_and_last_trade_price() -> None:
-    text = frame_of("01_ws_current_format/nautilus__ws_book_snapshot_captured.json")
+    text = fixture_text("01_ws_current_format/nautilus__ws_book_snapshot_captured.json")
 
     [book] = market_events(text, RECV)
 
@@ -159,15 +159,18 @@ def test_subscription_book_with_tick_size_and_last_trade_price() -> None:
 
 
 @pytest.mark.parametrize(
-    ("relative", "n_bids", "n_asks"),
+    ("read", "relative", "n_bids", "n_asks"),
     [
-        ("01_ws_current_format/polymercado__clob_ws_book_2026-01-04.json", 77, 7),
-        ("02_ws_legacy_format/aaimek__book_message_2025-01-21.json", 28, 12),
-        ("02_ws_legacy_format/nautilus__ws_book_2024-10-13.json", 76, 86),
+        (shared_text, "01_ws_current_format/polymercado__clob_ws_book_2026-01-04.json", 77, 7),
+        (shared_text, "02_ws_legacy_format/aaimek__book_message_2025-01-21.json", 28, 12),
+        (fixture_text, "02_ws_legacy_format/nautilus__ws_book_2024-10-13.json", 76, 86),
     ],
+    ids=["2026-01", "2025-01", "2024-10"],
 )
-def test_books_of_every_era_parse_best_first(relative: str, n_bids: int, n_asks: int) -> None:
-    text = frame_of(relative)
+def test_books_of_every_era_parse_best_first(
+    read: Callable[[str], str], relative: str, n_bids: int, n_asks: int
+) -> None:
+    text = read(relative)
 
     [book] = market_events(text, RECV)
 
@@ -185,7 +188,7 @@ def test_books_of_every_era_parse_best_first(relative: str, n_bids: int, n_asks:
 
 
 def test_flat_2024_price_change_is_one_level_update() -> None:
-    text = frame_of("02_ws_legacy_format/nautilus__ws_price_change_flat_2024-08-18.json")
+    text = fixture_text("02_ws_legacy_format/nautilus__ws_price_change_flat_2024-08-18.json")
 
     [change] = market_events(text, RECV)
 
@@ -199,7 +202,7 @@ def test_flat_2024_price_change_is_one_level_update() -> None:
 
 
 def test_legacy_changes_array_takes_the_top_level_asset_and_hash() -> None:
-    text = frame_of("02_ws_legacy_format/aaimek__price_change_changes-array_2025-01-21.json")
+    text = shared_text("02_ws_legacy_format/aaimek__price_change_changes-array_2025-01-21.json")
 
     [change] = market_events(text, RECV)
 
@@ -211,7 +214,7 @@ def test_legacy_changes_array_takes_the_top_level_asset_and_hash() -> None:
 
 
 def test_legacy_changes_export_of_six_thousand_levels_parses() -> None:
-    path = data_file("02_ws_legacy_format/aaimek__price_change_messages_2025-01-25_to_01-30.csv")
+    path = shared_capture("02_ws_legacy_format/aaimek__price_change_messages_2025-01-25_to_01-30.csv")
     with path.open(newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     sides = {Side.BUY: 0, Side.SELL: 0}
@@ -236,7 +239,7 @@ def test_legacy_changes_export_of_six_thousand_levels_parses() -> None:
 
 
 def test_last_trade_price_without_transaction_hash() -> None:
-    text = frame_of("02_ws_legacy_format/nautilus__ws_last_trade_price_2024-08-25.json")
+    text = fixture_text("02_ws_legacy_format/nautilus__ws_last_trade_price_2024-08-25.json")
 
     [trade] = market_events(text, RECV)
 
@@ -247,7 +250,7 @@ def test_last_trade_price_without_transaction_hash() -> None:
 
 
 def test_tick_size_change_capture() -> None:
-    text = frame_of("02_ws_legacy_format/nautilus__ws_tick_size_change_2025-02-09.json")
+    text = fixture_text("02_ws_legacy_format/nautilus__ws_tick_size_change_2025-02-09.json")
 
     [change] = market_events(text, RECV)
 
@@ -263,7 +266,7 @@ def test_tick_size_change_capture() -> None:
     ],
 )
 def test_doc_derived_price_changes_parse(relative: str, n_updates: int) -> None:
-    [change] = market_events(frame_of(relative), RECV)
+    [change] = market_events(fixture_text(relative), RECV)
 
     assert isinstance(change, PriceChange)
     assert len(change.updates) == n_updates
@@ -271,7 +274,7 @@ def test_doc_derived_price_changes_parse(relative: str, n_updates: int) -> None:
 
 
 def doc_examples() -> list[dict[str, Any]]:
-    path = data_file("06_doc_examples/polymarket_docs__ws_examples.jsonl")
+    path = shared_capture("06_doc_examples/polymarket_docs__ws_examples.jsonl")
     return [json.loads(line) for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
 
 
@@ -329,14 +332,17 @@ def test_docs_tick_size_change_example_is_invalid_json_and_rejected() -> None:
 
 
 @pytest.mark.parametrize(
-    ("relative", "n_bids", "n_asks", "tick"),
+    ("read", "relative", "n_bids", "n_asks", "tick"),
     [
-        ("05_rest_and_metadata/nautilus__clob_rest_book_2024-10-13.json", 5, 7, None),
-        ("05_rest_and_metadata/polymercado__clob_rest_book_2026-01-04.json", 20, 20, D("0.01")),
+        (fixture_text, "05_rest_and_metadata/nautilus__clob_rest_book_2024-10-13.json", 5, 7, None),
+        (shared_text, "05_rest_and_metadata/polymercado__clob_rest_book_2026-01-04.json", 20, 20, D("0.01")),
     ],
+    ids=["2024-10", "2026-01"],
 )
-def test_rest_books_parse_best_first(relative: str, n_bids: int, n_asks: int, tick: Decimal | None) -> None:
-    obj = json.loads(frame_of(relative))
+def test_rest_books_parse_best_first(
+    read: Callable[[str], str], relative: str, n_bids: int, n_asks: int, tick: Decimal | None
+) -> None:
+    obj = json.loads(read(relative))
 
     book = parse_rest_book(obj, RECV)
 
@@ -347,7 +353,7 @@ def test_rest_books_parse_best_first(relative: str, n_bids: int, n_asks: int, ti
 
 
 def test_rest_book_2026_fields() -> None:
-    obj = json.loads(frame_of("05_rest_and_metadata/polymercado__clob_rest_book_2026-01-04.json"))
+    obj = json.loads(shared_text("05_rest_and_metadata/polymercado__clob_rest_book_2026-01-04.json"))
 
     book = parse_rest_book(obj, RECV)
 

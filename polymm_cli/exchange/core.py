@@ -285,45 +285,18 @@ class LocalExchange:
             self._flush()
 
     def _validate(self, req: OrderRequest) -> tuple[RestingOrder, Market, MarketBook]:
-        oid = req.order_id
-        market = self._token_market.get(req.token_id)
-        if market is None:
-            raise ExchangeRejection("Invalid token id")
-        if not (self.accepting and market.accepting_orders and market.active and not market.closed):
-            raise ExchangeRejection("the market is not yet ready to process new orders")
-        tick = market.tick_size
-        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
-        price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-        noise = MARKET_ORDER_PRICE_NOISE if marketable_type else ZERO  # limit prices: exactly on the grid
-        if abs(price - req.price) > noise or not (tick <= price <= ONE - tick):
-            raise ExchangeRejection(
-                f"order {oid} is invalid. Price ({req.price.normalize():f}) breaks minimum tick size rule: "
-                f"{tick.normalize():f}"
-            )
-        if req.post_only and marketable_type:
-            raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
-        if req.size <= 0:
-            raise ExchangeRejection("Invalid order payload")
-        if not marketable_type and req.size < market.min_order_size:
-            raise ExchangeRejection(
-                f"order {oid} is invalid. Size ({req.size.normalize():f}) lower than the minimum: "
-                f"{market.min_order_size.normalize():f}"
-            )
-        if marketable_type and req.side is Side.BUY and req.size * price < ONE:
-            raise ExchangeRejection(
-                f"invalid amount for a marketable BUY order (${_q6(req.size * price).normalize():f}), "
-                "min size: $1"
-            )
+        """The order to execute, or the first rule it breaks (in the order Polymarket checks them):
+        market open, price on the grid, size and type, expiration, duplicate id, then against the
+        book and the balance. The new order takes its sequence number before the book checks."""
+        market = self._open_market_for(req.token_id)
+        price = self._price_on_grid(req, market)
+        self._check_size_and_type(req, market, price)
         now = self.clock.now()
-        if req.order_type is OrderType.GTD:
-            if req.expiration < now + GTD_SECURITY_THRESHOLD_S:
-                raise ExchangeRejection("invalid expiration")
-        elif req.expiration != 0:
-            raise ExchangeRejection("invalid expiration")
-        if oid in self.orders or oid in self._seen_ids:
-            raise ExchangeRejection(f"order {oid} is invalid. Duplicated.")
+        self._check_expiration(req, now)
+        if req.order_id in self.orders or req.order_id in self._seen_ids:
+            raise ExchangeRejection(f"order {req.order_id} is invalid. Duplicated.")
         order = RestingOrder(
-            order_id=oid,
+            order_id=req.order_id,
             owner=req.owner,
             address=req.address,
             market=market.condition_id,
@@ -338,10 +311,69 @@ class LocalExchange:
             expiration=req.expiration,
         )
         book = self.books[market.condition_id]
+        self._check_against_book_and_balance(req, order, market, book)
+        return order, market, book
+
+    def _open_market_for(self, token_id: str) -> Market:
+        market = self._token_market.get(token_id)
+        if market is None:
+            raise ExchangeRejection("Invalid token id")
+        if not (self.accepting and market.accepting_orders and market.active and not market.closed):
+            raise ExchangeRejection("the market is not yet ready to process new orders")
+        return market
+
+    @staticmethod
+    def _price_on_grid(req: OrderRequest, market: Market) -> Decimal:
+        """The price on the market's tick grid, strictly inside (0, 1). A limit price must already be
+        on it; a market order's implied price may be off by its amounts' rounding noise."""
+        tick = market.tick_size
+        price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
+        noise = MARKET_ORDER_PRICE_NOISE if req.order_type in (OrderType.FOK, OrderType.FAK) else ZERO
+        if abs(price - req.price) > noise or not (tick <= price <= ONE - tick):
+            raise ExchangeRejection(
+                f"order {req.order_id} is invalid. Price ({req.price.normalize():f}) breaks minimum tick "
+                f"size rule: {tick.normalize():f}"
+            )
+        return price
+
+    @staticmethod
+    def _check_size_and_type(req: OrderRequest, market: Market, price: Decimal) -> None:
+        """Post-only rests only; a limit order meets the minimum size, a marketable BUY spends $1."""
+        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
+        if req.post_only and marketable_type:
+            raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
+        if req.size <= 0:
+            raise ExchangeRejection("Invalid order payload")
+        if not marketable_type and req.size < market.min_order_size:
+            raise ExchangeRejection(
+                f"order {req.order_id} is invalid. Size ({req.size.normalize():f}) lower than the minimum: "
+                f"{market.min_order_size.normalize():f}"
+            )
+        if marketable_type and req.side is Side.BUY and req.size * price < ONE:
+            raise ExchangeRejection(
+                f"invalid amount for a marketable BUY order (${_q6(req.size * price).normalize():f}), "
+                "min size: $1"
+            )
+
+    @staticmethod
+    def _check_expiration(req: OrderRequest, now: float) -> None:
+        """Only GTD expires, and no sooner than the security threshold from now."""
+        if req.order_type is OrderType.GTD:
+            if req.expiration < now + GTD_SECURITY_THRESHOLD_S:
+                raise ExchangeRejection("invalid expiration")
+        elif req.expiration != 0:
+            raise ExchangeRejection("invalid expiration")
+
+    def _check_against_book_and_balance(
+        self, req: OrderRequest, order: RestingOrder, market: Market, book: MarketBook
+    ) -> None:
+        """Post-only must not cross; the free balance covers the order (a crossing BUY its taker fee
+        on what can fill too); a FOK fills entirely and a FAK finds something to match."""
         crosses = book.crosses(order)
         if req.post_only and crosses:
             raise ExchangeRejection("invalid post-only order: order crosses book")
         acct = self.accounts.get(req.address.lower()) or Account(req.address)  # refusals create nothing
+        price = order.price
         if req.side is Side.BUY:
             if req.size * price > acct.free(COLLATERAL):  # before quantizing: absurd sizes overflow it
                 raise ExchangeRejection(self._balance_message(acct, COLLATERAL, req.size * price))
@@ -361,7 +393,6 @@ class LocalExchange:
                 "no orders found to match with FAK order. "
                 "FAK orders are partially filled or killed if no match is found."
             )
-        return order, market, book
 
     @staticmethod
     def _balance_message(acct: Account, asset: str, needed: Decimal) -> str:
@@ -417,89 +448,116 @@ class LocalExchange:
     def _record_fills(
         self, taker: RestingOrder, market: Market, fills: list[Fill], now: float
     ) -> list[_Trade]:
-        """Group fills by price level into trades, move balances, emit trade and order events."""
-        book = self.books[market.condition_id]
-        trades: list[_Trade] = []
+        """Group fills by price level into trades, move balances, emit trade and order events: one
+        level after another, each settled, recorded and announced before the next."""
         self._traded_markets.add(market.condition_id)
+        trades: list[_Trade] = []
         for yes_price, level in itertools.groupby(fills, key=lambda f: f.yes_price):
             level_fills = list(level)
-            size = sum((f.size for f in level_fills), ZERO)
-            taker_price = yes_price if taker.is_yes else ONE - yes_price
-            fee = taker_fee(size, taker_price, market.taker_fee_rate, market.fee_exponent)
-            trade_id = self._new_id()
-            legs = [self._leg(taker, size, taker_price, fee)]
-            maker_views = []
-            for fill in level_fills:
-                maker = fill.maker
-                self._reserve(maker, -fill.size)
-                legs.append(self._leg(maker, fill.size, maker.price, ZERO))
-                maker.associate_trades.append(trade_id)
-                if maker.remaining <= 0:
-                    maker.status = "MATCHED"
-                    self._unlive(maker, now)
-                maker_views.append(
-                    MakerFillView(
-                        order_id=maker.order_id,
-                        owner=maker.owner,
-                        address=maker.address,
-                        token_id=maker.token_id,
-                        outcome=market.outcome_of(maker.token_id),
-                        side=maker.side,
-                        size=fill.size,
-                        price=maker.price,
-                    )
-                )
-                self._touch(book, maker)
-            taker.associate_trades.append(trade_id)
-            for leg in legs:
-                acct = self.account(leg.address)
-                acct.credit(leg.give_asset, -leg.give_amount)
-                acct.add_pending(leg.receive_asset, leg.receive_amount)
-            trade = _Trade(
-                trade_id=trade_id,
-                market=market.condition_id,
-                taker=taker,
-                token_id=taker.token_id,
-                side=taker.side,
-                size=size,
-                price=taker_price,
-                fee_rate_bps=int(market.taker_fee_rate * 10_000),
-                taker_fee=fee,
-                status=TradeStatus.MATCHED,
-                match_time=now,
-                last_update=now,
-                transaction_hash="0x" + hashlib.sha3_256(trade_id.encode()).hexdigest(),
-                maker_fills=maker_views,
-                legs=legs,
-                will_fail=self.rng.random() < self.settlement.fail_rate,
-            )
-            self.trades[trade_id] = trade
-            self._unsettled.append(trade)
+            trade = self._record_level(taker, market, yes_price, level_fills, now)
+            self._emit_trade_events(trade, market, level_fills, now)
             trades.append(trade)
-            self.last_trade[market.yes_token] = (
-                yes_price,
-                taker.side if taker.is_yes else taker.side.opposite,
-            )
-            self.last_trade[market.no_token] = (
-                ONE - yes_price,
-                taker.side if not taker.is_yes else taker.side.opposite,
-            )
-            self._events.append(TradeEvent(self._trade_view(trade), now))
-            for fill in level_fills:
-                self._events.append(OrderEvent("UPDATE", self._view(fill.maker), now))
-            self._events.append(
-                LastTradeEvent(
-                    market=market.condition_id,
-                    token_id=taker.token_id,
-                    price=taker_price,
-                    size=size,
-                    side=taker.side,
-                    fee_rate_bps=trade.fee_rate_bps,
-                    transaction_hash=trade.transaction_hash,
-                    timestamp=now,
+        return trades
+
+    def _record_level(
+        self, taker: RestingOrder, market: Market, yes_price: Decimal, level_fills: list[Fill], now: float
+    ) -> _Trade:
+        """One price level's fills as one trade: the taker pays the fee, every leg moves its balances
+        (bought assets stay pending until settlement), and the trade waits to settle."""
+        size = sum((f.size for f in level_fills), ZERO)
+        taker_price = yes_price if taker.is_yes else ONE - yes_price
+        fee = taker_fee(size, taker_price, market.taker_fee_rate, market.fee_exponent)
+        trade_id = self._new_id()
+        taker_leg = self._leg(taker, size, taker_price, fee)
+        maker_legs, maker_views = self._fill_makers(market, trade_id, level_fills, now)
+        taker.associate_trades.append(trade_id)
+        legs = [taker_leg, *maker_legs]
+        self._move_balances(legs)
+        trade = _Trade(
+            trade_id=trade_id,
+            market=market.condition_id,
+            taker=taker,
+            token_id=taker.token_id,
+            side=taker.side,
+            size=size,
+            price=taker_price,
+            fee_rate_bps=int(market.taker_fee_rate * 10_000),
+            taker_fee=fee,
+            status=TradeStatus.MATCHED,
+            match_time=now,
+            last_update=now,
+            transaction_hash="0x" + hashlib.sha3_256(trade_id.encode()).hexdigest(),
+            maker_fills=maker_views,
+            legs=legs,
+            will_fail=self.rng.random() < self.settlement.fail_rate,  # drawn after the trade id
+        )
+        self.trades[trade_id] = trade
+        self._unsettled.append(trade)
+        self._remember_last_trade(market, taker, yes_price)
+        return trade
+
+    def _fill_makers(
+        self, market: Market, trade_id: str, level_fills: list[Fill], now: float
+    ) -> tuple[list[Leg], list[MakerFillView]]:
+        """Each maker's side of one trade: its reservation released, its leg, its order matched (and
+        closed when done) and the view of its fill; the touched book levels are marked for events."""
+        book = self.books[market.condition_id]
+        legs: list[Leg] = []
+        views: list[MakerFillView] = []
+        for fill in level_fills:
+            maker = fill.maker
+            self._reserve(maker, -fill.size)
+            legs.append(self._leg(maker, fill.size, maker.price, ZERO))
+            maker.associate_trades.append(trade_id)
+            if maker.remaining <= 0:
+                maker.status = "MATCHED"
+                self._unlive(maker, now)
+            views.append(
+                MakerFillView(
+                    order_id=maker.order_id,
+                    owner=maker.owner,
+                    address=maker.address,
+                    token_id=maker.token_id,
+                    outcome=market.outcome_of(maker.token_id),
+                    side=maker.side,
+                    size=fill.size,
+                    price=maker.price,
                 )
             )
-        return trades
+            self._touch(book, maker)
+        return legs, views
+
+    def _move_balances(self, legs: list[Leg]) -> None:
+        """What each party gives leaves at once; what it receives is pending until settlement."""
+        for leg in legs:
+            acct = self.account(leg.address)
+            acct.credit(leg.give_asset, -leg.give_amount)
+            acct.add_pending(leg.receive_asset, leg.receive_amount)
+
+    def _remember_last_trade(self, market: Market, taker: RestingOrder, yes_price: Decimal) -> None:
+        """The last trade price and taker side of both tokens (a NO trade at p is a YES trade at 1 - p)."""
+        yes_side = taker.side if taker.is_yes else taker.side.opposite
+        self.last_trade[market.yes_token] = (yes_price, yes_side)
+        self.last_trade[market.no_token] = (ONE - yes_price, yes_side.opposite)
+
+    def _emit_trade_events(self, trade: _Trade, market: Market, level_fills: list[Fill], now: float) -> None:
+        """The user channel's trade and each maker order's update, then the market's last trade."""
+        self._events.append(TradeEvent(self._trade_view(trade), now))
+        for fill in level_fills:
+            self._events.append(OrderEvent("UPDATE", self._view(fill.maker), now))
+        taker = trade.taker
+        self._events.append(
+            LastTradeEvent(
+                market=market.condition_id,
+                token_id=taker.token_id,
+                price=trade.price,
+                size=trade.size,
+                side=taker.side,
+                fee_rate_bps=trade.fee_rate_bps,
+                transaction_hash=trade.transaction_hash,
+                timestamp=now,
+            )
+        )
 
     @staticmethod
     def _leg(order: RestingOrder, size: Decimal, price: Decimal, fee: Decimal) -> Leg:

@@ -1,10 +1,10 @@
-"""The exchange's market-channel messages have the keys and value types of real Polymarket captures."""
+"""The exchange's market-channel messages have the keys and value types of real Polymarket captures
+(nautilus_trader's, in tests/fixtures: see its README)."""
 
 from __future__ import annotations
 
 import asyncio
 import json
-from pathlib import Path
 from typing import Any
 
 import httpx
@@ -15,13 +15,9 @@ from py_clob_client_v2.clob_types import OrderArgsV2, OrderType
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
-from tests.conftest import SHARED_DATA, fund, throwaway_key
+from tests.conftest import fixture_path, fund, throwaway_key
 
-CURRENT = SHARED_DATA / "01_ws_current_format"
-LEGACY = SHARED_DATA / "02_ws_legacy_format"
 BTC = sample_markets()[1]
-
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present (real captures)")
 
 
 def shape(value: Any) -> Any:
@@ -33,8 +29,8 @@ def shape(value: Any) -> Any:
     return type(value).__name__
 
 
-def captured(path: Path) -> list[dict[str, Any]]:
-    data = json.loads(path.read_text())
+def captured(relative: str) -> list[dict[str, Any]]:
+    data = json.loads(fixture_path(relative).read_text(encoding="utf-8"))
     return data if isinstance(data, list) else [data]
 
 
@@ -88,7 +84,7 @@ def exchange_messages() -> list[dict[str, Any]]:
 
 
 def test_book_event_matches_the_2026_subscription_snapshot(exchange_messages: list[dict[str, Any]]) -> None:
-    real = first_of(captured(CURRENT / "nautilus__ws_book_snapshot_captured.json"), "book")
+    real = first_of(captured("01_ws_current_format/nautilus__ws_book_snapshot_captured.json"), "book")
     ours = first_of(exchange_messages, "book")
     assert shape(ours) == shape(real)
 
@@ -96,7 +92,7 @@ def test_book_event_matches_the_2026_subscription_snapshot(exchange_messages: li
 def test_the_book_sent_after_a_trade_matches_the_2026_capture_key_for_key(
     exchange_messages: list[dict[str, Any]],
 ) -> None:
-    real = captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json")[-1]
+    real = captured("01_ws_current_format/nautilus__ws_market_price_change_crossing_burst.json")[-1]
     traded_at = next(i for i, m in enumerate(exchange_messages) if m["event_type"] == "last_trade_price")
     ours = first_of(exchange_messages[traded_at:], "book")
     assert list(ours) == list(real)  # same keys in the same order: no tick_size, no last_trade_price
@@ -105,7 +101,7 @@ def test_the_book_sent_after_a_trade_matches_the_2026_capture_key_for_key(
 
 def test_price_change_matches_the_current_format_capture(exchange_messages: list[dict[str, Any]]) -> None:
     real = first_of(
-        captured(CURRENT / "nautilus__ws_market_price_change_crossing_burst.json"), "price_change"
+        captured("01_ws_current_format/nautilus__ws_market_price_change_crossing_burst.json"), "price_change"
     )
     ours = first_of(exchange_messages, "price_change")
     assert shape(ours) == shape(real)
@@ -116,14 +112,14 @@ def test_price_change_matches_the_current_format_capture(exchange_messages: list
 def test_last_trade_price_matches_the_capture_plus_the_2026_transaction_hash(
     exchange_messages: list[dict[str, Any]],
 ) -> None:
-    real = captured(LEGACY / "nautilus__ws_last_trade_price_2024-08-25.json")[0]
+    real = captured("02_ws_legacy_format/nautilus__ws_last_trade_price_2024-08-25.json")[0]
     ours = first_of(exchange_messages, "last_trade_price")
     assert shape({k: v for k, v in ours.items() if k != "transaction_hash"}) == shape(real)
     assert isinstance(ours["transaction_hash"], str) and ours["transaction_hash"].startswith("0x")
 
 
 def test_tick_size_change_matches_the_capture(exchange_messages: list[dict[str, Any]]) -> None:
-    real = captured(LEGACY / "nautilus__ws_tick_size_change_2025-02-09.json")[0]
+    real = captured("02_ws_legacy_format/nautilus__ws_tick_size_change_2025-02-09.json")[0]
     ours = first_of(exchange_messages, "tick_size_change")
     assert shape(ours) == shape(real)
     assert (ours["old_tick_size"], ours["new_tick_size"]) == ("0.001", "0.0001")

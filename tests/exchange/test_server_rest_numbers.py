@@ -1,5 +1,6 @@
 """REST and Gamma bodies write numbers as the captured Polymarket payloads do: whole numbers as JSON
-integers (`"minimum_order_size": 5`), fractions as floats (`"minimum_tick_size": 0.01`)."""
+integers (`"minimum_order_size": 5`), fractions as floats (`"minimum_tick_size": 0.01`). The captures
+are nautilus_trader's, in tests/fixtures (see its README)."""
 
 from __future__ import annotations
 
@@ -7,16 +8,12 @@ import json
 from typing import Any
 
 import httpx
-import pytest
 
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
-from tests.conftest import SHARED_DATA
+from tests.conftest import fixture_path
 
-REST = SHARED_DATA / "05_rest_and_metadata"
 FED = sample_markets()[0]  # min size 5, rewards min size 20
-
-pytestmark = pytest.mark.skipif(not SHARED_DATA.is_dir(), reason="../shared/data not present (real captures)")
 
 
 def whole_floats(value: Any, path: str = "") -> list[str]:
@@ -33,16 +30,15 @@ def numeric_keys(value: dict[str, Any]) -> set[str]:
 
 
 def real_clob_markets() -> list[dict[str, Any]]:
-    data: list[dict[str, Any]] = json.loads((REST / "nautilus__clob_rest_markets_page.json").read_text())[
-        "data"
-    ]
+    """11 of the 100 markets of a captured CLOB `/markets` page (the cut: tests/fixtures/README.md)."""
+    path = fixture_path("05_rest_and_metadata/nautilus__clob_rest_markets_page_sample.json")
+    data: list[dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))["data"]
     return data
 
 
 def real_gamma_market() -> dict[str, Any]:
-    data: dict[str, Any] = json.loads(
-        (REST / "nautilus__gamma_market_btc-updown-5m_2026-03-11.json").read_text()
-    )
+    path = fixture_path("05_rest_and_metadata/nautilus__gamma_market_btc-updown-5m_2026-03-11.json")
+    data: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
     return data
 
 

@@ -907,7 +907,11 @@ class FaultMiddleware:
             await self.app(scope, receive, send)
 
 
-def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request], Awaitable[Response]]:
+Handler = Callable[[Request], Awaitable[Response]]
+RouteSpec = tuple[str, Handler, list[str]]  # path, handler, methods
+
+
+def _handler(fn: Handler) -> Handler:
     async def wrapped(request: Request) -> Response:
         try:
             return await fn(request)
@@ -919,9 +923,9 @@ def _handler(fn: Callable[[Request], Awaitable[Response]]) -> Callable[[Request]
     return wrapped
 
 
-def build_app(state: ServerState) -> Starlette:
-    api = ExchangeApi(state)
-    routes_spec: list[tuple[str, Callable[[Request], Awaitable[Response]], list[str]]] = [
+def _service_and_auth_routes(api: ExchangeApi) -> list[RouteSpec]:
+    """Health, time and version, then the API-key endpoints (L1-signed) and the ban status."""
+    return [
         ("/ok", api.ok, ["GET"]),
         ("/", api.ok, ["GET"]),
         ("/time", api.time, ["GET"]),
@@ -930,6 +934,12 @@ def build_app(state: ServerState) -> Starlette:
         ("/auth/derive-api-key", api.derive_api_key, ["GET"]),
         ("/auth/api-keys", api.api_keys, ["GET"]),
         ("/auth/ban-status/closed-only", api.closed_only, ["GET"]),
+    ]
+
+
+def _market_data_routes(api: ExchangeApi) -> list[RouteSpec]:
+    """Public CLOB market data: market listings and parameters, books, prices, tick, fees."""
+    return [
         ("/markets", api.markets, ["GET"]),
         ("/markets/{condition_id}", api.market, ["GET"]),
         ("/simplified-markets", api.simplified_markets, ["GET"]),
@@ -950,6 +960,12 @@ def build_app(state: ServerState) -> Starlette:
         ("/tick-size", api.tick_size, ["GET"]),
         ("/neg-risk", api.neg_risk, ["GET"]),
         ("/fee-rate", api.fee_rate, ["GET"]),
+    ]
+
+
+def _trading_routes(api: ExchangeApi) -> list[RouteSpec]:
+    """Orders, cancels, the account's orders, trades, balances, heartbeats and reward scoring."""
+    return [
         ("/order", api.post_order, ["POST"]),
         ("/order", api.cancel_order, ["DELETE"]),
         ("/orders", api.post_orders, ["POST"]),
@@ -965,6 +981,12 @@ def build_app(state: ServerState) -> Starlette:
         ("/v1/heartbeats", api.heartbeat, ["POST"]),
         ("/order-scoring", api.order_scoring, ["GET"]),
         ("/orders-scoring", api.orders_scoring, ["POST"]),
+    ]
+
+
+def _listing_and_control_routes(api: ExchangeApi) -> list[RouteSpec]:
+    """The rewards and Gamma listings, then the loopback-only control plane (`/_local/*`)."""
+    return [
         ("/rewards/markets/current", api.rewards_current, ["GET"]),
         ("/gamma/markets", api.gamma_markets, ["GET"]),
         ("/_local/split", api.local_split, ["POST"]),
@@ -974,8 +996,20 @@ def build_app(state: ServerState) -> Starlette:
         ("/_local/status", api.local_status, ["GET"]),
         ("/_local/orders", api.local_orders, ["GET"]),
     ]
+
+
+def build_app(state: ServerState) -> Starlette:
+    """The REST routes (each handler maps rejections to the venue's error body), the two WebSocket
+    channels, and the middleware: control-plane guard, then body limit, then injected faults."""
+    api = ExchangeApi(state)
+    specs = [
+        *_service_and_auth_routes(api),
+        *_market_data_routes(api),
+        *_trading_routes(api),
+        *_listing_and_control_routes(api),
+    ]
     routes: list[Route | WebSocketRoute] = [
-        Route(path, _handler(fn), methods=methods) for path, fn, methods in routes_spec
+        Route(path, _handler(fn), methods=methods) for path, fn, methods in specs
     ]
     routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))

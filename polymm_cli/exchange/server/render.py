@@ -1,8 +1,8 @@
 """Exchange state and events rendered in Polymarket's wire shapes (REST bodies and WebSocket messages).
 
-Field names, key order and value types follow reference §3, §6 and the real captures in
-../shared/data: prices and sizes as decimal strings, book levels best-LAST, timestamps as strings of
-unix milliseconds on the WebSocket and unix seconds in REST records.
+Field names, key order and value types follow reference §3, §6 and real captures (tests/fixtures,
+checked by the conformance tests): prices and sizes as decimal strings, book levels best-LAST,
+timestamps as strings of unix milliseconds on the WebSocket and unix seconds in REST records.
 """
 
 from __future__ import annotations
@@ -345,9 +345,21 @@ def gamma_market(
     best: tuple[Decimal | None, Decimal | None],
     last: Decimal | None,
 ) -> dict[str, Any]:
-    """A Gamma `/markets` item with its JSON-strings-inside-JSON quirks (reference §7.2)."""
-    yes_price, no_price = prices
-    bid, ask = best
+    """A Gamma `/markets` item with its JSON-strings-inside-JSON quirks (reference §7.2). Built from
+    its parts in key order: the item's keys come out in the order the real API writes them."""
+    return {
+        **_gamma_identity(market, index),
+        **_gamma_activity(market, volume, liquidity),
+        **_gamma_tokens(market, prices),
+        **_gamma_order_and_reward_rules(market, index),
+        **_gamma_quotes(best, last),
+        **_gamma_fees(market),
+        "umaResolutionStatus": "",
+        "version": "v1",
+    }
+
+
+def _gamma_identity(market: Market, index: int) -> dict[str, Any]:
     return {
         "id": str(500000 + index),
         "question": market.question,
@@ -356,6 +368,12 @@ def gamma_market(
         "endDate": market.end_date,
         "startDate": "2026-05-01T00:00:00Z",
         "category": market.category,
+    }
+
+
+def _gamma_activity(market: Market, volume: Decimal, liquidity: Decimal) -> dict[str, Any]:
+    """Liquidity and volume (each as a string and as a number), and the market's state flags."""
+    return {
         "liquidity": decimal_str(liquidity),
         "liquidityNum": number(liquidity),
         "volume": decimal_str(volume),
@@ -366,6 +384,13 @@ def gamma_market(
         "archived": False,
         "acceptingOrders": market.accepting_orders,
         "enableOrderBook": True,
+    }
+
+
+def _gamma_tokens(market: Market, prices: tuple[Decimal | None, Decimal | None]) -> dict[str, Any]:
+    """Outcomes, their prices and token ids as JSON strings inside the JSON, and the neg-risk ids."""
+    yes_price, no_price = prices
+    return {
         "outcomes": json.dumps(["Yes", "No"]),
         "outcomePrices": json.dumps(
             [decimal_str(yes_price or Decimal(0)), decimal_str(no_price or Decimal(0))]
@@ -375,6 +400,12 @@ def gamma_market(
         "negRisk": market.neg_risk,
         "negRiskMarketID": market.neg_risk_market_id,
         "negRiskRequestID": "",
+    }
+
+
+def _gamma_order_and_reward_rules(market: Market, index: int) -> dict[str, Any]:
+    """Tick and minimum size, the liquidity-reward terms, and the reward programme when active."""
+    return {
         "orderPriceMinTickSize": tick_number(market.tick_size),
         "orderMinSize": number(market.min_order_size),
         "rewardsMinSize": number(market.rewards.min_size),
@@ -395,11 +426,23 @@ def gamma_market(
             else []
         ),
         "holdingRewardsEnabled": False,
+    }
+
+
+def _gamma_quotes(best: tuple[Decimal | None, Decimal | None], last: Decimal | None) -> dict[str, Any]:
+    """Top of book and last trade; an empty side reads as bid 0 / ask 1, as Gamma writes it."""
+    bid, ask = best
+    return {
         "bestBid": number(bid) if bid is not None else 0,
         "bestAsk": number(ask) if ask is not None else 1,
         "lastTradePrice": number(last) if last is not None else 0,
         "spread": number(ask - bid) if bid is not None and ask is not None else 1,
         "secondsDelay": 0,
+    }
+
+
+def _gamma_fees(market: Market) -> dict[str, Any]:
+    return {
         "feesEnabled": market.taker_fee_rate > 0,
         "feeSchedule": {
             "exponent": market.fee_exponent,
@@ -407,6 +450,4 @@ def gamma_market(
             "takerOnly": True,
             "rebateRate": 0,
         },
-        "umaResolutionStatus": "",
-        "version": "v1",
     }

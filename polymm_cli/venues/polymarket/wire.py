@@ -427,6 +427,8 @@ def _book(obj: Mapping[str, Any], recv_ts: float) -> BookSnapshot:
 
 
 def _price_change(obj: Mapping[str, Any], recv_ts: float) -> PriceChange:
+    """A `price_change` of any era, its fields read in a fixed order (market, timestamp, levels) so
+    a frame with several bad fields always names the same one."""
     market = obj.get("market")
     if type(market) is not str:
         market = _str(obj, "market")
@@ -436,72 +438,90 @@ def _price_change(obj: Mapping[str, Any], recv_ts: float) -> PriceChange:
     else:
         venue_ts = _ts(obj, "timestamp")
     entries = obj.get("price_changes")
-    updates: list[LevelUpdate] = []
     if entries is not None:  # current era: per-entry asset_id, hash and top of book
-        if type(entries) is not list:
-            _fail("field 'price_changes' is not a list")
-        cache_get = _PRICE_CACHE.get
-        sides = _SIDES
-        append = updates.append
-        new_update = _new_level_update
-        for e in entries:
-            if type(e) is not dict:
-                _fail("price_changes entry is not an object")
-            asset = e.get("asset_id")
-            if type(asset) is not str or not asset:
-                asset = _id(e, "asset_id")
-            p = e.get("price")
-            price = cache_get(p) if type(p) is str else None
-            if price is None:
-                price = _price(p, "price")
-            s = e.get("size")
-            # "0" is the commonest size (level removed) and a valid one can skip the checks below
-            size = _ZERO if s == "0" else _size(s, "size")
-            sd = e.get("side")
-            side = sides.get(sd) if type(sd) is str else None
-            if side is None:
-                side = _side(e)
-            bb = e.get("best_bid")
-            ba = e.get("best_ask")
-            best_bid = cache_get(bb) if type(bb) is str else None
-            best_ask = cache_get(ba) if type(ba) is str else None
-            if best_bid is None or best_ask is None:
-                best_bid, best_ask = _top(e)
-            else:
-                best_bid = best_bid if best_bid else None
-                best_ask = None if best_ask == _ONE else best_ask
-            h = e.get("hash")
-            if type(h) is not str:
-                h = _opt_str(e, "hash")
-            append(new_update(asset, side, price, size, best_bid, best_ask, h))
+        updates = _current_level_updates(entries)
     elif "changes" in obj:  # legacy era (Oct 2024 -> Sep 2025): one asset, no top of book
-        asset = _id(obj, "asset_id")
-        h = _opt_str(obj, "hash")
-        for c in _list(obj, "changes"):
-            if type(c) is not dict:
-                _fail("changes entry is not an object")
-            updates.append(
-                LevelUpdate(
-                    token_id=asset,
-                    side=_side(c),
-                    price=_price(c.get("price"), "price"),
-                    size=_size(c.get("size"), "size"),
-                    hash=h,
-                )
-            )
+        updates = _legacy_level_updates(obj)
     elif "price" in obj:  # flat era (<= Aug 2024): one level at top level
-        updates.append(
-            LevelUpdate(
-                token_id=_id(obj, "asset_id"),
-                side=_side(obj),
-                price=_price(obj.get("price"), "price"),
-                size=_size(obj.get("size"), "size"),
-                hash=_opt_str(obj, "hash"),
-            )
-        )
+        updates = [_flat_level_update(obj)]
     else:
         _fail("no 'price_changes', 'changes' or 'price' field")
     return _new_price_change(market, tuple(updates), venue_ts, recv_ts)
+
+
+def _current_level_updates(entries: Any) -> list[LevelUpdate]:
+    """The `price_changes` entries (current era). Hot path: each field takes its common valid shape
+    inline (cached price, "0" size, known side, cached top of book) and the checked reader only
+    when it is anything else, which also names the field in the error."""
+    if type(entries) is not list:
+        _fail("field 'price_changes' is not a list")
+    updates: list[LevelUpdate] = []
+    cache_get = _PRICE_CACHE.get
+    sides = _SIDES
+    append = updates.append
+    new_update = _new_level_update
+    for e in entries:
+        if type(e) is not dict:
+            _fail("price_changes entry is not an object")
+        asset = e.get("asset_id")
+        if type(asset) is not str or not asset:
+            asset = _id(e, "asset_id")
+        p = e.get("price")
+        price = cache_get(p) if type(p) is str else None
+        if price is None:
+            price = _price(p, "price")
+        s = e.get("size")
+        # "0" is the commonest size (level removed) and a valid one can skip the checks below
+        size = _ZERO if s == "0" else _size(s, "size")
+        sd = e.get("side")
+        side = sides.get(sd) if type(sd) is str else None
+        if side is None:
+            side = _side(e)
+        bb = e.get("best_bid")
+        ba = e.get("best_ask")
+        best_bid = cache_get(bb) if type(bb) is str else None
+        best_ask = cache_get(ba) if type(ba) is str else None
+        if best_bid is None or best_ask is None:
+            best_bid, best_ask = _top(e)
+        else:
+            best_bid = best_bid if best_bid else None
+            best_ask = None if best_ask == _ONE else best_ask
+        h = e.get("hash")
+        if type(h) is not str:
+            h = _opt_str(e, "hash")
+        append(new_update(asset, side, price, size, best_bid, best_ask, h))
+    return updates
+
+
+def _legacy_level_updates(obj: Mapping[str, Any]) -> list[LevelUpdate]:
+    """The `changes` array of one asset (legacy era); asset and hash are the message's."""
+    asset = _id(obj, "asset_id")
+    h = _opt_str(obj, "hash")
+    updates: list[LevelUpdate] = []
+    for c in _list(obj, "changes"):
+        if type(c) is not dict:
+            _fail("changes entry is not an object")
+        updates.append(
+            LevelUpdate(
+                token_id=asset,
+                side=_side(c),
+                price=_price(c.get("price"), "price"),
+                size=_size(c.get("size"), "size"),
+                hash=h,
+            )
+        )
+    return updates
+
+
+def _flat_level_update(obj: Mapping[str, Any]) -> LevelUpdate:
+    """The one level of a flat-era message, at its top level."""
+    return LevelUpdate(
+        token_id=_id(obj, "asset_id"),
+        side=_side(obj),
+        price=_price(obj.get("price"), "price"),
+        size=_size(obj.get("size"), "size"),
+        hash=_opt_str(obj, "hash"),
+    )
 
 
 def _last_trade(obj: Mapping[str, Any], recv_ts: float) -> LastTrade:
@@ -749,24 +769,59 @@ def _fee(obj: Mapping[str, Any]) -> Decimal:
 
 
 def _trade(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: str) -> TradeUpdate:
+    """A user `trade`: our maker fills, then (when we took) our taker fill first. Fields are read in
+    a fixed order so a trade with several bad fields always names the same one."""
     trade_id = _str(obj, "id")
-    raw_status = _str(obj, "status")
-    try:
-        status = TradeStatus.parse(raw_status)
-    except ValueError:
-        _fail(f"unknown trade status {raw_status[:32]!r}")
+    status = _trade_status(obj)
     taker_order_id = _opt_str(obj, "taker_order_id")
     taker_token = _id(obj, "asset_id")
     taker_side = _side(obj)
     owner = _opt_str(obj, "owner")
-    ours_address = maker_address.lower()
+    fills = _our_maker_fills(obj, trade_id, taker_token, taker_side, api_key, maker_address)
+    role = _trader_role(obj, owner, api_key)
+    if role == "TAKER":
+        if not taker_order_id:
+            _fail("taker trade without 'taker_order_id'")
+        fills.insert(0, _taker_fill(obj, trade_id, taker_order_id, taker_token, taker_side))
+    return TradeUpdate(
+        trade_id=trade_id,
+        market=_str(obj, "market"),
+        status=status,
+        taker_order_id=taker_order_id,
+        trader_side=role,
+        fills=tuple(fills),
+        venue_ts=_ts(obj, "timestamp", "last_update", "match_time", "matchtime"),
+        recv_ts=recv_ts,
+        transaction_hash=_opt_str(obj, "transaction_hash"),
+        match_ts=_opt_ts(obj, "match_time", "matchtime"),
+    )
 
-    fills: list[Fill] = []
+
+def _trade_status(obj: Mapping[str, Any]) -> TradeStatus:
+    raw_status = _str(obj, "status")
+    try:
+        return TradeStatus.parse(raw_status)
+    except ValueError:
+        _fail(f"unknown trade status {raw_status[:32]!r}")
+
+
+def _our_maker_fills(
+    obj: Mapping[str, Any],
+    trade_id: str,
+    taker_token: str,
+    taker_side: Side,
+    api_key: str,
+    maker_address: str,
+) -> list[Fill]:
+    """The `maker_orders` that are ours (by api key or funder address), in THEIR token, side and
+    price; the others are skipped unread beyond their owner and address."""
+    ours_address = maker_address.lower()
     maker_orders = obj.get("maker_orders")
     if maker_orders is None:
         maker_orders = []
     elif type(maker_orders) is not list:
         _fail("field 'maker_orders' is not a list")
+    fills: list[Fill] = []
     for m in maker_orders:
         if type(m) is not dict:
             _fail("maker_orders entry is not an object")
@@ -793,41 +848,34 @@ def _trade(obj: Mapping[str, Any], recv_ts: float, api_key: str, maker_address: 
                 outcome=_opt_str(m, "outcome"),
             )
         )
+    return fills
 
+
+def _trader_role(obj: Mapping[str, Any], owner: str, api_key: str) -> Liquidity:
+    """`trader_side` when the venue sends it, else TAKER exactly when the trade's owner is our key."""
     raw_role = obj.get("trader_side")
     role: Liquidity | None = _LIQUIDITY.get(raw_role.strip().upper()) if type(raw_role) is str else None
     if role is None:
         if raw_role not in (None, ""):
             _fail(f"field 'trader_side' is not MAKER or TAKER: {str(raw_role)[:16]!r}")
         role = "TAKER" if api_key and owner == api_key else "MAKER"
-    if role == "TAKER":
-        if not taker_order_id:
-            _fail("taker trade without 'taker_order_id'")
-        fills.insert(
-            0,
-            Fill(
-                trade_id=trade_id,
-                order_id=taker_order_id,
-                token_id=taker_token,
-                side=taker_side,
-                price=_price(obj.get("price"), "price"),
-                size=_size(obj.get("size"), "size"),
-                fee_rate_bps=_fee(obj),
-                liquidity="TAKER",
-                outcome=_opt_str(obj, "outcome"),
-            ),
-        )
-    return TradeUpdate(
+    return role
+
+
+def _taker_fill(
+    obj: Mapping[str, Any], trade_id: str, taker_order_id: str, taker_token: str, taker_side: Side
+) -> Fill:
+    """Our fill as the taker: the trade's own token, side, price and size."""
+    return Fill(
         trade_id=trade_id,
-        market=_str(obj, "market"),
-        status=status,
-        taker_order_id=taker_order_id,
-        trader_side=role,
-        fills=tuple(fills),
-        venue_ts=_ts(obj, "timestamp", "last_update", "match_time", "matchtime"),
-        recv_ts=recv_ts,
-        transaction_hash=_opt_str(obj, "transaction_hash"),
-        match_ts=_opt_ts(obj, "match_time", "matchtime"),
+        order_id=taker_order_id,
+        token_id=taker_token,
+        side=taker_side,
+        price=_price(obj.get("price"), "price"),
+        size=_size(obj.get("size"), "size"),
+        fee_rate_bps=_fee(obj),
+        liquidity="TAKER",
+        outcome=_opt_str(obj, "outcome"),
     )
 
 
