@@ -1,8 +1,8 @@
 """Market-channel hot path: parse raw WS text frames and apply them to L2 books, on one core.
 
-Source: the real crossing-burst capture in ../shared/data (51 frames, 98 price_change entries, both
+Source: the real crossing-burst capture in tests/fixtures (51 frames, 98 price_change entries, both
 tokens of the market), replayed until `min_entries` price_change entries went through parse + apply.
-Without ../shared/data, a seeded stream of current-format frames of the same shape stands in.
+Should it be missing, a seeded stream of current-format frames of the same shape stands in.
 Run: `.venv/bin/python bench/bench_ws.py`.
 """
 
@@ -19,8 +19,11 @@ from polymm_cli.venues.base import PriceChange
 from polymm_cli.venues.books import apply_market_event
 from polymm_cli.venues.polymarket.wire import parse_market_frame
 
-DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data"
-CAPTURE = DATA / "01_ws_current_format" / "nautilus__ws_market_price_change_crossing_burst.json"
+# nautilus_trader's capture (LGPL-3.0), kept with the tests: tests/fixtures/README.md says where from
+CAPTURE = (
+    Path(__file__).resolve().parents[1]
+    / "tests/fixtures/01_ws_current_format/nautilus__ws_market_price_change_crossing_burst.json"
+)
 
 _MARKET = "0x" + "ab" * 32
 _YES = "7" * 77
