@@ -461,21 +461,28 @@ class SyntheticFlow:
 
     def _requote(self, state: _MarketState, maker: int) -> None:
         """Diff the maker's ladder against what it has resting: cancel what moved, place what is missing."""
-        cfg = self.config
-        ex = self.exchange
-        market = ex.markets[state.condition_id]
-        rng = state.rng
-        rho = cfg.maker_noise_persistence
-        state.bias[maker] = rho * state.bias[maker] + math.sqrt(1 - rho * rho) * rng.gauss(
-            0.0, cfg.maker_noise_ticks
-        )
-        if not _tradable(ex, market):
+        self._drift_view(state, maker)
+        market = self.exchange.markets[state.condition_id]
+        if not _tradable(self.exchange, market):
             return
-        tick = market.tick_size
-        tick_f = float(tick)
-        n = int(ONE / tick)  # every Polymarket tick size divides 1
-        ref = state.p / tick_f + state.bias[maker]  # the maker's view, in ticks
-        spread = cfg.maker_spread_ticks[maker % len(cfg.maker_spread_ticks)]
+        n = int(ONE / market.tick_size)  # every Polymarket tick size divides 1
+        bid0, ask0 = self._inner_quotes(state, maker, market.tick_size, n)
+        pinned, kept = self._cancel_off_ladder(state, maker, market.tick_size, bid0, ask0, n)
+        new = self._missing_levels(state, market, pinned, kept)
+        if new:
+            self._place_levels(state, maker, market, new)
+            self._give_back_surplus(state, maker, market)
+
+    def _drift_view(self, state: _MarketState, maker: int) -> None:
+        """The maker's view of the fair value wanders (persistent noise): an AR(1) bias, in ticks."""
+        rho = self.config.maker_noise_persistence
+        noise = state.rng.gauss(0.0, self.config.maker_noise_ticks)
+        state.bias[maker] = rho * state.bias[maker] + math.sqrt(1 - rho * rho) * noise
+
+    def _inner_quotes(self, state: _MarketState, maker: int, tick: Decimal, n: int) -> tuple[int, int]:
+        """The maker's best bid and ask, in ticks: its spread around its view, inside [1, n - 1]."""
+        ref = state.p / float(tick) + state.bias[maker]  # the maker's view, in ticks
+        spread = self.config.maker_spread_ticks[maker % len(self.config.maker_spread_ticks)]
         # An odd spread brackets the view, an even one centres on the nearest tick: mid within 1/2 tick.
         bid0 = math.floor(ref - (spread - 1) / 2) if spread % 2 else math.floor(ref + 0.5) - spread // 2
         ask0 = bid0 + spread
@@ -483,40 +490,54 @@ class SyntheticFlow:
             ask0, bid0 = n - 1, min(bid0, n - 2)
         if bid0 < 1:
             bid0, ask0 = 1, max(ask0, 2)
-        account = self._makers[maker]
-        mine = state.maker_orders[maker]
-        stats = state.stats
+        return bid0, ask0
 
-        # Pass 1: cancel whatever is not on the ladder this view asks for (moved, refilled, off-grid).
+    def _cancel_off_ladder(
+        self, state: _MarketState, maker: int, tick: Decimal, bid0: int, ask0: int, n: int
+    ) -> tuple[dict[tuple[bool, int], int], set[tuple[bool, int]]]:
+        """Cancel what is off the ladder (moved, refilled, off-grid), then pin the ladder just behind
+        the best opposite price (never cross the rest of the book, the bot's quotes included) and
+        cancel what that moves; the pinned ladder and the levels still resting on it."""
+        account, mine, stats = self._makers[maker], state.maker_orders[maker], state.stats
         desired = self._ladder(bid0, ask0, n)
         kept = self._cancel_stale(account, mine, desired, tick, stats)
-
-        # Never cross the rest of the book (the bot's quotes included): pin the ladder just behind the
-        # best opposite price. Only others' orders can bind here: ours are consistent with `desired`.
-        book = ex.books[state.condition_id]
+        book = self.exchange.books[state.condition_id]
         best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
         if best_ask is not None:
             bid0 = min(bid0, int((best_ask / tick).to_integral_value(ROUND_CEILING)) - 1)
         if best_bid is not None:
             ask0 = max(ask0, int(best_bid // tick) + 1)
         pinned = self._ladder(bid0, ask0, n)
-        if pinned != desired:  # pass 2: what survived pass 1 but is off the pinned ladder
+        if pinned != desired:  # only others' orders can bind here: ours are consistent with `desired`
             kept = self._cancel_stale(account, mine, pinned, tick, stats)
+        return pinned, kept
 
+    def _missing_levels(
+        self,
+        state: _MarketState,
+        market: Market,
+        pinned: dict[tuple[bool, int], int],
+        kept: set[tuple[bool, int]],
+    ) -> list[tuple[bool, Decimal, Decimal]]:
+        """(is bid, price, size) of each ladder level not resting yet, sizes drawn per level."""
+        cfg = self.config
         new: list[tuple[bool, Decimal, Decimal]] = []
         for (is_bid, ticks), level in sorted(pinned.items(), key=lambda kv: (kv[1], not kv[0][0])):
             if (is_bid, ticks) in kept:
                 continue
             median = cfg.maker_level_size * cfg.maker_size_growth**level
-            size = Decimal(max(1, round(median * math.exp(rng.gauss(0.0, cfg.maker_size_jitter)))))
-            new.append((is_bid, ticks * tick, max(size, market.min_order_size)))
-        if not new:
-            return
+            size = Decimal(max(1, round(median * math.exp(state.rng.gauss(0.0, cfg.maker_size_jitter)))))
+            new.append((is_bid, ticks * market.tick_size, max(size, market.min_order_size)))
+        return new
 
+    def _place_levels(
+        self, state: _MarketState, maker: int, market: Market, new: list[tuple[bool, Decimal, Decimal]]
+    ) -> None:
+        """Fund the levels (top up pUSD, split for the YES the asks sell), then place them post-only."""
+        cfg, account = self.config, self._makers[maker]
         need_cash = sum((size * price for is_bid, price, size in new if is_bid), ZERO)
         need_yes = sum((size for is_bid, _, size in new if not is_bid), ZERO)
-        acct = ex.account(account.address)
-        short_yes = need_yes - acct.free(market.yes_token)
+        short_yes = need_yes - self.exchange.account(account.address).free(market.yes_token)
         split = short_yes + cfg.maker_inventory if short_yes > 0 else ZERO
         self._top_up(account, need_cash + split + 1, cfg.maker_collateral + need_cash + split)
         if split > 0:
@@ -535,11 +556,15 @@ class SyntheticFlow:
                 post_only=True,
             )
             if self._submit(request, "maker") is not None:
-                mine[oid] = is_bid
-                stats.maker_placed += 1
-        # Fills on the bid side pile up YES; give the surplus back as pUSD with the NO from past splits.
+                state.maker_orders[maker][oid] = is_bid
+                state.stats.maker_placed += 1
+
+    def _give_back_surplus(self, state: _MarketState, maker: int, market: Market) -> None:
+        """Fills on the bid side pile up YES; give the surplus back as pUSD with the NO from past splits."""
+        account = self._makers[maker]
+        acct = self.exchange.account(account.address)
         free_yes, free_no = acct.free(market.yes_token), acct.free(market.no_token)
-        surplus = min(free_no, free_yes - 4 * cfg.maker_inventory)
+        surplus = min(free_no, free_yes - 4 * self.config.maker_inventory)
         if surplus >= 1:
             self._merge(account, state.condition_id, surplus)
 
