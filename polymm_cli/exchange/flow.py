@@ -272,21 +272,7 @@ class SyntheticFlow:
         self._states: list[_MarketState] = []
         self._by_id: dict[str, _MarketState] = {}
         for index, cid in enumerate(ids):
-            market = exchange.markets[cid]
-            p = self._start_price(market, prices.get(market.slug))
-            digest = hashlib.sha256(f"polymm-flow:{prefix}:{seed}:{cid}".encode()).digest()
-            state = _MarketState(
-                condition_id=cid,
-                index=index,
-                rng=random.Random(int.from_bytes(digest, "big")),
-                x=_logit(p),
-                p=p,
-                t=self._now,
-                bias=[0.0] * cfg.makers,
-                maker_orders=[{} for _ in range(cfg.makers)],
-                stats=MarketFlowStats(),
-            )
-            self._clamp(state, market)
+            state = self._new_state(index, cid, prices)
             self._states.append(state)
             self._by_id[cid] = state
             self.stats.markets[cid] = state.stats
@@ -366,6 +352,24 @@ class SyntheticFlow:
         return canceled
 
     # -- set-up -------------------------------------------------------------------------------------
+
+    def _new_state(self, index: int, cid: str, prices: dict[str, Decimal]) -> _MarketState:
+        market = self.exchange.markets[cid]
+        p = self._start_price(market, prices.get(market.slug))
+        digest = hashlib.sha256(f"polymm-flow:{self.prefix}:{self.seed}:{cid}".encode()).digest()
+        state = _MarketState(
+            condition_id=cid,
+            index=index,
+            rng=random.Random(int.from_bytes(digest, "big")),
+            x=_logit(p),
+            p=p,
+            t=self._now,
+            bias=[0.0] * self.config.makers,
+            maker_orders=[{} for _ in range(self.config.makers)],
+            stats=MarketFlowStats(),
+        )
+        self._clamp(state, market)
+        return state
 
     def _new_account(self, owner: str) -> _Account:
         digest = hashlib.sha256(f"polymm-flow:{self.prefix}:{self.seed}:{owner}".encode()).hexdigest()
@@ -617,20 +621,41 @@ class SyntheticFlow:
     def _take(self, state: _MarketState, *, informed: bool = False) -> None:
         """One taker arrives: informed ones trade toward the fair value when it pays, others at random."""
         cfg = self.config
-        ex = self.exchange
         rng = state.rng
         # Draw everything first, so the random stream does not depend on the book the taker finds.
         informed = rng.random() < cfg.informed_share or informed
         up = rng.random() < 0.5
         raw_size = math.exp(math.log(cfg.taker_size_median) + cfg.taker_size_sigma * rng.gauss(0.0, 1.0))
         who = rng.randrange(len(self._takers))
-        market = ex.markets[state.condition_id]
-        if not _tradable(ex, market):
+        market = self.exchange.markets[state.condition_id]
+        if not _tradable(self.exchange, market):
             return
+        aim = self._taker_aim(state, market, informed, up, raw_size)
+        if aim is None:
+            return
+        up, yes_limit, raw_size = aim
+        size = Decimal(f"{min(max(raw_size, cfg.taker_size_min), cfg.taker_size_max):.2f}")
+        account = self._takers[who]
+        request = self._taker_order(account, market, up, yes_limit, size)
+        state.stats.taker_orders += 1
+        result = self._submit(request, "taker")
+        if result is None:
+            return
+        filled = result.taking_amount if request.side is Side.BUY else result.making_amount
+        self._count_take(state.stats, up, informed, filled, len(result.trade_ids))
+        acct = self.exchange.account(account.address)
+        pairs = min(acct.free(market.yes_token), acct.free(market.no_token))
+        if pairs >= 1:
+            self._merge(account, state.condition_id, pairs)  # recycle YES+NO back to pUSD
+
+    def _taker_aim(
+        self, state: _MarketState, market: Market, informed: bool, up: bool, raw_size: float
+    ) -> tuple[bool, Decimal, float] | None:
+        """(direction, YES limit price, size before bounds) for a taker facing this book, or None."""
+        cfg = self.config
         tick = market.tick_size
         tick_f = float(tick)
-        n = int(ONE / tick)
-        book = ex.books[state.condition_id]
+        book = self.exchange.books[state.condition_id]
         best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
         stats = state.stats
         if informed:
@@ -641,7 +666,7 @@ class SyntheticFlow:
                 up, limit, gap = False, math.ceil((state.p + edge) / tick_f - _EPS), float(best_bid) - state.p
             else:
                 stats.informed_idle += 1
-                return
+                return None
             stats.informed_orders += 1
             raw_size *= (
                 min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
@@ -652,27 +677,27 @@ class SyntheticFlow:
             limit = int(best_bid // tick) - cfg.taker_slippage_ticks
         else:
             stats.no_liquidity += 1
-            return
-        yes_limit = min(max(limit, 1), n - 1) * tick
+            return None
+        yes_limit = min(max(limit, 1), int(ONE / tick) - 1) * tick
         if (best_ask is None or yes_limit < best_ask) if up else (best_bid is None or yes_limit > best_bid):
             stats.no_liquidity += 1  # only off-grid leftovers after a tick change are out of reach
-            return
-        size = Decimal(f"{min(max(raw_size, cfg.taker_size_min), cfg.taker_size_max):.2f}")
+            return None
+        return up, yes_limit, raw_size
 
-        account = self._takers[who]
-        acct = ex.account(account.address)
-        # Sell what it holds of the token it is leaving, otherwise buy the complement (same economics).
+    def _taker_order(
+        self, account: _Account, market: Market, up: bool, yes_limit: Decimal, size: Decimal
+    ) -> OrderRequest:
+        """Sell what it holds of the token it is leaving, otherwise buy the complement (same economics)."""
         held = market.no_token if up else market.yes_token
-        if acct.free(held) >= size:
+        if self.exchange.account(account.address).free(held) >= size:
             token, side, price = held, Side.SELL, (ONE - yes_limit if up else yes_limit)
         else:
             token = market.yes_token if up else market.no_token
             side, price = Side.BUY, (yes_limit if up else ONE - yes_limit)
             size = max(size, (ONE / price).quantize(CENT, rounding=ROUND_CEILING))  # the $1 minimum
             cost = size * price * (ONE + market.taker_fee_rate) + 1
-            self._top_up(account, cost, cost + cfg.taker_collateral)
-        stats.taker_orders += 1
-        request = OrderRequest(
+            self._top_up(account, cost, cost + self.config.taker_collateral)
+        return OrderRequest(
             order_id=self._order_id(),
             owner=account.owner,
             address=account.address,
@@ -682,11 +707,9 @@ class SyntheticFlow:
             size=size,
             order_type=OrderType.FAK,
         )
-        result = self._submit(request, "taker")
-        if result is None:
-            return
-        filled = result.taking_amount if side is Side.BUY else result.making_amount
-        trades = len(result.trade_ids)
+
+    @staticmethod
+    def _count_take(stats: MarketFlowStats, up: bool, informed: bool, filled: Decimal, trades: int) -> None:
         stats.trades += trades
         stats.taker_volume += filled
         if up:
@@ -697,9 +720,6 @@ class SyntheticFlow:
             stats.down_trades += trades
         if informed:
             stats.informed_trades += trades
-        pairs = min(acct.free(market.yes_token), acct.free(market.no_token))
-        if pairs >= 1:
-            self._merge(account, state.condition_id, pairs)  # recycle YES+NO back to pUSD
 
     # -- exchange calls -----------------------------------------------------------------------------
 
