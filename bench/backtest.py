@@ -11,7 +11,7 @@ import asyncio
 import math
 import statistics
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
 
@@ -73,54 +73,76 @@ async def simulate(
             ledger,
             clock,
             [market],
-            EngineConfig(
-                params=params,
-                settle_timeout_s=0,
-                halt_poll_s=3600,
-                tick_s=3600,
-                regime=regime or RegimeParams.off(),
-            ),
+            _engine_config(params, regime),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop=stop))
         for _ in range(int(20 / step_s)):  # warm up the flow's book before the bot starts quoting
-            clock.advance(step_s)
-            synthetic.step(clock.now())
-            exchange.advance()
+            _step(clock, synthetic, exchange, step_s)
         await _drain(10)
-        pnl_path: list[float] = []
-        inventory: list[float] = []
-        at_limit = 0
-        steps = int(minutes * 60 / step_s)
+        samples = _Samples()
         sample_every = max(1, int(1 / step_s))
-        for i in range(steps):
-            clock.advance(step_s)
-            synthetic.step(clock.now())
-            exchange.advance()
+        for i in range(int(minutes * 60 / step_s)):
+            _step(clock, synthetic, exchange, step_s)
             await _drain()
             if i % sample_every == 0:
                 state = engine.states[market.condition_id]
-                net = state.yes_position - state.no_position
-                inventory.append(float(net))
-                at_limit += abs(net) >= params.position_limit
-                pnl_path.append(_total_pnl(ledger, market, synthetic.fair_value(market.condition_id)))
+                samples.add(
+                    state.yes_position - state.no_position,
+                    params.position_limit,
+                    _total_pnl(ledger, market, synthetic.fair_value(market.condition_id)),
+                )
         stop.set()
         await task
         final = _total_pnl(ledger, market, synthetic.fair_value(market.condition_id))
-        fills = ledger.fills(market.condition_id)
-    peak, drawdown = -math.inf, 0.0
-    for value in pnl_path:
-        peak = max(peak, value)
-        drawdown = max(drawdown, peak - value)
+        fills = [f for f in ledger.fills(market.condition_id) if f.effective]
     return SessionStats(
         seed=seed,
         pnl=final,
-        max_drawdown=drawdown,
-        inventory_std=statistics.pstdev(inventory) if inventory else 0.0,
-        time_at_limit=at_limit / max(1, len(inventory)),
-        fills=sum(1 for f in fills if f.effective),
-        volume=float(sum((f.size for f in fills if f.effective), Decimal(0))),
+        max_drawdown=samples.max_drawdown(),
+        inventory_std=statistics.pstdev(samples.inventory) if samples.inventory else 0.0,
+        time_at_limit=samples.at_limit / max(1, len(samples.inventory)),
+        fills=len(fills),
+        volume=float(sum((f.size for f in fills), Decimal(0))),
     )
+
+
+def _engine_config(params: QuoteParams, regime: RegimeParams | None) -> EngineConfig:
+    """No settle wait, no halt polling, no timer ticks: the session drives the clock itself."""
+    return EngineConfig(
+        params=params,
+        settle_timeout_s=0,
+        halt_poll_s=3600,
+        tick_s=3600,
+        regime=regime or RegimeParams.off(),
+    )
+
+
+def _step(clock: ManualClock, synthetic: SyntheticFlow, exchange: LocalExchange, step_s: float) -> None:
+    clock.advance(step_s)
+    synthetic.step(clock.now())
+    exchange.advance()
+
+
+@dataclass
+class _Samples:
+    """Once-a-second samples of a session: net inventory, time at the limit, P&L path."""
+
+    inventory: list[float] = field(default_factory=list)
+    pnl_path: list[float] = field(default_factory=list)
+    at_limit: int = 0
+
+    def add(self, net: Decimal, limit: Decimal, pnl: float) -> None:
+        self.inventory.append(float(net))
+        self.at_limit += abs(net) >= limit
+        self.pnl_path.append(pnl)
+
+    def max_drawdown(self) -> float:
+        peak, drawdown = -math.inf, 0.0
+        for value in self.pnl_path:
+            peak = max(peak, value)
+            drawdown = max(drawdown, peak - value)
+        return drawdown
 
 
 def _total_pnl(ledger: Ledger, market: Market, fair: Decimal) -> float:

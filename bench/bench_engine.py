@@ -32,6 +32,7 @@ from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, Market, Side
 from polymm_cli.quoter import QuoteParams
+from polymm_cli.venues.base import OrderIntent
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 from polymm_cli.venues.sim import SimVenue
@@ -204,43 +205,10 @@ async def _tick_to_quote_polling(url: str, market: Market, moves: int) -> list[f
     httpx.post(f"{url}/_local/fund", json={"address": venue.address, "amount": "100000"})
     mover = Mover(url, "0x" + "ac" * 32, market)
     await mover.start()
-    last_mid: Decimal | None = None
     requoted: list[float] = []
-
-    async def poll_forever() -> None:
-        nonlocal last_mid
-        live: list[str] = []
-        while True:
-            await asyncio.sleep(1.0)
-            book = await venue.book(market.yes_token)
-            if not book.bids or not book.asks:
-                continue
-            mid = (book.bids[0].price + book.asks[0].price) / 2
-            if last_mid is None or abs(mid - last_mid) >= PARAMS.requote_threshold:
-                if live:
-                    await venue.cancel(live)
-                from polymm_cli.venues.base import OrderIntent
-
-                # deep enough never to be the best bid itself (the seed reads its own quotes as the book)
-                bid = (mid - Decimal("0.15")).quantize(market.tick_size)
-                results = await venue.place(
-                    [
-                        OrderIntent(
-                            market=market.condition_id,
-                            token_id=market.yes_token,
-                            side=Side.BUY,
-                            price=bid,
-                            size=PARAMS.size,
-                        )
-                    ]
-                )
-                live = [r.order_id for r in results if r.ok]
-                requoted.append(time.perf_counter())
-                last_mid = mid
-
     await mover.bid("0.40", market.no_token)  # the YES ask at 0.60
     resting = await mover.bid("0.40")
-    task = asyncio.create_task(poll_forever())
+    task = asyncio.create_task(_seed_polling_loop(venue, market, requoted))
     await _until(lambda: len(requoted) >= 1, timeout=5)
     samples = []
     for i in range(moves):
@@ -256,6 +224,30 @@ async def _tick_to_quote_polling(url: str, market: Market, moves: int) -> list[f
     await venue.close()
     await mover.http.aclose()
     return samples
+
+
+async def _seed_polling_loop(venue: PolymarketVenue, market: Market, requoted: list[float]) -> None:
+    """Every second: read the book; if the mid moved, cancel and place a bid; note when it did."""
+    last_mid: Decimal | None = None
+    live: list[str] = []
+    while True:
+        await asyncio.sleep(1.0)
+        book = await venue.book(market.yes_token)
+        if not book.bids or not book.asks:
+            continue
+        mid = (book.bids[0].price + book.asks[0].price) / 2
+        if last_mid is not None and abs(mid - last_mid) < PARAMS.requote_threshold:
+            continue
+        if live:
+            await venue.cancel(live)
+        # deep enough never to be the best bid itself (the seed reads its own quotes as the book)
+        bid = (mid - Decimal("0.15")).quantize(market.tick_size)
+        intent = OrderIntent(
+            market=market.condition_id, token_id=market.yes_token, side=Side.BUY, price=bid, size=PARAMS.size
+        )
+        live = [r.order_id for r in await venue.place([intent]) if r.ok]
+        requoted.append(time.perf_counter())
+        last_mid = mid
 
 
 async def _until(condition: object, timeout: float = 10.0) -> None:

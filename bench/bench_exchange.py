@@ -26,7 +26,7 @@ BENCH_KEY = "0x" + "5eed" * 16  # a throwaway benchmark key
 
 def _signed_orders(
     signer: signing.OrderSigner, owner: str, count: int, token: str, tick: Decimal
-) -> list[dict]:
+) -> list[dict[str, object]]:
     orders = []
     for i in range(count):
         price = Decimal("0.01") + tick * (i % 40)
