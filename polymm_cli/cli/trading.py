@@ -178,6 +178,8 @@ def quote(
     unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """What the quoter would place now, and why each side was quoted or skipped; places nothing."""
+    if mid is not None and not 0 < mid < 1:
+        raise UsageError(f"--mid must be strictly between 0 and 1, got {mid}")
     settings = settings_for(
         venue,
         exchange_url,

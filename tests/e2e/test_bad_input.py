@@ -43,6 +43,7 @@ def assert_ledger_untouched() -> None:
         (["run", "--venue", "polymarket", "--live", "--duration", "5"], "--live needs POLYMM_PRIVATE_KEY"),
         (["run", "--venue", "polymarket", "--duration", "5"], "add --live to do it"),
         (["run", "--duration", "-1"], "--duration must be positive, got -1"),
+        (["quote", "fed-cut-rates-december-2026", "--mid", "1.5"], "--mid must be strictly between 0 and 1"),
     ],
     ids=[
         "run-unknown-market",
@@ -52,6 +53,7 @@ def assert_ledger_untouched() -> None:
         "polymarket-live-without-a-key",
         "polymarket-without-live",
         "negative-duration",
+        "mid-outside-the-unit-interval",
     ],
 )
 def test_bad_input_is_one_line_exit_2_and_no_ledger_entry(args: list[str], message: str) -> None:
