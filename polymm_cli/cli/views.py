@@ -127,9 +127,8 @@ def inventory_table(m: MarketSnapshot) -> Table:
     if m.market.rewards.active:
         scoring = sum(1 for o in m.orders if o.scoring)
         rate = f"~{m.reward_rate:.2f}/day" if m.reward_rate is not None else "n/a"
-        table.add_row(
-            "rewards", Text(f"{rate} ({scoring}/{len(m.orders)} scoring)", style=GOOD if scoring else WARN)
-        )
+        table.add_row("rewards", Text(rate, style=GOOD if scoring else WARN))
+        table.add_row("scoring", Text(f"{scoring}/{len(m.orders)} orders", style=GOOD if scoring else WARN))
     if m.volatility:
         table.add_row("volatility", Text(f"{m.volatility * 100:.2f}c/√s", style="dim"))
     return table
@@ -143,7 +142,11 @@ def orders_table(m: MarketSnapshot) -> Table:
     for o in sorted(m.orders, key=lambda o: (o.tag != "ask", -o.yes_price)):
         mark = Text("★ scoring", style=GOOD) if o.scoring else Text(f"✗ {o.scoring_note}", style="dim")
         table.add_row(
-            o.tag or "-", f"{o.side.value} {o.outcome}", decimal_str(o.price), decimal_str(o.remaining), mark
+            o.tag or "-",
+            f"{o.side.value} {o.outcome}",
+            price_str(o.price, m.market.tick_size),
+            decimal_str(o.remaining),
+            mark,
         )
     if not m.orders:
         table.add_row("", Text("no orders resting", style="dim"), "", "", "")
@@ -158,7 +161,7 @@ def fills_table(m: MarketSnapshot) -> Table:
         table.add_row(
             Text(f.side.value, style=GOOD if f.side is Side.BUY else BAD),
             f.outcome,
-            decimal_str(f.price),
+            price_str(f.price, m.market.tick_size),
             decimal_str(f.size),
             f.liquidity.lower(),
             Text(
