@@ -47,6 +47,10 @@ Owns the rules that turn a book update into target quotes:
 Every rule that changes a quote leaves a line in `QuoteDecision.notes`, and every quote says in
 `reason` how it was made, so `polymm quote` can explain its output.
 
+Each rule is written once for both sides: a `_SideSpec` says what differs (the bid sits below the
+mid, is rounded DOWN, reduces NO exposure and sells held NO; the ask the mirror of it), and
+`quote()` runs every step for the bid, then for the ask, so notes and skips come in that order.
+
 Terms: e = YES - NO shares held (net exposure). "bid" and "ask" are the market's sides in YES
 terms: a bid fill raises e (BUY YES, or SELL NO at 1 - bid), an ask fill lowers it (SELL YES, or
 BUY NO at 1 - ask).
@@ -59,6 +63,8 @@ no validation of its inputs beyond what the rules need (`QuoteParams` validates 
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Literal
@@ -70,8 +76,9 @@ QuoteSide = Literal["bid", "ask"]
 NO_BOOK_REASON = "no two-sided book: never quote a guessed price"
 
 _TWO = Decimal(2)
-_CENT = Decimal("0.01")  # order sizes are cut to 2 decimals (the venue's size precision)
+_CENT = Decimal("0.01")  # order sizes are cut (ROUND_DOWN) to 2 decimals (the venue's size precision)
 _HUNDRED = Decimal(100)
+_BUY, _SELL = Side.BUY, Side.SELL  # read once: an enum member lookup is not free on the hot path
 
 
 # -- records ------------------------------------------------------------------------------------
@@ -204,12 +211,14 @@ class QuoteDecision:
 
 def round_down_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     """The largest multiple of `tick` that is <= `price` (works for 0.0025 and 0.005 ticks too)."""
-    return (price / tick).to_integral_value(rounding=ROUND_FLOOR) * tick
+    # Rounding modes are passed positionally in this module: `decimal` parses a keyword slower than it
+    # rounds, and quote() is on the hot path.
+    return (price / tick).to_integral_value(ROUND_FLOOR) * tick
 
 
 def round_up_to_tick(price: Decimal, tick: Decimal) -> Decimal:
     """The smallest multiple of `tick` that is >= `price`."""
-    return (price / tick).to_integral_value(rounding=ROUND_CEILING) * tick
+    return (price / tick).to_integral_value(ROUND_CEILING) * tick
 
 
 def needs_requote(last_mid: Decimal | None, mid: Decimal | None, threshold: Decimal) -> bool:
@@ -230,7 +239,9 @@ def _fmt(value: Decimal, dp: int = 0) -> str:
 
     A string helper of its own (not `decimal_str`) because it runs several times per quote().
     """
-    text = f"{value:f}"
+    text = str(value)  # = f"{value:f}" unless it shows an exponent, and about 3x cheaper
+    if "E" in text or "e" in text:
+        text = f"{value:f}"
     point = text.find(".")
     if point < 0:
         return text + "." + "0" * dp if dp else text
@@ -243,6 +254,15 @@ def _fmt(value: Decimal, dp: int = 0) -> str:
     if decimals > dp + 6:
         return f"{value:.{dp + 6}f}"
     return text
+
+
+def _decimals(tick: Decimal) -> int:
+    """How many decimals `tick` is written with (0.01 -> 2, 0.0025 -> 4): the display precision."""
+    text = str(tick)  # cheaper than as_tuple(); in plain notation the decimals shown are -exponent
+    point = text.find(".")
+    if point < 0 or "E" in text or "e" in text:
+        return max(0, -int(tick.as_tuple().exponent))
+    return len(text) - point - 1
 
 
 def _signed(value: Decimal) -> str:
@@ -259,6 +279,128 @@ def _skip_both(mid: Decimal | None, reason: str, notes: tuple[str, ...] = ()) ->
     )
 
 
+# -- the two sides ------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _SideSpec:
+    """What makes a side the bid or the ask, so that every rule is written once for both.
+
+    The bid lives below the mid and its fill raises e; the ask lives above and its fill lowers e.
+    "Out" is away from the mid (bid lower, ask higher), "in" is toward it. The arithmetic on the hot
+    path is plain operators and rounding functions held as fields, not methods that branch on the side.
+    """
+
+    side: QuoteSide
+    other: QuoteSide
+    below: bool  # True for the bid: its prices sit below the mid
+    out: Callable[[Decimal, Decimal], Decimal]  # (price, distance): that much further out
+    inward: Callable[[Decimal, Decimal], Decimal]  # (price, distance): that much further in
+    round_out: Callable[[Decimal, Decimal], Decimal]  # (price, tick): onto the grid, out (bid DOWN, ask UP)
+    round_in: Callable[[Decimal, Decimal], Decimal]  # (price, tick): onto the grid, in
+    beyond: Callable[[Decimal, Decimal], bool]  # (price, bound): strictly further out than bound
+    reaches: Callable[[Decimal, Decimal], bool]  # (price, bound): at or past it going in (cross or touch)
+    outward: str  # "below" / "above": where this side's prices go, for notes
+    op: str  # "-" / "+": how a reason writes an offset out from the mid
+    edge: str  # "minimum" / "maximum": the end of the price range this side runs into
+    moved: str  # "lowered" / "raised": how the post-only clamp moves this side
+    limit: str  # "+L" / "-L": the limit a fill of this side heads for
+    at_limit: str  # ">=" / "<=": e at that limit
+    adds: str  # "YES" / "NO": the exposure a fill adds (a collateral order BUYs it)
+    sells: str  # "NO" / "YES": the exposure a fill reduces (an inventory order SELLs it)
+    buys_how: str  # how a collateral order is written in a reason
+    sells_how: str  # how an inventory order is written in a reason
+
+    def out_from(self, mid: Decimal, price: Decimal) -> Decimal:
+        """How far out from `mid` `price` sits (negative when it is on the other side of it)."""
+        return mid - price if self.below else price - mid
+
+    def end(self, tick: Decimal) -> Decimal:
+        """The last valid price out on this side: tick for the bid, 1 - tick for the ask."""
+        return tick if self.below else ONE - tick
+
+
+_BID = _SideSpec(
+    side="bid",
+    other="ask",
+    below=True,
+    out=operator.sub,
+    inward=operator.add,
+    round_out=round_down_to_tick,
+    round_in=round_up_to_tick,
+    beyond=operator.lt,
+    reaches=operator.ge,
+    outward="below",
+    op="-",
+    edge="minimum",
+    moved="lowered",
+    limit="+L",
+    at_limit=">=",
+    adds="YES",
+    sells="NO",
+    buys_how="BUY YES with collateral",
+    sells_how="SELL NO from inventory",
+)
+_ASK = _SideSpec(
+    side="ask",
+    other="bid",
+    below=False,
+    out=operator.add,
+    inward=operator.sub,
+    round_out=round_up_to_tick,
+    round_in=round_down_to_tick,
+    beyond=operator.gt,
+    reaches=operator.le,
+    outward="above",
+    op="+",
+    edge="maximum",
+    moved="raised",
+    limit="-L",
+    at_limit="<=",
+    adds="NO",
+    sells="YES",
+    buys_how="BUY NO with collateral",
+    sells_how="SELL YES from inventory",
+)
+
+
+@dataclass(slots=True)
+class _Quoting:
+    """One `quote()` call (`q` in the steps): what every step reads, and the notes, skips and quotes
+    they add, in the order they add them."""
+
+    inp: QuoteInput
+    market: Market
+    params: QuoteParams
+    mid: Decimal
+    mid_text: str  # the mid as reasons show it
+    dp: int  # the market's tick decimals, for display
+    e: Decimal
+    skew: Decimal | None  # the inventory skew applied (None when it does not apply)
+    notes: list[str]
+    skipped: list[SkippedSide]
+    quotes: list[TargetQuote]
+
+    def skip(self, side: QuoteSide, reason: str, *, note: bool = False) -> None:
+        self.skipped.append(SkippedSide(side, reason))
+        if note:
+            self.notes.append(reason)
+
+
+@dataclass(slots=True)
+class _Leg:
+    """One side's level 0 while it is worked out."""
+
+    spec: _SideSpec
+    lean: Decimal  # e as a fill of this side moves it (bid e, ask -e): > 0 a fill adds exposure
+    book: Decimal | None  # the book's best on the other side: never reached (post-only)
+    offset: Decimal  # from the mid, after widening and skew
+    price: Decimal | None = None  # YES price; None once the side is skipped
+    adjusted: str = ""  # what moved the price after rounding, for the reason
+    clamped: bool = False  # moved by a clamp (range or post-only): a clamped bid yields to our ask
+    in_band: bool = False  # inside the reward band with nothing holding fitting back: may be sized up
+
+
 # -- the quoter ---------------------------------------------------------------------------------
 
 
@@ -267,476 +409,411 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
 
     See the module docstring for the rules, in the order they apply: mid, blocked sides, widening,
     skew, rounding, clamps, reward band, position limit, size cut, min size, inventory vs
-    collateral, then the levels behind level 0.
+    collateral, then the levels behind level 0. Each step runs for the bid, then for the ask.
     """
-    market = inp.market
-    tick = market.tick_size
-    dp = max(0, -int(tick.as_tuple().exponent))
-    best_bid = inp.best_bid
-    best_ask = inp.best_ask
+    # Market-level rules first: with no mid, or nothing quotable around it, both sides are skipped.
+    dp = _decimals(inp.market.tick_size)
     notes: list[str] = []
+    mid = _mid(inp, params.use_microprice, dp, notes)
+    if isinstance(mid, str):
+        return _skip_both(None, mid)
+    unquotable = _unquotable(inp, mid)
+    if unquotable is not None:
+        return _skip_both(mid, unquotable, tuple(notes))
+    # Then each step for the bid, then for the ask (notes and skips come in that order).
+    blocks = _block_reasons(inp.blocked)
+    e = inp.yes_position - inp.no_position
+    base = _base_offset(params.spread, inp.spread_multiplier, dp, notes)
+    skew = _skew(params, e, base, dp, notes)
+    q = _Quoting(inp, inp.market, params, mid, _fmt(mid, dp), dp, e, skew, notes, [], [])
+    bid = _level0(q, _BID, inp.best_ask, blocks.get("bid"), base, skew)
+    ask = _level0(q, _ASK, inp.best_bid, blocks.get("ask"), base, skew)
+    _resolve_clamped_cross(q, bid, ask)
+    _fit_reward_band(q, bid, ask)
+    _place_side(q, bid)
+    _place_side(q, ask)
+    return QuoteDecision(mid=mid, quotes=tuple(q.quotes), skipped=tuple(q.skipped), notes=tuple(notes))
 
-    # 1. The mid.
+
+def _mid(inp: QuoteInput, use_microprice: bool, dp: int, notes: list[str]) -> Decimal | str:
+    """The mid to quote around (the override, the microprice or the book mid), or why there is none."""
     if inp.mid_override is not None:
         mid = inp.mid_override
         notes.append(
             f"mid = {inp.mid_reason or 'override'} {_fmt(mid, dp)}"
             + ("" if inp.mid_reason else " (not the book)")
         )
-    elif best_bid is None or best_ask is None:
-        return _skip_both(None, NO_BOOK_REASON)
-    elif best_bid >= best_ask:
-        return _skip_both(
-            None,
+        return mid
+    best_bid, best_ask = inp.best_bid, inp.best_ask
+    if best_bid is None or best_ask is None:
+        return NO_BOOK_REASON
+    if best_bid >= best_ask:
+        return (
             f"book crossed or locked (best bid {best_bid} >= best ask {best_ask}): "
-            "never quote a guessed price",
+            "never quote a guessed price"
         )
-    elif params.use_microprice:
-        bid_sz = inp.best_bid_size
-        ask_sz = inp.best_ask_size
-        if bid_sz is not None and ask_sz is not None and bid_sz > ZERO and ask_sz > ZERO:
-            mid = ((best_bid * ask_sz + best_ask * bid_sz) / (bid_sz + ask_sz)).quantize(MICRO)
-            notes.append(
-                f"mid = microprice {_fmt(mid, dp)} (top sizes bid {_fmt(bid_sz)} / ask {_fmt(ask_sz)})"
-            )
-        else:
-            mid = (best_bid + best_ask) / _TWO
-            notes.append("microprice needs both top-of-book sizes: using the plain mid")
-    else:
-        mid = (best_bid + best_ask) / _TWO
+    if use_microprice:
+        return _microprice(inp, best_bid, best_ask, dp, notes)
+    return (best_bid + best_ask) / _TWO
 
-    if not ZERO < mid < ONE:
-        return _skip_both(mid, f"mid {_fmt(mid)} is outside (0, 1)", tuple(notes))
-    if market.closed or not market.accepting_orders:
-        return _skip_both(mid, "market is closed or not accepting orders", tuple(notes))
-    multiplier = inp.spread_multiplier
-    widened = multiplier != ONE
-    if widened and multiplier <= ZERO:
-        return _skip_both(mid, f"spread multiplier {_fmt(multiplier)} must be > 0", tuple(notes))
 
-    # 2. Sides another rule pulled: skipped before anything else is computed for them.
-    bid_block: str | None = None
-    ask_block: str | None = None
-    for blocked_side, why in inp.blocked:
-        if blocked_side == "bid":
-            bid_block = why if bid_block is None else f"{bid_block}; {why}"
-        else:
-            ask_block = why if ask_block is None else f"{ask_block}; {why}"
-
-    # 3. Offsets (volatility widening, then the inventory skew of seed 004 Phase 2).
-    e = inp.yes_position - inp.no_position
-    limit = params.position_limit
-    base = params.spread / _TWO
-    if widened:
-        wide = base * multiplier
+def _microprice(inp: QuoteInput, best_bid: Decimal, best_ask: Decimal, dp: int, notes: list[str]) -> Decimal:
+    """The top sizes' weighted mid (it leans toward the thinner side), or the plain mid without them."""
+    bid_size, ask_size = inp.best_bid_size, inp.best_ask_size
+    if bid_size is not None and ask_size is not None and bid_size > ZERO and ask_size > ZERO:
+        mid = ((best_bid * ask_size + best_ask * bid_size) / (bid_size + ask_size)).quantize(MICRO)
         notes.append(
-            f"spread x{_fmt(multiplier)} (volatility, decided upstream): "
-            f"base offset {_fmt(base, dp)} -> {_fmt(wide, dp)}"
+            f"mid = microprice {_fmt(mid, dp)} (top sizes bid {_fmt(bid_size)} / ask {_fmt(ask_size)})"
         )
-        base = wide
-    bid_off = base
-    ask_off = base
-    skew = ZERO
-    if params.skew_enabled and e:
-        ratio = e / limit
-        if ratio > ONE:
-            ratio = ONE
-        elif ratio < -ONE:
-            ratio = -ONE
-        used = abs(ratio)
-        if used >= params.skew_start:
-            skew = used * params.skew_factor * base
-            if e < ZERO:
-                bid_off -= skew
-                ask_off += skew
-                toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
-            else:
-                ask_off -= skew
-                bid_off += skew
-                toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
-            notes.append(
-                f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
-                f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
-                f"L {_fmt(limit)}): {toward}"
-            )
+        return mid
+    notes.append("microprice needs both top-of-book sizes: using the plain mid")
+    return (best_bid + best_ask) / _TWO
 
-    lo = tick
-    hi = ONE - tick
-    min_size = market.min_order_size
-    quotes: list[TargetQuote] = []
-    skipped: list[SkippedSide] = []
 
-    # 4. Level-0 prices: round away from the mid, clamp to [tick, 1 - tick], then the post-only clamp.
-    mid_txt = _fmt(mid, dp)
-    bid: Decimal | None = None
-    bid_adj = ""
-    bid_clamped = False
-    if bid_block is not None:
-        skipped.append(SkippedSide("bid", bid_block))
-        notes.append(f"bid blocked: {bid_block}")
-    elif e >= limit:
-        reason = f"position limit: e {_signed(e)} >= +L {_fmt(limit)}: no bid (it would add YES exposure)"
-        skipped.append(SkippedSide("bid", reason))
-        notes.append(reason)
+def _unquotable(inp: QuoteInput, mid: Decimal) -> str | None:
+    """Why nothing at all is quoted around a usable mid, or None."""
+    if not ZERO < mid < ONE:
+        return f"mid {_fmt(mid)} is outside (0, 1)"
+    if inp.market.closed or not inp.market.accepting_orders:
+        return "market is closed or not accepting orders"
+    if inp.spread_multiplier <= ZERO:
+        return f"spread multiplier {_fmt(inp.spread_multiplier)} must be > 0"
+    return None
+
+
+def _block_reasons(blocked: tuple[tuple[QuoteSide, str], ...]) -> dict[QuoteSide, str]:
+    """Each blocked side with its reasons joined by "; ", in the order given."""
+    reasons: dict[QuoteSide, str] = {}
+    for side, why in blocked:
+        reasons[side] = f"{reasons[side]}; {why}" if side in reasons else why
+    return reasons
+
+
+def _base_offset(spread: Decimal, multiplier: Decimal, dp: int, notes: list[str]) -> Decimal:
+    """Half the spread, times the volatility widening decided upstream."""
+    base = spread / _TWO
+    if multiplier == ONE:
+        return base
+    wide = base * multiplier
+    notes.append(
+        f"spread x{_fmt(multiplier)} (volatility, decided upstream): "
+        f"base offset {_fmt(base, dp)} -> {_fmt(wide, dp)}"
+    )
+    return wide
+
+
+def _skew(params: QuoteParams, e: Decimal, base: Decimal, dp: int, notes: list[str]) -> Decimal | None:
+    """The inventory skew of seed 004 Phase 2 once |e| / L reaches skew_start (None before that, or
+    when the skew is off)."""
+    if not params.skew_enabled or not e:
+        return None
+    limit = params.position_limit
+    used = min(abs(e / limit), ONE)
+    if used < params.skew_start:
+        return None
+    skew = used * params.skew_factor * base
+    if e < ZERO:
+        toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
     else:
-        bid = round_down_to_tick(mid - bid_off, tick)
-        if bid < lo:
-            bid, bid_clamped = lo, True
-            bid_adj += f", raised to the minimum price {lo}"
-            notes.append(f"bid clamped up to the minimum price {lo}")
-        elif bid > hi:
-            bid, bid_clamped = hi, True
-            bid_adj += f", lowered to the maximum price {hi}"
-            notes.append(f"bid clamped down to the maximum price {hi}")
-        if best_ask is not None and bid >= best_ask:
-            capped = round_up_to_tick(best_ask, tick) - tick
-            notes.append(
-                f"post-only: bid {bid} would cross or touch the best ask {best_ask}: lowered to {capped}"
-            )
-            bid_adj += f", post-only below best ask {best_ask}"
-            bid, bid_clamped = capped, True
-            if bid < lo:
-                skipped.append(SkippedSide("bid", f"post-only: no valid price below the best ask {best_ask}"))
-                bid = None
+        toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
+    notes.append(
+        f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
+        f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
+        f"L {_fmt(limit)}): {toward}"
+    )
+    return skew
 
-    ask: Decimal | None = None
-    ask_adj = ""
-    if ask_block is not None:
-        skipped.append(SkippedSide("ask", ask_block))
-        notes.append(f"ask blocked: {ask_block}")
-    elif e <= -limit:
-        reason = f"position limit: e {_signed(e)} <= -L {_fmt(limit)}: no ask (it would add NO exposure)"
-        skipped.append(SkippedSide("ask", reason))
-        notes.append(reason)
+
+def _level0(
+    q: _Quoting, spec: _SideSpec, book: Decimal | None, block: str | None, base: Decimal, skew: Decimal | None
+) -> _Leg:
+    """One side's level 0, priced: skipped when blocked or at the position limit, else the mid moved out
+    by the offset (the base; with a skew the side that reduces exposure moves in by it and the other
+    out by the same amount), rounded out, clamped to [tick, 1 - tick], then post-only clamped."""
+    lean = q.e if spec.below else -q.e
+    offset = base if skew is None else base - skew if lean < ZERO else base + skew
+    leg = _Leg(spec, lean, book, offset)
+    side = spec.side
+    if block is not None:
+        q.skip(side, block)
+        q.notes.append(f"{side} blocked: {block}")
+        return leg
+    limit = q.params.position_limit
+    if lean >= limit:
+        reason = (
+            f"position limit: e {_signed(q.e)} {spec.at_limit} {spec.limit} {_fmt(limit)}: "
+            f"no {side} (it would add {spec.adds} exposure)"
+        )
+        q.skip(side, reason, note=True)
+        return leg
+    tick = q.market.tick_size
+    price = spec.round_out(spec.out(q.mid, offset), tick)
+    if not tick <= price <= ONE - tick:
+        price = _clamp_to_range(q, leg, price, tick)
+    if book is not None and spec.reaches(price, book):
+        leg.price = _post_only(q, leg, price, book, tick)
     else:
-        ask = round_up_to_tick(mid + ask_off, tick)
-        if ask > hi:
-            ask = hi
-            ask_adj += f", lowered to the maximum price {hi}"
-            notes.append(f"ask clamped down to the maximum price {hi}")
-        elif ask < lo:
-            ask = lo
-            ask_adj += f", raised to the minimum price {lo}"
-            notes.append(f"ask clamped up to the minimum price {lo}")
-        if best_bid is not None and ask <= best_bid:
-            floored = round_down_to_tick(best_bid, tick) + tick
-            notes.append(
-                f"post-only: ask {ask} would cross or touch the best bid {best_bid}: raised to {floored}"
-            )
-            ask_adj += f", post-only above best bid {best_bid}"
-            ask = floored
-            if ask > hi:
-                skipped.append(SkippedSide("ask", f"post-only: no valid price above the best bid {best_bid}"))
-                ask = None
+        leg.price = price
+    return leg
 
-    if bid is not None and ask is not None and bid >= ask:
-        # Only a clamp can get here (unclamped, ask - bid >= spread > 0): a clamped bid yields, else the ask.
-        if bid_clamped:
-            reason = f"clamped bid {bid} would cross or touch our ask {ask}"
-            skipped.append(SkippedSide("bid", reason))
-            bid = None
-        else:
-            reason = f"clamped ask {ask} would cross or touch our bid {bid}"
-            skipped.append(SkippedSide("ask", reason))
-            ask = None
-        notes.append(reason)
 
-    # 5. Reward fitting (opt-in, rewarded markets only): level 0 inside the band, at the reward min size.
-    bid_in_band = False
-    ask_in_band = False
-    reward_min = ZERO
+def _post_only(q: _Quoting, leg: _Leg, price: Decimal, book: Decimal, tick: Decimal) -> Decimal | None:
+    """A price that would cross or touch the book's other side moved one tick short of it, or None
+    (with the skip) when no valid price is left there."""
+    spec, side = leg.spec, leg.spec.side
+    capped = spec.out(spec.round_in(book, tick), tick)
+    q.notes.append(
+        f"post-only: {side} {price} would cross or touch the best {spec.other} {book}: "
+        f"{spec.moved} to {capped}"
+    )
+    leg.adjusted += f", post-only {spec.outward} best {spec.other} {book}"
+    leg.clamped = True
+    if spec.beyond(capped, spec.end(tick)):
+        q.skip(side, f"post-only: no valid price {spec.outward} the best {spec.other} {book}")
+        return None
+    return capped
+
+
+def _clamp_to_range(q: _Quoting, leg: _Leg, price: Decimal, tick: Decimal) -> Decimal:
+    """A `price` outside [tick, 1 - tick] moved to the nearer end, with a note."""
+    if price < tick:
+        bound, verb, way, name = tick, "raised", "up", "minimum"
+    else:
+        bound, verb, way, name = ONE - tick, "lowered", "down", "maximum"
+    leg.adjusted += f", {verb} to the {name} price {bound}"
+    q.notes.append(f"{leg.spec.side} clamped {way} to the {name} price {bound}")
+    leg.clamped = True
+    return bound
+
+
+def _resolve_clamped_cross(q: _Quoting, bid: _Leg, ask: _Leg) -> None:
+    """Only a clamp can make our bid reach our ask (unclamped, ask - bid >= spread > 0): a clamped
+    bid yields, else the ask."""
+    if bid.price is None or ask.price is None or bid.price < ask.price:
+        return
+    loser, winner = (bid, ask) if bid.clamped else (ask, bid)
+    reason = (
+        f"clamped {loser.spec.side} {loser.price} would cross or touch our {winner.spec.side} {winner.price}"
+    )
+    loser.price = None
+    q.skip(loser.spec.side, reason, note=True)
+
+
+@dataclass(slots=True)
+class _BandFit:
+    """The reward band and what holds fitting back, the same for both sides."""
+
+    band: Decimal  # the reward max spread, in YES price
+    text: str  # "max spread 3.5c", for notes
+    held_back: str  # why risk forbids pulling either side ("" = it allows it)
+    off: str  # "reward band fitting is off" when only the size is fitted, else ""
+
+
+def _fit_reward_band(q: _Quoting, bid: _Leg, ask: _Leg) -> None:
+    """Reward fitting (opt-in, rewarded markets only): pull level 0 inside the band when risk allows,
+    and mark which sides are in it (the size step raises those to the reward min size)."""
+    params, rewards = q.params, q.market.rewards
     fitting = params.reward_band or params.reward_size
-    band_off = "" if params.reward_band else "reward band fitting is off"
-    if fitting and (bid is not None or ask is not None) and market.rewards.active:
-        rewards = market.rewards
-        reward_min = rewards.min_size
-        band = rewards.max_spread_cents / _HUNDRED
-        band_txt = f"max spread {_fmt(rewards.max_spread_cents)}c"
-        held_back = f"spread widened x{_fmt(multiplier)}" if widened else ""
-        if bid is not None:
-            why = held_back or ("skewed away" if skew and e > ZERO else "")
-            if mid - bid >= band:
-                if why or band_off:
-                    left = why or band_off
-                    notes.append(f"bid {_fmt(bid)} outside the reward band ({band_txt}): left there ({left})")
-                else:
-                    pulled = round_down_to_tick(mid - band, tick) + tick  # > mid - band > old bid
-                    if pulled >= mid:
-                        stop = "no on-grid price inside the band below the mid"
-                    elif ask is not None and pulled >= ask:
-                        stop = f"{_fmt(pulled)} would cross or touch our ask {ask}"
-                    elif best_ask is not None and pulled >= best_ask:
-                        stop = f"post-only: {_fmt(pulled)} would cross or touch the best ask {best_ask}"
-                    else:
-                        stop = ""
-                    if stop:
-                        notes.append(
-                            f"bid {_fmt(bid)} outside the reward band ({band_txt}): not pulled ({stop})"
-                        )
-                    else:
-                        notes.append(
-                            f"inside the reward band ({band_txt}): bid {_fmt(bid)} -> {_fmt(pulled)}"
-                        )
-                        bid_adj += f", pulled inside the reward band ({band_txt})"
-                        bid = pulled
-            bid_in_band = not why and abs(mid - bid) < band
-        if ask is not None:
-            why = held_back or ("skewed away" if skew and e < ZERO else "")
-            if ask - mid >= band:
-                if why or band_off:
-                    left = why or band_off
-                    notes.append(f"ask {_fmt(ask)} outside the reward band ({band_txt}): left there ({left})")
-                else:
-                    pulled = round_up_to_tick(mid + band, tick) - tick  # < mid + band < old ask
-                    if pulled <= mid:
-                        stop = "no on-grid price inside the band above the mid"
-                    elif bid is not None and pulled <= bid:
-                        stop = f"{_fmt(pulled)} would cross or touch our bid {bid}"
-                    elif best_bid is not None and pulled <= best_bid:
-                        stop = f"post-only: {_fmt(pulled)} would cross or touch the best bid {best_bid}"
-                    else:
-                        stop = ""
-                    if stop:
-                        notes.append(
-                            f"ask {_fmt(ask)} outside the reward band ({band_txt}): not pulled ({stop})"
-                        )
-                    else:
-                        notes.append(
-                            f"inside the reward band ({band_txt}): ask {_fmt(ask)} -> {_fmt(pulled)}"
-                        )
-                        ask_adj += f", pulled inside the reward band ({band_txt})"
-                        ask = pulled
-            ask_in_band = not why and abs(ask - mid) < band
+    if not fitting or (bid.price is None and ask.price is None) or not rewards.active:
+        return
+    band = rewards.max_spread_cents / _HUNDRED
+    multiplier = q.inp.spread_multiplier
+    held_back = f"spread widened x{_fmt(multiplier)}" if multiplier != ONE else ""
+    fit = _BandFit(
+        band=band,
+        text=f"max spread {_fmt(rewards.max_spread_cents)}c",
+        held_back=held_back,
+        off="" if params.reward_band else "reward band fitting is off",
+    )
+    _pull_into_band(q, bid, ask, fit)
+    _pull_into_band(q, ask, bid, fit)
 
-    # 6. Sizes and the order that carries each level; levels 1.. follow level 0 (`_deeper_levels`).
+
+def _pull_into_band(q: _Quoting, leg: _Leg, other: _Leg, fit: _BandFit) -> None:
+    """Pull one side's level 0 inside the band unless risk holds it back, and mark whether the side is
+    in the band with nothing holding reward fitting back."""
+    if leg.price is None:
+        return
+    spec, price = leg.spec, leg.price
+    why = fit.held_back or ("skewed away" if q.skew and leg.lean > ZERO else "")
+    out = spec.out_from(q.mid, price)
+    if out >= fit.band:
+        if why or fit.off:
+            left = why or fit.off
+            q.notes.append(
+                f"{spec.side} {_fmt(price)} outside the reward band ({fit.text}): left there ({left})"
+            )
+        elif _pull(q, leg, price, other.price, fit):
+            out = spec.out_from(q.mid, leg.price)
+    leg.in_band = not why and abs(out) < fit.band
+
+
+def _pull(q: _Quoting, leg: _Leg, price: Decimal, ours: Decimal | None, fit: _BandFit) -> bool:
+    """Move level 0 to the widest on-grid price strictly inside the band on its side of the mid, unless
+    that would reach the mid, our other side (at `ours`) or the book (post-only); whether it moved."""
+    spec, tick, book = leg.spec, q.market.tick_size, leg.book
+    pulled = spec.inward(spec.round_out(spec.out(q.mid, fit.band), tick), tick)
+    if spec.reaches(pulled, q.mid):
+        stop = f"no on-grid price inside the band {spec.outward} the mid"
+    elif ours is not None and spec.reaches(pulled, ours):
+        stop = f"{_fmt(pulled)} would cross or touch our {spec.other} {ours}"
+    elif book is not None and spec.reaches(pulled, book):
+        stop = f"post-only: {_fmt(pulled)} would cross or touch the best {spec.other} {book}"
+    else:
+        q.notes.append(f"inside the reward band ({fit.text}): {spec.side} {_fmt(price)} -> {_fmt(pulled)}")
+        leg.adjusted += f", pulled inside the reward band ({fit.text})"
+        leg.price = pulled
+        return True
+    q.notes.append(f"{spec.side} {_fmt(price)} outside the reward band ({fit.text}): not pulled ({stop})")
+    return False
+
+
+def _place_side(q: _Quoting, leg: _Leg) -> None:
+    """Size level 0 and choose the order that carries it, then add the levels behind it."""
+    if leg.price is None:
+        return
+    spec, params, market, price = leg.spec, q.params, q.market, leg.price
+    room = params.position_limit - leg.lean
+    size, cut = _level0_size(q, leg, room)
+    held, sell = _inventory_sale(q, leg, size)
+    if sell and held < size:
+        q.notes.append(f"{spec.side} size cut {_fmt(size)} -> {_fmt(held)}: {spec.sells} held")
+        size = held
+    size = size.quantize(_CENT, ROUND_DOWN)
+    if size <= ZERO or size < market.min_order_size:
+        q.skip(
+            spec.side,
+            f"{spec.side} {_fmt(price, q.dp)}: size {_fmt(size)}{cut} "
+            f"below the market minimum {_fmt(market.min_order_size)}",
+        )
+        return
+    token, order_side, order_price, how = _carrier(spec, market, price, sell)
+    skew_text = _skew_text(leg, q.skew, q.dp) if q.skew else ""
+    reason = (
+        f"{spec.side} = mid {q.mid_text} {spec.op} {_fmt(leg.offset, q.dp)}{skew_text}{leg.adjusted}; {how}"
+    )
+    q.quotes.append(TargetQuote(spec.side, token, order_side, order_price, price, size, reason))
+    if params.levels > 1:
+        left = held - size if sell else held
+        _deeper_levels(q, spec, price, room - size, left)
+
+
+def _level0_size(q: _Quoting, leg: _Leg, room: Decimal) -> tuple[Decimal, str]:
+    """`size` (raised to the reward min size when size fitting is on and the side is in the band), cut
+    so that one full fill cannot take |e| past L; with " (cut by the position limit)" when it was."""
+    params = q.params
     size = params.size
-    if bid is not None:
-        skew_txt = ""
-        if skew:
-            skew_txt = (
-                f" (skew {_fmt(skew, dp)} toward reducing NO exposure)"
-                if e < ZERO
-                else f" (skew {_fmt(skew, dp)} away: a fill would add YES exposure)"
-            )
-        room = limit - e
-        s = size
-        if params.reward_size and bid_in_band and s < reward_min:
-            if room >= reward_min:
-                notes.append(f"bid size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
-                s = reward_min
-            else:
-                notes.append(
-                    f"bid size {_fmt(s)} left below the reward min size {_fmt(reward_min)}: "
-                    f"position-limit room {_fmt(room)}"
-                )
-        cut = ""
-        if room < s:
-            notes.append(
-                f"bid size cut {_fmt(s)} -> {_fmt(room)}: one fill must not take "
-                f"e {_signed(e)} past +L {_fmt(limit)}"
-            )
-            s = room
-            cut = " (cut by the position limit)"
-        held = (inp.no_position if inp.sellable_no is None else inp.sellable_no).quantize(
-            _CENT, rounding=ROUND_DOWN
-        )
-        sell = held > ZERO and held >= min_size
-        if sell and bid_in_band and held < reward_min <= s:
-            sell = False
-            notes.append(
-                f"bid: NO held {_fmt(held)} is below the reward min size {_fmt(reward_min)}: "
-                "BUY YES with collateral so the order scores"
-            )
-        if sell:
-            if held < s:
-                notes.append(f"bid size cut {_fmt(s)} -> {_fmt(held)}: NO held")
-                s = held
-            token, order_side, price = market.no_token, Side.SELL, ONE - bid
-            how = f"SELL NO from inventory at 1 - {bid} = {price}"
-        else:
-            token, order_side, price = market.yes_token, Side.BUY, bid
-            how = "BUY YES with collateral"
-        s = s.quantize(_CENT, rounding=ROUND_DOWN)
-        if s <= ZERO or s < min_size:
-            skipped.append(
-                SkippedSide(
-                    "bid",
-                    f"bid {_fmt(bid, dp)}: size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}",
-                )
-            )
-        else:
-            quotes.append(
-                TargetQuote(
-                    "bid",
-                    token,
-                    order_side,
-                    price,
-                    bid,
-                    s,
-                    f"bid = mid {mid_txt} - {_fmt(bid_off, dp)}{skew_txt}{bid_adj}; {how}",
-                )
-            )
-            if params.levels > 1:
-                _deeper_levels(
-                    "bid", bid, market, params, room - s, held - s if sell else held, quotes, notes
-                )
+    if params.reward_size and leg.in_band:
+        size = _raise_to_reward_min(q, leg, size, room)
+    if room >= size:
+        return size, ""
+    q.notes.append(
+        f"{leg.spec.side} size cut {_fmt(size)} -> {_fmt(room)}: one fill must not take "
+        f"e {_signed(q.e)} past {leg.spec.limit} {_fmt(params.position_limit)}"
+    )
+    return room, " (cut by the position limit)"
 
-    if ask is not None:
-        skew_txt = ""
-        if skew:
-            skew_txt = (
-                f" (skew {_fmt(skew, dp)} toward reducing YES exposure)"
-                if e > ZERO
-                else f" (skew {_fmt(skew, dp)} away: a fill would add NO exposure)"
-            )
-        room = limit + e
-        s = size
-        if params.reward_size and ask_in_band and s < reward_min:
-            if room >= reward_min:
-                notes.append(f"ask size {_fmt(s)} -> {_fmt(reward_min)}: the reward min size, so it scores")
-                s = reward_min
-            else:
-                notes.append(
-                    f"ask size {_fmt(s)} left below the reward min size {_fmt(reward_min)}: "
-                    f"position-limit room {_fmt(room)}"
-                )
-        cut = ""
-        if room < s:
-            notes.append(
-                f"ask size cut {_fmt(s)} -> {_fmt(room)}: one fill must not take "
-                f"e {_signed(e)} past -L {_fmt(limit)}"
-            )
-            s = room
-            cut = " (cut by the position limit)"
-        held = (inp.yes_position if inp.sellable_yes is None else inp.sellable_yes).quantize(
-            _CENT, rounding=ROUND_DOWN
-        )
-        sell = held > ZERO and held >= min_size
-        if sell and ask_in_band and held < reward_min <= s:
-            sell = False
-            notes.append(
-                f"ask: YES held {_fmt(held)} is below the reward min size {_fmt(reward_min)}: "
-                "BUY NO with collateral so the order scores"
-            )
-        if sell:
-            if held < s:
-                notes.append(f"ask size cut {_fmt(s)} -> {_fmt(held)}: YES held")
-                s = held
-            token, order_side, price = market.yes_token, Side.SELL, ask
-            how = "SELL YES from inventory"
-        else:
-            token, order_side, price = market.no_token, Side.BUY, ONE - ask
-            how = f"BUY NO with collateral at 1 - {ask} = {price}"
-        s = s.quantize(_CENT, rounding=ROUND_DOWN)
-        if s <= ZERO or s < min_size:
-            skipped.append(
-                SkippedSide(
-                    "ask",
-                    f"ask {_fmt(ask, dp)}: size {_fmt(s)}{cut} below the market minimum {_fmt(min_size)}",
-                )
-            )
-        else:
-            quotes.append(
-                TargetQuote(
-                    "ask",
-                    token,
-                    order_side,
-                    price,
-                    ask,
-                    s,
-                    f"ask = mid {mid_txt} + {_fmt(ask_off, dp)}{skew_txt}{ask_adj}; {how}",
-                )
-            )
-            if params.levels > 1:
-                _deeper_levels(
-                    "ask", ask, market, params, room - s, held - s if sell else held, quotes, notes
-                )
 
-    return QuoteDecision(mid=mid, quotes=tuple(quotes), skipped=tuple(skipped), notes=tuple(notes))
+def _raise_to_reward_min(q: _Quoting, leg: _Leg, size: Decimal, room: Decimal) -> Decimal:
+    """`size` raised to the reward min size so the order scores, when the position-limit room holds it."""
+    reward_min = q.market.rewards.min_size
+    if size >= reward_min:
+        return size
+    side = leg.spec.side
+    if room >= reward_min:
+        q.notes.append(f"{side} size {_fmt(size)} -> {_fmt(reward_min)}: the reward min size, so it scores")
+        return reward_min
+    q.notes.append(
+        f"{side} size {_fmt(size)} left below the reward min size {_fmt(reward_min)}: "
+        f"position-limit room {_fmt(room)}"
+    )
+    return size
+
+
+def _inventory_sale(q: _Quoting, leg: _Leg, size: Decimal) -> tuple[Decimal, bool]:
+    """The shares this side may SELL (settled only, when known; cut to 2 decimals), and whether level 0
+    SELLs them: when they cover the minimum, unless they stay below the reward min size that a
+    collateral order of `size` reaches (that one scores)."""
+    inp, spec = q.inp, leg.spec
+    if spec.sells == "YES":
+        held = inp.yes_position if inp.sellable_yes is None else inp.sellable_yes
+    else:
+        held = inp.no_position if inp.sellable_no is None else inp.sellable_no
+    if held:  # cut to 2 decimals; a zero is never sold, so it is spared the quantize (hot path)
+        held = held.quantize(_CENT, ROUND_DOWN)
+    sell = held > ZERO and held >= q.market.min_order_size
+    if not sell or not leg.in_band:
+        return held, sell
+    reward_min = q.market.rewards.min_size
+    if held < reward_min <= size:
+        q.notes.append(
+            f"{spec.side}: {spec.sells} held {_fmt(held)} is below the reward min size {_fmt(reward_min)}: "
+            f"BUY {spec.adds} with collateral so the order scores"
+        )
+        return held, False
+    return held, True
+
+
+def _skew_text(leg: _Leg, skew: Decimal, dp: int) -> str:
+    """The skew's part in a level-0 reason."""
+    if leg.lean < ZERO:
+        return f" (skew {_fmt(skew, dp)} toward reducing {leg.spec.sells} exposure)"
+    return f" (skew {_fmt(skew, dp)} away: a fill would add {leg.spec.adds} exposure)"
+
+
+def _carrier(
+    spec: _SideSpec, market: Market, yes_price: Decimal, sell: bool
+) -> tuple[str, Side, Decimal, str]:
+    """The order that carries a quote at `yes_price`: token, order side, price in that token's terms,
+    and how, for the reason. Selling held inventory SELLs the outcome this side reduces; otherwise
+    collateral BUYs the outcome it adds. A NO order's price is 1 - the YES price."""
+    if sell:
+        outcome, order_side, how = spec.sells, _SELL, spec.sells_how
+    else:
+        outcome, order_side, how = spec.adds, _BUY, spec.buys_how
+    if outcome == "YES":
+        return market.yes_token, order_side, yes_price, how
+    price = ONE - yes_price
+    return market.no_token, order_side, price, f"{how} at 1 - {yes_price} = {price}"
 
 
 def _level_range(side: QuoteSide, first: int, last: int) -> str:
     return f"{side} level {first}" if first == last else f"{side} levels {first}-{last}"
 
 
-def _deeper_levels(
-    side: QuoteSide,
-    first: Decimal,
-    market: Market,
-    params: QuoteParams,
-    room: Decimal,
-    held: Decimal,
-    quotes: list[TargetQuote],
-    notes: list[str],
-) -> None:
+def _deeper_levels(q: _Quoting, spec: _SideSpec, first: Decimal, room: Decimal, held: Decimal) -> None:
     """Append levels 1.. of one side behind its placed level 0 at YES price `first`.
 
     `room` is what the position limit leaves after level 0, `held` the sellable inventory level 0
     left over. A level that leaves the price range or falls below the market minimum ends the side
     (every level after it would too: prices only move out, the room only shrinks), with one note.
     """
-    tick = market.tick_size
-    spacing = params.level_spacing_ticks
+    market, params, quotes, notes = q.market, q.params, q.quotes, q.notes
+    side, tick, spacing = spec.side, market.tick_size, params.level_spacing_ticks
     step = tick * spacing
     size = params.size if params.level_size is None else params.level_size
-    min_size = market.min_order_size
-    last = params.levels - 1
-    is_bid = side == "bid"
+    min_size, last, end = market.min_order_size, params.levels - 1, spec.end(tick)
     for k in range(1, params.levels):
-        if is_bid:
-            yes_price = first - step * k
-            if yes_price < tick:
-                notes.append(f"{_level_range(side, k, last)} dropped: below the minimum price {tick}")
-                return
-        else:
-            yes_price = first + step * k
-            if yes_price > ONE - tick:
-                notes.append(f"{_level_range(side, k, last)} dropped: above the maximum price {ONE - tick}")
-                return
-        s = size
-        cut = ""
-        if room < s:
-            s = room
-            cut = " (cut by the position limit)"
+        yes_price = spec.out(first, step * k)
+        if spec.beyond(yes_price, end):
+            notes.append(f"{_level_range(side, k, last)} dropped: {spec.outward} the {spec.edge} price {end}")
+            return
+        s, cut = (room, " (cut by the position limit)") if room < size else (size, "")
         sell = held > ZERO and held >= min_size
         if sell and held < s:
-            notes.append(
-                f"{side} level {k} size cut {_fmt(s)} -> {_fmt(held)}: {'NO' if is_bid else 'YES'} held"
-            )
+            notes.append(f"{side} level {k} size cut {_fmt(s)} -> {_fmt(held)}: {spec.sells} held")
             s = held
-        s = s.quantize(_CENT, rounding=ROUND_DOWN)
+        s = s.quantize(_CENT, ROUND_DOWN)
         if s <= ZERO or s < min_size:
             notes.append(
                 f"{_level_range(side, k, last)} dropped: size {_fmt(s)}{cut} "
                 f"below the market minimum {_fmt(min_size)}"
             )
             return
-        if is_bid:
-            if sell:
-                token, order_side, price = market.no_token, Side.SELL, ONE - yes_price
-                how = f"SELL NO from inventory at 1 - {yes_price} = {price}"
-            else:
-                token, order_side, price = market.yes_token, Side.BUY, yes_price
-                how = "BUY YES with collateral"
-        elif sell:
-            token, order_side, price = market.yes_token, Side.SELL, yes_price
-            how = "SELL YES from inventory"
-        else:
-            token, order_side, price = market.no_token, Side.BUY, ONE - yes_price
-            how = f"BUY NO with collateral at 1 - {yes_price} = {price}"
+        token, order_side, price, how = _carrier(spec, market, yes_price, sell)
         ticks = k * spacing
-        quotes.append(
-            TargetQuote(
-                side,
-                token,
-                order_side,
-                price,
-                yes_price,
-                s,
-                f"{side} level {k} = level 0 {first} {'-' if is_bid else '+'} {ticks} "
-                f"tick{'' if ticks == 1 else 's'}; {how}",
-            )
-        )
+        reason = f"{side} level {k} = level 0 {first} {spec.op} {ticks} tick{'' if ticks == 1 else 's'}"
+        quotes.append(TargetQuote(side, token, order_side, price, yes_price, s, f"{reason}; {how}"))
         room -= s
         if sell:
             held -= s

@@ -20,7 +20,8 @@ turns the plan into "cancel everything, place nothing". The rules, in the order 
    accepted and the kept orders the engine passes in `kept`;
 8. at most `max_orders_per_market` orders resting (kept + placed).
 
-Places are vetted in plan order and each accepted place counts for the next ones.
+Places are vetted in plan order and each accepted place counts for the next ones. Rules 2-8 are one
+function each, listed in this order in `_PLACE_RULES`; a place is dropped with the first one it breaks.
 
 `Exposure` is what the engine knows after the plan's cancels: positions held (including tokens
 locked by resting SELLs) and the shares resting in the orders being KEPT.
@@ -31,7 +32,7 @@ Must not: import anything but stdlib, decimal and `polymm_cli.model` (and the pl
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -118,144 +119,221 @@ def vet(
     self-cross against them (their sizes are already in `exposure`).
     """
     if limits.halted:
-        return RiskVerdict(
-            plan=ReconcilePlan(cancels=plan.cancels + plan.keeps),
-            dropped=tuple((p, "halted") for p in plan.places),
-            halt_reason=HALT_REASON,
-        )
+        return _halt(plan)
     if not plan.places:
         return RiskVerdict(plan=plan)
-
-    tick = market.tick_size
-    lo = tick
-    hi = ONE - tick
-    min_size = market.min_order_size
-    limit = limits.position_limit
-    max_size = limits.max_order_size
-    yes, no = market.yes_token, market.no_token
-
-    worst_up = exposure.worst_up
-    worst_down = exposure.worst_down
-    held_yes = exposure.yes_position if exposure.sellable_yes is None else exposure.sellable_yes
-    held_no = exposure.no_position if exposure.sellable_no is None else exposure.sellable_no
-    free_yes = held_yes - exposure.open_sell_yes
-    free_no = held_no - exposure.open_sell_no
-    resting = len(plan.keeps)
-
-    # Our best bid / ask in YES terms among the kept orders, then the accepted places.
-    top_bid: Decimal | None = None
-    top_ask: Decimal | None = None
-    for order in kept:
-        if order.token_id != yes and order.token_id != no:
-            continue
-        yp = market.yes_price(order.token_id, order.price)
-        if market.is_bid(order.token_id, order.side):
-            top_bid = yp if top_bid is None or yp > top_bid else top_bid
-        else:
-            top_ask = yp if top_ask is None or yp < top_ask else top_ask
-
+    vetting = _Vetting.start(market, exposure, limits, plan, kept)
     accepted: list[TargetQuote] = []
     dropped: list[tuple[TargetQuote, str]] = []
-    for place in plan.places:
-        token, side, price, size = place.token_id, place.order_side, place.price, place.size
-        if token != yes and token != no:
-            dropped.append((place, f"token {token} is not one of this market's"))
-            continue
-        if price < lo or price > hi:
-            dropped.append((place, f"price {decimal_str(price)} outside [{lo}, {hi}]"))
-            continue
-        if price % tick:
-            dropped.append((place, f"price {decimal_str(price)} is off the {tick} tick grid"))
-            continue
-        if size <= ZERO or size % _CENT:
-            dropped.append((place, f"size {decimal_str(size)} is not a positive multiple of 0.01"))
-            continue
-        if size < min_size:
-            dropped.append(
-                (place, f"size {decimal_str(size)} below the market minimum {decimal_str(min_size)}")
-            )
-            continue
-        if size > max_size:
-            dropped.append((place, f"size {decimal_str(size)} above max_order_size {decimal_str(max_size)}"))
-            continue
-        cap = limits.max_order_notional
-        if cap is not None and price * size > cap:
-            dropped.append(
-                (
-                    place,
-                    f"notional {decimal_str(price * size)} pUSD above max_order_notional {decimal_str(cap)}",
-                )
-            )
-            continue
-        if side is Side.SELL:
-            free = free_yes if token == yes else free_no
-            if size > free:
-                outcome = "YES" if token == yes else "NO"
-                dropped.append(
-                    (
-                        place,
-                        f"SELL {decimal_str(size)} {outcome} exceeds the free inventory {decimal_str(free)}",
-                    )
-                )
-                continue
-        raises = market.is_bid(token, side)
-        if raises:
-            if worst_up + size > limit:
-                dropped.append(
-                    (
-                        place,
-                        f"worst case e {decimal_str(worst_up + size)} would pass +L {decimal_str(limit)}",
-                    )
-                )
-                continue
-        elif worst_down - size < -limit:
-            dropped.append(
-                (
-                    place,
-                    f"worst case e {decimal_str(worst_down - size)} would pass -L {decimal_str(limit)}",
-                )
-            )
-            continue
-        yp = market.yes_price(token, price)
-        if raises:
-            if top_ask is not None and yp >= top_ask:
-                dropped.append(
-                    (
-                        place,
-                        f"self-cross: bid {decimal_str(yp)} >= our ask {decimal_str(top_ask)} (YES terms)",
-                    )
-                )
-                continue
-        elif top_bid is not None and yp <= top_bid:
-            dropped.append(
-                (place, f"self-cross: ask {decimal_str(yp)} <= our bid {decimal_str(top_bid)} (YES terms)")
-            )
-            continue
-        if resting >= limits.max_orders_per_market:
-            dropped.append((place, f"would exceed max_orders_per_market {limits.max_orders_per_market}"))
-            continue
-
-        # Accepted: it counts for the places after it.
-        accepted.append(place)
-        resting += 1
-        if raises:
-            worst_up += size
-            top_bid = yp if top_bid is None or yp > top_bid else top_bid
+    for order in plan.places:
+        place = _Place(order, market.is_bid(order.token_id, order.order_side), order.order_side is _SELL)
+        reason = _broken_rule(place, vetting)
+        if reason is None:
+            accepted.append(order)
+            vetting.accept(place)
         else:
-            worst_down -= size
-            top_ask = yp if top_ask is None or yp < top_ask else top_ask
-        if side is Side.SELL:
-            if token == yes:
-                free_yes -= size
-            else:
-                free_no -= size
-
+            dropped.append((order, reason))
     if not dropped:
         return RiskVerdict(plan=plan)
     return RiskVerdict(
         plan=ReconcilePlan(cancels=plan.cancels, places=tuple(accepted), keeps=plan.keeps),
         dropped=tuple(dropped),
     )
+
+
+_SELL = Side.SELL  # read once: an enum member lookup is not free, and vet() is on the hot path
+
+
+@dataclass(slots=True)
+class _Place:
+    """A place as the rules read it: the order, and what several rules ask of it, worked out once."""
+
+    order: TargetQuote
+    raises: bool  # a bid in YES terms (BUY YES, SELL NO): its fill raises e
+    sells: bool
+
+
+@dataclass(slots=True)
+class _Vetting:
+    """One `vet()` call: the market's figures and limits the rules read, and what the kept orders and
+    the places accepted so far leave for the next place."""
+
+    market: Market
+    tokens: tuple[str, str]  # the market's YES and NO tokens
+    tick: Decimal
+    top: Decimal  # 1 - tick, the highest valid price
+    limits: RiskLimits
+    worst_up: Decimal  # e if every order that raises it filled (Exposure.worst_up, then accepted places)
+    worst_down: Decimal  # e if every order that lowers it filled
+    free_yes: Decimal  # sellable YES not locked by a resting SELL
+    free_no: Decimal
+    resting: int  # orders resting in this market: kept, then accepted
+    top_bid: Decimal | None = None  # our best bid in YES terms (None = no bid resting)
+    top_ask: Decimal | None = None  # our best ask in YES terms
+
+    @classmethod
+    def start(
+        cls,
+        market: Market,
+        exposure: Exposure,
+        limits: RiskLimits,
+        plan: ReconcilePlan,
+        kept: Sequence[OurOrder],
+    ) -> _Vetting:
+        """The state the first place meets: the exposure after the plan's cancels, the kept orders."""
+        held_yes = exposure.yes_position if exposure.sellable_yes is None else exposure.sellable_yes
+        held_no = exposure.no_position if exposure.sellable_no is None else exposure.sellable_no
+        tick = market.tick_size
+        vetting = cls(
+            market,
+            market.tokens,
+            tick,
+            ONE - tick,
+            limits,
+            worst_up=exposure.worst_up,
+            worst_down=exposure.worst_down,
+            free_yes=held_yes - exposure.open_sell_yes,
+            free_no=held_no - exposure.open_sell_no,
+            resting=len(plan.keeps),
+        )
+        for order in kept:
+            if order.token_id in market.tokens:  # an order of another market never crosses ours
+                is_bid = market.is_bid(order.token_id, order.side)
+                vetting.rest_at(market.yes_price(order.token_id, order.price), is_bid)
+        return vetting
+
+    def rest_at(self, yes_price: Decimal, is_bid: bool) -> None:
+        """Count an order resting at `yes_price` toward our best bid or ask."""
+        if is_bid:
+            self.top_bid = yes_price if self.top_bid is None or yes_price > self.top_bid else self.top_bid
+        else:
+            self.top_ask = yes_price if self.top_ask is None or yes_price < self.top_ask else self.top_ask
+
+    def accept(self, place: _Place) -> None:
+        """An accepted place counts for the places after it."""
+        order, size = place.order, place.order.size
+        self.resting += 1
+        if place.raises:
+            self.worst_up += size
+        else:
+            self.worst_down -= size
+        self.rest_at(self.market.yes_price(order.token_id, order.price), place.raises)
+        if place.sells:
+            if order.token_id == self.market.yes_token:
+                self.free_yes -= size
+            else:
+                self.free_no -= size
+
+
+def _halt(plan: ReconcilePlan) -> RiskVerdict:
+    """Rule 1: cancel every live order we know of (the plan's cancels and keeps), place nothing."""
+    return RiskVerdict(
+        plan=ReconcilePlan(cancels=plan.cancels + plan.keeps),
+        dropped=tuple((p, "halted") for p in plan.places),
+        halt_reason=HALT_REASON,
+    )
+
+
+def _broken_rule(place: _Place, vetting: _Vetting) -> str | None:
+    """The reason of the first rule `place` breaks, in the module docstring's order, or None."""
+    for rule in _PLACE_RULES:
+        reason = rule(place, vetting)
+        if reason is not None:
+            return reason
+    return None
+
+
+def _foreign_token(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 2: the token must be one of the market's two."""
+    if place.order.token_id in vetting.tokens:
+        return None
+    return f"token {place.order.token_id} is not one of this market's"
+
+
+def _bad_price(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 3: on the tick grid and within [tick, 1 - tick]."""
+    price, tick = place.order.price, vetting.tick
+    if price < tick or price > vetting.top:
+        return f"price {decimal_str(price)} outside [{tick}, {vetting.top}]"
+    if price % tick:
+        return f"price {decimal_str(price)} is off the {tick} tick grid"
+    return None
+
+
+def _bad_size(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 4: a positive multiple of 0.01, within [market minimum, max_order_size], and a notional
+    within max_order_notional when that cap is set."""
+    size, limits = place.order.size, vetting.limits
+    if size <= ZERO or size % _CENT:
+        return f"size {decimal_str(size)} is not a positive multiple of 0.01"
+    min_size = vetting.market.min_order_size
+    if size < min_size:
+        return f"size {decimal_str(size)} below the market minimum {decimal_str(min_size)}"
+    if size > limits.max_order_size:
+        return f"size {decimal_str(size)} above max_order_size {decimal_str(limits.max_order_size)}"
+    cap = limits.max_order_notional
+    if cap is not None and place.order.price * size > cap:
+        notional = decimal_str(place.order.price * size)
+        return f"notional {notional} pUSD above max_order_notional {decimal_str(cap)}"
+    return None
+
+
+def _uncovered_sell(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 5: a SELL must be covered by the free inventory (sellable, minus what kept SELLs lock)."""
+    if not place.sells:
+        return None
+    size, is_yes = place.order.size, place.order.token_id == vetting.market.yes_token
+    free = vetting.free_yes if is_yes else vetting.free_no
+    if size <= free:
+        return None
+    outcome = "YES" if is_yes else "NO"
+    return f"SELL {decimal_str(size)} {outcome} exceeds the free inventory {decimal_str(free)}"
+
+
+def _worst_case_breach(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 6: this place and every resting order on its exposure side filling must keep e within
+    [-L, +L]; a place that moves e back toward zero is never held back by the other side."""
+    limit = vetting.limits.position_limit
+    if place.raises:
+        worst = vetting.worst_up + place.order.size
+        if worst > limit:
+            return f"worst case e {decimal_str(worst)} would pass +L {decimal_str(limit)}"
+    else:
+        worst = vetting.worst_down - place.order.size
+        if worst < -limit:
+            return f"worst case e {decimal_str(worst)} would pass -L {decimal_str(limit)}"
+    return None
+
+
+def _self_cross(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 7: our bids stay below our asks, in YES terms."""
+    yes_price = vetting.market.yes_price(place.order.token_id, place.order.price)
+    if place.raises:
+        top_ask = vetting.top_ask
+        if top_ask is not None and yes_price >= top_ask:
+            return f"self-cross: bid {decimal_str(yes_price)} >= our ask {decimal_str(top_ask)} (YES terms)"
+    elif (top_bid := vetting.top_bid) is not None and yes_price <= top_bid:
+        return f"self-cross: ask {decimal_str(yes_price)} <= our bid {decimal_str(top_bid)} (YES terms)"
+    return None
+
+
+def _too_many_orders(place: _Place, vetting: _Vetting) -> str | None:
+    """Rule 8: at most max_orders_per_market resting, kept and placed."""
+    if vetting.resting < vetting.limits.max_orders_per_market:
+        return None
+    return f"would exceed max_orders_per_market {vetting.limits.max_orders_per_market}"
+
+
+# Rules 2-8 of the module docstring, in its order: each returns why `place` breaks it, or None.
+_PLACE_RULES: tuple[Callable[[_Place, _Vetting], str | None], ...] = (
+    _foreign_token,
+    _bad_price,
+    _bad_size,
+    _uncovered_sell,
+    _worst_case_breach,
+    _self_cross,
+    _too_many_orders,
+)
 
 
 # -- portfolio caps: exposure across markets, and the worst case of a neg-risk event ----------------

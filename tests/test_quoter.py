@@ -6,7 +6,7 @@ from dataclasses import replace
 from decimal import Decimal
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from polymm_cli.model import ONE, TICK_SIZES, ZERO, Market, RewardParams, Side
@@ -17,6 +17,7 @@ from polymm_cli.quoter import (
     QuoteParams,
     QuoteSide,
     TargetQuote,
+    _decimals,
     needs_requote,
     quote,
     round_down_to_tick,
@@ -1046,3 +1047,77 @@ def test_size_fitting_alone_raises_an_in_band_quote_but_never_moves_its_price() 
         wide.notes
     )
     assert ladder(tight) == [("bid", D("0.48"), D("20")), ("ask", D("0.52"), D("20"))]
+
+
+# -- the two sides are mirror images ---------------------------------------------------------------
+
+_OTHER_SIDE: dict[QuoteSide, QuoteSide] = {"bid": "ask", "ask": "bid"}
+
+
+def _flip(price: Decimal | None) -> Decimal | None:
+    return None if price is None else ONE - price
+
+
+def seen_from_no(inp: QuoteInput) -> QuoteInput:
+    """The same market read from the NO token: a YES price p is 1 - p, the book's bid and ask swap
+    (with their sizes), and so do the YES and NO holdings and the blocked sides."""
+    return replace(
+        inp,
+        best_bid=_flip(inp.best_ask),
+        best_ask=_flip(inp.best_bid),
+        best_bid_size=inp.best_ask_size,
+        best_ask_size=inp.best_bid_size,
+        yes_position=inp.no_position,
+        no_position=inp.yes_position,
+        sellable_yes=inp.sellable_no,
+        sellable_no=inp.sellable_yes,
+        mid_override=_flip(inp.mid_override),
+        blocked=tuple((_OTHER_SIDE[side], why) for side, why in inp.blocked),
+    )
+
+
+@settings(max_examples=300, deadline=None)
+@given(leveled_scenarios())
+def test_the_ask_is_the_bid_seen_from_the_no_token(scenario: tuple[QuoteInput, QuoteParams]) -> None:
+    """Every rule is written once for both sides, so quoting the mirrored market gives the mirrored
+    quotes: same order sides, prices and sizes, the complement token, YES price 1 - p. The two rules
+    that break the symmetry on purpose are left out: when clamps make our own quotes meet, the bid
+    yields; and the bid is pulled into the reward band first, so the ask's pull is checked against it."""
+    inp, p = scenario
+    mkt = inp.market
+
+    decision = quote(inp, p)
+    mirror = quote(seen_from_no(inp), p)
+
+    own_cross = "would cross or touch our"
+    assume(not any(own_cross in n for n in decision.notes + mirror.notes))
+    bids = [q for q in decision.quotes if q.side == "bid"]
+    asks = [q for q in decision.quotes if q.side == "ask"]
+    expected = [
+        (_OTHER_SIDE[q.side], ONE - q.yes_price, q.price, q.size, q.order_side, mkt.complement(q.token_id))
+        for q in asks + bids
+    ]
+    got = [(q.side, q.yes_price, q.price, q.size, q.order_side, q.token_id) for q in mirror.quotes]
+    assert got == expected
+    assert sorted(_OTHER_SIDE[s.side] for s in decision.skipped) == sorted(s.side for s in mirror.skipped)
+    assert mirror.mid == _flip(decision.mid)
+
+
+# -- display helpers: fast paths that must match the slow forms exactly ---------------------------------
+
+_any_decimal = st.decimals(allow_nan=False, allow_infinity=False) | st.tuples(
+    st.integers(-(10**9), 10**9), st.integers(-12, 4)
+).map(lambda digits_exponent: Decimal(digits_exponent[0]).scaleb(digits_exponent[1]))
+
+
+@given(_any_decimal | st.sampled_from(TICK_SIZES))
+def test_tick_decimals_are_the_exponent_of_the_tick_as_written(tick: Decimal) -> None:
+    assert _decimals(tick) == max(0, -int(tick.as_tuple().exponent))
+
+
+@given(_any_decimal)
+def test_str_is_the_fixed_point_form_whenever_it_has_no_exponent(value: Decimal) -> None:
+    # `_fmt` relies on it: it formats with str() and falls back to f"{value:f}" only for an exponent.
+    text = str(value)
+    if "E" not in text and "e" not in text:
+        assert text == f"{value:f}"

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from polymm_cli.exchange.markets import make_market
-from polymm_cli.model import Market, OurOrder, Side
+from polymm_cli.model import TICK_SIZES, Market, OurOrder, Side
 from polymm_cli.quoter import TargetQuote
 from polymm_cli.reconcile import ReconcilePlan
 from polymm_cli.risk import (
@@ -232,6 +235,137 @@ def test_limits_reject_nonsense() -> None:
         RiskLimits(position_limit=D("0"), max_order_size=D("10"))
     with pytest.raises(ValueError):
         RiskLimits(position_limit=D("10"), max_order_size=D("10"), max_orders_per_market=-1)
+
+
+@pytest.mark.parametrize(
+    ("place", "exposure", "first"),
+    [
+        (TargetQuote("ask", "MAYBE", Side.SELL, D("2"), D("2"), D("0")), Exposure(), "token MAYBE"),
+        (sell_yes(price="0.505", size="0"), Exposure(), "price 0.505 is off"),
+        (sell_yes(size="11"), Exposure(yes_position=D("1")), "size 11 above max_order_size"),
+        (sell_yes(size="6"), Exposure(yes_position=D("1"), open_buy_no=D("9")), "SELL 6 YES exceeds"),
+        (buy_yes("0.60", "6"), Exposure(yes_position=D("5")), "worst case e 11"),
+    ],
+    ids=["token", "price", "size", "inventory", "worst-case"],
+)
+def test_a_place_breaking_several_rules_is_dropped_for_the_first_in_order(
+    place: TargetQuote, exposure: Exposure, first: str
+) -> None:
+    # Rule 8 too for all of them: the kept ask fills the one order allowed (and a bid >= 0.55 crosses it).
+    kept = [OurOrder("k1", "YES", Side.SELL, D("0.55"), D("5"))]
+    limits = RiskLimits(position_limit=D("10"), max_order_size=D("10"), max_orders_per_market=1)
+
+    verdict = vet(plan(place, keeps=("k1",)), market=MARKET, exposure=exposure, limits=limits, kept=kept)
+
+    assert reasons(verdict.dropped)[0].startswith(first)
+
+
+# -- invariants for any plan -----------------------------------------------------------------------
+
+_TOKENS = st.sampled_from(["YES", "NO", "YES", "NO", "MAYBE"])  # MAYBE: another market's token
+_SIDES = st.sampled_from([Side.BUY, Side.SELL])
+_cents = st.integers(0, 3000).map(lambda i: D(i) / 100)
+
+
+def _prices(tick: Decimal) -> st.SearchStrategy[Decimal]:
+    on_grid = st.integers(1, int(1 / tick) - 1).map(lambda i: i * tick)
+    odd = st.sampled_from([D("0"), D("1"), D("-0.01"), D("1.01"), tick / 2, D("0.5000")])
+    return on_grid | on_grid | odd | st.integers(1, 9999).map(lambda i: D(i) / 10000)
+
+
+_sizes = _cents | _cents | st.sampled_from([D("0"), D("-1"), D("5.001"), D("5.00"), D("10.0")])
+
+
+@st.composite
+def vet_scenarios(
+    draw: st.DrawFn,
+) -> tuple[ReconcilePlan, Market, Exposure, RiskLimits, tuple[OurOrder, ...]]:
+    tick = draw(st.sampled_from(TICK_SIZES))
+    mkt = replace(MARKET, tick_size=tick, min_order_size=draw(st.sampled_from([D("0"), D("1"), D("5")])))
+    prices = _prices(tick)
+    places = draw(
+        st.lists(
+            st.builds(TargetQuote, st.sampled_from(["bid", "ask"]), _TOKENS, _SIDES, prices, prices, _sizes),
+            max_size=7,
+        )
+    )
+    kept = draw(st.lists(st.builds(OurOrder, st.just("k"), _TOKENS, _SIDES, prices, _sizes), max_size=4))
+    yes, no = draw(_cents), draw(_cents)
+    exposure = Exposure(
+        yes_position=yes,
+        no_position=no,
+        open_buy_yes=draw(_cents),
+        open_buy_no=draw(_cents),
+        open_sell_yes=draw(_cents),
+        open_sell_no=draw(_cents),
+        sellable_yes=draw(st.none() | st.integers(0, int(yes * 100)).map(lambda i: D(i) / 100)),
+        sellable_no=draw(st.none() | st.integers(0, int(no * 100)).map(lambda i: D(i) / 100)),
+    )
+    limits = RiskLimits(
+        position_limit=draw(st.integers(1, 20_000).map(lambda i: D(i) / 100)),
+        max_order_size=draw(st.integers(1, 3000).map(lambda i: D(i) / 100)),
+        max_orders_per_market=draw(st.integers(0, 10)),
+        halted=draw(st.integers(0, 9)) == 0,
+        max_order_notional=draw(st.none() | st.integers(1, 2000).map(lambda i: D(i) / 100)),
+    )
+    ids = st.lists(st.sampled_from(["a", "b", "c", "d", "e"]), max_size=4, unique=True).map(tuple)
+    return (
+        ReconcilePlan(cancels=draw(ids), places=tuple(places), keeps=draw(ids)),
+        mkt,
+        exposure,
+        limits,
+        tuple(kept),
+    )
+
+
+@settings(max_examples=200, deadline=None)
+@given(vet_scenarios())
+def test_every_accepted_place_keeps_every_rule_even_if_all_of_them_fill(
+    scenario: tuple[ReconcilePlan, Market, Exposure, RiskLimits, tuple[OurOrder, ...]],
+) -> None:
+    p, mkt, exposure, limits, kept = scenario
+
+    verdict = vet(p, market=mkt, exposure=exposure, limits=limits, kept=kept)
+
+    accepted = list(verdict.plan.places)
+    if limits.halted:
+        assert verdict.plan == ReconcilePlan(cancels=p.cancels + p.keeps)
+        assert verdict.dropped == tuple((place, "halted") for place in p.places)
+        return
+    assert (verdict.plan.cancels, verdict.plan.keeps, verdict.halt_reason) == (p.cancels, p.keeps, None)
+    assert sorted(map(id, accepted + [place for place, _ in verdict.dropped])) == sorted(map(id, p.places))
+    assert [place for place in p.places if any(place is a for a in accepted)] == accepted  # plan order
+    if not verdict.dropped:
+        assert verdict.plan is p
+    tick = mkt.tick_size
+    for q in accepted:  # rules 2-4, each place on its own
+        assert q.token_id in mkt.tokens
+        assert tick <= q.price <= 1 - tick and q.price % tick == 0
+        assert (
+            q.size > 0 and q.size % D("0.01") == 0 and mkt.min_order_size <= q.size <= limits.max_order_size
+        )
+        assert limits.max_order_notional is None or q.price * q.size <= limits.max_order_notional
+    for token, held, locked in (
+        ("YES", exposure.sellable_yes, exposure.open_sell_yes),
+        ("NO", exposure.sellable_no, exposure.open_sell_no),
+    ):  # rule 5: all accepted SELLs of a token together
+        sold = sum((q.size for q in accepted if q.order_side is Side.SELL and q.token_id == token), D(0))
+        if sold:
+            position = exposure.yes_position if token == "YES" else exposure.no_position
+            assert sold <= (position if held is None else held) - locked
+    ups = [q.size for q in accepted if mkt.is_bid(q.token_id, q.order_side)]
+    downs = [q.size for q in accepted if not mkt.is_bid(q.token_id, q.order_side)]
+    assert not ups or exposure.worst_up + sum(ups, D(0)) <= limits.position_limit  # rule 6
+    assert not downs or exposure.worst_down - sum(downs, D(0)) >= -limits.position_limit
+    resting = [(o.token_id, o.side, o.price) for o in kept if o.token_id in mkt.tokens]
+    resting += [(q.token_id, q.order_side, q.price) for q in accepted]
+    for q in accepted:  # rule 7: each accepted place against every order on the other side
+        yes_price = mkt.yes_price(q.token_id, q.price)
+        for token, side, price in resting:
+            if mkt.is_bid(token, side) != mkt.is_bid(q.token_id, q.order_side):
+                other = mkt.yes_price(token, price)
+                assert yes_price < other if mkt.is_bid(q.token_id, q.order_side) else yes_price > other
+    assert not accepted or len(p.keeps) + len(accepted) <= limits.max_orders_per_market  # rule 8
 
 
 # -- portfolio caps ------------------------------------------------------------------------------
