@@ -15,6 +15,7 @@ from __future__ import annotations
 
 from bisect import bisect_left, insort
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from decimal import Decimal
 
 from polymm_cli.model import Market, PriceLevel, Side
@@ -239,6 +240,32 @@ def external_levels(
         return tuple(out)
 
     return side(bids, True), side(asks, False)
+
+
+@dataclass(frozen=True, slots=True)
+class BookTop:
+    """What the quoter reads off a YES book: the best real levels (without our size, without dust)
+    to price around, and the raw touch (dust included) that a post-only quote must stay short of."""
+
+    bid: PriceLevel | None
+    ask: PriceLevel | None
+    touch_bid: Decimal | None
+    touch_ask: Decimal | None
+
+
+def book_top(
+    bids: Iterable[PriceLevel],
+    asks: Iterable[PriceLevel],
+    ours: Mapping[tuple[bool, Decimal], Decimal],
+    dust: Decimal,
+) -> BookTop:
+    raw_bids, raw_asks = external_levels(bids, asks, ours, _ZERO)
+    return BookTop(
+        next((level for level in raw_bids if level.size >= dust), None),
+        next((level for level in raw_asks if level.size >= dust), None),
+        raw_bids[0].price if raw_bids else None,
+        raw_asks[0].price if raw_asks else None,
+    )
 
 
 def mark(bids: tuple[PriceLevel, ...], asks: tuple[PriceLevel, ...]) -> Decimal | None:

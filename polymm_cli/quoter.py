@@ -67,8 +67,9 @@ import operator
 from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
-from typing import Literal
+from typing import Any, Literal
 
+from polymm_cli.book import BookTop
 from polymm_cli.model import MICRO, ONE, ZERO, Market, Side
 
 QuoteSide = Literal["bid", "ask"]
@@ -132,6 +133,10 @@ class QuoteInput:
     best_ask: Decimal | None
     best_bid_size: Decimal | None = None  # for the microprice
     best_ask_size: Decimal | None = None
+    # The raw top, dust included (our own orders not): a post-only order that reaches even a 1-share
+    # level is refused, so quotes stay short of it. None = the same as best_bid / best_ask.
+    touch_bid: Decimal | None = None
+    touch_ask: Decimal | None = None
     yes_position: Decimal = ZERO  # shares we hold (fills still settling included): drives e
     no_position: Decimal = ZERO
     # Shares we may SELL (settled only: a MATCHED fill can still fail, the ghost-fill trap);
@@ -145,6 +150,20 @@ class QuoteInput:
     # Sides another rule pulled (jump cool-down, trend filter, after-fill cool-down, stop-loss), with
     # the reason: such a side is skipped with that reason before anything else is computed for it.
     blocked: tuple[tuple[QuoteSide, str], ...] = ()
+
+    @classmethod
+    def at(cls, market: Market, top: BookTop, **inventory_and_rules: Any) -> QuoteInput:
+        """The input for `market` with its book read as `top` (see book.book_top)."""
+        return cls(
+            market=market,
+            best_bid=top.bid.price if top.bid else None,
+            best_ask=top.ask.price if top.ask else None,
+            best_bid_size=top.bid.size if top.bid else None,
+            best_ask_size=top.ask.size if top.ask else None,
+            touch_bid=top.touch_bid,
+            touch_ask=top.touch_ask,
+            **inventory_and_rules,
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -426,13 +445,23 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     base = _base_offset(params.spread, inp.spread_multiplier, dp, notes)
     skew = _skew(params, e, base, dp, notes)
     q = _Quoting(inp, inp.market, params, mid, _fmt(mid, dp), dp, e, skew, notes, [], [])
-    bid = _level0(q, _BID, inp.best_ask, blocks.get("bid"), base, skew)
-    ask = _level0(q, _ASK, inp.best_bid, blocks.get("ask"), base, skew)
+    bid = _level0(q, _BID, _touch(inp.touch_ask, inp.best_ask, min), blocks.get("bid"), base, skew)
+    ask = _level0(q, _ASK, _touch(inp.touch_bid, inp.best_bid, max), blocks.get("ask"), base, skew)
     _resolve_clamped_cross(q, bid, ask)
     _fit_reward_band(q, bid, ask)
     _place_side(q, bid)
     _place_side(q, ask)
     return QuoteDecision(mid=mid, quotes=tuple(q.quotes), skipped=tuple(q.skipped), notes=tuple(notes))
+
+
+def _touch(
+    raw: Decimal | None, best: Decimal | None, nearer: Callable[[Decimal, Decimal], Decimal]
+) -> Decimal | None:
+    """The other side's price a post-only quote must stay short of: the nearer of the raw top and
+    the best real level."""
+    if raw is None or best is None:
+        return best if raw is None else raw
+    return nearer(raw, best)
 
 
 def _mid(inp: QuoteInput, use_microprice: bool, dp: int, notes: list[str]) -> Decimal | str:

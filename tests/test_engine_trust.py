@@ -34,14 +34,16 @@ def prices(w: SimWorld) -> list[tuple[str, D]]:
     return sorted((q.side, q.yes_price) for q in w.quotes(M))
 
 
-async def warmed_up(w: SimWorld, **engine: Any) -> None:
-    """Quoting, past the book's warm-up (three updates after the snapshot: far-away orders)."""
+async def warmed_up(w: SimWorld, expected: list[tuple[str, D]] | None = None, **engine: Any) -> None:
+    """Quoting (`expected`, by default 0.48 / 0.52), past the book's warm-up (three updates after
+    the snapshot: far-away orders)."""
     w.make_engine(**engine)
     await w.start()
     for price in ("0.10", "0.11", "0.12"):
         w.other(M, "YES", Side.BUY, price, "100")
         await settle()
-    await until(lambda: prices(w) == [("ask", D("0.52")), ("bid", D("0.48"))], what="quoting 0.48/0.52")
+    expected = expected or [("ask", D("0.52")), ("bid", D("0.48"))]
+    await until(lambda: prices(w) == expected, what=f"quoting {expected}")
 
 
 async def test_a_one_share_order_at_the_top_never_moves_our_quotes(world: SimWorld) -> None:
@@ -55,6 +57,18 @@ async def test_a_one_share_order_at_the_top_never_moves_our_quotes(world: SimWor
     await world.advance(1.0)
 
     assert prices(world) == [("ask", D("0.52")), ("bid", D("0.48"))]
+
+
+async def test_a_one_share_order_is_not_the_mid_but_our_post_only_quotes_never_reach_it(
+    world: SimWorld,
+) -> None:
+    """Dust does not move the mid (still 0.50), but a post-only bid touching a 1-share ask would be
+    refused: the bid stays one tick short of it."""
+    world.other(M, "YES", Side.SELL, "0.48", "5")
+    assert world.other_take(M, "YES", Side.BUY, "0.48", "4")
+    assert (Side.SELL, D("0.48"), D("1")) in world.other_orders(M)
+
+    await warmed_up(world, expected=[("ask", D("0.52")), ("bid", D("0.47"))])
 
 
 async def test_an_order_of_the_market_minimum_at_the_top_does_move_them(world: SimWorld) -> None:

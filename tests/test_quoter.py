@@ -388,6 +388,33 @@ def test_a_clamp_that_would_touch_our_own_quote_drops_the_clamped_side(
     assert "would cross or touch" in (decision.skip_reason(dropped) or "")
 
 
+@pytest.mark.parametrize(
+    ("touch_bid", "touch_ask", "expected"),
+    [
+        (None, None, ("0.48", "0.52")),  # no dust: the real top is the touch
+        (None, "0.48", ("0.47", "0.52")),  # a dust ask at 0.48: the bid stays a tick short of it
+        ("0.52", None, ("0.48", "0.53")),  # a dust bid at 0.52: the ask stays a tick above it
+        ("0.45", "0.55", ("0.48", "0.52")),  # raw levels outside the real ones change nothing
+    ],
+)
+def test_post_only_stays_short_of_the_raw_touch_dust_included(
+    touch_bid: str | None, touch_ask: str | None, expected: tuple[str, str]
+) -> None:
+    inp = book(
+        market("0.01"),
+        "0.47",
+        "0.53",
+        touch_bid=None if touch_bid is None else D(touch_bid),
+        touch_ask=None if touch_ask is None else D(touch_ask),
+    )
+
+    decision = quote(inp, params("0.04"))
+
+    assert decision.mid == D("0.50")  # dust never moves the mid
+    assert decision.bid is not None and decision.ask is not None
+    assert (decision.bid.yes_price, decision.ask.yes_price) == (D(expected[0]), D(expected[1]))
+
+
 def test_an_override_never_crosses_the_book_post_only() -> None:
     mkt = market("0.01")
 

@@ -25,7 +25,7 @@ from dataclasses import replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from polymm_cli.book import OrderBook, external_levels, mark, own_levels
+from polymm_cli.book import BookTop, OrderBook, book_top, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
 from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
@@ -652,12 +652,12 @@ class QuotingEngine:
     def _quote_input(self, state: MarketState, mine: Sequence[OurOrder]) -> QuoteInput:
         """What the quoter sees: the book without us and without dust, our inventory, and the sides
         the regime rules or the mid's trust (a stale book, an unconfirmed jump) pull."""
-        best_bid, bid_size, best_ask, ask_size = self._external_top(state.market, mine)
+        top = self._book_top(state.market, mine)
         now = self.clock.monotonic()
         regime = state.regime
         top_mid = None
-        if best_bid is not None and best_ask is not None and best_bid < best_ask:
-            top_mid = (best_bid + best_ask) / 2
+        if top.bid is not None and top.ask is not None and top.bid.price < top.ask.price:
+            top_mid = (top.bid.price + top.ask.price) / 2
         if regime is not None and top_mid is not None:
             regime.observe_mid(now, top_mid)
         view = regime.assess(now) if regime is not None else None
@@ -666,12 +666,9 @@ class QuotingEngine:
         if distrust is not None:
             blocked = (*blocked, ("bid", distrust), ("ask", distrust))
         override, why = self._warmup_mid(state, mine)
-        return QuoteInput(
-            market=state.market,
-            best_bid=best_bid,
-            best_ask=best_ask,
-            best_bid_size=bid_size,
-            best_ask_size=ask_size,
+        return QuoteInput.at(
+            state.market,
+            top,
             yes_position=state.yes_position,
             no_position=state.no_position,
             sellable_yes=state.sellable_yes,
@@ -830,13 +827,13 @@ class QuotingEngine:
         done, need = trust.updates, self.config.trust.warmup_updates
         return mid.quantize(MICRO), f"depth-weighted (book warming up: {done} of {need} updates)"
 
-    def _external_top(
-        self, market: Market, mine: Sequence[OurOrder]
-    ) -> tuple[Decimal | None, Decimal | None, Decimal | None, Decimal | None]:
-        bids, asks = self._external_levels(market, mine, depth=4)
-        bid, bid_size = (bids[0].price, bids[0].size) if bids else (None, None)
-        ask, ask_size = (asks[0].price, asks[0].size) if asks else (None, None)
-        return bid, bid_size, ask, ask_size
+    def _book_top(self, market: Market, mine: Sequence[OurOrder]) -> BookTop:
+        book = self.books.get(market.yes_token)
+        if book is None:
+            return BookTop(None, None, None, None)
+        ours = own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
+        dust = self.config.trust.min_top_size or market.min_order_size
+        return book_top(book.levels(Side.BUY, 4), book.levels(Side.SELL, 4), ours, dust)
 
     def external_mid(self, market: Market) -> Decimal | None:
         """The mark (`book.mark`): the mid of the book without our orders and without dust."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
+from polymm_cli.book import book_top
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import UsageError
 from polymm_cli.model import Market, PriceLevel
@@ -78,16 +79,7 @@ def estimate_reward(
     """pUSD/day our quotes (at the configured size and spread) would earn from this market's pool now."""
     if not market.rewards.active or not bids or not asks:
         return Decimal(0)
-    decision = quote(
-        QuoteInput(
-            market=market,
-            best_bid=bids[0].price,
-            best_ask=asks[0].price,
-            best_bid_size=bids[0].size,
-            best_ask_size=asks[0].size,
-        ),
-        params,
-    )
+    decision = quote(QuoteInput.at(market, book_top(bids, asks, {}, market.min_order_size)), params)
     mid = (bids[0].price + asks[0].price) / 2
     ours_bid = [(q.yes_price, q.size) for q in decision.quotes if q.side == "bid"]
     ours_ask = [(q.yes_price, q.size) for q in decision.quotes if q.side == "ask"]

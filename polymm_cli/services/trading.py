@@ -19,6 +19,7 @@ from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+from polymm_cli.book import BookTop, book_top, own_levels
 from polymm_cli.clock import SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.errors import EXIT_INTERRUPTED, EngineFailure, PolymmError, RiskHalt, UsageError, VenueError
@@ -344,21 +345,16 @@ def preview_quote(
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
             check_params_for(market, params)
-            book = None if mid is not None else await handle.venue.book(market.yes_token)
+            top = BookTop(None, None, None, None)
+            if mid is None:  # the book as a running engine reads it: without our orders and dust
+                book = await handle.venue.book(market.yes_token)
+                mine = await handle.venue.open_orders(market.condition_id)
+                ours = own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
+                top = book_top(book.bids, book.asks, ours, settings.dust_size or market.min_order_size)
             yes = position if position is not None and position > 0 else ZERO
             no = -position if position is not None and position < 0 else ZERO
-            inp = QuoteInput(
-                market=market,
-                best_bid=book.bids[0].price if book and book.bids else None,
-                best_ask=book.asks[0].price if book and book.asks else None,
-                best_bid_size=book.bids[0].size if book and book.bids else None,
-                best_ask_size=book.asks[0].size if book and book.asks else None,
-                yes_position=yes,
-                no_position=no,
-                sellable_yes=yes,
-                sellable_no=no,
-                mid_override=mid,
-            )
+            holdings = {"yes_position": yes, "no_position": no, "sellable_yes": yes, "sellable_no": no}
+            inp = QuoteInput.at(market, top, mid_override=mid, **holdings)
             return QuotePreview(market, quote(inp, params), yes - no, settings.reward_fit())
 
     return on_venue(settings, main, action=Action.READ)

@@ -261,3 +261,33 @@ def test_pnl_marks_to_the_book_without_our_own_quotes_as_the_running_engine_does
     assert result.returncode == 0, result.stderr
     [market] = json.loads(result.stdout)["markets"]
     assert Decimal(market["unrealized_pnl"]) == Decimal("1")
+
+
+def test_quote_reads_the_book_without_our_own_orders_as_the_running_engine_does() -> None:
+    """The market is 0.45 / 0.55 and our own bid rests at 0.54: `polymm quote` prices around 0.50
+    (our bid is not the market), not around 0.545."""
+    # Arrange
+    data_dir().mkdir(parents=True)
+    with ExchangeThread(ExchangeConfig(flow=False)) as server:
+        other = ClobClient(host=server.url, chain_id=137, key=throwaway_key("quote-maker"))
+        other.set_api_creds(other.create_or_derive_api_key())
+        server.call(server.server.exchange.fund, other.get_address(), Decimal(1000))
+        server.call(server.server.exchange.split, other.get_address(), FED.condition_id, Decimal(200))
+        for price, side in (("0.45", "BUY"), ("0.55", "SELL")):
+            other.create_and_post_order(
+                OrderArgsV2(token_id=FED.yes_token, price=float(price), size=100, side=side)
+            )
+        first = polymm("quote", FED.slug, "--exchange-url", server.url)  # creates and funds our wallet
+        assert first.returncode == 0, first.stderr
+        we = ClobClient(host=server.url, chain_id=137, key=(data_dir() / LOCAL_KEY_FILE).read_text().strip())
+        we.set_api_creds(we.create_or_derive_api_key())
+        we.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.54, size=10, side="BUY"))
+
+        # Act
+        result = polymm("quote", FED.slug, "--spread", "0.04", "--json", "--exchange-url", server.url)
+
+    # Assert
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert Decimal(payload["mid"]) == Decimal("0.5")
+    assert [q["yes_price"] for q in payload["quotes"]] == ["0.48", "0.52"]
