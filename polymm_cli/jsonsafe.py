@@ -15,6 +15,11 @@ def nesting_exceeds(text: str, limit: int = MAX_DEPTH) -> bool:
     """True when the JSON text nests arrays/objects deeper than `limit` (strings are skipped)."""
     if text.count("[") + text.count("{") <= limit:
         return False
+    return _deepest_reaches(text, limit)
+
+
+def _deepest_reaches(text: str, limit: int) -> bool:
+    """The precise scan: bracket depth outside strings, stopping as soon as it passes `limit`."""
     depth = 0
     in_string = escaped = False
     for char in text:

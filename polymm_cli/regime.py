@@ -150,6 +150,27 @@ class MarketRegime:
         quiet = max(0.0, now - self._last[0])
         return math.sqrt(self._var_rate * math.exp(-math.log(2) * quiet / self.params.vol_halflife_s))
 
+    def _trend_block(self, now: float, blocked: dict[QuoteSide, str]) -> None:
+        """Block the side that would trade into a mid drifting past the threshold over the window."""
+        p = self.params
+        if len(self._history) < 2:
+            return
+        # observations are in time order and trimmed to the window as they arrive: only the few
+        # that aged out since the last one need skipping
+        first = next((m for t, m in self._history if t >= now - p.trend_window_s), None)
+        if first is None:
+            return
+        drift = self._history[-1][1] - first
+        if drift >= p.trend_threshold:
+            blocked.setdefault(
+                "ask", f"trend: mid up {drift} over {p.trend_window_s:g}s: not selling into a rising market"
+            )
+        elif drift <= -p.trend_threshold:
+            blocked.setdefault(
+                "bid",
+                f"trend: mid down {-drift} over {p.trend_window_s:g}s: not buying into a falling market",
+            )
+
     def assess(self, now: float) -> RegimeView:
         p = self.params
         blocked: dict[QuoteSide, str] = {}
@@ -163,23 +184,8 @@ class MarketRegime:
         if p.jump_enabled and now < self._jump_until:
             for side in ("bid", "ask"):
                 blocked[side] = self._jump_note
-        if p.trend_enabled and len(self._history) >= 2:
-            # observations are in time order and trimmed to the window as they arrive: only the
-            # few that aged out since the last one need skipping
-            first = next((m for t, m in self._history if t >= now - p.trend_window_s), None)
-            if first is not None:
-                drift = self._history[-1][1] - first
-                if drift >= p.trend_threshold:
-                    blocked.setdefault(
-                        "ask",
-                        f"trend: mid up {drift} over {p.trend_window_s:g}s: not selling into a rising market",
-                    )
-                elif drift <= -p.trend_threshold:
-                    blocked.setdefault(
-                        "bid",
-                        f"trend: mid down {-drift} over {p.trend_window_s:g}s: not buying into a falling"
-                        " market",
-                    )
+        if p.trend_enabled:
+            self._trend_block(now, blocked)
         for side, until in self._fill_until.items():
             if now < until:
                 blocked.setdefault(

@@ -509,6 +509,10 @@ def scenarios(draw: st.DrawFn) -> tuple[QuoteInput, QuoteParams]:
         best_bid = None
     if draw(st.integers(0, 9)) == 0:
         best_ask = None
+    touch_bid = touch_ask = None  # sometimes dust inside the real levels
+    if best_bid is not None and best_ask is not None and draw(st.integers(0, 2)) == 0:
+        touch_bid_i = draw(st.integers(bid_i, ask_i - 1))
+        touch_bid, touch_ask = touch_bid_i * tick, draw(st.integers(touch_bid_i + 1, ask_i)) * tick
     override = draw(st.none() | st.integers(1, 9999).map(lambda i: D(i) / 10000))
     cents = st.integers(0, 20000).map(lambda i: D(i) / 100)
     inp = QuoteInput(
@@ -517,6 +521,8 @@ def scenarios(draw: st.DrawFn) -> tuple[QuoteInput, QuoteParams]:
         best_ask=best_ask,
         best_bid_size=draw(st.none() | cents),
         best_ask_size=draw(st.none() | cents),
+        touch_bid=touch_bid,
+        touch_ask=touch_ask,
         yes_position=(yes := draw(cents)),
         no_position=(no := draw(cents)),
         sellable_yes=draw(st.none() | st.integers(0, int(yes * 100)).map(lambda i: D(i) / 100)),
@@ -542,7 +548,6 @@ def test_any_quote_is_valid_never_crosses_and_never_overshoots_the_limit(
 ) -> None:
     inp, p = scenario
     mkt = inp.market
-    tick = mkt.tick_size
     e = inp.yes_position - inp.no_position
 
     decision = quote(inp, p)
@@ -550,11 +555,7 @@ def test_any_quote_is_valid_never_crosses_and_never_overshoots_the_limit(
     sides = sorted([q.side for q in decision.quotes] + [s.side for s in decision.skipped])
     assert sides == ["ask", "bid"]  # each side quoted or skipped, exactly once
     for q in decision.quotes:
-        assert q.yes_price % tick == ZERO and q.price % tick == ZERO
-        assert tick <= q.yes_price <= ONE - tick
-        assert q.price == (q.yes_price if q.token_id == mkt.yes_token else ONE - q.yes_price)
-        assert q.size > ZERO and q.size >= mkt.min_order_size
-        assert q.size == q.size.quantize(D("0.01"))
+        _a_valid_post_only_order(inp, q)
         if q.order_side is Side.SELL:
             if q.token_id == mkt.yes_token:
                 held = inp.yes_position if inp.sellable_yes is None else inp.sellable_yes
@@ -562,15 +563,9 @@ def test_any_quote_is_valid_never_crosses_and_never_overshoots_the_limit(
                 held = inp.no_position if inp.sellable_no is None else inp.sellable_no
             assert q.size <= held
         if q.side == "bid":
-            assert q.token_id == (mkt.yes_token if q.order_side is Side.BUY else mkt.no_token)
             assert e + q.size <= p.position_limit
-            if inp.best_ask is not None:
-                assert q.yes_price < inp.best_ask
         else:
-            assert q.token_id == (mkt.yes_token if q.order_side is Side.SELL else mkt.no_token)
             assert e - q.size >= -p.position_limit
-            if inp.best_bid is not None:
-                assert q.yes_price > inp.best_bid
     if decision.bid is not None and decision.ask is not None:
         assert decision.bid.yes_price < decision.ask.yes_price
     if decision.mid is None:
@@ -999,7 +994,6 @@ def test_any_ladder_is_valid_never_crosses_and_never_takes_e_past_the_limit_if_a
 ) -> None:
     inp, p = scenario
     mkt = inp.market
-    tick = mkt.tick_size
     e = inp.yes_position - inp.no_position
 
     decision = quote(inp, p)
@@ -1007,39 +1001,13 @@ def test_any_ladder_is_valid_never_crosses_and_never_takes_e_past_the_limit_if_a
     bids = [q for q in decision.quotes if q.side == "bid"]
     asks = [q for q in decision.quotes if q.side == "ask"]
     assert list(decision.quotes) == bids + asks  # bid levels first, then ask levels
-    for side, quoted in (("bid", bids), ("ask", asks)):
-        skips = [s for s in decision.skipped if s.side == side]
-        assert len(skips) == (0 if quoted else 1)  # each side quoted or skipped, exactly once
-        assert len(quoted) <= p.levels
-    market_level_skip = (
-        decision.mid is None
-        or not ZERO < decision.mid < ONE
-        or not mkt.accepting_orders
-        or inp.spread_multiplier <= ZERO
-    )
-    for side, why in inp.blocked:  # a blocked side is never quoted, and says why unless the market did
-        assert decision.skip_reason(side) == (why if not market_level_skip else decision.skipped[0].reason)
+    _each_side_quoted_or_skipped_once(inp, p, decision, bids, asks)
     assert [q.yes_price for q in bids] == sorted({q.yes_price for q in bids}, reverse=True)  # best first
     assert [q.yes_price for q in asks] == sorted({q.yes_price for q in asks})
     if bids and asks:
         assert bids[0].yes_price < asks[0].yes_price  # all bids below all asks
-    sold: dict[str, Decimal] = {}
     for q in decision.quotes:
-        assert q.yes_price % tick == ZERO and q.price % tick == ZERO
-        assert tick <= q.yes_price <= ONE - tick
-        assert q.price == (q.yes_price if q.token_id == mkt.yes_token else ONE - q.yes_price)
-        assert q.size > ZERO and q.size >= mkt.min_order_size
-        assert q.size == q.size.quantize(D("0.01"))
-        if q.side == "bid":
-            assert q.token_id == (mkt.yes_token if q.order_side is Side.BUY else mkt.no_token)
-            if inp.best_ask is not None:
-                assert q.yes_price < inp.best_ask
-        else:
-            assert q.token_id == (mkt.yes_token if q.order_side is Side.SELL else mkt.no_token)
-            if inp.best_bid is not None:
-                assert q.yes_price > inp.best_bid
-        if q.order_side is Side.SELL:
-            sold[q.token_id] = sold.get(q.token_id, ZERO) + q.size
+        _a_valid_post_only_order(inp, q)
     if bids:  # every bid level filling must not take e past +L
         assert e + sum((q.size for q in bids), ZERO) <= p.position_limit
     if asks:  # nor every ask level past -L
@@ -1048,10 +1016,49 @@ def test_any_ladder_is_valid_never_crosses_and_never_takes_e_past_the_limit_if_a
         mkt.yes_token: inp.yes_position if inp.sellable_yes is None else inp.sellable_yes,
         mkt.no_token: inp.no_position if inp.sellable_no is None else inp.sellable_no,
     }
-    for token, amount in sold.items():
-        assert amount <= sellable[token]
+    for token in sellable:
+        assert (
+            sum((q.size for q in decision.quotes if q.order_side is Side.SELL and q.token_id == token), ZERO)
+            <= (sellable[token])
+        )
     if decision.mid is None:
         assert decision.quotes == ()
+
+
+def _each_side_quoted_or_skipped_once(
+    inp: QuoteInput, p: QuoteParams, decision: QuoteDecision, bids: list[TargetQuote], asks: list[TargetQuote]
+) -> None:
+    for side, quoted in (("bid", bids), ("ask", asks)):
+        skips = [s for s in decision.skipped if s.side == side]
+        assert len(skips) == (0 if quoted else 1)  # each side quoted or skipped, exactly once
+        assert len(quoted) <= p.levels
+    market_level_skip = (
+        decision.mid is None
+        or not ZERO < decision.mid < ONE
+        or not inp.market.accepting_orders
+        or inp.spread_multiplier <= ZERO
+    )
+    for side, why in inp.blocked:  # a blocked side is never quoted, and says why unless the market did
+        assert decision.skip_reason(side) == (why if not market_level_skip else decision.skipped[0].reason)
+
+
+def _a_valid_post_only_order(inp: QuoteInput, q: TargetQuote) -> None:
+    """On the tick, inside (0, 1), at least the market minimum, the right token, never reaching the
+    other side of the book (dust included)."""
+    mkt, tick = inp.market, inp.market.tick_size
+    assert q.yes_price % tick == ZERO and q.price % tick == ZERO
+    assert tick <= q.yes_price <= ONE - tick
+    assert q.price == (q.yes_price if q.token_id == mkt.yes_token else ONE - q.yes_price)
+    assert q.size > ZERO and q.size >= mkt.min_order_size
+    assert q.size == q.size.quantize(D("0.01"))
+    if q.side == "bid":
+        assert q.token_id == (mkt.yes_token if q.order_side is Side.BUY else mkt.no_token)
+        for other in (inp.best_ask, inp.touch_ask):
+            assert other is None or q.yes_price < other
+    else:
+        assert q.token_id == (mkt.yes_token if q.order_side is Side.SELL else mkt.no_token)
+        for other in (inp.best_bid, inp.touch_bid):
+            assert other is None or q.yes_price > other
 
 
 def test_band_fitting_alone_pulls_the_price_but_never_raises_the_size() -> None:
@@ -1094,6 +1101,8 @@ def seen_from_no(inp: QuoteInput) -> QuoteInput:
         best_ask=_flip(inp.best_bid),
         best_bid_size=inp.best_ask_size,
         best_ask_size=inp.best_bid_size,
+        touch_bid=_flip(inp.touch_ask),
+        touch_ask=_flip(inp.touch_bid),
         yes_position=inp.no_position,
         no_position=inp.yes_position,
         sellable_yes=inp.sellable_no,

@@ -419,13 +419,7 @@ class ExchangeApi:
 
     def _parse_order(self, envelope: Any, key: ApiKey) -> OrderRequest:
         """Check a POST /order envelope the way §13.2 lists and turn it into an OrderRequest."""
-        if not isinstance(envelope, dict) or not isinstance(envelope.get("order"), dict):
-            raise ExchangeRejection("Invalid order payload")
-        wire = envelope["order"]
-        if V1_ONLY_KEYS & wire.keys() or not {"timestamp", "metadata", "builder"} <= wire.keys():
-            raise ExchangeRejection("order_version_mismatch")
-        if not wire.keys() >= V2_ORDER_KEYS:
-            raise ExchangeRejection("Invalid order payload")
+        wire = _v2_order(envelope)
         try:
             order_type = OrderType(str(envelope.get("orderType", "GTC")))
             side = Side(str(wire["side"]))
@@ -1019,3 +1013,16 @@ def build_app(state: ServerState) -> Starlette:
         Middleware(FaultMiddleware, state=state),
     ]
     return Starlette(routes=routes, middleware=middleware)
+
+
+def _v2_order(envelope: Any) -> dict[str, Any]:
+    """The signed order of a POST /order envelope, if it has the V2 shape (§13.2: a V1 order is an
+    `order_version_mismatch`, anything else malformed an `Invalid order payload`)."""
+    if not isinstance(envelope, dict) or not isinstance(envelope.get("order"), dict):
+        raise ExchangeRejection("Invalid order payload")
+    wire: dict[str, Any] = envelope["order"]
+    if V1_ONLY_KEYS & wire.keys() or not {"timestamp", "metadata", "builder"} <= wire.keys():
+        raise ExchangeRejection("order_version_mismatch")
+    if not wire.keys() >= V2_ORDER_KEYS:
+        raise ExchangeRejection("Invalid order payload")
+    return wire

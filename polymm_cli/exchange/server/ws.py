@@ -74,7 +74,12 @@ class WsHub:
             self._to_market(event.token_id, render.ws_last_trade(event))
         elif isinstance(event, TickSizeEvent):
             self._to_market(event.token_id, render.ws_tick_size_change(event))
-        elif isinstance(event, OrderEvent):
+        else:
+            self._to_users(event)
+
+    def _to_users(self, event: ExchangeEvent) -> None:
+        """An order or trade event, to the user channels of the accounts it concerns."""
+        if isinstance(event, OrderEvent):
             message = render.ws_order(event)
             for conn in self._user_conns(event.order.market):
                 if conn.api_key == event.order.owner:
