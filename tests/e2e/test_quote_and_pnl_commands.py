@@ -230,6 +230,25 @@ def test_reward_fitting_is_reported_and_applies_only_where_the_user_let_it() -> 
     assert opted_in["reward_fit"] == "band"
 
 
+def market_045_055_with_our_bid_at_054(server: ExchangeThread) -> ClobClient:
+    """Another wallet makes FED 0.45 / 0.55 (100 each); our local wallet (created and funded by a
+    first `polymm quote`) rests a 10-share bid at 0.54. Returns our wallet's client."""
+    other = ClobClient(host=server.url, chain_id=137, key=throwaway_key("mark-maker"))
+    other.set_api_creds(other.create_or_derive_api_key())
+    server.call(server.server.exchange.fund, other.get_address(), Decimal(1000))
+    server.call(server.server.exchange.split, other.get_address(), FED.condition_id, Decimal(200))
+    for price, side in (("0.45", "BUY"), ("0.55", "SELL")):
+        other.create_and_post_order(
+            OrderArgsV2(token_id=FED.yes_token, price=float(price), size=100, side=side)
+        )
+    first = polymm("quote", FED.slug, "--exchange-url", server.url)
+    assert first.returncode == 0, first.stderr
+    we = ClobClient(host=server.url, chain_id=137, key=(data_dir() / LOCAL_KEY_FILE).read_text().strip())
+    we.set_api_creds(we.create_or_derive_api_key())
+    we.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.54, size=10, side="BUY"))
+    return we
+
+
 def test_pnl_marks_to_the_book_without_our_own_quotes_as_the_running_engine_does() -> None:
     """10 YES bought at 0.40; the market is 0.45 / 0.55 and our own bid rests at 0.54. The mark is
     0.50 (our bid is not the market), so unrealised P&L is +1.00, not +1.45: the same mark as the
@@ -237,20 +256,7 @@ def test_pnl_marks_to_the_book_without_our_own_quotes_as_the_running_engine_does
     # Arrange: a quiet exchange, another wallet's book, our wallet's bid and our recorded fill
     data_dir().mkdir(parents=True)
     with ExchangeThread(ExchangeConfig(flow=False)) as server:
-        other = ClobClient(host=server.url, chain_id=137, key=throwaway_key("mark-maker"))
-        other.set_api_creds(other.create_or_derive_api_key())
-        server.call(server.server.exchange.fund, other.get_address(), Decimal(1000))
-        server.call(server.server.exchange.split, other.get_address(), FED.condition_id, Decimal(200))
-        for price, side in (("0.45", "BUY"), ("0.55", "SELL")):
-            other.create_and_post_order(
-                OrderArgsV2(token_id=FED.yes_token, price=float(price), size=100, side=side)
-            )
-        ours = polymm("quote", FED.slug, "--exchange-url", server.url)  # creates and funds our wallet
-        assert ours.returncode == 0, ours.stderr
-        key = (data_dir() / LOCAL_KEY_FILE).read_text().strip()
-        we = ClobClient(host=server.url, chain_id=137, key=key)
-        we.set_api_creds(we.create_or_derive_api_key())
-        we.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.54, size=10, side="BUY"))
+        we = market_045_055_with_our_bid_at_054(server)
         with Ledger.open(data_dir(), account=Account("local", we.get_address())) as ledger:
             ledger.record_fill(fed_fill("bought-at-0.40", "10"))
 
@@ -269,19 +275,7 @@ def test_quote_reads_the_book_without_our_own_orders_as_the_running_engine_does(
     # Arrange
     data_dir().mkdir(parents=True)
     with ExchangeThread(ExchangeConfig(flow=False)) as server:
-        other = ClobClient(host=server.url, chain_id=137, key=throwaway_key("quote-maker"))
-        other.set_api_creds(other.create_or_derive_api_key())
-        server.call(server.server.exchange.fund, other.get_address(), Decimal(1000))
-        server.call(server.server.exchange.split, other.get_address(), FED.condition_id, Decimal(200))
-        for price, side in (("0.45", "BUY"), ("0.55", "SELL")):
-            other.create_and_post_order(
-                OrderArgsV2(token_id=FED.yes_token, price=float(price), size=100, side=side)
-            )
-        first = polymm("quote", FED.slug, "--exchange-url", server.url)  # creates and funds our wallet
-        assert first.returncode == 0, first.stderr
-        we = ClobClient(host=server.url, chain_id=137, key=(data_dir() / LOCAL_KEY_FILE).read_text().strip())
-        we.set_api_creds(we.create_or_derive_api_key())
-        we.create_and_post_order(OrderArgsV2(token_id=FED.yes_token, price=0.54, size=10, side="BUY"))
+        market_045_055_with_our_bid_at_054(server)
 
         # Act
         result = polymm("quote", FED.slug, "--spread", "0.04", "--json", "--exchange-url", server.url)
