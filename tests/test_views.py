@@ -43,6 +43,7 @@ def line_with(text: str, screen: str) -> str:
 
 def quoting_snapshot() -> EngineSnapshot:
     """Quoting FED around 0.50: our YES bid at 0.48 and our ask as a NO bid at 0.48 (YES 0.52)."""
+    # Long on purpose: one literal snapshot, every field the dashboard draws, readable in one place.
     market = MarketSnapshot(
         market=FED,
         bids=(PriceLevel(D("0.49"), D("120")), PriceLevel(D("0.48"), D("25"))),

@@ -26,6 +26,7 @@ RUN_SECONDS = 10
 async def test_cancel_all_from_a_second_process_pulls_every_quote_for_good_and_the_run_ends_halted() -> None:
     """The run is made calm so its quotes hold still: a large requote threshold and almost no takers
     (POLYMM_EXCHANGE_TAKER_RATE=0.01); what is under test is the kill switch, not the quoting."""
+    # Long on purpose: one journey end to end (arrange, act, assert); split, its order would be hidden.
     # Arrange: a run that is quoting (its exchange published in the data dir)
     run = start_polymm(
         "run",

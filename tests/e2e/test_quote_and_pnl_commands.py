@@ -140,6 +140,7 @@ def test_pnl_shows_the_current_venue_and_wallet_and_all_shows_every_account_apar
     """One ledger, three accounts with a FED fill each: the data dir's local wallet (10 YES), the
     same key's wallet on Polymarket (20 YES) and a demo wallet (30 YES). `pnl` is the first alone;
     `pnl --all` shows each, never a sum."""
+    # Long on purpose: one journey end to end (arrange, act, assert); split, its order would be hidden.
     # Arrange
     key = throwaway_key("e2e:pnl-accounts")
     data_dir().mkdir(parents=True)

@@ -97,6 +97,7 @@ async def until(condition: Callable[[], bool], timeout: float, what: str) -> Non
 async def test_fills_made_while_the_websocket_is_down_are_resynced_into_the_ledger_exactly_once(
     exchange: ExchangeThread, tmp_path: Path
 ) -> None:
+    # Long on purpose: one journey end to end (arrange, act, assert); split, its order would be hidden.
     async with (
         account(exchange, "maker") as maker,
         account(exchange, "taker") as taker,

@@ -28,6 +28,7 @@ def test_a_20_second_headless_run_quotes_gets_fills_and_pnl_agrees_with_the_exch
 
     POLYMM_EXCHANGE_TAKER_RATE=120 (takers per minute per market in the run's in-process exchange,
     default 30) so that 20 s reliably bring fills."""
+    # Long on purpose: one journey end to end (arrange, act, assert); split, its order would be hidden.
     # Act: the run
     run = polymm(
         "run",

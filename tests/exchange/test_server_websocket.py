@@ -110,6 +110,7 @@ def summary(event: dict[str, Any]) -> tuple[Any, ...]:
 async def test_market_and_user_channels_follow_an_order_through_its_life(
     fresh_exchange: ExchangeThread,
 ) -> None:
+    # Long on purpose: one journey end to end (arrange, act, assert); split, its order would be hidden.
     maker = trader(fresh_exchange, "ws-maker")
     taker = trader(fresh_exchange, "ws-taker")
     market = await market_feed(fresh_exchange, [FED.yes_token, FED.no_token])
