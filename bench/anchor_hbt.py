@@ -1,0 +1,456 @@
+"""The anchor's side of the validation: polymm market events -> hftbacktest's event array, and a
+fixed-spread market maker written as a numba strategy for hftbacktest (2.4, PyPI).
+
+The converter keeps ONE token's book, the YES token's (the book polymm quotes and matches against):
+- a YES `BookSnapshot` clears the book (DEPTH_CLEAR_EVENT) and sets every level (DEPTH_SNAPSHOT_EVENT);
+- each YES `LevelUpdate` is a DEPTH_EVENT with the level's new total (BUY = bid side, SELL = ask side);
+- NO-token book data is used only for a market without any YES book data: mirrored, a NO bid at p is a
+  YES ask at 1 - p (as polymm's fill simulator does);
+- a `LastTrade` is a TRADE_EVENT flagged with the taker's side; a NO trade at p is a YES trade at 1 - p
+  with the other side (a taker buying NO sells YES);
+- times: the exchange sees an event when it was received (`exch_ts` = recv_ts: polymm's simulator matches
+  there too) and the strategy `market_data_ns` later (`local_ts`), in nanoseconds. The venue's own
+  timestamp is not used: it has millisecond steps and runs backwards in captures.
+
+The strategy is polymm's quoter with every optional rule off (no skew, microprice, regime rule, reward
+fitting, dust or trust rule), so the two can be compared fill for fill: bid = mid - spread/2 rounded down,
+ask = mid + spread/2 rounded up, clamped to [tick, 1 - tick] and one tick short of the other side's best
+(post-only); a side at the position limit is not quoted and a size is cut so one fill cannot pass it; a
+size below the market minimum is not quoted. Which order carries a side follows polymm too (the ask
+SELLs held YES when that covers the minimum, else BUYs NO; the bid the mirror), because polymm replaces an
+order whose carrier changed. A live order is kept while its price is the target's and its remaining size
+is within 20% under the target's (reconcile's tolerance), else cancelled and replaced: the cancels go
+out, take `entry_ns`, then the places, which take `entry_ns` to rest (responses take no time), the
+order of polymm's engine. A decision is made at each feed burst (all rows with one local time) and at
+each fill, and again right after acting, as polymm's engine does.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any, Protocol
+
+import numpy as np
+from hftbacktest import BUY_EVENT as HBT_BUY
+from hftbacktest import (
+    DEPTH_CLEAR_EVENT,
+    DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
+    EXCH_EVENT,
+    GTX,
+    LIMIT,
+    LOCAL_EVENT,
+    TRADE_EVENT,
+    BacktestAsset,
+    HashMapMarketDepthBacktest,
+)
+from hftbacktest import SELL_EVENT as HBT_SELL
+from hftbacktest.binding import event_dtype
+from numba import njit
+
+from polymm_cli.model import ONE, Market, Side
+from polymm_cli.venues.base import BookSnapshot, LastTrade, PriceChange
+
+BOTH = EXCH_EVENT | LOCAL_EVENT
+NS = 1_000_000_000
+_WAIT_NS = 60 * NS  # wait_next_feed's timeout: a quiet minute is not the end of the data
+
+
+class ReplayItemLike(Protocol):
+    """What the converter reads from a recording (backtest.recording.ReplayItem has these)."""
+
+    @property
+    def recv_ts(self) -> float: ...
+    @property
+    def event(self) -> Any: ...
+    @property
+    def gap(self) -> str | None: ...
+
+
+@dataclass(frozen=True)
+class Feed:
+    """The hftbacktest input for one market: the event rows and when quoting is allowed.
+
+    `windows`: [start_ns, end_ns) local times at which the market's book is known (from a book snapshot
+    of either token, at least `warmup_ns` after the recording's first event, until a gap)."""
+
+    rows: np.ndarray[Any, Any]
+    windows: np.ndarray[Any, Any]
+    first_ns: int
+    last_ns: int
+
+
+@dataclass
+class _Builder:
+    market: Market
+    md_ns: int
+    mirror_no: bool  # no YES book data in the recording: use the NO book, mirrored
+    rows: list[tuple[int, int, int, float, float]]
+    last_ns: int = 0
+
+    def add(self, ev: int, ts: int, px: Decimal | float, qty: Decimal | float) -> None:
+        self.rows.append((ev | BOTH, ts, ts + self.md_ns, float(px), float(qty)))
+
+    def book_side(self, token: str, side: Side) -> tuple[int, bool] | None:
+        """The YES-book side flag of a `side` level of `token`, and whether its price is mirrored."""
+        if token == self.market.yes_token and not self.mirror_no:
+            return (HBT_BUY if side is Side.BUY else HBT_SELL), False
+        if token == self.market.no_token and self.mirror_no:
+            return (HBT_SELL if side is Side.BUY else HBT_BUY), True
+        return None
+
+    def snapshot(self, ts: int, snap: BookSnapshot) -> None:
+        for levels, side in ((snap.bids, Side.BUY), (snap.asks, Side.SELL)):
+            flag = self.book_side(snap.token_id, side)
+            if flag is None:
+                return
+            if side is Side.BUY:
+                self.add(DEPTH_CLEAR_EVENT, ts, 0.0, 0.0)
+            for level in levels:
+                px = ONE - level.price if flag[1] else level.price
+                self.add(DEPTH_SNAPSHOT_EVENT | flag[0], ts, px, level.size)
+
+    def changes(self, ts: int, change: PriceChange) -> None:
+        for u in change.updates:
+            flag = self.book_side(u.token_id, u.side)
+            if flag is not None:
+                self.add(DEPTH_EVENT | flag[0], ts, ONE - u.price if flag[1] else u.price, u.size)
+
+    def trade(self, ts: int, trade: LastTrade) -> None:
+        if trade.token_id not in self.market.tokens:
+            return
+        taker_buys_yes = (trade.taker_side is Side.BUY) == (trade.token_id == self.market.yes_token)
+        px = self.market.yes_price(trade.token_id, trade.price)
+        self.add(TRADE_EVENT | (HBT_BUY if taker_buys_yes else HBT_SELL), ts, px, trade.size)
+
+
+def _has_yes_book(items: list[ReplayItemLike], market: Market) -> bool:
+    for item in items:
+        ev = item.event
+        if isinstance(ev, BookSnapshot) and ev.token_id == market.yes_token:
+            return True
+        if isinstance(ev, PriceChange) and any(u.token_id == market.yes_token for u in ev.updates):
+            return True
+    return False
+
+
+def to_feed(
+    source: Iterable[ReplayItemLike], market: Market, *, market_data_s: float, warmup_s: float = 0.0
+) -> Feed:
+    """hftbacktest's rows for `market` from a recording's items (see the module docstring)."""
+    items = list(source)
+    md_ns = round(market_data_s * NS)
+    b = _Builder(market, md_ns, not _has_yes_book(items, market), [])
+    windows: list[list[int]] = []
+    first: int | None = None
+    for item in items:
+        ts = max(round(item.recv_ts * NS), b.last_ns)  # monotonic, as both processors need
+        b.last_ns = ts
+        first = ts if first is None else first
+        if item.gap is not None:
+            if windows and windows[-1][1] < 0:
+                windows[-1][1] = ts + md_ns
+            continue
+        ev = item.event
+        if isinstance(ev, BookSnapshot) and ev.token_id in market.tokens:
+            b.snapshot(ts, ev)
+            if not windows or windows[-1][1] >= 0:
+                windows.append([max(ts, first + round(warmup_s * NS)) + md_ns, -1])
+        elif isinstance(ev, PriceChange):
+            b.changes(ts, ev)
+        elif isinstance(ev, LastTrade):
+            b.trade(ts, ev)
+    for w in windows:
+        w[1] = w[1] if w[1] >= 0 else 2**62
+    rows = np.zeros(len(b.rows), dtype=event_dtype)
+    if b.rows:
+        ev_, exch, local, px, qty = zip(*b.rows, strict=True)
+        rows["ev"], rows["exch_ts"], rows["local_ts"], rows["px"], rows["qty"] = ev_, exch, local, px, qty
+    win = np.array(windows, dtype=np.int64).reshape(-1, 2)
+    return Feed(rows=rows, windows=win, first_ns=first or 0, last_ns=b.last_ns)
+
+
+# -- the strategy -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class StrategyParams:
+    tick: Decimal
+    spread: Decimal
+    size: Decimal
+    position_limit: Decimal
+    min_size: Decimal
+    size_fraction: Decimal = Decimal("0.2")
+    entry_s: float = 0.0  # order entry and cancel latency (constant); responses take no time
+
+    def array(self) -> np.ndarray[Any, Any]:
+        half_ticks = self.spread / 2 / self.tick
+        return np.array(
+            [
+                float(self.tick),
+                float(half_ticks),
+                float(self.size),
+                float(self.position_limit),
+                float(self.min_size),
+                float(self.size_fraction),
+                float(round(self.entry_s * NS)),
+                float(round(1 / self.tick)),
+            ],
+            dtype=np.float64,
+        )
+
+
+# params layout
+P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS = range(8)
+# tracked orders: one row per order we placed and have not seen closed
+T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE = range(5)
+# targets: one row per side (0 = bid, 1 = ask)
+G_ON, G_TICK, G_SIZE, G_SELL, G_CLAMPED = range(5)
+# stats out
+S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION, S_BALANCE, S_FEE, S_TRADES, S_VOLUME = range(9)
+_NEW, _PARTIAL, _NONE = 1, 5, 0
+_BIG = 1 << 62
+
+
+@njit(cache=True)
+def _floor2(x: float) -> float:
+    return math.floor(x * 100.0 + 1e-7) / 100.0
+
+
+@njit
+def _sync(hbt: Any, trk: Any, hold: Any) -> None:
+    """Apply the fills of our tracked orders to YES/NO holdings; forget the orders that closed."""
+    orders = hbt.orders(0)
+    for i in range(trk.shape[0]):
+        oid = int(trk[i, T_ID])
+        if oid == 0:
+            continue
+        o = orders.get(oid)
+        if o is None:
+            trk[i, T_ID] = 0
+            continue
+        filled = trk[i, T_LEAVES] - o.leaves_qty
+        if filled > 1e-9:
+            _apply_fill(trk[i, T_SIDE], trk[i, T_SELL], filled, hold)
+            trk[i, T_LEAVES] = o.leaves_qty
+        if o.req == _NONE and o.status != _NEW and o.status != _PARTIAL:
+            trk[i, T_ID] = 0
+    hbt.clear_inactive_orders(0)
+
+
+@njit(cache=True)
+def _apply_fill(side: float, sell: float, qty: float, hold: Any) -> None:
+    """hold = [YES, NO]: a bid fill BUYs YES or SELLs NO, an ask fill SELLs YES or BUYs NO."""
+    if side > 0:
+        if sell > 0:
+            hold[1] -= qty
+        else:
+            hold[0] += qty
+    elif sell > 0:
+        hold[0] -= qty
+    else:
+        hold[1] += qty
+
+
+@njit(cache=True)
+def _price_side(k: int, bb: int, ba: int, p: Any, tgt: Any) -> None:
+    """One side's price (ticks): the mid -/+ half the spread rounded out (bid down, ask up), clamped
+    to [tick, 1 - tick], then one tick short of the other side's best (post-only) if it reaches it."""
+    n = p[P_NTICKS]
+    mid = (bb + ba) / 2.0
+    price = math.floor(mid - p[P_HALF] + 1e-9) if k == 0 else math.ceil(mid + p[P_HALF] - 1e-9)
+    if price < 1 or price > n - 1:
+        price = min(max(price, 1.0), n - 1.0)
+        tgt[k, G_CLAMPED] = 1.0
+    if (k == 0 and price >= ba) or (k == 1 and price <= bb):
+        price = ba - 1.0 if k == 0 else bb + 1.0
+        tgt[k, G_CLAMPED] = 1.0
+        if price < 1 or price > n - 1:
+            tgt[k, G_ON] = 0.0
+    tgt[k, G_TICK] = price
+
+
+@njit(cache=True)
+def _size_side(k: int, e: float, hold: Any, p: Any, tgt: Any) -> None:
+    """One side's size and carrier: the limit room, inventory held (SELL it when it covers the
+    minimum, never more than held), cut to cents, not below the market minimum."""
+    lean = e if k == 0 else -e
+    size = min(p[P_SIZE], p[P_LIMIT] - lean)
+    held = _floor2(hold[1] if k == 0 else hold[0])
+    sell = held > 0 and held >= p[P_MIN] - 1e-9
+    if sell and held < size:
+        size = held
+    size = _floor2(size)
+    tgt[k, G_SIZE] = size
+    tgt[k, G_SELL] = 1.0 if sell else 0.0
+    if size <= 0 or size < p[P_MIN] - 1e-9:
+        tgt[k, G_ON] = 0.0
+
+
+@njit
+def _targets(hbt: Any, hold: Any, p: Any, allowed: bool, tgt: Any) -> None:
+    tgt[:, :] = 0.0
+    depth = hbt.depth(0)
+    bb, ba = depth.best_bid_tick, depth.best_ask_tick
+    if not allowed or bb <= -_BIG or ba >= _BIG or bb >= ba or bb + ba <= 0 or bb + ba >= 2 * p[P_NTICKS]:
+        return
+    e = hold[0] - hold[1]
+    for k in range(2):
+        if (e if k == 0 else -e) < p[P_LIMIT]:  # at the limit: no quote that adds to it
+            tgt[k, G_ON] = 1.0
+            _price_side(k, bb, ba, p, tgt)
+    if tgt[0, G_ON] > 0 and tgt[1, G_ON] > 0 and tgt[0, G_TICK] >= tgt[1, G_TICK]:
+        tgt[0 if tgt[0, G_CLAMPED] > 0 else 1, G_ON] = 0.0  # only a clamp can cross us: it yields
+    for k in range(2):
+        if tgt[k, G_ON] > 0:
+            _size_side(k, e, hold, p, tgt)
+
+
+@njit(cache=True)
+def _matches(row: Any, tgt: Any, k: int, frac: float) -> bool:
+    if tgt[k, G_ON] <= 0 or row[T_SELL] != tgt[k, G_SELL] or row[T_PRICE] != tgt[k, G_TICK]:
+        return False
+    size: float = tgt[k, G_SIZE]
+    leaves: float = row[T_LEAVES]
+    return size * (1.0 - frac) - 1e-9 <= leaves <= size + 1e-9
+
+
+@njit
+def _cancel_stale(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any) -> int:
+    """Cancel every live order no target keeps; mark in `kept` the sides a live order stands for."""
+    n = 0
+    kept[:] = 0
+    for i in range(trk.shape[0]):
+        if trk[i, T_ID] == 0:
+            continue
+        k = 0 if trk[i, T_SIDE] > 0 else 1
+        if kept[k] == 0 and _matches(trk[i], tgt, k, p[P_FRAC]):
+            kept[k] = 1
+        else:
+            hbt.cancel(0, int(trk[i, T_ID]), False)
+            n += 1
+    return n
+
+
+@njit
+def _place(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int:
+    """Place the targets no live order stands for (post-only limit orders); the next free id."""
+    for k in range(2):
+        if tgt[k, G_ON] <= 0 or kept[k] > 0:
+            continue
+        price = tgt[k, G_TICK] * p[P_TICK]
+        if k == 0:
+            hbt.submit_buy_order(0, next_id, price, tgt[k, G_SIZE], GTX, LIMIT, False)
+        else:
+            hbt.submit_sell_order(0, next_id, price, tgt[k, G_SIZE], GTX, LIMIT, False)
+        for i in range(trk.shape[0]):
+            if trk[i, T_ID] == 0:
+                trk[i, T_ID], trk[i, T_SIDE], trk[i, T_SELL] = next_id, 1.0 - 2.0 * k, tgt[k, G_SELL]
+                trk[i, T_LEAVES], trk[i, T_PRICE] = tgt[k, G_SIZE], tgt[k, G_TICK]
+                break
+        next_id += 1
+    return next_id
+
+
+@njit(cache=True)
+def _allowed(now: int, windows: Any) -> bool:
+    for i in range(windows.shape[0]):  # noqa: SIM110 (numba compiles no generator for any())
+        if windows[i, 0] <= now < windows[i, 1]:
+            return True
+    return False
+
+
+@njit
+def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, next_id: int) -> int:
+    """One decision: targets, cancels (then wait), places (then wait). The next free order id, negated
+    when nothing was done."""
+    tgt = np.zeros((2, 5))
+    kept = np.zeros(2, dtype=np.int64)
+    _sync(hbt, trk, hold)
+    _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows), tgt)
+    stats[S_DECISIONS] += 1
+    cancels = _cancel_stale(hbt, trk, tgt, p, kept)
+    if cancels > 0:
+        stats[S_CANCELLED] += cancels
+        hbt.elapse(int(p[P_ENTRY]))
+        _sync(hbt, trk, hold)
+    places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
+    if places > 0:
+        next_id = _place(hbt, trk, tgt, p, kept, next_id)
+        stats[S_PLACED] += places
+        hbt.elapse(int(p[P_ENTRY]))
+    return next_id if cancels + places > 0 else -next_id
+
+
+@njit
+def _run(hbt: Any, p: Any, windows: Any, stats: Any) -> None:
+    trk = np.zeros((16, 5))
+    hold = np.zeros(2)
+    next_id = 1
+    while True:
+        r = hbt.wait_next_feed(True, _WAIT_NS)
+        if r == 1:
+            break
+        while True:  # decide again right after acting: the world moved while we waited
+            nxt = _decide(hbt, trk, hold, p, windows, stats, next_id)
+            if nxt < 0:
+                next_id = -nxt
+                break
+            next_id = nxt
+    _sync(hbt, trk, hold)
+    _final_stats(hbt, stats)
+
+
+@njit
+def _final_stats(hbt: Any, stats: Any) -> None:
+    depth = hbt.depth(0)
+    sv = hbt.state_values(0)
+    stats[S_MID] = (depth.best_bid + depth.best_ask) / 2.0
+    stats[S_POSITION], stats[S_BALANCE], stats[S_FEE] = sv.position, sv.balance, sv.fee
+    stats[S_TRADES], stats[S_VOLUME] = sv.num_trades, sv.trading_volume
+
+
+@dataclass(frozen=True)
+class AnchorResult:
+    fills: int
+    volume: float  # shares filled
+    pnl: float  # pUSD: cash + position x final mid - fees
+    position: float  # net YES shares at the end
+    mid: float  # the final mid the position is marked at
+    placed: int
+    cancelled: int
+    decisions: int
+
+
+def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse") -> AnchorResult:
+    """The fixed-spread strategy on `feed` in hftbacktest: risk-averse queue (or `power2`: the power-2
+    probabilistic queue), partial fills, constant order latency, no fees (makers pay none)."""
+    asset = (
+        BacktestAsset()
+        .data(feed.rows)
+        .linear_asset(1.0)
+        .constant_latency(round(params.entry_s * NS), 0)
+        .partial_fill_exchange()
+        .trading_value_fee_model(0.0, 0.0)
+        .tick_size(float(params.tick))
+        .lot_size(0.000001)
+        .last_trades_capacity(0)
+    )
+    asset = asset.risk_adverse_queue_model() if queue == "risk_averse" else asset.power_prob_queue_model(2.0)
+    hbt = HashMapMarketDepthBacktest([asset])
+    stats = np.zeros(9)
+    _run(hbt, params.array(), feed.windows, stats)
+    hbt.close()
+    return AnchorResult(
+        fills=int(stats[S_TRADES]),
+        volume=float(stats[S_VOLUME]),
+        pnl=float(stats[S_BALANCE] + stats[S_POSITION] * stats[S_MID] - stats[S_FEE]),
+        position=float(stats[S_POSITION]),
+        mid=float(stats[S_MID]),
+        placed=int(stats[S_PLACED]),
+        cancelled=int(stats[S_CANCELLED]),
+        decisions=int(stats[S_DECISIONS]),
+    )
