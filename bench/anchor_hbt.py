@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -57,25 +57,26 @@ from polymm_cli.venues.base import BookSnapshot, LastTrade, PriceChange
 BOTH = EXCH_EVENT | LOCAL_EVENT
 NS = 1_000_000_000
 _WAIT_NS = 60 * NS  # wait_next_feed's timeout: a quiet minute is not the end of the data
+_BIG = 1 << 62
 
 
-class ReplayItemLike(Protocol):
-    """What the converter reads from a recording (backtest.recording.ReplayItem has these)."""
+class TimedLike(Protocol):
+    """One item of the replay's timeline (backtest.replay.monotone yields these): the exchange time
+    `at` (seconds), the event with its delivery time in `recv_ts`, or a gap."""
 
     @property
-    def recv_ts(self) -> float: ...
+    def at(self) -> float: ...
     @property
     def event(self) -> Any: ...
     @property
-    def gap(self) -> str | None: ...
+    def gap(self) -> str: ...
 
 
 @dataclass(frozen=True)
 class Feed:
     """The hftbacktest input for one market: the event rows and when quoting is allowed.
 
-    `windows`: [start_ns, end_ns) local times at which the market's book is known (from a book snapshot
-    of either token, at least `warmup_ns` after the recording's first event, until a gap)."""
+    `windows`: [start_ns, end_ns) local times in which polymm's engine would quote."""
 
     rows: np.ndarray[Any, Any]
     windows: np.ndarray[Any, Any]
@@ -86,13 +87,28 @@ class Feed:
 @dataclass
 class _Builder:
     market: Market
-    md_ns: int
     mirror_no: bool  # no YES book data in the recording: use the NO book, mirrored
     rows: list[tuple[int, int, int, float, float]]
-    last_ns: int = 0
+    windows: list[list[int]] = field(default_factory=list)  # [start, end): end -1 = still open
+    exch: int = 0  # the current item's exchange and local times (ns)
+    local: int = 0
 
-    def add(self, ev: int, ts: int, px: Decimal | float, qty: Decimal | float) -> None:
-        self.rows.append((ev | BOTH, ts, ts + self.md_ns, float(px), float(qty)))
+    def event(self, ev: Any) -> None:
+        """One timeline item's rows; a gap closes the quoting window, a book snapshot reopens it."""
+        if ev is None:
+            if self.windows[-1][1] < 0:
+                self.windows[-1][1] = self.local
+        elif isinstance(ev, BookSnapshot):
+            if ev.token_id in self.market.tokens and self.windows[-1][1] >= 0:
+                self.windows.append([self.local, -1])
+            self.snapshot(ev)
+        elif isinstance(ev, PriceChange):
+            self.changes(ev)
+        elif isinstance(ev, LastTrade):
+            self.trade(ev)
+
+    def add(self, ev: int, px: Decimal | float, qty: Decimal | float) -> None:
+        self.rows.append((ev | BOTH, self.exch, self.local, float(px), float(qty)))
 
     def book_side(self, token: str, side: Side) -> tuple[int, bool] | None:
         """The YES-book side flag of a `side` level of `token`, and whether its price is mirrored."""
@@ -102,32 +118,32 @@ class _Builder:
             return (HBT_SELL if side is Side.BUY else HBT_BUY), True
         return None
 
-    def snapshot(self, ts: int, snap: BookSnapshot) -> None:
+    def snapshot(self, snap: BookSnapshot) -> None:
         for levels, side in ((snap.bids, Side.BUY), (snap.asks, Side.SELL)):
             flag = self.book_side(snap.token_id, side)
             if flag is None:
                 return
             if side is Side.BUY:
-                self.add(DEPTH_CLEAR_EVENT, ts, 0.0, 0.0)
+                self.add(DEPTH_CLEAR_EVENT, 0.0, 0.0)
             for level in levels:
                 px = ONE - level.price if flag[1] else level.price
-                self.add(DEPTH_SNAPSHOT_EVENT | flag[0], ts, px, level.size)
+                self.add(DEPTH_SNAPSHOT_EVENT | flag[0], px, level.size)
 
-    def changes(self, ts: int, change: PriceChange) -> None:
+    def changes(self, change: PriceChange) -> None:
         for u in change.updates:
             flag = self.book_side(u.token_id, u.side)
             if flag is not None:
-                self.add(DEPTH_EVENT | flag[0], ts, ONE - u.price if flag[1] else u.price, u.size)
+                self.add(DEPTH_EVENT | flag[0], ONE - u.price if flag[1] else u.price, u.size)
 
-    def trade(self, ts: int, trade: LastTrade) -> None:
+    def trade(self, trade: LastTrade) -> None:
         if trade.token_id not in self.market.tokens:
             return
         taker_buys_yes = (trade.taker_side is Side.BUY) == (trade.token_id == self.market.yes_token)
         px = self.market.yes_price(trade.token_id, trade.price)
-        self.add(TRADE_EVENT | (HBT_BUY if taker_buys_yes else HBT_SELL), ts, px, trade.size)
+        self.add(TRADE_EVENT | (HBT_BUY if taker_buys_yes else HBT_SELL), px, trade.size)
 
 
-def _has_yes_book(items: list[ReplayItemLike], market: Market) -> bool:
+def _has_yes_book(items: list[TimedLike], market: Market) -> bool:
     for item in items:
         ev = item.event
         if isinstance(ev, BookSnapshot) and ev.token_id == market.yes_token:
@@ -137,40 +153,27 @@ def _has_yes_book(items: list[ReplayItemLike], market: Market) -> bool:
     return False
 
 
-def to_feed(
-    source: Iterable[ReplayItemLike], market: Market, *, market_data_s: float, warmup_s: float = 0.0
-) -> Feed:
-    """hftbacktest's rows for `market` from a recording's items (see the module docstring)."""
-    items = list(source)
-    md_ns = round(market_data_s * NS)
-    b = _Builder(market, md_ns, not _has_yes_book(items, market), [])
-    windows: list[list[int]] = []
-    first: int | None = None
+def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 0.0) -> Feed:
+    """hftbacktest's rows for `market` from the replay's timeline (see the module docstring), and the
+    windows in which polymm's engine may quote: from its start (the last item of the warm-up) until a
+    gap, and again from the next book snapshot of the market."""
+    items = list(timeline)
+    b = _Builder(market, not _has_yes_book(items, market), [])
+    warm_until = items[0].at + warmup_s if items else 0.0
     for item in items:
-        ts = max(round(item.recv_ts * NS), b.last_ns)  # monotonic, as both processors need
-        b.last_ns = ts
-        first = ts if first is None else first
-        if item.gap is not None:
-            if windows and windows[-1][1] < 0:
-                windows[-1][1] = ts + md_ns
-            continue
+        b.exch = max(round(item.at * NS), b.exch)  # both processors need monotone times
         ev = item.event
-        if isinstance(ev, BookSnapshot) and ev.token_id in market.tokens:
-            b.snapshot(ts, ev)
-            if not windows or windows[-1][1] >= 0:
-                windows.append([max(ts, first + round(warmup_s * NS)) + md_ns, -1])
-        elif isinstance(ev, PriceChange):
-            b.changes(ts, ev)
-        elif isinstance(ev, LastTrade):
-            b.trade(ts, ev)
-    for w in windows:
-        w[1] = w[1] if w[1] >= 0 else 2**62
+        b.local = max(round(ev.recv_ts * NS), b.local, b.exch) if ev is not None else max(b.local, b.exch)
+        if item.at < warm_until or not b.windows:
+            b.windows[:] = [[b.exch, -1]]  # the engine starts at the last warm-up item
+        b.event(ev)
     rows = np.zeros(len(b.rows), dtype=event_dtype)
     if b.rows:
         ev_, exch, local, px, qty = zip(*b.rows, strict=True)
         rows["ev"], rows["exch_ts"], rows["local_ts"], rows["px"], rows["qty"] = ev_, exch, local, px, qty
-    win = np.array(windows, dtype=np.int64).reshape(-1, 2)
-    return Feed(rows=rows, windows=win, first_ns=first or 0, last_ns=b.last_ns)
+    win = np.array([[s, e if e >= 0 else _BIG] for s, e in b.windows], dtype=np.int64).reshape(-1, 2)
+    first = round(items[0].at * NS) if items else 0
+    return Feed(rows=rows, windows=win, first_ns=first, last_ns=b.exch)
 
 
 # -- the strategy -------------------------------------------------------------------------------
@@ -212,7 +215,6 @@ G_ON, G_TICK, G_SIZE, G_SELL, G_CLAMPED = range(5)
 # stats out
 S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION, S_BALANCE, S_FEE, S_TRADES, S_VOLUME = range(9)
 _NEW, _PARTIAL, _NONE = 1, 5, 0
-_BIG = 1 << 62
 
 
 @njit(cache=True)
