@@ -56,6 +56,13 @@ from polymm_cli.venues.base import BookSnapshot, LastTrade, PriceChange
 
 BOTH = EXCH_EVENT | LOCAL_EVENT
 NS = 1_000_000_000
+
+
+def ns(t: float) -> int:
+    """Seconds -> nanoseconds, to the microsecond: exact for unix times in a float (a nanosecond is not)."""
+    return round(t * 1_000_000) * 1000
+
+
 _WAIT_NS = 60 * NS  # wait_next_feed's timeout: a quiet minute is not the end of the data
 _BIG = 1 << 62
 
@@ -161,9 +168,9 @@ def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 
     b = _Builder(market, not _has_yes_book(items, market), [])
     warm_until = items[0].at + warmup_s if items else 0.0
     for item in items:
-        b.exch = max(round(item.at * NS), b.exch)  # both processors need monotone times
+        b.exch = max(ns(item.at), b.exch)  # both processors need monotone times
         ev = item.event
-        b.local = max(round(ev.recv_ts * NS), b.local, b.exch) if ev is not None else max(b.local, b.exch)
+        b.local = max(ns(ev.recv_ts), b.local, b.exch) if ev is not None else max(b.local, b.exch)
         if item.at < warm_until or not b.windows:
             b.windows[:] = [[b.exch, -1]]  # the engine starts at the last warm-up item
         b.event(ev)
@@ -172,7 +179,7 @@ def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 
         ev_, exch, local, px, qty = zip(*b.rows, strict=True)
         rows["ev"], rows["exch_ts"], rows["local_ts"], rows["px"], rows["qty"] = ev_, exch, local, px, qty
     win = np.array([[s, e if e >= 0 else _BIG] for s, e in b.windows], dtype=np.int64).reshape(-1, 2)
-    first = round(items[0].at * NS) if items else 0
+    first = ns(items[0].at) if items else 0
     return Feed(rows=rows, windows=win, first_ns=first, last_ns=b.exch)
 
 

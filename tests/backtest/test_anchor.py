@@ -1,0 +1,118 @@
+"""The anchor: polymm's events as hftbacktest reads them, and the fixed-spread strategy written for
+hftbacktest (bench/anchor_hbt.py), which bench/bench_anchor.py compares polymm's backtest with."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Any
+
+import numpy as np
+import pytest
+
+pytest.importorskip("hftbacktest", reason="the anchor needs hftbacktest (the dev extra)")
+
+from hftbacktest import BUY_EVENT as HBT_BUY
+from hftbacktest import (
+    DEPTH_CLEAR_EVENT,
+    DEPTH_EVENT,
+    DEPTH_SNAPSHOT_EVENT,
+    EXCH_EVENT,
+    LOCAL_EVENT,
+    TRADE_EVENT,
+)
+from hftbacktest import SELL_EVENT as HBT_SELL
+
+from bench.anchor_hbt import Feed, to_feed
+from polymm_cli.model import Side
+from tests.backtest.sim_events import MARKET, NO, YES, change, levels, snapshot, trade
+
+
+@dataclass(frozen=True)
+class Timed:
+    at: float
+    event: Any
+    gap: str = ""
+
+
+def timeline(*events: Any, md: float = 0.01) -> list[Timed]:
+    """Items one second apart from t = 100, each delivered `md` after its exchange time; None = gap."""
+    out = []
+    for i, ev in enumerate(events):
+        at = 100.0 + i
+        out.append(Timed(at, None, "lost") if ev is None else Timed(at, replace(ev, recv_ts=at + md)))
+    return out
+
+
+def rows(feed: Feed) -> list[tuple[int, int, int, float, float]]:
+    r = feed.rows
+    return [
+        (int(e), int(x), int(loc), round(float(p), 6), float(q))
+        for e, x, loc, p, q in zip(r["ev"], r["exch_ts"], r["local_ts"], r["px"], r["qty"], strict=True)
+    ]
+
+
+S = 1_000_000_000
+BOTH = EXCH_EVENT | LOCAL_EVENT
+
+
+def test_a_yes_book_snapshot_clears_the_book_then_sets_every_level() -> None:
+    snap = snapshot(YES, bids=levels(("0.40", "10"), ("0.41", "20")), asks=levels(("0.45", "30")))
+    feed = to_feed(timeline(snap), MARKET)
+    assert rows(feed) == [
+        (DEPTH_CLEAR_EVENT | BOTH, 100 * S, 100 * S + S // 100, 0.0, 0.0),
+        (DEPTH_SNAPSHOT_EVENT | HBT_BUY | BOTH, 100 * S, 100 * S + S // 100, 0.40, 10.0),
+        (DEPTH_SNAPSHOT_EVENT | HBT_BUY | BOTH, 100 * S, 100 * S + S // 100, 0.41, 20.0),
+        (DEPTH_SNAPSHOT_EVENT | HBT_SELL | BOTH, 100 * S, 100 * S + S // 100, 0.45, 30.0),
+    ]
+    assert feed.rows.dtype.names is not None and "ival" in feed.rows.dtype.names  # hftbacktest's dtype
+
+
+def test_yes_level_updates_are_depth_events_and_no_token_book_data_is_left_out() -> None:
+    feed = to_feed(
+        timeline(
+            change(Side.BUY, "0.42", "15"),
+            change(Side.SELL, "0.46", "0"),
+            change(Side.BUY, "0.55", "99", token=NO),  # the YES book is kept: NO entries only mirror it
+            snapshot(NO, bids=levels(("0.5", "1"))),
+        ),
+        MARKET,
+    )
+    assert [(e, p, q) for e, _, _, p, q in rows(feed)] == [
+        (DEPTH_EVENT | HBT_BUY | BOTH, 0.42, 15.0),
+        (DEPTH_EVENT | HBT_SELL | BOTH, 0.46, 0.0),
+    ]
+
+
+def test_without_any_yes_book_data_the_no_book_is_mirrored() -> None:
+    feed = to_feed(timeline(change(Side.BUY, "0.55", "99", token=NO)), MARKET)
+    assert [(e, p, q) for e, _, _, p, q in rows(feed)] == [(DEPTH_EVENT | HBT_SELL | BOTH, 0.45, 99.0)]
+
+
+def test_a_no_trade_is_a_yes_trade_at_the_complement_with_the_other_taker_side() -> None:
+    feed = to_feed(
+        timeline(trade(Side.BUY, "0.44", "7"), trade(Side.BUY, "0.58", "3", token=NO)),
+        MARKET,
+    )
+    assert [(e, p, q) for e, _, _, p, q in rows(feed)] == [
+        (TRADE_EVENT | HBT_BUY | BOTH, 0.44, 7.0),
+        (TRADE_EVENT | HBT_SELL | BOTH, 0.42, 3.0),  # a taker buying NO sells YES
+    ]
+
+
+def test_times_are_exchange_time_and_delivery_time_in_ns_never_stepping_back() -> None:
+    items = [
+        Timed(100.0, replace(change(Side.BUY, "0.40", "1"), recv_ts=100.25)),
+        Timed(99.5, replace(change(Side.BUY, "0.41", "1"), recv_ts=100.1)),  # steps back: held
+    ]
+    feed = to_feed(items, MARKET)
+    assert [(x, loc) for _, x, loc, _, _ in rows(feed)] == [(100 * S, 100 * S + S // 4)] * 2
+
+
+def test_the_quoting_window_starts_after_the_warm_up_closes_at_a_gap_and_reopens_at_a_snapshot() -> None:
+    book = snapshot(YES, bids=levels(("0.40", "10")), asks=levels(("0.45", "30")))
+    up = change(Side.BUY, "0.41", "5")
+    feed = to_feed(timeline(book, up, up, None, up, book, up), MARKET, warmup_s=1.5)
+    # the engine starts at the last item of the warm-up (t = 101), loses the feed at the gap (103)
+    # and quotes again once a book snapshot came (105, delivered 10 ms later)
+    assert feed.windows.tolist() == [[101 * S, 103 * S], [105 * S + S // 100, 1 << 62]]
+    assert np.all(np.diff(feed.rows["local_ts"]) >= 0)
