@@ -220,7 +220,9 @@ T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE = range(5)
 # targets: one row per side (0 = bid, 1 = ask)
 G_ON, G_TICK, G_SIZE, G_SELL, G_CLAMPED = range(5)
 # stats out
-S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION, S_BALANCE, S_FEE, S_TRADES, S_VOLUME = range(9)
+S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION, S_BALANCE, S_FEE, S_TRADES, S_VOLUME, S_LOGGED = range(
+    10
+)
 _NEW, _PARTIAL, _NONE = 1, 5, 0
 
 
@@ -230,8 +232,9 @@ def _floor2(x: float) -> float:
 
 
 @njit
-def _sync(hbt: Any, trk: Any, hold: Any) -> None:
-    """Apply the fills of our tracked orders to YES/NO holdings; forget the orders that closed."""
+def _sync(hbt: Any, trk: Any, hold: Any, log: Any, stats: Any) -> None:
+    """Apply the fills of our tracked orders to YES/NO holdings and log them (exchange time, side
+    +1 bid / -1 ask, price, size); forget the orders that closed."""
     orders = hbt.orders(0)
     for i in range(trk.shape[0]):
         oid = int(trk[i, T_ID])
@@ -245,6 +248,10 @@ def _sync(hbt: Any, trk: Any, hold: Any) -> None:
         if filled > 1e-9:
             _apply_fill(trk[i, T_SIDE], trk[i, T_SELL], filled, hold)
             trk[i, T_LEAVES] = o.leaves_qty
+            n = int(stats[S_LOGGED])
+            if n < log.shape[0]:
+                log[n, 0], log[n, 1], log[n, 2], log[n, 3] = o.exch_timestamp, trk[i, T_SIDE], o.price, filled
+                stats[S_LOGGED] = n + 1
         if o.req == _NONE and o.status != _NEW and o.status != _PARTIAL:
             trk[i, T_ID] = 0
     hbt.clear_inactive_orders(0)
@@ -373,19 +380,19 @@ def _allowed(now: int, windows: Any) -> bool:
 
 
 @njit
-def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, next_id: int) -> int:
+def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log: Any, next_id: int) -> int:
     """One decision: targets, cancels (then wait), places (then wait). The next free order id, negated
     when nothing was done."""
     tgt = np.zeros((2, 5))
     kept = np.zeros(2, dtype=np.int64)
-    _sync(hbt, trk, hold)
+    _sync(hbt, trk, hold, log, stats)
     _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows), tgt)
     stats[S_DECISIONS] += 1
     cancels = _cancel_stale(hbt, trk, tgt, p, kept)
     if cancels > 0:
         stats[S_CANCELLED] += cancels
         hbt.elapse(int(p[P_ENTRY]))
-        _sync(hbt, trk, hold)
+        _sync(hbt, trk, hold, log, stats)
     places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
     if places > 0:
         next_id = _place(hbt, trk, tgt, p, kept, next_id)
@@ -395,7 +402,7 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, nex
 
 
 @njit
-def _run(hbt: Any, p: Any, windows: Any, stats: Any) -> None:
+def _run(hbt: Any, p: Any, windows: Any, stats: Any, log: Any) -> None:
     trk = np.zeros((16, 5))
     hold = np.zeros(2)
     next_id = 1
@@ -404,12 +411,12 @@ def _run(hbt: Any, p: Any, windows: Any, stats: Any) -> None:
         if r == 1:
             break
         while True:  # decide again right after acting: the world moved while we waited
-            nxt = _decide(hbt, trk, hold, p, windows, stats, next_id)
+            nxt = _decide(hbt, trk, hold, p, windows, stats, log, next_id)
             if nxt < 0:
                 next_id = -nxt
                 break
             next_id = nxt
-    _sync(hbt, trk, hold)
+    _sync(hbt, trk, hold, log, stats)
     _final_stats(hbt, stats)
 
 
@@ -423,6 +430,14 @@ def _final_stats(hbt: Any, stats: Any) -> None:
 
 
 @dataclass(frozen=True)
+class FillLog:
+    t: float  # exchange time, seconds
+    is_bid: bool
+    yes_price: float
+    size: float
+
+
+@dataclass(frozen=True)
 class AnchorResult:
     fills: int
     volume: float  # shares filled
@@ -432,6 +447,9 @@ class AnchorResult:
     placed: int
     cancelled: int
     decisions: int
+    fill_log: tuple[
+        FillLog, ...
+    ] = ()  # our fills as the strategy saw them (partial fills seen at once merged)
 
 
 def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse") -> AnchorResult:
@@ -450,8 +468,9 @@ def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse"
     )
     asset = asset.risk_adverse_queue_model() if queue == "risk_averse" else asset.power_prob_queue_model(2.0)
     hbt = HashMapMarketDepthBacktest([asset])
-    stats = np.zeros(9)
-    _run(hbt, params.array(), feed.windows, stats)
+    stats = np.zeros(10)
+    log = np.zeros((100_000, 4))
+    _run(hbt, params.array(), feed.windows, stats, log)
     hbt.close()
     return AnchorResult(
         fills=int(stats[S_TRADES]),
@@ -462,4 +481,8 @@ def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse"
         placed=int(stats[S_PLACED]),
         cancelled=int(stats[S_CANCELLED]),
         decisions=int(stats[S_DECISIONS]),
+        fill_log=tuple(
+            FillLog(t=row[0] / NS, is_bid=row[1] > 0, yes_price=round(row[2], 6), size=round(row[3], 6))
+            for row in log[: int(stats[S_LOGGED])].tolist()
+        ),
     )
