@@ -51,7 +51,8 @@ from hftbacktest import SELL_EVENT as HBT_SELL
 from hftbacktest.binding import event_dtype
 from numba import njit
 
-from polymm_cli.model import ONE, Market, Side
+from polymm_cli.book import OrderBook
+from polymm_cli.model import ONE, ZERO, Market, Side
 from polymm_cli.venues.base import BookSnapshot, LastTrade, PriceChange
 
 BOTH = EXCH_EVENT | LOCAL_EVENT
@@ -93,29 +94,47 @@ class Feed:
 
 @dataclass
 class _Builder:
+    """The rows of one market, and when polymm's engine would quote: its feed is live (from its start,
+    until a gap, again from the next book snapshot) and its YES book is neither crossed nor locked
+    (the quoter's rule; hftbacktest's depth hides crossed levels instead, so the book is kept here
+    too, as polymm keeps it)."""
+
     market: Market
     mirror_no: bool  # no YES book data in the recording: use the NO book, mirrored
-    rows: list[tuple[int, int, int, float, float]]
+    rows: list[tuple[int, int, int, float, float]] = field(default_factory=list)
     windows: list[list[int]] = field(default_factory=list)  # [start, end): end -1 = still open
+    book: OrderBook = field(default_factory=lambda: OrderBook("YES"))
+    live: bool = True
     exch: int = 0  # the current item's exchange and local times (ns)
     local: int = 0
 
     def event(self, ev: Any) -> None:
-        """One timeline item's rows; a gap closes the quoting window, a book snapshot reopens it."""
+        """One timeline item's rows; then whether the engine may quote from now on."""
         if ev is None:
-            if self.windows[-1][1] < 0:
-                self.windows[-1][1] = self.local
+            self.live = False
         elif isinstance(ev, BookSnapshot):
-            if ev.token_id in self.market.tokens and self.windows[-1][1] >= 0:
-                self.windows.append([self.local, -1])
+            self.live = self.live or ev.token_id in self.market.tokens
             self.snapshot(ev)
         elif isinstance(ev, PriceChange):
             self.changes(ev)
         elif isinstance(ev, LastTrade):
             self.trade(ev)
+        self.allow(self.live and not self.book.is_crossed)
 
-    def add(self, ev: int, px: Decimal | float, qty: Decimal | float) -> None:
+    def allow(self, allowed: bool) -> None:
+        is_open = bool(self.windows) and self.windows[-1][1] < 0
+        if allowed and not is_open:
+            self.windows.append([self.local, -1])
+        elif not allowed and is_open:
+            self.windows[-1][1] = self.local
+
+    def add(self, ev: int, px: Decimal, qty: Decimal) -> None:
         self.rows.append((ev | BOTH, self.exch, self.local, float(px), float(qty)))
+        kind = ev & 0xFF  # the event kind is a number in the low bits, not a flag
+        if kind == DEPTH_CLEAR_EVENT:
+            self.book.clear()
+        elif kind in (DEPTH_EVENT, DEPTH_SNAPSHOT_EVENT):
+            self.book.apply_level(Side.BUY if ev & HBT_BUY else Side.SELL, px, qty)
 
     def book_side(self, token: str, side: Side) -> tuple[int, bool] | None:
         """The YES-book side flag of a `side` level of `token`, and whether its price is mirrored."""
@@ -131,7 +150,7 @@ class _Builder:
             if flag is None:
                 return
             if side is Side.BUY:
-                self.add(DEPTH_CLEAR_EVENT, 0.0, 0.0)
+                self.add(DEPTH_CLEAR_EVENT, ZERO, ZERO)
             for level in levels:
                 px = ONE - level.price if flag[1] else level.price
                 self.add(DEPTH_SNAPSHOT_EVENT | flag[0], px, level.size)
@@ -162,25 +181,28 @@ def _has_yes_book(items: list[TimedLike], market: Market) -> bool:
 
 def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 0.0) -> Feed:
     """hftbacktest's rows for `market` from the replay's timeline (see the module docstring), and the
-    windows in which polymm's engine may quote: from its start (the last item of the warm-up) until a
-    gap, and again from the next book snapshot of the market."""
+    windows in which polymm's engine would quote (see `_Builder`), from its start: the last item of
+    the warm-up, when it subscribes and gets a snapshot of the books."""
     items = list(timeline)
-    b = _Builder(market, not _has_yes_book(items, market), [])
+    b = _Builder(market, not _has_yes_book(items, market))
     warm_until = items[0].at + warmup_s if items else 0.0
+    start = 0
     for item in items:
         b.exch = max(ns(item.at), b.exch)  # both processors need monotone times
         ev = item.event
         b.local = max(ns(ev.recv_ts), b.local, b.exch) if ev is not None else max(b.local, b.exch)
-        if item.at < warm_until or not b.windows:
-            b.windows[:] = [[b.exch, -1]]  # the engine starts at the last warm-up item
+        if item.at < warm_until or not start:
+            start, b.live = b.exch, True
         b.event(ev)
     rows = np.zeros(len(b.rows), dtype=event_dtype)
     if b.rows:
         ev_, exch, local, px, qty = zip(*b.rows, strict=True)
         rows["ev"], rows["exch_ts"], rows["local_ts"], rows["px"], rows["qty"] = ev_, exch, local, px, qty
-    win = np.array([[s, e if e >= 0 else _BIG] for s, e in b.windows], dtype=np.int64).reshape(-1, 2)
+    windows = [[max(s, start), e if e >= 0 else _BIG] for s, e in b.windows if e < 0 or e > start]
     first = ns(items[0].at) if items else 0
-    return Feed(rows=rows, windows=win, first_ns=first, last_ns=b.exch)
+    return Feed(
+        rows=rows, windows=np.array(windows, dtype=np.int64).reshape(-1, 2), first_ns=first, last_ns=b.exch
+    )
 
 
 # -- the strategy -------------------------------------------------------------------------------
@@ -194,7 +216,9 @@ class StrategyParams:
     position_limit: Decimal
     min_size: Decimal
     size_fraction: Decimal = Decimal("0.2")
-    entry_s: float = 0.0  # order entry and cancel latency (constant); responses take no time
+    entry_s: float = 0.0  # order entry and cancel latency (constant)
+    response_s: float = 0.0  # order responses (acks, fills) reach the strategy this much later
+    fill_notice_s: float = 0.0  # the strategy acts on a fill this long after it (polymm: market_data_s)
 
     def array(self) -> np.ndarray[Any, Any]:
         half_ticks = self.spread / 2 / self.tick
@@ -208,22 +232,23 @@ class StrategyParams:
                 float(self.size_fraction),
                 float(round(self.entry_s * NS)),
                 float(round(1 / self.tick)),
+                float(round(self.fill_notice_s * NS)),
             ],
             dtype=np.float64,
         )
 
 
 # params layout
-P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS = range(8)
+P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS, P_NOTICE = range(9)
 # tracked orders: one row per order we placed and have not seen closed
-T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE = range(5)
+T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE, T_DEAD = range(6)
 # targets: one row per side (0 = bid, 1 = ask)
 G_ON, G_TICK, G_SIZE, G_SELL, G_CLAMPED = range(5)
 # stats out
-S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION, S_BALANCE, S_FEE, S_TRADES, S_VOLUME, S_LOGGED = range(
-    10
-)
+S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION = range(5)
+S_BALANCE, S_FEE, S_TRADES, S_VOLUME, S_LOGGED, S_WINDOW, S_WAKE = range(5, 12)
 _NEW, _PARTIAL, _NONE = 1, 5, 0
+DEBUG = False
 
 
 @njit(cache=True)
@@ -232,29 +257,39 @@ def _floor2(x: float) -> float:
 
 
 @njit
-def _sync(hbt: Any, trk: Any, hold: Any, log: Any, stats: Any) -> None:
-    """Apply the fills of our tracked orders to YES/NO holdings and log them (exchange time, side
-    +1 bid / -1 ask, price, size); forget the orders that closed."""
+def _sync(hbt: Any, trk: Any, hold: Any, p: Any, stats: Any, log: Any, force: bool) -> None:
+    """What polymm's engine knows of our orders now: fills reach it `fill_notice_s` after they
+    happen (user events come with the market-data delay), cancels and refusals at once. Known fills
+    move the YES/NO holdings and are logged (exchange time, side +1 bid / -1 ask, price, size); a
+    closed order is forgotten. `stats[S_WAKE]`: when the next fill not yet known becomes known."""
     orders = hbt.orders(0)
+    now = hbt.current_timestamp
+    stats[S_WAKE] = _BIG
     for i in range(trk.shape[0]):
         oid = int(trk[i, T_ID])
-        if oid == 0:
-            continue
-        o = orders.get(oid)
+        o = orders.get(oid) if oid != 0 else None
         if o is None:
             trk[i, T_ID] = 0
             continue
         filled = trk[i, T_LEAVES] - o.leaves_qty
         if filled > 1e-9:
+            known_at = o.exch_timestamp + p[P_NOTICE]
+            if now < known_at and not force:
+                stats[S_WAKE] = min(stats[S_WAKE], known_at)
+                continue
             _apply_fill(trk[i, T_SIDE], trk[i, T_SELL], filled, hold)
             trk[i, T_LEAVES] = o.leaves_qty
-            n = int(stats[S_LOGGED])
-            if n < log.shape[0]:
-                log[n, 0], log[n, 1], log[n, 2], log[n, 3] = o.exch_timestamp, trk[i, T_SIDE], o.price, filled
-                stats[S_LOGGED] = n + 1
+            _log_fill(log, stats, o.exch_timestamp, trk[i, T_SIDE], o.price, filled)
         if o.req == _NONE and o.status != _NEW and o.status != _PARTIAL:
             trk[i, T_ID] = 0
-    hbt.clear_inactive_orders(0)
+
+
+@njit(cache=True)
+def _log_fill(log: Any, stats: Any, t: int, side: float, price: float, size: float) -> None:
+    n = int(stats[S_LOGGED])
+    if n < log.shape[0]:
+        log[n, 0], log[n, 1], log[n, 2], log[n, 3] = t, side, price, size
+        stats[S_LOGGED] = n + 1
 
 
 @njit(cache=True)
@@ -336,18 +371,26 @@ def _matches(row: Any, tgt: Any, k: int, frac: float) -> bool:
 
 @njit
 def _cancel_stale(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any) -> int:
-    """Cancel every live order no target keeps; mark in `kept` the sides a live order stands for."""
+    """Cancel every live order no target keeps; mark in `kept` the sides a live order stands for.
+    A cancelled order stands for nothing any more (as polymm's engine forgets it when the cancel
+    returns, cancelled or already matched), but is still tracked for a fill not yet known. An order
+    hftbacktest already filled is not sent a cancel: its rejection would count the fill twice in
+    hftbacktest's state (2.4.4: the local side applies a response with status FILLED again)."""
     n = 0
     kept[:] = 0
+    orders = hbt.orders(0)
     for i in range(trk.shape[0]):
-        if trk[i, T_ID] == 0:
+        if trk[i, T_ID] == 0 or trk[i, T_DEAD] > 0:
             continue
         k = 0 if trk[i, T_SIDE] > 0 else 1
         if kept[k] == 0 and _matches(trk[i], tgt, k, p[P_FRAC]):
             kept[k] = 1
-        else:
+            continue
+        o = orders.get(int(trk[i, T_ID]))
+        if o is not None and o.req == _NONE and (o.status == _NEW or o.status == _PARTIAL):
             hbt.cancel(0, int(trk[i, T_ID]), False)
-            n += 1
+        trk[i, T_DEAD] = 1.0
+        n += 1
     return n
 
 
@@ -358,6 +401,8 @@ def _place(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int
         if tgt[k, G_ON] <= 0 or kept[k] > 0:
             continue
         price = tgt[k, G_TICK] * p[P_TICK]
+        if DEBUG:
+            print("HPLACE", hbt.current_timestamp, k, price, tgt[k, G_SIZE], tgt[k, G_SELL])
         if k == 0:
             hbt.submit_buy_order(0, next_id, price, tgt[k, G_SIZE], GTX, LIMIT, False)
         else:
@@ -365,18 +410,20 @@ def _place(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int
         for i in range(trk.shape[0]):
             if trk[i, T_ID] == 0:
                 trk[i, T_ID], trk[i, T_SIDE], trk[i, T_SELL] = next_id, 1.0 - 2.0 * k, tgt[k, G_SELL]
-                trk[i, T_LEAVES], trk[i, T_PRICE] = tgt[k, G_SIZE], tgt[k, G_TICK]
+                trk[i, T_LEAVES], trk[i, T_PRICE], trk[i, T_DEAD] = tgt[k, G_SIZE], tgt[k, G_TICK], 0.0
                 break
         next_id += 1
     return next_id
 
 
 @njit(cache=True)
-def _allowed(now: int, windows: Any) -> bool:
-    for i in range(windows.shape[0]):  # noqa: SIM110 (numba compiles no generator for any())
-        if windows[i, 0] <= now < windows[i, 1]:
-            return True
-    return False
+def _allowed(now: int, windows: Any, stats: Any) -> bool:
+    """Whether `now` is in a quoting window (times only move on: a cursor in `stats` remembers where)."""
+    i = int(stats[S_WINDOW])
+    while i < windows.shape[0] and windows[i, 1] <= now:
+        i += 1
+    stats[S_WINDOW] = i
+    return bool(i < windows.shape[0] and windows[i, 0] <= now)
 
 
 @njit
@@ -385,14 +432,17 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log
     when nothing was done."""
     tgt = np.zeros((2, 5))
     kept = np.zeros(2, dtype=np.int64)
-    _sync(hbt, trk, hold, log, stats)
-    _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows), tgt)
+    _sync(hbt, trk, hold, p, stats, log, False)
+    _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows, stats), tgt)
     stats[S_DECISIONS] += 1
+    if DEBUG:
+        d = hbt.depth(0)
+        print("HDEC", hbt.current_timestamp, d.best_bid_tick, d.best_ask_tick, tgt[0, G_ON], tgt[0, G_TICK], tgt[1, G_ON], tgt[1, G_TICK], hold[0], hold[1], stats[S_WAKE])
     cancels = _cancel_stale(hbt, trk, tgt, p, kept)
     if cancels > 0:
         stats[S_CANCELLED] += cancels
         hbt.elapse(int(p[P_ENTRY]))
-        _sync(hbt, trk, hold, log, stats)
+        _sync(hbt, trk, hold, p, stats, log, False)
     places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
     if places > 0:
         next_id = _place(hbt, trk, tgt, p, kept, next_id)
@@ -403,11 +453,13 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log
 
 @njit
 def _run(hbt: Any, p: Any, windows: Any, stats: Any, log: Any) -> None:
-    trk = np.zeros((16, 5))
+    trk = np.zeros((16, 6))
     hold = np.zeros(2)
+    stats[S_WAKE] = _BIG
     next_id = 1
     while True:
-        r = hbt.wait_next_feed(True, _WAIT_NS)
+        wait = min(_WAIT_NS, max(int(stats[S_WAKE]) - hbt.current_timestamp, 1))
+        r = hbt.wait_next_feed(True, wait)
         if r == 1:
             break
         while True:  # decide again right after acting: the world moved while we waited
@@ -416,7 +468,7 @@ def _run(hbt: Any, p: Any, windows: Any, stats: Any, log: Any) -> None:
                 next_id = -nxt
                 break
             next_id = nxt
-    _sync(hbt, trk, hold, log, stats)
+    _sync(hbt, trk, hold, p, stats, log, True)
     _final_stats(hbt, stats)
 
 
@@ -447,9 +499,7 @@ class AnchorResult:
     placed: int
     cancelled: int
     decisions: int
-    fill_log: tuple[
-        FillLog, ...
-    ] = ()  # our fills as the strategy saw them (partial fills seen at once merged)
+    fill_log: tuple[FillLog, ...] = ()  # our fills as the strategy saw them (partials seen at once merged)
 
 
 def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse") -> AnchorResult:
@@ -459,7 +509,7 @@ def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse"
         BacktestAsset()
         .data(feed.rows)
         .linear_asset(1.0)
-        .constant_latency(round(params.entry_s * NS), 0)
+        .constant_latency(round(params.entry_s * NS), round(params.response_s * NS))
         .partial_fill_exchange()
         .trading_value_fee_model(0.0, 0.0)
         .tick_size(float(params.tick))
@@ -468,7 +518,7 @@ def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse"
     )
     asset = asset.risk_adverse_queue_model() if queue == "risk_averse" else asset.power_prob_queue_model(2.0)
     hbt = HashMapMarketDepthBacktest([asset])
-    stats = np.zeros(10)
+    stats = np.zeros(12)
     log = np.zeros((100_000, 4))
     _run(hbt, params.array(), feed.windows, stats, log)
     hbt.close()
