@@ -363,9 +363,9 @@ class RecordingWriter:
             return
         self._pending = True  # the frame is ended even when empty, so the file always ends cleanly
         self.flush()
-        self._done_bytes += self._zw.tell()
         self._zw.close()  # closes the file too
         self._zw = self._file = None
+        self._done_bytes += self.files[-1].stat().st_size
         fsync_directory(self._dir)
 
     def _next_file(self, start_ns: int) -> None:
