@@ -219,10 +219,13 @@ def _text(obj: dict[str, Any], key: str) -> str:
     return value
 
 
+_LINE_DECODER = json.JSONDecoder()
+
+
 def decode(line: bytes | str) -> Record | None:
     """The record of one line; None for a record type this version does not know (skipped).
     ValueError for a line that is not a record."""
-    obj = json.loads(line)
+    obj = _LINE_DECODER.decode(line.decode("utf-8") if isinstance(line, bytes) else line)
     if not isinstance(obj, dict):
         raise ValueError("a line is not a JSON object")
     kind = obj.get("type")

@@ -111,7 +111,7 @@ def test_a_dropped_websocket_leaves_a_gap_marker_then_fresh_books(
     finally:
         process.kill()
     assert code == 0, stderr
-    assert " 1 gaps " in stdout, stdout
+    assert " 1 gap " in stdout, stdout
     saved = records(out)
     [gap] = [r for r in saved if isinstance(r, Gap)]
     assert "closed" in gap.reason or "lost" in gap.reason, gap
