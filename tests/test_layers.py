@@ -44,8 +44,10 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "signing",
     ),
     "services": ("cli",),
-    "engine": ("cli", "services", "exchange", "venues.polymarket", "venues.sim", "settings"),
-    "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings"),
+    "engine": ("cli", "services", "exchange", "venues.polymarket", "venues.sim", "settings", "backtest"),
+    # beside the engine, never under it: backtests use the engine, the engine never knows them
+    "backtest": ("cli", "services"),
+    "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings", "backtest"),
     "venues.sim": ("cli", "services", "engine", "ledger", "venues.polymarket", "settings"),
     "venues.base": ("cli", "services", "engine", "ledger", "exchange", "venues.polymarket", "venues.sim"),
     "venues.books": ("cli", "services", "engine", "ledger", "exchange", "venues.polymarket", "venues.sim"),
@@ -137,6 +139,15 @@ PLANTS = [
     ("quoter", "quoter.py", "from . import clock", ["clock"]),
     ("trust", "trust.py", "from polymm_cli import ledger", ["ledger"]),
     ("files", "files.py", "from .model import ZERO", ["model"]),
+    ("backtest.recording", "backtest/recording.py", "from ..services import venues", ["services"]),
+    ("backtest.importers", "backtest/importers.py", "from polymm_cli.cli import app", ["cli", "cli.app"]),
+    ("engine.loop", "engine/loop.py", "from ..backtest import recording", ["backtest"]),
+    (
+        "venues.polymarket.recorder",
+        "venues/polymarket/recorder.py",
+        "from polymm_cli.backtest.recording import Frame",
+        ["backtest.recording"],
+    ),
 ]
 
 

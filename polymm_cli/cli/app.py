@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from polymm_cli.cli import exchange, inventory, reporting, trading
+from polymm_cli.cli import exchange, inventory, recording, reporting, trading
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -23,6 +23,8 @@ app.command("merge")(inventory.merge)
 app.command("liquidate")(inventory.liquidate)
 app.command("halt")(inventory.halt)
 app.command("resume")(inventory.resume)
+app.command("record")(recording.record)
+app.command("import-capture")(recording.import_capture)
 
 
 @app.callback()

@@ -14,6 +14,7 @@ from rich.text import Text
 from polymm_cli.cli.common import dec
 from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side, decimal_str
 from polymm_cli.services.markets import MarketRow
+from polymm_cli.services.recording import RecordStatus, size_text
 
 GOOD, BAD, WARN = "green", "red", "yellow"
 
@@ -221,3 +222,20 @@ def markets_table(rows: Sequence[MarketRow], width: int = 140) -> Table:
         }
         table.add_row(m.slug or m.condition_id, *(str(cells[c]) for c in columns))
     return table
+
+
+def recording_line(status: RecordStatus) -> Text:
+    """`polymm record`'s status line: the feed's state, then frames, books, gaps, bytes, elapsed."""
+    minutes, seconds = divmod(int(status.elapsed), 60)
+    hours, minutes = divmod(minutes, 60)
+    names = ", ".join(m.slug or m.condition_id[:12] for m in status.markets)
+    return Text.assemble(
+        ("● ", GOOD if status.connected else WARN),
+        (status.state, "" if status.connected else WARN),
+        f" {names} → {status.out}  ",
+        f"frames {status.frames:,}  books {status.books:,}  ",
+        ("gaps ", ""),
+        (f"{status.gaps:,}", BAD if status.gaps else ""),
+        f"  {size_text(status.bytes)} in {status.files} file{'s' if status.files != 1 else ''}",
+        f"  {hours}:{minutes:02d}:{seconds:02d}",
+    )

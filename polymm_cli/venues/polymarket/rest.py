@@ -144,6 +144,7 @@ class _Answer:
 
     ok: bool = False
     decoded: Any = None
+    body: str = ""  # the 200 body's text, verbatim
     status: int | None = None
     text: str = ""
     reason: str = ""
@@ -232,8 +233,10 @@ class ClobHttp:
         bucket: TokenBucket | None = None,
         cost: float = 1.0,
         budget_s: float | None = None,
+        raw: bool = False,
     ) -> Any:
-        """One call, retried per the policy; returns the decoded 200 body or raises HttpFailure."""
+        """One call, retried per the policy; returns the decoded 200 body (`raw`: its text, verbatim)
+        or raises HttpFailure."""
         cfg = self._config
         content = None if body is _NO_BODY else json.dumps(body, separators=(",", ":"), ensure_ascii=False)
         key = f"{method} {path}" if host == "clob" else f"{method} {host}:{path}"
@@ -249,7 +252,7 @@ class ClobHttp:
             timeout = min(cfg.http_timeout_s, max(0.1, budget - (self._clock.monotonic() - started)))
             answer = await self._attempt(method, path, host, params, content, auth, key, timeout)
             if answer.ok:
-                return answer.decoded
+                return answer.body if raw else answer.decoded
             message = f"{key} failed: {answer.reason}"
             if not answer.retryable:
                 raise HttpFailure(message, status=answer.status, error_text=answer.text, body=answer.decoded)
@@ -297,7 +300,7 @@ class ClobHttp:
         decoded = decode_json(response.text)
         status = response.status_code
         if status == 200:
-            return _Answer(ok=True, decoded=decoded, status=status)
+            return _Answer(ok=True, decoded=decoded, status=status, body=response.text)
         text = error_text_of(decoded)
         return _Answer(
             decoded=decoded,

@@ -37,7 +37,7 @@ import logging
 import random
 from collections import OrderedDict
 from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Sequence
-from typing import Literal, Protocol, TypeVar
+from typing import Any, Literal, Protocol, TypeVar
 from urllib.parse import urlsplit
 
 from websockets.asyncio.client import ClientConnection, connect
@@ -137,8 +137,15 @@ def _error_frame(frame: str) -> str | None:
     return None
 
 
-class _Stream:
-    """A reconnecting subscription; subclasses say what to subscribe, resync and parse."""
+def market_subscription(token_ids: Sequence[str]) -> str:
+    """The market channel's subscription message (`assets_ids`, two s's: docs/protocol.md §6)."""
+    return json.dumps({"type": "market", "assets_ids": list(token_ids), "custom_feature_enabled": False})
+
+
+class _Connection:
+    """One WebSocket at a time to `url`, with what every client of the venue's channels needs:
+    connecting (or giving up when closed), reading under the watchdog, the text PING keepalive,
+    the reconnect backoff and closing. Subclasses own the loop that uses them."""
 
     channel: Literal["market", "user"]
 
@@ -149,20 +156,7 @@ class _Stream:
         self._rng = rng
         self._closed = asyncio.Event()
         self._ws: ClientConnection | None = None
-        self._gen: AsyncGenerator[StreamEvent, None] | None = None
-        self.connected = False
-        self.malformed_frames = 0  # frames that were not JSON at all: skipped whole
-        self.malformed_events = 0  # bad elements of otherwise good frames: skipped alone
-        self.error_frames = 0
-        self._creds: ApiCreds | None = None  # their secrets are never logged, even echoed back
-        self.reconnects = 0
-
-    # -- the VenueEvents protocol --------------------------------------------------------------------
-
-    def __aiter__(self) -> AsyncIterator[StreamEvent]:
-        if self._gen is None:
-            self._gen = self._run()
-        return self._gen
+        self._gen: AsyncGenerator[Any, None] | None = None
 
     async def close(self) -> None:
         """End the stream: the iterator stops (now, or at its next step) and the socket closes."""
@@ -180,42 +174,7 @@ class _Stream:
     def closed(self) -> bool:
         return self._closed.is_set()
 
-    # -- subclass hooks ------------------------------------------------------------------------------
-
-    async def _subscription(self) -> str:
-        raise NotImplementedError
-
-    async def _resync(self, buffered: list[str | bytes]) -> list[StreamEvent]:
-        raise NotImplementedError
-
-    def _parse(self, frame: str | bytes, recv_ts: float) -> list[StreamEvent]:
-        raise NotImplementedError
-
-    def _keep_buffered(self, event: StreamEvent) -> bool:
-        return True
-
-    def _report(self, problems: Sequence[BadElement]) -> None:
-        """Log each malformed element of a frame once, with its raw text, and count it."""
-        for bad in problems:
-            self.malformed_events += 1
-            raw = bad.raw
-            if self._creds is not None:
-                for secret in (self._creds.secret, self._creds.passphrase):
-                    if secret:
-                        raw = raw.replace(secret, "[masked]")
-            log.warning(
-                "%s stream: skipped a malformed event (%s): %s",
-                self.channel,
-                one_line(bad.error, 160),
-                one_line(raw, _RAW_LOG_CHARS),
-            )
-
     # -- machinery -----------------------------------------------------------------------------------
-
-    def _status(self, connected: bool, reason: str) -> StreamStatus:
-        return StreamStatus(
-            stream=self.channel, connected=connected, reason=reason, recv_ts=self._clock.now()
-        )
 
     def _backoff(self, attempt: int) -> float:
         cfg = self._config
@@ -278,6 +237,74 @@ class _Stream:
                 f"connection closed (code {code})" if code is not None else "connection lost"
             ) from None
 
+    async def _pinger(self, ws: ClientConnection) -> None:
+        with contextlib.suppress(ConnectionClosed, OSError, asyncio.CancelledError):
+            while True:
+                await asyncio.sleep(self._config.ws_ping_interval_s)
+                await ws.send("PING")
+
+    async def _dispose(self, ws: ClientConnection) -> None:
+        self._ws = None
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(ws.close(), _CLOSE_TIMEOUT_S * 2)
+
+
+class _Stream(_Connection):
+    """A reconnecting subscription; subclasses say what to subscribe, resync and parse."""
+
+    def __init__(self, url: str, config: PolymarketConfig, clock: Clock, rng: random.Random) -> None:
+        super().__init__(url, config, clock, rng)
+        self.connected = False
+        self.malformed_frames = 0  # frames that were not JSON at all: skipped whole
+        self.malformed_events = 0  # bad elements of otherwise good frames: skipped alone
+        self.error_frames = 0
+        self._creds: ApiCreds | None = None  # their secrets are never logged, even echoed back
+        self.reconnects = 0
+
+    # -- the VenueEvents protocol --------------------------------------------------------------------
+
+    def __aiter__(self) -> AsyncIterator[StreamEvent]:
+        if self._gen is None:
+            self._gen = self._run()
+        return self._gen
+
+    # -- subclass hooks ------------------------------------------------------------------------------
+
+    async def _subscription(self) -> str:
+        raise NotImplementedError
+
+    async def _resync(self, buffered: list[str | bytes]) -> list[StreamEvent]:
+        raise NotImplementedError
+
+    def _parse(self, frame: str | bytes, recv_ts: float) -> list[StreamEvent]:
+        raise NotImplementedError
+
+    def _keep_buffered(self, event: StreamEvent) -> bool:
+        return True
+
+    def _report(self, problems: Sequence[BadElement]) -> None:
+        """Log each malformed element of a frame once, with its raw text, and count it."""
+        for bad in problems:
+            self.malformed_events += 1
+            raw = bad.raw
+            if self._creds is not None:
+                for secret in (self._creds.secret, self._creds.passphrase):
+                    if secret:
+                        raw = raw.replace(secret, "[masked]")
+            log.warning(
+                "%s stream: skipped a malformed event (%s): %s",
+                self.channel,
+                one_line(bad.error, 160),
+                one_line(raw, _RAW_LOG_CHARS),
+            )
+
+    # -- machinery -----------------------------------------------------------------------------------
+
+    def _status(self, connected: bool, reason: str) -> StreamStatus:
+        return StreamStatus(
+            stream=self.channel, connected=connected, reason=reason, recv_ts=self._clock.now()
+        )
+
     async def _barrier(self, ws: ClientConnection) -> list[str | bytes]:
         """PING, then the frames that arrive before its PONG (the subscription is in effect after).
 
@@ -298,17 +325,6 @@ class _Stream:
             raise _Lost(
                 f"no PONG to the subscription's PING within {self._config.ws_watchdog_s:g} s"
             ) from None
-
-    async def _pinger(self, ws: ClientConnection) -> None:
-        with contextlib.suppress(ConnectionClosed, OSError, asyncio.CancelledError):
-            while True:
-                await asyncio.sleep(self._config.ws_ping_interval_s)
-                await ws.send("PING")
-
-    async def _dispose(self, ws: ClientConnection) -> None:
-        self._ws = None
-        with contextlib.suppress(Exception):
-            await asyncio.wait_for(ws.close(), _CLOSE_TIMEOUT_S * 2)
 
     def _handle(self, frame: str | bytes, recv_ts: float) -> list[StreamEvent]:
         text = frame if isinstance(frame, str) else bytes(frame).decode("utf-8", "replace")
@@ -433,7 +449,7 @@ class MarketStream(_Stream):
         self._snapshotted: set[str] = set()
 
     async def _subscription(self) -> str:
-        return json.dumps({"type": "market", "assets_ids": self._tokens, "custom_feature_enabled": False})
+        return market_subscription(self._tokens)
 
     async def _resync(self, buffered: list[str | bytes]) -> list[StreamEvent]:
         snapshots = await self._host.snapshot_books(self._tokens)
