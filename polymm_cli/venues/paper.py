@@ -24,6 +24,8 @@ settlement. The market stream of the data venue covers both tokens of each marke
 simulator needs every trade print) and the engine gets only the tokens it asked for. Each market's
 data is applied by one stream only, the first open one that covers it; without one, `place` refreshes
 the market's book with a REST snapshot first. The heartbeat is a no-op (nothing rests anywhere).
+`start` does not start the data venue (an adapter would derive API credentials: an authenticated
+call market data does not need); `close` closes it.
 """
 
 from __future__ import annotations
@@ -182,7 +184,9 @@ class PaperVenue:
         return self._address
 
     async def start(self) -> None:
-        await self.data.start()
+        """Nothing to connect: the data venue is not started either, since starting an adapter
+        derives API credentials (an authenticated call) and public market data needs none."""
+        return None
 
     async def close(self) -> None:
         for stream in [*self._market_streams, *self._user_streams]:
