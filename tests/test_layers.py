@@ -42,9 +42,12 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "reconcile",
         "book",
         "signing",
+        "backtest",
     ),
     "services": ("cli",),
-    "engine": ("cli", "services", "exchange", "venues.polymarket", "venues.sim", "settings"),
+    "engine": ("cli", "services", "exchange", "venues.polymarket", "venues.sim", "settings", "backtest"),
+    # beside the engine: drives it in virtual time; the CLI reaches it through services/backtest.py
+    "backtest": ("cli", "services"),
     "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings"),
     "venues.sim": ("cli", "services", "engine", "ledger", "venues.polymarket", "settings"),
     "venues.base": ("cli", "services", "engine", "ledger", "exchange", "venues.polymarket", "venues.sim"),
@@ -137,6 +140,10 @@ PLANTS = [
     ("quoter", "quoter.py", "from . import clock", ["clock"]),
     ("trust", "trust.py", "from polymm_cli import ledger", ["ledger"]),
     ("files", "files.py", "from .model import ZERO", ["model"]),
+    ("cli.views", "cli/views.py", "from ..backtest import result", ["backtest", "backtest.result"]),
+    ("engine.loop", "engine/loop.py", "from polymm_cli.backtest import result", ["backtest"]),
+    ("backtest.result", "backtest/result.py", "from ..services import backtest", ["services"]),
+    ("backtest.report", "backtest/report.py", "from polymm_cli.cli import views", ["cli", "cli.views"]),
 ]
 
 
