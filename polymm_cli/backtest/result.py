@@ -19,10 +19,11 @@ Definitions (docs/backtesting.md, "Reading the results"; the first four are benc
   + unrealised - fees; unrealised is None when the final mark was missing;
 - P&L per hour: total x 3600 / duration (0 for a session without duration);
 - P&L per hour std: the cumulative P&L, read as a step function of the samples, is cut into
-  complete buckets of `bucket_s` (default 300 s) from the first sample (a trailing partial bucket
-  is dropped); the sample standard deviation (n - 1) of the per-bucket P&L changes is scaled to an
+  complete buckets of `bucket_s` seconds from the first sample (a trailing partial bucket is
+  dropped); the sample standard deviation (n - 1) of the per-bucket P&L changes is scaled to an
   hour by sqrt(3600 / bucket_s) (independent increments: variances add). None with fewer than two
-  complete buckets;
+  complete buckets. By default (`auto_bucket`) the bucket is an hour when the session holds at
+  least 10 of them, else 5 minutes when it holds 10 of those, else a minute;
 - estimated reward: each sample's estimated reward rate (pUSD/day, `reward_rate`: our share of the
   market's daily pool by rewards.py's Q_min scoring of our quotes against the book) held until the
   next sample, integrated over the session: sum rate_i x (t_{i+1} - t_i) / 86400. 0 when the market
@@ -45,7 +46,8 @@ from polymm_cli.pnl import MarketPnl, MarketProjection
 from polymm_cli.rewards import book_q_min, estimated_reward_rate
 
 SECONDS_PER_DAY = Decimal(86_400)
-DEFAULT_BUCKET_S = 300.0
+BUCKETS_S = (3600.0, 300.0, 60.0)  # the P&L std's bucket: the longest of which a session holds MIN_BUCKETS
+MIN_BUCKETS = 10
 _R = TypeVar("_R")
 _EPS = 1e-9  # a sample stamped at a bucket boundary by float arithmetic still belongs to it
 
@@ -205,20 +207,22 @@ def summarize(
     events: int = 0,
     params: Mapping[str, str] | None = None,
     duration_s: float | None = None,
-    bucket_s: float = DEFAULT_BUCKET_S,
+    bucket_s: float | None = None,
 ) -> BacktestResult:
     """The result of one session (definitions in the module docstring).
 
     `samples` in time order (sample the end of the session too: the path metrics read only
     samples); `fills` our fills (`fill_points`); `pnl` the final projection of the ledger, marked;
-    `limit` the position limit; `duration_s` the session's length (default: first to last sample).
-    ValueError when samples go back in time or `limit` / `bucket_s` is not positive.
+    `limit` the position limit; `duration_s` the session's length (default: first to last sample);
+    `bucket_s` the P&L std's bucket (default `auto_bucket`). ValueError when samples go back in
+    time or `limit` / `bucket_s` is not positive.
     """
-    if limit <= 0 or bucket_s <= 0:
-        raise ValueError(f"limit and bucket_s must be positive, got {limit} and {bucket_s}")
     if any(b.t < a.t for a, b in pairwise(samples)):
         raise ValueError("samples must be in time order")
     span = samples[-1].t - samples[0].t if samples else 0.0
+    bucket_s = auto_bucket(span) if bucket_s is None else bucket_s
+    if limit <= 0 or bucket_s <= 0:
+        raise ValueError(f"limit and bucket_s must be positive, got {limit} and {bucket_s}")
     duration = span if duration_s is None else duration_s
     makers = [f for f in fills if f.liquidity.upper() == "MAKER"]
     nets = [s.net_position for s in samples]
@@ -266,9 +270,18 @@ def max_drawdown(samples: Sequence[Sample]) -> Decimal:
 
 def per_hour(amount: Decimal, duration_s: float) -> Decimal:
     """`amount` over `duration_s` seconds, per hour; 0 without a duration."""
-    if duration_s <= 0:
+    if duration_s <= 0 or not amount:
         return ZERO
     return amount * 3600 / _dec(duration_s)
+
+
+def auto_bucket(span_s: float) -> float:
+    """The P&L std's bucket for a session of `span_s` seconds: the longest of an hour, 5 minutes and
+    a minute that the session holds at least `MIN_BUCKETS` times (a minute when none is)."""
+    for bucket in BUCKETS_S:
+        if span_s + _EPS >= MIN_BUCKETS * bucket:
+            return bucket
+    return BUCKETS_S[-1]
 
 
 def bucket_changes(samples: Sequence[Sample], bucket_s: float) -> list[Decimal]:
@@ -289,7 +302,7 @@ def bucket_changes(samples: Sequence[Sample], bucket_s: float) -> list[Decimal]:
     return changes
 
 
-def pnl_per_hour_std(samples: Sequence[Sample], bucket_s: float = DEFAULT_BUCKET_S) -> Decimal | None:
+def pnl_per_hour_std(samples: Sequence[Sample], bucket_s: float) -> Decimal | None:
     """The sample std of per-bucket P&L changes scaled to an hour; None under two complete buckets."""
     changes = bucket_changes(samples, bucket_s)
     if len(changes) < 2:

@@ -4,16 +4,20 @@ from __future__ import annotations
 
 import io
 import json
+import random
+import statistics
 from dataclasses import replace
 from decimal import Decimal
 
 import pytest
 from rich.console import Console
 
+from bench.backtest import _Samples
 from polymm_cli.backtest.result import (
     BacktestResult,
     FillPoint,
     Sample,
+    auto_bucket,
     bucket_changes,
     drawdowns,
     estimated_reward,
@@ -118,10 +122,21 @@ def test_a_trailing_partial_bucket_is_dropped_and_one_bucket_gives_no_std() -> N
     # 400 s: one bucket, read at 400 s from the last sample before it (360 s: 4)
     assert bucket_changes(session(), 400) == [D(4)]
     assert pnl_per_hour_std(session(), 400) is None
-    # the default 300 s: 0 -> 0 (at 300 s) -> 6; sample std of (0, 6) = sqrt(18), x sqrt(12) an hour
+    # 300 s: 0 -> 0 (at 300 s) -> 6; sample std of (0, 6) = sqrt(18), x sqrt(12) an hour
     assert bucket_changes(session(), 300) == [D(0), D(6)]
-    std = result().pnl_per_hour_std
+    std = pnl_per_hour_std(session(), 300)
     assert std is not None and abs(std - D(216).sqrt()) < D("1e-20")
+
+
+def test_the_default_bucket_is_the_longest_the_session_holds_ten_times() -> None:
+    spans = (0, 599, 600, 2999.9, 3000, 35_999, 36_000, 86_400)
+    assert [auto_bucket(s) for s in spans] == [60, 60, 60, 60, 300, 300, 3600, 3600]
+    # 10 minutes: 60 s buckets, changes 1 2 -1 -3 1 4 -1 2 0 1 (mean 0.6, squared deviations 34.4)
+    assert bucket_changes(session(), 60) == [D(x) for x in (1, 2, -1, -3, 1, 4, -1, 2, 0, 1)]
+    r = result()
+    assert r.pnl_bucket_s == 60
+    assert r.pnl_per_hour_std is not None
+    assert abs(r.pnl_per_hour_std - (D("34.4") / 9 * 60).sqrt()) < D("1e-20")
 
 
 def test_pnl_per_hour_is_the_final_total_over_the_duration() -> None:
@@ -334,3 +349,21 @@ def test_the_cli_tables_render_the_headline_figures() -> None:
     ranked = render(views.ranked_table(rank([worse, base])))
     lines = [ln for ln in ranked.splitlines() if ln.strip()[:1].isdigit()]
     assert "0.04" in lines[0] and "0.02" in lines[1] and "-2.00" in lines[1]
+
+
+def test_drawdown_inventory_std_and_time_at_limit_agree_with_the_bench() -> None:
+    """The synthetic-flow bench (bench/backtest.py) and a replay report the same figures for one path."""
+    rng = random.Random(7)
+    bench = _Samples()
+    samples = []
+    pnl = D(0)
+    for i in range(500):
+        pnl += D(rng.randint(-300, 310)) / 100
+        net = D(rng.randint(-60, 60))
+        bench.add(net, D(50), float(pnl))
+        samples.append(Sample(t=T0 + i, mid=None, bid=None, ask=None, net_position=net, pnl=pnl))
+    r = summarize(FED, samples, [], flat_pnl(FED), limit=D(50))
+    assert float(r.max_drawdown) == pytest.approx(bench.max_drawdown(), abs=1e-9)
+    assert float(r.inventory_std) == pytest.approx(statistics.pstdev(bench.inventory), rel=1e-12)
+    assert r.time_at_limit == bench.at_limit / len(bench.inventory)
+    assert 0 < r.time_at_limit < 1 and r.max_drawdown > 0
