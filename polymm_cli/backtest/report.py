@@ -165,6 +165,11 @@ def _utc(t: float) -> str:
     return datetime.fromtimestamp(t, UTC).strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
+def _duration(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
 def _money(value: Decimal | None, signed: bool = True) -> str:
     if value is None:
         return "n/a"
@@ -177,7 +182,7 @@ def header_rows(r: BacktestResult) -> list[tuple[str, str]]:
     std = "n/a" if r.pnl_per_hour_std is None else _money(r.pnl_per_hour_std, signed=False)
     rows = [
         ("market", r.slug or r.market_id),
-        ("duration", f"{r.duration_s / 3600:.2f} h"),
+        ("duration", _duration(r.duration_s)),
         ("events replayed", f"{r.events:,}"),
         ("total P&L", _money(r.total)),
         (

@@ -57,7 +57,7 @@ def test_the_report_is_one_self_contained_html_file(tmp_path: Path) -> None:
     for name in TRACES:
         assert f'"name":"{name}"' in text, name
     assert "Will the Fed cut rates" in text and "risk-averse" in text and "time at limit" in text
-    assert "time (UTC)" in text
+    assert "time (UTC)" in text and "<td>1m59s</td>" in text
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
 
 
