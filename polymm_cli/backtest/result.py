@@ -140,22 +140,29 @@ def flat_pnl(market: Market) -> MarketPnl:
     return MarketProjection(market).pnl(None)
 
 
-def sample_from_snapshot(t: float, snap: MarketSnapshot, *, ours_in_book: bool = False) -> Sample:
+def sample_from_snapshot(
+    t: float, snap: MarketSnapshot, *, previous: Sample | None = None, ours_in_book: bool = False
+) -> Sample:
     """A sample of one market from the engine's snapshot: our best quotes, position, P&L, reward rate.
 
-    `ours_in_book`: whether the snapshot's book holds our own orders (a live venue's does; a replayed
-    or paper book is the recording's, without them).
+    Without a mark (no two-sided book: a gap in a recording) the P&L cannot be marked: the
+    `previous` sample's is carried (the snapshot's realised - fees without one), so a missing book
+    never shows as a loss. `ours_in_book`: whether the snapshot's book holds our own orders (a live
+    venue's does; a replayed or paper book is the recording's, without them). The reward rate
+    sees the snapshot's book levels only (`EngineConfig.book_depth_shown`): a backtest should give
+    the engine enough depth to span the market's max spread, or the competition is undercounted.
     """
     market = snap.market
     bids = [o.yes_price for o in snap.orders if market.is_bid(o.token_id, o.side)]
     asks = [o.yes_price for o in snap.orders if not market.is_bid(o.token_id, o.side)]
+    carried = snap.unrealized_pnl is None and previous is not None
     return Sample(
         t=t,
         mid=snap.mid,
         bid=max(bids) if bids else None,
         ask=min(asks) if asks else None,
         net_position=snap.net_position,
-        pnl=snap.total_pnl,
+        pnl=previous.pnl if carried and previous is not None else snap.total_pnl,
         reward_rate=reward_rate(snap, ours_in_book=ours_in_book),
     )
 

@@ -367,3 +367,11 @@ def test_drawdown_inventory_std_and_time_at_limit_agree_with_the_bench() -> None
     assert float(r.inventory_std) == pytest.approx(statistics.pstdev(bench.inventory), rel=1e-12)
     assert r.time_at_limit == bench.at_limit / len(bench.inventory)
     assert 0 < r.time_at_limit < 1 and r.max_drawdown > 0
+
+
+def test_a_sample_without_a_mark_carries_the_previous_pnl() -> None:
+    blind = replace(snapshot(FED, ()), mid=None, unrealized_pnl=None, total_pnl=D("0.9"))
+    before = Sample(t=T0, mid=D("0.5"), bid=None, ask=None, net_position=D(25), pnl=D("2.5"))
+    assert sample_from_snapshot(T0 + 1, blind, previous=before).pnl == D("2.5")
+    assert sample_from_snapshot(T0 + 1, blind).pnl == D("0.9")  # nothing to carry: realised - fees
+    assert sample_from_snapshot(T0 + 1, snapshot(FED, ()), previous=before).pnl == D("1.4")  # marked: its own
