@@ -42,6 +42,7 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "reconcile",
         "book",
         "signing",
+        "backtest",
     ),
     "services": ("cli",),
     "engine": (

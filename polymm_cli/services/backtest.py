@@ -1,5 +1,8 @@
 """Service for `polymm backtest`: settings -> the session config -> replay -> results (and a report).
 
+What the CLI may reach of polymm_cli/backtest (cli never imports it): `BacktestResult` is
+re-exported as the views' type (as services/reporting.py does for `PnlReport`).
+
 The engine is configured by the same function as `polymm run` (`trading.engine_config`), so a
 backtest trades with exactly the settings a run would; only the clock and the venue are simulated.
 A grid runs one session per point, in worker processes when there is more than one point and more
@@ -19,11 +22,11 @@ from pydantic import ValidationError
 from polymm_cli.backtest import grid
 from polymm_cli.backtest.recording import open_source, recording_markets
 from polymm_cli.backtest.replay import ReplayConfig, pick_market, replay_session
-from polymm_cli.backtest.report import render_html
-from polymm_cli.backtest.result import BacktestResult, rank
+from polymm_cli.backtest.result import BacktestResult as BacktestResult  # re-exported: the views' type
+from polymm_cli.backtest.result import rank
 from polymm_cli.errors import UsageError
 from polymm_cli.services.trading import check_params_for, engine_config, quote_params
-from polymm_cli.services.venues import paper_models
+from polymm_cli.services.venues import latency, queue_model
 from polymm_cli.settings import Settings
 
 # The settings a grid may vary: the quoting knobs of `polymm run` (a typo is refused, not ignored).
@@ -61,11 +64,10 @@ class GridRow:
 
 
 def session_config(settings: Settings, options: BacktestOptions) -> ReplayConfig:
-    queue, latency = paper_models(settings)
     return ReplayConfig(
         engine=engine_config(settings),
-        queue=queue,
-        latency=latency,
+        queue=queue_model(settings),
+        latency=latency(settings),
         collateral=settings.paper_collateral,
         market=options.market,
         warmup_s=options.warmup_s,
@@ -80,7 +82,7 @@ def backtest(settings: Settings, options: BacktestOptions) -> list[BacktestResul
     results = [_one(path, settings, config) for path in options.paths]
     if options.report is not None:
         for result, target in zip(results, report_paths(options.report, len(results)), strict=True):
-            render_html(result, target)
+            write_report(result, target)
     return results
 
 
@@ -134,3 +136,10 @@ def _grid_job(job: tuple[Path, Settings, BacktestOptions]) -> BacktestResult:
     source, settings, options = job
     return asyncio.run(_checked_session(source, settings, session_config(settings, options)))
 
+
+
+def write_report(result: BacktestResult, path: Path) -> Path:
+    """The session's charts as one self-contained HTML file (polymm_cli/backtest/report.py)."""
+    from polymm_cli.backtest.report import render_html  # plotly is imported only when a report is asked for
+
+    return render_html(result, path)
