@@ -50,14 +50,15 @@ class HardCaps:
 @dataclass(frozen=True, slots=True)
 class QueueChoice:
     """The queue-position model of simulated fills (paper trading and the backtest):
-    `risk-averse` (cancels ahead never move us forward) or `power:N` (hftbacktest's PowerProbQueue
-    with exponent N: a cancel moves us forward by the share of it that was probably ahead)."""
+    `risk-averse` (cancels ahead never move us forward) or `power:N` (hftbacktest's power
+    probabilistic queue with exponent N: a cancel moves us forward by the share of it that was
+    probably ahead of us)."""
 
     kind: Literal["risk-averse", "power"]
-    power: float = 0.0
+    power: Decimal = Decimal(0)
 
     def __str__(self) -> str:
-        return self.kind if self.kind == "risk-averse" else f"power:{self.power:g}"
+        return self.kind if self.kind == "risk-averse" else f"power:{self.power.normalize():f}"
 
     @classmethod
     def parse(cls, text: str) -> QueueChoice:
@@ -67,9 +68,9 @@ class QueueChoice:
         if value.startswith("power:"):
             n = _finite(value.removeprefix("power:"))
             if n is not None and 0 < n <= 100:
-                return cls("power", n)
+                return cls("power", Decimal(value.removeprefix("power:").strip()))
         raise ValueError(
-            f"queue model must be risk-averse or power:N (N > 0, e.g. power:2), got {text[:40]!r}"
+            f"queue model must be risk-averse or power:N (N > 0, e.g. power:2), got {text.strip()[:40]!r}"
         )
 
 
