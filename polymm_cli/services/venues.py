@@ -345,7 +345,7 @@ def market_data_venue(settings: Settings, clock: Clock, url: str | None) -> Poly
 @contextlib.asynccontextmanager
 async def open_paper(settings: Settings, clock: Clock, url: str | None) -> AsyncIterator[VenueHandle]:
     """PaperVenue over the market-data-only adapter, its wallet as the ledger leaves it. The paper
-    venue starts and closes its data venue; it is its own chain (split and merge are simulated)."""
+    venue closes its data venue; it is its own chain (split and merge are simulated)."""
     address = paper_address(settings)
     with Ledger.open(data_dir(settings), account=Account(VenueName.PAPER.value, address)) as ledger:
         collateral, tokens = paper_holdings(
@@ -362,6 +362,7 @@ async def open_paper(settings: Settings, clock: Clock, url: str | None) -> Async
         address=address,
     )
     try:
+        await data.start()  # without a key: nothing to authenticate, nothing sent
         await venue.start()
         yield VenueHandle(venue, VenueName.PAPER.value, data.config.clob_url, venue)
     finally:

@@ -24,7 +24,7 @@ from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, Side, TradeStatus
 from polymm_cli.services.venues import PAPER_WALLET_WITHOUT_KEY
-from tests.e2e.support import data_dir, ledger_contents, polymm, polymm_command, polymm_env
+from tests.e2e.support import data_dir, ledger_contents, polymm, polymm_command, polymm_env, start_polymm
 from tests.e2e.test_bad_input import assert_ledger_untouched, assert_one_line_error
 from tests.e2e.test_dashboard_terminal import COLUMNS, ROWS, Terminal
 
@@ -205,3 +205,41 @@ def test_paper_flags_and_commands_outside_paper_are_refused(args: list[str], mes
 
     assert_one_line_error(result, EXIT_USAGE, message)
     assert_ledger_untouched()
+
+
+def test_a_paper_bot_runs_beside_a_real_bot_on_its_exchange_and_a_paper_halt_stops_only_it() -> None:
+    """The paper-versus-real set-up: one data dir, a real run and a paper run on the same market, the
+    paper run reading the exchange the real run published; their locks and halt files are apart."""
+    # Arrange: a real run quoting on its in-process exchange
+    real = start_polymm("run", FED.slug, "--headless", "--duration", "30", POLYMM_EXCHANGE_TAKER_RATE="240")
+    paper = None
+    try:
+        assert real.stdout is not None
+        assert '"places"' in real.stdout.readline()
+        published = json.loads((data_dir() / "local-exchange.json").read_text())
+
+        # Act: a paper run beside it (default feed: the published exchange), then a paper halt
+        paper = start_polymm("run", FED.slug, "--venue", "paper", "--headless", "--duration", "8")
+        assert paper.stdout is not None
+        first = json.loads(paper.stdout.readline())
+        halted = polymm("halt", "--venue", "paper", "--reason", "paper only")
+        out, err = paper.communicate(timeout=60)
+
+        # Assert: the paper run quoted the same market on the real run's exchange, and the halt was its
+        assert first["market"] == FED.condition_id and first["places"] >= 1
+        assert json.loads((data_dir() / "local-exchange.json").read_text()) == published
+        assert halted.returncode == 0 and PAPER.wallet in halted.stdout, halted.stderr
+        assert paper.returncode == 4, err  # ended halted (errors.EXIT_RISK_HALT)
+        stopped = json.loads(out.splitlines()[-1])
+        assert stopped["exit_code"] == 4 and "halted: paper only" in stopped["reason"], stopped
+        assert real.poll() is None  # the real run goes on, not halted
+    finally:
+        real.terminate()
+        real_out, real_err = real.communicate(timeout=30)
+        if paper is not None and paper.poll() is None:
+            paper.kill()
+    assert real.returncode == 0, real_err
+    assert json.loads(real_out.splitlines()[-1])["reason"] == "stopped"
+    ledger = ledger_contents()
+    assert ledger is not None
+    assert sorted(r.venue for r in ledger.runs) == ["local", "paper"]
