@@ -64,8 +64,25 @@ def header(snap: EngineSnapshot) -> Panel:
         rows.append(Text(f"reward fitting: {snap.reward_fit}", style="dim"))
     if h.last_error:
         rows.append(Text(f"last error: {h.last_error}", style=WARN))
+    return Panel(
+        Group(*rows), title=title(snap), title_align="left", border_style=WARN if paper(snap) else "none"
+    )
+
+
+def paper(snap: EngineSnapshot) -> bool:
+    return snap.venue == "paper"
+
+
+def title(snap: EngineSnapshot) -> Text:
+    """The dashboard's title: venue and wallet; a paper run says PAPER first, so no one mistakes its
+    simulated fills for real ones."""
     short = f"{snap.address[:6]}…{snap.address[-4:]}" if len(snap.address) > 12 else snap.address
-    return Panel(Group(*rows), title=f"polymm — {snap.venue} — wallet {short}", title_align="left")
+    if paper(snap):
+        return Text.assemble(
+            (" PAPER ", f"bold black on {WARN}"),
+            f" polymm — paper trading: simulated fills, nothing is sent — paper wallet {short}",
+        )
+    return Text(f"polymm — {snap.venue} — wallet {short}")
 
 
 def price_str(price: Decimal, tick: Decimal) -> str:
