@@ -259,9 +259,9 @@ def temporary_ledger(address: str) -> Iterator[Ledger]:
 
 
 def backtest_config(config: EngineConfig) -> EngineConfig:
-    """The run's engine config, for virtual time: no settle wait at stop, no halt-file polling
-    (there is no other process), no heartbeat (the simulated venue has no dead-man's switch)."""
-    return replace(config, settle_timeout_s=0, halt_poll_s=3600, heartbeat_interval_s=3600)
+    """The run's engine config, for virtual time: no settle wait at stop (the simulated venue
+    settles at once) and no halt-file polling (no other process can halt a replay)."""
+    return replace(config, settle_timeout_s=0, halt_poll_s=3600)
 
 
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 import asyncio
 import os
 from concurrent.futures import ProcessPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -57,12 +57,6 @@ class BacktestOptions:
     workers: int | None = None
 
 
-@dataclass(frozen=True)
-class GridRow:
-    point: dict[str, str]
-    result: BacktestResult
-
-
 def session_config(settings: Settings, options: BacktestOptions) -> ReplayConfig:
     return ReplayConfig(
         engine=engine_config(settings),
@@ -103,8 +97,8 @@ def report_paths(report: Path, count: int) -> list[Path]:
     return [report.with_name(f"{report.stem}-{i + 1}{report.suffix or '.html'}") for i in range(count)]
 
 
-def sweep(settings: Settings, options: BacktestOptions) -> list[GridRow]:
-    """Every grid point on the first path, ranked (best first)."""
+def sweep(settings: Settings, options: BacktestOptions) -> list[BacktestResult]:
+    """Every grid point on the first path, ranked (best first); each result's params name its point."""
     axes = grid.parse_axes(options.grid, GRID_SETTINGS)
     points = grid.points(axes)
     variants = [_variant(settings, p) for p in points]
@@ -116,8 +110,8 @@ def sweep(settings: Settings, options: BacktestOptions) -> list[GridRow]:
     else:
         with ProcessPoolExecutor(max_workers=workers) as pool:
             results = list(pool.map(_grid_job, jobs))
-    by_result = {id(r): p for r, p in zip(results, points, strict=True)}
-    return [GridRow(by_result[id(r)], r) for r in rank(results)]
+    named = [replace(r, params={**r.params, **p}) for r, p in zip(results, points, strict=True)]
+    return rank(named)
 
 
 def _variant(settings: Settings, point: dict[str, str]) -> Settings:
