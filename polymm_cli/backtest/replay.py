@@ -299,7 +299,7 @@ def pick_market(markets: Sequence[Market], ident: str | None) -> Market:
 async def replay_session(source: Path, config: ReplayConfig) -> BacktestResult:
     """Replay `source` (a recording: file or directory) through the engine; the session's result."""
     market = pick_market(recording_markets(source), config.market)
-    timeline = monotone(replay_events(source), config.latency.market_data_s)
+    timeline = monotone(replay_events(source, market.tokens), config.latency.market_data_s)
     first = next(timeline, None)
     if first is None:
         raise UsageError(f"{source}: the recording holds no market event")
