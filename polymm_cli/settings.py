@@ -5,11 +5,13 @@ Secrets are `SecretStr`: they never appear in a repr, a log line or a traceback.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import math
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
+from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
@@ -21,6 +23,10 @@ from polymm_cli.errors import ConfigError
 class VenueName(StrEnum):
     LOCAL = "local"
     POLYMARKET = "polymarket"
+    PAPER = "paper"  # market data from a live venue, fills simulated in process: nothing is sent
+
+
+PAPER_FEEDS = ("local", "polymarket")  # or the http(s) URL of an exchange that speaks the protocol
 
 
 class SignerName(StrEnum):
@@ -39,6 +45,93 @@ class HardCaps:
     order_size: Decimal | None
     order_notional: Decimal | None
     total_exposure: Decimal | None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueChoice:
+    """The queue-position model of simulated fills (paper trading and the backtest):
+    `risk-averse` (cancels ahead never move us forward) or `power:N` (hftbacktest's power
+    probabilistic queue with exponent N: a cancel moves us forward by the share of it that was
+    probably ahead of us)."""
+
+    kind: Literal["risk-averse", "power"]
+    power: Decimal = Decimal(0)
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "risk-averse" else f"power:{self.power.normalize():f}"
+
+    @classmethod
+    def parse(cls, text: str) -> QueueChoice:
+        value = text.strip().lower()
+        if value == "risk-averse":
+            return cls("risk-averse")
+        if value.startswith("power:"):
+            n = _finite(value.removeprefix("power:"))
+            if n is not None and 0 < n <= 100:
+                return cls("power", Decimal(value.removeprefix("power:").strip()))
+        raise ValueError(
+            f"queue model must be risk-averse or power:N (N > 0, e.g. power:2), got {text.strip()[:40]!r}"
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class LatencyChoice:
+    """Simulated latencies in seconds: an order reaches the book `order_entry_s` after it is sent, a
+    cancel takes effect after `cancel_s`; market data is delivered `market_data_s` after it was
+    received, or as received (recorded) when None."""
+
+    order_entry_s: float
+    cancel_s: float
+    market_data_s: float | None = None
+
+    def __str__(self) -> str:
+        feed = "recorded" if self.market_data_s is None else f"{self.market_data_s * 1000:g}"
+        return f"order={self.order_entry_s * 1000:g},cancel={self.cancel_s * 1000:g},feed={feed}"
+
+    @classmethod
+    def parse(cls, text: str) -> LatencyChoice:
+        """`50` (order entry and cancel 50 ms, market data as received) or any of
+        `order=MS,cancel=MS,feed=MS|recorded` (milliseconds; a part left out keeps its default)."""
+        problem = ValueError(
+            "latency must be milliseconds (e.g. 50) or order=MS,cancel=MS,feed=MS|recorded,"
+            f" got {text.strip()[:60]!r}"
+        )
+        value = text.strip().lower()
+        if "=" not in value:
+            ms = _milliseconds(value)
+            if ms is None:
+                raise problem
+            return cls(ms, ms, None)
+        changes: dict[str, Any] = {}
+        for item in value.split(","):
+            name, _, ms_text = (part.strip() for part in item.partition("="))
+            field_name = _LATENCY_PARTS.get(name)
+            recorded = name == "feed" and ms_text == "recorded"
+            ms = None if recorded else _milliseconds(ms_text)
+            if field_name is None or field_name in changes or (ms is None and not recorded):
+                raise problem
+            changes[field_name] = ms
+        return replace(DEFAULT_LATENCY, **changes)
+
+
+_LATENCY_PARTS = {"order": "order_entry_s", "cancel": "cancel_s", "feed": "market_data_s"}
+# Polymarket's order path from a well-placed host is tens of milliseconds each way, the local
+# exchange's over loopback a few; market data is taken as it arrives (its real delay is in it).
+DEFAULT_LATENCY = LatencyChoice(order_entry_s=0.05, cancel_s=0.05, market_data_s=None)
+
+
+def _finite(text: str) -> float | None:
+    try:
+        value = float(text.strip())
+    except ValueError:
+        return None
+    return value if math.isfinite(value) else None
+
+
+def _milliseconds(text: str) -> float | None:
+    """Milliseconds (0 to one minute) as seconds, or None when it is not that."""
+    value = _finite(text)
+    return value / 1000 if value is not None and 0 <= value <= 60_000 else None
 
 
 # What trading real funds gets when the user set no cap: small enough that a mistake is cheap.
@@ -128,6 +221,16 @@ class Settings(BaseSettings):
     liquidation_mode: Literal["market", "limit", "passive"] = "market"
     resume_after: float | None = Field(default=None, ge=0)
 
+    # paper trading (--venue paper): market data from `paper_feed` ("local": the local exchange,
+    # the one a run published or one started in process; "polymarket": real Polymarket, no key
+    # needed; or the http(s) URL of an exchange speaking the protocol), fills simulated in process
+    # from a paper wallet funded with `paper_collateral` pUSD. `queue` and `latency_ms` are the fill
+    # simulation's, shared with `polymm backtest`.
+    paper_feed: str = "local"
+    paper_collateral: Decimal = Field(default=Decimal(1000), gt=0)
+    queue: str = "risk-averse"
+    latency_ms: str = str(DEFAULT_LATENCY)
+
     # local exchange
     exchange_seed: int = 7
     exchange_flow: bool = True
@@ -161,6 +264,39 @@ class Settings(BaseSettings):
             total_exposure=self.max_total_exposure or (LIVE_CAPS.total_exposure if live else None),
         )
 
+    def queue_choice(self) -> QueueChoice:
+        return QueueChoice.parse(self.queue)
+
+    def latency_choice(self) -> LatencyChoice:
+        return LatencyChoice.parse(self.latency_ms)
+
+    def paper_feed_url(self) -> str | None:
+        """The paper feed's exchange URL, or None for "local" and "polymarket" (chosen by name)."""
+        return None if self.paper_feed in PAPER_FEEDS else self.paper_feed.rstrip("/")
+
+    @field_validator("paper_feed")
+    @classmethod
+    def _feed(cls, value: str) -> str:
+        text = value.strip()
+        if text.lower() in PAPER_FEEDS:
+            return text.lower()
+        parts = urlsplit(text)
+        if parts.scheme in ("http", "https") and parts.hostname:
+            return text
+        raise ValueError(
+            f"paper feed must be local, polymarket or an http(s):// exchange URL, got {text[:60]!r}"
+        )
+
+    @field_validator("queue")
+    @classmethod
+    def _queue(cls, value: str) -> str:
+        return str(QueueChoice.parse(value))
+
+    @field_validator("latency_ms")
+    @classmethod
+    def _latency(cls, value: str) -> str:
+        return str(LatencyChoice.parse(value))
+
     @field_validator("data_dir", mode="before")
     @classmethod
     def _unset_when_empty(cls, value: object) -> object:
@@ -181,4 +317,5 @@ def load_settings(**overrides: object) -> Settings:
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(p) for p in first["loc"]) or "settings"
-        raise ConfigError(f"invalid setting POLYMM_{where.upper()}: {first['msg']}") from None
+        message = str(first["msg"]).removeprefix("Value error, ")  # a validator's own words
+        raise ConfigError(f"invalid setting POLYMM_{where.upper()}: {message}") from None

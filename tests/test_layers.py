@@ -42,11 +42,48 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "reconcile",
         "book",
         "signing",
+        "backtest",
     ),
     "services": ("cli",),
-    "engine": ("cli", "services", "exchange", "venues.polymarket", "venues.sim", "settings"),
-    "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings"),
+    "engine": (
+        "cli",
+        "services",
+        "exchange",
+        "venues.polymarket",
+        "venues.sim",
+        "venues.paper",
+        "backtest",
+        "settings",
+    ),
+    "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings", "backtest"),
     "venues.sim": ("cli", "services", "engine", "ledger", "venues.polymarket", "settings"),
+    # paper trading: the fill simulator over any venue's market data, never a concrete venue
+    # (and of backtest only queue and fills: test_paper_trading_uses_only_the_fill_simulator_of_backtest)
+    "venues.paper": (
+        "cli",
+        "services",
+        "engine",
+        "ledger",
+        "exchange",
+        "venues.polymarket",
+        "venues.sim",
+        "settings",
+    ),
+    "backtest": ("cli", "services"),
+    # the fill simulator and its queue models: pure, below the engine and the venues
+    "backtest.queue": (*_NOT_PURE, "backtest.fills"),
+    "backtest.fills": (
+        "cli",
+        "services",
+        "engine",
+        "ledger",
+        "exchange",
+        "venues.polymarket",
+        "venues.sim",
+        "venues.paper",
+        "settings",
+        "clock",
+    ),
     "venues.base": ("cli", "services", "engine", "ledger", "exchange", "venues.polymarket", "venues.sim"),
     "venues.books": ("cli", "services", "engine", "ledger", "exchange", "venues.polymarket", "venues.sim"),
     "exchange": ("venues", "engine", "cli", "services", "ledger", "settings"),
@@ -137,6 +174,21 @@ PLANTS = [
     ("quoter", "quoter.py", "from . import clock", ["clock"]),
     ("trust", "trust.py", "from polymm_cli import ledger", ["ledger"]),
     ("files", "files.py", "from .model import ZERO", ["model"]),
+    ("backtest.recording", "backtest/recording.py", "from ..services import venues", ["services"]),
+    ("backtest.importers", "backtest/importers.py", "from polymm_cli.cli import app", ["cli", "cli.app"]),
+    ("engine.loop", "engine/loop.py", "from ..backtest import recording", ["backtest"]),
+    (
+        "venues.polymarket.recorder",
+        "venues/polymarket/recorder.py",
+        "from polymm_cli.backtest.recording import Frame",
+        ["backtest.recording"],
+    ),
+    ("venues.paper", "venues/paper.py", "from ..engine import QuotingEngine", ["engine"]),
+    ("venues.paper", "venues/paper.py", "from .sim import SimVenue", ["venues.sim"]),
+    ("backtest.fills", "backtest/fills.py", "from polymm_cli.ledger import Ledger", ["ledger"]),
+    ("backtest.queue", "backtest/queue.py", "from ..venues import base", ["venues", "venues.base"]),
+    ("engine.loop", "engine/loop.py", "from ..backtest import fills", ["backtest", "backtest.fills"]),
+    ("engine.loop", "engine/loop.py", "from ..venues.paper import PaperVenue", ["venues.paper"]),
 ]
 
 
@@ -157,3 +209,10 @@ def test_the_pure_core_imports_only_the_stdlib_decimal_and_model() -> None:
         top = {a.name.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.Import) for a in n.names}
         top |= {n.module.split(".")[0] for n in ast.walk(tree) if isinstance(n, ast.ImportFrom) and n.module}
         assert not (top & third_party), f"{name} imports {sorted(top & third_party)}"
+
+
+def test_paper_trading_uses_only_the_fill_simulator_of_backtest() -> None:
+    path = PACKAGE / "venues" / "paper.py"
+    used = {m for m in imports_of("venues.paper", path, path.read_text()) if m.startswith("backtest")}
+
+    assert used and {m.split(".")[1] for m in used} <= {"queue", "fills"}, used

@@ -346,3 +346,18 @@ def test_the_markets_table_names_markets_by_slug_and_fits_a_narrow_terminal() ->
         assert all(m.slug in text for m in sample_markets()), text  # whole, never folded to nothing
         assert max(len(line) for line in text.splitlines()) <= width
         assert ("2026-12-31" in text) is shows_ends
+
+
+def test_a_paper_run_says_paper_first_in_the_title_and_that_nothing_is_sent() -> None:
+    # Arrange
+    snapshot = replace(quoting_snapshot(), venue="paper", address="0x" + "0" * 40)
+
+    # Act
+    screen = render(snapshot)
+
+    # Assert: the first line of the screen, the panel's title, leads with PAPER
+    title = screen.splitlines()[0]
+    assert title.index("PAPER") < title.index("polymm"), title
+    assert "paper trading: simulated fills, nothing is sent — paper wallet 0x0000…0000" in title
+    assert "polymm — local" not in screen
+    assert "PAPER" not in render(quoting_snapshot())  # a real run never says it

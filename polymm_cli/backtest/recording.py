@@ -26,7 +26,7 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Callable, Generator, Iterator, Sequence
+from collections.abc import Collection, Callable, Generator, Iterator, Sequence
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
@@ -219,10 +219,13 @@ def _text(obj: dict[str, Any], key: str) -> str:
     return value
 
 
+_LINE_DECODER = json.JSONDecoder()
+
+
 def decode(line: bytes | str) -> Record | None:
     """The record of one line; None for a record type this version does not know (skipped).
     ValueError for a line that is not a record."""
-    obj = json.loads(line)
+    obj = _LINE_DECODER.decode(line.decode("utf-8") if isinstance(line, bytes) else line)
     if not isinstance(obj, dict):
         raise ValueError("a line is not a JSON object")
     kind = obj.get("type")
@@ -363,9 +366,9 @@ class RecordingWriter:
             return
         self._pending = True  # the frame is ended even when empty, so the file always ends cleanly
         self.flush()
-        self._done_bytes += self._zw.tell()
         self._zw.close()  # closes the file too
         self._zw = self._file = None
+        self._done_bytes += self.files[-1].stat().st_size
         fsync_directory(self._dir)
 
     def _next_file(self, start_ns: int) -> None:
@@ -542,16 +545,23 @@ def _book_item(record: RestBook, noise: _Noise) -> ReplayItem | None:
         return None
 
 
-def replay_events(path: Path) -> Iterator[ReplayItem]:
+def replay_events(path: Path, tokens: Collection[str] = ()) -> Iterator[ReplayItem]:
     """The recording as the engine would have seen it: each frame parsed by `wire.parse_market_frame`
     and each REST book by `wire.parse_rest_book` (events keep the wire's `venue_ts` and take the
     recording's receive time), and each gap; in recording order. What does not parse is skipped and
-    logged (the first few), as the live stream does."""
+    logged (the first few), as the live stream does.
+
+    `tokens`: only frames and books that name one of these token ids (a recording of several
+    markets replayed for one: the others' frames are not even parsed)."""
     noise = _Noise()
+    wanted = tuple(tokens)
     for record in read_records(path):
         if type(record) is Frame:
-            yield from _frame_items(record, noise)
+            if not wanted or any(t in record.text for t in wanted):
+                yield from _frame_items(record, noise)
         elif type(record) is RestBook:
+            if wanted and record.token_id not in wanted:
+                continue
             item = _book_item(record, noise)
             if item is not None:
                 yield item

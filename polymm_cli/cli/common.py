@@ -11,11 +11,25 @@ import typer
 
 from polymm_cli.errors import UsageError
 from polymm_cli.services.guard import Consent
-from polymm_cli.settings import Settings, load_settings
+from polymm_cli.settings import Settings, VenueName, load_settings
 
 VenueOption = Annotated[
-    str | None, typer.Option("--venue", help="local (the built-in exchange, default) or polymarket.")
+    str | None,
+    typer.Option(
+        "--venue",
+        help="local (the built-in exchange, default), polymarket, or paper (a live feed, simulated fills).",
+    ),
 ]
+PaperFeedOption = Annotated[
+    str | None,
+    typer.Option(
+        "--paper-feed",
+        help="With --venue paper: market data from local (the local exchange, default), polymarket"
+        " (real Polymarket, no key needed) or an exchange URL (POLYMM_PAPER_FEED).",
+    ),
+]
+PAPER_SETTINGS = ("paper_feed", "paper_collateral", "queue", "latency_ms")  # flags: --paper-feed, ...
+PAPER_COMMANDS = "run, quote, pnl, markets list, cancel-all, halt and resume"
 ExchangeUrlOption = Annotated[
     str | None, typer.Option("--exchange-url", help="A running exchange to use (POLYMM_EXCHANGE_URL).")
 ]
@@ -36,13 +50,28 @@ YesOption = Annotated[bool, typer.Option("--yes", help="Skip the typed confirmat
 
 
 def settings_for(
-    venue: str | None, exchange_url: str | None, unsafe_url: bool | None = None, **overrides: Any
+    venue: str | None,
+    exchange_url: str | None,
+    unsafe_url: bool | None = None,
+    *,
+    paper: bool = False,
+    **overrides: Any,
 ) -> Settings:
-    if venue is not None and venue not in ("local", "polymarket"):
-        raise UsageError(f"--venue must be local or polymarket, got {venue!r}")
-    return load_settings(
+    """The settings of one command; `paper`: the command has a meaning on `--venue paper`."""
+    if venue is not None and venue not in ("local", "polymarket", "paper"):
+        raise UsageError(f"--venue must be local, polymarket or paper, got {venue!r}")
+    settings = load_settings(
         venue=venue, exchange_url=exchange_url, unsafe_polymarket_url=unsafe_url, **overrides
     )
+    if settings.venue is VenueName.PAPER and not paper:
+        raise UsageError(
+            f"--venue paper is for {PAPER_COMMANDS}: a paper wallet holds only what its simulated"
+            " fills gave it"
+        )
+    given = ["--" + name.replace("_", "-") for name in PAPER_SETTINGS if overrides.get(name) is not None]
+    if given and settings.venue is not VenueName.PAPER:
+        raise UsageError(f"{', '.join(given)}: only with --venue paper (this would use {settings.venue})")
+    return settings
 
 
 def consent(live: bool, yes: bool) -> Consent:

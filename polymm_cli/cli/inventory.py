@@ -142,7 +142,7 @@ def halt(
     unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Make this wallet's running engine pull its quotes within a second (until `polymm resume`)."""
-    address = trading.halt_engine(settings_for(venue, exchange_url, unsafe_url), reason)
+    address = trading.halt_engine(settings_for(venue, exchange_url, unsafe_url, paper=True), reason)
     typer.echo(f"halt requested for wallet {address}: its running engine pulls every quote within a second")
 
 
@@ -152,5 +152,5 @@ def resume(
     unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """Lift a halt (from `polymm halt` or `polymm cancel-all`): the running engine quotes again."""
-    address, was = trading.resume_engine(settings_for(venue, exchange_url, unsafe_url))
+    address, was = trading.resume_engine(settings_for(venue, exchange_url, unsafe_url, paper=True))
     typer.echo(f"resumed wallet {address}" if was else f"wallet {address} was not halted")

@@ -13,6 +13,7 @@ from polymm_cli.cli import views
 from polymm_cli.cli.common import (
     ExchangeUrlOption,
     JsonOption,
+    PaperFeedOption,
     UnsafeUrlOption,
     VenueOption,
     dec,
@@ -36,9 +37,14 @@ def list_markets(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    paper_feed: PaperFeedOption = None,
 ) -> None:
     """Tradable markets: question, condition id, mid, spread, tick, minimum size, rewards, volume."""
-    rows = markets_service.list_markets(settings_for(venue, exchange_url, unsafe_url), sort=sort, limit=limit)
+    rows = markets_service.list_markets(
+        settings_for(venue, exchange_url, unsafe_url, paper=True, paper_feed=paper_feed),
+        sort=sort,
+        limit=limit,
+    )
     if as_json:
         typer.echo(dumps([_market_item(r) for r in rows]))
         return
@@ -82,10 +88,15 @@ def pnl(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    paper_feed: PaperFeedOption = None,
 ) -> None:
     """Positions and P&L of the current venue and wallet from the ledger, marked to the venue's mids
     when it is reachable; `--all` adds every other account the ledger holds."""
-    view = reporting.pnl(settings_for(venue, exchange_url, unsafe_url), market, all_accounts=all_accounts)
+    view = reporting.pnl(
+        settings_for(venue, exchange_url, unsafe_url, paper=True, paper_feed=paper_feed),
+        market,
+        all_accounts=all_accounts,
+    )
     payload = {
         **_report_payload(view.report, view.markets),
         "cash": dec(view.cash),

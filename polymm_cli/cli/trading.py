@@ -16,6 +16,7 @@ from polymm_cli.cli.common import (
     ExchangeUrlOption,
     JsonOption,
     LiveOption,
+    PaperFeedOption,
     UnsafeUrlOption,
     VenueOption,
     YesOption,
@@ -45,6 +46,29 @@ RewardBandOption = Annotated[
 RewardSizeOption = Annotated[
     bool | None,
     typer.Option("--reward-size", help="Raise quotes to the reward minimum size, even above --size."),
+]
+PaperCollateralOption = Annotated[
+    Decimal | None,
+    typer.Option(
+        "--paper-collateral",
+        help="With --venue paper: the paper wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL).",
+    ),
+]
+QueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        help="With --venue paper: queue model of simulated fills, risk-averse (default) or power:N"
+        " (POLYMM_QUEUE).",
+    ),
+]
+LatencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--latency-ms",
+        help="With --venue paper: simulated latency, MS for order entry and cancels, or"
+        " order=MS,cancel=MS,feed=MS|recorded (default order=50,cancel=50,feed=recorded; POLYMM_LATENCY_MS).",
+    ),
 ]
 RunMarkets = Annotated[
     list[str] | None,
@@ -76,12 +100,22 @@ def run(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    paper_feed: PaperFeedOption = None,
+    paper_collateral: PaperCollateralOption = None,
+    queue: QueueOption = None,
+    latency_ms: LatencyOption = None,
 ) -> None:
-    """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops."""
+    """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops.
+    With --venue paper, nothing is sent: fills are simulated from the live feed."""
     settings = settings_for(
         venue,
         exchange_url,
         unsafe_url,
+        paper=True,
+        paper_feed=paper_feed,
+        paper_collateral=paper_collateral,
+        queue=queue,
+        latency_ms=latency_ms,
         spread=spread,
         size=size,
         requote_threshold=requote_threshold,
@@ -176,6 +210,7 @@ def quote(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    paper_feed: PaperFeedOption = None,
 ) -> None:
     """What the quoter would place now, and why each side was quoted or skipped; places nothing."""
     if mid is not None and not 0 < mid < 1:
@@ -184,6 +219,8 @@ def quote(
         venue,
         exchange_url,
         unsafe_url,
+        paper=True,
+        paper_feed=paper_feed,
         spread=spread,
         size=size,
         position_limit=position_limit,
@@ -250,7 +287,7 @@ def cancel_all(
     unsafe_url: UnsafeUrlOption = None,
 ) -> None:
     """The kill switch: halt this wallet's running engine, cancel its orders, verify none is left."""
-    settings = settings_for(venue, exchange_url, unsafe_url)
+    settings = settings_for(venue, exchange_url, unsafe_url, paper=True)
     report = trading.cancel_all(settings, market)
     if as_json:
         typer.echo(

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from polymm_cli.cli.common import dec
 from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side, decimal_str
+from polymm_cli.services.backtest import BacktestResult
 from polymm_cli.services.markets import MarketRow
 from polymm_cli.services.recording import RecordStatus, size_text
 
@@ -63,8 +64,25 @@ def header(snap: EngineSnapshot) -> Panel:
         rows.append(Text(f"reward fitting: {snap.reward_fit}", style="dim"))
     if h.last_error:
         rows.append(Text(f"last error: {h.last_error}", style=WARN))
+    return Panel(
+        Group(*rows), title=title(snap), title_align="left", border_style=WARN if paper(snap) else "none"
+    )
+
+
+def paper(snap: EngineSnapshot) -> bool:
+    return snap.venue == "paper"
+
+
+def title(snap: EngineSnapshot) -> Text:
+    """The dashboard's title: venue and wallet; a paper run says PAPER first, so no one mistakes its
+    simulated fills for real ones."""
     short = f"{snap.address[:6]}…{snap.address[-4:]}" if len(snap.address) > 12 else snap.address
-    return Panel(Group(*rows), title=f"polymm — {snap.venue} — wallet {short}", title_align="left")
+    if paper(snap):
+        return Text.assemble(
+            (" PAPER ", f"bold black on {WARN}"),
+            f" polymm — paper trading: simulated fills, nothing is sent — paper wallet {short}",
+        )
+    return Text(f"polymm — {snap.venue} — wallet {short}")
 
 
 def price_str(price: Decimal, tick: Decimal) -> str:
@@ -239,3 +257,75 @@ def recording_line(status: RecordStatus) -> Text:
         f"  {size_text(status.bytes)} in {status.files} file{'s' if status.files != 1 else ''}",
         f"  {hours}:{minutes:02d}:{seconds:02d}",
     )
+
+
+def _duration(seconds: float) -> str:
+    """A session length for people: 1h02m03s, 4m05s, 6.5s."""
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    minutes, secs = divmod(rest, 60)
+    if hours:
+        return f"{hours}h{minutes:02d}m{secs:02d}s"
+    return f"{minutes}m{secs:02d}s" if minutes else f"{seconds:.1f}s"
+
+
+def _per_hour(r: BacktestResult) -> Text:
+    text = money(r.pnl_per_hour)
+    if r.pnl_per_hour_std is not None:
+        text.append(f" ± {r.pnl_per_hour_std.quantize(Decimal('0.01')):,.2f}", style="dim")
+    return text
+
+
+def backtest_table(r: BacktestResult) -> Table:
+    """`polymm backtest`: one session's headline figures (docs/backtesting.md, "Reading the results")."""
+    table = Table(title=Text(f"backtest: {r.question}"), show_header=False, box=box.SIMPLE, pad_edge=False)
+    table.add_column("what")
+    table.add_column("value", justify="right")
+    table.add_row("market", r.slug or r.market_id)
+    table.add_row("duration", _duration(r.duration_s))
+    table.add_row("events replayed", f"{r.events:,}")
+    for key, value in r.params.items():
+        table.add_row(Text(key, style="dim"), value)
+    table.add_row("fills", f"{r.fills:,}")
+    notional = r.maker_notional.quantize(Decimal("0.01"))
+    table.add_row("maker volume", f"{decimal_str(r.maker_volume)} ({notional:,.2f} pUSD)")
+    table.add_row("realised", money(r.realised))
+    table.add_row("unrealised", money(r.unrealised))
+    table.add_row("fees", money(-r.fees))
+    table.add_row(Text("total P&L", style="bold"), money(r.total))
+    table.add_row("P&L per hour ± std", _per_hour(r))
+    table.add_row("max drawdown", money(-r.max_drawdown))
+    table.add_row("inventory std", decimal_str(r.inventory_std.quantize(Decimal("0.01"))))
+    limit_style = GOOD if r.time_at_limit < 0.05 else WARN if r.time_at_limit < 0.25 else BAD
+    table.add_row(
+        f"time at limit (±{decimal_str(r.position_limit)})",
+        Text(f"{r.time_at_limit:.1%}", style=limit_style),
+    )
+    table.add_row("est. liquidity reward", money(r.estimated_reward))
+    return table
+
+
+def ranked_table(results: Sequence[BacktestResult]) -> Table:
+    """`polymm backtest --grid`: one row a parameter set, in the order given (best first), its
+    parameters as columns (those every row shares with the same value are left out)."""
+    keys = list(dict.fromkeys(k for r in results for k in r.params))
+    varying = [k for k in keys if len({r.params.get(k) for r in results}) > 1] or keys
+    table = Table(title="backtest grid, best first", box=box.SIMPLE_HEAD, pad_edge=False)
+    table.add_column("#", justify="right")
+    for key in varying:
+        table.add_column(key, justify="right", no_wrap=True)
+    for name in ("total P&L", "P&L/h", "max dd", "fills", "inv std", "at limit", "reward"):
+        table.add_column(name, justify="right", no_wrap=True)
+    for n, r in enumerate(results, 1):
+        table.add_row(
+            str(n),
+            *(r.params.get(k, "-") for k in varying),
+            money(r.total),
+            money(r.pnl_per_hour),
+            money(-r.max_drawdown),
+            f"{r.fills:,}",
+            decimal_str(r.inventory_std.quantize(Decimal("0.01"))),
+            f"{r.time_at_limit:.1%}",
+            money(r.estimated_reward),
+        )
+    return table

@@ -21,7 +21,7 @@ from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
 from polymm_cli.pnl import project
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.trading import wallet_lock
-from polymm_cli.services.venues import VenueHandle, chain_of, data_dir, on_venue, open_venue
+from polymm_cli.services.venues import VenueHandle, chain_of, data_dir, on_venue, open_venue, run_key
 from polymm_cli.settings import Settings
 from polymm_cli.venues.base import Chain, Venue, fill_record
 
@@ -151,7 +151,7 @@ def liquidate(
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
             with (
-                wallet_lock(directory, handle.venue.address),
+                wallet_lock(directory, run_key(handle.account)),
                 Ledger.open(directory, account=handle.account) as ledger,
             ):
                 run = _Liquidation(handle, chain_of(handle), ledger, market, clock)

@@ -105,9 +105,13 @@ class RecordOutcome:
     def summary(self) -> str:
         s = self.status
         return (
-            f"recorded {s.frames} frames, {s.books} books, {s.gaps} gaps in {s.elapsed:.0f} s: "
-            f"{size_text(s.bytes)} in {len(self.files)} file{'s' if len(self.files) != 1 else ''} in {s.out}"
+            f"recorded {_count(s.frames, 'frame')}, {_count(s.books, 'book')}, {_count(s.gaps, 'gap')} "
+            f"in {s.elapsed:.0f} s: {size_text(s.bytes)} in {_count(len(self.files), 'file')} in {s.out}"
         )
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n:,} {noun}{'' if n == 1 else 's'}"
 
 
 def size_text(n: int) -> str:
@@ -247,7 +251,9 @@ class _Session:
         tasks = [asyncio.create_task(self._consume()), asyncio.create_task(self._flush_and_report(on_status))]
         try:
             waiter = asyncio.create_task(stop.wait())
-            done, _ = await asyncio.wait([waiter, *tasks], timeout=duration, return_when="FIRST_COMPLETED")
+            done, _ = await asyncio.wait(
+                [waiter, *tasks], timeout=duration, return_when=asyncio.FIRST_COMPLETED
+            )
             waiter.cancel()
             for task in tasks:
                 if task in done:

@@ -22,7 +22,7 @@ from polymm_cli.model import Account, FillRecord, FlowRecord, Market
 from polymm_cli.pnl import PnlReport as PnlReport  # re-exported: the views' type
 from polymm_cli.pnl import day_start, project
 from polymm_cli.services.guard import Action
-from polymm_cli.services.venues import data_dir, on_venue, open_venue, wallet_address
+from polymm_cli.services.venues import data_dir, on_venue, open_venue, settings_account
 from polymm_cli.settings import Settings
 
 
@@ -55,7 +55,7 @@ class _Records:
 
 def current_account(settings: Settings) -> Account:
     """The account the settings trade, known without the network (the key's wallet on the venue)."""
-    return Account(settings.venue.value, wallet_address(settings))
+    return settings_account(settings)
 
 
 def _records(directory: Path, accounts: list[Account]) -> dict[Account, _Records]:

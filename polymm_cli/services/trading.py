@@ -30,8 +30,16 @@ from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
-from polymm_cli.services.venues import chain_of, data_dir, on_venue, open_venue, wallet_address
-from polymm_cli.settings import HardCaps, Settings
+from polymm_cli.services.venues import (
+    chain_of,
+    data_dir,
+    on_venue,
+    open_venue,
+    run_key,
+    settings_account,
+    wallet_address,
+)
+from polymm_cli.settings import HardCaps, Settings, VenueName
 from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
 
@@ -136,7 +144,8 @@ def check_caps(params: QuoteParams, caps: HardCaps) -> None:
 
 @contextlib.contextmanager
 def wallet_lock(directory: Path, address: str) -> Iterator[None]:
-    """One engine per wallet: a second `run` on the same account is refused while this is held."""
+    """One engine per wallet: a second `run` on the same account is refused while this is held.
+    `address` is the run key (`services.venues.run_key`): the wallet, or paper-<wallet>."""
     path = directory / LOCK_FILE.format(address=address.lower())
     handle = path.open("a+")
     try:
@@ -232,8 +241,9 @@ async def _run(
         for market in markets:
             check_params_for(market, params)
         check_caps(params, settings.hard_caps())
-        with wallet_lock(directory, venue.address), Ledger.open(directory, account=handle.account) as ledger:
-            halt_path(directory, venue.address).unlink(missing_ok=True)  # a new run starts un-halted
+        key = run_key(handle.account)
+        with wallet_lock(directory, key), Ledger.open(directory, account=handle.account) as ledger:
+            halt_path(directory, key).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(
                 venue,
                 ledger,
@@ -241,15 +251,19 @@ async def _run(
                 markets,
                 engine_config(settings, adopt_orders=options.adopt_orders),
                 venue_name=handle.name,
-                halt_check=lambda: read_halt(directory, venue.address),
+                halt_check=lambda: read_halt(directory, key),
                 on_decision=on_decision,
                 chain=chain_of(handle),  # the stop-loss merges pairs before it sells
             )
-            return await _drive(engine, options, on_snapshot)
+            return await _drive(engine, options, on_snapshot, paper=handle.name == VenueName.PAPER.value)
 
 
 async def _drive(
-    engine: QuotingEngine, options: RunOptions, on_snapshot: Callable[[EngineSnapshot], None] | None
+    engine: QuotingEngine,
+    options: RunOptions,
+    on_snapshot: Callable[[EngineSnapshot], None] | None,
+    *,
+    paper: bool = False,
 ) -> RunOutcome:
     """Run the engine with the signals wired to a clean stop and the dashboard fed, then judge the end."""
     stop = asyncio.Event()
@@ -277,14 +291,22 @@ async def _drive(
                 on_snapshot(engine.snapshot())  # type: ignore[misc]
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
-    return _judge(engine, reason, failure, interrupted[0] if interrupted else None)
+    return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
 
 
-def _judge(engine: QuotingEngine, reason: str, failure: EngineFailure | None, sig: int | None) -> RunOutcome:
+def _judge(
+    engine: QuotingEngine, reason: str, failure: EngineFailure | None, sig: int | None, *, paper: bool = False
+) -> RunOutcome:
     """The run's end as the user reads it; the most urgent news wins: orders possibly left open,
-    then a failure, a halt, an interrupt."""
+    then a failure, a halt, an interrupt. A paper run's stop says what was simulated."""
     report = engine.stop_report
     done = report.summary() if report is not None else "nothing was cancelled"
+    if paper and report is not None and report.confirmed:
+        done = (
+            f"{report.cancelled} paper order{'' if report.cancelled == 1 else 's'} cancelled,"
+            f" {engine.snapshot().fills} simulated fill{'' if engine.snapshot().fills == 1 else 's'};"
+            " nothing was sent to the exchange"
+        )
     pnl = ""
     with contextlib.suppress(Exception):  # a broken ledger must not hide how the stop went
         pnl = f"; P&L {engine.snapshot().total_pnl.quantize(CENT):+}"
@@ -382,12 +404,13 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             venue = handle.venue
             # resolve --market first: a typo must not halt the running engine and then fail
             cid = (await venue.market(market)).condition_id if market else None
-            running = _run_is_active(directory, venue.address)
+            key = run_key(handle.account)
+            running = _run_is_active(directory, key)
             # pull first (a kill switch must not wait), and so the report names the orders it pulled:
             # halting first let the engine cancel them itself and cancel-all said "cancelled 0"
             canceled: list[str] = list((await venue.cancel_all(cid)).canceled)
             if running:
-                request_halt(directory, venue.address, "cancel-all from another terminal")
+                request_halt(directory, key, "cancel-all from another terminal")
                 await asyncio.sleep(halt_grace_s)  # the engine polls every 0.25 s, then stops placing
             for _ in range(5):
                 result = await venue.cancel_all(cid)
@@ -420,14 +443,14 @@ def _run_is_active(directory: Path, address: str) -> bool:
 def halt_engine(settings: Settings, reason: str) -> str:
     """Write the halt file the wallet's running engine watches; returns the wallet address."""
     address = wallet_address(settings)
-    request_halt(data_dir(settings), address, reason)
+    request_halt(data_dir(settings), run_key(settings_account(settings)), reason)
     return address
 
 
 def resume_engine(settings: Settings) -> tuple[str, bool]:
     """Remove the halt file; returns (wallet, whether it was halted)."""
     address = wallet_address(settings)
-    path = halt_path(data_dir(settings), address)
+    path = halt_path(data_dir(settings), run_key(settings_account(settings)))
     was = path.exists()
     path.unlink(missing_ok=True)
     return address, was

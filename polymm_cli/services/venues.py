@@ -6,6 +6,11 @@ a free loopback port) and publishes its URL in the data dir, so a second termina
 same state file. Either way the account, its key and the exchange state live in POLYMM_DATA_DIR.
 `polymarket`: the real CLOB V2, with the configured key and credentials.
 Both go through the same Polymarket adapter: the local exchange speaks the real protocol.
+`paper`: the only place a PaperVenue is composed. Its market data comes from the Polymarket adapter
+in market-data-only mode (no key: it cannot sign, so it cannot place or cancel), pointed at the
+paper feed (`local`: the local exchange as above; `polymarket`; or an exchange URL); its orders and
+fills are simulated in process with the backtest's queue model and latencies. Nothing is sent, so
+it needs no `--live`. Its fills go to the ledger as Account("paper", `paper_address`).
 """
 
 from __future__ import annotations
@@ -25,15 +30,18 @@ import httpx
 from pydantic import SecretStr
 
 from polymm_cli import signing
+from polymm_cli.backtest.queue import PowerProbQueue, QueueModel, RiskAverseQueue
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
 from polymm_cli.exchange.flow import FlowConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
-from polymm_cli.model import Account
+from polymm_cli.ledger import Ledger
+from polymm_cli.model import Account, FillRecord, FlowRecord, Market, Side
 from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints
 from polymm_cli.settings import Settings, VenueName
-from polymm_cli.venues.base import Chain
+from polymm_cli.venues.base import Chain, Venue
+from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
 from polymm_cli.venues.polymarket.config import PolymarketConfig
@@ -42,14 +50,18 @@ LOCAL_KEY_FILE = "local-wallet.key"
 EXCHANGE_INFO_FILE = "local-exchange.json"
 EXCHANGE_STATE_FILE = "local-exchange-state.json"
 LOCAL_STARTING_PUSD = Decimal(1000)
+# The paper wallet when no POLYMM_PRIVATE_KEY is set: the zero address, which no one holds, so a
+# paper account can never be taken for a real wallet's (with a key, paper uses the key's wallet).
+PAPER_WALLET_WITHOUT_KEY = "0x0000000000000000000000000000000000000000"
 T = TypeVar("T")
 
 
 @dataclass(frozen=True, slots=True)
 class VenueHandle:
-    venue: PolymarketVenue
-    name: str  # "local" or "polymarket"
-    url: str
+    venue: Venue
+    name: str  # "local", "polymarket" or "paper"
+    url: str  # the exchange the venue talks to (for paper: where its market data comes from)
+    chain: Chain  # split and merge for this venue
 
     @property
     def account(self) -> Account:
@@ -165,12 +177,17 @@ def on_venue(
     None for the real venue. Every command's service goes through here, so the live-funds guard
     (`guard.authorize`) runs here, first, before anything is started or sent."""
     authorize(settings, action, consent or Consent(), what)
-    with (
-        local_exchange(settings, flow=settings.exchange_flow, publish=publish)
-        if settings.venue is VenueName.LOCAL
-        else contextlib.nullcontext(None)
-    ) as url:
+    with exchange_for(settings, publish=publish) as url:
         return asyncio.run(main(url))
+
+
+def exchange_for(settings: Settings, *, publish: bool) -> contextlib.AbstractContextManager[str | None]:
+    """Where the venue's requests go: the local exchange for `local` and for a paper feed of
+    "local"; a paper feed's own URL; None for real Polymarket (its hosts are in its config)."""
+    paper = settings.venue is VenueName.PAPER
+    if settings.venue is VenueName.LOCAL or (paper and settings.paper_feed == "local"):
+        return local_exchange(settings, flow=settings.exchange_flow, publish=publish)
+    return contextlib.nullcontext(settings.paper_feed_url() if paper else None)
 
 
 def fund_local(url: str, address: str, amount: Decimal, *, once: bool = False) -> None:
@@ -190,8 +207,12 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
 
     For `local`, `url` is the local exchange (from `local_exchange`); a wallet the exchange has never
     seen is funded with 1,000 pUSD, once (a new exchange state funds it again; a wallet that spent
-    everything is not).
+    everything is not). For `paper`, `url` is the feed's exchange (None: real Polymarket).
     """
+    if settings.venue is VenueName.PAPER:
+        async with open_paper(settings, clock, url) as handle:
+            yield handle
+        return
     if settings.venue is VenueName.LOCAL:
         if url is None:
             raise ValueError("a local venue needs the local exchange's URL")
@@ -225,7 +246,8 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         await venue.start()
         if name == "local":
             fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
-        yield VenueHandle(venue, name, url)
+        chain = LocalChain(venue) if name == "local" else PolygonChainUnavailable()
+        yield VenueHandle(venue, name, url, chain)
     finally:
         await venue.close()
 
@@ -233,7 +255,10 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
 def wallet_address(settings: Settings) -> str:
     """The wallet the settings trade (whose engine a halt is for, whose ledger account `pnl` shows),
     known without the network: on Polymarket the configured key's (the funder's for a proxy wallet),
-    on the local exchange the data dir's own wallet (the local venue never uses POLYMM_PRIVATE_KEY)."""
+    on the local exchange the data dir's own wallet (the local venue never uses POLYMM_PRIVATE_KEY),
+    on paper `paper_address`."""
+    if settings.venue is VenueName.PAPER:
+        return paper_address(settings)
     if settings.venue is VenueName.POLYMARKET:
         if settings.private_key is None:
             raise UsageError("polymarket needs POLYMM_PRIVATE_KEY to know which wallet is meant")
@@ -248,7 +273,114 @@ def wallet_address(settings: Settings) -> str:
         raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
 
 
+def settings_account(settings: Settings) -> Account:
+    """The account the settings trade, known without the network: the venue and `wallet_address`."""
+    return Account(settings.venue.value, wallet_address(settings))
+
+
+def run_key(account: Account) -> str:
+    """What one engine at a time holds (the run lock) and a halt names: the wallet, so one wallet
+    is traded by one engine on the local exchange or Polymarket; a paper account's is its own, so
+    a paper run goes beside a real one of the same wallet."""
+    return f"paper-{account.wallet}" if account.venue == VenueName.PAPER.value else account.wallet
+
+
 def chain_of(handle: VenueHandle) -> Chain:
     """Split, merge (and later redeem) for the venue opened: the local exchange's loopback
-    endpoints, or Polygon (not available yet: it says so in one line)."""
-    return LocalChain(handle.venue) if handle.name == "local" else PolygonChainUnavailable()
+    endpoints, Polygon (not available yet: it says so in one line), or paper's simulated ones."""
+    return handle.chain
+
+
+# -- paper ------------------------------------------------------------------------------------------
+
+
+def paper_address(settings: Settings) -> str:
+    """The paper wallet: POLYMM_PRIVATE_KEY's wallet when a key is set (the funder's for a proxy
+    wallet), so paper results sit beside that wallet's real ones in `pnl --all`; without a key the
+    zero address (`PAPER_WALLET_WITHOUT_KEY`). Nothing is ever signed with the key here."""
+    if settings.private_key is None:
+        return PAPER_WALLET_WITHOUT_KEY
+    if settings.funder and settings.signature_type != 0:
+        return settings.funder.lower()
+    try:
+        return signing.address_from_private_key(settings.private_key.get_secret_value()).lower()
+    except ValueError:
+        raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
+
+
+def paper_holdings(
+    start: Decimal, fills: list[FillRecord], flows: list[FlowRecord], markets: dict[str, Market]
+) -> tuple[Decimal, dict[str, Decimal]]:
+    """The paper wallet now: `start` pUSD plus what its recorded fills and flows moved, and its tokens.
+
+    A paper account persists like a real wallet: each run starts from what the ledger says it holds,
+    so the engine's positions (a projection of the same ledger) and the simulated balances agree."""
+    cash = start
+    tokens: dict[str, Decimal] = {}
+    for fill in fills:
+        if not fill.effective:
+            continue
+        notional = fill.price * fill.size
+        sign = 1 if fill.side is Side.BUY else -1
+        cash += -sign * notional - fill.fee
+        tokens[fill.token_id] = tokens.get(fill.token_id, Decimal(0)) + sign * fill.size
+    for flow in flows:
+        cash += flow.collateral_delta
+        market = markets.get(flow.market)
+        if market is not None:
+            tokens[market.yes_token] = tokens.get(market.yes_token, Decimal(0)) + flow.yes_delta
+            tokens[market.no_token] = tokens.get(market.no_token, Decimal(0)) + flow.no_delta
+    return cash, {token: held for token, held in tokens.items() if held != 0}
+
+
+def market_data_venue(settings: Settings, clock: Clock, url: str | None) -> PolymarketVenue:
+    """The paper feed: the Polymarket adapter with no key (market data only), at `url` (an exchange
+    laid out like the local one) or on real Polymarket's public hosts (url None)."""
+    config = PolymarketConfig.for_market_data(url)
+    if url is None and settings.gamma_url:
+        config = config.with_changes(gamma_url=settings.gamma_url.rstrip("/"))
+    return PolymarketVenue(config, clock)
+
+
+@contextlib.asynccontextmanager
+async def open_paper(settings: Settings, clock: Clock, url: str | None) -> AsyncIterator[VenueHandle]:
+    """PaperVenue over the market-data-only adapter, its wallet as the ledger leaves it. The paper
+    venue closes its data venue; it is its own chain (split and merge are simulated)."""
+    address = paper_address(settings)
+    with Ledger.open(data_dir(settings), account=Account(VenueName.PAPER.value, address)) as ledger:
+        collateral, tokens = paper_holdings(
+            settings.paper_collateral, ledger.fills(), ledger.flows(), ledger.market_meta()
+        )
+    data = market_data_venue(settings, clock, url)
+    venue = PaperVenue(
+        data,
+        clock,
+        collateral=collateral,
+        tokens=tokens,
+        queue=queue_model(settings),
+        latency=latency(settings),
+        address=address,
+    )
+    try:
+        await data.start()  # without a key: nothing to authenticate, nothing sent
+        await venue.start()
+        yield VenueHandle(venue, VenueName.PAPER.value, data.config.clob_url, venue)
+    finally:
+        await venue.close()
+
+
+# -- the fill simulation's settings (paper trading and the backtest) -------------------------------
+
+
+def queue_model(settings: Settings) -> QueueModel:
+    """The queue-position model `--queue` names (settings.QueueChoice)."""
+    choice = settings.queue_choice()
+    return RiskAverseQueue() if choice.kind == "risk-averse" else PowerProbQueue(choice.power)
+
+
+def latency(settings: Settings) -> Latency:
+    """The simulated latencies `--latency-ms` sets (settings.LatencyChoice)."""
+    choice = settings.latency_choice()
+    return Latency(
+        order_entry_s=choice.order_entry_s, cancel_s=choice.cancel_s, market_data_s=choice.market_data_s
+    )

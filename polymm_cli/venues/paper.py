@@ -24,6 +24,8 @@ settlement. The market stream of the data venue covers both tokens of each marke
 simulator needs every trade print) and the engine gets only the tokens it asked for. Each market's
 data is applied by one stream only, the first open one that covers it; without one, `place` refreshes
 the market's book with a REST snapshot first. The heartbeat is a no-op (nothing rests anywhere).
+`start` does not start the data venue (an adapter would derive API credentials: an authenticated
+call market data does not need); `close` closes it.
 """
 
 from __future__ import annotations
@@ -80,6 +82,7 @@ class DelayedEvents:
         self._fifo: deque[tuple[float, Event]] = deque()
         self._wake = asyncio.Event()
         self._closed = False
+        self._finishing = False  # the source ended: stop once the queue is delivered
         self.pump: asyncio.Task[None] | None = None
         self.tokens: frozenset[str] = frozenset()
         self.markets: frozenset[str] = frozenset()  # condition ids ("" = every market, user streams)
@@ -92,6 +95,11 @@ class DelayedEvents:
         if not self._closed:
             self._fifo.append((due, event))
             self._wake.set()
+
+    def finish(self) -> None:
+        """The source ended: the stream ends after delivering what is queued."""
+        self._finishing = True
+        self._wake.set()
 
     async def close(self) -> None:
         if self._closed:
@@ -108,6 +116,8 @@ class DelayedEvents:
     async def _iterate(self) -> AsyncIterator[Event]:
         while not self._closed:
             if not self._fifo:
+                if self._finishing:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -182,7 +192,9 @@ class PaperVenue:
         return self._address
 
     async def start(self) -> None:
-        await self.data.start()
+        """Nothing to connect: the data venue is not started either, since starting an adapter
+        derives API credentials (an authenticated call) and public market data needs none."""
+        return None
 
     async def close(self) -> None:
         for stream in [*self._market_streams, *self._user_streams]:
@@ -224,8 +236,15 @@ class PaperVenue:
         try:
             async for event in source:
                 self._on_data_event(stream, event)
+        except Exception as exc:  # the data venue's stream failed: say so in-band, like a lost feed
+            now = self.clock.now()
+            lost = StreamStatus(
+                stream="market", connected=False, reason=f"data feed failed: {exc}", recv_ts=now
+            )
+            stream.put(now, lost)
         finally:
             await source.close()
+            stream.finish()  # the data stream ended: so does ours, once its queue is delivered
 
     def _on_data_event(self, stream: DelayedEvents, event: Event) -> None:
         now = self.clock.now()

@@ -104,6 +104,7 @@ def test_build_app_serves_the_pinned_routes_behind_the_pinned_middleware() -> No
     assert table == ROUTES
     assert [m.cls.__name__ for m in app.user_middleware] == [
         "ControlPlaneGuard",
+        "RequestLog",
         "BodyLimitMiddleware",
         "FaultMiddleware",
     ]

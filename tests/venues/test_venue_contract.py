@@ -1,10 +1,15 @@
 """The Venue port's contract: what every venue must do, run against each venue factory.
 
-Two factories: the Polymarket adapter over loopback to a local exchange started by this module
-(no synthetic flow, instant settlement), and the in-process SimVenue over the same exchange. Another
+Three factories: the Polymarket adapter over loopback to a local exchange started by this module
+(no synthetic flow, instant settlement), the in-process SimVenue over the same exchange, and the
+PaperVenue whose market data is that adapter's (its orders never reach the exchange). Another
 venue joins with one line in VENUE_FACTORIES: an async context-manager factory
 `(exchange, label, knobs) -> Venue`. Tests that inject HTTP or
-WebSocket faults at the exchange apply only to factories with `wire=True`.
+WebSocket faults at the exchange apply only to factories with `wire=True`; tests where another
+account trades against our resting order apply only to factories with `shared_book=True` (a paper
+venue's orders rest in its own simulator: no other account can see or take them), and the
+heartbeat chain only to factories with `heartbeat_chain=True` (a paper venue has no dead-man's
+switch to feed: its heartbeat is a no-op).
 
 Each test trades with its own keys (the label) and, where it rests orders, in its own market and
 price range, so the tests share one exchange without seeing each other's orders.
@@ -40,6 +45,7 @@ from polymm_cli.venues.base import (
     Venue,
     VenueEvents,
 )
+from polymm_cli.venues.paper import PaperVenue
 from polymm_cli.venues.polymarket import PolymarketConfig, PolymarketVenue
 from polymm_cli.venues.sim import SimVenue
 from tests.conftest import fund, start_exchange, throwaway_key
@@ -105,21 +111,52 @@ async def sim_venue(exchange: ExchangeThread, label: str, knobs: Mapping[str, An
         await venue.close()
 
 
+@asynccontextmanager
+async def paper_venue(exchange: ExchangeThread, label: str, knobs: Mapping[str, Any]) -> AsyncIterator[Venue]:
+    """Paper trading on the exchange's market data: the adapter is the data venue and is never
+    started (starting derives API credentials; market data needs none), its orders are simulated."""
+    config = PolymarketConfig.for_local_exchange(
+        exchange.url, SecretStr(throwaway_key(label)), **{**TEST_KNOBS, **knobs}
+    )
+    data = PolymarketVenue(config, SystemClock())
+    venue = PaperVenue(data, SystemClock(), collateral=D(1000), address=data.address)
+    await venue.start()
+    try:
+        yield venue
+    finally:
+        await venue.close()
+
+
 @dataclass(frozen=True)
 class VenueFactory:
     name: str
     open: VenueOpener
     wire: bool  # talks HTTP/WebSocket to the exchange, so the exchange's fault injection applies
+    shared_book: bool = True  # our orders rest in the exchange's book, where other accounts meet them
+    heartbeat_chain: bool = True  # the exchange's dead-man's switch guards our orders (paper: a no-op)
 
 
 VENUE_FACTORIES = [
     VenueFactory("polymarket", polymarket_venue, wire=True),
     VenueFactory("sim", sim_venue, wire=False),
+    VenueFactory("paper", paper_venue, wire=False, shared_book=False, heartbeat_chain=False),
 ]
 
 
 @pytest.fixture(params=VENUE_FACTORIES, ids=lambda f: f.name)
 def factory(request: pytest.FixtureRequest) -> VenueFactory:
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[f for f in VENUE_FACTORIES if f.heartbeat_chain], ids=lambda f: f.name)
+def beating_factory(request: pytest.FixtureRequest) -> VenueFactory:
+    """Venues with a dead-man's switch at the exchange (not paper: nothing rests there to guard)."""
+    return request.param  # type: ignore[no-any-return]
+
+
+@pytest.fixture(params=[f for f in VENUE_FACTORIES if f.shared_book], ids=lambda f: f.name)
+def shared_factory(request: pytest.FixtureRequest) -> VenueFactory:
+    """Venues whose resting orders another account on the exchange can trade against (not paper)."""
     return request.param  # type: ignore[no-any-return]
 
 
@@ -350,8 +387,9 @@ async def test_cancel_by_id_then_cancel_all_of_a_market_then_everything(
 
 
 async def test_a_cross_fills_the_maker_at_its_own_token_side_and_price_and_moves_balances(
-    factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
+    shared_factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
+    factory = shared_factory
     async with (
         funded(factory, exchange, label("maker")) as maker,
         funded(factory, exchange, label("taker")) as taker,
@@ -387,8 +425,9 @@ async def test_a_cross_fills_the_maker_at_its_own_token_side_and_price_and_moves
 
 
 async def test_heartbeats_chain_and_a_fresh_session_resyncs_the_chain(
-    factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
+    beating_factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
+    factory = beating_factory
     # This key's dead-man's switch arms here: it must never rest orders in this module.
     async with funded(factory, exchange, label("beater"), amount=0) as venue:
         await venue.heartbeat()
@@ -396,6 +435,51 @@ async def test_heartbeats_chain_and_a_fresh_session_resyncs_the_chain(
     async with funded(factory, exchange, label("beater"), amount=0) as restarted:
         await restarted.heartbeat()  # starts from "" while the venue expects the chain's next id
         await restarted.heartbeat()
+
+
+async def test_a_paper_venue_never_sends_an_order_to_the_exchange(
+    exchange: ExchangeThread, label: Callable[[str], str]
+) -> None:
+    async with (
+        funded(VENUE_FACTORIES[1], exchange, label("real-maker")) as real,
+        paper_venue(exchange, label("paper"), {}) as paper,
+    ):
+        [real_bid] = await real.place([bid(FED, FED.yes_token, "0.17", "10")])
+        assert isinstance(paper, PaperVenue)
+        await paper.split(FED, D(20))
+        [rest] = await paper.place([bid(FED, FED.yes_token, "0.03", "10")])
+        [take] = await paper.place(
+            [
+                OrderIntent(
+                    market=FED.condition_id,
+                    token_id=FED.yes_token,
+                    side=Side.SELL,
+                    price=D("0.17"),
+                    size=D(5),
+                    order_type="FAK",
+                    post_only=False,
+                )
+            ]
+        )
+        await paper.cancel([rest.order_id])
+        await paper.cancel_all()
+        await paper.heartbeat()
+        paper_trades = await paper.trades()
+        real_left = {o.order_id: o for o in await real.open_orders(FED.condition_id)}
+        await real.cancel_all()
+        calls = dict(paper.data.http_attempts)  # type: ignore[attr-defined]
+
+    ex = exchange.server.exchange
+    address = paper.address.lower()
+    orders_of_paper = exchange.call(lambda: [o for o in ex.orders.values() if o.address.lower() == address])
+    trades_of_paper = exchange.call(
+        lambda: [t for t in ex.trades.values() if t.taker.address.lower() == address]
+    )
+    assert rest.ok and take.ok and take.status == "matched"  # simulated against the real bid
+    assert [f.size for t in paper_trades for f in t.fills] == [D(5)]
+    assert orders_of_paper == [] and trades_of_paper == []  # the exchange's order count stays 0
+    assert real_left[real_bid.order_id].size_matched == 0  # the real bid was never touched
+    assert calls and all(call.startswith("GET ") for call in calls), calls
 
 
 # ------------------------------------------------------------------------------------------------
@@ -431,8 +515,9 @@ async def test_market_events_start_with_a_snapshot_per_token_then_carry_price_ch
 
 
 async def test_user_events_carry_our_placement_and_the_fill_from_matched_to_confirmed(
-    factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
+    shared_factory: VenueFactory, exchange: ExchangeThread, label: Callable[[str], str]
 ) -> None:
+    factory = shared_factory
     seen: list[Event] = []
     async with (
         funded(factory, exchange, label("maker")) as maker,

@@ -12,6 +12,7 @@ import asyncio
 import base64
 import hmac
 import ipaddress
+from collections import Counter
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -78,6 +79,9 @@ class ServerState:
     # py-clob-client-v2 (it knows 137 and 80002 only) trades here too.
     chain_ids: tuple[int, ...] = (signing.LOCAL_CHAIN_ID, signing.POLYGON_CHAIN_ID)
     hub: WsHub = field(init=False)
+    # Requests served, per "METHOD /route" (ids folded to {id}; WebSocket connections as "WS /ws/..."):
+    # what a test reads to show that a client sent nothing but market-data requests.
+    requests: Counter[str] = field(default_factory=Counter)
 
     def __post_init__(self) -> None:
         self.hub = WsHub(self.exchange, self.faults)
@@ -805,6 +809,7 @@ class ExchangeApi:
                 "orders_open": sum(1 for o in self.ex.orders.values() if o.status == "LIVE"),
                 "trades": len(self.ex.trades),
                 "ws_connections": self.state.hub.connection_count(),
+                "requests": dict(sorted(self.state.requests.items())),
             }
         )
 
@@ -871,6 +876,27 @@ def _replay(body: bytes, receive: Receive) -> Receive:
         return pending.pop() if pending else await receive()
 
     return replay
+
+
+def route_key(method: str, path: str) -> str:
+    """ "METHOD /path" with every id-like segment (over 24 characters: ids, hashes) folded to {id}."""
+    segments = ("{id}" if len(part) > 24 else part for part in path.split("/"))
+    return f"{method} {'/'.join(segments)}"
+
+
+class RequestLog:
+    """Counts every request but the control plane's into `ServerState.requests` (pure ASGI)."""
+
+    def __init__(self, app: ASGIApp, state: ServerState) -> None:
+        self.app = app
+        self.state = state
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        path = scope.get("path", "")
+        if scope["type"] in ("http", "websocket") and not path.startswith("/_local"):
+            method = "WS" if scope["type"] == "websocket" else scope.get("method", "")
+            self.state.requests[route_key(method, path)] += 1
+        await self.app(scope, receive, send)
 
 
 class FaultMiddleware:
@@ -994,7 +1020,7 @@ def _listing_and_control_routes(api: ExchangeApi) -> list[RouteSpec]:
 
 def build_app(state: ServerState) -> Starlette:
     """The REST routes (each handler maps rejections to the venue's error body), the two WebSocket
-    channels, and the middleware: control-plane guard, then body limit, then injected faults."""
+    channels, and the middleware: control-plane guard, request log, body limit, injected faults."""
     api = ExchangeApi(state)
     specs = [
         *_service_and_auth_routes(api),
@@ -1009,6 +1035,7 @@ def build_app(state: ServerState) -> Starlette:
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
     middleware = [
         Middleware(ControlPlaneGuard),
+        Middleware(RequestLog, state=state),
         Middleware(BodyLimitMiddleware),
         Middleware(FaultMiddleware, state=state),
     ]

@@ -115,6 +115,26 @@ def _cancel_result(body: Any, what: str) -> tuple[list[str], dict[str, str]]:
     return [str(c) for c in canceled], {str(k): str(v) for k, v in not_canceled.items()}
 
 
+class MarketDataOnly(UsageError):
+    """Something that signs (an order, a cancel, an account read) asked of a connection opened
+    without a key: a programming or usage error, never retried as a venue failure."""
+
+
+def _signers(config: PolymarketConfig) -> tuple[signing.OrderSigner, BatchSigner]:
+    """The order signer of the configured key, and the batch signer `config.signer` names."""
+    assert config.private_key is not None
+    try:
+        signer = signing.OrderSigner(
+            config.private_key.get_secret_value(), config.chain_id, config.signature_type, config.funder
+        )
+    except ValueError as exc:
+        raise ConfigError(f"polymarket key/funder: {exc}") from None
+    if config.signer == "reference":
+        reference = ReferenceSigner(config.private_key, config.chain_id, config.signature_type, config.funder)
+        return signer, reference
+    return signer, FastSigner(signer)
+
+
 class PolymarketVenue:
     """The Venue port over Polymarket CLOB V2 (REST + WebSocket). See the module docstring.
 
@@ -126,29 +146,21 @@ class PolymarketVenue:
     def __init__(self, config: PolymarketConfig, clock: Clock) -> None:
         self._config = config
         self._clock = clock
-        try:
-            self._signer = signing.OrderSigner(
-                config.private_key.get_secret_value(), config.chain_id, config.signature_type, config.funder
-            )
-        except ValueError as exc:
-            raise ConfigError(f"polymarket key/funder: {exc}") from None
+        self._signer: signing.OrderSigner | None = None
+        self._batch_signer: BatchSigner | None = None
+        if config.private_key is not None:
+            self._signer, self._batch_signer = _signers(config)
         seed = config.seed if config.seed is not None else int(clock.now() * 1000)
         rng = random.Random(seed)
         # Salts stay below 2**53 (the venue's JS services read them as doubles) and never repeat.
         self._salts = itertools.count(rng.randrange(1, 2**44))
         self._limiter = TradingLimiter(config.order_rate_per_s, config.order_burst, clock)
         self._http = ClobHttp(config, clock, random.Random(rng.getrandbits(64)))
-        self._http.l2_address = self._signer.address
-        self._http.l1_headers = self._signer.l1_headers
+        if self._signer is not None:
+            self._http.l2_address = self._signer.address
+            self._http.l1_headers = self._signer.l1_headers
         if config.api_key is not None and config.api_secret is not None and config.api_passphrase is not None:
             self._http.creds = ApiCreds(config.api_key, config.api_secret, config.api_passphrase)
-        self._batch_signer: BatchSigner
-        if config.signer == "reference":
-            self._batch_signer = ReferenceSigner(
-                config.private_key, config.chain_id, config.signature_type, config.funder
-            )
-        else:
-            self._batch_signer = FastSigner(self._signer)
         self._stream_rng = random.Random(rng.getrandbits(64))
         self._markets: dict[str, Market] = {}  # condition id -> market
         self._by_token: dict[str, str] = {}
@@ -164,6 +176,8 @@ class PolymarketVenue:
         self.wire_errors = 0  # REST records skipped during stream resyncs
 
     def __repr__(self) -> str:
+        if self._signer is None:
+            return f"PolymarketVenue(market data only, clob_url={self._config.clob_url!r})"
         return (
             f"PolymarketVenue(address={self.address!r}, clob_url={self._config.clob_url!r}, "
             f"signer={self._config.signer!r})"
@@ -186,14 +200,28 @@ class PolymarketVenue:
         return self._config
 
     @property
+    def market_data_only(self) -> bool:
+        """Opened without a key: markets, books and the market stream only (see `MarketDataOnly`)."""
+        return self._signer is None
+
+    def _key(self, what: str) -> signing.OrderSigner:
+        """The signer, or MarketDataOnly naming what needed it: the one gate of every signed path."""
+        if self._signer is None:
+            raise MarketDataOnly(
+                f"{what}: this Polymarket connection is market data only (no key), it never places,"
+                " cancels or reads an account"
+            )
+        return self._signer
+
+    @property
     def address(self) -> str:
         """The funder address whose balances back our orders (the EOA for signature type 0)."""
-        return self._signer.maker
+        return self._key("the wallet address").maker
 
     @property
     def signer_address(self) -> str:
         """The EOA that signs orders and owns the API key (POLY_ADDRESS)."""
-        return self._signer.address
+        return self._key("the signer address").address
 
     @property
     def api_key(self) -> str:
@@ -221,7 +249,8 @@ class PolymarketVenue:
         """Derive API credentials over L1 when none are configured (create first, derive on failure)."""
         if self._closed:
             raise VenueError("the venue is closed")
-        await self._ensure_creds()
+        if self._signer is not None:
+            await self._ensure_creds()
 
     async def close(self) -> None:
         """End every stream and the HTTP client. Idempotent."""
@@ -233,7 +262,8 @@ class PolymarketVenue:
             await asyncio.gather(*(s.close() for s in streams), return_exceptions=True)
         await self._http.close()
 
-    async def _ensure_creds(self) -> ApiCreds:
+    async def _ensure_creds(self, what: str = "an authenticated request") -> ApiCreds:
+        self._key(what)
         creds = self._http.creds
         if creds is not None:
             return creds
@@ -260,7 +290,7 @@ class PolymarketVenue:
             return creds
 
     async def _l2(self, method: str, path: str, **kwargs: Any) -> Any:
-        await self._ensure_creds()
+        await self._ensure_creds(f"{method} {path}")
         return await self._http.request(method, path, auth="l2", **kwargs)
 
     async def local_inventory(self, path: str, condition_id: str, amount: str) -> None:
@@ -449,10 +479,11 @@ class PolymarketVenue:
 
     async def place(self, intents: Sequence[OrderIntent]) -> list[PlaceResult]:
         """Place orders; one PlaceResult per intent, in intent order (see the module docstring)."""
+        self._key("placing orders")  # refused before anything else, even an empty batch
         intents = list(intents)
         if not intents:
             return []
-        creds = await self._ensure_creds()
+        creds = await self._ensure_creds("placing orders")
         results: list[PlaceResult | None] = [None] * len(intents)
         jobs = await self._jobs(list(enumerate(intents)), creds.api_key, results)
         refused_for_tick = await self._post_all(await self._sign(jobs, results), results)
@@ -526,6 +557,8 @@ class PolymarketVenue:
     async def _sign(self, jobs: list[SignJob], results: list[PlaceResult | None]) -> list[SignedEnvelope]:
         if not jobs:
             return []
+        self._key("signing orders")
+        assert self._batch_signer is not None  # made with the signer
         if isinstance(self._batch_signer, FastSigner):
             outcomes = self._batch_signer.sign_batch(jobs)
         else:  # SDK work never runs on the event loop thread
@@ -588,6 +621,7 @@ class PolymarketVenue:
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
         """Cancel orders by id (DELETE /orders, chunks of 1000)."""
+        self._key("cancelling orders")
         ids = list(dict.fromkeys(order_ids))
         canceled: list[str] = []
         not_canceled: dict[str, str] = {}
@@ -607,6 +641,7 @@ class PolymarketVenue:
 
     async def cancel_all(self, market: str | None = None) -> CancelResult:
         """Cancel every open order of our API key, or of one market (condition id, slug or token)."""
+        self._key("cancelling orders")
         if market is None:
             body = await self._l2(
                 "DELETE",
@@ -652,7 +687,7 @@ class PolymarketVenue:
         return records
 
     async def _l2_pages(self, path: str, params: dict[str, str | int]) -> list[Any]:
-        await self._ensure_creds()
+        await self._ensure_creds(f"GET {path}")
         return await self._http.paginate(path, params)
 
     async def open_orders(self, market: str | None = None) -> list[OpenOrder]:
@@ -761,7 +796,7 @@ class PolymarketVenue:
     # -- streams --------------------------------------------------------------------------------
 
     async def ws_credentials(self) -> ApiCreds:
-        return await self._ensure_creds()
+        return await self._ensure_creds("the user stream")
 
     def market_events(self, token_ids: Sequence[str]) -> VenueEvents:
         """Book snapshots (REST, first) and updates for these tokens; see streams.py."""
@@ -775,6 +810,7 @@ class PolymarketVenue:
         """Our order and trade updates, resynced over REST after every (re)connect; see streams.py."""
         if self._closed:
             raise VenueError("the venue is closed")
+        self._key("the user stream")
         stream = UserStream(markets, self, self._config, self._clock, self._stream_rng)
         self._streams.add(stream)
         return stream

@@ -29,6 +29,8 @@ class PolymarketConfig:
 
     `ws_url` is the WebSocket base: the channels are `{ws_url}/market` and `{ws_url}/user`.
     API credentials are optional: without them `start()` creates or derives them over L1.
+    Without a private key the connection is market data only (`market_data_only`): listings, books
+    and the market stream, never an order, a cancel or anything signed (see `for_market_data`).
     `signer` is "fast" (polymm's own signing) or "reference" (py-clob-client-v2's order builder,
     run in a worker thread). The timing knobs default to the venue's documented values; tests
     shrink them.
@@ -37,7 +39,7 @@ class PolymarketConfig:
     clob_url: str
     ws_url: str
     gamma_url: str
-    private_key: SecretStr = field(repr=False)
+    private_key: SecretStr | None = field(repr=False)
     api_key: str | None = field(default=None, repr=False)
     api_secret: SecretStr | None = field(default=None, repr=False)
     api_passphrase: SecretStr | None = field(default=None, repr=False)
@@ -86,6 +88,8 @@ class PolymarketConfig:
         if self.signature_type not in (0, 1, 2, 3):
             raise ConfigError("signature_type must be 0, 1, 2 or 3")
         creds = (self.api_key, self.api_secret, self.api_passphrase)
+        if self.private_key is None and any(c is not None for c in creds):
+            raise ConfigError("a market-data-only connection (no private key) takes no API credentials")
         if any(c is not None for c in creds) and not all(c is not None for c in creds):
             raise ConfigError("api_key, api_secret and api_passphrase must be given together (or none)")
         positive = (
@@ -113,6 +117,11 @@ class PolymarketConfig:
         return self.api_key is not None
 
     @property
+    def market_data_only(self) -> bool:
+        """No key: the venue reads markets and books and refuses everything that signs."""
+        return self.private_key is None
+
+    @property
     def market_ws_url(self) -> str:
         return self.ws_url.rstrip("/") + "/market"
 
@@ -125,7 +134,22 @@ class PolymarketConfig:
         return replace(self, **changes)
 
     @classmethod
-    def for_local_exchange(cls, url: str, private_key: SecretStr, **options: Any) -> PolymarketConfig:
+    def for_market_data(cls, url: str | None = None, **options: Any) -> PolymarketConfig:
+        """Market data only, with no key at all: real Polymarket's public hosts (`url` None), or the
+        exchange at `url` laid out like the local exchange. Placing, cancelling and every account
+        read raise `MarketDataOnly`; nothing is ever signed."""
+        if url is None:
+            return cls(
+                clob_url=POLYMARKET_CLOB_URL,
+                ws_url=POLYMARKET_WS_URL,
+                gamma_url=POLYMARKET_GAMMA_URL,
+                private_key=None,
+                **options,
+            )
+        return cls.for_local_exchange(url, None, **options)
+
+    @classmethod
+    def for_local_exchange(cls, url: str, private_key: SecretStr | None, **options: Any) -> PolymarketConfig:
         """The local exchange at `url` (e.g. http://127.0.0.1:8080): WebSocket at ws://.../ws,
         Gamma-style listing at {url}/gamma. Orders are signed for the local world's own chain id
         (`signing.LOCAL_CHAIN_ID`), so nothing signed for it is valid on Polygon."""

@@ -134,6 +134,7 @@ class MarketRecorder(_Connection):
                 continue
             self._ws = ws
             served = _Service()
+            began = self._clock.monotonic()
             async with contextlib.aclosing(self._serve(ws, served)) as items:
                 async for item in items:
                     yield item
@@ -141,7 +142,11 @@ class MarketRecorder(_Connection):
             if self._closed.is_set():
                 return
             if served.connected:
-                attempt, self.reconnects, self.gaps = 1, self.reconnects + 1, self.gaps + 1
+                # a connection that served a while starts the backoff over; one dropped at once
+                # (a venue refusing us) keeps backing off
+                if self._clock.monotonic() - began >= self._config.ws_watchdog_s:
+                    attempt = 1
+                self.reconnects, self.gaps = self.reconnects + 1, self.gaps + 1
                 self.state = f"reconnecting ({served.reason})"
                 log.info("market recorder lost the feed: %s; reconnecting", served.reason)
                 yield RawGap(self._now_ns(), served.reason)
