@@ -28,7 +28,7 @@ each fill, and again right after acting, as polymm's engine does.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any, Protocol
@@ -105,6 +105,7 @@ class _Builder:
     windows: list[list[int]] = field(default_factory=list)  # [start, end): end -1 = still open
     book: OrderBook = field(default_factory=lambda: OrderBook("YES"))
     live: bool = True
+    crossed: bool = False
     exch: int = 0  # the current item's exchange and local times (ns)
     local: int = 0
 
@@ -119,7 +120,20 @@ class _Builder:
             self.changes(ev)
         elif isinstance(ev, LastTrade):
             self.trade(ev)
-        self.allow(self.live and not self.book.is_crossed)
+        crossed = self.book.is_crossed
+        if self.crossed and not crossed:
+            self.restate_top()
+        self.crossed = crossed
+        self.allow(self.live and not crossed)
+
+    def restate_top(self) -> None:
+        """A crossed book just cleared: hftbacktest's depth hid the levels the cross went through and
+        does not bring them back; polymm's book kept them. Restating both best levels (same size)
+        moves hftbacktest's best prices to polymm's."""
+        for side, flag in ((Side.BUY, HBT_BUY), (Side.SELL, HBT_SELL)):
+            top = self.book.levels(side, 1)
+            if top:
+                self.add(DEPTH_EVENT | flag, top[0].price, top[0].size)
 
     def allow(self, allowed: bool) -> None:
         is_open = bool(self.windows) and self.windows[-1][1] < 0
@@ -179,10 +193,17 @@ def _has_yes_book(items: list[TimedLike], market: Market) -> bool:
     return False
 
 
-def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 0.0) -> Feed:
+def to_feed(
+    timeline: Iterable[TimedLike],
+    market: Market,
+    *,
+    warmup_s: float = 0.0,
+    due: Callable[[float], float] = lambda recv_ts: recv_ts,
+) -> Feed:
     """hftbacktest's rows for `market` from the replay's timeline (see the module docstring), and the
     windows in which polymm's engine would quote (see `_Builder`), from its start: the last item of
-    the warm-up, when it subscribes and gets a snapshot of the books."""
+    the warm-up, when it subscribes and gets a snapshot of the books. `due`: when an event with
+    this receive time reaches the engine (the paper venue's `Latency.due`)."""
     items = list(timeline)
     b = _Builder(market, not _has_yes_book(items, market))
     warm_until = items[0].at + warmup_s if items else 0.0
@@ -190,7 +211,7 @@ def to_feed(timeline: Iterable[TimedLike], market: Market, *, warmup_s: float = 
     for item in items:
         b.exch = max(ns(item.at), b.exch)  # both processors need monotone times
         ev = item.event
-        b.local = max(ns(ev.recv_ts), b.local, b.exch) if ev is not None else max(b.local, b.exch)
+        b.local = max(ns(due(ev.recv_ts)), b.local, b.exch) if ev is not None else max(b.local, b.exch)
         if item.at < warm_until or not start:
             start, b.live = b.exch, True
         b.event(ev)
@@ -241,14 +262,13 @@ class StrategyParams:
 # params layout
 P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS, P_NOTICE = range(9)
 # tracked orders: one row per order we placed and have not seen closed
-T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE, T_DEAD = range(6)
+T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE, T_DEAD, T_DONE = range(7)
 # targets: one row per side (0 = bid, 1 = ask)
 G_ON, G_TICK, G_SIZE, G_SELL, G_CLAMPED = range(5)
 # stats out
 S_PLACED, S_CANCELLED, S_DECISIONS, S_MID, S_POSITION = range(5)
 S_BALANCE, S_FEE, S_TRADES, S_VOLUME, S_LOGGED, S_WINDOW, S_WAKE = range(5, 12)
 _NEW, _PARTIAL, _NONE = 1, 5, 0
-DEBUG = False
 
 
 @njit(cache=True)
@@ -261,7 +281,9 @@ def _sync(hbt: Any, trk: Any, hold: Any, p: Any, stats: Any, log: Any, force: bo
     """What polymm's engine knows of our orders now: fills reach it `fill_notice_s` after they
     happen (user events come with the market-data delay), cancels and refusals at once. Known fills
     move the YES/NO holdings and are logged (exchange time, side +1 bid / -1 ask, price, size); a
-    closed order is forgotten. `stats[S_WAKE]`: when the next fill not yet known becomes known."""
+    closed order is forgotten. `stats[S_WAKE]`: when the next fill not yet known becomes known.
+    hold = [YES, NO as the engine knows them, YES, NO as they are]: the paper venue refuses a SELL
+    of tokens we no longer hold, even when the engine does not know it yet."""
     orders = hbt.orders(0)
     now = hbt.current_timestamp
     stats[S_WAKE] = _BIG
@@ -271,6 +293,10 @@ def _sync(hbt: Any, trk: Any, hold: Any, p: Any, stats: Any, log: Any, force: bo
         if o is None:
             trk[i, T_ID] = 0
             continue
+        done = trk[i, T_DONE] - o.leaves_qty
+        if done > 1e-9:
+            _apply_fill(trk[i, T_SIDE], trk[i, T_SELL], done, hold[2:])
+            trk[i, T_DONE] = o.leaves_qty
         filled = trk[i, T_LEAVES] - o.leaves_qty
         if filled > 1e-9:
             known_at = o.exch_timestamp + p[P_NOTICE]
@@ -395,14 +421,14 @@ def _cancel_stale(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any) -> int:
 
 
 @njit
-def _place(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int:
+def _place(hbt: Any, trk: Any, hold: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int:
     """Place the targets no live order stands for (post-only limit orders); the next free id."""
     for k in range(2):
         if tgt[k, G_ON] <= 0 or kept[k] > 0:
             continue
         price = tgt[k, G_TICK] * p[P_TICK]
-        if DEBUG:
-            print("HPLACE", hbt.current_timestamp, k, price, tgt[k, G_SIZE], tgt[k, G_SELL])
+        if tgt[k, G_SELL] > 0 and hold[3 if k == 0 else 2] < tgt[k, G_SIZE] - 1e-9:
+            continue  # refused: not enough balance (the engine did not know a fill took the tokens)
         if k == 0:
             hbt.submit_buy_order(0, next_id, price, tgt[k, G_SIZE], GTX, LIMIT, False)
         else:
@@ -411,6 +437,7 @@ def _place(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any, next_id: int) -> int
             if trk[i, T_ID] == 0:
                 trk[i, T_ID], trk[i, T_SIDE], trk[i, T_SELL] = next_id, 1.0 - 2.0 * k, tgt[k, G_SELL]
                 trk[i, T_LEAVES], trk[i, T_PRICE], trk[i, T_DEAD] = tgt[k, G_SIZE], tgt[k, G_TICK], 0.0
+                trk[i, T_DONE] = tgt[k, G_SIZE]
                 break
         next_id += 1
     return next_id
@@ -435,9 +462,6 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log
     _sync(hbt, trk, hold, p, stats, log, False)
     _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows, stats), tgt)
     stats[S_DECISIONS] += 1
-    if DEBUG:
-        d = hbt.depth(0)
-        print("HDEC", hbt.current_timestamp, d.best_bid_tick, d.best_ask_tick, tgt[0, G_ON], tgt[0, G_TICK], tgt[1, G_ON], tgt[1, G_TICK], hold[0], hold[1], stats[S_WAKE])
     cancels = _cancel_stale(hbt, trk, tgt, p, kept)
     if cancels > 0:
         stats[S_CANCELLED] += cancels
@@ -445,7 +469,7 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log
         _sync(hbt, trk, hold, p, stats, log, False)
     places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
     if places > 0:
-        next_id = _place(hbt, trk, tgt, p, kept, next_id)
+        next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
         stats[S_PLACED] += places
         hbt.elapse(int(p[P_ENTRY]))
     return next_id if cancels + places > 0 else -next_id
@@ -453,8 +477,8 @@ def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log
 
 @njit
 def _run(hbt: Any, p: Any, windows: Any, stats: Any, log: Any) -> None:
-    trk = np.zeros((16, 6))
-    hold = np.zeros(2)
+    trk = np.zeros((16, 7))
+    hold = np.zeros(4)
     stats[S_WAKE] = _BIG
     next_id = 1
     while True:
