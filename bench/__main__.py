@@ -15,6 +15,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_anchor import bench_anchor
+from bench.bench_anchor import table as anchor_table
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
 from bench.bench_quality import bench_quality, table
@@ -65,6 +67,7 @@ def measure() -> dict[str, Any]:
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["quality"] = bench_quality()
+    results["anchor"] = bench_anchor()
     results["elapsed_s"] = time.perf_counter() - started
     return results
 
@@ -140,6 +143,11 @@ def main() -> None:
         f"{q['minutes']:g} min, P&L in pUSD marked at the fair value, inventory in shares):"
     )
     print(table(q))
+    print(
+        "\nvalidation against hftbacktest (same fixed-spread strategy, data, risk-averse queue and latency;"
+        " polymm / hftbacktest (difference), P&L at the final mid; 'default fills': polymm's own queue):"
+    )
+    print(anchor_table(results["anchor"]))
     print(f"  (took {results['elapsed_s']:.0f} s; written to {RESULTS})")
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 

@@ -533,7 +533,7 @@ def run_anchor(feed: Feed, params: StrategyParams, *, queue: str = "risk_averse"
         BacktestAsset()
         .data(feed.rows)
         .linear_asset(1.0)
-        .constant_latency(round(params.entry_s * NS), round(params.response_s * NS))
+        .constant_order_latency(round(params.entry_s * NS), round(params.response_s * NS))
         .partial_fill_exchange()
         .trading_value_fee_model(0.0, 0.0)
         .tick_size(float(params.tick))
