@@ -28,6 +28,8 @@ from polymm_cli.cli.common import (
 from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
+from polymm_cli.services.guard import Consent
+from polymm_cli.settings import Settings
 
 SpreadOption = Annotated[
     Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")
@@ -128,8 +130,11 @@ def run(
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration:g}")
     options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
-    agreed = consent(live, yes)
+    _start(settings, options, consent(live, yes), headless=headless)
 
+
+def _start(settings: Settings, options: trading.RunOptions, agreed: Consent, *, headless: bool) -> None:
+    """Run headless (one JSON line per decision) or with the live dashboard, then the stop line."""
     if headless:
 
         def log_decision(decision: dict[str, Any]) -> None:
