@@ -33,7 +33,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 
-from polymm_cli.backtest.queue import LevelQueue, QueueModel
+from polymm_cli.backtest.queue import MATCH_WINDOW_S, LevelQueue, QueueModel
 from polymm_cli.book import OrderBook
 from polymm_cli.model import MICRO, ONE, ZERO, Market, OrderType, PriceLevel, Side, TradeStatus, taker_fee
 from polymm_cli.venues.base import (
@@ -134,7 +134,7 @@ class FillSimulator:
         owner: str = "paper",
         address: str = "",
         id_seed: str = "",
-        match_window_s: float = 1.0,
+        match_window_s: float = MATCH_WINDOW_S,
     ) -> None:
         self.queue = queue
         self.collateral = collateral

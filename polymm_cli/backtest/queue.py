@@ -15,7 +15,7 @@ hftbacktest (`backtest/models/queue.rs`), we estimate it:
 Trades and level changes of one match can arrive in either order: the local exchange (and the
 feeds hftbacktest assumes) send the trade first, real Polymarket usually sends the `price_change`
 some 20 ms before the `last_trade_price`. Each position therefore keeps both credits: trade size not
-yet seen as a level decrease (a later decrease is explained by it, as hftbacktest's
+yet seen as a level decrease (the level's next decrease is explained by it, as hftbacktest's
 `cum_trade_qty`), and a level decrease taken for a cancel that a trade arriving within
 `match_window_s` reinterprets (the part of our advance that decrease gave is taken back and the
 trade applied in full). Either order gives the same queue position.
@@ -31,6 +31,11 @@ from typing import Protocol
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
+# How long a trade and the level change of the same match may lie apart. In the tickscope capture
+# (real Polymarket, June 2026) the price_change precedes its last_trade_price by a median 20 ms, 95%
+# within 35 ms, 99% within 0.3 s; a longer window would read a real cancel before an unrelated
+# trade as that trade's level change.
+MATCH_WINDOW_S = 0.25
 
 
 class QueueModel(Protocol):
@@ -98,7 +103,6 @@ class QueuePosition:
     order_id: str
     ahead: Decimal
     trade_credit: Decimal = ZERO  # trade size at the level not yet seen as a level decrease
-    trade_ts: float = 0.0
     drop: Decimal = ZERO  # level decrease taken for cancels, a later trade may still explain
     moved: Decimal = ZERO  # how far that decrease moved us forward
     drop_ts: float = 0.0
@@ -114,7 +118,7 @@ class LevelQueue:
 
     __slots__ = ("match_window_s", "model", "positions")
 
-    def __init__(self, model: QueueModel, match_window_s: float = 1.0) -> None:
+    def __init__(self, model: QueueModel, match_window_s: float = MATCH_WINDOW_S) -> None:
         self.model = model
         self.match_window_s = match_window_s
         self.positions: list[QueuePosition] = []
@@ -158,7 +162,6 @@ class LevelQueue:
             already, took_back = self._explain_drop(p, size)
             reach = size - took_back - p.ahead  # how far past the external size ahead it reaches
             p.trade_credit += size - already  # the part no level decrease has shown yet
-            p.trade_ts = ts
             p.ahead = max(p.ahead - size + took_back, ZERO)
             left = remaining.get(p.order_id, ZERO)
             filled = min(left, max(reach - ours_ahead, ZERO))
@@ -180,7 +183,7 @@ class LevelQueue:
         return already, took_back
 
     def _expire(self, p: QueuePosition, ts: float) -> None:
+        """A decrease no trade explained within the window was a cancel after all. (Trade size
+        waits for the level's next change however late, as in hftbacktest.)"""
         if p.drop and ts - p.drop_ts > self.match_window_s:
             p.drop = p.moved = ZERO
-        if p.trade_credit and ts - p.trade_ts > self.match_window_s:
-            p.trade_credit = ZERO

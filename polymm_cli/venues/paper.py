@@ -82,6 +82,7 @@ class DelayedEvents:
         self._fifo: deque[tuple[float, Event]] = deque()
         self._wake = asyncio.Event()
         self._closed = False
+        self._finishing = False  # the source ended: stop once the queue is delivered
         self.pump: asyncio.Task[None] | None = None
         self.tokens: frozenset[str] = frozenset()
         self.markets: frozenset[str] = frozenset()  # condition ids ("" = every market, user streams)
@@ -94,6 +95,11 @@ class DelayedEvents:
         if not self._closed:
             self._fifo.append((due, event))
             self._wake.set()
+
+    def finish(self) -> None:
+        """The source ended: the stream ends after delivering what is queued."""
+        self._finishing = True
+        self._wake.set()
 
     async def close(self) -> None:
         if self._closed:
@@ -110,6 +116,8 @@ class DelayedEvents:
     async def _iterate(self) -> AsyncIterator[Event]:
         while not self._closed:
             if not self._fifo:
+                if self._finishing:
+                    return
                 self._wake.clear()
                 await self._wake.wait()
                 continue
@@ -228,8 +236,15 @@ class PaperVenue:
         try:
             async for event in source:
                 self._on_data_event(stream, event)
+        except Exception as exc:  # the data venue's stream failed: say so in-band, like a lost feed
+            now = self.clock.now()
+            lost = StreamStatus(
+                stream="market", connected=False, reason=f"data feed failed: {exc}", recv_ts=now
+            )
+            stream.put(now, lost)
         finally:
             await source.close()
+            stream.finish()  # the data stream ended: so does ours, once its queue is delivered
 
     def _on_data_event(self, stream: DelayedEvents, event: Event) -> None:
         now = self.clock.now()

@@ -9,7 +9,7 @@ import pytest
 
 from polymm_cli.backtest.fills import FillSimulator, Refused
 from polymm_cli.model import Side, TradeStatus, taker_fee
-from polymm_cli.venues.base import Balances, OrderUpdate, TradeUpdate
+from polymm_cli.venues.base import Balances, OrderUpdate, TickSizeChange, TradeUpdate
 from tests.backtest.sim_events import MARKET, NO, YES, change, intent, levels, simulator, snapshot, trade
 
 D = Decimal
@@ -273,3 +273,24 @@ def test_trades_are_listed_by_market_and_time() -> None:
     assert len(sim.trades(MARKET.condition_id)) == 1
     assert sim.trades(after=5.0) == sim.trades() and sim.trades(after=6.0) == []
     assert sim.trades("0xother") == []
+
+
+def test_a_tick_size_change_clears_the_book_and_sets_the_new_grid() -> None:
+    sim = with_book(simulator())
+    resting, _ = sim.place(intent(BUY, "0.52", "10"), 0.0)
+
+    sim.on_market_event(
+        TickSizeChange(
+            market=MARKET.condition_id,
+            token_id=YES,
+            old_tick=D("0.01"),
+            new_tick=D("0.001"),
+            venue_ts=1,
+            recv_ts=1,
+        ),
+        1.0,
+    )
+    finer, _ = sim.place(intent(BUY, "0.523", "10"), 1.0)
+
+    assert sim.book(MARKET.condition_id).is_empty and not sim.book(MARKET.condition_id).synced
+    assert finer.ok and [o.order_id for o in sim.open_orders()] == [resting.order_id, finer.order_id]

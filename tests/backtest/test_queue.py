@@ -297,3 +297,14 @@ def test_a_no_bid_is_our_yes_ask_and_fills_on_yes_buyers_in_its_own_terms() -> N
 
     assert [(f.token_id, f.side, f.price, f.size) for f in fills] == [(NO, BUY, D("0.45"), D(10))]
     assert sim.balances([NO]).tokens[NO] == D(10)
+
+
+def test_a_cancel_long_before_a_trade_at_our_price_stays_a_cancel() -> None:
+    sim = simulator(PowerProbQueue(1))
+    oid = bid_behind(sim, level="60")
+    sim.on_market_event(change(BUY, "0.50", "100"), 0.5)  # 60 ahead, 40 behind
+    sim.on_market_event(change(BUY, "0.50", "70"), 1.0)  # a cancel: 18 of it ahead, 42 ahead now
+
+    sim.on_market_event(trade(SELL, "0.50", "30"), 2.0)  # a second later: a trade of its own
+
+    assert sim.ahead_of(oid) == D(12)

@@ -360,3 +360,53 @@ async def test_the_engine_quotes_on_paper_and_fills_come_from_the_exchanges_trad
     world.close()
     assert world.exchange.trades_for("bot") == []
     assert all(o.owner == "other" for o in world.exchange.orders.values())
+
+
+async def test_when_the_data_stream_ends_the_engines_stream_ends_after_what_is_queued(
+    data: DataVenue, clock: ManualClock
+) -> None:
+    venue = paper(data, clock, market_data_s=0.25)
+    reader = await opened(venue, clock)
+    data.push(snapshot(bids=levels(("0.50", "100")), ts=clock.now()))
+    await settle()
+
+    await data.streams[0][1].close()
+    await advance(clock, 0.0)
+    assert not reader.task.done()
+    await advance(clock, 0.25)
+
+    assert reader.task.done() and [type(e) for _, e in reader.seen] == [BookSnapshot]
+    await venue.close()
+
+
+class BrokenFeed:
+    """A data stream that fails after its first event."""
+
+    def __init__(self, first: MarketEvent) -> None:
+        self.first = first
+
+    def __aiter__(self) -> BrokenFeed:
+        return self
+
+    async def __anext__(self) -> MarketEvent:
+        if self.first is None:
+            raise OSError("connection reset")
+        first, self.first = self.first, None  # type: ignore[assignment]
+        return first
+
+    async def close(self) -> None:
+        return None
+
+
+async def test_a_failing_data_stream_is_reported_as_a_lost_feed_then_ends(
+    data: DataVenue, clock: ManualClock
+) -> None:
+    data.market_events = lambda tokens: BrokenFeed(snapshot(ts=clock.now()))  # type: ignore[method-assign]
+    venue = paper(data, clock)
+    reader = await opened(venue, clock)
+    await advance(clock, 0.0)
+
+    assert reader.task.done()
+    [(_, lost)] = reader.of(StreamStatus)
+    assert not lost.connected and lost.reason == "data feed failed: connection reset"
+    await venue.close()
