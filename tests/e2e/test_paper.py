@@ -102,7 +102,7 @@ def test_pnl_on_paper_reads_the_paper_fills_and_keeps_them_apart_from_a_real_acc
 ) -> None:
     # Arrange: a paper run's fills, and a real local account's fill in the same ledger
     run = polymm(
-        "run", FED.slug, "--venue", "paper", "--paper-feed", feed.url, "--headless", "--duration", "8"
+        "run", FED.slug, "--venue", "paper", "--paper-feed", feed.url, "--headless", "--duration", "10"
     )
     assert run.returncode == 0, run.stderr
     fills = paper_fills()
