@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -9,12 +10,9 @@ import typer
 from rich.console import Console
 
 from polymm_cli.cli import views
-from polymm_cli.cli.common import JsonOption, dumps
+from polymm_cli.cli.common import JsonOption, LatencyOption, QueueOption, dumps
 from polymm_cli.cli.trading import (
-    LatencyOption,
-    PaperCollateralOption,
     PositionLimitOption,
-    QueueOption,
     SizeOption,
     SkewFactorOption,
     SkewStartOption,
@@ -61,7 +59,10 @@ def backtest(
     position_limit: PositionLimitOption = None,
     skew_factor: SkewFactorOption = None,
     skew_start: SkewStartOption = None,
-    paper_collateral: PaperCollateralOption = None,
+    collateral: Annotated[
+        Decimal | None,
+        typer.Option(help="The simulated wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL)."),
+    ] = None,
     queue: QueueOption = None,
     latency_ms: LatencyOption = None,
 ) -> None:
@@ -73,7 +74,7 @@ def backtest(
         position_limit=position_limit,
         skew_factor=skew_factor,
         skew_start=skew_start,
-        paper_collateral=paper_collateral,
+        paper_collateral=collateral,
         queue=queue,
         latency_ms=latency_ms,
     )
