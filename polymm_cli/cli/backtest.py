@@ -32,7 +32,8 @@ GridOption = Annotated[
     list[str] | None,
     typer.Option(
         "--grid",
-        help="A parameter sweep, e.g. --grid spread=0.02,0.03,0.04 --grid skew_factor=0.25,0.5 (ranked table).",
+        help="A parameter sweep, e.g. --grid spread=0.02,0.03,0.04 --grid skew_factor=0.25,0.5"
+        " (ranked table).",
     ),
 ]
 
@@ -100,4 +101,3 @@ def backtest(
     if report is not None:
         for target in service.report_paths(report, len(results)):
             console.print(f"report: {target}")
-
