@@ -20,6 +20,7 @@ from polymm_cli.cli.trading import (
 )
 from polymm_cli.errors import UsageError
 from polymm_cli.services import backtest as service
+from polymm_cli.services.backtest import BacktestResult
 from polymm_cli.settings import load_settings
 
 Paths = Annotated[
@@ -85,11 +86,7 @@ def backtest(
         paths=paths, market=market, warmup_s=warmup, report=report, grid=list(grid or []), workers=workers
     )
     if options.grid:
-        ranked = service.sweep(settings, options)
-        if as_json:
-            typer.echo(dumps([r.to_json(series=False) for r in ranked]))
-        else:
-            Console().print(views.ranked_table(ranked))
+        _grid(service.sweep(settings, options), as_json)
         return
     results = service.backtest(settings, options)
     if as_json:
@@ -101,3 +98,10 @@ def backtest(
     if report is not None:
         for target in service.report_paths(report, len(results)):
             console.print(f"report: {target}")
+
+
+def _grid(ranked: list[BacktestResult], as_json: bool) -> None:
+    if as_json:
+        typer.echo(dumps([r.to_json(series=False) for r in ranked]))
+    else:
+        Console().print(views.ranked_table(ranked))
