@@ -19,6 +19,8 @@ from bench.bench_anchor import bench_anchor
 from bench.bench_anchor import table as anchor_table
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
+from bench.bench_paper import bench_paper
+from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
 from bench.bench_signing import bench_signing
 from bench.bench_ws import bench_ws_apply
@@ -67,6 +69,7 @@ def measure() -> dict[str, Any]:
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["quality"] = bench_quality()
+    results["paper_vs_real"] = bench_paper()
     results["anchor"] = bench_anchor()
     results["elapsed_s"] = time.perf_counter() - started
     return results
@@ -143,6 +146,12 @@ def main() -> None:
         f"{q['minutes']:g} min, P&L in pUSD marked at the fair value, inventory in shares):"
     )
     print(table(q))
+    p = results["paper_vs_real"]
+    print(
+        f"\npaper vs real, side by side on one local market ({p['seeds']} seeds x {p['minutes']:g} min, same "
+        f"settings; agreement = paper / real, goal: fills within 20%; P&L in pUSD at the fair value):"
+    )
+    print(paper_table(p))
     print(
         "\nvalidation against hftbacktest (same fixed-spread strategy, data, risk-averse queue and latency;"
         " polymm / hftbacktest (difference), P&L at the final mid; 'default fills': polymm's own queue):"

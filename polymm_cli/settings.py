@@ -256,8 +256,10 @@ class Settings(BaseSettings):
         return what
 
     def hard_caps(self) -> HardCaps:
-        """The caps in force: what the user set, else `LIVE_CAPS` on Polymarket, else none."""
-        live = self.venue is VenueName.POLYMARKET
+        """The caps in force: what the user set, else `LIVE_CAPS` on Polymarket (and on paper fed by
+        Polymarket, so a paper run quotes as the live one with the same settings would), else none."""
+        paper_on_polymarket = self.venue is VenueName.PAPER and self.paper_feed == "polymarket"
+        live = self.venue is VenueName.POLYMARKET or paper_on_polymarket
         return HardCaps(
             order_size=self.max_order_size or (LIVE_CAPS.order_size if live else None),
             order_notional=self.max_order_notional or (LIVE_CAPS.order_notional if live else None),

@@ -226,6 +226,46 @@ async def test_consecutive_order_failures_pause_the_order_path_and_withhold_the_
         w.close()
 
 
+async def test_after_a_storm_that_left_no_order_to_cancel_the_engine_quotes_again(tmp_path: Path) -> None:
+    """The 30-minute soak's case: the storm trips the breaker, the exchange's dead-man's switch then
+    removes our quotes, so no cancel is left to try. The beat must come back after the cool-down
+    (nothing of ours rests for it to keep alive), or the engine waits for a call that never comes."""
+    w = SimWorld(tmp_path, [M])
+    w.book(M, "0.47", "0.53")
+    engine = w.make_engine(ticks=True)
+    engine.config = engine_config_with(engine, heartbeat_interval_s=0.01)
+    real_place, real_cancel = w.venue.place, w.venue.cancel
+    storm = {"on": False}
+
+    async def place(*args: Any, **kwargs: Any) -> Any:
+        if storm["on"]:
+            raise VenueError("POST /order failed: HTTP 503 (gave up after 2 attempts)", status=503)
+        return await real_place(*args, **kwargs)
+
+    async def cancel(*args: Any, **kwargs: Any) -> Any:
+        if storm["on"]:
+            raise VenueError("DELETE /orders failed: HTTP 503 (gave up after 2 attempts)", status=503)
+        return await real_cancel(*args, **kwargs)
+
+    w.venue.place, w.venue.cancel = place, cancel  # type: ignore[method-assign]
+    try:
+        await quoting(w)
+        storm["on"] = True
+        for i in range(6):
+            w.book(M, f"0.4{i}", f"0.5{i + 4}")
+            await w.advance(0.1, step=0.1)
+        await until(lambda: not engine.healthy, what="paused after 5 failures")
+        w.exchange.cancel_where("bot")  # the dead-man's switch: our orders are gone, and we are told
+        await until(lambda: not engine.live, what="the engine knows its quotes are gone")
+        await w.advance(10.0, step=0.5)  # the storm lasts: the last acknowledged beat is over 8 s old
+        storm["on"] = False
+        await w.advance(31.0, step=0.5)  # the longest cool-down (30 s: it doubles while calls fail) ends
+        await until(lambda: engine.healthy and len(w.quotes(M)) == 2, what="quoting again")
+    finally:
+        await w.finish()
+        w.close()
+
+
 async def test_a_heartbeat_unacknowledged_for_8_seconds_makes_the_engine_unhealthy(tmp_path: Path) -> None:
     w = SimWorld(tmp_path, [M])
     w.book(M, "0.47", "0.53")

@@ -32,3 +32,11 @@ def test_an_explicit_cap_is_used_as_set_even_when_looser_than_the_live_default()
 
     assert (caps.order_size, caps.order_notional) == (D("400"), D("1000"))
     assert caps.total_exposure == LIVE_CAPS.total_exposure
+
+
+def test_paper_on_polymarket_gets_the_live_caps_and_paper_on_the_local_exchange_none() -> None:
+    assert load_settings(venue="paper", paper_feed="polymarket").hard_caps() == LIVE_CAPS
+    assert load_settings(venue="paper").hard_caps() == HardCaps(None, None, None)
+    assert load_settings(venue="paper", paper_feed="http://127.0.0.1:9").hard_caps() == HardCaps(
+        None, None, None
+    )

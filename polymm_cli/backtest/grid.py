@@ -31,7 +31,9 @@ def parse_axes(specs: Sequence[str], allowed: Collection[str]) -> list[Axis]:
         if not sep or not name or not values:
             raise UsageError(f"--grid {spec!r}: expected name=value1,value2 (e.g. spread=0.02,0.03)")
         if name not in allowed:
-            raise UsageError(f"--grid {name!r} is not a setting a grid can vary: {', '.join(sorted(allowed))}")
+            raise UsageError(
+                f"--grid {name!r} is not a setting a grid can vary: {', '.join(sorted(allowed))}"
+            )
         if any(a.name == name for a in axes):
             raise UsageError(f"--grid {name!r} is given twice")
         axes.append(Axis(name, values))

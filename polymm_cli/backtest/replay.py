@@ -252,9 +252,10 @@ def monotone(items: Iterable[Any], market_data_s: float | None) -> Iterator[Time
 @contextmanager
 def temporary_ledger(address: str) -> Iterator[Ledger]:
     """A session's ledger: a fresh SQLite file in a temporary folder, gone afterwards."""
-    with tempfile.TemporaryDirectory(prefix="polymm-backtest-") as tmp, Ledger.open(
-        Path(tmp), account=Account("backtest", address)
-    ) as ledger:
+    with (
+        tempfile.TemporaryDirectory(prefix="polymm-backtest-") as tmp,
+        Ledger.open(Path(tmp), account=Account("backtest", address)) as ledger,
+    ):
         yield ledger
 
 
@@ -262,7 +263,6 @@ def backtest_config(config: EngineConfig) -> EngineConfig:
     """The run's engine config, for virtual time: no settle wait at stop (the simulated venue
     settles at once) and no halt-file polling (no other process can halt a replay)."""
     return replace(config, settle_timeout_s=0, halt_poll_s=3600)
-
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -390,12 +390,17 @@ class _Session:
         market = next(m for m in snapshot.markets if m.market.condition_id == self.market.condition_id)
         previous = self.samples[-1] if self.samples else None
         # the paper venue shows our orders in the books it delivers, as a live venue does
-        self.samples.append(sample_from_snapshot(self.clock.now(), market, previous=previous, ours_in_book=True))
+        self.samples.append(
+            sample_from_snapshot(self.clock.now(), market, previous=previous, ours_in_book=True)
+        )
 
     def result(self, ledger: Ledger, config: ReplayConfig) -> BacktestResult:
         cid = self.market.condition_id
         records = ledger.fills(cid)
-        final = project(records, ledger.flows(cid), {cid: self.market}, {cid: self._final_mark()})
+        mark = self._final_mark()
+        final = project(
+            records, ledger.flows(cid), {cid: self.market}, {cid: mark} if mark is not None else {}
+        )
         pnl = next((m for m in final.markets if m.condition_id == cid), flat_pnl(self.market))
         return summarize(
             self.market,

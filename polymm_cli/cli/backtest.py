@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 from typing import Annotated
 
@@ -9,12 +10,9 @@ import typer
 from rich.console import Console
 
 from polymm_cli.cli import views
-from polymm_cli.cli.common import JsonOption, dumps
+from polymm_cli.cli.common import JsonOption, LatencyOption, QueueOption, dumps
 from polymm_cli.cli.trading import (
-    LatencyOption,
-    PaperCollateralOption,
     PositionLimitOption,
-    QueueOption,
     SizeOption,
     SkewFactorOption,
     SkewStartOption,
@@ -22,6 +20,7 @@ from polymm_cli.cli.trading import (
 )
 from polymm_cli.errors import UsageError
 from polymm_cli.services import backtest as service
+from polymm_cli.services.backtest import BacktestResult
 from polymm_cli.settings import load_settings
 
 Paths = Annotated[
@@ -34,7 +33,8 @@ GridOption = Annotated[
     list[str] | None,
     typer.Option(
         "--grid",
-        help="A parameter sweep, e.g. --grid spread=0.02,0.03,0.04 --grid skew_factor=0.25,0.5 (ranked table).",
+        help="A parameter sweep, e.g. --grid spread=0.02,0.03,0.04 --grid skew_factor=0.25,0.5"
+        " (ranked table).",
     ),
 ]
 
@@ -61,7 +61,10 @@ def backtest(
     position_limit: PositionLimitOption = None,
     skew_factor: SkewFactorOption = None,
     skew_start: SkewStartOption = None,
-    paper_collateral: PaperCollateralOption = None,
+    collateral: Annotated[
+        Decimal | None,
+        typer.Option(help="The simulated wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL)."),
+    ] = None,
     queue: QueueOption = None,
     latency_ms: LatencyOption = None,
 ) -> None:
@@ -73,7 +76,7 @@ def backtest(
         position_limit=position_limit,
         skew_factor=skew_factor,
         skew_start=skew_start,
-        paper_collateral=paper_collateral,
+        paper_collateral=collateral,
         queue=queue,
         latency_ms=latency_ms,
     )
@@ -83,11 +86,7 @@ def backtest(
         paths=paths, market=market, warmup_s=warmup, report=report, grid=list(grid or []), workers=workers
     )
     if options.grid:
-        ranked = service.sweep(settings, options)
-        if as_json:
-            typer.echo(dumps([r.to_json(series=False) for r in ranked]))
-        else:
-            Console().print(views.ranked_table(ranked))
+        _grid(service.sweep(settings, options), as_json)
         return
     results = service.backtest(settings, options)
     if as_json:
@@ -100,3 +99,9 @@ def backtest(
         for target in service.report_paths(report, len(results)):
             console.print(f"report: {target}")
 
+
+def _grid(ranked: list[BacktestResult], as_json: bool) -> None:
+    if as_json:
+        typer.echo(dumps([r.to_json(series=False) for r in ranked]))
+    else:
+        Console().print(views.ranked_table(ranked))

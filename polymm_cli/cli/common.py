@@ -28,7 +28,27 @@ PaperFeedOption = Annotated[
         " (real Polymarket, no key needed) or an exchange URL (POLYMM_PAPER_FEED).",
     ),
 ]
-PAPER_SETTINGS = ("paper_feed", "paper_collateral", "queue", "latency_ms")  # flags: --paper-feed, ...
+# The fill simulation's knobs (settings.QueueChoice / LatencyChoice), shared by `run --venue paper`
+# and `backtest`.
+QueueOption = Annotated[
+    str | None,
+    typer.Option(
+        "--queue",
+        help="Queue model of simulated fills (paper, backtest): risk-averse (default) or power:N"
+        " (POLYMM_QUEUE).",
+    ),
+]
+LatencyOption = Annotated[
+    str | None,
+    typer.Option(
+        "--latency-ms",
+        help="Simulated latency (paper, backtest): MS for order entry and cancels, or"
+        " order=MS,cancel=MS,feed=MS|recorded (default order=50,cancel=50,feed=recorded; POLYMM_LATENCY_MS).",
+    ),
+]
+# Settings only paper trading reads (flags --paper-feed, --paper-collateral): refused elsewhere, so
+# no one believes a real run is paper. --queue and --latency-ms are also the backtest's.
+PAPER_SETTINGS = ("paper_feed", "paper_collateral")
 PAPER_COMMANDS = "run, quote, pnl, markets list, cancel-all, halt and resume"
 ExchangeUrlOption = Annotated[
     str | None, typer.Option("--exchange-url", help="A running exchange to use (POLYMM_EXCHANGE_URL).")

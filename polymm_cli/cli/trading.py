@@ -15,8 +15,10 @@ from polymm_cli.cli import views
 from polymm_cli.cli.common import (
     ExchangeUrlOption,
     JsonOption,
+    LatencyOption,
     LiveOption,
     PaperFeedOption,
+    QueueOption,
     UnsafeUrlOption,
     VenueOption,
     YesOption,
@@ -28,6 +30,8 @@ from polymm_cli.cli.common import (
 from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
 from polymm_cli.services import trading
+from polymm_cli.services.guard import Consent
+from polymm_cli.settings import Settings, VenueName
 
 SpreadOption = Annotated[
     Decimal | None, typer.Option(help="Full quoted width in YES price (0.04 = 2c a side).")
@@ -52,22 +56,6 @@ PaperCollateralOption = Annotated[
     typer.Option(
         "--paper-collateral",
         help="With --venue paper: the paper wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL).",
-    ),
-]
-QueueOption = Annotated[
-    str | None,
-    typer.Option(
-        "--queue",
-        help="With --venue paper: queue model of simulated fills, risk-averse (default) or power:N"
-        " (POLYMM_QUEUE).",
-    ),
-]
-LatencyOption = Annotated[
-    str | None,
-    typer.Option(
-        "--latency-ms",
-        help="With --venue paper: simulated latency, MS for order entry and cancels, or"
-        " order=MS,cancel=MS,feed=MS|recorded (default order=50,cancel=50,feed=recorded; POLYMM_LATENCY_MS).",
     ),
 ]
 RunMarkets = Annotated[
@@ -125,11 +113,19 @@ def run(
         reward_band=reward_band,
         reward_size=reward_size,
     )
+    simulated = [flag for flag, value in (("--queue", queue), ("--latency-ms", latency_ms)) if value]
+    if simulated and settings.venue is not VenueName.PAPER:
+        raise UsageError(
+            f"{', '.join(simulated)}: only with --venue paper (this run would use {settings.venue})"
+        )
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration:g}")
     options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
-    agreed = consent(live, yes)
+    _start(settings, options, consent(live, yes), headless=headless)
 
+
+def _start(settings: Settings, options: trading.RunOptions, agreed: Consent, *, headless: bool) -> None:
+    """Run headless (one JSON line per decision) or with the live dashboard, then the stop line."""
     if headless:
 
         def log_decision(decision: dict[str, Any]) -> None:

@@ -404,12 +404,14 @@ class QuotingEngine:
 
     async def _heartbeat_loop(self) -> None:
         """Beat the venue's dead-man's switch, start to start (a slow beat does not stretch the
-        period). While the order path is tripped the beat is withheld: the venue then removes every
-        order we could not cancel about 10 s after the last one it accepted."""
+        period). While the order path is tripped and orders of ours may rest, the beat is withheld:
+        the venue then removes every order we could not cancel about 10 s after the last one it
+        accepted. With none left the beat goes on: a stale beat would keep the engine unhealthy,
+        and an unhealthy engine with nothing to cancel makes no call that could heal the path."""
         interval = self.config.heartbeat_interval_s
         while True:
             started = self.clock.monotonic()
-            if not self._order_path.tripped():
+            if not self._order_path.tripped() or not self.live:
                 try:
                     await self.venue.heartbeat()
                     self._heartbeat.acked(self.clock.monotonic())
@@ -631,9 +633,10 @@ class QuotingEngine:
             verdict = self._plan(state, mine, decision)
             if verdict.halt_reason:
                 self.halt(verdict.halt_reason)
-            state.last_mid, state.last_inputs = decision.mid, inputs
             why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
             await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+            # only a plan carried out is remembered: after a failed call the same inputs must act again
+            state.last_mid, state.last_inputs = decision.mid, inputs
 
     async def _stand_down(self, state: MarketState, mine: Sequence[OurOrder]) -> None:
         """Unhealthy or stopped: pull our quotes (exit orders stay); a stopped market then exits."""

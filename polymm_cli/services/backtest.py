@@ -131,7 +131,6 @@ def _grid_job(job: tuple[Path, Settings, BacktestOptions]) -> BacktestResult:
     return asyncio.run(_checked_session(source, settings, session_config(settings, options)))
 
 
-
 def write_report(result: BacktestResult, path: Path) -> Path:
     """The session's charts as one self-contained HTML file (polymm_cli/backtest/report.py)."""
     from polymm_cli.backtest.report import render_html  # plotly is imported only when a report is asked for

@@ -124,7 +124,9 @@ async def test_a_market_not_in_the_recording_is_a_one_line_usage_error(tmp_path:
 
 async def test_the_replay_venue_places_nothing() -> None:
     venue = ReplayVenue([FED], ManualClock(T0))
-    intent = OrderIntent(market=FED.condition_id, token_id=FED.yes_token, side=Side.BUY, price=D("0.4"), size=D(5))
+    intent = OrderIntent(
+        market=FED.condition_id, token_id=FED.yes_token, side=Side.BUY, price=D("0.4"), size=D(5)
+    )
     with pytest.raises(VenueError, match="market data only"):
         await venue.place([intent])
 
@@ -153,6 +155,3 @@ def test_the_timeline_never_steps_back_and_a_constant_feed_delay_sets_delivery()
     delayed = list(monotone(items, 0.1))
     assert [t.event.recv_ts for t in delayed if t.event] == [10.1, 10.1, 11.1]
     assert all(isinstance(t, Timed) for t in delayed)
-
-
-

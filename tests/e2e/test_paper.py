@@ -102,7 +102,7 @@ def test_pnl_on_paper_reads_the_paper_fills_and_keeps_them_apart_from_a_real_acc
 ) -> None:
     # Arrange: a paper run's fills, and a real local account's fill in the same ledger
     run = polymm(
-        "run", FED.slug, "--venue", "paper", "--paper-feed", feed.url, "--headless", "--duration", "8"
+        "run", FED.slug, "--venue", "paper", "--paper-feed", feed.url, "--headless", "--duration", "10"
     )
     assert run.returncode == 0, run.stderr
     fills = paper_fills()
@@ -196,9 +196,11 @@ def test_bad_paper_input_is_one_line_exit_2(args: list[str], message: str) -> No
     ("args", "message"),
     [
         (["run", "--paper-feed", "polymarket", "--duration", "5"], "--paper-feed: only with --venue paper"),
+        (["run", "--queue", "power:2", "--duration", "5"], "--queue: only with --venue paper"),
+        (["pnl", "--paper-feed", "polymarket"], "--paper-feed: only with --venue paper"),
         (["seed", FED.slug, "--amount", "5", "--venue", "paper"], "--venue paper is for run, quote, pnl"),
     ],
-    ids=["paper-flag-on-a-real-run", "seed-on-paper"],
+    ids=["paper-flag-on-a-real-run", "queue-on-a-real-run", "paper-feed-on-real-pnl", "seed-on-paper"],
 )
 def test_paper_flags_and_commands_outside_paper_are_refused(args: list[str], message: str) -> None:
     result = polymm(*args)
