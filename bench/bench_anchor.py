@@ -122,9 +122,9 @@ def engine_config_for(market: Market) -> EngineConfig:
     return EngineConfig(params=params, regime=RegimeParams.off(), trust=trust)
 
 
-def anchor_params(market: Market, config: EngineConfig) -> StrategyParams:
+def anchor_params(market: Market, config: EngineConfig, latency: Latency) -> StrategyParams:
     p = config.params
-    md = LATENCY.market_data_s or 0.0
+    md = latency.market_data_s or 0.0
     return StrategyParams(
         tick=market.tick_size,
         spread=p.spread,
@@ -132,7 +132,7 @@ def anchor_params(market: Market, config: EngineConfig) -> StrategyParams:
         position_limit=p.position_limit,
         min_size=market.min_order_size,
         size_fraction=config.tolerance.size_fraction,
-        entry_s=LATENCY.order_entry_s,
+        entry_s=latency.order_entry_s,
         fill_notice_s=md,
     )
 
@@ -180,13 +180,13 @@ def same_fills(result: BacktestResult, a: AnchorResult) -> int:
     return same
 
 
-async def compare(case: str, recording: Path, market: Market) -> Comparison:
+async def compare(case: str, recording: Path, market: Market, latency: Latency = LATENCY) -> Comparison:
     """Both backtests of one market of a recording."""
     config = engine_config_for(market)
     replay = ReplayConfig(
         engine=config,
         queue=RiskAverseQueue(),
-        latency=LATENCY,
+        latency=latency,
         collateral=Decimal(1_000_000),
         market=market.condition_id,
         warmup_s=WARMUP_S,
@@ -197,10 +197,10 @@ async def compare(case: str, recording: Path, market: Market) -> Comparison:
     polymm_s = time.perf_counter() - started
     with match_window(MATCH_WINDOW_S):
         default = await replay_session(recording, replay)
-    timeline = monotone(replay_events(recording, market.tokens), LATENCY.market_data_s)
-    feed = to_feed(timeline, market, warmup_s=WARMUP_S, due=LATENCY.due)
+    timeline = monotone(replay_events(recording, market.tokens), latency.market_data_s)
+    feed = to_feed(timeline, market, warmup_s=WARMUP_S, due=latency.due)
     started = time.perf_counter()
-    anchor = run_anchor(feed, anchor_params(market, config))
+    anchor = run_anchor(feed, anchor_params(market, config, latency))
     anchor_s = time.perf_counter() - started
     return Comparison(
         case=case,
@@ -225,12 +225,12 @@ def cases() -> list[tuple[str, list[Path]]]:
     return [(name, paths) for name, paths in found if all(p.is_file() for p in paths)]
 
 
-async def compare_case(name: str, captures: Sequence[Path]) -> list[Comparison]:
+async def compare_case(name: str, captures: Sequence[Path], latency: Latency = LATENCY) -> list[Comparison]:
     with tempfile.TemporaryDirectory(prefix="polymm-anchor-") as tmp:
         recording = Path(tmp) / "rec"
         for capture in captures:
             import_capture(capture, recording)
-        return [await compare(name, recording, m) for m in recording_markets(recording)]
+        return [await compare(name, recording, m, latency) for m in recording_markets(recording)]
 
 
 def total(rows: Sequence[Comparison], pick: str) -> Figures:
