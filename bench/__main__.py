@@ -15,9 +15,9 @@ import time
 from pathlib import Path
 from typing import Any
 
+from bench.bench_backtest import bench_backtest_speed
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
-from bench.bench_backtest import bench_backtest_speed
 from bench.bench_paper import bench_paper
 from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
