@@ -261,8 +261,9 @@ def temporary_ledger(address: str) -> Iterator[Ledger]:
 
 def backtest_config(config: EngineConfig) -> EngineConfig:
     """The run's engine config, for virtual time: no settle wait at stop (the simulated venue
-    settles at once) and no halt-file polling (no other process can halt a replay)."""
-    return replace(config, settle_timeout_s=0, halt_poll_s=3600)
+    settles at once), no halt-file polling (no other process can halt a replay), and a deep book in
+    the snapshots the samples read (the reward estimate scores the competition it can see)."""
+    return replace(config, settle_timeout_s=0, halt_poll_s=3600, book_depth_shown=50)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -372,6 +373,7 @@ class _Session:
             await run_until_idle()
             if task.done():
                 break
+        self._sample()  # the session's end is a sample too: the path metrics read only samples
         self.ended = self.clock.now()
         stop.set()
         await self._finish(task)
