@@ -441,7 +441,7 @@ def describe(config: ReplayConfig) -> dict[str, str]:
         "size": str(p.size),
         "position_limit": str(p.position_limit),
         "skew_factor": str(p.skew_factor) if p.skew_enabled else "off",
-        "queue": type(config.queue).__name__,
+        "queue": config.queue.name,
         "latency": f"entry {lat.order_entry_s * 1000:g} ms, cancel {lat.cancel_s * 1000:g} ms, feed {feed}",
         "warmup_s": f"{config.warmup_s:g}",
     }
