@@ -17,6 +17,7 @@ from typing import Any
 
 from bench.bench_anchor import bench_anchor
 from bench.bench_anchor import table as anchor_table
+from bench.bench_backtest import bench_backtest_speed
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
 from bench.bench_exchange import bench_exchange_http, bench_matching
 from bench.bench_paper import bench_paper
@@ -69,6 +70,7 @@ def measure() -> dict[str, Any]:
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["quality"] = bench_quality()
+    results["backtest"] = bench_backtest_speed()
     results["paper_vs_real"] = bench_paper()
     results["anchor"] = bench_anchor()
     results["elapsed_s"] = time.perf_counter() - started
@@ -79,6 +81,7 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
     """(figure, value, baseline or goal) for the printed table."""
     s, w, e = results["signing"], results["ws_apply"], results["exchange"]
     d, t = results["decision_latency_us"], results["tick_to_quote_ms"]
+    b = results["backtest"]
     return [
         ("sign one V2 limit order (ours)", f"{s['ours_us']:.1f} µs", ""),
         (
@@ -124,6 +127,12 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             "one keep-alive connection",
         ),
         ("exchange: POST /orders (15 per batch)", f"{e['orders_per_s_batch']:,.0f} orders/s", ""),
+        (
+            f"backtest replay through the full engine ({b['source']})",
+            f"{b['events_per_s']:,.0f} events/s",
+            f"{b['speedup_vs_real_time']:,.0f}x real time; 1M events in {b['day_of_busy_market_s']:,.0f} s"
+            " (goal < 30 s)",
+        ),
         (
             "exchange: matching engine in process",
             f"{e['matching_orders_per_s']:,.0f} orders/s",

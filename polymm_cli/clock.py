@@ -90,6 +90,12 @@ class ManualClock:
         heapq.heappush(self._timers, timer)
         return timer
 
+    def next_due(self) -> float | None:
+        """When the earliest pending timer fires (None: none pending)."""
+        while self._timers and self._timers[0].cancelled:
+            heapq.heappop(self._timers)
+        return self._timers[0].due if self._timers else None
+
     def advance(self, seconds: float) -> None:
         """Move time forward, firing every timer due on the way at its own due time."""
         if seconds < 0:

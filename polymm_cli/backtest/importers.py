@@ -498,7 +498,11 @@ def read_tickscope(path: Path) -> Capture:
     if unknown:
         raise RecordingError(f"{path.name}: unknown side {sorted(unknown)[0][:16]!r}")
     by_token = _tickscope_markets(ticks)
-    markets = tuple({m.condition_id: m for m in by_token.values()}.values())
+    # busiest first: a backtest without --market replays the recording's first market
+    rows = Counter(by_token[t].condition_id for t in ticks.token)
+    markets = tuple(
+        sorted({m.condition_id: m for m in by_token.values()}.values(), key=lambda m: -rows[m.condition_id])
+    )
     return Capture("tickscope", f"import:{path.name}", markets, _tick_frames(ticks, by_token))
 
 

@@ -222,6 +222,19 @@ async def run_until_idle(loop: asyncio.AbstractEventLoop | None = None) -> None:
             return
 
 
+async def advance_to(clock: ManualClock, when: float) -> None:
+    """Move the clock to `when`, stopping at every timer due on the way and letting the tasks it
+    wakes run at their own time (an order that waits out its entry latency rests then, not at the
+    next recorded event), then at `when` itself."""
+    due = clock.next_due()
+    while due is not None and due < when:
+        clock.set(max(due, clock.now()))
+        await run_until_idle()
+        due = clock.next_due()
+    clock.set(when)
+    await run_until_idle()
+
+
 @dataclass(frozen=True, slots=True)
 class Timed:
     """One replayed item on the driver's timeline: exchange time, the event (None for a gap)."""
@@ -234,9 +247,9 @@ class Timed:
 def monotone(items: Iterable[Any], market_data_s: float | None) -> Iterator[Timed]:
     """Recorded items on a timeline that never steps back, their receive times set for delivery.
 
-    Exchange time is the venue timestamp, kept monotone; with a constant market-data delay the
-    event's receive time becomes exchange time + delay, otherwise the recorded receive time stays
-    (never before the exchange time)."""
+    Exchange time is the venue timestamp, kept monotone. With a constant market-data delay the
+    event's receive time becomes its exchange time (the paper venue adds the delay: `Latency.due`);
+    recorded, the recorded receive time stays (never before the exchange time)."""
     last = float("-inf")
     for item in items:
         event = item.event
@@ -245,7 +258,7 @@ def monotone(items: Iterable[Any], market_data_s: float | None) -> Iterator[Time
             continue
         venue_ts = getattr(event, "venue_ts", None) or item.recv_ts
         last = max(last, venue_ts)
-        recv = last + market_data_s if market_data_s is not None else max(last, event.recv_ts)
+        recv = last if market_data_s is not None else max(last, event.recv_ts)
         yield Timed(last, replace(event, recv_ts=recv))
 
 
@@ -261,8 +274,9 @@ def temporary_ledger(address: str) -> Iterator[Ledger]:
 
 def backtest_config(config: EngineConfig) -> EngineConfig:
     """The run's engine config, for virtual time: no settle wait at stop (the simulated venue
-    settles at once) and no halt-file polling (no other process can halt a replay)."""
-    return replace(config, settle_timeout_s=0, halt_poll_s=3600)
+    settles at once), no halt-file polling (no other process can halt a replay), and a deep book in
+    the snapshots the samples read (the reward estimate scores the competition it can see)."""
+    return replace(config, settle_timeout_s=0, halt_poll_s=3600, book_depth_shown=50)
 
 
 # ---------------------------------------------------------------------------------------------------
@@ -362,16 +376,16 @@ class _Session:
         next_sample = self.clock.now()
         for item in timeline:
             while next_sample <= item.at:
-                self.clock.set(next_sample)
-                await run_until_idle()
+                await advance_to(self.clock, next_sample)
                 self._sample()
                 next_sample += self.sample_s
-            self.clock.set(item.at)
+            await advance_to(self.clock, item.at)
             _feed(data, item)
             self.events += 1
             await run_until_idle()
             if task.done():
                 break
+        self._sample()  # the session's end is a sample too: the path metrics read only samples
         self.ended = self.clock.now()
         stop.set()
         await self._finish(task)
@@ -427,7 +441,7 @@ def describe(config: ReplayConfig) -> dict[str, str]:
         "size": str(p.size),
         "position_limit": str(p.position_limit),
         "skew_factor": str(p.skew_factor) if p.skew_enabled else "off",
-        "queue": type(config.queue).__name__,
+        "queue": config.queue.name,
         "latency": f"entry {lat.order_entry_s * 1000:g} ms, cancel {lat.cancel_s * 1000:g} ms, feed {feed}",
         "warmup_s": f"{config.warmup_s:g}",
     }

@@ -72,6 +72,8 @@ def backtest(settings: Settings, options: BacktestOptions) -> list[BacktestResul
     """One session per path (a recording, or a real capture imported on the fly)."""
     if options.warmup_s < 0:
         raise UsageError(f"--warmup must be >= 0, got {options.warmup_s:g}")
+    if options.report is not None and not options.report.parent.is_dir():
+        raise UsageError(f"--report {options.report}: no folder {options.report.parent} to write it in")
     config = session_config(settings, options)
     results = [_one(path, settings, config) for path in options.paths]
     if options.report is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 from dataclasses import replace
 from decimal import Decimal
@@ -11,7 +12,15 @@ import pytest
 
 from polymm_cli.backtest.queue import RiskAverseQueue
 from polymm_cli.backtest.recording import Frame, RecordingWriter
-from polymm_cli.backtest.replay import ReplayConfig, ReplayVenue, Timed, monotone, replay_session
+from polymm_cli.backtest.replay import (
+    ReplayConfig,
+    ReplayVenue,
+    Timed,
+    advance_to,
+    monotone,
+    replay_session,
+    run_until_idle,
+)
 from polymm_cli.clock import ManualClock
 from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.exchange.markets import sample_markets
@@ -109,6 +118,23 @@ async def test_a_trade_at_a_worse_price_than_our_bid_does_not_fill_it(tmp_path: 
     assert result.total == D("0.10")
 
 
+async def test_the_driver_wakes_each_waiting_task_at_its_own_due_time() -> None:
+    # an order's entry latency (50 ms) and a cancel's (300 ms) end before the next recorded event
+    # (at +0.5 s): each must resume at its own time, not when the clock jumps to the event
+    clock = ManualClock(T0)
+    woke: list[float] = []
+
+    async def waits(seconds: float) -> None:
+        await clock.sleep(seconds)
+        woke.append(round(clock.now() - T0, 6))
+
+    tasks = [asyncio.create_task(waits(s)) for s in (0.05, 0.3)]
+    await run_until_idle()
+    await advance_to(clock, T0 + 0.5)
+    assert woke == [0.05, 0.3]
+    assert all(t.done() for t in tasks) and clock.now() == T0 + 0.5
+
+
 async def test_the_same_recording_gives_the_same_result_twice(tmp_path: Path) -> None:
     source = _quiet_market(tmp_path, ("0.47", "200", "SELL"))
     first = await replay_session(source, _config())
@@ -131,7 +157,7 @@ async def test_the_replay_venue_places_nothing() -> None:
         await venue.place([intent])
 
 
-def test_the_timeline_never_steps_back_and_a_constant_feed_delay_sets_delivery() -> None:
+def test_the_timeline_never_steps_back_and_a_constant_feed_delay_counts_from_exchange_time() -> None:
     def trade(venue_ts: float, recv_ts: float) -> LastTrade:
         return LastTrade(
             market=FED.condition_id,
@@ -152,6 +178,6 @@ def test_the_timeline_never_steps_back_and_a_constant_feed_delay_sets_delivery()
     recorded = list(monotone(items, None))
     assert [t.at for t in recorded] == [10.0, 10.0, 11.0]  # the regression is held at 10
     assert [t.event.recv_ts for t in recorded if t.event] == [10.2, 10.3, 11.1]
-    delayed = list(monotone(items, 0.1))
-    assert [t.event.recv_ts for t in delayed if t.event] == [10.1, 10.1, 11.1]
+    delayed = list(monotone(items, 0.1))  # the paper venue adds the 0.1 s once (Latency.due)
+    assert [t.event.recv_ts for t in delayed if t.event] == [10.0, 10.0, 11.0]
     assert all(isinstance(t, Timed) for t in delayed)

@@ -90,6 +90,7 @@ def test_a_grid_is_ranked_best_first(recording: Path) -> None:
         (["{rec}", "--market", "no-such-market"], "not in the recording"),
         (["{rec}", "--spread", "0.001"], "below one tick"),
         (["{rec}", "--latency-ms", "fast"], "latency"),
+        (["{rec}", "--report", "/no/such/folder/r.html"], "no folder"),
     ],
 )
 def test_bad_input_is_one_line_and_exit_2(recording: Path, args: list[str], says: str) -> None:
