@@ -162,12 +162,6 @@ async def test_without_latency_polymm_fills_where_hftbacktest_fills_on_the_real_
 
 
 @pytest.mark.slow
-@pytest.mark.xfail(
-    strict=True,
-    reason="the replay driver resumes clock waits only at the next recorded event and adds the market-data"
-    " delay twice (docs/backtesting.md, 'Validation against hftbacktest'): polymm fills 4 of the 6; remove"
-    " this mark with the fix",
-)
 async def test_polymm_agrees_with_hftbacktest_on_the_real_tickscope_sample() -> None:
     """The anchor: a regression in the queue model, the fill rules or the replay's timing moves
     polymm's fills away from hftbacktest's on the same data (docs/backtesting.md, "Validation against
