@@ -23,8 +23,9 @@ run: $(STAMP)  ## quote the default sample market on the local exchange, with th
 serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
 	$(BIN)/polymm exchange serve $(ARGS)
 
-test: $(STAMP)  ## run the test suite
-	$(BIN)/python -m pytest -q $(ARGS)
+TEST_WORKERS ?= 2
+test: $(STAMP)  ## run the test suite (in $(TEST_WORKERS) processes, a file each at a time)
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: $(STAMP)
 	$(BIN)/ruff check polymm_cli tests bench
