@@ -164,7 +164,7 @@ def test_the_market_panel_shows_the_book_with_our_orders_marked() -> None:
     order = [
         row(r"ask\s+0\.52\s+30\s+◀ 7\.5\s"),  # our ask: BUY NO 7.5 @ 0.48 = YES 0.52
         row(r"ask\s+0\.51\s+80\s{2,}[^◀]"),
-        row(r"mid 0\.5\s"),
+        row(r"mid 0\.50\s"),  # at the tick's precision, as the levels
         row(r"bid\s+0\.49\s+120\s{2,}[^◀]"),
         row(r"bid\s+0\.48\s+25\s+◀ 10\s"),  # our bid: BUY YES 10 @ 0.48
     ]

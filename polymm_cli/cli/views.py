@@ -113,7 +113,10 @@ def book_table(m: MarketSnapshot) -> Table:
             Text(f"◀ {decimal_str(mine)}", style="bold") if mine else "",
         )
     table.add_row(
-        "", Text(f"mid {decimal_str(m.mid)}" if m.mid is not None else "no book", style="dim"), "", ""
+        "",
+        Text(f"mid {price_str(m.mid, m.market.tick_size)}" if m.mid is not None else "no book", style="dim"),
+        "",
+        "",
     )
     for level in m.bids:
         mine = ours.get(("bid", level.price))
