@@ -119,6 +119,67 @@ class Market:
         raise KeyError(token_id)
 
 
+# -- the venue's order rules, in Polymarket's own wording: one copy for the local exchange and the
+# backtest's simulated venue (each turns OrderRuleViolation into its own refusal) ------------------
+
+MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")  # a market order's implied price may be this far off
+MARKETABLE_TYPES = frozenset({OrderType.FOK, OrderType.FAK})
+
+
+class OrderRuleViolation(ValueError):
+    """An order the venue refuses; the message is the venue's."""
+
+
+def q6(amount: Decimal) -> Decimal:
+    """An amount in whole base units (6 decimals, half to even)."""
+    return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
+
+
+def base_units(amount: Decimal) -> int:
+    return int((amount / MICRO).to_integral_value(ROUND_HALF_EVEN))
+
+
+def price_on_grid(price: Decimal, order_type: OrderType, market: Market, order_id: str) -> Decimal:
+    """The price on the market's tick grid, strictly inside (0, 1). A limit price must already be on
+    it; a market order's implied price may be off by its amounts' rounding noise."""
+    tick = market.tick_size
+    on_grid = (price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
+    noise = MARKET_ORDER_PRICE_NOISE if order_type in MARKETABLE_TYPES else ZERO
+    if abs(on_grid - price) > noise or not (tick <= on_grid <= ONE - tick):
+        raise OrderRuleViolation(
+            f"order {order_id} is invalid. Price ({price.normalize():f}) breaks minimum tick "
+            f"size rule: {tick.normalize():f}"
+        )
+    return on_grid
+
+
+def check_size_and_type(
+    *,
+    side: Side,
+    size: Decimal,
+    price: Decimal,
+    order_type: OrderType,
+    post_only: bool,
+    market: Market,
+    order_id: str,
+) -> None:
+    """Post-only rests only; a limit order meets the minimum size, a marketable BUY spends $1."""
+    marketable = order_type in MARKETABLE_TYPES
+    if post_only and marketable:
+        raise OrderRuleViolation("invalid post-only order: only GTC and GTD order types are allowed")
+    if size <= 0:
+        raise OrderRuleViolation("Invalid order payload")
+    if not marketable and size < market.min_order_size:
+        raise OrderRuleViolation(
+            f"order {order_id} is invalid. Size ({size.normalize():f}) lower than the minimum: "
+            f"{market.min_order_size.normalize():f}"
+        )
+    if marketable and side is Side.BUY and size * price < ONE:
+        raise OrderRuleViolation(
+            f"invalid amount for a marketable BUY order (${q6(size * price).normalize():f}), min size: $1"
+        )
+
+
 @dataclass(frozen=True, slots=True)
 class PriceLevel:
     price: Decimal

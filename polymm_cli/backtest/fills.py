@@ -31,11 +31,25 @@ import itertools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from polymm_cli.backtest.queue import MATCH_WINDOW_S, LevelQueue, QueueModel
 from polymm_cli.book import OrderBook
-from polymm_cli.model import MICRO, ONE, ZERO, Market, OrderType, PriceLevel, Side, TradeStatus, taker_fee
+from polymm_cli.model import (
+    ONE,
+    ZERO,
+    Market,
+    OrderRuleViolation,
+    OrderType,
+    PriceLevel,
+    Side,
+    TradeStatus,
+    base_units,
+    check_size_and_type,
+    price_on_grid,
+    q6,
+    taker_fee,
+)
 from polymm_cli.venues.base import (
     Balances,
     BookSnapshot,
@@ -55,21 +69,12 @@ from polymm_cli.venues.base import (
 )
 
 # a FOK/FAK price implied by its amounts may be this far off the grid
-MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")
 MARKETABLE = (OrderType.FOK, OrderType.FAK)
 RESTING = (OrderType.GTC, OrderType.GTD)
 
 
 class Refused(Exception):
     """The simulated exchange refuses a request; the message is the exchange's wording."""
-
-
-def q6(amount: Decimal) -> Decimal:
-    return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
-
-
-def base_units(amount: Decimal) -> int:
-    return int((amount / MICRO).to_integral_value(ROUND_HALF_EVEN))
 
 
 @dataclass(slots=True)
@@ -424,8 +429,7 @@ class FillSimulator:
             raise Refused("the market is not yet ready to process new orders")
         order_type = OrderType(intent.order_type)
         order_id = "0x" + hashlib.sha3_256(f"{self._seed}:order:{next(self._ids)}".encode()).hexdigest()
-        price = _price_on_grid(intent, order_type, market, order_id)
-        _check_size_and_type(intent, order_type, market, price, order_id)
+        price = _order_rules(intent, order_type, market, order_id)
         is_bid = market.is_bid(intent.token_id, intent.side)
         order = SimOrder(
             order_id=order_id,
@@ -629,33 +633,20 @@ def _mirror(levels: Iterable[PriceLevel]) -> tuple[PriceLevel, ...]:
     return tuple(PriceLevel(ONE - lvl.price, lvl.size) for lvl in levels)
 
 
-def _price_on_grid(intent: OrderIntent, order_type: OrderType, market: Market, order_id: str) -> Decimal:
-    tick = market.tick_size
-    price = (intent.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-    noise = MARKET_ORDER_PRICE_NOISE if order_type in MARKETABLE else ZERO
-    if abs(price - intent.price) > noise or not (tick <= price <= ONE - tick):
-        raise Refused(
-            f"order {order_id} is invalid. Price ({intent.price.normalize():f}) breaks minimum tick "
-            f"size rule: {tick.normalize():f}"
+def _order_rules(intent: OrderIntent, order_type: OrderType, market: Market, order_id: str) -> Decimal:
+    """The order's price on the tick grid, after the venue's price, size and type rules
+    (`model.price_on_grid`, `model.check_size_and_type`: the local exchange's own)."""
+    try:
+        price = price_on_grid(intent.price, order_type, market, order_id)
+        check_size_and_type(
+            side=intent.side,
+            size=intent.size,
+            price=price,
+            order_type=order_type,
+            post_only=intent.post_only,
+            market=market,
+            order_id=order_id,
         )
+    except OrderRuleViolation as exc:
+        raise Refused(str(exc)) from None
     return price
-
-
-def _check_size_and_type(
-    intent: OrderIntent, order_type: OrderType, market: Market, price: Decimal, order_id: str
-) -> None:
-    marketable = order_type in MARKETABLE
-    if intent.post_only and marketable:
-        raise Refused("invalid post-only order: only GTC and GTD order types are allowed")
-    if intent.size <= 0:
-        raise Refused("Invalid order payload")
-    if not marketable and intent.size < market.min_order_size:
-        raise Refused(
-            f"order {order_id} is invalid. Size ({intent.size.normalize():f}) lower than the minimum: "
-            f"{market.min_order_size.normalize():f}"
-        )
-    if marketable and intent.side is Side.BUY and intent.size * price < ONE:
-        raise Refused(
-            f"invalid amount for a marketable BUY order (${q6(intent.size * price).normalize():f}), "
-            "min size: $1"
-        )

@@ -20,7 +20,7 @@ import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import Decimal
 
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ExchangeRejection
@@ -38,13 +38,26 @@ from polymm_cli.exchange.events import (
     TradeView,
 )
 from polymm_cli.exchange.matching import Fill, MarketBook, RestingOrder
-from polymm_cli.model import MICRO, ONE, TICK_SIZES, ZERO, Market, OrderType, Side, TradeStatus, taker_fee
+from polymm_cli.model import (
+    ONE,
+    TICK_SIZES,
+    ZERO,
+    Market,
+    OrderRuleViolation,
+    OrderType,
+    Side,
+    TradeStatus,
+    base_units,
+    check_size_and_type,
+    price_on_grid,
+    q6,
+    taker_fee,
+)
 
 HEARTBEAT_TIMEOUT_S = 10.0
 GTD_SECURITY_THRESHOLD_S = 60
 # The implied price of a market order (FOK/FAK) is a ratio of rounded amounts (reference §4.2: $10 at
 # 0.52 signs 10 / 19.2307 = 0.520002...); it is snapped to the grid within this. Limit prices are not.
-MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")
 CLOSED_ORDER_RETENTION_S = 3600.0
 
 
@@ -109,14 +122,6 @@ class HeartbeatMismatch(ExchangeRejection):
     def __init__(self, expected: str) -> None:
         super().__init__("Invalid Heartbeat ID", status=400)
         self.expected = expected
-
-
-def _base_units(amount: Decimal) -> int:
-    return int((amount / MICRO).to_integral_value(ROUND_HALF_EVEN))
-
-
-def _q6(amount: Decimal) -> Decimal:
-    return amount.quantize(MICRO, rounding=ROUND_HALF_EVEN)
 
 
 class LocalExchange:
@@ -289,8 +294,7 @@ class LocalExchange:
         market open, price on the grid, size and type, expiration, duplicate id, then against the
         book and the balance. The new order takes its sequence number before the book checks."""
         market = self._open_market_for(req.token_id)
-        price = self._price_on_grid(req, market)
-        self._check_size_and_type(req, market, price)
+        price = self._order_rules(req, market)
         now = self.clock.now()
         self._check_expiration(req, now)
         if req.order_id in self.orders or req.order_id in self._seen_ids:
@@ -323,37 +327,22 @@ class LocalExchange:
         return market
 
     @staticmethod
-    def _price_on_grid(req: OrderRequest, market: Market) -> Decimal:
-        """The price on the market's tick grid, strictly inside (0, 1). A limit price must already be
-        on it; a market order's implied price may be off by its amounts' rounding noise."""
-        tick = market.tick_size
-        price = (req.price / tick).to_integral_value(ROUND_HALF_EVEN) * tick
-        noise = MARKET_ORDER_PRICE_NOISE if req.order_type in (OrderType.FOK, OrderType.FAK) else ZERO
-        if abs(price - req.price) > noise or not (tick <= price <= ONE - tick):
-            raise ExchangeRejection(
-                f"order {req.order_id} is invalid. Price ({req.price.normalize():f}) breaks minimum tick "
-                f"size rule: {tick.normalize():f}"
+    def _order_rules(req: OrderRequest, market: Market) -> Decimal:
+        """The order's price on the tick grid, after the venue's price, size and type rules."""
+        try:
+            price = price_on_grid(req.price, req.order_type, market, req.order_id)
+            check_size_and_type(
+                side=req.side,
+                size=req.size,
+                price=price,
+                order_type=req.order_type,
+                post_only=req.post_only,
+                market=market,
+                order_id=req.order_id,
             )
+        except OrderRuleViolation as exc:
+            raise ExchangeRejection(str(exc)) from None
         return price
-
-    @staticmethod
-    def _check_size_and_type(req: OrderRequest, market: Market, price: Decimal) -> None:
-        """Post-only rests only; a limit order meets the minimum size, a marketable BUY spends $1."""
-        marketable_type = req.order_type in (OrderType.FOK, OrderType.FAK)
-        if req.post_only and marketable_type:
-            raise ExchangeRejection("invalid post-only order: only GTC and GTD order types are allowed")
-        if req.size <= 0:
-            raise ExchangeRejection("Invalid order payload")
-        if not marketable_type and req.size < market.min_order_size:
-            raise ExchangeRejection(
-                f"order {req.order_id} is invalid. Size ({req.size.normalize():f}) lower than the minimum: "
-                f"{market.min_order_size.normalize():f}"
-            )
-        if marketable_type and req.side is Side.BUY and req.size * price < ONE:
-            raise ExchangeRejection(
-                f"invalid amount for a marketable BUY order (${_q6(req.size * price).normalize():f}), "
-                "min size: $1"
-            )
 
     @staticmethod
     def _check_expiration(req: OrderRequest, now: float) -> None:
@@ -377,7 +366,7 @@ class LocalExchange:
         if req.side is Side.BUY:
             if req.size * price > acct.free(COLLATERAL):  # before quantizing: absurd sizes overflow it
                 raise ExchangeRejection(self._balance_message(acct, COLLATERAL, req.size * price))
-            needed = _q6(req.size * price)
+            needed = q6(req.size * price)
             if crosses:
                 fillable = min(book.fillable(order), req.size)
                 needed += taker_fee(fillable, price, market.taker_fee_rate, market.fee_exponent)
@@ -399,17 +388,17 @@ class LocalExchange:
         if not acct.allowance_set:
             return (
                 "not enough balance / allowance: the allowance is not enough -> allowance: 0, "
-                f"order amount: {_base_units(needed)}"
+                f"order amount: {base_units(needed)}"
             )
-        balance, reserved = _base_units(acct.balance(asset)), _base_units(acct.reserved(asset))
+        balance, reserved = base_units(acct.balance(asset)), base_units(acct.reserved(asset))
         if reserved:
             return (
                 f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-                f"sum of active orders: {reserved}, order amount (inc. fees): {_base_units(needed)}"
+                f"sum of active orders: {reserved}, order amount (inc. fees): {base_units(needed)}"
             )
         return (
             f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-            f"order amount: {_base_units(needed)}"
+            f"order amount: {base_units(needed)}"
         )
 
     def _execute(self, order: RestingOrder, market: Market, book: MarketBook) -> OrderResult:
@@ -420,7 +409,7 @@ class LocalExchange:
         trades = self._record_fills(order, market, fills, now) if fills else []
         making = taking = ZERO
         for trade in trades:
-            cash = _q6(trade.size * trade.price)
+            cash = q6(trade.size * trade.price)
             making += cash if order.side is Side.BUY else trade.size
             taking += trade.size if order.side is Side.BUY else cash
         rests = order.remaining > 0 and order.order_type in (OrderType.GTC, OrderType.GTD)
@@ -561,7 +550,7 @@ class LocalExchange:
 
     @staticmethod
     def _leg(order: RestingOrder, size: Decimal, price: Decimal, fee: Decimal) -> Leg:
-        cash = _q6(size * price)
+        cash = q6(size * price)
         if order.side is Side.BUY:
             return Leg(order.address, COLLATERAL, cash + fee, order.token_id, size)
         return Leg(order.address, order.token_id, size, COLLATERAL, max(cash - fee, ZERO))
@@ -569,7 +558,7 @@ class LocalExchange:
     def _reserve(self, order: RestingOrder, size: Decimal) -> None:
         acct = self.account(order.address)
         if order.side is Side.BUY:
-            acct.reserve(COLLATERAL, _q6(size * order.price))
+            acct.reserve(COLLATERAL, q6(size * order.price))
         else:
             acct.reserve(order.token_id, size)
 
