@@ -321,6 +321,11 @@ async def replay_session(source: Path, config: ReplayConfig) -> BacktestResult:
     data = ReplayVenue([market], clock)
     _feed(data, first)
     pending = _warm_up(data, clock, timeline, first.at + config.warmup_s)
+    if not pending:
+        raise UsageError(
+            f"{source}: the recording ends {clock.now() - first.at:.1f} s in, within the warm-up of"
+            f" {config.warmup_s:g} s: nothing is left to replay (a shorter --warmup?)"
+        )
     venue = PaperVenue(
         data,
         clock,

@@ -148,6 +148,12 @@ async def test_a_market_not_in_the_recording_is_a_one_line_usage_error(tmp_path:
         await replay_session(source, replace(_config(), market="no-such-market"))
 
 
+async def test_a_recording_shorter_than_the_warm_up_is_a_one_line_usage_error(tmp_path: Path) -> None:
+    source = _quiet_market(tmp_path, None)  # a minute of data
+    with pytest.raises(UsageError, match="within the warm-up of 120 s: nothing is left to replay"):
+        await replay_session(source, replace(_config(), warmup_s=120.0))
+
+
 async def test_the_replay_venue_places_nothing() -> None:
     venue = ReplayVenue([FED], ManualClock(T0))
     intent = OrderIntent(
