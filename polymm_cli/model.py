@@ -111,6 +111,10 @@ class Market:
         """An order's price in YES terms (a NO price p is a YES price 1 - p)."""
         return price if token_id == self.yes_token else ONE - price
 
+    def known_as(self, ident: str) -> bool:
+        """Whether `ident` names this market: its condition id, slug or either token id."""
+        return ident in (self.condition_id, self.slug, self.yes_token, self.no_token)
+
     def complement(self, token_id: str) -> str:
         if token_id == self.yes_token:
             return self.no_token

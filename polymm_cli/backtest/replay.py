@@ -135,10 +135,7 @@ class ReplayVenue:
         return list(self._markets)
 
     async def market(self, ident: str) -> Market:
-        for m in self._markets:
-            if ident in (m.condition_id, m.slug, m.yes_token, m.no_token):
-                return m
-        raise UsageError(f"unknown market {ident!r}: the recording holds {_names(self._markets)}")
+        return pick_market(self._markets, ident)
 
     async def book(self, token_id: str) -> BookSnapshot:
         return self.snapshot(token_id)
@@ -305,7 +302,7 @@ def pick_market(markets: Sequence[Market], ident: str | None) -> Market:
     if ident is None:
         return markets[0]
     for m in markets:
-        if ident in (m.condition_id, m.slug, m.yes_token, m.no_token):
+        if m.known_as(ident):
             return m
     raise UsageError(f"market {ident!r} is not in the recording; it holds {_names(markets)}")
 

@@ -131,7 +131,7 @@ class SimVenue:
 
     async def market(self, ident: str) -> Market:
         for m in self.exchange.markets.values():
-            if ident in (m.condition_id, m.slug, m.yes_token, m.no_token):
+            if m.known_as(ident):
                 return m
         raise UsageError(f"unknown market {ident!r}: not a condition id, slug or token id the venue lists")
 
