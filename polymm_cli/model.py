@@ -143,6 +143,17 @@ def base_units(amount: Decimal) -> int:
     return int((amount / MICRO).to_integral_value(ROUND_HALF_EVEN))
 
 
+def balance_shortfall(balance: Decimal, reserved: Decimal, needed: Decimal) -> str:
+    """The venue's refusal of an order its free balance cannot cover, amounts in base units."""
+    head = f"not enough balance / allowance: the balance is not enough -> balance: {base_units(balance)}, "
+    if base_units(reserved):
+        return (
+            f"{head}sum of active orders: {base_units(reserved)}, "
+            f"order amount (inc. fees): {base_units(needed)}"
+        )
+    return f"{head}order amount: {base_units(needed)}"
+
+
 def price_on_grid(price: Decimal, order_type: OrderType, market: Market, order_id: str) -> Decimal:
     """The price on the market's tick grid, strictly inside (0, 1). A limit price must already be on
     it; a market order's implied price may be off by its amounts' rounding noise."""

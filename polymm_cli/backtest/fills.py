@@ -44,7 +44,7 @@ from polymm_cli.model import (
     PriceLevel,
     Side,
     TradeStatus,
-    base_units,
+    balance_shortfall,
     check_size_and_type,
     price_on_grid,
     q6,
@@ -518,16 +518,7 @@ class FillSimulator:
         return self._balance(asset) - self._reserved(asset)
 
     def _balance_message(self, asset: str, needed: Decimal) -> str:
-        balance, reserved = base_units(self._balance(asset)), base_units(self._reserved(asset))
-        if reserved:
-            return (
-                f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-                f"sum of active orders: {reserved}, order amount (inc. fees): {base_units(needed)}"
-            )
-        return (
-            f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-            f"order amount: {base_units(needed)}"
-        )
+        return balance_shortfall(self._balance(asset), self._reserved(asset), needed)
 
     def balances(self, token_ids: Sequence[str] = ()) -> Balances:
         return Balances(collateral=self.collateral, tokens={t: self.tokens.get(t, ZERO) for t in token_ids})

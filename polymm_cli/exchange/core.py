@@ -47,6 +47,7 @@ from polymm_cli.model import (
     OrderType,
     Side,
     TradeStatus,
+    balance_shortfall,
     base_units,
     check_size_and_type,
     price_on_grid,
@@ -390,16 +391,7 @@ class LocalExchange:
                 "not enough balance / allowance: the allowance is not enough -> allowance: 0, "
                 f"order amount: {base_units(needed)}"
             )
-        balance, reserved = base_units(acct.balance(asset)), base_units(acct.reserved(asset))
-        if reserved:
-            return (
-                f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-                f"sum of active orders: {reserved}, order amount (inc. fees): {base_units(needed)}"
-            )
-        return (
-            f"not enough balance / allowance: the balance is not enough -> balance: {balance}, "
-            f"order amount: {base_units(needed)}"
-        )
+        return balance_shortfall(acct.balance(asset), acct.reserved(asset), needed)
 
     def _execute(self, order: RestingOrder, market: Market, book: MarketBook) -> OrderResult:
         now = self.clock.now()
