@@ -29,7 +29,7 @@ from pathlib import Path
 from typing import Any
 
 from polymm_cli.backtest.queue import QueueModel
-from polymm_cli.backtest.recording import recording_markets, replay_events
+from polymm_cli.backtest.recording import ReplayItem, recording_markets, replay_events
 from polymm_cli.backtest.result import (
     BacktestResult,
     Sample,
@@ -241,7 +241,7 @@ class Timed:
     gap: str = ""
 
 
-def monotone(items: Iterable[Any], market_data_s: float | None) -> Iterator[Timed]:
+def monotone(items: Iterable[ReplayItem], market_data_s: float | None) -> Iterator[Timed]:
     """Recorded items on a timeline that never steps back, their receive times set for delivery.
 
     Exchange time is the venue timestamp, kept monotone. With a constant market-data delay the
@@ -253,8 +253,7 @@ def monotone(items: Iterable[Any], market_data_s: float | None) -> Iterator[Time
         if event is None:
             yield Timed(max(last, item.recv_ts), None, item.gap or "gap")
             continue
-        venue_ts = getattr(event, "venue_ts", None) or item.recv_ts
-        last = max(last, venue_ts)
+        last = max(last, event.venue_ts or item.recv_ts)
         recv = last if market_data_s is not None else max(last, event.recv_ts)
         yield Timed(last, replace(event, recv_ts=recv))
 

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from polymm_cli.backtest.queue import RiskAverseQueue
-from polymm_cli.backtest.recording import Frame, RecordingWriter
+from polymm_cli.backtest.recording import Frame, RecordingWriter, ReplayItem
 from polymm_cli.backtest.replay import (
     ReplayConfig,
     ReplayVenue,
@@ -176,11 +176,7 @@ def test_the_timeline_never_steps_back_and_a_constant_feed_delay_counts_from_exc
             recv_ts=recv_ts,
         )
 
-    class Item:
-        def __init__(self, event: LastTrade) -> None:
-            self.event, self.recv_ts, self.gap = event, event.recv_ts, None
-
-    items = [Item(trade(10.0, 10.2)), Item(trade(9.0, 10.3)), Item(trade(11.0, 11.1))]
+    items = [ReplayItem(e.recv_ts, e) for e in (trade(10.0, 10.2), trade(9.0, 10.3), trade(11.0, 11.1))]
     recorded = list(monotone(items, None))
     assert [t.at for t in recorded] == [10.0, 10.0, 11.0]  # the regression is held at 10
     assert [t.event.recv_ts for t in recorded if t.event] == [10.2, 10.3, 11.1]
