@@ -58,6 +58,11 @@ class BacktestOptions:
 
 
 def session_config(settings: Settings, options: BacktestOptions) -> ReplayConfig:
+    """A session's config; the options a single session and a grid share are checked here."""
+    if options.warmup_s < 0:
+        raise UsageError(f"--warmup must be >= 0, got {options.warmup_s:g}")
+    if options.report is not None and not options.report.parent.is_dir():
+        raise UsageError(f"--report {options.report}: no folder {options.report.parent} to write it in")
     return ReplayConfig(
         engine=engine_config(settings),
         queue=queue_model(settings),
@@ -70,10 +75,6 @@ def session_config(settings: Settings, options: BacktestOptions) -> ReplayConfig
 
 def backtest(settings: Settings, options: BacktestOptions) -> list[BacktestResult]:
     """One session per path (a recording, or a real capture imported on the fly)."""
-    if options.warmup_s < 0:
-        raise UsageError(f"--warmup must be >= 0, got {options.warmup_s:g}")
-    if options.report is not None and not options.report.parent.is_dir():
-        raise UsageError(f"--report {options.report}: no folder {options.report.parent} to write it in")
     config = session_config(settings, options)
     results = [_one(path, settings, config) for path in options.paths]
     if options.report is not None:
@@ -101,6 +102,7 @@ def report_paths(report: Path, count: int) -> list[Path]:
 
 def sweep(settings: Settings, options: BacktestOptions) -> list[BacktestResult]:
     """Every grid point on the first path, ranked (best first); each result's params name its point."""
+    session_config(settings, options)  # bad options: one line now, not from every worker
     axes = grid.parse_axes(options.grid, GRID_SETTINGS)
     points = grid.points(axes)
     variants = [_variant(settings, p) for p in points]
