@@ -22,7 +22,7 @@ def test_recording_real_polymarket_needs_no_key_and_never_uses_the_configured_on
 
     assert config.market_ws_url == "wss://ws-subscriptions-clob.polymarket.com/ws/market"
     assert config.clob_url == "https://clob.polymarket.com"
-    assert config.private_key.get_secret_value() != configured
+    assert config.private_key is None  # key-less: the configured key is never even copied
     assert public_config(load_settings(venue="polymarket"), None).api_key is None  # no key at all: fine
 
 
@@ -32,7 +32,9 @@ def test_the_venue_s_own_urls_are_honoured() -> None:
     )
 
     assert public_config(settings, None).clob_url == "https://clob.example.polymarket.com"
-    assert public_config(load_settings(), "http://127.0.0.1:9").market_ws_url == "ws://127.0.0.1:9/ws/market"
+    local = public_config(load_settings(), "http://127.0.0.1:9")
+    assert local.market_ws_url == "ws://127.0.0.1:9/ws/market"
+    assert local.private_key is None
 
 
 @pytest.mark.parametrize(

@@ -4,8 +4,8 @@
 the local exchange by default, the one a `run` published or one started here), then records their
 market channel: `venues.polymarket.recorder.MarketRecorder` gives raw frames, REST books and gaps,
 `backtest.recording.RecordingWriter` writes them. No key is needed or used: the venue that resolves
-the markets is never started (no credentials are made, nothing is signed; only public reads), so
-it is built with a throwaway key that lives in memory for the command only. Ctrl+C and SIGTERM stop
+the markets is never started and is built key-less (`PolymarketConfig.for_market_data`): no
+credentials, nothing signed, only public reads. Ctrl+C and SIGTERM stop
 it cleanly: the recorder closes, the writer ends its last zstd frame and fsyncs.
 
 `import_captures` turns real captures into recordings (backtest/importers.py).
@@ -15,13 +15,10 @@ from __future__ import annotations
 
 import asyncio
 import random
-import secrets
 import signal
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-
-from pydantic import SecretStr
 
 from polymm_cli.backtest.importers import ImportResult, detect_format, import_capture
 from polymm_cli.backtest.recording import (
@@ -124,13 +121,13 @@ def size_text(n: int) -> str:
 
 
 def public_config(settings: Settings, url: str | None) -> PolymarketConfig:
-    """The configuration of the venue `settings` name, for public reads only (see the docstring)."""
-    throwaway = SecretStr("0x" + secrets.token_hex(32))
+    """The configuration of the venue `settings` name, for public reads only: no key at all, so
+    nothing can be signed or sent for an account."""
     if settings.venue is VenueName.LOCAL:
         if url is None:
             raise ValueError("a local venue needs the local exchange's URL")
-        return PolymarketConfig.for_local_exchange(url, throwaway)
-    config = PolymarketConfig.for_polymarket(throwaway)
+        return PolymarketConfig.for_market_data(url)
+    config = PolymarketConfig.for_market_data()
     if settings.exchange_url:
         config = config.with_changes(clob_url=settings.exchange_url.rstrip("/"))
     if settings.gamma_url:
