@@ -13,11 +13,13 @@ from pydantic import SecretStr
 from polymm_cli import signing
 from polymm_cli.backtest.queue import PowerProbQueue, RiskAverseQueue
 from polymm_cli.clock import SystemClock
+from polymm_cli.engine.config import StopReport
 from polymm_cli.errors import ConfigError
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.server.runner import ExchangeThread
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowKind, FlowRecord, Side, TradeStatus
+from polymm_cli.services.trading import engine_config
 from polymm_cli.services.venues import (
     PAPER_WALLET_WITHOUT_KEY,
     exchange_for,
@@ -181,3 +183,13 @@ async def test_a_paper_venue_starts_from_what_the_ledger_holds(feed: ExchangeThr
     assert (name, account) == ("paper", Account("paper", PAPER_WALLET_WITHOUT_KEY))
     assert balances.collateral == D(496)
     assert balances.tokens[FED.yes_token] == D(10)
+
+
+def test_a_paper_run_s_stop_is_confirmed_by_the_paper_venue_not_the_exchange() -> None:
+    paper = engine_config(load_settings(venue="paper"))
+    local = engine_config(load_settings())
+
+    assert paper.venue_label == "the paper venue"
+    assert local.venue_label == "the exchange"
+    report = StopReport(cancelled=2, may_be_open=0, confirmed=True, venue_label=paper.venue_label)
+    assert report.summary() == "2 orders cancelled, confirmed by the paper venue"

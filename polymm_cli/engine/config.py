@@ -43,6 +43,7 @@ class EngineConfig:
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
+    venue_label: str = "the exchange"  # who confirms our cancels, in the stop's words
 
 
 @dataclass(frozen=True, slots=True)
@@ -56,6 +57,7 @@ class StopReport:
     confirmed: bool
     reachable: bool = True
     known: int = 0
+    venue_label: str = "the exchange"
 
     def summary(self) -> str:
         """What the stop did, in words a user can trust: never "cancelled" without the confirmation."""
@@ -65,10 +67,10 @@ class StopReport:
         )
         if not self.reachable:
             return (
-                f"the exchange did not answer the cancels: {self.may_be_open} of the {self.known} "
+                f"{self.venue_label} did not answer the cancels: {self.may_be_open} of the {self.known} "
                 f"order{'' if self.known == 1 else 's'} we had may still be open{switch}"
             )
         done = f"{self.cancelled} order{'' if self.cancelled == 1 else 's'} cancelled"
         if self.confirmed:
-            return f"{done}, confirmed by the exchange"
-        return f"{done}, but the exchange still lists {self.may_be_open}{switch}"
+            return f"{done}, confirmed by {self.venue_label}"
+        return f"{done}, but {self.venue_label} still lists {self.may_be_open}{switch}"

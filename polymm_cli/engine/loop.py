@@ -343,13 +343,24 @@ class QuotingEngine:
                     open_now += sum(1 for o in self.live.values() if o.market == cid)
             if answered and open_now == 0:
                 self.live.clear()
-                return StopReport(cancelled=cancelled, may_be_open=0, confirmed=True, known=known)
+                return StopReport(
+                    cancelled=cancelled,
+                    may_be_open=0,
+                    confirmed=True,
+                    known=known,
+                    venue_label=self.config.venue_label,
+                )
             if self.clock.monotonic() >= deadline:
                 break
             await asyncio.sleep(0.2)
         log.warning("%d order(s) may still be open at the venue after cancelling", open_now)
         return StopReport(
-            cancelled=cancelled, may_be_open=open_now, confirmed=False, reachable=answered, known=known
+            cancelled=cancelled,
+            may_be_open=open_now,
+            confirmed=False,
+            reachable=answered,
+            known=known,
+            venue_label=self.config.venue_label,
         )
 
     # -- health -----------------------------------------------------------------------------------

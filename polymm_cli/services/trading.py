@@ -92,6 +92,7 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
         ),
         max_orders_per_market=max(10, 2 * settings.levels + 2),
         reward_fit=settings.reward_fit(),
+        venue_label="the paper venue" if settings.venue is VenueName.PAPER else "the exchange",
         trust=TrustParams(
             min_top_size=settings.dust_size,
             jump_bound=settings.mid_jump_bound,
