@@ -382,6 +382,8 @@ class MarketSnapshot:
     last_decision: str
     reward_rate: Decimal | None = None  # estimated pUSD/day from the liquidity-reward pool, now
     volatility: float = 0.0  # mid change per sqrt(second), as the regime sees it
+    rewards: Decimal = ZERO  # liquidity rewards paid so far (in realized_pnl and total_pnl)
+    rebates: Decimal = ZERO  # maker rebates paid so far (in realized_pnl and total_pnl)
 
     @property
     def net_position(self) -> Decimal:

@@ -43,6 +43,7 @@ class EngineConfig:
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
+    payout_poll_s: float = 300.0  # how often rewards and rebates paid are read (paid once an epoch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from polymm_cli.model import FillRecord, Market, PriceLevel, Side, TradeStatus, taker_fee
+from polymm_cli.model import (
+    FillRecord,
+    FlowKind,
+    FlowRecord,
+    Market,
+    PriceLevel,
+    Side,
+    TradeStatus,
+    taker_fee,
+)
 
 # ---------------------------------------------------------------------------------------------------
 # Events: market channel
@@ -409,4 +418,19 @@ def fill_record(update: TradeUpdate, fill: Fill, *, fee_exponent: int = 1) -> Fi
         status=update.status,
         venue_ts=update.match_ts or update.venue_ts,
         recv_ts=update.recv_ts,
+    )
+
+
+def payout_flow(payout: Payout) -> FlowRecord:
+    """The ledger's flow of a payout: a REWARD or a REBATE, keyed by the payout's id (recorded once)."""
+    kind = FlowKind.REWARD if payout.kind == "reward" else FlowKind.REBATE
+    return FlowRecord(
+        flow_id=payout.payout_id,
+        kind=kind,
+        market=payout.market,
+        collateral_delta=payout.amount,
+        yes_delta=Decimal(0),
+        no_delta=Decimal(0),
+        ts=payout.paid_ts,
+        note=f"{payout.kind} {payout.period}",
     )
