@@ -169,7 +169,8 @@ class IncomeDesk:
         self._epoch.fees[cid] = self._epoch.fees.get(cid, ZERO) + taker_fee
         volume = self._epoch.volume.setdefault(cid, {})
         for maker, size, price in maker_fills:
-            volume[maker] = volume.get(maker, ZERO) + size * fee_curve(price, market.fee_exponent)
+            key = maker.lower()  # one maker, however its address was spelled when it signed
+            volume[key] = volume.get(key, ZERO) + size * fee_curve(price, market.fee_exponent)
 
     # -- payment ---------------------------------------------------------------------------------------
 
