@@ -20,9 +20,9 @@ from polymm_cli.venues.base import Payout, Venue
 from tests.conftest import start_exchange
 from tests.venues.test_venue_contract import (
     BTC,
-    D,
     FED,
     VENUE_FACTORIES,
+    D,
     VenueFactory,
     bid,
     fak_buy,

@@ -132,5 +132,7 @@ def payout_of(record: Any, kind: PayoutKind) -> Payout | None:
         market=market,
         amount=value,
         period=str(date) if not own_id else f"{date} (epoch ending {paid})",
-        paid_ts=float(paid) if isinstance(paid, int | float) else day + DAY_S,
+        paid_ts=float(paid)
+        if isinstance(paid, int | float | Decimal) and not isinstance(paid, bool)
+        else day + DAY_S,
     )
