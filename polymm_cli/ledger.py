@@ -29,7 +29,7 @@ Amounts, prices and sizes are INTEGER micro-units (value x 1e6). Prices and size
 decimals are refused; fees are quantized to micro-units (ROUND_HALF_EVEN) because a venue may quote
 them with more precision than pUSD has.
 
-Schema (version 2)
+Schema (version 3)
 ------------------
     schema_version(version INTEGER PRIMARY KEY)           one row per applied version; MAX is current
     runs(seq, run_id UNIQUE, started_ts, venue, markets JSON array, address)
@@ -39,7 +39,7 @@ Schema (version 2)
           UNIQUE(venue, wallet, trade_id, order_id))
     fill_status(seq, fill_seq -> fills.seq, status, ts,  UNIQUE(fill_seq, status))
     flows(seq, venue, wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note,
-          UNIQUE(venue, wallet, flow_id))
+          UNIQUE(venue, wallet, flow_id))      kind: deposit withdraw split merge redeem fee reward rebate
     market_meta(seq, condition_id, data JSON, ts,  UNIQUE(condition_id, data))
 
 `seq` (the rowid) is the insertion order. `(venue, wallet, trade_id, order_id)` is the fill's
@@ -67,6 +67,14 @@ rather than guess a wallet. A polymm of version 1 still running on the file fail
 loudly (its INSERTs lack the new columns) instead of recording into the wrong account; its fills
 are still at the venue, and the next run's resync records them.
 
+Migration from version 2 (no flow kind 'rebate')
+------------------------------------------------
+Maker rebates are income of their own, apart from liquidity rewards (`pnl` shows the two apart), so
+they are a flow kind of their own rather than a reward with a note. SQLite cannot widen a CHECK, so
+opening a version-2 ledger rebuilds `flows` once (same transaction rules as above: all rows, `seq`
+and values kept, or nothing changes). A version-1 ledger goes through both migrations. A polymm of
+version 2 refuses a version-3 file ("newer than this polymm understands") instead of misreading it.
+
 Settlement statuses (docs/protocol.md §10: MATCHED is provisional, CONFIRMED final, FAILED reversed)
 -----------------------------------------------------------------------------------------------
 A fill's current status is its latest `fill_status` row, else its `first_status`. Statuses only
@@ -85,7 +93,7 @@ match's price or size). Later statuses go through `record_status`, which returns
 the transition was new, so a caller learns "new fill" and "new status" apart.
 
 Flows are validated by kind (sign conventions P&L relies on): DEPOSIT collateral > 0, WITHDRAW < 0,
-FEE < 0, REWARD > 0, all four without token deltas; SPLIT yes = no = -collateral > 0; MERGE
+FEE < 0, REWARD > 0, REBATE > 0, all five without token deltas; SPLIT yes = no = -collateral > 0; MERGE
 yes = no = -collateral < 0; REDEEM collateral >= 0 with yes, no <= 0 and not all zero. SPLIT, MERGE
 and REDEEM need a market.
 """
@@ -119,7 +127,7 @@ from polymm_cli.model import (
     TradeStatus,
 )
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 LEDGER_FILENAME = "ledger.sqlite3"
 DEFAULT_BUSY_TIMEOUT_S = 5.0
 
@@ -195,13 +203,17 @@ CREATE TABLE fill_status (
     ts       REAL    NOT NULL,
     UNIQUE (fill_seq, status)
 );
+"""
+# The flows table (version 3: kind 'rebate' added; version 2 had the same table without it).
+_FLOWS_SCHEMA = """
 CREATE TABLE flows (
     seq              INTEGER PRIMARY KEY,
     venue            TEXT    NOT NULL CHECK (venue != ''),
     wallet           TEXT    NOT NULL CHECK (wallet != ''),
     flow_id          TEXT    NOT NULL CHECK (flow_id != ''),
     kind             TEXT    NOT NULL
-                     CHECK (kind IN ('deposit', 'withdraw', 'split', 'merge', 'redeem', 'fee', 'reward')),
+                     CHECK (kind IN ('deposit', 'withdraw', 'split', 'merge', 'redeem', 'fee', 'reward',
+                                     'rebate')),
     market           TEXT    NOT NULL,
     collateral_micro INTEGER NOT NULL,
     yes_micro        INTEGER NOT NULL,
@@ -212,6 +224,19 @@ CREATE TABLE flows (
 );
 CREATE INDEX flows_by_account_market ON flows (venue, wallet, market, seq);
 """
+_ACCOUNT_SCHEMA += _FLOWS_SCHEMA
+
+# Version 2 -> 3: the flows table is rebuilt with the wider kind check (SQLite cannot alter a
+# CHECK), every row, `seq` and value kept.
+_MIGRATE_V2 = (
+    "ALTER TABLE flows RENAME TO v2_flows",
+    "DROP INDEX flows_by_account_market",
+    *(statement for statement in _FLOWS_SCHEMA.split(";") if statement.strip()),
+    """INSERT INTO flows (seq, venue, wallet, flow_id, kind, market, collateral_micro, yes_micro,
+           no_micro, ts, note)
+       SELECT seq, venue, wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro, ts, note
+       FROM v2_flows ORDER BY seq""",
+)
 
 # Version 1 -> 2 (see the module docstring). :venue/:wallet is the account of rows with no run,
 # :unknown the wallet of a run recorded without an address.
@@ -412,7 +437,7 @@ def _flow_row(flow: FlowRecord) -> tuple[Any, ...]:
     yes = to_micro(flow.yes_delta, f"{where}: yes_delta")
     no = to_micro(flow.no_delta, f"{where}: no_delta")
     ok: bool
-    if kind in (FlowKind.DEPOSIT, FlowKind.REWARD):
+    if kind in (FlowKind.DEPOSIT, FlowKind.REWARD, FlowKind.REBATE):
         ok = cash > 0 and yes == 0 and no == 0
         rule = "collateral_delta > 0 and no token deltas"
     elif kind in (FlowKind.WITHDRAW, FlowKind.FEE):
@@ -468,7 +493,7 @@ def _flow_from_row(row: tuple[Any, ...]) -> FlowRecord:
 def _market_from_json(text: str) -> Market:
     data: dict[str, Any] = json.loads(text)
     rewards = RewardParams(**{k: Decimal(v) for k, v in data.pop("rewards").items()})
-    for key in ("tick_size", "min_order_size", "taker_fee_rate", "volume"):
+    for key in ("tick_size", "min_order_size", "taker_fee_rate", "maker_rebate_rate", "volume"):
         if key in data:
             data[key] = Decimal(data[key])
     known = {f.name for f in dataclasses.fields(Market)}
@@ -591,8 +616,10 @@ class Ledger:
                                 self._conn.execute(statement)
                         self._set_version(SCHEMA_VERSION)
                         version = SCHEMA_VERSION
-                    elif version == 1:
-                        self._migrate_from_v1()
+                    else:
+                        if version == 1:
+                            self._migrate_from_v1()
+                        self._migrate_from_v2()
                         version = SCHEMA_VERSION
         except sqlite3.DatabaseError as exc:
             raise ConfigError(f"{self._path} is not a usable SQLite ledger: {exc}") from None
@@ -631,6 +658,21 @@ class Ledger:
         if conn.execute("PRAGMA foreign_key_check").fetchall():
             raise ConfigError(f"cannot migrate the ledger {self._path}: broken references; left unchanged")
         self._set_version(2)
+
+    def _migrate_from_v2(self) -> None:
+        """Version 2 -> 3 inside the caller's transaction: the flows table learns the kind 'rebate'."""
+        conn = self._conn
+        for statement in _MIGRATE_V2:
+            conn.execute(statement)
+        before = conn.execute("SELECT COUNT(*) FROM v2_flows").fetchone()[0]
+        after = conn.execute("SELECT COUNT(*) FROM flows").fetchone()[0]
+        if before != after:
+            raise ConfigError(
+                f"cannot migrate the ledger {self._path}: flows has {before} rows, {after} would survive;"
+                " it was left unchanged (version 2)"
+            )
+        conn.execute("DROP TABLE v2_flows")
+        self._set_version(3)
 
     @contextmanager
     def _write(self) -> Iterator[sqlite3.Connection]:

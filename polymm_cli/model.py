@@ -83,6 +83,8 @@ class Market:
     rewards: RewardParams = field(default_factory=RewardParams)
     taker_fee_rate: Decimal = ZERO
     fee_exponent: int = 1
+    # feeSchedule.rebateRate: the share of this market's taker fees paid back to its makers (§9)
+    maker_rebate_rate: Decimal = ZERO
     end_date: str = ""
     category: str = ""
     active: bool = True
@@ -204,13 +206,19 @@ class PriceLevel:
 FEE_QUANTUM = Decimal("0.00001")
 
 
+def fee_curve(price: Decimal, exponent: int = 1) -> Decimal:
+    """(p(1-p))^exponent: the weight of a match at `price` in the fee formula. Maker rebates split a
+    market's rebate pool by maker volume weighted with it (docs/protocol.md §9)."""
+    return (price * (ONE - price)) ** exponent
+
+
 def taker_fee(size: Decimal, price: Decimal, rate: Decimal, exponent: int = 1) -> Decimal:
     """The taker fee of a match, as Polymarket charges it: size x rate x (p(1-p))^exponent in pUSD,
     rounded half-even to 5 decimals and at least 0.00001 when charged at all. Makers pay none. The
     one formula: the local exchange charges it and the ledger records it."""
     if rate <= 0 or size <= 0:
         return ZERO
-    fee = (size * rate * (price * (ONE - price)) ** exponent).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
+    fee = (size * rate * fee_curve(price, exponent)).quantize(FEE_QUANTUM, rounding=ROUND_HALF_EVEN)
     return max(fee, FEE_QUANTUM)
 
 
@@ -231,7 +239,8 @@ class FlowKind(StrEnum):
     MERGE = "merge"  # YES + NO -> collateral
     REDEEM = "redeem"  # winning tokens -> collateral after resolution
     FEE = "fee"  # a fee not attached to a fill
-    REWARD = "reward"  # liquidity rewards or maker rebates paid
+    REWARD = "reward"  # liquidity rewards paid (the venue's share of a market's reward pool)
+    REBATE = "rebate"  # maker rebates paid (a share of the taker fees our resting orders earned)
 
 
 @dataclass(frozen=True, slots=True)
@@ -373,6 +382,8 @@ class MarketSnapshot:
     last_decision: str
     reward_rate: Decimal | None = None  # estimated pUSD/day from the liquidity-reward pool, now
     volatility: float = 0.0  # mid change per sqrt(second), as the regime sees it
+    rewards: Decimal = ZERO  # liquidity rewards paid so far (in realized_pnl and total_pnl)
+    rebates: Decimal = ZERO  # maker rebates paid so far (in realized_pnl and total_pnl)
 
     @property
     def net_position(self) -> Decimal:

@@ -23,9 +23,13 @@ Definitions (per market; YES and NO are two tokens, each with a position and a c
   (pairs -> collateral) sells both at the same allocation, so a pair realises 1 - (avg_yes + avg_no).
   The allocation never changes total P&L.
 - REDEEM realises the payout minus the average cost of the tokens redeemed.
-- REWARD flows are realised P&L (positive); FEE flows are fees. DEPOSIT and WITHDRAW are not P&L
-  (`net_deposits`). Flows without a market (account-wide rewards and fees) count in the report
-  totals only (`account_rewards`, `account_fees`).
+- REWARD (liquidity rewards) and REBATE (maker rebates) flows are realised P&L (positive), also
+  summed apart (`rewards`, `rebates`); FEE flows are fees. DEPOSIT and WITHDRAW are not P&L
+  (`net_deposits`). Flows without a market (account-wide rewards, rebates and fees) count in the
+  report totals only (`account_rewards`, `account_fees`).
+- Income comes in three kinds: `rewards`, `rebates`, and spread capture = total P&L - rewards -
+  rebates (what trading made: realised + unrealised, net of the fees trading paid).
+  `income_breakdown` gives the three of a report.
 - Fees (fill fees, which we pay in pUSD, plus FEE flows) are reported apart: `realized_pnl` is
   GROSS of fees and `total_pnl = realized_pnl + (unrealized_pnl or 0) - fees`, per market and in
   the totals.
@@ -64,6 +68,8 @@ _WIDE = Context(prec=80, traps=[InvalidOperation])
 _DISPLAY = Context(prec=28)
 _CARRY = Decimal("1e-18")
 _FIRST_FLOWS = frozenset({FlowKind.DEPOSIT, FlowKind.SPLIT})
+_INCOME = frozenset({FlowKind.REWARD, FlowKind.REBATE})
+_CASH_ONLY = frozenset({FlowKind.DEPOSIT, FlowKind.WITHDRAW, FlowKind.FEE, *_INCOME})
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -76,7 +82,7 @@ class MarketPnl:
     net_position: Decimal  # YES - NO
     avg_cost_yes: Decimal | None
     avg_cost_no: Decimal | None
-    realized_pnl: Decimal  # gross of fees, rewards included
+    realized_pnl: Decimal  # gross of fees, rewards and rebates included
     unrealized_pnl: Decimal | None
     fees: Decimal
     total_pnl: Decimal  # realized + (unrealized or 0) - fees
@@ -87,6 +93,13 @@ class MarketPnl:
     failed_fill_count: int
     cash_delta: Decimal
     mark: Decimal | None  # the YES mid used
+    rewards: Decimal = ZERO  # liquidity rewards paid (REWARD flows; in realized_pnl)
+    rebates: Decimal = ZERO  # maker rebates paid (REBATE flows; in realized_pnl)
+
+    @property
+    def spread_capture(self) -> Decimal:
+        """What trading made: total P&L less rewards and rebates (unrealised counted as 0 when unmarked)."""
+        return self.total_pnl - self.rewards - self.rebates
 
     @property
     def marked(self) -> bool:
@@ -110,11 +123,18 @@ class PnlReport:
     daily_pnl: Decimal
     cash_delta: Decimal  # all pUSD moved, deposits and withdrawals included
     net_deposits: Decimal
-    account_rewards: Decimal  # market-less REWARD flows (in realized_pnl)
+    account_rewards: Decimal  # market-less REWARD and REBATE flows (in realized_pnl)
     account_fees: Decimal  # market-less FEE flows (in fees)
     fill_count: int
     provisional_fill_count: int
     unmarked: tuple[str, ...] = field(default=())
+    rewards: Decimal = ZERO  # every REWARD flow (markets' and account-wide)
+    rebates: Decimal = ZERO  # every REBATE flow
+
+    @property
+    def spread_capture(self) -> Decimal:
+        """What trading made: total P&L less rewards and rebates."""
+        return self.total_pnl - self.rewards - self.rebates
 
     def market(self, condition_id: str) -> MarketPnl | None:
         """The P&L of one market, None when it has no records."""
@@ -138,6 +158,8 @@ class _Book:
         "position",
         "provisional",
         "realized",
+        "rebates",
+        "rewards",
         "volume",
     )
 
@@ -153,6 +175,8 @@ class _Book:
         self.fills = 0
         self.provisional = 0
         self.failed = 0
+        self.rewards = ZERO
+        self.rebates = ZERO
 
     def trade(self, token: int, qty: Decimal, price: Decimal) -> Decimal:
         """Move `qty` (signed) of a token at `price`; returns the change of its cost basis."""
@@ -307,6 +331,8 @@ def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketP
         failed_fill_count=book.failed,
         cash_delta=_clean(book.cash),
         mark=mark,
+        rewards=_clean(book.rewards),
+        rebates=_clean(book.rebates),
     )
 
 
@@ -355,17 +381,21 @@ def _apply_fill(book: _Book, fill: FillRecord, token: int, today: bool) -> None:
 
 
 def _apply_market_flow(book: _Book, flow: FlowRecord, today: bool) -> None:
-    """A flow of one market: a FEE, a REWARD, or a SPLIT / MERGE / REDEEM with its token legs."""
+    """A flow of one market: a FEE, a REWARD or REBATE, or a SPLIT / MERGE / REDEEM with its token legs."""
     if flow.kind is FlowKind.FEE:
         book.pay_fee(-flow.collateral_delta, today)
-    elif flow.kind is FlowKind.REWARD:
+    elif flow.kind in _INCOME:
         book.event(flow.collateral_delta, (), today)
+        if flow.kind is FlowKind.REWARD:
+            book.rewards += flow.collateral_delta
+        else:
+            book.rebates += flow.collateral_delta
     else:
         book.event(flow.collateral_delta, _flow_legs(flow), today)
 
 
 def _check_flow(flow: FlowRecord) -> None:
-    if flow.kind in (FlowKind.DEPOSIT, FlowKind.WITHDRAW, FlowKind.FEE, FlowKind.REWARD):
+    if flow.kind in _CASH_ONLY:
         if flow.yes_delta or flow.no_delta:
             raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} moves collateral only")
     elif not flow.market:
@@ -385,6 +415,7 @@ def _project(
 
     books: dict[str, _Book] = {}
     net_deposits = account_rewards = account_fees = account_day = ZERO
+    account_income = {FlowKind.REWARD: ZERO, FlowKind.REBATE: ZERO}
     for ts, _, _, record in events:
         today = day_start is None or ts >= day_start
         if isinstance(record, FillRecord):
@@ -396,11 +427,12 @@ def _project(
             net_deposits += flow.collateral_delta
         elif flow.market:
             _apply_market_flow(books.setdefault(flow.market, _Book()), flow, today)
-        else:  # an account-wide FEE or REWARD
+        else:  # an account-wide FEE, REWARD or REBATE
             if flow.kind is FlowKind.FEE:
                 account_fees -= flow.collateral_delta
             else:
                 account_rewards += flow.collateral_delta
+                account_income[flow.kind] += flow.collateral_delta
             if today:
                 account_day += flow.collateral_delta
 
@@ -424,7 +456,35 @@ def _project(
         fill_count=sum(m.fill_count for m in rows),
         provisional_fill_count=sum(m.provisional_fill_count for m in rows),
         unmarked=tuple(m.condition_id for m in rows if not m.marked),
+        rewards=_clean(sum((m.rewards for m in rows), start=account_income[FlowKind.REWARD])),
+        rebates=_clean(sum((m.rebates for m in rows), start=account_income[FlowKind.REBATE])),
     )
+
+
+@dataclass(frozen=True, slots=True)
+class IncomeBreakdown:
+    """The three kinds of income of a session or an account, in pUSD; they sum to the total P&L."""
+
+    spread_capture: Decimal  # trading: realised + unrealised, net of the fees it paid
+    rewards: Decimal  # liquidity rewards paid
+    rebates: Decimal  # maker rebates paid
+
+    @property
+    def total(self) -> Decimal:
+        return self.spread_capture + self.rewards + self.rebates
+
+
+def income_breakdown(
+    fills: Iterable[FillRecord],
+    flows: Iterable[FlowRecord],
+    markets: Mapping[str, Market],
+    marks: Mapping[str, Decimal],
+) -> IncomeBreakdown:
+    """Spread capture, rewards and rebates of a ledger's records (the quality bench calls it with a
+    session's ledger: `ledger.fills()`, `ledger.flows()`), marked at `marks` (YES marks by condition
+    id, e.g. the latent fair value). The three sum to `project(...).total_pnl`."""
+    report = project(fills, flows, markets, marks)
+    return IncomeBreakdown(report.spread_capture, report.rewards, report.rebates)
 
 
 class MarketProjection:

@@ -240,6 +240,9 @@ class Settings(BaseSettings):
     # Shares per level of the in-process exchange's background makers: thinner than the flow's
     # default so a demo's quotes trade; `polymm exchange serve` keeps the calibrated depth.
     exchange_maker_depth: float = Field(default=10.0, gt=0)
+    # Seconds between the in-process exchange's payouts of liquidity rewards and maker rebates: a
+    # day, as Polymarket pays; shorter to see payouts in a short run (the pool is prorated).
+    exchange_reward_epoch: float = Field(default=86_400.0, ge=1, le=7 * 86_400)
 
     def reward_band_on(self) -> bool:
         """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""

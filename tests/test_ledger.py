@@ -702,7 +702,7 @@ def test_a_version_1_ledger_migrates_and_reads_back_exactly_as_before(tmp_path: 
         }
 
     assert after == before
-    assert raw_row(path, "SELECT MAX(version) FROM schema_version") == (2,)
+    assert raw_row(path, "SELECT MAX(version) FROM schema_version") == (SCHEMA_VERSION,)
 
 
 def test_a_version_1_ledger_gives_each_fill_its_runs_account_and_the_rest_to_unknown(tmp_path: Path) -> None:
@@ -767,6 +767,82 @@ def test_a_version_1_ledger_that_cannot_migrate_whole_is_left_untouched(tmp_path
 
     with closing(sqlite3.connect(path)) as raw:
         assert list(raw.iterdump()) == dump_before
+
+
+# -- migration from version 2 (flow kind 'rebate') -------------------------------------------------------
+
+
+def version_2_ledger(data_dir: Path) -> Path:
+    """A version-2 ledger: today's tables with the version-2 flow kinds, a fill and two flows."""
+    from polymm_cli import ledger as ledger_module
+
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path = data_dir / "ledger.sqlite3"
+    v2 = (ledger_module._BASE_SCHEMA + ledger_module._ACCOUNT_SCHEMA).replace(
+        ",\n                                     'rebate'", ""
+    )
+    assert "'rebate'" not in v2
+    with closing(sqlite3.connect(path)) as raw:
+        raw.executescript(v2)
+        raw.execute("INSERT INTO schema_version (version) VALUES (2)")
+        raw.execute(
+            "INSERT INTO flows (venue, wallet, flow_id, kind, market, collateral_micro, yes_micro, no_micro,"
+            " ts, note) VALUES ('local', '0xa', 'd1', 'deposit', '', 5000000, 0, 0, 1.0, ''),"
+            " ('local', '0xa', 'r1', 'reward', '0xm', 250000, 0, 0, 2.0, 'reward day 1')"
+        )
+        with pytest.raises(sqlite3.IntegrityError):  # why the migration exists: v2 refuses the kind
+            raw.execute(
+                "INSERT INTO flows (venue, wallet, flow_id, kind, market, collateral_micro, yes_micro,"
+                " no_micro, ts, note) VALUES ('local', '0xa', 'b1', 'rebate', '0xm', 1, 0, 0, 3.0, '')"
+            )
+        raw.commit()
+    return path
+
+
+def test_a_version_2_ledger_migrates_keeps_its_flows_and_takes_rebates(tmp_path: Path) -> None:
+    path = version_2_ledger(tmp_path)
+    account = Account("local", "0xa")
+
+    with Ledger.open(tmp_path, account=account) as ledger:
+        kept = [(f.flow_id, f.kind, f.collateral_delta) for f in ledger.flows()]
+        rebate = FlowRecord(
+            flow_id="rebate-1",
+            kind=FlowKind.REBATE,
+            market="0xm",
+            collateral_delta=D("0.147"),
+            yes_delta=D(0),
+            no_delta=D(0),
+            ts=4.0,
+        )
+        assert ledger.record_flow(rebate)
+        assert not ledger.record_flow(rebate), "a payout recorded twice is one flow"
+        flows = ledger.flows()
+
+    assert kept == [("d1", FlowKind.DEPOSIT, D(5)), ("r1", FlowKind.REWARD, D("0.25"))]
+    assert [f.kind for f in flows] == [FlowKind.DEPOSIT, FlowKind.REWARD, FlowKind.REBATE]
+    assert raw_row(path, "SELECT MAX(version) FROM schema_version") == (SCHEMA_VERSION,)
+    Ledger.open(tmp_path / "new").close()
+    with (
+        closing(sqlite3.connect(path)) as old,
+        closing(sqlite3.connect(tmp_path / "new" / "ledger.sqlite3")) as new,
+    ):
+        query = "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL"
+        assert {r[0] for r in old.execute(query)} == {r[0] for r in new.execute(query)}
+
+
+def test_a_rebate_flow_must_pay_us_something(tmp_path: Path) -> None:
+    with Ledger.open(tmp_path, account=Account("local", "0xa")) as ledger:
+        bad = FlowRecord(
+            flow_id="rebate-0",
+            kind=FlowKind.REBATE,
+            market="0xm",
+            collateral_delta=D("-1"),
+            yes_delta=D(0),
+            no_delta=D(0),
+            ts=1.0,
+        )
+        with pytest.raises(ValueError, match="a rebate flow needs collateral_delta > 0"):
+            ledger.record_flow(bad)
 
 
 def test_a_taker_fill_is_recorded_with_the_fee_the_exchange_charges_exponent_included() -> None:

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowKind, FlowRecord, Market, Side, TradeStatus
-from polymm_cli.pnl import MarketPnl, MarketProjection, PnlReport, project
+from polymm_cli.pnl import IncomeBreakdown, MarketPnl, MarketProjection, PnlReport, income_breakdown, project
 
 D = Decimal
 YESTERDAY = 1_777_300_000.0
@@ -279,6 +279,37 @@ def test_fee_and_reward_flows_hit_pnl_and_deposits_do_not() -> None:
     assert (report.account_rewards, report.account_fees) == (D("1.00"), D("0.10"))
     assert (report.realized_pnl, report.fees, report.total_pnl) == (D("3.50"), D("0.40"), D("3.10"))
     assert (report.net_deposits, report.cash_delta) == (D("800"), D("803.10"))
+
+
+def test_income_comes_in_three_kinds_that_sum_to_the_total() -> None:
+    fills = [
+        fill(Side.BUY, "YES", "0.40", "100"),
+        fill(Side.SELL, "YES", "0.44", "60", fee="0.05"),  # 60 x 0.04 = 2.40 realised, fee 0.05
+    ]
+    flows = [
+        flow(FlowKind.REWARD, "1.25"),
+        flow(FlowKind.REBATE, "0.30"),
+        flow(FlowKind.REBATE, "0.10", market_id=""),  # account-wide: in the totals only
+    ]
+    marks = {"0xm": D("0.45")}  # 40 left at 0.40, marked 0.45: unrealised 2.00
+
+    report = project(fills, flows, MARKETS, marks)
+    income = income_breakdown(fills, flows, MARKETS, marks)
+
+    assert (only(report).rewards, only(report).rebates, only(report).spread_capture) == (
+        D("1.25"),
+        D("0.30"),
+        D("4.35"),
+    )
+    assert income == IncomeBreakdown(spread_capture=D("4.35"), rewards=D("1.25"), rebates=D("0.40"))
+    assert income.total == report.total_pnl == D("6.00")
+    assert report.account_rewards == D("0.10")  # market-less income of either kind
+
+
+def test_a_rebate_with_token_deltas_is_refused() -> None:
+    bad = replace(flow(FlowKind.REBATE, "0.30"), yes_delta=D(1))
+    with pytest.raises(ValueError, match="a rebate moves collateral only"):
+        project([], [bad], MARKETS, {})
 
 
 # -- marks, daily P&L, totals ------------------------------------------------------------------------

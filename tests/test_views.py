@@ -6,6 +6,7 @@ book, our two quotes, inventory and fills, and the same engine halted.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import re
 from dataclasses import replace
@@ -217,6 +218,22 @@ def test_the_market_panel_shows_inventory_against_the_limit_and_every_pnl_line()
     assert re.search(r"realized\s+\+1\.25", screen)
     assert re.search(r"unrealized\s+-0\.40", screen)
     assert re.search(r"fees\s+-0\.03", screen)
+    assert re.search(r"total\s+\+0\.82", screen)
+
+
+def test_the_pnl_panel_shows_the_three_kinds_of_income_apart() -> None:
+    # Arrange: of the +0.82, the venue paid 0.0347 in rewards and 0.0021 in maker rebates
+    snapshot = quoting_snapshot()
+    market = dataclasses.replace(snapshot.markets[0], rewards=D("0.0347"), rebates=D("0.0021"))
+    snapshot = dataclasses.replace(snapshot, markets=(market,))
+
+    # Act
+    screen = render(snapshot)
+
+    # Assert: spread capture is what is left of the total
+    assert re.search(r"from spread\s+\+0\.78", screen)
+    assert re.search(r"rewards\s+\+0\.0347", screen)
+    assert re.search(r"rebates\s+\+0\.0021", screen)
     assert re.search(r"total\s+\+0\.82", screen)
 
 

@@ -52,6 +52,7 @@ from polymm_cli.venues.base import (
     MarketEvent,
     OpenOrder,
     OrderIntent,
+    Payout,
     PlaceResult,
     StreamStatus,
     TradeUpdate,
@@ -189,6 +190,9 @@ class ReplayVenue:
         raise VenueError(NOT_A_TRADING_VENUE)
 
     async def balances(self, token_ids: Sequence[str] = ()) -> Balances:
+        raise VenueError(NOT_A_TRADING_VENUE)
+
+    async def payouts(self, since: float | None = None) -> list[Payout]:
         raise VenueError(NOT_A_TRADING_VENUE)
 
     async def heartbeat(self) -> None:

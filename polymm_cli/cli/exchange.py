@@ -28,6 +28,12 @@ def serve(
     settlement_delay: Annotated[float, typer.Option(help="Seconds from MATCHED to CONFIRMED.")] = 2.0,
     settlement_fail_rate: Annotated[float, typer.Option(help="Share of trades that end FAILED (0-1).")] = 0.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency on every HTTP request.")] = 0.0,
+    reward_epoch_s: Annotated[
+        float,
+        typer.Option(
+            help="Seconds between payouts of liquidity rewards and maker rebates (a day, as Polymarket)."
+        ),
+    ] = 86_400.0,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -42,6 +48,7 @@ def serve(
         settlement_delay_s=settlement_delay,
         settlement_fail_rate=settlement_fail_rate,
         latency_ms=latency_ms,
+        reward_epoch_s=reward_epoch_s,
     )
 
     def ready(server: service.ServingInfo) -> None:

@@ -128,8 +128,17 @@ def pnl(
         elif not shown.marked and shown.report.markets:
             total += "   (another venue: not marked, unrealized P&L unknown)"
         console.print(total)
+        console.print(_income_line(shown.report))
     if view.other_accounts and not all_accounts:
         console.print(f"{view.other_accounts} other account(s) in the ledger: polymm pnl --all")
+
+
+def _income_line(report: PnlReport) -> str:
+    """The three kinds of income: what trading made, and the rewards and rebates the venue paid."""
+    return (
+        f"income: spread capture {dec(report.spread_capture)}   liquidity rewards {dec(report.rewards)}"
+        f"   maker rebates {dec(report.rebates)}"
+    )
 
 
 def _account_payload(account: Account) -> dict[str, str]:
@@ -151,6 +160,9 @@ def _market_items(report: PnlReport, markets: dict[str, Market]) -> list[dict[st
             "fees": dec(m.fees),
             "total_pnl": dec(m.total_pnl),
             "daily_pnl": dec(m.daily_pnl),
+            "spread_capture": dec(m.spread_capture),
+            "rewards": dec(m.rewards),
+            "rebates": dec(m.rebates),
             "fills": m.fill_count,
             "provisional_fills": m.provisional_fill_count,
         }
@@ -167,6 +179,10 @@ def _report_payload(report: PnlReport, markets: dict[str, Market]) -> dict[str, 
         "fees": dec(report.fees),
         "total_pnl": dec(report.total_pnl),
         "daily_pnl": dec(report.daily_pnl),
+        # income in its three kinds; they sum to total_pnl
+        "spread_capture": dec(report.spread_capture),
+        "rewards": dec(report.rewards),
+        "rebates": dec(report.rebates),
     }
 
 

@@ -29,6 +29,12 @@ def money(value: Decimal | None, signed: bool = True) -> Text:
     return Text(text, style=style)
 
 
+def income(value: Decimal) -> Text:
+    """A payout total: to 4 decimals, since a short reward epoch pays fractions of a cent."""
+    q = value.quantize(Decimal("0.0001"))
+    return Text(f"{q:+,.4f}", style=GOOD if q > 0 else "" if q == 0 else BAD)
+
+
 def dot(ok: bool, label: str, detail: str = "") -> Text:
     return Text.assemble(("● ", GOOD if ok else BAD), label, (f" {detail}" if detail else "", "dim"))
 
@@ -145,11 +151,16 @@ def inventory_table(m: MarketSnapshot) -> Table:
     table.add_row("realized", money(m.realized_pnl))
     table.add_row("unrealized", money(m.unrealized_pnl))
     table.add_row("fees", money(-m.fees))
+    # income in its three kinds (labels short enough not to wrap): spread capture (realised +
+    # unrealised - fees), and the liquidity rewards and maker rebates the venue paid
+    table.add_row("from spread", money(m.total_pnl - m.rewards - m.rebates))
+    table.add_row("rewards", income(m.rewards))
+    table.add_row("rebates", income(m.rebates))
     table.add_row(Text("total", style="bold"), money(m.total_pnl))
     if m.market.rewards.active:
         scoring = sum(1 for o in m.orders if o.scoring)
-        rate = f"~{m.reward_rate:.2f}/day" if m.reward_rate is not None else "n/a"
-        table.add_row("rewards", Text(rate, style=GOOD if scoring else WARN))
+        rate = f"~{m.reward_rate:.2f} est." if m.reward_rate is not None else "n/a"
+        table.add_row("reward/day", Text(rate, style=GOOD if scoring else WARN))
         table.add_row("scoring", Text(f"{scoring}/{len(m.orders)} orders", style=GOOD if scoring else WARN))
     if m.volatility:
         table.add_row("volatility", Text(f"{m.volatility * 100:.2f}c/√s", style="dim"))

@@ -44,6 +44,7 @@ class EngineConfig:
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
     venue_label: str = "the exchange"  # who confirms our cancels, in the stop's words
+    payout_poll_s: float = 300.0  # how often rewards and rebates paid are read (paid once an epoch)
 
 
 @dataclass(frozen=True, slots=True)

@@ -29,6 +29,7 @@ from polymm_cli.book import BookTop, OrderBook, book_top, external_levels, mark,
 from polymm_cli.clock import Clock
 from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
+from polymm_cli.engine.income import PayoutRecorder
 from polymm_cli.engine.state import MarketState, exposure, holding
 from polymm_cli.engine.view import decision_record, snapshot
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
@@ -109,6 +110,7 @@ class QuotingEngine:
             for m in markets
         }
         self.chain = chain
+        self.payouts = PayoutRecorder(venue, ledger)  # rewards and rebates, polled off the hot path
         self._token_market = {t: m.condition_id for m in markets for t in m.tokens}
         self.books: dict[str, OrderBook] = {m.yes_token: OrderBook(m.yes_token, m.tick_size) for m in markets}
         self.live: dict[str, OurOrder] = {}  # our orders resting at the venue, by order id
@@ -164,6 +166,7 @@ class QuotingEngine:
                 self._spawn("heartbeat", self._heartbeat_loop),
                 self._spawn("halt watch", self._halt_loop),
                 self._spawn("timers", self._tick_loop),
+                self._spawn("payouts", self._payout_loop),
             ]
             reason = await self._until_done(stop, duration)
         finally:
@@ -268,6 +271,7 @@ class QuotingEngine:
         self.stop_report = await self._cancel_everything_and_confirm()
         if self.stop_report.reachable:  # else the next run's start-up resync catches the trades up
             await self._await_settlement()
+            await self._record_payouts()  # what was paid while we ran, before `pnl` is shown
         for task in listening:
             task.cancel()
             with contextlib.suppress(asyncio.CancelledError, Exception):
@@ -730,6 +734,28 @@ class QuotingEngine:
 
     def _other_holdings(self, cid: str) -> list[Holding]:
         return [self._holding(s) for other, s in self.states.items() if other != cid]
+
+    # -- income: rewards and rebates ------------------------------------------------------------------
+
+    async def _payout_loop(self) -> None:
+        while True:
+            await self._record_payouts()
+            await self.clock.sleep(self.config.payout_poll_s)
+
+    async def _record_payouts(self) -> None:
+        """Record what the venue paid us; a failure to read is shown and retried at the next poll."""
+        try:
+            flows = await self.payouts.poll(self.clock.now())
+        except (VenueError, ValueError) as exc:
+            self.last_error = f"payouts: {describe(exc)}"
+            log.warning("reading rewards and rebates failed: %s", describe(exc))
+            return
+        for flow in flows:
+            log.info(
+                "%s paid: %s pUSD in %s", flow.kind.value, flow.collateral_delta, flow.market or "the account"
+            )
+            if flow.market in self.states:
+                self._projection(flow.market).add_flow(flow)
 
     # -- stop-loss ------------------------------------------------------------------------------------
 

@@ -119,6 +119,8 @@ def _market(engine: QuotingEngine, cid: str, state: MarketState, now: float) -> 
         unrealized_pnl=pnl.unrealized_pnl,
         fees=pnl.fees,
         total_pnl=pnl.total_pnl,
+        rewards=pnl.rewards,
+        rebates=pnl.rebates,
         fills=tuple(view for _, view in list(state.fills)[: engine.config.fills_shown]),
         status=_status(engine, book),
         last_decision=state.last_decision,

@@ -38,6 +38,7 @@ from polymm_cli.exchange.events import (
     TradeView,
 )
 from polymm_cli.exchange.matching import Fill, MarketBook, RestingOrder
+from polymm_cli.exchange.payouts import IncomeConfig, IncomeDesk, PayoutRecord, ScoredOrder, sample_q
 from polymm_cli.model import (
     ONE,
     TICK_SIZES,
@@ -137,10 +138,12 @@ class LocalExchange:
         settlement: SettlementConfig | None = None,
         api_secret: bytes | None = None,
         id_salt: bytes | None = None,
+        income: IncomeConfig | None = None,
     ) -> None:
         """`api_secret` derives the API credentials and `id_salt` is mixed into every trade and
         heartbeat id; a new exchange draws its own of both (the state file keeps them), so
-        credentials cannot be computed from the public seed and no two state files share an id."""
+        credentials cannot be computed from the public seed and no two state files share an id.
+        `income` sets the reward and rebate epoch and the reward sample interval (`payouts`)."""
         self.clock = clock
         self.settlement = settlement or SettlementConfig()
         self.markets: dict[str, Market] = {}
@@ -154,6 +157,7 @@ class LocalExchange:
         self.api_secret = secrets.token_bytes(32) if api_secret is None else api_secret
         self.id_salt = secrets.token_bytes(16) if id_salt is None else id_salt
         self.api_keys = ApiKeys(self.api_secret)
+        self.income = IncomeDesk(income or IncomeConfig(), seed=seed, salt=self.id_salt, now=clock.now())
         self.heartbeats: dict[str, Heartbeat] = {}
         self.orders: dict[str, RestingOrder] = {}
         self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id
@@ -752,8 +756,39 @@ class LocalExchange:
                     for order in self._open(owner):
                         self._cancel(order, "CANCELED")
             self._prune(now)
+            self._pay_income(now)
         finally:
             self._flush()
+
+    # -- liquidity rewards and maker rebates (exchange/payouts.py) --------------------------------------
+
+    def _pay_income(self, now: float) -> None:
+        """Score the books when a reward sample is due; pay every epoch that has ended."""
+        if self.income.due_samples(now):
+            self._sample_rewards()
+            self.income.sampled(now)
+            self.version += 1  # the epoch's scores are state: the server saves them
+        for payout in self.income.close_epochs(now, self.markets):
+            self.account(payout.maker).collateral += payout.amount
+            self.version += 1
+
+    def _sample_rewards(self) -> None:
+        """One reward sample: every maker's resting orders in every market that pays rewards."""
+        resting: dict[str, list[ScoredOrder]] = {}
+        for order in self._open():
+            resting.setdefault(order.market, []).append(
+                ScoredOrder(order.address.lower(), order.yes_is_bid, order.yes_price, order.remaining)
+            )
+        for cid, market in self.markets.items():
+            book = self.books[cid]
+            bid, ask = book.best_yes_bid(), book.best_yes_ask()
+            if not market.rewards.active or bid is None or ask is None or cid not in resting:
+                continue
+            self.income.add_sample(cid, sample_q(resting[cid], market, (bid + ask) / 2))
+
+    def payouts_to(self, address: str) -> list[PayoutRecord]:
+        """Every reward and rebate payout this exchange made to `address`, oldest first."""
+        return self.income.payouts_to(address)
 
     def _settle_due(self, now: float) -> None:
         delay = self.settlement.delay_s
@@ -781,6 +816,12 @@ class LocalExchange:
                 acct.credit(leg.receive_asset, leg.receive_amount)
         trade.status = TradeStatus.FAILED if trade.will_fail else TradeStatus.CONFIRMED
         trade.last_update = now
+        if not trade.will_fail:  # a settled match's fee funds its makers' rebates
+            self.income.add_match(
+                self.markets[trade.market],
+                trade.taker_fee,
+                ((f.address, f.size, f.price) for f in trade.maker_fills),
+            )
         self._events.append(TradeEvent(self._trade_view(trade), now))
 
     def _prune(self, now: float) -> None:

@@ -36,6 +36,7 @@ def make_market(
     reward_min_size: str = "0",
     reward_daily_rate: str = "0",
     taker_fee_rate: str = "0",
+    maker_rebate_rate: str = "0",
     end_date: str = "2026-12-31T00:00:00Z",
     category: str = "",
     neg_risk_market_id: str = "",
@@ -55,6 +56,7 @@ def make_market(
             daily_rate=Decimal(reward_daily_rate),
         ),
         taker_fee_rate=Decimal(taker_fee_rate),
+        maker_rebate_rate=Decimal(maker_rebate_rate),
         end_date=end_date,
         category=category,
         neg_risk_market_id=neg_risk_market_id,
@@ -71,7 +73,10 @@ SAMPLE_START_PRICES: dict[str, Decimal] = {
 
 
 def sample_markets() -> list[Market]:
-    """The default set: a 0.01 market near 0.50, a 0.001 market, a neg-risk market, one near 0.95."""
+    """The default set: a 0.01 market near 0.50, a 0.001 market, a neg-risk market, one near 0.95.
+
+    The first three charge taker fees; the crypto and the sports market pay maker rebates on them
+    (a share of the fees, `maker_rebate_rate`), as their real counterparts do."""
     return [
         make_market(
             "fed-cut-rates-december-2026",
@@ -91,6 +96,7 @@ def sample_markets() -> list[Market]:
             reward_min_size="50",
             reward_daily_rate="25",
             taker_fee_rate="0.07",
+            maker_rebate_rate="0.20",  # crypto markets return 20% of taker fees to makers (§9)
             category="Crypto",
         ),
         make_market(
@@ -102,6 +108,7 @@ def sample_markets() -> list[Market]:
             reward_min_size="25",
             reward_daily_rate="100",
             taker_fee_rate="0.05",
+            maker_rebate_rate="0.15",  # sports: 15% since 2026-07-10 (§9)
             category="Sports",
             neg_risk_market_id="0x" + _digest("neg-risk:world-cup-2026-winner").hex(),
         ),

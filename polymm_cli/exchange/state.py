@@ -20,6 +20,7 @@ from polymm_cli.exchange.core import LocalExchange, SettlementConfig, _Trade
 from polymm_cli.exchange.events import MakerFillView
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.matching import RestingOrder
+from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.files import write_atomic
 from polymm_cli.model import Market, OrderType, RewardParams, Side, TradeStatus
 
@@ -38,8 +39,9 @@ def _market(m: Market) -> dict[str, Any]:
 
 def _market_from(data: dict[str, Any]) -> Market:
     rewards = RewardParams(**{k: Decimal(v) for k, v in data.pop("rewards").items()})
-    for key in ("tick_size", "min_order_size", "taker_fee_rate"):
-        data[key] = Decimal(data[key])
+    for key in ("tick_size", "min_order_size", "taker_fee_rate", "maker_rebate_rate"):
+        if key in data:  # a state file older than maker rebates has no rebate rate
+            data[key] = Decimal(data[key])
     return Market(rewards=rewards, **data)
 
 
@@ -142,6 +144,7 @@ def snapshot(exchange: LocalExchange) -> dict[str, Any]:
         "last_trade": {k: [_dec(p), s.value] for k, (p, s) in exchange.last_trade.items()},
         "rng": repr(exchange.rng.getstate()),
         "seq": max((o.seq for o in orders.values()), default=0) + 1,
+        "income": exchange.income.to_json(),  # absent from older files: they start a fresh desk
     }
 
 
@@ -226,7 +229,12 @@ def _secret(data: dict[str, Any], key: str) -> bytes | None:
     return bytes.fromhex(data[key]) if key in data else None
 
 
-def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
+def restore(
+    data: dict[str, Any],
+    clock: Clock,
+    settlement: SettlementConfig | None = None,
+    income: IncomeConfig | None = None,
+) -> LocalExchange:
     if data.get("format") not in READABLE_VERSIONS:
         raise ValueError(f"unsupported exchange state format {data.get('format')!r}")
     markets = [_market_from(dict(m)) for m in data["markets"]] or sample_markets()
@@ -237,17 +245,22 @@ def restore(data: dict[str, Any], clock: Clock, settlement: SettlementConfig | N
         settlement=settlement,
         api_secret=_secret(data, "api_secret"),
         id_salt=_secret(data, "id_salt"),
+        income=income,
     )
     exchange.rng.setstate(ast.literal_eval(data["rng"]))
+    if "income" in data:
+        exchange.income.restore(data["income"], ast.literal_eval(data["income"]["rng"]))
     exchange._seq = itertools.count(int(data["seq"]))
     _restore_accounts(exchange, data)
     _restore_orders_and_trades(exchange, data, clock.now())
     return exchange
 
 
-def load(path: Path, clock: Clock, settlement: SettlementConfig | None = None) -> LocalExchange:
+def load(
+    path: Path, clock: Clock, settlement: SettlementConfig | None = None, income: IncomeConfig | None = None
+) -> LocalExchange:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, json.JSONDecodeError) as exc:
         raise ValueError(f"cannot read exchange state {path}: {exc}") from None
-    return restore(data, clock, settlement)
+    return restore(data, clock, settlement, income)

@@ -9,10 +9,12 @@ from pathlib import Path
 
 from polymm_cli.errors import UsageError
 from polymm_cli.exchange.core import SettlementConfig
+from polymm_cli.exchange.payouts import DAY_S, IncomeConfig
 from polymm_cli.exchange.server.faults import MAX_LATENCY_MS, Faults
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeServer, serve_forever
 
 ADDRESS_CHARS = set("0123456789abcdefABCDEF")
+MAX_REWARD_EPOCH_S = 7 * DAY_S
 
 
 @dataclass
@@ -26,6 +28,7 @@ class ServeOptions:
     settlement_delay_s: float = 2.0
     settlement_fail_rate: float = 0.0
     latency_ms: float = 0.0
+    reward_epoch_s: float = DAY_S
 
 
 def parse_fund(spec: str) -> tuple[str, Decimal]:
@@ -51,6 +54,8 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         raise UsageError("--settlement-delay must be >= 0")
     if not 0 <= options.latency_ms <= MAX_LATENCY_MS:  # NaN fails this too
         raise UsageError(f"--latency-ms must be between 0 and {MAX_LATENCY_MS}")
+    if not 1 <= options.reward_epoch_s <= MAX_REWARD_EPOCH_S:  # NaN fails this too
+        raise UsageError(f"--reward-epoch-s must be between 1 and {MAX_REWARD_EPOCH_S:.0f} (a week)")
     return ExchangeConfig(
         host=options.host,
         port=options.port,
@@ -60,6 +65,7 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         state_path=options.state,
         settlement=SettlementConfig(options.settlement_delay_s, options.settlement_fail_rate),
         faults=Faults(latency_ms=options.latency_ms),
+        income=IncomeConfig(epoch_s=options.reward_epoch_s),
     )
 
 

@@ -48,6 +48,7 @@ LOCK_FILE = "run-{address}.lock"
 SNAPSHOT_INTERVAL_S = 0.25
 CENT = Decimal("0.01")
 UNCAPPED_ORDER_SIZE = Decimal(100_000)  # no cap set: a bound no sane order reaches
+PAYOUT_POLL_S = 300.0  # rewards and rebates are paid once a day: reading them every 5 minutes is plenty
 
 
 class Interrupted(PolymmError):
@@ -93,6 +94,8 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
         max_orders_per_market=max(10, 2 * settings.levels + 2),
         reward_fit=settings.reward_fit(),
         venue_label="the paper venue" if settings.venue is VenueName.PAPER else "the exchange",
+        # read payouts at least once an epoch of the in-process exchange (a day on Polymarket)
+        payout_poll_s=min(PAYOUT_POLL_S, settings.exchange_reward_epoch),
         trust=TrustParams(
             min_top_size=settings.dust_size,
             jump_bound=settings.mid_jump_bound,

@@ -34,6 +34,7 @@ from polymm_cli.backtest.queue import PowerProbQueue, QueueModel, RiskAverseQueu
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
 from polymm_cli.exchange.flow import FlowConfig
+from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
 from polymm_cli.ledger import Ledger
@@ -147,6 +148,7 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         flow_config=FlowConfig(
             taker_rate_per_min=settings.exchange_taker_rate, maker_level_size=settings.exchange_maker_depth
         ),
+        income=IncomeConfig(epoch_s=settings.exchange_reward_epoch),
     )
     try:
         server = ExchangeThread(config).start()

@@ -26,7 +26,16 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
 
-from polymm_cli.model import FillRecord, Market, PriceLevel, Side, TradeStatus, taker_fee
+from polymm_cli.model import (
+    FillRecord,
+    FlowKind,
+    FlowRecord,
+    Market,
+    PriceLevel,
+    Side,
+    TradeStatus,
+    taker_fee,
+)
 
 # ---------------------------------------------------------------------------------------------------
 # Events: market channel
@@ -282,6 +291,26 @@ class Balances:
     tokens: dict[str, Decimal]
 
 
+PayoutKind = Literal["reward", "rebate"]
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class Payout:
+    """Income the venue paid us: the liquidity rewards or the maker rebates of one market for one
+    period (a day on Polymarket, an epoch on the local exchange), in pUSD.
+
+    `payout_id` is the ledger's idempotency key: the venue's own id when it gives one, else one made
+    of what identifies the payment (kind, period, market, asset), so the same payout read twice is one.
+    """
+
+    payout_id: str
+    kind: PayoutKind
+    market: str  # condition id ("" for an account-wide payment)
+    amount: Decimal
+    period: str  # what it pays for, as the venue names it ("2026-06-01", "epoch 29622840")
+    paid_ts: float  # when it was paid (unix seconds)
+
+
 class VenueEvents(Protocol):
     """A stream of events: iterate it; `close()` ends it (the iterator then stops)."""
 
@@ -333,6 +362,12 @@ class Venue(Protocol):
 
     async def balances(self, token_ids: Sequence[str] = ()) -> Balances: ...
 
+    async def payouts(self, since: float | None = None) -> list[Payout]:
+        """Liquidity rewards and maker rebates paid to us since `since` (unix seconds; None: every
+        one the venue still lists). It may repeat older ones: callers record them by `payout_id`.
+        A slow call (the real venue answers per day): poll it off the hot path."""
+        ...
+
     async def heartbeat(self) -> None:
         """One beat of the venue's dead-man's switch; raises VenueError when it fails."""
         ...
@@ -383,4 +418,19 @@ def fill_record(update: TradeUpdate, fill: Fill, *, fee_exponent: int = 1) -> Fi
         status=update.status,
         venue_ts=update.match_ts or update.venue_ts,
         recv_ts=update.recv_ts,
+    )
+
+
+def payout_flow(payout: Payout) -> FlowRecord:
+    """The ledger's flow of a payout: a REWARD or a REBATE, keyed by the payout's id (recorded once)."""
+    kind = FlowKind.REWARD if payout.kind == "reward" else FlowKind.REBATE
+    return FlowRecord(
+        flow_id=payout.payout_id,
+        kind=kind,
+        market=payout.market,
+        collateral_delta=payout.amount,
+        yes_delta=Decimal(0),
+        no_delta=Decimal(0),
+        ts=payout.paid_ts,
+        note=f"{payout.kind} {payout.period}",
     )

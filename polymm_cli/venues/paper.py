@@ -50,6 +50,7 @@ from polymm_cli.venues.base import (
     OpenOrder,
     OrderIntent,
     OrderUpdate,
+    Payout,
     PlaceResult,
     PriceChange,
     StreamStatus,
@@ -395,6 +396,11 @@ class PaperVenue:
 
     async def balances(self, token_ids: Sequence[str] = ()) -> Balances:
         return self.sim.balances(token_ids)
+
+    async def payouts(self, since: float | None = None) -> list[Payout]:
+        """None: paper orders never rest at an exchange, so no venue scores or pays them. The
+        dashboard's estimated reward rate is the estimate; the ledger holds only what was paid."""
+        return []
 
     async def heartbeat(self) -> None:
         return None  # nothing rests at any exchange: there is no dead-man's switch to feed

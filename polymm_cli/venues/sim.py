@@ -42,6 +42,7 @@ from polymm_cli.venues.base import (
     OpenOrder,
     OrderIntent,
     OrderUpdate,
+    Payout,
     PlaceResult,
     PriceChange,
     StreamStatus,
@@ -219,6 +220,21 @@ class SimVenue:
     async def balances(self, token_ids: Sequence[str] = ()) -> Balances:
         acct = self.exchange.account(self._address)
         return Balances(collateral=acct.balance(COLLATERAL), tokens={t: acct.balance(t) for t in token_ids})
+
+    async def payouts(self, since: float | None = None) -> list[Payout]:
+        """The exchange's own record of what it paid this address (rewards and rebates per epoch)."""
+        return [
+            Payout(
+                payout_id=p.payout_id,
+                kind=p.kind,
+                market=p.condition_id,
+                amount=p.amount,
+                period=f"epoch {p.epoch}",
+                paid_ts=p.epoch_end,
+            )
+            for p in self.exchange.payouts_to(self._address)
+            if since is None or p.epoch_end >= since
+        ]
 
     async def heartbeat(self) -> None:
         if not self.dead_mans_switch:

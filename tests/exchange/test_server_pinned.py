@@ -72,6 +72,8 @@ ROUTES = [
     ("/order-scoring", ["GET", "HEAD"], "order_scoring"),
     ("/orders-scoring", ["POST"], "orders_scoring"),
     ("/rewards/markets/current", ["GET", "HEAD"], "rewards_current"),
+    ("/rewards/user", ["GET", "HEAD"], "rewards_user"),
+    ("/rebates/current", ["GET", "HEAD"], "rebates_current"),
     ("/gamma/markets", ["GET", "HEAD"], "gamma_markets"),
     ("/_local/split", ["POST"], "local_split"),
     ("/_local/merge", ["POST"], "local_merge"),

@@ -697,6 +697,34 @@ class ExchangeApi:
         ]
         return JSONResponse(paginate(items, request.query_params.get("next_cursor"), 500))
 
+    def _payouts(self, address: str, kind: str, date: str | None) -> list[dict[str, Any]]:
+        """The exchange's payouts of one kind to `address`, of one UTC date (of the epoch's start)."""
+        items = []
+        for payout in self.ex.payouts_to(address):
+            if payout.kind != kind:
+                continue
+            item = render.payout_item(payout, self.ex.markets.get(payout.condition_id))
+            if date is None or item["date"] == date:
+                items.append(item)
+        return items
+
+    async def rewards_user(self, request: Request) -> Response:
+        """`GET /rewards/user?date=&signature_type=`: the liquidity rewards paid to the key's address."""
+        key, _ = await self._l2(request)
+        q = request.query_params
+        items = self._payouts(key.address, "reward", q.get("date") or None)
+        return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
+
+    async def rebates_current(self, request: Request) -> Response:
+        """`GET /rebates/current?date=&maker_address=`: the maker rebates paid to the key's address."""
+        key, _ = await self._l2(request)
+        q = request.query_params
+        maker = q.get("maker_address") or key.address
+        if maker.lower() != key.address.lower():
+            raise ExchangeRejection("maker_address is not the address of this API key")
+        items = self._payouts(key.address, "rebate", q.get("date") or None)
+        return JSONResponse(paginate(items, q.get("next_cursor"), self.state.page_size))
+
     # -- Gamma-style listing -------------------------------------------------------------------------
 
     async def gamma_markets(self, request: Request) -> Response:
@@ -1008,6 +1036,8 @@ def _listing_and_control_routes(api: ExchangeApi) -> list[RouteSpec]:
     """The rewards and Gamma listings, then the loopback-only control plane (`/_local/*`)."""
     return [
         ("/rewards/markets/current", api.rewards_current, ["GET"]),
+        ("/rewards/user", api.rewards_user, ["GET"]),
+        ("/rebates/current", api.rebates_current, ["GET"]),
         ("/gamma/markets", api.gamma_markets, ["GET"]),
         ("/_local/split", api.local_split, ["POST"]),
         ("/_local/merge", api.local_merge, ["POST"]),

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -21,6 +22,7 @@ from polymm_cli.exchange.events import (
     TickSizeEvent,
     TradeView,
 )
+from polymm_cli.exchange.payouts import PayoutRecord
 from polymm_cli.model import Market, decimal_str
 
 
@@ -313,6 +315,31 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
 COLLATERAL_ADDRESS = "0xC011a7E12a19f7B1f670d46F03B03f3342E82DFB"
 
 
+def payout_item(payout: PayoutRecord, market: Market | None) -> dict[str, Any]:
+    """One payout as `GET /rewards/user` (reference §3.10) or `GET /rebates/current` lists it. The
+    documented keys first; then the local exchange's own: the payout's id and its epoch, since a short
+    epoch pays several times a day (Polymarket pays once a day and gives no id)."""
+    date = datetime.fromtimestamp(payout.epoch_start, UTC).strftime("%Y-%m-%d")
+    amount = number(payout.amount)
+    item: dict[str, Any] = {
+        "asset_address": COLLATERAL_ADDRESS,
+        "condition_id": payout.condition_id,
+        "date": date,
+        "maker_address": payout.maker,
+    }
+    if payout.kind == "reward":
+        item["asset_rate"] = number(market.rewards.daily_rate) if market else 0
+        item["earnings"] = amount
+    else:
+        item["rebated_fees_usdc"] = amount
+    return {
+        **item,
+        "payout_id": payout.payout_id,
+        "epoch_start": payout.epoch_start,
+        "epoch_end": payout.epoch_end,
+    }
+
+
 def clob_market_params(market: Market) -> dict[str, Any]:
     """`/clob-markets/{cid}`: the compact parameters the client caches per token (reference §3.4)."""
     return {
@@ -448,6 +475,6 @@ def _gamma_fees(market: Market) -> dict[str, Any]:
             "exponent": market.fee_exponent,
             "rate": number(market.taker_fee_rate),
             "takerOnly": True,
-            "rebateRate": 0,
+            "rebateRate": number(market.maker_rebate_rate),
         },
     }

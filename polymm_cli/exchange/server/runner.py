@@ -26,6 +26,7 @@ from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.exchange import state as state_file
 from polymm_cli.exchange.core import LocalExchange, SettlementConfig
 from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.exchange.server.app import ServerState, build_app
 from polymm_cli.exchange.server.faults import Faults
 
@@ -49,14 +50,19 @@ class ExchangeConfig:
     page_size: int = 500
     tick_s: float = 0.1
     flow_config: FlowConfig | None = None
+    income: IncomeConfig = field(default_factory=IncomeConfig)  # reward and rebate epoch, sampling
 
 
 def build_exchange(config: ExchangeConfig, clock: Clock) -> LocalExchange:
     """A fresh exchange with the sample markets, or the one saved in the state file."""
     if config.state_path is not None and config.state_path.exists():
-        exchange = state_file.load(config.state_path, clock, settlement=config.settlement)
+        exchange = state_file.load(
+            config.state_path, clock, settlement=config.settlement, income=config.income
+        )
     else:
-        exchange = LocalExchange(sample_markets(), clock, seed=config.seed, settlement=config.settlement)
+        exchange = LocalExchange(
+            sample_markets(), clock, seed=config.seed, settlement=config.settlement, income=config.income
+        )
     for address, amount in config.fund:
         exchange.fund(address, amount)
     exchange.advance()  # settle what came due while it was down, before anyone reads a balance

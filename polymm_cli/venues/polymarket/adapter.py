@@ -26,6 +26,7 @@ import logging
 import random
 import weakref
 from collections.abc import Mapping, Sequence
+from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
@@ -43,6 +44,8 @@ from polymm_cli.venues.base import (
     OpenOrder,
     OrderIntent,
     OrderUpdate,
+    Payout,
+    PayoutKind,
     PlaceResult,
     TickSizeChange,
     TradeUpdate,
@@ -74,6 +77,7 @@ from polymm_cli.venues.polymarket.records import (
     base_units_balance,
     open_order_of,
     order_update_of,
+    payout_of,
     trade_update_of,
 )
 from polymm_cli.venues.polymarket.rest import ApiCreds, ClobHttp, HttpFailure
@@ -86,6 +90,8 @@ MAX_ORDER_BATCH = 15
 MAX_CANCEL_BATCH = 1000
 MAX_BOOKS_BATCH = 500
 _MAX_GAMMA_PAGES = 1000
+DAY_S = 86_400
+PAYOUT_LOOKBACK_DAYS = 7  # how many past days `payouts` reads at most (Polymarket pays daily)
 _HEX = frozenset("0123456789abcdefABCDEF")
 
 
@@ -756,6 +762,41 @@ class PolymarketVenue:
                 for t, b in zip(tokens, bodies[1:], strict=True)
             },
         )
+
+    # -- income ---------------------------------------------------------------------------------------
+
+    async def payouts(self, since: float | None = None) -> list[Payout]:
+        """Rewards (`GET /rewards/user`) and maker rebates (`GET /rebates/current`) of every UTC day
+        from `since`'s (at most PAYOUT_LOOKBACK_DAYS back; None: that many) to today's. A day whose
+        rebates cannot be read still gives its rewards: the failure is logged, the next poll retries."""
+        today = int(self._clock.now() // DAY_S)
+        first = today - PAYOUT_LOOKBACK_DAYS
+        if since is not None:  # the day before `since`'s too: a day's income is paid after it ends
+            first = max(first, int(since // DAY_S) - 1)
+        out: list[Payout] = []
+        for day in range(first, today + 1):
+            date = datetime.fromtimestamp(day * DAY_S, UTC).strftime("%Y-%m-%d")
+            rewards: dict[str, str | int] = {"date": date, "signature_type": self._config.signature_type}
+            out.extend(await self._payout_pages("/rewards/user", rewards, "reward"))
+            try:
+                rebates: dict[str, str | int] = {"date": date, "maker_address": self.address}
+                out.extend(await self._payout_pages("/rebates/current", rebates, "rebate"))
+            except VenueError as exc:
+                log.warning("maker rebates of %s not read: %s", date, exc)
+        return out
+
+    async def _payout_pages(self, path: str, params: dict[str, str | int], kind: PayoutKind) -> list[Payout]:
+        out: list[Payout] = []
+        for record in await self._l2_pages(path, params):
+            try:
+                payout = payout_of(record, kind)
+            except WireError as exc:
+                self.wire_errors += 1
+                log.warning("%s: skipped a record: %s", path, exc)
+                continue
+            if payout is not None:
+                out.append(payout)
+        return out
 
     async def refresh_balances(self, token_ids: Sequence[str] = ()) -> None:
         """Ask the CLOB to re-read balances and allowances from chain (after deposits, splits...)."""

@@ -103,9 +103,10 @@ def parse_gamma_market(obj: Any) -> Market:
             if isinstance(reward, Mapping):
                 daily += _decimal(reward.get("rewardsDailyRate"), "rewardsDailyRate", ZERO)
     fees = obj.get("feeSchedule")
-    fee_rate, exponent = ZERO, 1
+    fee_rate, exponent, rebate_rate = ZERO, 1, ZERO
     if isinstance(fees, Mapping):
         fee_rate = _decimal(fees.get("rate"), "feeSchedule.rate", ZERO)
+        rebate_rate = _decimal(fees.get("rebateRate"), "feeSchedule.rebateRate", ZERO)
         raw_exp = fees.get("exponent")
         if isinstance(raw_exp, int | Decimal) and not isinstance(raw_exp, bool):
             exponent = int(raw_exp)
@@ -125,6 +126,7 @@ def parse_gamma_market(obj: Any) -> Market:
         ),
         taker_fee_rate=fee_rate,
         fee_exponent=exponent,
+        maker_rebate_rate=rebate_rate,
         end_date=_str(obj, "endDate"),
         category=_str(obj, "category"),
         active=_bool(obj, "active", False),
