@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import TradeStatus
+from polymm_cli.pricing import PricerFactory
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.reconcile import Tolerance
 from polymm_cli.regime import RegimeParams
@@ -43,6 +44,9 @@ class EngineConfig:
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
+    # A pricing model (pricing.py) that sets the quotes' centre and half-spread per decision; the
+    # quoter still does ticks, post-only, limits and sizes. None: polymm's own quoting.
+    pricer: PricerFactory | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -51,6 +51,7 @@ from polymm_cli.model import (
     pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
+from polymm_cli.pricing import PricingInput
 from polymm_cli.quoter import QuoteDecision, QuoteInput, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import ReconcilePlan, reconcile
 from polymm_cli.regime import MarketRegime
@@ -105,6 +106,7 @@ class QuotingEngine:
                 regime=MarketRegime(config.regime),
                 trust=MidTrust(config.trust),
                 projection=MarketProjection(m),
+                pricer=config.pricer(m) if config.pricer is not None else None,
             )
             for m in markets
         }
@@ -488,6 +490,8 @@ class QuotingEngine:
         else:
             yes = state.market.yes_price(event.token_id, event.price)
             state.trust.on_trade(yes)
+            if state.pricer is not None:
+                state.pricer.observe_trade(self.clock.monotonic(), yes, event.size)
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
@@ -669,6 +673,13 @@ class QuotingEngine:
         if distrust is not None:
             blocked = (*blocked, ("bid", distrust), ("ask", distrust))
         override, why = self._warmup_mid(state, mine)
+        multiplier = view.spread_multiplier if view is not None else ONE
+        mid = override if override is not None else top_mid
+        if state.pricer is not None and mid is not None:
+            priced = self._priced(state, mid, now)
+            if priced is not None:
+                override, why, half_spread = priced
+                multiplier = (multiplier * half_spread / (self.config.params.spread / 2)).quantize(MICRO)
         return QuoteInput.at(
             state.market,
             top,
@@ -676,11 +687,30 @@ class QuotingEngine:
             no_position=state.no_position,
             sellable_yes=state.sellable_yes,
             sellable_no=state.sellable_no,
-            spread_multiplier=view.spread_multiplier if view is not None else ONE,
+            spread_multiplier=multiplier,
             blocked=blocked,
             mid_override=override,
             mid_reason=why,
         )
+
+    def _priced(self, state: MarketState, mid: Decimal, now: float) -> tuple[Decimal, str, Decimal] | None:
+        """The pricing model's centre (the quoter's mid override), its note and half-spread; None
+        when it leaves the quotes to the quoter."""
+        assert state.pricer is not None
+        params = self.config.params
+        priced = state.pricer.price(
+            PricingInput(
+                t=now,
+                mid=mid,
+                net_position=state.yes_position - state.no_position,
+                volatility=state.regime.volatility(now) if state.regime is not None else 0.0,
+                size=params.size,
+                position_limit=params.position_limit,
+            )
+        )
+        if priced is None:
+            return None
+        return priced.centre.quantize(MICRO), priced.note, max(priced.half_spread, MICRO).quantize(MICRO)
 
     def _quote(self, state: MarketState, inp: QuoteInput) -> QuoteDecision:
         """The quoter's answer; quoted again without the sides a portfolio cap blocks."""
