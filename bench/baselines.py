@@ -40,7 +40,7 @@ from polymm_cli.regime import RegimeParams
 
 TAU_S = 300.0
 VOL_HALFLIFE_S = 120.0
-CALIBRATION_S = 60.0
+CALIBRATION_S = 30.0
 REFIT_S = 1.0
 # the engine's volatility estimate with a textbook maker: the regime's EWMA, every rule off
 BASELINE_REGIME = RegimeParams(
@@ -112,17 +112,16 @@ class _Textbook:
     _fit: Intensity | None = None
     _fitted_at: float = -math.inf
     _started: float | None = None
-    _mid: float | None = None  # the mid at the last decision: a trade's distance is from it
 
     def __post_init__(self) -> None:
         self.intensity = TradeIntensity(step=self.tick / 2)
 
-    def observe_trade(self, t: float, yes_price: Decimal, size: Decimal) -> None:
-        if self._mid is not None:
-            self.intensity.observe(t, float(yes_price), self._mid)
+    def observe_trade(self, t: float, yes_price: Decimal, size: Decimal, mid: Decimal | None) -> None:
+        if mid is not None:
+            self.intensity.observe(t, float(yes_price), float(mid))
 
     def price(self, inp: PricingInput) -> PricingQuote | None:
-        self._mid = mid = float(inp.mid)
+        mid = float(inp.mid)
         self._started = inp.t if self._started is None else self._started
         if inp.t - self._fitted_at >= REFIT_S:
             self._fit = self.intensity.fit(inp.t) or self._fit

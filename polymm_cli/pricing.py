@@ -3,9 +3,9 @@
 A `Pricer` (optional, `EngineConfig.pricer` makes one per market; None = polymm's own quoting) is
 asked once per decision for the centre of the quotes (a reservation price) and the half-spread
 around it, from what the engine already knows (`PricingInput`: the mid, the net position, the time,
-the mid's volatility from `regime.MarketRegime`) and the market trades it was shown
-(`observe_trade`). The quoter still does everything else: ticks (rounded away from the centre),
-post-only, the position limit, sizes, which order carries a side. Any pair of distances
+the mid's volatility from `regime.MarketRegime`) and the market trades it was shown (`observe_trade`,
+with the mid just before each). The quoter still does everything else: ticks (rounded away from the
+centre), post-only, the position limit, sizes, which order carries a side. Any pair of distances
 (delta_bid, delta_ask) from the mid is one centre and one half-spread: centre = mid + (delta_ask -
 delta_bid) / 2, half-spread = (delta_bid + delta_ask) / 2, so two numbers carry every textbook maker.
 Returning None leaves the decision to the quoter as configured (a model still warming up).
@@ -58,8 +58,9 @@ class PricingQuote:
 class Pricer(Protocol):
     """One market's pricing model: sees the market's trades, answers each decision."""
 
-    def observe_trade(self, t: float, yes_price: Decimal, size: Decimal) -> None:
-        """A market trade at `yes_price` (YES terms) at time t, ours included."""
+    def observe_trade(self, t: float, yes_price: Decimal, size: Decimal, mid: Decimal | None) -> None:
+        """A market trade at `yes_price` (YES terms) at time t, ours included; `mid` is the mid of the
+        book without us just before it (None without a two-sided book)."""
 
     def price(self, inp: PricingInput) -> PricingQuote | None:
         """The centre and half-spread now, or None to leave the quotes to the quoter as configured."""
@@ -89,7 +90,7 @@ class TradeIntensity:
 
     step: float  # grid of distances from the mid, pUSD (half a tick)
     window_s: float = 600.0
-    min_count: int = 5  # a grid point needs this many trades reaching it to enter the fit
+    min_count: int = 3  # a grid point needs this many trades reaching it to enter the fit
     _trades: deque[tuple[float, int]] = field(default_factory=deque)  # (t, grid level of its distance)
     _first_t: float | None = None
 

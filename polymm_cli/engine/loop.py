@@ -490,8 +490,9 @@ class QuotingEngine:
         else:
             yes = state.market.yes_price(event.token_id, event.price)
             state.trust.on_trade(yes)
-            if state.pricer is not None:
-                state.pricer.observe_trade(self.clock.monotonic(), yes, event.size)
+            if state.pricer is not None:  # the book has not taken the trade in yet: the mid before it
+                mid = self.external_mid(state.market)
+                state.pricer.observe_trade(self.clock.monotonic(), yes, event.size, mid)
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
