@@ -168,7 +168,8 @@ def main() -> None:
     r = results["quality_regimes"]
     print(
         f"\ntrading quality per regime (the flow's named regimes, each on its own sample market; "
-        f"{r['seeds']} seeds; P&L and drawdown in pUSD marked at the fair value, then at the mid of the book without us; "
+        f"{r['seeds']} seeds; P&L and drawdown in pUSD marked at the fair value, then at the mid of the "
+        f"book without us; "
         f"P&L/risk = mean / sd of hourly P&L; [95%]: t-interval on the mean, bootstrap on the ratio; "
         f"docs/strategy.md, 'The quality table'; took {r['wall_s']:.0f} s):"
     )
