@@ -147,14 +147,21 @@ class _Samples:
     reward: float = 0.0  # pUSD: the engine's estimated reward rate held for each sample's interval
     last_mid: Decimal = Decimal("0.5")
 
-    def take(self, engine: QuotingEngine, market: Market, fair: Decimal, every_s: float) -> None:
-        state = engine.states[market.condition_id]
-        net = state.yes_position - state.no_position
+    def add(self, net: Decimal, limit: Decimal, pnl: float) -> None:
         self.inventory.append(float(net))
-        self.at_limit += abs(net) >= engine.config.params.position_limit
-        # the engine's own projection of the ledger, kept fill by fill (a full projection a second is slow)
+        self.at_limit += abs(net) >= limit
+        self.pnl_path.append(pnl)
+
+    def max_drawdown(self) -> float:
+        return _max_drawdown(self.pnl_path)
+
+    def take(self, engine: QuotingEngine, market: Market, fair: Decimal, every_s: float) -> None:
+        """One sample of the running session (the P&L from the engine's own projection of the
+        ledger, kept fill by fill: a full projection every second is slow)."""
+        state = engine.states[market.condition_id]
         assert state.projection is not None
-        self.pnl_path.append(float(state.projection.pnl(fair).total_pnl))
+        limit = engine.config.params.position_limit
+        self.add(state.yes_position - state.no_position, limit, float(state.projection.pnl(fair).total_pnl))
         mid = engine.external_mid(market)
         self.last_mid = mid if mid is not None else self.last_mid
         self.pnl_mid_path.append(float(state.projection.pnl(self.last_mid).total_pnl))
