@@ -19,7 +19,8 @@ from polymm_cli.clock import ManualClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
 from polymm_cli.engine.view import order_view, reward_rate
 from polymm_cli.exchange.core import LocalExchange, SettlementConfig
-from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
+from polymm_cli.exchange.flow import SyntheticFlow
+from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import ZERO, Account, FlowKind, Market
