@@ -658,8 +658,9 @@ class QuotingEngine:
             await self._exit_round(state)
 
     def _quote_input(self, state: MarketState, mine: Sequence[OurOrder]) -> QuoteInput:
-        """What the quoter sees: the book without us and without dust, our inventory, and the sides
-        the regime rules or the mid's trust (a stale book, an unconfirmed jump) pull."""
+        """What the quoter sees: the book without us and without dust, our inventory, the sides the
+        regime rules or the mid's trust (a stale book, an unconfirmed jump) pull, and a pricing
+        model's centre and half-spread when one is configured."""
         top = self._book_top(state.market, mine)
         now = self.clock.monotonic()
         regime = state.regime
@@ -675,12 +676,10 @@ class QuotingEngine:
             blocked = (*blocked, ("bid", distrust), ("ask", distrust))
         override, why = self._warmup_mid(state, mine)
         multiplier = view.spread_multiplier if view is not None else ONE
-        mid = override if override is not None else top_mid
-        if state.pricer is not None and mid is not None:
-            priced = self._priced(state, mid, now)
-            if priced is not None:
-                override, why, half_spread = priced
-                multiplier = (multiplier * half_spread / (self.config.params.spread / 2)).quantize(MICRO)
+        if state.pricer is not None:
+            override, why, multiplier = self._priced(
+                state, now, override or top_mid, (override, why, multiplier)
+            )
         return QuoteInput.at(
             state.market,
             top,
@@ -694,10 +693,19 @@ class QuotingEngine:
             mid_reason=why,
         )
 
-    def _priced(self, state: MarketState, mid: Decimal, now: float) -> tuple[Decimal, str, Decimal] | None:
-        """The pricing model's centre (the quoter's mid override), its note and half-spread; None
-        when it leaves the quotes to the quoter."""
+    def _priced(
+        self,
+        state: MarketState,
+        now: float,
+        mid: Decimal | None,
+        unpriced: tuple[Decimal | None, str, Decimal],
+    ) -> tuple[Decimal | None, str, Decimal]:
+        """The pricing model's answer as (mid override, its note, spread multiplier): its centre is
+        the mid the quoter quotes around, its half-spread the base offset; `unpriced` when it has
+        none (or there is no mid to give it)."""
         assert state.pricer is not None
+        if mid is None:
+            return unpriced
         params = self.config.params
         priced = state.pricer.price(
             PricingInput(
@@ -710,8 +718,10 @@ class QuotingEngine:
             )
         )
         if priced is None:
-            return None
-        return priced.centre.quantize(MICRO), priced.note, max(priced.half_spread, MICRO).quantize(MICRO)
+            return unpriced
+        half_spread = max(priced.half_spread, MICRO)
+        multiplier = (unpriced[2] * half_spread / (params.spread / 2)).quantize(MICRO)
+        return priced.centre.quantize(MICRO), priced.note, multiplier
 
     def _quote(self, state: MarketState, inp: QuoteInput) -> QuoteDecision:
         """The quoter's answer; quoted again without the sides a portfolio cap blocks."""
