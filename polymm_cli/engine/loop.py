@@ -677,9 +677,8 @@ class QuotingEngine:
         override, why = self._warmup_mid(state, mine)
         multiplier = view.spread_multiplier if view is not None else ONE
         if state.pricer is not None:
-            override, why, multiplier = self._priced(
-                state, now, override or top_mid, (override, why, multiplier)
-            )
+            mid = override if override is not None else top_mid
+            override, why, multiplier = self._priced(state, now, mid, (override, why, multiplier))
         return QuoteInput.at(
             state.market,
             top,
