@@ -26,10 +26,12 @@ import json
 import statistics
 import sys
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
+from polymm_cli.exchange.calibration import CAPTURES
 from polymm_cli.exchange.tapestats import STAT_NAMES, Print, Tape, TapeStats, Top, tape_stats
 
 TICKSCOPE = (
@@ -333,7 +335,7 @@ def fed_tapes(top_csv: Path) -> dict[str, Tape]:
 # -- recorded books of 0.001-tick markets -------------------------------------------------------------
 
 
-def _book_messages(obj: object) -> list[dict[str, object]]:
+def _book_messages(obj: Any) -> list[dict[str, Any]]:
     if isinstance(obj, list):
         return [m for m in obj if isinstance(m, dict) and "bids" in m]
     return [obj] if isinstance(obj, dict) and "bids" in obj else []
@@ -344,8 +346,8 @@ def fine_tick_spreads(paths: Iterable[Path]) -> dict[str, float]:
     spreads: dict[str, float] = {}
     for path in paths:
         for message in _book_messages(json.loads(path.read_text()))[:1]:
-            bids = [float(level["price"]) for level in message["bids"]]  # type: ignore[attr-defined, index]
-            asks = [float(level["price"]) for level in message["asks"]]  # type: ignore[attr-defined, index]
+            bids = [float(level["price"]) for level in message["bids"]]
+            asks = [float(level["price"]) for level in message["asks"]]
             if bids and asks and _tick_of([*bids, *asks]) == 0.001:
                 spreads[path.name] = round(100 * (min(asks) - max(bids)), 2)
     return spreads
@@ -354,31 +356,30 @@ def fine_tick_spreads(paths: Iterable[Path]) -> dict[str, float]:
 # -- the report ----------------------------------------------------------------------------------------
 
 
+READERS: dict[str, Callable[[Path], dict[str, Tape]]] = {
+    "tickscope": lambda data: tickscope_tapes([data / p for p in TICKSCOPE]),
+    "crypto": lambda data: crypto_tapes(data / SELCUK_TRADES),
+    "crypto-books": lambda data: crypto_book_tapes(data / SELCUK_BOOKS, _traded_slugs(data / SELCUK_TRADES)),
+    "nyc": lambda data: nyc_tapes(data / NYC_TRADES),
+    "fed": lambda data: fed_tapes(data / FED_TOP),
+}
+"""capture name (as in `calibration.CAPTURES`) -> its tapes, read from the collection at a path."""
+
+
+def figures(name: str, data: Path) -> SourceFigures:
+    """One capture's figures (FileNotFoundError when its files are absent)."""
+    tapes = READERS[name](data)
+    return SourceFigures(name, CAPTURES[name], {k: tape_stats(t) for k, t in tapes.items()})
+
+
 def all_figures(data: Path) -> list[SourceFigures]:
     """Every capture's figures (a missing file skips its capture)."""
-    readers = {
-        "tickscope": (
-            "the Tickscope NHL game tape, June 2026",
-            lambda: tickscope_tapes([data / p for p in TICKSCOPE]),
-        ),
-        "crypto": (
-            "the selcuk crypto up/down trade tapes, March 2026",
-            lambda: crypto_tapes(data / SELCUK_TRADES),
-        ),
-        "crypto-books": (
-            "the selcuk crypto up/down book snapshots, March 2026",
-            lambda: crypto_book_tapes(data / SELCUK_BOOKS, _traded_slugs(data / SELCUK_TRADES)),
-        ),
-        "nyc": ("the NYC-mayor trade tape, October 2025", lambda: nyc_tapes(data / NYC_TRADES)),
-        "fed": ("the Fed top of book, October 2025", lambda: fed_tapes(data / FED_TOP)),
-    }
     out = []
-    for name, (label, read) in readers.items():
+    for name in READERS:
         try:
-            tapes = read()
+            out.append(figures(name, data))
         except FileNotFoundError:
             continue
-        out.append(SourceFigures(name, label, {k: tape_stats(t) for k, t in tapes.items()}))
     return out
 
 
