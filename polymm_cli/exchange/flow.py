@@ -47,10 +47,13 @@ from polymm_cli.exchange.flow_takers import (
     impact_logit,
     next_side,
     next_wait,
+    spliced_size,
     taker_size,
 )
 from polymm_cli.exchange.markets import SAMPLE_START_PRICES
 from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
+
+__all__ = ["FlowConfig", "FlowStats", "MarketFlowStats", "SyntheticFlow"]  # FlowConfig: from flow_config
 
 CENT = Decimal("0.01")  # size quantum of taker orders (two decimals)
 _JUMP, _REQUOTE, _TAKE, _INFORMED = 0, 1, 2, 3
@@ -449,7 +452,10 @@ class SyntheticFlow:
             if (is_bid, ticks) in kept:
                 continue
             median = cfg.maker_level_size * cfg.maker_size_growth**level
-            size = Decimal(max(1, round(median * math.exp(state.rng.gauss(0.0, cfg.maker_size_jitter)))))
+            drawn = spliced_size(
+                state.rng.gauss(0.0, 1.0), median, cfg.maker_size_jitter, cfg.maker_size_tail_index
+            )
+            size = Decimal(max(1, round(min(drawn, cfg.maker_size_max))))
             new.append((is_bid, ticks * market.tick_size, max(size, market.min_order_size)))
         return new
 
@@ -549,11 +555,12 @@ class SyntheticFlow:
         else:
             up, _ = next_side(rng, cfg, state.takers.meta)
         raw_size = taker_size(rng.gauss(0.0, 1.0), cfg)
+        sweep = rng.random() < cfg.taker_sweep_share
         who = rng.randrange(len(self._takers))
         market = self.exchange.markets[state.condition_id]
         if not _tradable(self.exchange, market):
             return
-        aim = self._taker_aim(state, market, informed, up, raw_size)
+        aim = self._taker_aim(state, market, informed, up, raw_size, sweep)
         if aim is None:
             return
         up, yes_limit, raw_size = aim
@@ -573,41 +580,51 @@ class SyntheticFlow:
             self._merge(account, state.condition_id, pairs)  # recycle YES+NO back to pUSD
 
     def _taker_aim(
-        self, state: _MarketState, market: Market, informed: bool, up: bool, raw_size: float
+        self, state: _MarketState, market: Market, informed: bool, up: bool, raw_size: float, sweep: bool
     ) -> tuple[bool, Decimal, float] | None:
         """(direction, YES limit price, size before bounds) for a taker facing this book, or None."""
-        cfg = self.config
         tick = market.tick_size
-        tick_f = float(tick)
-        slippage = whole_ticks(cfg.taker_slippage, tick_f, at_least=0)
         book = self.exchange.books[state.condition_id]
         best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
         stats = state.stats
         if informed:
-            edge = max(cfg.informed_edge_ticks * tick_f, cfg.informed_min_edge)
-            if best_ask is not None and float(best_ask) <= state.p - edge + _EPS:
-                up, limit, gap = True, math.floor((state.p - edge) / tick_f + _EPS), state.p - float(best_ask)
-            elif best_bid is not None and float(best_bid) >= state.p + edge - _EPS:
-                up, limit, gap = False, math.ceil((state.p + edge) / tick_f - _EPS), float(best_bid) - state.p
-            else:
+            aim = self._informed_aim(state, float(tick), best_bid, best_ask)
+            if aim is None:
                 stats.informed_idle += 1
                 return None
+            up, limit, scale = aim
             stats.informed_orders += 1
-            raw_size *= (
-                min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
-            )
-        elif up and best_ask is not None:
-            limit = int((best_ask / tick).to_integral_value(ROUND_CEILING)) + slippage
-        elif not up and best_bid is not None:
-            limit = int(best_bid // tick) - slippage
+            raw_size *= scale
         else:
-            stats.no_liquidity += 1
-            return None
+            best = best_ask if up else best_bid
+            if best is None:
+                stats.no_liquidity += 1
+                return None
+            slippage = 0 if sweep else whole_ticks(self.config.taker_slippage, float(tick), at_least=0)
+            ticks = int((best / tick).to_integral_value(ROUND_CEILING) if up else best // tick)
+            limit = ticks + slippage if up else ticks - slippage
+            if sweep:  # sized to the book: the whole best level, whatever rests there
+                raw_size = float((book.asks if up else book.bids).total(best))
         yes_limit = min(max(limit, 1), int(ONE / tick) - 1) * tick
         if (best_ask is None or yes_limit < best_ask) if up else (best_bid is None or yes_limit > best_bid):
             stats.no_liquidity += 1  # only off-grid leftovers after a tick change are out of reach
             return None
         return up, yes_limit, raw_size
+
+    def _informed_aim(
+        self, state: _MarketState, tick: float, best_bid: Decimal | None, best_ask: Decimal | None
+    ) -> tuple[bool, int, float] | None:
+        """(direction, limit in ticks, size multiple) when the book is through the value by the edge."""
+        cfg = self.config
+        edge = max(cfg.informed_edge_ticks * tick, cfg.informed_min_edge)
+        if best_ask is not None and float(best_ask) <= state.p - edge + _EPS:
+            up, limit, gap = True, math.floor((state.p - edge) / tick + _EPS), state.p - float(best_ask)
+        elif best_bid is not None and float(best_bid) >= state.p + edge - _EPS:
+            up, limit, gap = False, math.ceil((state.p + edge) / tick - _EPS), float(best_bid) - state.p
+        else:
+            return None
+        scale = min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
+        return up, limit, scale
 
     def _taker_order(
         self, account: _Account, market: Market, up: bool, yes_limit: Decimal, size: Decimal

@@ -60,6 +60,11 @@ class FlowConfig:
     """Each level further from the touch is this much larger than the previous one."""
     maker_size_jitter: float = 0.6
     """Lognormal sigma of each maker order's size around its level's median."""
+    maker_size_tail_index: float = math.inf
+    """Above the p90 of that lognormal, maker sizes follow a Pareto tail with this index: the rare
+    large resting order that lets a large taker print thousands at once. math.inf = no tail."""
+    maker_size_max: float = 50_000.0
+    """Largest maker order in shares (cuts the far tail)."""
     maker_spread: tuple[float, ...] = (0.02,)
     """Quoted spread in price, rounded to whole ticks (at least one) of the market's tick: maker i uses
     entry i modulo the length. 0.02 is two ticks on a 0.01 market and 20 on a 0.001 market."""
@@ -107,6 +112,9 @@ class FlowConfig:
     taker_slippage: float = 0.02
     """An uninformed taker's limit is this far through the best price (in price, whole ticks), so
     big orders walk the book."""
+    taker_sweep_share: float = 0.0
+    """Probability that an uninformed taker sizes to the book instead: it takes the whole best level
+    (liquidity-seeking), so a large resting order prints whole; its drawn size is then unused."""
     taker_collateral: Decimal = Decimal(100_000)
     """pUSD a taker account is funded with, and topped up by when low."""
     informed_share: float = 0.2
@@ -148,6 +156,8 @@ class FlowConfig:
             "maker_level_size": self.maker_level_size > 0,
             "maker_size_growth": self.maker_size_growth > 0,
             "maker_size_jitter": self.maker_size_jitter >= 0,
+            "maker_size_tail_index": self.maker_size_tail_index > 0,
+            "maker_size_max": self.maker_size_max >= self.maker_level_size,
             "maker_spread": bool(spreads) and all(0 < s < 1 for s in spreads),
             "maker_noise": self.maker_noise >= 0,
             "maker_noise_persistence": 0 <= self.maker_noise_persistence < 1,
@@ -171,6 +181,7 @@ class FlowConfig:
             "taker_size_tail_index": self.taker_size_tail_index > 0,
             "taker_size_min": 0 < self.taker_size_min <= self.taker_size_max,
             "taker_slippage": 0 <= self.taker_slippage < 1,
+            "taker_sweep_share": 0 <= self.taker_sweep_share <= 1,
             "taker_collateral": self.taker_collateral > 0,
             "informed_share": 0 <= self.informed_share <= 1,
             "informed_edge_ticks": self.informed_edge_ticks >= 0,

@@ -98,13 +98,19 @@ def geometric(u: float, mean: float) -> int:
 
 
 def taker_size(z: float, cfg: FlowConfig) -> float:
-    """Shares from one standard normal draw: lognormal below its p90, Pareto (same quantile) above."""
-    body = cfg.taker_size_median * math.exp(cfg.taker_size_sigma * z)
-    if z <= Z90 or math.isinf(cfg.taker_size_tail_index):
+    """A taker order's shares from one standard normal draw (see `spliced_size`)."""
+    return spliced_size(z, cfg.taker_size_median, cfg.taker_size_sigma, cfg.taker_size_tail_index)
+
+
+def spliced_size(z: float, median: float, sigma: float, tail_index: float) -> float:
+    """A size from one standard normal draw: lognormal (median, sigma) up to its p90, a Pareto tail
+    with `tail_index` above (same quantile, so the body is untouched; math.inf: no tail)."""
+    body = median * math.exp(sigma * z)
+    if z <= Z90 or math.isinf(tail_index):
         return body
-    threshold = cfg.taker_size_median * math.exp(cfg.taker_size_sigma * Z90)
+    threshold = median * math.exp(sigma * Z90)
     beyond = 0.5 * math.erfc(z / math.sqrt(2.0)) / TAIL_PROB  # P(Z > z | Z > Z90), in (0, 1]
-    return threshold * math.pow(max(beyond, 1e-300), -1.0 / cfg.taker_size_tail_index)
+    return threshold * math.pow(max(beyond, 1e-300), -1.0 / tail_index)
 
 
 def impact_logit(filled: float, cfg: FlowConfig) -> float:

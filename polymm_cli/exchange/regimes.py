@@ -30,15 +30,15 @@ from polymm_cli.errors import ConfigError
 from polymm_cli.exchange.flow_config import FlowConfig
 
 QUIET = FlowConfig(
-    fair_vol=0.0006,
+    fair_vol=0.0003,
     jump_rate_per_hour=0.5,
     jump_logit_sd=0.03,
     impact_per_sqrt_share=0.0002,
     impact_max_logit=0.02,
     maker_level_size=1500.0,
     maker_spread=(0.01,),
-    maker_noise=0.001,
-    maker_requote_s=6.0,
+    maker_noise=0.0003,
+    maker_requote_s=10.0,
     taker_rate_per_min=1.0,
     taker_size_median=30.0,
     taker_size_sigma=1.5,
@@ -50,36 +50,45 @@ ACTIVE = FlowConfig(
     jump_rate_per_hour=4.0,
     jump_logit_sd=0.1,
     impact_per_sqrt_share=0.0015,
-    maker_level_size=150.0,
+    maker_level_size=60.0,
+    maker_size_jitter=1.0,
+    maker_size_tail_index=0.9,
     maker_spread=(0.01, 0.02),
-    taker_rate_per_min=4.0,
-    taker_branching=0.55,
-    taker_size_median=76.0,
+    taker_rate_per_min=3.5,
+    taker_branching=0.5,
+    taker_excitation_s=1.0,
+    meta_share=0.55,
+    taker_size_median=50.0,
     taker_size_sigma=2.0,
     taker_size_tail_index=1.0,
     taker_size_max=40_000.0,
+    taker_sweep_share=0.3,
 )
 IN_PLAY = FlowConfig(
-    fair_vol=0.028,
-    jump_rate_per_hour=20.0,
-    jump_logit_sd=0.2,
+    fair_vol=0.012,
+    jump_rate_per_hour=12.0,
+    jump_logit_sd=0.5,
     jump_informed_takers=4,
-    impact_per_sqrt_share=0.01,
+    impact_per_sqrt_share=0.008,
     impact_max_logit=0.3,
-    impact_transient_share=0.6,
-    impact_decay_s=20.0,
-    makers=6,
-    maker_level_size=40.0,
-    maker_spread=(0.02, 0.03),
+    impact_transient_share=0.75,
+    impact_decay_s=10.0,
+    makers=4,
+    maker_level_size=25.0,
+    maker_size_jitter=1.0,
+    maker_size_tail_index=0.85,
+    maker_spread=(0.03, 0.04),
     maker_noise=0.004,
     maker_noise_persistence=0.5,
-    maker_requote_s=0.4,
+    maker_requote_s=0.3,
     taker_rate_per_min=4.0,
-    taker_branching=0.6,
-    taker_excitation_s=6.0,
-    taker_size_median=23.0,
+    meta_share=0.4,
+    taker_branching=0.55,
+    taker_excitation_s=1.0,
+    taker_size_median=18.0,
     taker_size_sigma=1.9,
     taker_size_tail_index=0.85,
+    taker_sweep_share=0.3,
     informed_share=0.25,
 )
 CRYPTO_SHORT = FlowConfig(
@@ -87,15 +96,16 @@ CRYPTO_SHORT = FlowConfig(
     jump_rate_per_hour=6.0,
     jump_logit_sd=0.1,
     impact_per_sqrt_share=0.002,
-    maker_level_size=60.0,
+    maker_level_size=40.0,
+    maker_size_jitter=0.8,
     maker_spread=(0.01,),
     maker_noise=0.002,
     maker_requote_s=1.0,
-    taker_rate_per_min=75.0,
+    taker_rate_per_min=130.0,
     taker_branching=0.5,
-    taker_excitation_s=3.0,
+    taker_excitation_s=2.0,
     meta_children=6.0,
-    taker_size_median=6.0,
+    taker_size_median=5.5,
     taker_size_sigma=1.1,
     taker_size_tail_index=1.3,
     taker_size_max=5_000.0,
@@ -128,16 +138,16 @@ def flow_for(name: str, *, taker_rate_per_min: float | None = None, depth: float
     preset = REGIMES.get(name)
     if preset is None:
         raise ConfigError(f"unknown regime {name!r}: choose {_choices()}")
-    changes: dict[str, float] = {}
+    config = preset
     if taker_rate_per_min is not None:
-        if not 0 < taker_rate_per_min < math.inf:
+        if not 0 < taker_rate_per_min < math.inf:  # NaN fails too
             raise ConfigError(f"taker rate must be a positive number per minute, got {taker_rate_per_min}")
-        changes["taker_rate_per_min"] = taker_rate_per_min
+        config = dataclasses.replace(config, taker_rate_per_min=taker_rate_per_min)
     if depth is not None:
         if not 0 < depth < math.inf:
             raise ConfigError(f"depth must be a positive number of shares, got {depth}")
-        changes["maker_level_size"] = depth
-    return dataclasses.replace(preset, **changes) if changes else preset
+        config = dataclasses.replace(config, maker_level_size=depth)
+    return config
 
 
 def _choices() -> str:
