@@ -44,7 +44,7 @@ from polymm_cli.regime import RegimeParams
 
 # Session minutes per regime, for the whole table to run in about 6 minutes on 2 cores: the flow's
 # cost per simulated minute differs about tenfold between quiet and in-play.
-MINUTES: dict[str, float] = {"quiet": 15.0, "active": 8.0, "in-play": 3.0, "crypto-short": 3.0}
+MINUTES: dict[str, float] = {"quiet": 30.0, "active": 15.0, "in-play": 6.0, "crypto-short": 5.0}
 SEEDS = 50
 WORKERS = 2
 
@@ -70,9 +70,10 @@ def market_for(regime: str) -> Market:
     return next((m for m in markets if m.slug == slug), markets[0])
 
 
-def run_session(job: tuple[str, str, int, float]) -> tuple[str, str, SessionStats]:
-    """One session (a pool job): regime, strategy, seed, minutes."""
+def run_session(job: tuple[str, str, int, float]) -> tuple[str, str, SessionStats, float]:
+    """One session (a pool job): regime, strategy, seed, minutes; with the CPU seconds it took."""
     regime, name, seed, minutes = job
+    cpu = time.process_time()
     logging.getLogger("polymm").setLevel(logging.ERROR)  # a fill still settling at the stop is expected here
     s = STRATEGIES[name]
     stats = asyncio.run(
@@ -86,7 +87,7 @@ def run_session(job: tuple[str, str, int, float]) -> tuple[str, str, SessionStat
             pricer=s.pricer,
         )
     )
-    return regime, name, stats
+    return regime, name, stats, time.process_time() - cpu
 
 
 def summarise(sessions: list[SessionStats], minutes: float) -> dict[str, Any]:
@@ -129,9 +130,11 @@ def bench_quality_regimes(
     )
     started = time.perf_counter()
     runs: dict[tuple[str, str], list[SessionStats]] = {}
+    cpu: dict[str, float] = dict.fromkeys(chosen, 0.0)
     with ProcessPoolExecutor(max_workers=workers) as pool:
-        for regime, name, stats in pool.map(run_session, jobs, chunksize=4):
+        for regime, name, stats, seconds in pool.map(run_session, jobs, chunksize=4):
             runs.setdefault((regime, name), []).append(stats)
+            cpu[regime] += seconds
     wall = time.perf_counter() - started
     table = {
         r: {n: summarise(sorted(runs[(r, n)], key=lambda s: s.seed), minutes[r]) for n in names}
@@ -142,6 +145,7 @@ def bench_quality_regimes(
         "minutes": {r: minutes[r] for r in chosen},
         "workers": workers,
         "wall_s": wall,
+        "cpu_s": cpu,  # per regime, over its sessions: an idle machine's wall time is about sum / workers
         "regimes": table,
     }
 
@@ -200,5 +204,7 @@ if __name__ == "__main__":
     print(table(out))
     print(
         f"  ({len(out['regimes'])} regimes x {len(STRATEGIES)} strategies x {seeds} seeds: "
-        f"{out['wall_s']:.0f} s wall, {WORKERS} processes)"
+        f"{out['wall_s']:.0f} s wall, {WORKERS} processes; CPU s per regime "
+        + ", ".join(f"{r} {c:.0f}" for r, c in out["cpu_s"].items())
+        + ")"
     )
