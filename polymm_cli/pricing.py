@@ -15,7 +15,8 @@ quote delta away from the mid (the order-arrival intensity of Avellaneda-Stoikov
 Gueant-Lehalle-Fernandez-Tapia), from the trades of a rolling window: each trade's distance from
 the mid before it, on a grid of `step` (half a tick: distances from a mid are multiples of it);
 lambda at grid point j is the count of trades at least that far out per second; ln lambda = ln A -
-k delta is fitted by least squares weighted by the counts (a count's log has variance ~ 1/count).
+k delta is fitted by least squares weighted by the counts (a count's log has variance ~ 1/count),
+over the points beyond the mid where trades happened and that `min_count` trades reach.
 Hummingbot's TradingIntensityIndicator fits the same curve to traded amounts per price level; counts
 are used here because a quote is filled by a trade that reaches it, whatever its size.
 Units: delta and the mid in pUSD per share (YES price), A in trades per second, k per pUSD.
@@ -39,7 +40,7 @@ class PricingInput:
     """What the engine knows at a decision."""
 
     t: float  # seconds (the engine's monotonic clock)
-    mid: Decimal  # the mid the quoter would use (the book without us, or a warming-up book's depth mid)
+    mid: Decimal  # the plain mid of the book without us (a warming-up book's depth-weighted mid)
     net_position: Decimal  # e = YES - NO shares, fills still settling included
     volatility: float  # the mid's volatility, pUSD per sqrt(second) (regime.MarketRegime.volatility)
     size: Decimal  # shares per quote (QuoteParams.size): one lot
