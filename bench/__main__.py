@@ -25,6 +25,8 @@ from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
 from bench.bench_signing import bench_signing
 from bench.bench_ws import bench_ws_apply
+from bench.quality_regimes import bench_quality_regimes
+from bench.quality_regimes import table as regimes_table
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -70,6 +72,7 @@ def measure() -> dict[str, Any]:
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["quality"] = bench_quality()
+    results["quality_regimes"] = bench_quality_regimes()
     results["backtest"] = bench_backtest_speed()
     results["paper_vs_real"] = bench_paper()
     results["anchor"] = bench_anchor()
@@ -162,6 +165,15 @@ def main() -> None:
         f"{q['minutes']:g} min, P&L in pUSD marked at the fair value, inventory in shares):"
     )
     print(table(q))
+    r = results["quality_regimes"]
+    print(
+        f"\ntrading quality per regime (the flow's named regimes, each on its own sample market; "
+        f"{r['seeds']} seeds; P&L and drawdown in pUSD marked at the fair value, then at the mid of the "
+        f"book without us; "
+        f"P&L/risk = mean / sd of hourly P&L; [95%]: t-interval on the mean, bootstrap on the ratio; "
+        f"docs/strategy.md, 'The quality table'; took {r['wall_s']:.0f} s):"
+    )
+    print(regimes_table(r))
     p = results["paper_vs_real"]
     print(
         f"\npaper vs real, side by side on one local market ({p['seeds']} seeds x {p['minutes']:g} min, same "

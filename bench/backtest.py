@@ -17,12 +17,15 @@ from pathlib import Path
 
 from polymm_cli.clock import ManualClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
+from polymm_cli.engine.view import order_view, reward_rate
 from polymm_cli.exchange.core import LocalExchange, SettlementConfig
-from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
+from polymm_cli.exchange.flow import SyntheticFlow
+from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import Account, Market
+from polymm_cli.model import ZERO, Account, FlowKind, Market
 from polymm_cli.pnl import project
+from polymm_cli.pricing import PricerFactory
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
 from polymm_cli.venues.sim import SimVenue
@@ -39,6 +42,9 @@ class SessionStats:
     time_at_limit: float  # share of samples with |net| >= limit
     fills: int
     volume: float
+    pnl_mid: float = 0.0  # the same P&L marked at the mid of the book without us
+    max_drawdown_mid: float = 0.0  # the drawdown of the P&L marked at the mid
+    reward: float = 0.0  # reward flows in the ledger, else the engine's estimate integrated (pUSD)
 
 
 async def _drain(rounds: int = 3) -> None:
@@ -57,6 +63,7 @@ async def simulate(
     settlement_s: float = 2.0,
     collateral: Decimal = Decimal(10_000),
     regime: RegimeParams | None = None,
+    pricer: PricerFactory | None = None,
 ) -> SessionStats:
     market = market or sample_markets()[0]
     clock = ManualClock()
@@ -73,7 +80,7 @@ async def simulate(
             ledger,
             clock,
             [market],
-            _engine_config(params, regime),
+            _engine_config(params, regime, pricer),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop=stop))
@@ -86,28 +93,32 @@ async def simulate(
             _step(clock, synthetic, exchange, step_s)
             await _drain()
             if i % sample_every == 0:
-                state = engine.states[market.condition_id]
-                samples.add(
-                    state.yes_position - state.no_position,
-                    params.position_limit,
-                    _total_pnl(ledger, market, synthetic.fair_value(market.condition_id)),
-                )
+                samples.take(engine, market, synthetic.fair_value(market.condition_id), sample_every * step_s)
         stop.set()
         await task
         final = _total_pnl(ledger, market, synthetic.fair_value(market.condition_id))
+        final_mid = _total_pnl(ledger, market, _book_mid(exchange, market) or samples.last_mid)
         fills = [f for f in ledger.fills(market.condition_id) if f.effective]
+        paid = sum(
+            (f.collateral_delta for f in ledger.flows(market.condition_id) if f.kind is FlowKind.REWARD), ZERO
+        )
     return SessionStats(
         seed=seed,
         pnl=final,
-        max_drawdown=samples.max_drawdown(),
+        max_drawdown=_max_drawdown(samples.pnl_path),
         inventory_std=statistics.pstdev(samples.inventory) if samples.inventory else 0.0,
         time_at_limit=samples.at_limit / max(1, len(samples.inventory)),
         fills=len(fills),
         volume=float(sum((f.size for f in fills), Decimal(0))),
+        pnl_mid=final_mid,
+        max_drawdown_mid=_max_drawdown(samples.pnl_mid_path),
+        reward=float(paid) if paid else samples.reward,
     )
 
 
-def _engine_config(params: QuoteParams, regime: RegimeParams | None) -> EngineConfig:
+def _engine_config(
+    params: QuoteParams, regime: RegimeParams | None, pricer: PricerFactory | None = None
+) -> EngineConfig:
     """No settle wait, no halt polling, no timer ticks: the session drives the clock itself."""
     return EngineConfig(
         params=params,
@@ -115,6 +126,7 @@ def _engine_config(params: QuoteParams, regime: RegimeParams | None) -> EngineCo
         halt_poll_s=3600,
         tick_s=3600,
         regime=regime or RegimeParams.off(),
+        pricer=pricer,
     )
 
 
@@ -126,11 +138,15 @@ def _step(clock: ManualClock, synthetic: SyntheticFlow, exchange: LocalExchange,
 
 @dataclass
 class _Samples:
-    """Once-a-second samples of a session: net inventory, time at the limit, P&L path."""
+    """Once-a-second samples of a session: net inventory, time at the limit, the P&L paths (marked
+    at the fair value and at the mid of the book without us), the estimated reward."""
 
     inventory: list[float] = field(default_factory=list)
     pnl_path: list[float] = field(default_factory=list)
+    pnl_mid_path: list[float] = field(default_factory=list)
     at_limit: int = 0
+    reward: float = 0.0  # pUSD: the engine's estimated reward rate held for each sample's interval
+    last_mid: Decimal = Decimal("0.5")
 
     def add(self, net: Decimal, limit: Decimal, pnl: float) -> None:
         self.inventory.append(float(net))
@@ -138,15 +154,43 @@ class _Samples:
         self.pnl_path.append(pnl)
 
     def max_drawdown(self) -> float:
-        peak, drawdown = -math.inf, 0.0
-        for value in self.pnl_path:
-            peak = max(peak, value)
-            drawdown = max(drawdown, peak - value)
-        return drawdown
+        return _max_drawdown(self.pnl_path)
+
+    def take(self, engine: QuotingEngine, market: Market, fair: Decimal, every_s: float) -> None:
+        """One sample of the running session (the P&L from the engine's own projection of the
+        ledger, kept fill by fill: a full projection every second is slow)."""
+        state = engine.states[market.condition_id]
+        assert state.projection is not None
+        limit = engine.config.params.position_limit
+        self.add(state.yes_position - state.no_position, limit, float(state.projection.pnl(fair).total_pnl))
+        mid = engine.external_mid(market)
+        self.last_mid = mid if mid is not None else self.last_mid
+        self.pnl_mid_path.append(float(state.projection.pnl(self.last_mid).total_pnl))
+        if mid is not None and market.rewards.active:
+            mine = [o for o in engine.live.values() if o.market == market.condition_id]
+            orders = [order_view(market, o, mid) for o in mine]
+            rate = reward_rate(engine.books.get(market.yes_token), market, orders, mid)
+            self.reward += float(rate or 0) * every_s / 86_400
+
+
+def _max_drawdown(path: list[float]) -> float:
+    """The largest fall of the path below its running peak (>= 0)."""
+    peak, drawdown = -math.inf, 0.0
+    for value in path:
+        peak = max(peak, value)
+        drawdown = max(drawdown, peak - value)
+    return drawdown
+
+
+def _book_mid(exchange: LocalExchange, market: Market) -> Decimal | None:
+    """The YES mid of the exchange's book (ours cancelled at the end of a session)."""
+    bid, ask = exchange.best_bid_ask(market.yes_token)
+    return (bid + ask) / 2 if bid is not None and ask is not None else None
 
 
 def _total_pnl(ledger: Ledger, market: Market, fair: Decimal) -> float:
-    """P&L marked at the latent fair value (the honest mark: the book mid can be pushed around)."""
+    """P&L marked at `fair`: the latent fair value (the honest mark: the book mid can be pushed
+    around), or the mid for the second mark."""
     report = project(
         ledger.fills(market.condition_id),
         ledger.flows(market.condition_id),

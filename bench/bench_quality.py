@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 
 from bench.backtest import SessionStats, simulate
-from polymm_cli.exchange.flow import FlowConfig
+from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
 from polymm_cli.settings import Settings

@@ -34,6 +34,19 @@ def serve(
             help="Seconds between payouts of liquidity rewards and maker rebates (a day, as Polymarket)."
         ),
     ] = 86_400.0,
+    regime: Annotated[
+        str,
+        typer.Option(help="Synthetic market: quiet, active, in-play or crypto-short (docs/market-world.md)."),
+    ] = "active",
+    taker_rate: Annotated[
+        float | None, typer.Option(help="Taker arrivals per minute per market (default: the regime's).")
+    ] = None,
+    depth: Annotated[
+        float | None,
+        typer.Option(
+            help="Median shares of each background maker's innermost order (default: the regime's)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -49,11 +62,14 @@ def serve(
         settlement_fail_rate=settlement_fail_rate,
         latency_ms=latency_ms,
         reward_epoch_s=reward_epoch_s,
+        regime=regime,
+        taker_rate=taker_rate,
+        depth=depth,
     )
 
     def ready(server: service.ServingInfo) -> None:
         names = ", ".join(server.market_slugs)
         typer.echo(f"local exchange ready at {server.url} (WebSocket {server.ws_url}/market, /user)")
-        typer.echo(f"markets: {names}; synthetic flow {'on' if options.flow else 'off'}; Ctrl+C stops it")
+        typer.echo(f"markets: {names}; synthetic flow {server.flow}; Ctrl+C stops it")
 
     service.serve(options, ready)

@@ -7,6 +7,7 @@ from decimal import Decimal
 
 from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import TradeStatus
+from polymm_cli.pricing import PricerFactory
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.reconcile import Tolerance
 from polymm_cli.regime import RegimeParams
@@ -45,6 +46,9 @@ class EngineConfig:
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
     venue_label: str = "the exchange"  # who confirms our cancels, in the stop's words
     payout_poll_s: float = 300.0  # how often rewards and rebates paid are read (paid once an epoch)
+    # A pricing model (pricing.py) that sets the quotes' centre and half-spread per decision; the
+    # quoter still does ticks, post-only, limits and sizes. None: polymm's own quoting.
+    pricer: PricerFactory | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -52,6 +52,7 @@ from polymm_cli.model import (
     pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
+from polymm_cli.pricing import PricingInput
 from polymm_cli.quoter import QuoteDecision, QuoteInput, TargetQuote, needs_requote, quote
 from polymm_cli.reconcile import ReconcilePlan, reconcile
 from polymm_cli.regime import MarketRegime
@@ -106,6 +107,7 @@ class QuotingEngine:
                 regime=MarketRegime(config.regime),
                 trust=MidTrust(config.trust),
                 projection=MarketProjection(m),
+                pricer=config.pricer(m) if config.pricer is not None else None,
             )
             for m in markets
         }
@@ -503,6 +505,9 @@ class QuotingEngine:
         else:
             yes = state.market.yes_price(event.token_id, event.price)
             state.trust.on_trade(yes)
+            if state.pricer is not None:  # the book has not taken the trade in yet: the mid before it
+                mid = self.external_mid(state.market)
+                state.pricer.observe_trade(self.clock.monotonic(), yes, event.size, mid)
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
@@ -668,8 +673,9 @@ class QuotingEngine:
             await self._exit_round(state)
 
     def _quote_input(self, state: MarketState, mine: Sequence[OurOrder]) -> QuoteInput:
-        """What the quoter sees: the book without us and without dust, our inventory, and the sides
-        the regime rules or the mid's trust (a stale book, an unconfirmed jump) pull."""
+        """What the quoter sees: the book without us and without dust, our inventory, the sides the
+        regime rules or the mid's trust (a stale book, an unconfirmed jump) pull, and a pricing
+        model's centre and half-spread when one is configured."""
         top = self._book_top(state.market, mine)
         now = self.clock.monotonic()
         regime = state.regime
@@ -684,6 +690,10 @@ class QuotingEngine:
         if distrust is not None:
             blocked = (*blocked, ("bid", distrust), ("ask", distrust))
         override, why = self._warmup_mid(state, mine)
+        multiplier = view.spread_multiplier if view is not None else ONE
+        if state.pricer is not None:
+            mid = override if override is not None else top_mid
+            override, why, multiplier = self._priced(state, now, mid, (override, why, multiplier))
         return QuoteInput.at(
             state.market,
             top,
@@ -691,11 +701,41 @@ class QuotingEngine:
             no_position=state.no_position,
             sellable_yes=state.sellable_yes,
             sellable_no=state.sellable_no,
-            spread_multiplier=view.spread_multiplier if view is not None else ONE,
+            spread_multiplier=multiplier,
             blocked=blocked,
             mid_override=override,
             mid_reason=why,
         )
+
+    def _priced(
+        self,
+        state: MarketState,
+        now: float,
+        mid: Decimal | None,
+        unpriced: tuple[Decimal | None, str, Decimal],
+    ) -> tuple[Decimal | None, str, Decimal]:
+        """The pricing model's answer as (mid override, its note, spread multiplier): its centre is
+        the mid the quoter quotes around, its half-spread the base offset; `unpriced` when it has
+        none (or there is no mid to give it)."""
+        assert state.pricer is not None
+        if mid is None:
+            return unpriced
+        params = self.config.params
+        priced = state.pricer.price(
+            PricingInput(
+                t=now,
+                mid=mid,
+                net_position=state.yes_position - state.no_position,
+                volatility=state.regime.volatility(now) if state.regime is not None else 0.0,
+                size=params.size,
+                position_limit=params.position_limit,
+            )
+        )
+        if priced is None:
+            return unpriced
+        half_spread = max(priced.half_spread, MICRO)
+        multiplier = (unpriced[2] * half_spread / (params.spread / 2)).quantize(MICRO)
+        return priced.centre.quantize(MICRO), priced.note, multiplier
 
     def _quote(self, state: MarketState, inp: QuoteInput) -> QuoteDecision:
         """The quoter's answer; quoted again without the sides a portfolio cap blocks."""

@@ -11,6 +11,7 @@ from typing import Any
 from polymm_cli.liquidation import LiquidationMode
 from polymm_cli.model import ZERO, FillView, Market, OurOrder, Side
 from polymm_cli.pnl import MarketPnl, MarketProjection
+from polymm_cli.pricing import Pricer
 from polymm_cli.regime import MarketRegime
 from polymm_cli.risk import Exposure, Holding
 from polymm_cli.trust import MidTrust, TrustParams
@@ -32,6 +33,7 @@ class MarketState:
     last_decision: str = ""
     event_t0: float | None = None  # when the oldest unhandled book update arrived (monotonic)
     regime: MarketRegime | None = None
+    pricer: Pricer | None = None  # a pricing model's per-market state (EngineConfig.pricer)
     trust: MidTrust = field(default_factory=lambda: MidTrust(TrustParams()))
     projection: MarketProjection | None = None  # positions and P&L, kept current fill by fill
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
