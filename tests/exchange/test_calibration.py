@@ -248,7 +248,7 @@ def test_every_regime_preset_is_inside_its_bands(regime: str) -> None:
 def test_every_preset_quotes_real_spreads_on_a_fine_tick_market(regime: str) -> None:
     fine = sample_markets()[1]
     assert fine.tick_size == sample_markets()[1].tick_size and str(fine.tick_size) == "0.001"
-    spread = measure(REGIMES[regime], minutes=5, seed=1, market=fine).spread_cents
+    spread = measure(REGIMES[regime], minutes=2, seed=1, market=fine).spread_cents
     assert FINE_TICK_SPREAD_CENTS.holds(spread), f"{regime}: {spread} c, band {FINE_TICK_SPREAD_CENTS}"
 
 
