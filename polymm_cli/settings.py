@@ -234,12 +234,12 @@ class Settings(BaseSettings):
     # local exchange
     exchange_seed: int = 7
     exchange_flow: bool = True
-    # Taker arrivals per minute per market of the in-process exchange: livelier than the real
-    # median (a few a minute) so a demo shows fills within seconds; the flow tests pin their own.
-    exchange_taker_rate: float = Field(default=30.0, gt=0)
-    # Shares per level of the in-process exchange's background makers: thinner than the flow's
-    # default so a demo's quotes trade; `polymm exchange serve` keeps the calibrated depth.
-    exchange_maker_depth: float = Field(default=10.0, gt=0)
+    # The in-process exchange's synthetic flow: a named regime (docs/market-world.md), optionally
+    # busier (taker arrivals per minute per market) or thinner/deeper (median shares of a background
+    # maker's innermost order); None keeps the regime's own figure.
+    exchange_regime: Literal["quiet", "active", "in-play", "crypto-short"] = "active"
+    exchange_taker_rate: float | None = Field(default=None, gt=0, allow_inf_nan=False)
+    exchange_maker_depth: float | None = Field(default=None, gt=0, allow_inf_nan=False)
 
     def reward_band_on(self) -> bool:
         """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""

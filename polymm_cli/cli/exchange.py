@@ -28,6 +28,19 @@ def serve(
     settlement_delay: Annotated[float, typer.Option(help="Seconds from MATCHED to CONFIRMED.")] = 2.0,
     settlement_fail_rate: Annotated[float, typer.Option(help="Share of trades that end FAILED (0-1).")] = 0.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency on every HTTP request.")] = 0.0,
+    regime: Annotated[
+        str,
+        typer.Option(help="Synthetic market: quiet, active, in-play or crypto-short (docs/market-world.md)."),
+    ] = "active",
+    taker_rate: Annotated[
+        float | None, typer.Option(help="Taker arrivals per minute per market (default: the regime's).")
+    ] = None,
+    depth: Annotated[
+        float | None,
+        typer.Option(
+            help="Median shares of each background maker's innermost order (default: the regime's)."
+        ),
+    ] = None,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -42,11 +55,14 @@ def serve(
         settlement_delay_s=settlement_delay,
         settlement_fail_rate=settlement_fail_rate,
         latency_ms=latency_ms,
+        regime=regime,
+        taker_rate=taker_rate,
+        depth=depth,
     )
 
     def ready(server: service.ServingInfo) -> None:
         names = ", ".join(server.market_slugs)
         typer.echo(f"local exchange ready at {server.url} (WebSocket {server.ws_url}/market, /user)")
-        typer.echo(f"markets: {names}; synthetic flow {'on' if options.flow else 'off'}; Ctrl+C stops it")
+        typer.echo(f"markets: {names}; synthetic flow {server.flow}; Ctrl+C stops it")
 
     service.serve(options, ready)

@@ -53,6 +53,8 @@ from polymm_cli.exchange.flow_takers import (
 from polymm_cli.exchange.markets import SAMPLE_START_PRICES
 from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
 
+__all__ = ["FlowConfig", "FlowStats", "MarketFlowStats", "SyntheticFlow"]  # FlowConfig: from flow_config
+
 CENT = Decimal("0.01")  # size quantum of taker orders (two decimals)
 _JUMP, _REQUOTE, _TAKE, _INFORMED = 0, 1, 2, 3
 _EPS = 1e-9

@@ -138,16 +138,16 @@ def flow_for(name: str, *, taker_rate_per_min: float | None = None, depth: float
     preset = REGIMES.get(name)
     if preset is None:
         raise ConfigError(f"unknown regime {name!r}: choose {_choices()}")
-    changes: dict[str, float] = {}
+    config = preset
     if taker_rate_per_min is not None:
-        if not 0 < taker_rate_per_min < math.inf:
+        if not 0 < taker_rate_per_min < math.inf:  # NaN fails too
             raise ConfigError(f"taker rate must be a positive number per minute, got {taker_rate_per_min}")
-        changes["taker_rate_per_min"] = taker_rate_per_min
+        config = dataclasses.replace(config, taker_rate_per_min=taker_rate_per_min)
     if depth is not None:
         if not 0 < depth < math.inf:
             raise ConfigError(f"depth must be a positive number of shares, got {depth}")
-        changes["maker_level_size"] = depth
-    return dataclasses.replace(preset, **changes) if changes else preset
+        config = dataclasses.replace(config, maker_level_size=depth)
+    return config
 
 
 def _choices() -> str:

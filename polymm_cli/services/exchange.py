@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal, InvalidOperation
@@ -9,6 +10,8 @@ from pathlib import Path
 
 from polymm_cli.errors import UsageError
 from polymm_cli.exchange.core import SettlementConfig
+from polymm_cli.exchange.flow_config import FlowConfig
+from polymm_cli.exchange.regimes import DEFAULT_REGIME, flow_for
 from polymm_cli.exchange.server.faults import MAX_LATENCY_MS, Faults
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeServer, serve_forever
 
@@ -26,6 +29,21 @@ class ServeOptions:
     settlement_delay_s: float = 2.0
     settlement_fail_rate: float = 0.0
     latency_ms: float = 0.0
+    regime: str = DEFAULT_REGIME
+    taker_rate: float | None = None  # None: the regime's
+    depth: float | None = None
+
+
+def flow_config(options: ServeOptions) -> FlowConfig:
+    """The synthetic flow of `--regime`, `--taker-rate` and `--depth`, one clear line when wrong."""
+    if options.taker_rate is not None and not 0 < options.taker_rate < math.inf:  # NaN fails too
+        raise UsageError(
+            f"--taker-rate must be a positive number of takers per minute, got {options.taker_rate}"
+        )
+    if options.depth is not None and not 0 < options.depth < math.inf:
+        raise UsageError(f"--depth must be a positive number of shares, got {options.depth}")
+    # an unknown regime: flow_for's ConfigError (a UsageError) names the choices
+    return flow_for(options.regime, taker_rate_per_min=options.taker_rate, depth=options.depth)
 
 
 def parse_fund(spec: str) -> tuple[str, Decimal]:
@@ -60,6 +78,7 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         state_path=options.state,
         settlement=SettlementConfig(options.settlement_delay_s, options.settlement_fail_rate),
         faults=Faults(latency_ms=options.latency_ms),
+        flow_config=flow_config(options),
     )
 
 
@@ -70,6 +89,7 @@ class ServingInfo:
     url: str
     ws_url: str
     market_slugs: tuple[str, ...]
+    flow: str  # the synthetic flow in words: "off", or its regime and rates
 
 
 def serve(options: ServeOptions, on_ready: Callable[[ServingInfo], None]) -> None:
@@ -78,7 +98,7 @@ def serve(options: ServeOptions, on_ready: Callable[[ServingInfo], None]) -> Non
 
     def ready(server: ExchangeServer) -> None:
         slugs = tuple(m.slug for m in server.exchange.markets.values())
-        on_ready(ServingInfo(server.url, server.ws_url, slugs))
+        on_ready(ServingInfo(server.url, server.ws_url, slugs, describe_flow(options, config.flow_config)))
 
     try:
         serve_forever(config, ready)
@@ -86,3 +106,13 @@ def serve(options: ServeOptions, on_ready: Callable[[ServingInfo], None]) -> Non
         raise UsageError(f"cannot listen on {options.host}:{options.port}: {exc.strerror or exc}") from None
     except ValueError as exc:  # an unreadable state file
         raise UsageError(str(exc)) from None
+
+
+def describe_flow(options: ServeOptions, config: FlowConfig | None) -> str:
+    """The flow as the ready line shows it, e.g. "regime active (3.5 takers/min, depth 60 shares)"."""
+    if not options.flow or config is None:
+        return "off"
+    return (
+        f"regime {options.regime} ({config.taker_rate_per_min:g} takers/min per market, "
+        f"depth {config.maker_level_size:g} shares per maker level)"
+    )

@@ -33,7 +33,7 @@ from polymm_cli import signing
 from polymm_cli.backtest.queue import PowerProbQueue, QueueModel, RiskAverseQueue
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
-from polymm_cli.exchange.flow import FlowConfig
+from polymm_cli.exchange.regimes import flow_for
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
 from polymm_cli.ledger import Ledger
@@ -144,8 +144,10 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         seed=settings.exchange_seed,
         flow=flow,
         state_path=directory / EXCHANGE_STATE_FILE,
-        flow_config=FlowConfig(
-            taker_rate_per_min=settings.exchange_taker_rate, maker_level_size=settings.exchange_maker_depth
+        flow_config=flow_for(
+            settings.exchange_regime,
+            taker_rate_per_min=settings.exchange_taker_rate,
+            depth=settings.exchange_maker_depth,
         ),
     )
     try:

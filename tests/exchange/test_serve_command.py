@@ -62,6 +62,18 @@ def test_serve_is_ready_within_two_seconds_and_stops_cleanly(stop_signal: int) -
     assert code == 0
 
 
+def test_serve_runs_the_chosen_regime_and_says_which() -> None:
+    served = Served("--regime", "crypto-short", "--taker-rate", "240", "--depth", "30")
+    try:
+        assert served.proc.stdout is not None
+        line = served.proc.stdout.readline()
+        assert "synthetic flow regime crypto-short (240 takers/min per market, depth 30 shares" in line
+        book = httpx.get(f"{served.url}/book", params={"token_id": FED.yes_token}).json()
+        assert book["bids"] and book["asks"]  # the regime's makers quote from the first request
+    finally:
+        assert served.stop() == 0
+
+
 def test_state_file_keeps_accounts_orders_and_keys_across_a_restart(tmp_path: Path) -> None:
     state = tmp_path / "exchange.json"
     key = throwaway_key("restart")
@@ -101,6 +113,13 @@ def test_state_file_keeps_accounts_orders_and_keys_across_a_restart(tmp_path: Pa
         (["--flow", "maybe"], "--flow must be on or off"),
         (["--latency-ms", "-5"], "--latency-ms must be between 0 and 30000"),
         (["--latency-ms", "nan"], "--latency-ms must be between 0 and 30000"),
+        (
+            ["--regime", "frantic"],
+            "unknown regime 'frantic': choose quiet, active, in-play or crypto-short",
+        ),
+        (["--taker-rate", "0"], "--taker-rate must be a positive number of takers per minute"),
+        (["--taker-rate", "nan"], "--taker-rate must be a positive number of takers per minute"),
+        (["--depth", "-10"], "--depth must be a positive number of shares"),
     ],
 )
 def test_bad_serve_options_fail_with_one_line_and_exit_2(args: list[str], message: str) -> None:
