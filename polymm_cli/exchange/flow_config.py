@@ -31,7 +31,7 @@ class FlowConfig:
     jump_logit_sd: float = 0.15
     """Jump sizes are normal in logit space with this standard deviation (~3.7 cents at 0.50)."""
     jump_informed_takers: int = 3
-    """Informed takers who rush in after each jump (news traders), on top of the Poisson arrivals;
+    """Informed takers who rush in after each jump (news traders), on top of the regular arrivals;
     they are what picks off stale quotes. None when `informed_share` is 0 (no informed flow at all)."""
     jump_informed_delay_s: float = 1.5
     """Mean (exponential) delay of each of those takers after the jump."""
