@@ -17,7 +17,8 @@ from decimal import Decimal
 from polymm_cli.clock import ManualClock
 from polymm_cli.exchange.core import LocalExchange
 from polymm_cli.exchange.events import BookEvent, ExchangeEvent, LastTradeEvent
-from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
+from polymm_cli.exchange.flow import SyntheticFlow
+from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.tapestats import STAT_NAMES, Print, Tape, TapeStats, Top, tape_stats
 from polymm_cli.model import Market, Side
@@ -215,11 +216,7 @@ _CRYPTO = {
     "sign_ac1_events": (0.07762, 0.3375),
     "interarrival_cv": (1.111, 1.835),
 }
-_CRYPTO_BOOKS = {
-    "spread_cents": (1.0, 2.0),
-    "spread_ticks_mean": (1.0, 1.999),
-    "depth_at_best": (27.3, 322.7),
-}
+_CRYPTO_BOOKS = {"spread_cents": (1.0, 1.0), "spread_ticks_mean": (1.0, 1.41), "depth_at_best": (27.3, 322.7)}
 _BOOKS_001 = {"spread_ticks_mean": (1.0, 5.466), "depth_at_best": (27.3, 5818.0)}
 
 

@@ -122,6 +122,7 @@ class _MarketState:
     maker_orders: list[dict[str, bool]]  # each maker's orders here: order id -> is a YES bid
     stats: MarketFlowStats
     transient: float = 0.0  # the transient part of past impact, logit; decays toward 0
+    pending: float = 0.0  # impact not yet in the value, logit; arrives over impact_build_s
     takers: TakerState = field(default_factory=TakerState)
 
 
@@ -212,7 +213,7 @@ class SyntheticFlow:
         state = self._by_id[condition_id]
         state.t = max(state.t, self._now)
         state.x = _logit(min(max(float(price), _EPS), 1.0 - _EPS))
-        state.transient = 0.0
+        state.transient = state.pending = 0.0
         self._news(state, self._now)
 
     def step(self, now: float) -> None:
@@ -343,22 +344,39 @@ class SyntheticFlow:
         if dt <= 0:
             return
         state.t = when
-        if self.config.fair_vol > 0:
-            state.x += self.config.fair_vol * math.sqrt(dt) * state.rng.gauss(0.0, 1.0)
+        cfg = self.config
+        if cfg.fair_vol > 0:
+            state.x += cfg.fair_vol * math.sqrt(dt) * state.rng.gauss(0.0, 1.0)
         if state.transient:
-            state.transient *= math.exp(-dt / self.config.impact_decay_s)
+            state.transient *= math.exp(-dt / cfg.impact_decay_s)
+        if state.pending:  # impact still on its way into the value
+            arrived = (
+                state.pending * -math.expm1(-dt / cfg.impact_build_s)
+                if cfg.impact_build_s > 0
+                else state.pending
+            )
+            state.pending -= arrived
+            self._absorb(state, arrived)
         self._clamp(state, self.exchange.markets[state.condition_id])
 
     def _impact(self, state: _MarketState, up: bool, filled: Decimal) -> None:
-        """A flow taker's fill moves the value its way: square root of the size, part of it transient."""
+        """A flow taker's fill moves the value its way: square root of the size, reached over
+        `impact_build_s` (traders react progressively), part of it transient."""
         move = impact_logit(float(filled), self.config)
         if move <= 0:
             return
         move = move if up else -move
+        if self.config.impact_build_s > 0:
+            state.pending += move
+            return
+        self._absorb(state, move)
+        self._clamp(state, self.exchange.markets[state.condition_id])
+
+    def _absorb(self, state: _MarketState, move: float) -> None:
+        """Add an impact that has arrived: its permanent part to the value, the rest to the transient."""
         share = self.config.impact_transient_share
         state.x += (1.0 - share) * move
         state.transient += share * move
-        self._clamp(state, self.exchange.markets[state.condition_id])
 
     def _jump(self, state: _MarketState, now: float) -> None:
         state.x += state.rng.gauss(0.0, self.config.jump_logit_sd)

@@ -31,7 +31,7 @@ class FlowConfig:
     jump_logit_sd: float = 0.15
     """Jump sizes are normal in logit space with this standard deviation (~3.7 cents at 0.50)."""
     jump_informed_takers: int = 3
-    """Informed takers who rush in after each jump (news traders), on top of the Poisson arrivals;
+    """Informed takers who rush in after each jump (news traders), on top of the regular arrivals;
     they are what picks off stale quotes. None when `informed_share` is 0 (no informed flow at all)."""
     jump_informed_delay_s: float = 1.5
     """Mean (exponential) delay of each of those takers after the jump."""
@@ -42,6 +42,9 @@ class FlowConfig:
     direction: 0.0015 moves a 0.50 market by ~0.4 c for 100 shares (square-root impact). 0 = none."""
     impact_max_logit: float = 0.25
     """Cap of one order's impact in logit units (~6 c at 0.50), so a rare huge print is not a crash."""
+    impact_build_s: float = 0.0
+    """Mean time, in seconds, for an impact to reach the value (exponential: traders react over a few
+    seconds, so the mid keeps moving after the print). 0 = at once."""
     impact_transient_share: float = 0.3
     """Share of each impact that is transient: it decays back exponentially (the rest is permanent)."""
     impact_decay_s: float = 30.0
@@ -148,6 +151,7 @@ class FlowConfig:
             "jump_informed_delay_s": self.jump_informed_delay_s > 0,
             "impact_per_sqrt_share": self.impact_per_sqrt_share >= 0,
             "impact_max_logit": self.impact_max_logit >= 0,
+            "impact_build_s": self.impact_build_s >= 0,
             "impact_transient_share": 0 <= self.impact_transient_share <= 1,
             "impact_decay_s": self.impact_decay_s > 0,
             "makers": self.makers >= 0,

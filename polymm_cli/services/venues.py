@@ -33,6 +33,7 @@ from polymm_cli import signing
 from polymm_cli.backtest.queue import PowerProbQueue, QueueModel, RiskAverseQueue
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
+from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.exchange.regimes import flow_for
 from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
@@ -130,6 +131,16 @@ def running_local_exchange(directory: Path) -> str | None:
     return None
 
 
+def in_process_flow(settings: Settings) -> FlowConfig:
+    """The synthetic flow of the exchange a command starts in process: the configured regime, its
+    taker rate and depth overridden by the settings that are set."""
+    return flow_for(
+        settings.exchange_regime,
+        taker_rate_per_min=settings.exchange_taker_rate,
+        depth=settings.exchange_maker_depth,
+    )
+
+
 @contextlib.contextmanager
 def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator[str]:
     """A local exchange URL: the configured one, the one a run published, or one started here."""
@@ -145,11 +156,7 @@ def local_exchange(settings: Settings, *, flow: bool, publish: bool) -> Iterator
         seed=settings.exchange_seed,
         flow=flow,
         state_path=directory / EXCHANGE_STATE_FILE,
-        flow_config=flow_for(
-            settings.exchange_regime,
-            taker_rate_per_min=settings.exchange_taker_rate,
-            depth=settings.exchange_maker_depth,
-        ),
+        flow_config=in_process_flow(settings),
         income=IncomeConfig(epoch_s=settings.exchange_reward_epoch),
     )
     try:

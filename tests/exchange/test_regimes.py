@@ -10,6 +10,8 @@ from polymm_cli.errors import ConfigError
 from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.regimes import DEFAULT_REGIME, NATURAL_MARKET, REGIMES, flow_for
+from polymm_cli.services.venues import in_process_flow
+from polymm_cli.settings import load_settings
 
 
 def test_the_four_regimes_and_the_default() -> None:
@@ -25,7 +27,7 @@ def test_regimes_differ_where_real_markets_do() -> None:
     assert quiet.fair_vol < active.fair_vol < in_play.fair_vol  # 0.26 c to 13.6 c over 5 minutes
     assert crypto.taker_rate_per_min > 10 * active.taker_rate_per_min > 10 * quiet.taker_rate_per_min
     assert crypto.taker_size_median < in_play.taker_size_median < active.taker_size_median
-    assert quiet.maker_level_size > 10 * active.maker_level_size  # deep books
+    assert quiet.maker_level_size > 3 * max(c.maker_level_size for c in (active, in_play, crypto))  # deep
     assert min(in_play.maker_spread) >= 0.02  # two-tick spreads in play
 
 
@@ -48,3 +50,15 @@ def test_a_bad_regime_or_rate_is_refused_with_the_choices() -> None:
         flow_for("active", taker_rate_per_min=0.0)
     with pytest.raises(ConfigError, match="depth"):
         flow_for("active", depth=float("nan"))
+
+
+def test_the_in_process_exchange_of_run_uses_the_configured_regime_and_overrides() -> None:
+    assert in_process_flow(load_settings()) is REGIMES["active"]
+    assert in_process_flow(load_settings(exchange_regime="in-play")) is REGIMES["in-play"]
+    busy = in_process_flow(
+        load_settings(exchange_regime="quiet", exchange_taker_rate=30.0, exchange_maker_depth=10.0)
+    )
+    assert (busy.taker_rate_per_min, busy.maker_level_size) == (30.0, 10.0)
+    assert busy.fair_vol == REGIMES["quiet"].fair_vol
+    with pytest.raises(ConfigError, match="POLYMM_EXCHANGE_REGIME"):
+        load_settings(exchange_regime="frantic")
