@@ -26,6 +26,7 @@ PURE = {
     "jsonsafe",
     "health",
     "trust",
+    "toxicity",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 

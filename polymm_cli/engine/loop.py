@@ -41,6 +41,7 @@ from polymm_cli.liquidation import (
 from polymm_cli.model import (
     MICRO,
     ONE,
+    ZERO,
     EngineSnapshot,
     FillView,
     FlowKind,
@@ -51,10 +52,20 @@ from polymm_cli.model import (
     pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
-from polymm_cli.quoter import QuoteDecision, QuoteInput, TargetQuote, needs_requote, quote
+from polymm_cli.quoter import (
+    NO_RISK,
+    QuoteDecision,
+    QuoteInput,
+    QuoteSide,
+    SideRisk,
+    TargetQuote,
+    needs_requote,
+    quote,
+)
 from polymm_cli.reconcile import ReconcilePlan, reconcile
-from polymm_cli.regime import MarketRegime
+from polymm_cli.regime import MarketRegime, RegimeView
 from polymm_cli.risk import Holding, RiskLimits, RiskVerdict, cap_blocks, vet
+from polymm_cli.toxicity import SideToxicity
 from polymm_cli.trust import MidTrust, depth_weighted_mid
 from polymm_cli.venues.base import (
     BookSnapshot,
@@ -539,8 +550,11 @@ class QuotingEngine:
                 self.fill_count += 1
                 self._projection(cid).add_fill(record)
                 if state.regime is not None:
-                    is_bid = state.market.is_bid(fill.token_id, fill.side)
-                    state.regime.observe_fill(self.clock.monotonic(), "bid" if is_bid else "ask")
+                    market = state.market
+                    is_bid = market.is_bid(fill.token_id, fill.side)
+                    yes_price = market.yes_price(fill.token_id, fill.price)
+                    side: QuoteSide = "bid" if is_bid else "ask"
+                    state.regime.observe_fill(self.clock.monotonic(), side, yes_price, fill.size)
                 state.fills.appendleft(
                     (
                         fill.key,
@@ -622,6 +636,8 @@ class QuotingEngine:
                 state.market.tick_size,
                 inp.spread_multiplier,
                 tuple(side for side, _ in inp.blocked),
+                inp.bid_risk.widen,
+                inp.ask_risk.widen,
             )
             if (
                 decision.mid is not None
@@ -669,6 +685,7 @@ class QuotingEngine:
         if distrust is not None:
             blocked = (*blocked, ("bid", distrust), ("ask", distrust))
         override, why = self._warmup_mid(state, mine)
+        volatility, bid_risk, ask_risk = _measured(view)
         return QuoteInput.at(
             state.market,
             top,
@@ -680,6 +697,9 @@ class QuotingEngine:
             blocked=blocked,
             mid_override=override,
             mid_reason=why,
+            volatility=volatility,
+            bid_risk=bid_risk,
+            ask_risk=ask_risk,
         )
 
     def _quote(self, state: MarketState, inp: QuoteInput) -> QuoteDecision:
@@ -917,3 +937,27 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _measured(view: RegimeView | None) -> tuple[Decimal, SideRisk, SideRisk]:
+    """The regime's measurements as the quoter takes them: the volatility and each side's toxicity."""
+    if view is None:
+        return ZERO, NO_RISK, NO_RISK
+    volatility = Decimal(f"{view.volatility:.4g}") if view.volatility else ZERO
+    if view.toxic is None:
+        return volatility, NO_RISK, NO_RISK
+    return volatility, _side_risk(view.toxic[0]), _side_risk(view.toxic[1])
+
+
+def _side_risk(toxic: SideToxicity) -> SideRisk:
+    """A side's markouts as the quoter takes them (the widening rounded to 2 decimals: a requote
+    input, so a hair's change must not move the quotes)."""
+    widen = Decimal(f"{toxic.widen:.2f}") if toxic.widen > 1.0 else ONE
+    if not toxic.fills:
+        return SideRisk(widen=widen, note=toxic.note)
+    return SideRisk(
+        widen=widen,
+        adverse=Decimal(f"{toxic.adverse:.6f}"),
+        fill_rate=Decimal(f"{toxic.fill_rate:.4f}"),
+        note=toxic.note,
+    )
