@@ -2,9 +2,13 @@
 
 Owns, per market: a latent fair value (a random walk in logit space with Poisson jumps, so it stays in
 (0, 1)); a few background makers that ladder post-only GTC quotes around their own noisy, lagged view of
-that value; and takers arriving as a Poisson process who send FAK orders. Uninformed takers hit a random
-side; informed takers trade only when the book is off the fair value by more than their edge, and then
-toward it. Takers hit whatever rests, a market-making bot's quotes included, so adverse selection is real.
+that value; and takers who send FAK orders. Uninformed takers pick a side at random or follow the
+market's running meta-order; informed takers trade only when the book is off the fair value by more
+than their edge, and then toward it. Every flow taker's fill moves the latent value in its direction
+(square-root impact, part of it transient), so the book follows the flow as on real tapes. Takers hit
+whatever rests, a market-making bot's quotes included, so adverse selection is real. The arrival,
+side, size and impact formulas are in `exchange.flow_takers`; the knobs in `exchange.flow_config`;
+named presets calibrated to kinds of real markets in `exchange.regimes`.
 
 Driven, not running: `step(now)` processes every participant event due up to `now` in time order (the
 server calls it every ~100 ms of wall time, tests and backtests in virtual time). Every draw comes from
@@ -12,9 +16,8 @@ per-market `random.Random` streams seeded from `seed`, and each event diffuses t
 own time, so the same seed, the same `step` calls and the same exchange state give the same orders
 (the latent path does not even depend on how time is chunked into `step` calls).
 
-Calibration (defaults) follows the recorded Polymarket tapes in the shared data set: several trades a
-minute per market, taker sizes lognormal with a median of 12 shares and a p90 near 60, spreads of one
-or two ticks.
+Makers' spreads and level steps are prices, converted to whole ticks of the market they quote, so a
+0.001-tick market shows cent-wide spreads as real ones do, not one-tenth-of-a-cent ones.
 
 Must not: read the wall clock, sleep, use asyncio, or touch the exchange other than through its public
 operations (`submit`, `cancel`, `fund`, `split`, `merge`, book and account queries). Every price handed
@@ -36,128 +39,23 @@ from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, ExchangeRejection
 from polymm_cli.exchange.accounts import COLLATERAL
 from polymm_cli.exchange.core import LocalExchange, OrderRequest, OrderResult
+from polymm_cli.exchange.flow_config import FlowConfig, whole_ticks
+from polymm_cli.exchange.flow_takers import (
+    TakerState,
+    decay_excitation,
+    excite,
+    impact_logit,
+    next_side,
+    next_wait,
+    spliced_size,
+    taker_size,
+)
 from polymm_cli.exchange.markets import SAMPLE_START_PRICES
 from polymm_cli.model import ONE, ZERO, Market, OrderType, Side
 
 CENT = Decimal("0.01")  # size quantum of taker orders (two decimals)
 _JUMP, _REQUOTE, _TAKE, _INFORMED = 0, 1, 2, 3
 _EPS = 1e-9
-
-
-@dataclass(frozen=True, slots=True)
-class FlowConfig:
-    """Every knob of the synthetic flow. Rates are per market; prices are probabilities in (0, 1)."""
-
-    # -- latent fair value ---------------------------------------------------------------------------
-    fair_vol: float = 0.005
-    """Diffusion volatility in logit units per sqrt(second). 0.005 moves a 0.50 market by ~1 cent a
-    minute (1 sd); the move in price shrinks near 0 and 1 by p(1-p), as on real markets."""
-    jump_rate_per_hour: float = 6.0
-    """Poisson intensity of news jumps in the fair value, per market per hour."""
-    jump_logit_sd: float = 0.15
-    """Jump sizes are normal in logit space with this standard deviation (~3.7 cents at 0.50)."""
-    jump_informed_takers: int = 3
-    """Informed takers who rush in after each jump (news traders), on top of the Poisson arrivals;
-    they are what picks off stale quotes. None when `informed_share` is 0 (no informed flow at all)."""
-    jump_informed_delay_s: float = 1.5
-    """Mean (exponential) delay of each of those takers after the jump."""
-
-    # -- background makers ---------------------------------------------------------------------------
-    makers: int = 3
-    """Background maker accounts; each quotes every market of the flow. 0 leaves the book to others."""
-    maker_levels: int = 5
-    """Price levels each maker keeps per side."""
-    maker_level_step_ticks: int = 1
-    """Distance between a maker's consecutive levels, in ticks."""
-    maker_level_size: float = 50.0
-    """Median size (shares) of a maker's innermost order; whole shares, at least the market minimum."""
-    maker_size_growth: float = 1.25
-    """Each level further from the touch is this much larger than the previous one."""
-    maker_size_jitter: float = 0.4
-    """Lognormal sigma of each maker order's size around its level's median."""
-    maker_spread_ticks: tuple[int, ...] = (2,)
-    """Quoted spread in ticks; maker i uses entry i modulo the length (real books: one or two ticks)."""
-    maker_noise_ticks: float = 0.35
-    """Standard deviation, in ticks, of a maker's error about the fair value."""
-    maker_noise_persistence: float = 0.7
-    """AR(1) coefficient of that error from one requote to the next (persistent makers churn less)."""
-    maker_requote_s: float = 2.0
-    """Mean seconds between a maker's requotes of one market (uniform in [0.5, 1.5] x this); the lag."""
-    maker_refill_fraction: float = 0.5
-    """An order filled down below this fraction of its original size is replaced (back of the queue)."""
-    maker_collateral: Decimal = Decimal(50_000)
-    """pUSD a maker is funded with, and topped up by whenever its free pUSD falls short."""
-    maker_inventory: Decimal = Decimal(5_000)
-    """YES+NO pairs split per market at start, and added whenever free YES falls short of the asks."""
-
-    # -- takers --------------------------------------------------------------------------------------
-    taker_accounts: int = 4
-    """Taker accounts the arrivals are spread over (uniformly at random)."""
-    taker_rate_per_min: float = 5.0
-    """Poisson arrival rate of taker orders, per market per minute (informed arrivals included)."""
-    taker_size_median: float = 12.0
-    """Median taker order size in shares (recorded tapes: 8-21)."""
-    taker_size_sigma: float = 1.3
-    """Lognormal sigma of taker sizes: p90 = median x e^(1.28 sigma) ~ 63 shares (tapes: 40-340)."""
-    taker_size_min: float = 1.0
-    """Smallest taker order in shares (a BUY is also raised to the exchange's $1 marketable minimum)."""
-    taker_size_max: float = 2_000.0
-    """Largest taker order in shares (cuts the lognormal's far tail)."""
-    taker_slippage_ticks: int = 2
-    """An uninformed taker's limit is this many ticks through the best price, so big orders walk."""
-    taker_collateral: Decimal = Decimal(100_000)
-    """pUSD a taker account is funded with, and topped up by when low."""
-    informed_share: float = 0.2
-    """Probability that an arriving taker is informed (knows the fair value)."""
-    informed_edge_ticks: float = 1.0
-    """An informed taker trades only when the best price is through the fair value by at least this
-    many ticks (and `informed_min_edge`), and only up to fair value minus that edge."""
-    informed_min_edge: float = 0.002
-    """Floor of the informed edge in price units, so fine-tick markets are not arbitraged to the tick."""
-    max_lag_s: float = 60.0
-    """Events more than this far behind `step`'s `now` are skipped, not replayed, so a wall clock that
-    jumps (a laptop waking from sleep) does not fire hours of flow in one tick. Step at least this often
-    to get every event."""
-    informed_size_scale: float = 5.0
-    """An informed taker sends its drawn size times how many edges the book is off the value, capped
-    at this multiple (1 = no scaling): the bigger the mispricing, the harder it is hit."""
-
-    def __post_init__(self) -> None:
-        checks = {
-            "fair_vol": self.fair_vol >= 0,
-            "jump_rate_per_hour": self.jump_rate_per_hour >= 0,
-            "jump_logit_sd": self.jump_logit_sd >= 0,
-            "jump_informed_takers": self.jump_informed_takers >= 0,
-            "jump_informed_delay_s": self.jump_informed_delay_s > 0,
-            "makers": self.makers >= 0,
-            "maker_levels": self.maker_levels >= 1,
-            "maker_level_step_ticks": self.maker_level_step_ticks >= 1,
-            "maker_level_size": self.maker_level_size > 0,
-            "maker_size_growth": self.maker_size_growth > 0,
-            "maker_size_jitter": self.maker_size_jitter >= 0,
-            "maker_spread_ticks": bool(self.maker_spread_ticks) and min(self.maker_spread_ticks) >= 1,
-            "maker_noise_ticks": self.maker_noise_ticks >= 0,
-            "maker_noise_persistence": 0 <= self.maker_noise_persistence < 1,
-            "maker_requote_s": self.maker_requote_s > 0,
-            "maker_refill_fraction": 0 <= self.maker_refill_fraction <= 1,
-            "maker_collateral": self.maker_collateral > 0,
-            "maker_inventory": self.maker_inventory > 0,
-            "taker_accounts": self.taker_accounts >= 1,
-            "taker_rate_per_min": self.taker_rate_per_min >= 0,
-            "taker_size_median": self.taker_size_median > 0,
-            "taker_size_sigma": self.taker_size_sigma >= 0,
-            "taker_size_min": 0 < self.taker_size_min <= self.taker_size_max,
-            "taker_slippage_ticks": self.taker_slippage_ticks >= 0,
-            "taker_collateral": self.taker_collateral > 0,
-            "informed_share": 0 <= self.informed_share <= 1,
-            "informed_edge_ticks": self.informed_edge_ticks >= 0,
-            "informed_min_edge": self.informed_min_edge >= 0,
-            "informed_size_scale": self.informed_size_scale >= 1,
-            "max_lag_s": self.max_lag_s > 0,
-        }
-        bad = [name for name, ok in checks.items() if not ok]
-        if bad:
-            raise ConfigError(f"invalid flow config: {', '.join(bad)}")
 
 
 @dataclass(slots=True)
@@ -215,12 +113,14 @@ class _MarketState:
     condition_id: str
     index: int
     rng: random.Random
-    x: float  # latent fair value, logit
-    p: float  # the same, as a probability
+    x: float  # latent fair value, logit: its permanent part
+    p: float  # the fair value (permanent + transient), as a probability
     t: float  # time the latent value refers to
-    bias: list[float]  # each maker's error about the value, in ticks
+    bias: list[float]  # each maker's error about the value, in price
     maker_orders: list[dict[str, bool]]  # each maker's orders here: order id -> is a YES bid
     stats: MarketFlowStats
+    transient: float = 0.0  # the transient part of past impact, logit; decays toward 0
+    takers: TakerState = field(default_factory=TakerState)
 
 
 def _logit(p: float) -> float:
@@ -280,7 +180,8 @@ class SyntheticFlow:
         for state in self._states:
             for maker in range(cfg.makers):
                 self._schedule(self._now, _REQUOTE, state.index, maker)  # books appear at the first step
-            self._schedule_next(state, _TAKE)
+            state.takers.at = self._now
+            self._schedule_take(state, self._now)
             self._schedule_next(state, _JUMP)
 
     # -- public -------------------------------------------------------------------------------------
@@ -309,6 +210,7 @@ class SyntheticFlow:
         state = self._by_id[condition_id]
         state.t = max(state.t, self._now)
         state.x = _logit(min(max(float(price), _EPS), 1.0 - _EPS))
+        state.transient = 0.0
         self._news(state, self._now)
 
     def step(self, now: float) -> None:
@@ -327,7 +229,8 @@ class SyntheticFlow:
             elif kind == _TAKE:
                 if live:
                     self._take(state)
-                self._schedule_next(state, _TAKE, after=max(due, horizon))
+                excite(state.takers, self.config, due)
+                self._schedule_take(state, max(due, horizon))
             elif kind == _INFORMED:
                 if live:
                     self._take(state, informed=True)
@@ -418,15 +321,18 @@ class SyntheticFlow:
         base = self._now if after is None else after
         if kind == _REQUOTE:
             delay = cfg.maker_requote_s * state.rng.uniform(0.5, 1.5)
-        elif kind == _TAKE:
-            if cfg.taker_rate_per_min <= 0:
-                return
-            delay = state.rng.expovariate(cfg.taker_rate_per_min / 60.0)
         else:
             if cfg.jump_rate_per_hour <= 0:
                 return
             delay = state.rng.expovariate(cfg.jump_rate_per_hour / 3600.0)
         self._schedule(base + delay, kind, state.index, maker)
+
+    def _schedule_take(self, state: _MarketState, at: float) -> None:
+        """The next taker arrival after `at`, from the self-exciting intensity as of `at`."""
+        decay_excitation(state.takers, self.config, at)
+        wait = next_wait(state.rng, self.config, state.takers.excitation)
+        if math.isfinite(wait):
+            self._schedule(at + wait, _TAKE, state.index)
 
     # -- the latent value ---------------------------------------------------------------------------
 
@@ -437,6 +343,19 @@ class SyntheticFlow:
         state.t = when
         if self.config.fair_vol > 0:
             state.x += self.config.fair_vol * math.sqrt(dt) * state.rng.gauss(0.0, 1.0)
+        if state.transient:
+            state.transient *= math.exp(-dt / self.config.impact_decay_s)
+        self._clamp(state, self.exchange.markets[state.condition_id])
+
+    def _impact(self, state: _MarketState, up: bool, filled: Decimal) -> None:
+        """A flow taker's fill moves the value its way: square root of the size, part of it transient."""
+        move = impact_logit(float(filled), self.config)
+        if move <= 0:
+            return
+        move = move if up else -move
+        share = self.config.impact_transient_share
+        state.x += (1.0 - share) * move
+        state.transient += share * move
         self._clamp(state, self.exchange.markets[state.condition_id])
 
     def _jump(self, state: _MarketState, now: float) -> None:
@@ -458,8 +377,8 @@ class SyntheticFlow:
         # Keep the value 1.5 ticks inside the bounds, so a one-tick quote always fits around it.
         margin = 1.5 * float(market.tick_size)
         lo, hi = _logit(margin), _logit(1.0 - margin)
-        state.x = min(max(state.x, lo), hi)
-        state.p = _expit(state.x)
+        state.x = min(max(state.x + state.transient, lo), hi) - state.transient
+        state.p = _expit(state.x + state.transient)
 
     # -- makers -------------------------------------------------------------------------------------
 
@@ -471,22 +390,23 @@ class SyntheticFlow:
             return
         n = int(ONE / market.tick_size)  # every Polymarket tick size divides 1
         bid0, ask0 = self._inner_quotes(state, maker, market.tick_size, n)
-        pinned, kept = self._cancel_off_ladder(state, maker, market.tick_size, bid0, ask0, n)
+        pinned, kept = self._cancel_off_ladder(state, maker, market.tick_size, bid0, ask0)
         new = self._missing_levels(state, market, pinned, kept)
         if new:
             self._place_levels(state, maker, market, new)
             self._give_back_surplus(state, maker, market)
 
     def _drift_view(self, state: _MarketState, maker: int) -> None:
-        """The maker's view of the fair value wanders (persistent noise): an AR(1) bias, in ticks."""
+        """The maker's view of the fair value wanders (persistent noise): an AR(1) bias, in price."""
         rho = self.config.maker_noise_persistence
-        noise = state.rng.gauss(0.0, self.config.maker_noise_ticks)
+        noise = state.rng.gauss(0.0, self.config.maker_noise)
         state.bias[maker] = rho * state.bias[maker] + math.sqrt(1 - rho * rho) * noise
 
     def _inner_quotes(self, state: _MarketState, maker: int, tick: Decimal, n: int) -> tuple[int, int]:
         """The maker's best bid and ask, in ticks: its spread around its view, inside [1, n - 1]."""
-        ref = state.p / float(tick) + state.bias[maker]  # the maker's view, in ticks
-        spread = self.config.maker_spread_ticks[maker % len(self.config.maker_spread_ticks)]
+        ref = (state.p + state.bias[maker]) / float(tick)  # the maker's view, in ticks
+        spreads = self.config.maker_spread
+        spread = min(whole_ticks(spreads[maker % len(spreads)], float(tick)), n - 2)
         # An odd spread brackets the view, an even one centres on the nearest tick: mid within 1/2 tick.
         bid0 = math.floor(ref - (spread - 1) / 2) if spread % 2 else math.floor(ref + 0.5) - spread // 2
         ask0 = bid0 + spread
@@ -497,13 +417,13 @@ class SyntheticFlow:
         return bid0, ask0
 
     def _cancel_off_ladder(
-        self, state: _MarketState, maker: int, tick: Decimal, bid0: int, ask0: int, n: int
+        self, state: _MarketState, maker: int, tick: Decimal, bid0: int, ask0: int
     ) -> tuple[dict[tuple[bool, int], int], set[tuple[bool, int]]]:
         """Cancel what is off the ladder (moved, refilled, off-grid), then pin the ladder just behind
         the best opposite price (never cross the rest of the book, the bot's quotes included) and
         cancel what that moves; the pinned ladder and the levels still resting on it."""
         account, mine, stats = self._makers[maker], state.maker_orders[maker], state.stats
-        desired = self._ladder(bid0, ask0, n)
+        desired = self._ladder(bid0, ask0, tick)
         kept = self._cancel_stale(account, mine, desired, tick, stats)
         book = self.exchange.books[state.condition_id]
         best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
@@ -511,7 +431,7 @@ class SyntheticFlow:
             bid0 = min(bid0, int((best_ask / tick).to_integral_value(ROUND_CEILING)) - 1)
         if best_bid is not None:
             ask0 = max(ask0, int(best_bid // tick) + 1)
-        pinned = self._ladder(bid0, ask0, n)
+        pinned = self._ladder(bid0, ask0, tick)
         if pinned != desired:  # only others' orders can bind here: ours are consistent with `desired`
             kept = self._cancel_stale(account, mine, pinned, tick, stats)
         return pinned, kept
@@ -530,7 +450,10 @@ class SyntheticFlow:
             if (is_bid, ticks) in kept:
                 continue
             median = cfg.maker_level_size * cfg.maker_size_growth**level
-            size = Decimal(max(1, round(median * math.exp(state.rng.gauss(0.0, cfg.maker_size_jitter)))))
+            drawn = spliced_size(
+                state.rng.gauss(0.0, 1.0), median, cfg.maker_size_jitter, cfg.maker_size_tail_index
+            )
+            size = Decimal(max(1, round(min(drawn, cfg.maker_size_max))))
             new.append((is_bid, ticks * market.tick_size, max(size, market.min_order_size)))
         return new
 
@@ -572,9 +495,10 @@ class SyntheticFlow:
         if surplus >= 1:
             self._merge(account, state.condition_id, surplus)
 
-    def _ladder(self, bid0: int, ask0: int, n: int) -> dict[tuple[bool, int], int]:
+    def _ladder(self, bid0: int, ask0: int, tick: Decimal) -> dict[tuple[bool, int], int]:
         """(is bid, price in ticks) -> level number, for a ladder whose inner quotes are bid0 / ask0."""
-        step = self.config.maker_level_step_ticks
+        n = int(ONE / tick)
+        step = whole_ticks(self.config.maker_level_step, float(tick))
         ladder: dict[tuple[bool, int], int] = {}
         for level in range(self.config.maker_levels):
             if bid0 - level * step >= 1:
@@ -624,13 +548,17 @@ class SyntheticFlow:
         rng = state.rng
         # Draw everything first, so the random stream does not depend on the book the taker finds.
         informed = rng.random() < cfg.informed_share or informed
-        up = rng.random() < 0.5
-        raw_size = math.exp(math.log(cfg.taker_size_median) + cfg.taker_size_sigma * rng.gauss(0.0, 1.0))
+        if informed:  # its side comes from the book; it is no meta-order's child
+            up = rng.random() < 0.5
+        else:
+            up, _ = next_side(rng, cfg, state.takers.meta)
+        raw_size = taker_size(rng.gauss(0.0, 1.0), cfg)
+        sweep = rng.random() < cfg.taker_sweep_share
         who = rng.randrange(len(self._takers))
         market = self.exchange.markets[state.condition_id]
         if not _tradable(self.exchange, market):
             return
-        aim = self._taker_aim(state, market, informed, up, raw_size)
+        aim = self._taker_aim(state, market, informed, up, raw_size, sweep)
         if aim is None:
             return
         up, yes_limit, raw_size = aim
@@ -643,46 +571,58 @@ class SyntheticFlow:
             return
         filled = result.taking_amount if request.side is Side.BUY else result.making_amount
         self._count_take(state.stats, up, informed, filled, len(result.trade_ids))
+        self._impact(state, up, filled)
         acct = self.exchange.account(account.address)
         pairs = min(acct.free(market.yes_token), acct.free(market.no_token))
         if pairs >= 1:
             self._merge(account, state.condition_id, pairs)  # recycle YES+NO back to pUSD
 
     def _taker_aim(
-        self, state: _MarketState, market: Market, informed: bool, up: bool, raw_size: float
+        self, state: _MarketState, market: Market, informed: bool, up: bool, raw_size: float, sweep: bool
     ) -> tuple[bool, Decimal, float] | None:
         """(direction, YES limit price, size before bounds) for a taker facing this book, or None."""
-        cfg = self.config
         tick = market.tick_size
-        tick_f = float(tick)
         book = self.exchange.books[state.condition_id]
         best_bid, best_ask = book.best_yes_bid(), book.best_yes_ask()
         stats = state.stats
         if informed:
-            edge = max(cfg.informed_edge_ticks * tick_f, cfg.informed_min_edge)
-            if best_ask is not None and float(best_ask) <= state.p - edge + _EPS:
-                up, limit, gap = True, math.floor((state.p - edge) / tick_f + _EPS), state.p - float(best_ask)
-            elif best_bid is not None and float(best_bid) >= state.p + edge - _EPS:
-                up, limit, gap = False, math.ceil((state.p + edge) / tick_f - _EPS), float(best_bid) - state.p
-            else:
+            aim = self._informed_aim(state, float(tick), best_bid, best_ask)
+            if aim is None:
                 stats.informed_idle += 1
                 return None
+            up, limit, scale = aim
             stats.informed_orders += 1
-            raw_size *= (
-                min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
-            )
-        elif up and best_ask is not None:
-            limit = int((best_ask / tick).to_integral_value(ROUND_CEILING)) + cfg.taker_slippage_ticks
-        elif not up and best_bid is not None:
-            limit = int(best_bid // tick) - cfg.taker_slippage_ticks
+            raw_size *= scale
         else:
-            stats.no_liquidity += 1
-            return None
+            best = best_ask if up else best_bid
+            if best is None:
+                stats.no_liquidity += 1
+                return None
+            slippage = 0 if sweep else whole_ticks(self.config.taker_slippage, float(tick), at_least=0)
+            ticks = int((best / tick).to_integral_value(ROUND_CEILING) if up else best // tick)
+            limit = ticks + slippage if up else ticks - slippage
+            if sweep:  # sized to the book: the whole best level, whatever rests there
+                raw_size = float((book.asks if up else book.bids).total(best))
         yes_limit = min(max(limit, 1), int(ONE / tick) - 1) * tick
         if (best_ask is None or yes_limit < best_ask) if up else (best_bid is None or yes_limit > best_bid):
             stats.no_liquidity += 1  # only off-grid leftovers after a tick change are out of reach
             return None
         return up, yes_limit, raw_size
+
+    def _informed_aim(
+        self, state: _MarketState, tick: float, best_bid: Decimal | None, best_ask: Decimal | None
+    ) -> tuple[bool, int, float] | None:
+        """(direction, limit in ticks, size multiple) when the book is through the value by the edge."""
+        cfg = self.config
+        edge = max(cfg.informed_edge_ticks * tick, cfg.informed_min_edge)
+        if best_ask is not None and float(best_ask) <= state.p - edge + _EPS:
+            up, limit, gap = True, math.floor((state.p - edge) / tick + _EPS), state.p - float(best_ask)
+        elif best_bid is not None and float(best_bid) >= state.p + edge - _EPS:
+            up, limit, gap = False, math.ceil((state.p + edge) / tick - _EPS), float(best_bid) - state.p
+        else:
+            return None
+        scale = min(max(gap / edge, 1.0), cfg.informed_size_scale) if edge > 0 else cfg.informed_size_scale
+        return up, limit, scale
 
     def _taker_order(
         self, account: _Account, market: Market, up: bool, yes_limit: Decimal, size: Decimal
