@@ -135,3 +135,19 @@ def test_the_seed_design_measures_no_toxicity() -> None:
     regime.observe_fill(0.1, "bid", D("0.49"), D(10))
     regime.observe_mid(6.0, D("0.40"))
     assert regime.assess(6.0).toxic is None
+
+
+def test_the_settings_reach_the_rules_and_out_of_order_thresholds_are_one_line() -> None:
+    from polymm_cli.errors import UsageError
+    from polymm_cli.services.trading import engine_config
+    from polymm_cli.settings import load_settings
+
+    config = engine_config(
+        load_settings(toxicity_horizon=10.0, toxicity_pull_at=2.5, skew_gamma=D("0.2"), reward_gate=False)
+    )
+    assert (config.regime.toxicity.horizon_s, config.regime.toxicity.pull_at) == (10.0, 2.5)
+    assert config.regime.toxicity.enabled
+    assert (config.params.skew_gamma, config.params.reward_gate) == (D("0.2"), False)
+    assert not engine_config(load_settings(toxicity_filter=False)).regime.toxicity.enabled
+    with pytest.raises(UsageError, match="POLYMM_TOXICITY_WIDEN_AT <= POLYMM_TOXICITY_PULL_AT"):
+        engine_config(load_settings(toxicity_widen_at=2.0, toxicity_pull_at=1.0))
