@@ -40,7 +40,7 @@ _LN2 = math.log(2)
 class ToxicityParams:
     enabled: bool = True
     horizon_s: float = 5.0  # a fill is marked out at the first mid this long after it
-    halflife_s: float = 60.0  # the sums fade: a fill this old counts half
+    halflife_s: float = 300.0  # the sums fade: a fill this old counts half
     min_fills: float = 2.0  # fills' worth of (fading) evidence needed before the side is judged
     widen_at: float = 0.8  # toxicity where the side starts widening (by toxicity / widen_at)
     max_widen: float = 3.0  # widening cap (x the side's base offset)
