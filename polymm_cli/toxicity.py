@@ -73,6 +73,9 @@ class SideToxicity:
     note: str  # what the rule did, for the decision notes ("" = nothing)
 
 
+_NOTHING = SideToxicity(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, "", "")
+
+
 @dataclass(slots=True)
 class _Side:
     adverse: float = 0.0  # fading sum of size x adverse move
@@ -147,6 +150,8 @@ class FillToxicity:
         """What the markouts ask of `side` at `now` (the sums faded to now; read-only)."""
         p = self.params
         s = self._sides[side]
+        if not s.count and now >= s.pulled_until:
+            return _NOTHING  # never filled (or marked out) on this side: the common case, kept cheap
         keep = math.exp(-_LN2 * max(0.0, now - s.at) / p.halflife_s)
         count, shares = s.count * keep, s.shares * keep
         toxicity = self._toxicity(s)

@@ -952,9 +952,9 @@ def _measured(view: RegimeView | None) -> tuple[Decimal, SideRisk, SideRisk]:
 def _side_risk(toxic: SideToxicity) -> SideRisk:
     """A side's markouts as the quoter takes them (the widening rounded to 2 decimals: a requote
     input, so a hair's change must not move the quotes)."""
-    widen = Decimal(f"{toxic.widen:.2f}") if toxic.widen > 1.0 else ONE
     if not toxic.fills:
-        return SideRisk(widen=widen, note=toxic.note)
+        return NO_RISK  # nothing marked out on this side (a pull is the regime's blocked side)
+    widen = Decimal(f"{toxic.widen:.2f}") if toxic.widen > 1.0 else ONE
     return SideRisk(
         widen=widen,
         adverse=Decimal(f"{toxic.adverse:.6f}"),
