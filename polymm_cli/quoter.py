@@ -9,9 +9,12 @@ Owns the rules that turn a book update into target quotes:
   for it (market-level reasons - no book, crossed book, closed market - still come first and skip
   both sides);
 - the base offset (spread / 2 x `QuoteInput.spread_multiplier`: volatility widening is decided
-  upstream, 1 = as configured, a multiplier <= 0 quotes nothing) and the inventory skew of seed 004
-  Phase 2: with r = clamp(e / L), once |r| >= skew_start the side that reduces exposure moves
-  |r| x factor x base closer to the mid and the other side moves away by the same amount;
+  upstream, 1 = as configured, a multiplier <= 0 quotes nothing), each side's base offset widened
+  by its own `SideRisk.widen` (toxic flow: the markouts of our fills, measured upstream), and the
+  inventory skew of seed 004 Phase 2: with r = clamp(e / L), once |r| >= skew_start the side that
+  reduces exposure moves |r| x factor x base closer to the mid and the other side moves away by the
+  same amount; plus its volatility term |e| x skew_gamma x sigma^2 x skew_horizon_s (sigma =
+  `QuoteInput.volatility`, measured upstream), the sum capped at the base offset;
 - tick rounding (bid DOWN, ask UP, so they never cross or touch), the [tick, 1 - tick] clamp and
   the post-only clamp (never at or through the opposite best);
 - the position limit: no bid at e >= +L, no ask at e <= -L, and each size cut so that one full
@@ -40,6 +43,9 @@ Owns the rules that turn a book update into target quotes:
   its own side of the mid, unless that would cross or touch our other side or the book (post-only);
   with `reward_size`, a level-0 size below the reward min size is raised to it when the
   position-limit room holds it (the only rule that ever raises a size above `size`, so it is opt-in).
+  With `reward_gate` neither is done for a side whose estimated reward a second is below what its
+  fills are expected to cost a second (measured fill rate x the mid's run beyond the edge kept, plus
+  the skew's inventory charge), nor for a side widened for toxic flow.
   With either, a held-inventory SELL that would stay below the reward min size becomes a collateral
   order, which scores. The mid is the quoter's mid; the venue scores against its own
   "size-cutoff-adjusted" mid (UNCONFIRMED), so a microprice or override mid can differ.
