@@ -151,6 +151,7 @@ class SideRisk:
     adverse: Decimal = ZERO  # mean mid move against a fill of this side, per share (YES price)
     fill_rate: Decimal = ZERO  # shares per second this side has been filling
     note: str = ""  # why it is widened, for the notes
+    pulled: str = ""  # why it is pulled ("" = it is not); never applied to a side that reduces exposure
 
 
 NO_RISK = SideRisk()
@@ -655,6 +656,8 @@ def _level0(
         )
         q.skip(side, reason, note=True)
         return leg
+    if risk.pulled and _toxic_pull(q, leg, risk):
+        return leg
     if widened:
         q.notes.append(
             f"{side} base offset {_fmt(base, q.dp)} x{_fmt(risk.widen)} -> "
@@ -669,6 +672,20 @@ def _level0(
     else:
         leg.price = price
     return leg
+
+
+def _toxic_pull(q: _Quoting, leg: _Leg, risk: SideRisk) -> bool:
+    """Whether a side whose fills the mid runs over is pulled: yes unless it reduces our exposure
+    (pulling that one would trap the inventory it is there to work off; it stays, widened)."""
+    side = leg.spec.side
+    if leg.lean < ZERO:
+        q.notes.append(
+            f"{side} kept despite toxic flow: it reduces exposure (e {_signed(q.e)}); {risk.pulled}"
+        )
+        return False
+    q.skip(side, risk.pulled)
+    q.notes.append(f"{side} pulled: {risk.pulled}")
+    return True
 
 
 def _post_only(q: _Quoting, leg: _Leg, price: Decimal, book: Decimal, tick: Decimal) -> Decimal | None:

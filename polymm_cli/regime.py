@@ -13,7 +13,8 @@ Four rules, each configurable and off-able, each explaining itself:
   one-way market fills only the losing side);
 - after a fill, that side waits `fill_cooldown_s` before it quotes again;
 - toxic flow (`toxicity.py`): our fills are marked out against the mid a few seconds later, per
-  side; a side being run over is widened, and pulled for a while past a second threshold.
+  side; a side being run over is widened, and pulled for a while past a second threshold (both
+  done by the quoter, which knows whether the side reduces our exposure).
 
 Time is passed in (seconds); nothing here reads a clock or does I/O. Stdlib + decimal + model only.
 """
@@ -215,19 +216,15 @@ class MarketRegime:
                     side,  # type: ignore[arg-type]
                     f"after-fill cool-down: {side} waits {until - now:.1f}s more",
                 )
-        toxic = self._toxic(now, blocked)
+        toxic = self._toxic(now)
         for reason in dict.fromkeys(blocked.values()):
             notes.append(reason)
         return RegimeView(multiplier, tuple(blocked.items()), tuple(notes), vol, toxic)
 
-    def _toxic(self, now: float, blocked: dict[QuoteSide, str]) -> tuple[SideToxicity, SideToxicity] | None:
-        """The markouts per side; a side being run over is blocked (its widening is the quoter's)."""
+    def _toxic(self, now: float) -> tuple[SideToxicity, SideToxicity] | None:
+        """The markouts per side. Widening and pulling are the quoter's: it knows whether the side
+        reduces our exposure (a side that does is never pulled: that would trap the inventory)."""
         toxicity = self._toxicity
         if toxicity is None or not toxicity.fills_seen:
             return None
-        bid, ask = toxicity.side("bid", now), toxicity.side("ask", now)
-        if bid.pulled:
-            blocked.setdefault("bid", bid.pulled)
-        if ask.pulled:
-            blocked.setdefault("ask", ask.pulled)
-        return bid, ask
+        return toxicity.side("bid", now), toxicity.side("ask", now)

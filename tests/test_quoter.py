@@ -1232,3 +1232,18 @@ def test_reward_fitting_goes_ahead_when_the_reward_pays_for_the_measured_cost() 
     ungated = replace(p, reward_gate=False)
     bid, _ = both(quote(book(mkt, bid_risk=SideRisk(adverse=D("0.04"), fill_rate=D("0.2"))), ungated))
     assert (bid.yes_price, bid.size) == (D("0.47"), D("20"))  # the gate off: fitted whatever it costs
+
+
+def test_a_pulled_toxic_side_is_skipped_unless_it_reduces_exposure() -> None:
+    from polymm_cli.quoter import SideRisk
+
+    mkt = market("0.01")
+    pulled = SideRisk(widen=D("2"), note="toxic", pulled="toxic flow: bid pulled for 30s")
+    flat = quote(book(mkt, bid_risk=pulled), params("0.04"))
+    assert flat.bid is None and flat.skip_reason("bid") == "toxic flow: bid pulled for 30s"
+    assert flat.ask is not None
+    long_no = quote(book(mkt, no="20", bid_risk=pulled), params("0.04"))  # the bid sells the NO held
+    assert long_no.bid is not None and long_no.bid.yes_price == D("0.46")  # kept, widened x2
+    assert any(
+        n.startswith("bid kept despite toxic flow: it reduces exposure (e -20)") for n in long_no.notes
+    )

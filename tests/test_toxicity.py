@@ -116,7 +116,7 @@ def test_bad_params_are_refused(bad: dict[str, float]) -> None:
         ToxicityParams(**bad)  # type: ignore[arg-type]
 
 
-def test_the_regime_pulls_a_toxic_side_and_reports_both_sides() -> None:
+def test_the_regime_reports_a_toxic_side_as_pulled_and_both_sides() -> None:
     regime = MarketRegime(RegimeParams(vol_enabled=False, jump_enabled=False, trend_enabled=False))
     for i in range(4):
         regime.observe_mid(i * 10.0, D("0.50"))
@@ -124,9 +124,9 @@ def test_the_regime_pulls_a_toxic_side_and_reports_both_sides() -> None:
         regime.observe_mid(i * 10.0 + 5.2, D("0.47"))
         regime.observe_mid(i * 10.0 + 5.3, D("0.50"))  # back: the jump rule is off anyway
     view = regime.assess(36.0)
-    assert [side for side, _ in view.blocked] == ["bid"]
-    assert "toxic flow" in view.blocked[0][1] and view.toxic is not None
-    assert view.toxic[0].pulled and not view.toxic[1].pulled
+    assert view.blocked == ()  # the quoter pulls: it knows whether the side reduces exposure
+    assert view.toxic is not None
+    assert "toxic flow" in view.toxic[0].pulled and not view.toxic[1].pulled
 
 
 def test_the_seed_design_measures_no_toxicity() -> None:

@@ -638,6 +638,8 @@ class QuotingEngine:
                 tuple(side for side, _ in inp.blocked),
                 inp.bid_risk.widen,
                 inp.ask_risk.widen,
+                inp.bid_risk.pulled,
+                inp.ask_risk.pulled,
             )
             if (
                 decision.mid is not None
@@ -960,4 +962,5 @@ def _side_risk(toxic: SideToxicity) -> SideRisk:
         adverse=Decimal(f"{toxic.adverse:.6f}"),
         fill_rate=Decimal(f"{toxic.fill_rate:.4f}"),
         note=toxic.note,
+        pulled=toxic.pulled,
     )
