@@ -106,7 +106,7 @@ class QuoteParams:
     skew_start: Decimal = Decimal("0.3")  # fraction of L where the skew starts
     # The volatility term of the skew (Avellaneda-Stoikov's q x gamma x sigma^2 x tau): risk aversion
     # per pUSD and the horizon (s) inventory is expected to be held; 0 = no volatility term.
-    skew_gamma: Decimal = Decimal("0.01")
+    skew_gamma: Decimal = ZERO
     skew_horizon_s: Decimal = Decimal(60)
     levels: int = 1  # quotes per side: level 0 is the quote above, level k is k x spacing further out
     level_spacing_ticks: int = 1  # each extra level this many ticks further from the mid than the previous

@@ -175,7 +175,7 @@ class Settings(BaseSettings):
     skew_start: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
     # The skew's volatility term |e| x gamma x sigma^2 x horizon (docs/strategy.md#inventory-skew):
     # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held.
-    skew_gamma: Decimal = Field(default=Decimal("0.01"), ge=0)
+    skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
     skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
     # The size-weighted mid leans toward the side about to give way: less adverse selection
     # (bench/bench_quality.py measures it).
