@@ -14,6 +14,9 @@ Owns the markout of every fill of ours and what it asks of the quoter, per side:
   grows with the move it has to pay for;
 - a markout that leaves the toxicity at or above `pull_at` pulls the side for `pull_s` seconds (it
   is being run over: quoting it at any price we would pick is a loss);
+- either only when the excess (mean adverse move - threshold x mean edge) is at least `z` standard
+  errors of the mean adverse move: a handful of fills in a jumpy market measure mostly noise, and
+  acting on noise widens and pulls at random;
 - recovery: a pull ends after `pull_s`; the widening ends when benign fills bring the toxicity down,
   or when the evidence fades below `min_fills` (nothing new has run the side over for a while);
 - the side's fill rate (shares per second, the fading sum of sizes over its mean age) and its
@@ -47,11 +50,12 @@ class ToxicityParams:
     pull_at: float = 1.5  # toxicity that pulls the side
     pull_s: float = 30.0  # how long a pulled side stays out
     min_edge: float = 0.001  # the edge per share is floored here (a fill at or through the mid)
+    z: float = 1.0  # standard errors the excess over a threshold must reach before it is acted on
 
     def __post_init__(self) -> None:
         if self.horizon_s <= 0 or self.halflife_s <= 0 or self.min_edge <= 0:
             raise ValueError("toxicity horizon, half-life and min edge must be > 0")
-        if self.min_fills < 0 or self.pull_s < 0:
+        if self.min_fills < 0 or self.pull_s < 0 or self.z < 0:
             raise ValueError("toxicity min fills and pull time must be >= 0")
         if not 0 < self.widen_at <= self.pull_at:
             raise ValueError("toxicity thresholds must satisfy 0 < widen_at <= pull_at")
@@ -79,6 +83,7 @@ _NOTHING = SideToxicity(0.0, 0.0, 0.0, 0.0, 0.0, 1.0, "", "")
 @dataclass(slots=True)
 class _Side:
     adverse: float = 0.0  # fading sum of size x adverse move
+    adverse_sq: float = 0.0  # fading sum of size x adverse move^2 (its spread: the noise)
     edge: float = 0.0  # fading sum of size x edge
     shares: float = 0.0  # fading sum of sizes
     count: float = 0.0  # fading count of fills
@@ -90,6 +95,7 @@ class _Side:
         if now > self.at:
             keep = math.exp(-_LN2 * (now - self.at) / halflife)
             self.adverse *= keep
+            self.adverse_sq *= keep
             self.edge *= keep
             self.shares *= keep
             self.count *= keep
@@ -128,18 +134,27 @@ class FillToxicity:
         s = self._sides[side]
         s.fade(t, p.halflife_s)
         sign = 1.0 if side == "bid" else -1.0  # a bid bought: the mid falling is against it
-        s.adverse += size * sign * (mid0 - mid)
+        move = sign * (mid0 - mid)
+        s.adverse += size * move
+        s.adverse_sq += size * move * move
         s.edge += size * sign * (mid0 - price)
         s.shares += size
         s.count += 1.0
         self.fills_seen = True
         toxicity = self._toxicity(s)
-        if s.count >= p.min_fills and toxicity >= p.pull_at and p.pull_s > 0:
+        if s.count >= p.min_fills and toxicity >= p.pull_at and p.pull_s > 0 and self._clear(s, p.pull_at):
             s.pulled_until = t + p.pull_s
             s.pull_note = (
                 f"toxic flow: {side} fills lost {toxicity:.2f}x their edge to the mid's run within "
                 f"{p.horizon_s:g}s (pull at {p.pull_at:g}): {side} pulled for {p.pull_s:g}s"
             )
+
+    def _clear(self, s: _Side, threshold: float) -> bool:
+        """Whether the mean adverse move beats threshold x the mean edge by `z` standard errors."""
+        mean = s.adverse / s.shares
+        edge = max(s.edge / s.shares, self.params.min_edge)
+        variance = max(0.0, s.adverse_sq / s.shares - mean * mean)
+        return mean - threshold * edge >= self.params.z * math.sqrt(variance / max(s.count, 1.0))
 
     def _toxicity(self, s: _Side) -> float:
         if s.shares <= 0:
@@ -160,7 +175,7 @@ class FillToxicity:
         rate = shares * _LN2 / p.halflife_s  # a fading sum with half-life H holds rate x H / ln 2
         pulled = s.pull_note if p.enabled and now < s.pulled_until else ""
         widen, note = 1.0, ""
-        if p.enabled and count >= p.min_fills and toxicity >= p.widen_at:
+        if p.enabled and count >= p.min_fills and toxicity >= p.widen_at and self._clear(s, p.widen_at):
             widen = min(p.max_widen, toxicity / p.widen_at)
             note = (
                 f"toxic flow: {side} fills lost {toxicity:.2f}x their edge within {p.horizon_s:g}s "

@@ -151,3 +151,15 @@ def test_the_settings_reach_the_rules_and_out_of_order_thresholds_are_one_line()
     assert not engine_config(load_settings(toxicity_filter=False)).regime.toxicity.enabled
     with pytest.raises(UsageError, match="POLYMM_TOXICITY_WIDEN_AT <= POLYMM_TOXICITY_PULL_AT"):
         engine_config(load_settings(toxicity_widen_at=2.0, toxicity_pull_at=1.0))
+
+
+def test_noisy_markouts_are_not_acted_on_until_they_are_clear() -> None:
+    noisy, clear = toxicity(pull_at=5.0), toxicity(pull_at=5.0)
+    # about the same mean run after a fill against a 1c edge, once from wild swings, once steady
+    for i, after in enumerate(("0.45", "0.525", "0.45", "0.525")):
+        bid_fill_then_mid(noisy, i * 10.0, after=after)
+    for i in range(4):
+        bid_fill_then_mid(clear, i * 10.0, after="0.4875")
+    assert noisy.side("bid", 40.0).toxicity > 0.8 and clear.side("bid", 40.0).toxicity > 0.8  # both past
+    assert noisy.side("bid", 40.0).widen == 1  # 5c swings either way: 4 fills say little
+    assert clear.side("bid", 40.0).widen > 1
