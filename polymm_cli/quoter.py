@@ -9,9 +9,12 @@ Owns the rules that turn a book update into target quotes:
   for it (market-level reasons - no book, crossed book, closed market - still come first and skip
   both sides);
 - the base offset (spread / 2 x `QuoteInput.spread_multiplier`: volatility widening is decided
-  upstream, 1 = as configured, a multiplier <= 0 quotes nothing) and the inventory skew of seed 004
-  Phase 2: with r = clamp(e / L), once |r| >= skew_start the side that reduces exposure moves
-  |r| x factor x base closer to the mid and the other side moves away by the same amount;
+  upstream, 1 = as configured, a multiplier <= 0 quotes nothing), each side's base offset widened
+  by its own `SideRisk.widen` (toxic flow: the markouts of our fills, measured upstream), and the
+  inventory skew of seed 004 Phase 2: with r = clamp(e / L), once |r| >= skew_start the side that
+  reduces exposure moves |r| x factor x base closer to the mid and the other side moves away by the
+  same amount; plus its volatility term |e| x skew_gamma x sigma^2 x skew_horizon_s (sigma =
+  `QuoteInput.volatility`, measured upstream), the sum capped at the base offset;
 - tick rounding (bid DOWN, ask UP, so they never cross or touch), the [tick, 1 - tick] clamp and
   the post-only clamp (never at or through the opposite best);
 - the position limit: no bid at e >= +L, no ask at e <= -L, and each size cut so that one full
@@ -40,6 +43,9 @@ Owns the rules that turn a book update into target quotes:
   its own side of the mid, unless that would cross or touch our other side or the book (post-only);
   with `reward_size`, a level-0 size below the reward min size is raised to it when the
   position-limit room holds it (the only rule that ever raises a size above `size`, so it is opt-in).
+  With `reward_gate` neither is done for a side whose estimated reward a second is below what its
+  fills are expected to cost a second (measured fill rate x the mid's run beyond the edge kept, plus
+  the skew's inventory charge), nor for a side widened for toxic flow.
   With either, a held-inventory SELL that would stay below the reward min size becomes a collateral
   order, which scores. The mid is the quoter's mid; the venue scores against its own
   "size-cutoff-adjusted" mid (UNCONFIRMED), so a microprice or override mid can differ.
@@ -79,6 +85,7 @@ NO_BOOK_REASON = "no two-sided book: never quote a guessed price"
 _TWO = Decimal(2)
 _CENT = Decimal("0.01")  # order sizes are cut (ROUND_DOWN) to 2 decimals (the venue's size precision)
 _HUNDRED = Decimal(100)
+_DAY = Decimal(86_400)  # seconds: the reward pool is paid per day
 _BUY, _SELL = Side.BUY, Side.SELL  # read once: an enum member lookup is not free on the hot path
 
 
@@ -97,11 +104,16 @@ class QuoteParams:
     skew_enabled: bool = True
     skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
     skew_start: Decimal = Decimal("0.3")  # fraction of L where the skew starts
+    # The volatility term of the skew (Avellaneda-Stoikov's q x gamma x sigma^2 x tau): risk aversion
+    # per pUSD and the horizon (s) inventory is expected to be held; 0 = no volatility term.
+    skew_gamma: Decimal = ZERO
+    skew_horizon_s: Decimal = Decimal(60)
     levels: int = 1  # quotes per side: level 0 is the quote above, level k is k x spacing further out
     level_spacing_ticks: int = 1  # each extra level this many ticks further from the mid than the previous
     level_size: Decimal | None = None  # size of the levels after the first (None = `size`)
     reward_band: bool = False  # pull level 0 inside the reward band (changes the quoted price)
     reward_size: bool = False  # raise level 0 up to the reward min size (may exceed `size`)
+    reward_gate: bool = True  # fit only when the estimated reward outweighs the estimated adverse cost
 
     def __post_init__(self) -> None:
         if self.spread <= ZERO:
@@ -112,16 +124,37 @@ class QuoteParams:
             raise ValueError(f"position_limit must be > 0, got {self.position_limit}")
         if self.requote_threshold < ZERO:
             raise ValueError(f"requote_threshold must be >= 0, got {self.requote_threshold}")
-        if not ZERO <= self.skew_factor <= ONE:
-            raise ValueError(f"skew_factor must be in [0, 1], got {self.skew_factor}")
-        if not ZERO <= self.skew_start <= ONE:
-            raise ValueError(f"skew_start must be in [0, 1], got {self.skew_start}")
+        self._check_skew()
         if self.levels < 1:
             raise ValueError(f"levels must be >= 1, got {self.levels}")
         if self.level_spacing_ticks < 1:
             raise ValueError(f"level_spacing_ticks must be >= 1, got {self.level_spacing_ticks}")
         if self.level_size is not None and self.level_size <= ZERO:
             raise ValueError(f"level_size must be > 0 (or None for `size`), got {self.level_size}")
+
+    def _check_skew(self) -> None:
+        if not ZERO <= self.skew_factor <= ONE:
+            raise ValueError(f"skew_factor must be in [0, 1], got {self.skew_factor}")
+        if not ZERO <= self.skew_start <= ONE:
+            raise ValueError(f"skew_start must be in [0, 1], got {self.skew_start}")
+        if self.skew_gamma < ZERO or self.skew_horizon_s < ZERO:
+            raise ValueError(
+                f"skew_gamma and skew_horizon_s must be >= 0, got {self.skew_gamma}, {self.skew_horizon_s}"
+            )
+
+
+@dataclass(frozen=True, slots=True)
+class SideRisk:
+    """What our own fills on one side have cost lately, measured upstream (`toxicity.py`)."""
+
+    widen: Decimal = ONE  # this side's base offset x this (>= 1; adverse selection measured)
+    adverse: Decimal = ZERO  # mean mid move against a fill of this side, per share (YES price)
+    fill_rate: Decimal = ZERO  # shares per second this side has been filling
+    note: str = ""  # why it is widened, for the notes
+    pulled: str = ""  # why it is pulled ("" = it is not); never applied to a side that reduces exposure
+
+
+NO_RISK = SideRisk()
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -150,6 +183,10 @@ class QuoteInput:
     # Sides another rule pulled (jump cool-down, trend filter, after-fill cool-down, stop-loss), with
     # the reason: such a side is skipped with that reason before anything else is computed for it.
     blocked: tuple[tuple[QuoteSide, str], ...] = ()
+    # The mid's volatility (YES price per sqrt(second), measured upstream): the skew's volatility term.
+    volatility: Decimal = ZERO
+    bid_risk: SideRisk = NO_RISK  # adverse selection on each side, measured upstream
+    ask_risk: SideRisk = NO_RISK
 
     @classmethod
     def at(cls, market: Market, top: BookTop, **inventory_and_rules: Any) -> QuoteInput:
@@ -418,6 +455,7 @@ class _Leg:
     adjusted: str = ""  # what moved the price after rounding, for the reason
     clamped: bool = False  # moved by a clamp (range or post-only): a clamped bid yields to our ask
     in_band: bool = False  # inside the reward band with nothing holding fitting back: may be sized up
+    widened: bool = False  # its base offset was widened for toxic flow: reward fitting holds back
 
 
 # -- the quoter ---------------------------------------------------------------------------------
@@ -443,10 +481,10 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     blocks = _block_reasons(inp.blocked)
     e = inp.yes_position - inp.no_position
     base = _base_offset(params.spread, inp.spread_multiplier, dp, notes)
-    skew = _skew(params, e, base, dp, notes)
+    skew = _skew(params, e, base, inp.volatility, dp, notes)
     q = _Quoting(inp, inp.market, params, mid, _fmt(mid, dp), dp, e, skew, notes, [], [])
-    bid = _level0(q, _BID, _touch(inp.touch_ask, inp.best_ask, min), blocks.get("bid"), base, skew)
-    ask = _level0(q, _ASK, _touch(inp.touch_bid, inp.best_bid, max), blocks.get("ask"), base, skew)
+    bid = _level0(q, _BID, _touch(inp.touch_ask, inp.best_ask, min), blocks.get("bid"), base, inp.bid_risk)
+    ask = _level0(q, _ASK, _touch(inp.touch_bid, inp.best_bid, max), blocks.get("ask"), base, inp.ask_risk)
     _resolve_clamped_cross(q, bid, ask)
     _fit_reward_band(q, bid, ask)
     _place_side(q, bid)
@@ -531,16 +569,24 @@ def _base_offset(spread: Decimal, multiplier: Decimal, dp: int, notes: list[str]
     return wide
 
 
-def _skew(params: QuoteParams, e: Decimal, base: Decimal, dp: int, notes: list[str]) -> Decimal | None:
-    """The inventory skew of seed 004 Phase 2 once |e| / L reaches skew_start (None before that, or
+def _skew(
+    params: QuoteParams, e: Decimal, base: Decimal, volatility: Decimal, dp: int, notes: list[str]
+) -> Decimal | None:
+    """The inventory skew: seed 004 Phase 2's once |e| / L reaches skew_start, plus the volatility term
+    |e| x gamma x sigma^2 x tau, the two capped at the base offset (None when neither applies, or
     when the skew is off)."""
     if not params.skew_enabled or not e:
         return None
     limit = params.position_limit
     used = min(abs(e / limit), ONE)
-    if used < params.skew_start:
+    risk = _vol_skew(params, e, volatility)
+    if used < params.skew_start and not risk:
         return None
-    skew = used * params.skew_factor * base
+    skew = used * params.skew_factor * base if used >= params.skew_start else ZERO
+    if risk:
+        skew = _add_vol_skew(params, e, skew, risk, base, volatility, dp, notes)
+    if not skew:
+        return None
     if e < ZERO:
         toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
     else:
@@ -553,15 +599,50 @@ def _skew(params: QuoteParams, e: Decimal, base: Decimal, dp: int, notes: list[s
     return skew
 
 
+def _vol_skew(params: QuoteParams, e: Decimal, volatility: Decimal) -> Decimal:
+    """Avellaneda-Stoikov's reservation-price shift |e| x gamma x sigma^2 x tau (0 when it is off)."""
+    if not params.skew_gamma or not volatility or not params.skew_horizon_s:
+        return ZERO
+    return abs(e) * params.skew_gamma * volatility * volatility * params.skew_horizon_s
+
+
+def _add_vol_skew(
+    params: QuoteParams,
+    e: Decimal,
+    skew: Decimal,
+    risk: Decimal,
+    base: Decimal,
+    volatility: Decimal,
+    dp: int,
+    notes: list[str],
+) -> Decimal:
+    """The seed-004 skew plus the volatility term, capped at the base offset (the side that reduces
+    exposure then quotes at the mid), with a note that shows the sum."""
+    total = skew + risk
+    capped = ""
+    if total > base:
+        total, capped = base, f", capped at the base offset {_fmt(base, dp)}"
+    notes.append(
+        f"volatility skew {_fmt(risk.quantize(MICRO), dp)} = |e| {_fmt(abs(e))} x gamma "
+        f"{_fmt(params.skew_gamma)} x vol {_fmt(volatility)}^2 x {_fmt(params.skew_horizon_s)}s"
+        f" (holding inventory in a moving market costs more){capped}"
+    )
+    return total
+
+
 def _level0(
-    q: _Quoting, spec: _SideSpec, book: Decimal | None, block: str | None, base: Decimal, skew: Decimal | None
+    q: _Quoting, spec: _SideSpec, book: Decimal | None, block: str | None, base: Decimal, risk: SideRisk
 ) -> _Leg:
     """One side's level 0, priced: skipped when blocked or at the position limit, else the mid moved out
-    by the offset (the base; with a skew the side that reduces exposure moves in by it and the other
-    out by the same amount), rounded out, clamped to [tick, 1 - tick], then post-only clamped."""
+    by the offset (the base, widened when this side's fills are toxic; with a skew the side that reduces
+    exposure moves in by it and the other out by the same amount), rounded out, clamped to
+    [tick, 1 - tick], then post-only clamped."""
     lean = q.e if spec.below else -q.e
-    offset = base if skew is None else base - skew if lean < ZERO else base + skew
-    leg = _Leg(spec, lean, book, offset)
+    widened = risk.widen > ONE
+    side_base = base * risk.widen if widened else base
+    skew = q.skew
+    offset = side_base if skew is None else side_base - skew if lean < ZERO else side_base + skew
+    leg = _Leg(spec, lean, book, offset, widened=widened)
     side = spec.side
     if block is not None:
         q.skip(side, block)
@@ -575,6 +656,13 @@ def _level0(
         )
         q.skip(side, reason, note=True)
         return leg
+    if risk.pulled and _toxic_pull(q, leg, risk):
+        return leg
+    if widened:
+        q.notes.append(
+            f"{side} base offset {_fmt(base, q.dp)} x{_fmt(risk.widen)} -> "
+            f"{_fmt(side_base, q.dp)} ({risk.note})"
+        )
     tick = q.market.tick_size
     price = spec.round_out(spec.out(q.mid, offset), tick)
     if not tick <= price <= ONE - tick:
@@ -584,6 +672,20 @@ def _level0(
     else:
         leg.price = price
     return leg
+
+
+def _toxic_pull(q: _Quoting, leg: _Leg, risk: SideRisk) -> bool:
+    """Whether a side whose fills the mid runs over is pulled: yes unless it reduces our exposure
+    (pulling that one would trap the inventory it is there to work off; it stays, widened)."""
+    side = leg.spec.side
+    if leg.lean < ZERO:
+        q.notes.append(
+            f"{side} kept despite toxic flow: it reduces exposure (e {_signed(q.e)}); {risk.pulled}"
+        )
+        return False
+    q.skip(side, risk.pulled)
+    q.notes.append(f"{side} pulled: {risk.pulled}")
+    return True
 
 
 def _post_only(q: _Quoting, leg: _Leg, price: Decimal, book: Decimal, tick: Decimal) -> Decimal | None:
@@ -665,7 +767,11 @@ def _pull_into_band(q: _Quoting, leg: _Leg, other: _Leg, fit: _BandFit) -> None:
         return
     spec, price = leg.spec, leg.price
     why = fit.held_back or ("skewed away" if q.skew and leg.lean > ZERO else "")
+    if not why and leg.widened:
+        why = "widened for toxic flow"
     out = spec.out_from(q.mid, price)
+    if not why and q.params.reward_gate:
+        why = _reward_gate(q, leg, out, fit)
     if out >= fit.band:
         if why or fit.off:
             left = why or fit.off
@@ -675,6 +781,64 @@ def _pull_into_band(q: _Quoting, leg: _Leg, other: _Leg, fit: _BandFit) -> None:
         elif _pull(q, leg, price, other.price, fit):
             out = spec.out_from(q.mid, leg.price)
     leg.in_band = not why and abs(out) < fit.band
+
+
+def _reward_gate(q: _Quoting, leg: _Leg, out: Decimal, fit: _BandFit) -> str:
+    """Why fitting this side does not pay ("" when it does): the reward the fitted level 0 is estimated
+    to earn a second against what its fills are expected to lose a second - the mid's run after a
+    fill beyond the edge the fitted price keeps, plus the inventory charge gamma x sigma^2 x tau x
+    size / 2 - at the fill rate this side has shown. With no fills measured there is no cost to
+    weigh and fitting goes ahead."""
+    spec, params, inp = leg.spec, q.params, q.inp
+    risk = inp.bid_risk if spec.below else inp.ask_risk
+    if not risk.fill_rate:
+        return ""
+    rewards = q.market.rewards
+    fitted = out if out < fit.band else _fitted_out(q, spec, fit.band)
+    size = max(params.size, rewards.min_size) if params.reward_size else params.size
+    loss = max(risk.adverse - fitted, ZERO)
+    inventory = params.skew_gamma * inp.volatility * inp.volatility * params.skew_horizon_s * size / _TWO
+    cost = risk.fill_rate * (loss + inventory)
+    reward = _side_reward(q, spec, fitted, size)
+    if reward >= cost:
+        return ""
+    q.notes.append(
+        f"{spec.side}: reward fitting refused: estimated reward {_fmt(reward.quantize(MICRO))}/s < "
+        f"adverse cost {_fmt(cost.quantize(MICRO))}/s ({_fmt(risk.fill_rate.quantize(_CENT))} shares/s "
+        f"x (mid run {_fmt(risk.adverse.quantize(MICRO))} - edge {_fmt(fitted.quantize(MICRO))}, "
+        f"+ inventory {_fmt(inventory.quantize(MICRO))}))"
+    )
+    return "the reward does not pay for the risk"
+
+
+def _fitted_out(q: _Quoting, spec: _SideSpec, band: Decimal) -> Decimal:
+    """How far from the mid the band pull would put level 0 (the widest on-grid price inside it)."""
+    tick = q.market.tick_size
+    return spec.out_from(q.mid, spec.inward(spec.round_out(spec.out(q.mid, band), tick), tick))
+
+
+def _side_reward(q: _Quoting, spec: _SideSpec, out: Decimal, size: Decimal) -> Decimal:
+    """pUSD a second one side's level 0 would earn: half the daily pool (a side's half of the
+    two-sided score) times our share of the score on that side, competition counted at the book's
+    top only (so the share, and the reward, is an upper estimate)."""
+    inp, rewards = q.inp, q.market.rewards
+    ours = _score(rewards.max_spread_cents, out, size, rewards.min_size)
+    if not ours:
+        return ZERO
+    best, best_size = (inp.best_bid, inp.best_bid_size) if spec.below else (inp.best_ask, inp.best_ask_size)
+    others = ZERO
+    if best is not None and best_size is not None:
+        others = _score(rewards.max_spread_cents, abs(q.mid - best), best_size, rewards.min_size)
+    return rewards.daily_rate / _DAY / _TWO * ours / (ours + others)
+
+
+def _score(max_spread_cents: Decimal, out: Decimal, size: Decimal, min_size: Decimal) -> Decimal:
+    """The documented order score ((v - s) / v)^2 x size (0 outside the band or below the min size)."""
+    distance = out * _HUNDRED
+    if size < min_size or distance >= max_spread_cents or max_spread_cents <= ZERO:
+        return ZERO
+    share = (max_spread_cents - distance) / max_spread_cents
+    return share * share * size
 
 
 def _pull(q: _Quoting, leg: _Leg, price: Decimal, ours: Decimal | None, fit: _BandFit) -> bool:

@@ -11,7 +11,10 @@ Four rules, each configurable and off-able, each explaining itself:
 - trend: the mid drifted at least `trend_threshold` over `trend_window_s` -> the side that trades
   against the drift stands aside (in a rising market our asks are lifted one after another: a
   one-way market fills only the losing side);
-- after a fill, that side waits `fill_cooldown_s` before it quotes again.
+- after a fill, that side waits `fill_cooldown_s` before it quotes again;
+- toxic flow (`toxicity.py`): our fills are marked out against the mid a few seconds later, per
+  side; a side being run over is widened, and pulled for a while past a second threshold (both
+  done by the quoter, which knows whether the side reduces our exposure).
 
 Time is passed in (seconds); nothing here reads a clock or does I/O. Stdlib + decimal + model only.
 """
@@ -25,6 +28,7 @@ from decimal import Decimal
 from typing import Literal
 
 from polymm_cli.model import ONE
+from polymm_cli.toxicity import FillToxicity, SideToxicity, ToxicityParams
 
 QuoteSide = Literal["bid", "ask"]
 
@@ -47,6 +51,7 @@ class RegimeParams:
     trend_threshold: Decimal = Decimal("0.04")
     trend_window_s: float = 60.0
     fill_cooldown_s: float = 0.0  # 0 = off
+    toxicity: ToxicityParams = field(default_factory=ToxicityParams)
 
     def __post_init__(self) -> None:
         for name in ("vol_halflife_s", "jump_window_s", "trend_window_s"):
@@ -65,7 +70,13 @@ class RegimeParams:
     @classmethod
     def off(cls) -> RegimeParams:
         """Every rule disabled: the seed design's behaviour."""
-        return cls(vol_enabled=False, jump_enabled=False, trend_enabled=False, fill_cooldown_s=0.0)
+        return cls(
+            vol_enabled=False,
+            jump_enabled=False,
+            trend_enabled=False,
+            fill_cooldown_s=0.0,
+            toxicity=ToxicityParams(enabled=False),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -75,7 +86,8 @@ class RegimeView:
     spread_multiplier: Decimal
     blocked: tuple[tuple[QuoteSide, str], ...]
     notes: tuple[str, ...]
-    volatility: float  # mid change per sqrt(second), for the dashboard
+    volatility: float  # mid change per sqrt(second): the dashboard, the volatility-scaled skew
+    toxic: tuple[SideToxicity, SideToxicity] | None = None  # bid, ask markouts (None: no evidence yet)
 
 
 @dataclass
@@ -92,10 +104,17 @@ class MarketRegime:
     _jump_seen_at: float = -math.inf
     _jump_note: str = ""
     _fill_until: dict[str, float] = field(default_factory=dict)
+    _toxicity: FillToxicity | None = None
+
+    def __post_init__(self) -> None:
+        if self.params.toxicity.enabled:
+            self._toxicity = FillToxicity(self.params.toxicity)
 
     def observe_mid(self, t: float, mid: Decimal) -> None:
         """A new mid at time t (seconds); repeated mids are fine."""
         p = self.params
+        if self._toxicity is not None:
+            self._toxicity.observe_mid(t, mid)
         if self._last is not None:
             last_t, last_mid = self._last
             dt = max(t - last_t, 1e-3)
@@ -139,7 +158,12 @@ class MarketRegime:
             highs.append((t, mid))
             lows.append((t, mid))
 
-    def observe_fill(self, t: float, side: QuoteSide) -> None:
+    def observe_fill(
+        self, t: float, side: QuoteSide, price: Decimal | None = None, size: Decimal | None = None
+    ) -> None:
+        """One fill of ours on `side` (YES terms); with its YES price and size it is marked out too."""
+        if self._toxicity is not None and price is not None and size is not None:
+            self._toxicity.observe_fill(t, side, price, size)
         if self.params.fill_cooldown_s > 0:
             self._fill_until[side] = t + self.params.fill_cooldown_s
 
@@ -192,6 +216,15 @@ class MarketRegime:
                     side,  # type: ignore[arg-type]
                     f"after-fill cool-down: {side} waits {until - now:.1f}s more",
                 )
+        toxic = self._toxic(now)
         for reason in dict.fromkeys(blocked.values()):
             notes.append(reason)
-        return RegimeView(multiplier, tuple(blocked.items()), tuple(notes), vol)
+        return RegimeView(multiplier, tuple(blocked.items()), tuple(notes), vol, toxic)
+
+    def _toxic(self, now: float) -> tuple[SideToxicity, SideToxicity] | None:
+        """The markouts per side. Widening and pulling are the quoter's: it knows whether the side
+        reduces our exposure (a side that does is never pulled: that would trap the inventory)."""
+        toxicity = self._toxicity
+        if toxicity is None or not toxicity.fills_seen:
+            return None
+        return toxicity.side("bid", now), toxicity.side("ask", now)

@@ -173,6 +173,10 @@ class Settings(BaseSettings):
     skew_enabled: bool = True
     skew_factor: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
     skew_start: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
+    # The skew's volatility term |e| x gamma x sigma^2 x horizon (docs/strategy.md#inventory-skew):
+    # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held.
+    skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
+    skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
     # The size-weighted mid leans toward the side about to give way: less adverse selection
     # (bench/bench_quality.py measures it).
     microprice: bool = True
@@ -186,6 +190,8 @@ class Settings(BaseSettings):
     # `reward_size` raises a quote to the reward minimum size, above `size`: only when asked for.
     reward_band: bool | None = None
     reward_size: bool = False
+    # Fit only where the estimated reward outweighs the adverse selection measured on our fills.
+    reward_gate: bool = True
 
     # trusting the mid (trust.py): levels below the dust size are not the market (unset: the market's
     # minimum order size); a mid jumping further than the bound from the last trusted mid and the last
@@ -206,6 +212,13 @@ class Settings(BaseSettings):
     trend_threshold: Decimal = Field(default=Decimal("0.04"), gt=0)
     trend_window: float = Field(default=60.0, gt=0)
     fill_cooldown: float = Field(default=0.0, ge=0)
+    # toxic flow (docs/strategy.md#toxic-flow): our fills marked out against the mid `toxicity_horizon`
+    # seconds later; a side whose fills lose widen_at x their edge is widened, pull_at x is pulled
+    toxicity_filter: bool = True
+    toxicity_horizon: float = Field(default=5.0, gt=0)
+    toxicity_widen_at: float = Field(default=0.8, gt=0)
+    toxicity_pull_at: float = Field(default=1.5, gt=0)
+    toxicity_pull: float = Field(default=30.0, ge=0)
 
     # Hard caps. Unset: none on the local exchange; on --venue polymarket the conservative ones of
     # `LIVE_CAPS` apply unless set here (an explicit value is always what is used).

@@ -22,6 +22,7 @@ from polymm_cli.liquidation import LiquidationMode, StopLossParams
 from polymm_cli.model import FlowKind, Market, Side
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
+from polymm_cli.toxicity import ToxicityParams
 from tests.sim_world import SimWorld, market
 
 A = market("risk-a")
@@ -492,3 +493,44 @@ def test_polymm_run_hands_the_engine_a_chain_so_a_stop_loss_can_merge_pairs(
     trading.run(settings, trading.RunOptions(duration=0.5), consent=Consent())
 
     assert len(made) == 1 and isinstance(made[0], LocalChain)
+
+
+# -- 2b. toxic flow: our fills marked out ----------------------------------------------------------------
+
+
+async def _bid_run_over(world: SimWorld) -> D:
+    """Our bid is filled at 0.50 - offset, then the mid falls 4c for 6 s (twice our 2c edge)."""
+    world.book(A, "0.45", "0.55")
+    await world.advance(1.0)
+    price = world.bids(A)[0].yes_price
+    assert world.other_take(A, "YES", Side.SELL, str(price), "10")
+    await world.advance(0.0)
+    world.book(A, "0.41", "0.51")
+    await world.advance(6.0)
+    return price
+
+
+async def test_a_bid_run_over_by_the_mid_after_its_fills_is_pulled_then_comes_back_wider(
+    world: SimWorld,
+) -> None:
+    toxicity = ToxicityParams(min_fills=2.0, pull_s=30.0, halflife_s=300.0)
+    regime = RegimeParams(vol_enabled=False, jump_enabled=False, trend_enabled=False, toxicity=toxicity)
+    await world.start(world.make_engine(regime=regime, ticks=True))
+    for _ in range(3):  # below 2 fills' (fading) evidence, nothing is judged: the bid stays at 0.48
+        assert await _bid_run_over(world) == D("0.48")
+    world.book(A, "0.45", "0.55")
+    await world.advance(1.0)
+    assert world.bids(A) == []  # pulled: the mid's run after its fills was twice its edge
+    assert [q.yes_price for q in world.asks(A)] == [D("0.52")]  # the ask was not run over
+    await world.advance(30.0)
+    bid = world.bids(A)[0].yes_price
+    assert bid < D("0.48")  # back after the pull, widened (x toxicity 2 / 0.8, capped at 3)
+    assert bid == D("0.45")  # 0.50 - 0.02 x 2.5
+    assert await world.finish() == "stopped"
+
+
+async def test_the_seed_design_keeps_quoting_a_bid_that_is_run_over(world: SimWorld) -> None:
+    await world.start(world.make_engine(regime=RegimeParams.off(), ticks=True))
+    for _ in range(3):
+        assert await _bid_run_over(world) == D("0.48")
+    assert await world.finish() == "stopped"

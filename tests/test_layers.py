@@ -27,6 +27,7 @@ PURE = {
     "health",
     "trust",
     "pricing",
+    "toxicity",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 

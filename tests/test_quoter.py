@@ -1157,3 +1157,93 @@ def test_str_is_the_fixed_point_form_whenever_it_has_no_exponent(value: Decimal)
     text = str(value)
     if "E" not in text and "e" not in text:
         assert text == f"{value:f}"
+
+
+# -- volatility in the skew, toxic sides, the reward gate ----------------------------------------------
+
+
+def test_the_skew_grows_with_volatility() -> None:
+    mkt = market("0.001")
+    p = params("0.04", limit="100", skew_start=D("0.3"), skew_gamma=D("0.1"), skew_horizon_s=D(60))
+    calm = quote(book(mkt, "0.49", "0.51", yes="20", volatility=D("0.001")), p)  # 20% of L: below the start
+    busy = quote(book(mkt, "0.49", "0.51", yes="20", volatility=D("0.004")), p)
+    calm_bid, calm_ask = both(calm)
+    busy_bid, busy_ask = both(busy)
+    # |e| 20 x 0.1 x sigma^2 x 60: 0.000012 calm (rounds away), 0.000192 x ... = 0.00192 busy
+    assert (calm_bid.yes_price, calm_ask.yes_price) == (D("0.479"), D("0.520"))
+    assert (busy_bid.yes_price, busy_ask.yes_price) == (D("0.478"), D("0.519"))  # long YES: sell cheaper
+    expected = "volatility skew 0.00192 = |e| 20 x gamma 0.1 x vol 0.004^2 x 60s"
+    assert any(n.startswith(expected) for n in busy.notes)
+
+
+def test_the_volatility_skew_adds_to_the_seed_skew_and_is_capped_at_the_base_offset() -> None:
+    mkt = market("0.001")
+    p = params("0.04", limit="100", skew_gamma=D("0.1"), skew_horizon_s=D(60))
+    seed_only = quote(book(mkt, "0.49", "0.51", yes="70"), p)
+    wild = quote(book(mkt, "0.49", "0.51", yes="70", volatility=D("0.05")), p)
+    assert both(seed_only)[1].yes_price == D("0.513")  # 0.7 x 0.5 x 0.02 = 0.007 closer
+    assert both(wild)[1].yes_price == D("0.500")  # capped: the reducing ask quotes at the mid
+    assert any("capped at the base offset 0.020" in n for n in wild.notes)
+
+
+def test_no_volatility_skew_when_the_skew_is_off_or_gamma_is_zero() -> None:
+    mkt = market("0.001")
+    inp = book(mkt, "0.49", "0.51", yes="20", volatility=D("0.01"))
+    flat = both(quote(inp, params("0.04", limit="100", skew_enabled=False, skew_gamma=D("0.1"))))
+    none = both(quote(inp, params("0.04", limit="100", skew_gamma=D(0))))
+    assert [q.yes_price for q in flat] == [q.yes_price for q in none] == [D("0.480"), D("0.520")]
+
+
+def test_a_toxic_side_is_widened_alone_with_the_reason() -> None:
+    from polymm_cli.quoter import SideRisk
+
+    mkt = market("0.001")
+    toxic = SideRisk(widen=D("1.5"), note="toxic flow: bid fills lost 1.20x their edge")
+    decision = quote(book(mkt, "0.49", "0.51", bid_risk=toxic), params("0.04"))
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.470"), D("0.520"))
+    expected = "bid base offset 0.020 x1.5 -> 0.030 (toxic flow: bid fills lost 1.20x their edge)"
+    assert expected in decision.notes
+
+
+def test_reward_fitting_is_refused_when_the_adverse_cost_outweighs_the_reward() -> None:
+    from polymm_cli.quoter import SideRisk
+
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20", rate="50")
+    p = params("0.10", size="10", reward_band=True, reward_size=True)
+    # the bid's fills: 0.2 shares/s, the mid runs 4c against each: far more than 50/day can pay
+    run_over = SideRisk(adverse=D("0.04"), fill_rate=D("0.2"))
+    decision = quote(book(mkt, bid_risk=run_over), p)
+    bid, ask = both(decision)
+    assert (bid.yes_price, bid.size) == (D("0.45"), D("10"))  # left wide, not sized up
+    assert (ask.yes_price, ask.size) == (D("0.53"), D("20"))  # the ask has no cost measured: fitted
+    assert any(n.startswith("bid: reward fitting refused: estimated reward") for n in decision.notes)
+    assert "left there (the reward does not pay for the risk)" in " ".join(decision.notes)
+
+
+def test_reward_fitting_goes_ahead_when_the_reward_pays_for_the_measured_cost() -> None:
+    from polymm_cli.quoter import SideRisk
+
+    mkt = rewarded("0.01", max_spread="3.5", reward_min="20", rate="5000")
+    p = params("0.10", size="10", reward_band=True, reward_size=True)
+    mild = SideRisk(adverse=D("0.03"), fill_rate=D("0.01"))  # 0.01 x 0.01 net loss: 0.0001/s
+    bid, _ = both(quote(book(mkt, bid_risk=mild), p))
+    assert (bid.yes_price, bid.size) == (D("0.47"), D("20"))
+    ungated = replace(p, reward_gate=False)
+    bid, _ = both(quote(book(mkt, bid_risk=SideRisk(adverse=D("0.04"), fill_rate=D("0.2"))), ungated))
+    assert (bid.yes_price, bid.size) == (D("0.47"), D("20"))  # the gate off: fitted whatever it costs
+
+
+def test_a_pulled_toxic_side_is_skipped_unless_it_reduces_exposure() -> None:
+    from polymm_cli.quoter import SideRisk
+
+    mkt = market("0.01")
+    pulled = SideRisk(widen=D("2"), note="toxic", pulled="toxic flow: bid pulled for 30s")
+    flat = quote(book(mkt, bid_risk=pulled), params("0.04"))
+    assert flat.bid is None and flat.skip_reason("bid") == "toxic flow: bid pulled for 30s"
+    assert flat.ask is not None
+    long_no = quote(book(mkt, no="20", bid_risk=pulled), params("0.04"))  # the bid sells the NO held
+    assert long_no.bid is not None and long_no.bid.yes_price == D("0.46")  # kept, widened x2
+    assert any(
+        n.startswith("bid kept despite toxic flow: it reduces exposure (e -20)") for n in long_no.notes
+    )

@@ -42,6 +42,7 @@ from polymm_cli.liquidation import (
 from polymm_cli.model import (
     MICRO,
     ONE,
+    ZERO,
     EngineSnapshot,
     FillView,
     FlowKind,
@@ -53,10 +54,20 @@ from polymm_cli.model import (
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
 from polymm_cli.pricing import PricingInput
-from polymm_cli.quoter import QuoteDecision, QuoteInput, TargetQuote, needs_requote, quote
+from polymm_cli.quoter import (
+    NO_RISK,
+    QuoteDecision,
+    QuoteInput,
+    QuoteSide,
+    SideRisk,
+    TargetQuote,
+    needs_requote,
+    quote,
+)
 from polymm_cli.reconcile import ReconcilePlan, reconcile
-from polymm_cli.regime import MarketRegime
+from polymm_cli.regime import MarketRegime, RegimeView
 from polymm_cli.risk import Holding, RiskLimits, RiskVerdict, cap_blocks, vet
+from polymm_cli.toxicity import SideToxicity
 from polymm_cli.trust import MidTrust, depth_weighted_mid
 from polymm_cli.venues.base import (
     BookSnapshot,
@@ -559,8 +570,11 @@ class QuotingEngine:
                 self.fill_count += 1
                 self._projection(cid).add_fill(record)
                 if state.regime is not None:
-                    is_bid = state.market.is_bid(fill.token_id, fill.side)
-                    state.regime.observe_fill(self.clock.monotonic(), "bid" if is_bid else "ask")
+                    market = state.market
+                    is_bid = market.is_bid(fill.token_id, fill.side)
+                    yes_price = market.yes_price(fill.token_id, fill.price)
+                    side: QuoteSide = "bid" if is_bid else "ask"
+                    state.regime.observe_fill(self.clock.monotonic(), side, yes_price, fill.size)
                 state.fills.appendleft(
                     (
                         fill.key,
@@ -642,6 +656,10 @@ class QuotingEngine:
                 state.market.tick_size,
                 inp.spread_multiplier,
                 tuple(side for side, _ in inp.blocked),
+                inp.bid_risk.widen,
+                inp.ask_risk.widen,
+                inp.bid_risk.pulled,
+                inp.ask_risk.pulled,
             )
             if (
                 decision.mid is not None
@@ -694,6 +712,7 @@ class QuotingEngine:
         if state.pricer is not None:
             mid = override if override is not None else top_mid
             override, why, multiplier = self._priced(state, now, mid, (override, why, multiplier))
+        volatility, bid_risk, ask_risk = _measured(view)
         return QuoteInput.at(
             state.market,
             top,
@@ -705,6 +724,9 @@ class QuotingEngine:
             blocked=blocked,
             mid_override=override,
             mid_reason=why,
+            volatility=volatility,
+            bid_risk=bid_risk,
+            ask_risk=ask_risk,
         )
 
     def _priced(
@@ -994,3 +1016,28 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _measured(view: RegimeView | None) -> tuple[Decimal, SideRisk, SideRisk]:
+    """The regime's measurements as the quoter takes them: the volatility and each side's toxicity."""
+    if view is None:
+        return ZERO, NO_RISK, NO_RISK
+    volatility = Decimal(f"{view.volatility:.4g}") if view.volatility else ZERO
+    if view.toxic is None:
+        return volatility, NO_RISK, NO_RISK
+    return volatility, _side_risk(view.toxic[0]), _side_risk(view.toxic[1])
+
+
+def _side_risk(toxic: SideToxicity) -> SideRisk:
+    """A side's markouts as the quoter takes them (the widening rounded to 2 decimals: a requote
+    input, so a hair's change must not move the quotes)."""
+    if not toxic.fills:
+        return NO_RISK  # nothing marked out on this side (a pull is the regime's blocked side)
+    widen = Decimal(f"{toxic.widen:.2f}") if toxic.widen > 1.0 else ONE
+    return SideRisk(
+        widen=widen,
+        adverse=Decimal(f"{toxic.adverse:.6f}"),
+        fill_rate=Decimal(f"{toxic.fill_rate:.4f}"),
+        note=toxic.note,
+        pulled=toxic.pulled,
+    )

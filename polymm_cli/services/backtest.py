@@ -44,6 +44,13 @@ GRID_SETTINGS = (
     "jump_filter",
     "trend_filter",
     "fill_cooldown",
+    "skew_gamma",
+    "skew_horizon",
+    "toxicity_filter",
+    "toxicity_horizon",
+    "toxicity_widen_at",
+    "toxicity_pull_at",
+    "toxicity_pull",
 )
 
 

@@ -40,6 +40,7 @@ from polymm_cli.services.venues import (
     wallet_address,
 )
 from polymm_cli.settings import HardCaps, Settings, VenueName
+from polymm_cli.toxicity import ToxicityParams
 from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
 
@@ -80,6 +81,7 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
             trend_threshold=settings.trend_threshold,
             trend_window_s=settings.trend_window,
             fill_cooldown_s=settings.fill_cooldown,
+            toxicity=toxicity_params(settings),
         ),
         caps=PortfolioCaps(max_total_exposure=hard.total_exposure, max_event_loss=settings.max_event_loss),
         max_order_size=hard.order_size or UNCAPPED_ORDER_SIZE,
@@ -113,12 +115,31 @@ def quote_params(settings: Settings) -> QuoteParams:
         skew_enabled=settings.skew_enabled,
         skew_factor=settings.skew_factor,
         skew_start=settings.skew_start,
+        skew_gamma=settings.skew_gamma,
+        skew_horizon_s=settings.skew_horizon,
         use_microprice=settings.microprice,
         levels=settings.levels,
         level_spacing_ticks=settings.level_spacing_ticks,
         level_size=settings.level_size,
         reward_band=settings.reward_band_on(),
         reward_size=settings.reward_size,
+        reward_gate=settings.reward_gate,
+    )
+
+
+def toxicity_params(settings: Settings) -> ToxicityParams:
+    """The toxic-flow rule's knobs; thresholds out of order are one clear line, not a traceback."""
+    if settings.toxicity_widen_at > settings.toxicity_pull_at:
+        raise UsageError(
+            f"toxicity widen threshold {settings.toxicity_widen_at:g} is above the pull threshold "
+            f"{settings.toxicity_pull_at:g} (POLYMM_TOXICITY_WIDEN_AT <= POLYMM_TOXICITY_PULL_AT)"
+        )
+    return ToxicityParams(
+        enabled=settings.toxicity_filter,
+        horizon_s=settings.toxicity_horizon,
+        widen_at=settings.toxicity_widen_at,
+        pull_at=settings.toxicity_pull_at,
+        pull_s=settings.toxicity_pull,
     )
 
 
