@@ -21,8 +21,10 @@ def _armed() -> bool:
     if not Path(os.environ["INJECT_TRIGGER"]).exists():
         return False
     stamp = Path(os.environ["INJECT_STAMP"])
-    if not stamp.exists():
-        stamp.write_text(repr(time.monotonic()))
+    if not stamp.exists():  # written whole, then renamed: the watcher never reads it half-written
+        partial = stamp.with_suffix(".partial")
+        partial.write_text(repr(time.monotonic()))
+        partial.replace(stamp)
     return True
 
 

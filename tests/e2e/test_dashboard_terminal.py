@@ -66,7 +66,8 @@ def test_the_dashboard_shows_in_a_terminal_and_ctrl_c_exits_130_leaving_no_order
     )
     try:
         # Act: the dashboard comes up and quotes
-        terminal.wait_for("book (YES)", "inventory and P&L", "last fills", "◀", timeout=30)
+        # the status line is drawn last in a frame: wait for it, not only for our quotes
+        terminal.wait_for("book (YES)", "inventory and P&L", "last fills", "◀", "status: quoting", timeout=30)
         dashboard = terminal.text()
         terminal.child.sendintr()  # Ctrl+C
         code = terminal.wait_for_exit(timeout=30)
