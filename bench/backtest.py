@@ -22,9 +22,10 @@ from polymm_cli.exchange.core import LocalExchange, SettlementConfig
 from polymm_cli.exchange.flow import SyntheticFlow
 from polymm_cli.exchange.flow_config import FlowConfig
 from polymm_cli.exchange.markets import sample_markets
+from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.ledger import Ledger
-from polymm_cli.model import ZERO, Account, FlowKind, Market
-from polymm_cli.pnl import project
+from polymm_cli.model import Account, Market
+from polymm_cli.pnl import income_breakdown, project
 from polymm_cli.pricing import PricerFactory
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.regime import RegimeParams
@@ -45,6 +46,8 @@ class SessionStats:
     pnl_mid: float = 0.0  # the same P&L marked at the mid of the book without us
     max_drawdown_mid: float = 0.0  # the drawdown of the P&L marked at the mid
     reward: float = 0.0  # reward flows in the ledger, else the engine's estimate integrated (pUSD)
+    rewards_paid: float = 0.0  # liquidity rewards the exchange paid (in `pnl`)
+    rebates_paid: float = 0.0  # maker rebates the exchange paid (in `pnl`)
 
 
 async def _drain(rounds: int = 3) -> None:
@@ -64,10 +67,16 @@ async def simulate(
     collateral: Decimal = Decimal(10_000),
     regime: RegimeParams | None = None,
     pricer: PricerFactory | None = None,
+    income_epoch_s: float | None = None,
 ) -> SessionStats:
+    """One session; with `income_epoch_s` the exchange pays rewards and rebates every that many
+    seconds and the engine records them (in the P&L), else nothing is paid."""
     market = market or sample_markets()[0]
     clock = ManualClock()
-    exchange = LocalExchange([market], clock, seed=seed, settlement=SettlementConfig(settlement_s))
+    income = IncomeConfig(epoch_s=income_epoch_s) if income_epoch_s else None
+    exchange = LocalExchange(
+        [market], clock, seed=seed, settlement=SettlementConfig(settlement_s), income=income
+    )
     synthetic = SyntheticFlow(exchange, clock, flow or FlowConfig(), seed=seed)
     exchange.fund(BOT, collateral)
     venue = SimVenue(exchange, clock, address=BOT, owner="bot", dead_mans_switch=False)
@@ -80,7 +89,7 @@ async def simulate(
             ledger,
             clock,
             [market],
-            _engine_config(params, regime, pricer),
+            _engine_config(params, regime, pricer, income_epoch_s),
         )
         stop = asyncio.Event()
         task = asyncio.create_task(engine.run(stop=stop))
@@ -99,8 +108,11 @@ async def simulate(
         final = _total_pnl(ledger, market, synthetic.fair_value(market.condition_id))
         final_mid = _total_pnl(ledger, market, _book_mid(exchange, market) or samples.last_mid)
         fills = [f for f in ledger.fills(market.condition_id) if f.effective]
-        paid = sum(
-            (f.collateral_delta for f in ledger.flows(market.condition_id) if f.kind is FlowKind.REWARD), ZERO
+        paid = income_breakdown(
+            ledger.fills(market.condition_id),
+            ledger.flows(market.condition_id),
+            {market.condition_id: market},
+            {market.condition_id: synthetic.fair_value(market.condition_id)},
         )
     return SessionStats(
         seed=seed,
@@ -112,14 +124,20 @@ async def simulate(
         volume=float(sum((f.size for f in fills), Decimal(0))),
         pnl_mid=final_mid,
         max_drawdown_mid=_max_drawdown(samples.pnl_mid_path),
-        reward=float(paid) if paid else samples.reward,
+        reward=float(paid.rewards) if paid.rewards else samples.reward,
+        rewards_paid=float(paid.rewards),
+        rebates_paid=float(paid.rebates),
     )
 
 
 def _engine_config(
-    params: QuoteParams, regime: RegimeParams | None, pricer: PricerFactory | None = None
+    params: QuoteParams,
+    regime: RegimeParams | None,
+    pricer: PricerFactory | None = None,
+    income_epoch_s: float | None = None,
 ) -> EngineConfig:
-    """No settle wait, no halt polling, no timer ticks: the session drives the clock itself."""
+    """No settle wait, no halt polling, no timer ticks: the session drives the clock itself; payouts
+    are read once an epoch."""
     return EngineConfig(
         params=params,
         settle_timeout_s=0,
@@ -127,6 +145,7 @@ def _engine_config(
         tick_s=3600,
         regime=regime or RegimeParams.off(),
         pricer=pricer,
+        payout_poll_s=income_epoch_s or 3600,
     )
 
 
