@@ -105,24 +105,26 @@ async def simulate(
                 samples.take(engine, market, synthetic.fair_value(market.condition_id), sample_every * step_s)
         stop.set()
         await task
-        final = _total_pnl(ledger, market, synthetic.fair_value(market.condition_id))
-        final_mid = _total_pnl(ledger, market, _book_mid(exchange, market) or samples.last_mid)
-        fills = [f for f in ledger.fills(market.condition_id) if f.effective]
-        paid = income_breakdown(
-            ledger.fills(market.condition_id),
-            ledger.flows(market.condition_id),
-            {market.condition_id: market},
-            {market.condition_id: synthetic.fair_value(market.condition_id)},
-        )
+        mid = _book_mid(exchange, market) or samples.last_mid
+        return _session_stats(seed, ledger, market, synthetic.fair_value(market.condition_id), mid, samples)
+
+
+def _session_stats(
+    seed: int, ledger: Ledger, market: Market, fair: Decimal, mid: Decimal, samples: _Samples
+) -> SessionStats:
+    """The session's figures from its ledger (P&L at the fair value and at the mid) and samples."""
+    cid = market.condition_id
+    fills = [f for f in ledger.fills(cid) if f.effective]
+    paid = income_breakdown(ledger.fills(cid), ledger.flows(cid), {cid: market}, {cid: fair})
     return SessionStats(
         seed=seed,
-        pnl=final,
+        pnl=_total_pnl(ledger, market, fair),
         max_drawdown=_max_drawdown(samples.pnl_path),
         inventory_std=statistics.pstdev(samples.inventory) if samples.inventory else 0.0,
         time_at_limit=samples.at_limit / max(1, len(samples.inventory)),
         fills=len(fills),
         volume=float(sum((f.size for f in fills), Decimal(0))),
-        pnl_mid=final_mid,
+        pnl_mid=_total_pnl(ledger, market, mid),
         max_drawdown_mid=_max_drawdown(samples.pnl_mid_path),
         reward=float(paid.rewards) if paid.rewards else samples.reward,
         rewards_paid=float(paid.rewards),
