@@ -44,7 +44,7 @@ from bench.intervals import mean_interval, risk_ratio_mixed_interval
 from bench.quality_regimes import STRATEGIES, _interval
 from polymm_cli.backtest.importers import import_capture
 from polymm_cli.backtest.recording import recording_markets, replay_events
-from polymm_cli.backtest.replay import replay_session
+from polymm_cli.backtest.replay import ReplayConfig, replay_session
 from polymm_cli.backtest.result import BacktestResult
 from polymm_cli.services.backtest import BacktestOptions, session_config
 from polymm_cli.settings import Settings
@@ -104,7 +104,7 @@ def market_activity(recording: Path) -> dict[str, tuple[int, int]]:
     return {slug: (events, trades) for slug, (events, trades) in counts.items()}
 
 
-def _config(market: str, strategy: str) -> Any:
+def _config(market: str, strategy: str) -> ReplayConfig:
     """`polymm backtest`'s session on default settings, with the strategy's quoting."""
     config = session_config(Settings(_env_file=None), BacktestOptions(paths=[], market=market))  # type: ignore[call-arg]
     s = STRATEGIES[strategy]
