@@ -25,6 +25,8 @@ from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
 from bench.bench_signing import bench_signing
 from bench.bench_ws import bench_ws_apply
+from bench.quality_recorded import bench_quality_recorded
+from bench.quality_recorded import table as recorded_table
 from bench.quality_regimes import bench_quality_regimes
 from bench.quality_regimes import table as regimes_table
 
@@ -73,6 +75,7 @@ def measure() -> dict[str, Any]:
     results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
     results["quality"] = bench_quality()
     results["quality_regimes"] = bench_quality_regimes()
+    results["quality_recorded"] = bench_quality_recorded()
     results["backtest"] = bench_backtest_speed()
     results["paper_vs_real"] = bench_paper()
     results["anchor"] = bench_anchor()
@@ -174,6 +177,15 @@ def main() -> None:
         f"docs/strategy.md, 'The quality table'; took {r['wall_s']:.0f} s):"
     )
     print(regimes_table(r))
+    rec = results["quality_recorded"]
+    print(
+        f"\ntrading quality on recorded real markets ({rec['source']}; each market with at least "
+        f"{rec['min_trades']} recorded trades; the same four strategies through `polymm backtest`'s "
+        f"simulated venue: {rec['queue_and_latency']}; P&L in pUSD marked at the mid, no fair value in a "
+        f"recording; no rewards or rebates paid; [95%] and P&L/risk over the sessions, lengths weighed; "
+        f"docs/strategy.md, 'On recorded data'; took {rec['wall_s']:.0f} s, {rec['cpu_s']:.0f} CPU s):"
+    )
+    print(recorded_table(rec))
     p = results["paper_vs_real"]
     print(
         f"\npaper vs real, side by side on one local market ({p['seeds']} seeds x {p['minutes']:g} min, same "

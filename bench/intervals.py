@@ -77,3 +77,41 @@ def risk_ratio_interval(
     if not draws:
         return ratio, None, None
     return ratio, draws[int(0.025 * (len(draws) - 1))], draws[int(0.975 * (len(draws) - 1))]
+
+
+def risk_ratio_mixed(pnls: Sequence[float], minutes: Sequence[float]) -> float | None:
+    """`risk_ratio` for sessions of different lengths (recorded captures are not cut to one length).
+
+    With independent increments a session of m_i minutes has mean mu m_i and variance s^2 m_i
+    (per-minute mu, s): mu = sum P&L / sum m, s^2 = sum (P&L_i - mu m_i)^2 / m_i / (n - 1), and the
+    ratio is mu / s x sqrt(60). With equal lengths this is exactly `risk_ratio`."""
+    if len(pnls) < 2:
+        return None
+    rate = math.fsum(pnls) / math.fsum(minutes)
+    variance = math.fsum((p - rate * m) ** 2 / m for p, m in zip(pnls, minutes, strict=True)) / (
+        len(pnls) - 1
+    )
+    if variance <= 1e-24:
+        return None
+    return rate / math.sqrt(variance) * math.sqrt(60.0)
+
+
+def risk_ratio_mixed_interval(
+    pnls: Sequence[float], minutes: Sequence[float]
+) -> tuple[float | None, float | None, float | None]:
+    """(ratio, low, high) of `risk_ratio_mixed`: sessions (P&L with its length) resampled as pairs,
+    the same percentile bootstrap as `risk_ratio_interval`."""
+    ratio = risk_ratio_mixed(pnls, minutes)
+    if ratio is None:
+        return None, None, None
+    rng = random.Random(0)
+    draws = []
+    for _ in range(BOOTSTRAP):
+        picks = rng.choices(range(len(pnls)), k=len(pnls))
+        value = risk_ratio_mixed([pnls[i] for i in picks], [minutes[i] for i in picks])
+        if value is not None:
+            draws.append(value)
+    draws.sort()
+    if not draws:
+        return ratio, None, None
+    return ratio, draws[int(0.025 * (len(draws) - 1))], draws[int(0.975 * (len(draws) - 1))]

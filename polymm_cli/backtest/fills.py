@@ -31,11 +31,12 @@ import itertools
 import uuid
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
-from decimal import Decimal
+from decimal import ROUND_DOWN, Decimal
 
 from polymm_cli.backtest.queue import MATCH_WINDOW_S, LevelQueue, QueueModel
 from polymm_cli.book import OrderBook
 from polymm_cli.model import (
+    MICRO,
     ONE,
     ZERO,
     Market,
@@ -313,7 +314,8 @@ class FillSimulator:
     def _book_fill(self, state: _MarketState, match: _Match, now: float) -> list[UserEvent]:
         """One fill of one of our orders: balances move, the order updates (and leaves the book when
         done); the user events are MATCHED, the order's update (a maker's), CONFIRMED."""
-        order, size = match.order, min(match.size, match.order.remaining)
+        # whole base units, cut down: a queue model's share of a trade may divide unevenly
+        order, size = match.order, min(match.size.quantize(MICRO, rounding=ROUND_DOWN), match.order.remaining)
         if size <= 0:
             return []
         trade_id = self._new_id()

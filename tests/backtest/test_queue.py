@@ -117,6 +117,20 @@ def test_a_level_drop_a_trade_explains_late_takes_back_the_advance_it_gave() -> 
     assert sim.ahead_of(oid) == D(30)
 
 
+def test_a_fill_the_take_back_splits_unevenly_is_whole_base_units() -> None:
+    # Found replaying the Tickscope capture: a fill of 5.5555... tokens stopped the engine (the
+    # ledger takes at most 6 decimals). The venue fills whole base units: the fill is cut down.
+    sim = simulator(RiskAverseQueue())
+    bid_behind(sim, level="30")
+    sim.on_market_event(change(BUY, "0.50", "100"), 0.5)  # 30 ahead, 70 behind
+    sim.on_market_event(change(BUY, "0.50", "10"), 1.0)  # 90 gone: we cannot be behind more than 10
+    # a trade of 20 explains 20 of the 90: it takes back 20 x 20/90 of the 20 we moved up
+    fills = fills_of(sim.on_market_event(trade(SELL, "0.50", "20"), 1.02))
+
+    assert [f.size for f in fills] == [D("5.555555")]
+    assert sim.open_orders()[0].size_matched == D("5.555555")
+
+
 # -- cancels ahead: what each model makes of a level decrease no trade explains --------------------
 
 
