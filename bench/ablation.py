@@ -12,8 +12,9 @@ Variants (each a `QuoteParams` and a `RegimeParams`), all at the seed design's s
 Same sessions as `bench/quality_regimes.py` (`simulate`, `MINUTES`, the regime's natural market), same
 seeds for every variant. Prints per regime and variant: P&L per unit of risk (mean / sd of hourly
 P&L) with its 95% bootstrap interval, mean P&L, mean and worst max drawdown, fills; marked at the fair
-value. Usage: `python -m bench.ablation SEEDS [REGIMES] [VARIANTS]` (comma-separated lists; by default
-active, in-play and crypto-short, and every variant but `polymm` and the candidates).
+value. Usage: `python -m bench.ablation SEEDS [REGIMES] [VARIANTS]`: SEEDS a count from seed 1, or
+`FIRST-LAST` (fresh seeds, out of sample); comma-separated lists, by default active, in-play and
+crypto-short, and every variant but `polymm` and the candidates.
 """
 
 from __future__ import annotations
@@ -103,9 +104,10 @@ def run_session(job: tuple[str, str, int]) -> tuple[str, str, SessionStats]:
 
 
 def ablate(
-    seeds: int, regimes: tuple[str, ...], names: tuple[str, ...]
+    seeds: range, regimes: tuple[str, ...], names: tuple[str, ...]
 ) -> dict[tuple[str, str], list[SessionStats]]:
-    jobs = [(r, n, s) for r in regimes for n in names for s in range(1, seeds + 1)]
+    """Every variant in every regime over the seeds (`range(1, 31)`: seeds 1 to 30)."""
+    jobs = [(r, n, s) for r in regimes for n in names for s in seeds]
     runs: dict[tuple[str, str], list[SessionStats]] = {}
     with ProcessPoolExecutor(max_workers=WORKERS) as pool:
         for regime, name, stats in pool.map(run_session, jobs, chunksize=4):
@@ -138,10 +140,15 @@ def report(
 if __name__ == "__main__":
     import sys
 
-    seeds = int(sys.argv[1]) if len(sys.argv) > 1 else 30
+    # SEEDS: a count from seed 1 ("30"), or a range of seeds ("51-100": fresh seeds, out of sample)
+    first, _, last = (sys.argv[1] if len(sys.argv) > 1 else "30").rpartition("-")
+    seeds = range(int(first or 1), int(last) + 1)
     regimes = tuple(sys.argv[2].split(",")) if len(sys.argv) > 2 else ABLATION_REGIMES
     names = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else ABLATION_DEFAULT
     started = time.perf_counter()
     result = ablate(seeds, regimes, names)
     print(report(result, regimes, names))
-    print(f"  ({seeds} seeds, {time.perf_counter() - started:.0f} s wall, {WORKERS} processes)")
+    print(
+        f"  (seeds {seeds.start}-{seeds.stop - 1}, {time.perf_counter() - started:.0f} s wall, "
+        f"{WORKERS} processes)"
+    )
