@@ -103,7 +103,7 @@ class QuoteParams:
     use_microprice: bool = False
     skew_enabled: bool = True
     skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
-    skew_start: Decimal = Decimal("0.3")  # fraction of L where the skew starts
+    skew_start: Decimal = Decimal("0.6")  # fraction of L where the skew starts (the settings' default)
     # The volatility term of the skew (Avellaneda-Stoikov's q x gamma x sigma^2 x tau): risk aversion
     # per pUSD and the horizon (s) inventory is expected to be held; 0 = no volatility term.
     skew_gamma: Decimal = ZERO

@@ -43,7 +43,9 @@ class RegimeParams:
     vol_reference: float = 0.008
     vol_sensitivity: float = 1.0
     max_widen: float = 3.0
-    jump_enabled: bool = True
+    # Off by default: a 3c move within 5 s is ordinary in the calibrated busy regimes, and standing
+    # aside for 15 s after each cost more than it saved (docs/strategy.md#defaults-measured).
+    jump_enabled: bool = False
     jump_threshold: Decimal = Decimal("0.03")
     jump_window_s: float = 5.0
     jump_cooldown_s: float = 15.0

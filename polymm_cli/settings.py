@@ -172,14 +172,17 @@ class Settings(BaseSettings):
     position_limit: Decimal = Field(default=Decimal("100"), gt=0)
     skew_enabled: bool = True
     skew_factor: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
-    skew_start: Decimal = Field(default=Decimal("0.3"), ge=0, le=1)
+    # 0.6: the skew waits for two fills' worth of inventory on the bench's limit (a skew from the first
+    # fill gave edge away for nothing; docs/strategy.md#defaults-measured)
+    skew_start: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
     # The skew's volatility term |e| x gamma x sigma^2 x horizon (docs/strategy.md#inventory-skew):
     # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held.
     skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
     skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
-    # The size-weighted mid leans toward the side about to give way: less adverse selection
-    # (bench/bench_quality.py measures it).
-    microprice: bool = True
+    # The size-weighted mid (leans toward the side about to give way). Off by default: on the
+    # calibrated regimes' one- and two-tick books it moved our quotes onto the side about to be run
+    # over (docs/strategy.md#defaults-measured).
+    microprice: bool = False
 
     # levels and rewards
     levels: int = Field(default=1, ge=1, le=10)
@@ -205,7 +208,7 @@ class Settings(BaseSettings):
     vol_reference: float = Field(default=0.008, gt=0)
     vol_sensitivity: float = Field(default=1.0, ge=0)
     max_widen: float = Field(default=3.0, ge=1)
-    jump_filter: bool = True
+    jump_filter: bool = False  # off: see RegimeParams.jump_enabled (docs/strategy.md#defaults-measured)
     jump_threshold: Decimal = Field(default=Decimal("0.03"), gt=0)
     jump_cooldown: float = Field(default=15.0, ge=0)
     trend_filter: bool = True

@@ -36,6 +36,7 @@ NOT_FLAT = "; position not flat, see `polymm pnl`"  # how a halt says the exit l
 
 ONLY_VOL = RegimeParams(jump_enabled=False, trend_enabled=False)
 ONLY_JUMP = RegimeParams(
+    jump_enabled=True,
     vol_enabled=False,
     trend_enabled=False,
     jump_threshold=D("0.03"),

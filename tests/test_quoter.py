@@ -42,6 +42,9 @@ def market(tick: str = "0.01", min_size: str = "5", **overrides: object) -> Mark
 
 
 def params(spread: str = "0.04", size: str = "10", limit: str = "50", **overrides: object) -> QuoteParams:
+    """The quoter's params for a rule's test: the skew starts at seed 004's 0.3 of the limit (the
+    table below), whatever polymm's default is."""
+    overrides.setdefault("skew_start", D("0.3"))
     return QuoteParams(spread=D(spread), size=D(size), position_limit=D(limit), **overrides)  # type: ignore[arg-type]
 
 

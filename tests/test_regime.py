@@ -41,7 +41,12 @@ def test_widening_is_capped() -> None:
 
 def test_a_jump_pulls_both_sides_for_the_cool_down() -> None:
     r = regime(
-        jump_threshold=D("0.03"), jump_window_s=5, jump_cooldown_s=15, trend_enabled=False, vol_enabled=False
+        jump_enabled=True,
+        jump_threshold=D("0.03"),
+        jump_window_s=5,
+        jump_cooldown_s=15,
+        trend_enabled=False,
+        vol_enabled=False,
     )
     r.observe_mid(0.0, D("0.50"))
     r.observe_mid(2.0, D("0.54"))
@@ -52,7 +57,9 @@ def test_a_jump_pulls_both_sides_for_the_cool_down() -> None:
 
 
 def test_a_slow_move_is_not_a_jump() -> None:
-    r = regime(jump_threshold=D("0.03"), jump_window_s=5, trend_enabled=False, vol_enabled=False)
+    r = regime(
+        jump_enabled=True, jump_threshold=D("0.03"), jump_window_s=5, trend_enabled=False, vol_enabled=False
+    )
     for i in range(10):
         r.observe_mid(float(i * 3), D("0.50") + D("0.01") * i)  # 4c over 27 s
     assert r.assess(28.0).blocked == ()
