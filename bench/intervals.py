@@ -18,7 +18,7 @@ from __future__ import annotations
 import math
 import random
 import statistics
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 BOOTSTRAP = 2000
 _Z = statistics.NormalDist().inv_cdf(0.975)
@@ -64,16 +64,23 @@ def risk_ratio_interval(
     pnls: Sequence[float], minutes: float
 ) -> tuple[float | None, float | None, float | None]:
     """(ratio, low, high): the ratio and its 95% percentile-bootstrap interval over the seeds."""
-    ratio = risk_ratio(pnls, minutes)
+    return _bootstrapped(lambda picks: risk_ratio([pnls[i] for i in picks], minutes), len(pnls))
+
+
+def _bootstrapped(
+    ratio_of: Callable[[Sequence[int]], float | None], n: int
+) -> tuple[float | None, float | None, float | None]:
+    """(ratio of all n sessions, low, high): `ratio_of` a resample of session indices, `BOOTSTRAP`
+    resamples with replacement (a fixed random seed), the 2.5th and 97.5th percentiles."""
+    ratio = ratio_of(range(n))
     if ratio is None:
         return None, None, None
     rng = random.Random(0)
-    draws = []
-    for _ in range(BOOTSTRAP):
-        value = risk_ratio(rng.choices(pnls, k=len(pnls)), minutes)
-        if value is not None:
-            draws.append(value)
-    draws.sort()
+    draws = sorted(
+        value
+        for value in (ratio_of(rng.choices(range(n), k=n)) for _ in range(BOOTSTRAP))
+        if value is not None
+    )
     if not draws:
         return ratio, None, None
     return ratio, draws[int(0.025 * (len(draws) - 1))], draws[int(0.975 * (len(draws) - 1))]
@@ -101,17 +108,6 @@ def risk_ratio_mixed_interval(
 ) -> tuple[float | None, float | None, float | None]:
     """(ratio, low, high) of `risk_ratio_mixed`: sessions (P&L with its length) resampled as pairs,
     the same percentile bootstrap as `risk_ratio_interval`."""
-    ratio = risk_ratio_mixed(pnls, minutes)
-    if ratio is None:
-        return None, None, None
-    rng = random.Random(0)
-    draws = []
-    for _ in range(BOOTSTRAP):
-        picks = rng.choices(range(len(pnls)), k=len(pnls))
-        value = risk_ratio_mixed([pnls[i] for i in picks], [minutes[i] for i in picks])
-        if value is not None:
-            draws.append(value)
-    draws.sort()
-    if not draws:
-        return ratio, None, None
-    return ratio, draws[int(0.025 * (len(draws) - 1))], draws[int(0.975 * (len(draws) - 1))]
+    return _bootstrapped(
+        lambda picks: risk_ratio_mixed([pnls[i] for i in picks], [minutes[i] for i in picks]), len(pnls)
+    )
