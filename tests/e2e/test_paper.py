@@ -154,7 +154,8 @@ def test_the_paper_dashboard_says_paper_in_its_title(feed: ExchangeThread) -> No
     terminal = Terminal(argv, polymm_env(TERM="xterm", COLUMNS=str(COLUMNS), LINES=str(ROWS)))
     try:
         # Act
-        terminal.wait_for("PAPER", "book (YES)", "inventory and P&L", "◀", timeout=30)
+        # the status line is drawn last in a frame: wait for it, not only for our quotes
+        terminal.wait_for("PAPER", "book (YES)", "inventory and P&L", "◀", "status: quoting", timeout=30)
         dashboard = terminal.text()
         code = terminal.wait_for_exit(timeout=30)
     finally:
