@@ -15,6 +15,7 @@ argument, a structured field nor a traceback can carry one into the file or onto
 from __future__ import annotations
 
 import contextlib
+import copy
 import json
 import logging
 import logging.handlers
@@ -112,6 +113,17 @@ class JsonLineFormatter(logging.Formatter):
         return json.dumps(line, default=str)
 
 
+class _ToListener(logging.handlers.QueueHandler):
+    """Hands the record on as the filters left it: message merged and scrubbed, the traceback as
+    text of its own (the stock `prepare` folds it into the message; the JSON lines keep it apart)."""
+
+    def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
+        prepared = copy.copy(record)
+        prepared.exc_info = None
+        prepared.stack_info = None
+        return prepared
+
+
 class _Relevant(logging.Filter):
     """polymm's records at INFO and above, every other library's at WARNING and above."""
 
@@ -151,7 +163,7 @@ def run_log(
     )
     file_handler.setFormatter(ScrubbingFormatter(formatter_for(fmt), redactor))
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
-    to_file = logging.handlers.QueueHandler(records)
+    to_file = _ToListener(records)
     to_file.addFilter(_Relevant())
     to_file.addFilter(RedactingFilter(redactor))
     listener = logging.handlers.QueueListener(records, file_handler)
