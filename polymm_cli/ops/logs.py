@@ -6,7 +6,8 @@ stop-losses, the stop) and what other polymm modules log at INFO and above; othe
 at WARNING and above only.
 
 Writing never happens on the engine's loop: records go through a `QueueHandler` to a
-`QueueListener` thread that owns the `RotatingFileHandler` (a write or a rotation never stalls a
+`QueueListener` thread that owns the `RotatingFileHandler` and does the scrubbing and formatting
+too (the loop only makes the record and queues it: a write, a rotation or a regex never stalls a
 decision). `Redactor` scrubs the known secrets (the private key, the API secret and passphrase, the
 webhook tokens) from each record's text and again from each formatted line, so neither a message, an
 argument, a structured field nor a traceback can carry one into the file or onto stderr.
@@ -114,14 +115,12 @@ class JsonLineFormatter(logging.Formatter):
 
 
 class _ToListener(logging.handlers.QueueHandler):
-    """Hands the record on as the filters left it: message merged and scrubbed, the traceback as
-    text of its own (the stock `prepare` folds it into the message; the JSON lines keep it apart)."""
+    """Hands a copy of the record to the listener thread as it is: merging the arguments, scrubbing
+    and formatting happen there, off the engine's loop (the stock `prepare` formats here, and folds
+    the traceback into the message, which the JSON lines keep apart)."""
 
     def prepare(self, record: logging.LogRecord) -> logging.LogRecord:
-        prepared = copy.copy(record)
-        prepared.exc_info = None
-        prepared.stack_info = None
-        return prepared
+        return copy.copy(record)
 
 
 class _Relevant(logging.Filter):
@@ -162,11 +161,11 @@ def run_log(
         path, maxBytes=max_bytes, backupCount=backups, encoding="utf-8"
     )
     file_handler.setFormatter(ScrubbingFormatter(formatter_for(fmt), redactor))
+    file_handler.addFilter(RedactingFilter(redactor))  # in the listener's thread
     records: queue.SimpleQueue[logging.LogRecord] = queue.SimpleQueue()
     to_file = _ToListener(records)
     to_file.addFilter(_Relevant())
-    to_file.addFilter(RedactingFilter(redactor))
-    listener = logging.handlers.QueueListener(records, file_handler)
+    listener = logging.handlers.QueueListener(records, file_handler, respect_handler_level=True)
     root = logging.getLogger()
     previous = root.level
     others = list(root.handlers)

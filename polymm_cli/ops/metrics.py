@@ -18,6 +18,7 @@ scrape costs about a millisecond of the loop every scrape interval.
 
 from __future__ import annotations
 
+import errno
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
@@ -31,7 +32,7 @@ from prometheus_client.registry import Collector
 
 from polymm_cli.engine.config import StopReport
 from polymm_cli.engine.observer import EngineObserver
-from polymm_cli.errors import UsageError
+from polymm_cli.errors import UsageError, describe
 from polymm_cli.model import ONE, EngineSnapshot, Side
 
 if TYPE_CHECKING:
@@ -314,9 +315,9 @@ class MetricsServer:
             await site.start()
         except OSError as exc:
             await runner.cleanup()
+            why = "the port is already in use" if exc.errno == errno.EADDRINUSE else describe(exc)
             raise UsageError(
-                f"cannot serve metrics on {self.host}:{self.port}: {exc.strerror or exc}"
-                " (another process has the port? choose another with --metrics-port)"
+                f"cannot serve metrics on {self.host}:{self.port}: {why} (choose another with --metrics-port)"
             ) from None
         self._runner = runner
         if runner.addresses:

@@ -23,8 +23,9 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from polymm_cli.errors import EXIT_RISK_HALT
+from polymm_cli.errors import EXIT_RISK_HALT, EXIT_USAGE
 from polymm_cli.ledger import Ledger
+from tests.e2e.support import ledger_contents, polymm
 from tests.webhook_receiver import Receiver, webhook_receiver
 
 pytestmark = pytest.mark.slow
@@ -189,3 +190,26 @@ def test_the_json_run_log_has_decisions_and_order_events_and_no_secret(unattende
         assert secret.lower() not in everything.lower(), f"a secret leaked: {secret[:6]}…"
     # the hanging webhook's failure is in the log, by its host only (its path holds the token)
     assert any(line["message"].startswith("alert to slack webhook at http://127.0.0.1") for line in lines)
+
+
+def test_a_metrics_port_in_use_stops_the_run_before_it_trades() -> None:
+    """One line, exit 2, and no run in the ledger: nothing was quoted."""
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        run = polymm("run", "--headless", "--duration", "5", "--metrics-port", str(port), timeout=60)
+    assert run.returncode == EXIT_USAGE
+    assert run.stderr == (
+        f"error: cannot serve metrics on 127.0.0.1:{port}: the port is already in use"
+        " (choose another with --metrics-port)\n"
+    )
+    assert ledger_contents() is None
+
+
+def test_a_bad_webhook_is_refused_in_one_line_without_its_token() -> None:
+    run = polymm("run", "--headless", "--alert-webhook", f"http://hooks.example.com/services/{FAKE_TOKEN}")
+    assert run.returncode == EXIT_USAGE
+    assert run.stderr.startswith("error: alert webhook http://hooks.example.com: use https")
+    assert FAKE_TOKEN not in run.stderr + run.stdout
+    assert ledger_contents() is None
