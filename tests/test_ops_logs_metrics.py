@@ -109,3 +109,12 @@ async def test_the_endpoint_serves_the_event_counters_and_a_taken_port_is_one_cl
     assert samples[("polymm_venue_errors_total", (("call", "order"), ("status", "503")))] == 1
     assert samples[("polymm_tick_to_quote_seconds_count", ())] == 1
     await asyncio.sleep(0)
+
+
+def test_a_json_line_keeps_its_own_time_and_the_record_its_own(tmp_path: Path) -> None:
+    path = tmp_path / "run.log"
+    with run_log(path, fmt="json", max_bytes=100_000, backups=1, redactor=Redactor([])):
+        log_decision({"ts": 1234.5, "market": "m1", "places": 2, "cancels": 0, "kept": 0, "mid": "0.5"})
+    [line] = [json.loads(text) for text in _read(path).splitlines()]
+    assert line["ts"].endswith("+00:00") and line["decision_ts"] == 1234.5
+    assert line["event"] == "decision" and line["places"] == 2

@@ -106,7 +106,9 @@ class JsonLineFormatter(logging.Formatter):
         }
         fields = getattr(record, "fields", None)
         if isinstance(fields, dict):
-            line.update(fields)
+            kind = fields.get("event", "record")
+            for key, value in fields.items():  # the line's own keys win: a decision's ts is decision_ts
+                line[f"{kind}_{key}" if key in line else key] = value
         if record.exc_info:
             line["traceback"] = self.formatException(record.exc_info)
         elif record.exc_text:
