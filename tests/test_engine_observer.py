@@ -20,6 +20,8 @@ from polymm_cli.errors import EngineFailure
 from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import Side
 from polymm_cli.ops.metrics import EngineMetrics, engine_registry
+from polymm_cli.services.operations import RunOps
+from polymm_cli.settings import load_settings
 from tests.sim_world import SimWorld, market, settle
 
 M = market("observed")
@@ -123,3 +125,26 @@ async def test_a_stop_loss_and_its_exit_reach_the_observer(world: SimWorld) -> N
     assert flat and detail.startswith("market exit")
     assert any(tag == "exit" for *_, tag in recorder.named("order_placed"))
     assert recorder.named("halted")[0][1] is False  # the engine's own halt, not an external one
+
+
+async def test_the_alerts_summary_and_feed_watch_read_the_running_engine(
+    world: SimWorld, tmp_path: Path
+) -> None:
+    settings = load_settings(
+        data_dir=tmp_path, alert_webhooks=["https://hooks.slack.com/services/T/B/xxxxxxxx"]
+    )
+    ops = RunOps(settings, world.clock)
+    engine = world.make_engine()
+    ops.attach(engine)
+    await world.start(engine)
+    assert world.other_take(M, "YES", Side.SELL, "0.48", "5")
+    await world.run_until(lambda: engine.fill_count == 1, what="the fill recorded")
+    assert ops._health() == {"market feed": True, "user stream": True, "heartbeat": True}
+    summary = ops._summary()
+    placed, cancelled = engine.orders_placed, engine.orders_canceled
+    pnl = engine.snapshot().total_pnl
+    assert summary == (
+        f"summary after 0.0 h: P&L {pnl:+.2f} pUSD, 1 fills, {placed} orders placed, {cancelled} cancelled,"
+        " 1 market; healthy"
+    )
+    await world.finish()

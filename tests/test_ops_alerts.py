@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
+from pathlib import Path
 
 import pytest
 from prometheus_client import CollectorRegistry
@@ -14,6 +15,8 @@ from polymm_cli.clock import ManualClock, SystemClock
 from polymm_cli.engine.config import StopReport
 from polymm_cli.errors import UsageError
 from polymm_cli.ops.alerts import AlertSettings, AlertSink, parse_webhook
+from polymm_cli.services.operations import RunOps
+from polymm_cli.settings import load_settings
 from tests.webhook_receiver import webhook_receiver
 
 TOKEN = "123456789:AAH-fake-telegram-token-for-tests"
@@ -156,3 +159,13 @@ async def test_a_feed_down_longer_than_the_limit_alerts_once_then_recovery_and_t
     assert texts[0].startswith("polymm: market feed unhealthy for 30 s")
     assert texts[1] == "polymm: market feed healthy again"
     assert texts[2:] == ["polymm: summary: all fine"]
+
+
+async def test_a_crash_of_the_run_is_alerted_before_the_error_goes_on(tmp_path: Path) -> None:
+    with webhook_receiver() as receiver:
+        settings = load_settings(data_dir=tmp_path, alert_webhooks=[f"slack+{receiver.url}/ops"])
+        ops = RunOps(settings, SystemClock())
+        with pytest.raises(RuntimeError, match="boom"):
+            async with ops.alerting():
+                raise RuntimeError("boom")
+        assert receiver.texts("/ops") == ["polymm: CRASHED: RuntimeError: boom"]
