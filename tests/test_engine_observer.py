@@ -144,7 +144,7 @@ async def test_the_alerts_summary_and_feed_watch_read_the_running_engine(
     placed, cancelled = engine.orders_placed, engine.orders_canceled
     pnl = engine.snapshot().total_pnl
     assert summary == (
-        f"summary after 0.0 h: P&L {pnl:+.2f} pUSD, 1 fills, {placed} orders placed, {cancelled} cancelled,"
+        f"summary after 0.0 h: P&L {pnl:+.2f} pUSD, 1 fill, {placed} orders placed, {cancelled} cancelled,"
         " 1 market; healthy"
     )
     await world.finish()

@@ -324,6 +324,7 @@ def summary_text(
     """The periodic summary's one line."""
     hours = uptime_s / 3600
     return (
-        f"summary after {hours:.1f} h: P&L {pnl:+.2f} pUSD, {fills} fills, {placed} orders placed,"
+        f"summary after {hours:.1f} h: P&L {pnl:+.2f} pUSD, {fills} fill{'' if fills == 1 else 's'},"
+        f" {placed} orders placed,"
         f" {cancelled} cancelled, {markets} market{'' if markets == 1 else 's'}; {status}"
     )
