@@ -22,6 +22,7 @@ import errno
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
+from ipaddress import ip_address
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -294,6 +295,13 @@ def engine_registry(engine: QuotingEngine, metrics: EngineMetrics) -> CollectorR
     return metrics.registry
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return host == "localhost" or ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 class MetricsServer:
     """`GET /metrics` on host:port, served by the running event loop (see the module docstring)."""
 
@@ -323,6 +331,10 @@ class MetricsServer:
         if runner.addresses:
             self.port = int(runner.addresses[0][1])  # the port bound (0 asks for a free one)
         log.info("serving Prometheus metrics on http://%s:%d/metrics", self.host, self.port)
+        if not _loopback(self.host):
+            log.warning(
+                "the metrics endpoint on %s is reachable from other hosts, without authentication", self.host
+            )
 
     async def close(self) -> None:
         if self._runner is not None:
