@@ -5,17 +5,18 @@ Secrets are `SecretStr`: they never appear in a repr, a log line or a traceback.
 
 from __future__ import annotations
 
+import json
 import math
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from enum import StrEnum
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 import platformdirs
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from polymm_cli.errors import ConfigError
 
@@ -260,6 +261,29 @@ class Settings(BaseSettings):
     # day, as Polymarket pays; shorter to see payouts in a short run (the pool is prorated).
     exchange_reward_epoch: float = Field(default=86_400.0, ge=1, le=7 * 86_400)
 
+    # running unattended (docs/operations.md). Metrics: Prometheus on metrics_host:metrics_port
+    # (unset: none; loopback unless the host is set). Alerts: webhook URLs (a token is in each: kept
+    # as secrets), each kind at most once per alert_min_interval seconds, a feed down for
+    # alert_feed_unhealthy seconds, a summary every alert_summary_interval seconds (0: none).
+    # The run log: <data dir>/logs/, rotated at log_max_bytes, log_backups old files kept.
+    metrics_port: int | None = Field(default=None, ge=0, le=65_535)
+    metrics_host: str = "127.0.0.1"
+    alert_webhooks: Annotated[list[SecretStr], NoDecode] = Field(default_factory=list)
+    alert_feed_unhealthy: float = Field(default=60.0, gt=0)
+    alert_summary_interval: float = Field(default=3600.0, ge=0)
+    alert_min_interval: float = Field(default=60.0, ge=0)
+    alert_queue_size: int = Field(default=100, ge=1, le=10_000)
+    alert_timeout: float = Field(default=5.0, gt=0, le=60)
+    log_file: bool = True
+    log_format: Literal["text", "json"] = "text"
+    log_max_bytes: int = Field(default=10_000_000, ge=10_000)
+    log_backups: int = Field(default=5, ge=0, le=100)
+
+    def secret_values(self) -> list[str]:
+        """Every secret these settings hold, for the log's redactor (never shown anywhere)."""
+        held = [self.private_key, self.api_secret, self.api_passphrase, *self.alert_webhooks]
+        return [s.get_secret_value() for s in held if s is not None and s.get_secret_value()]
+
     def reward_band_on(self) -> bool:
         """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""
         return self.reward_band if self.reward_band is not None else "spread" not in self.model_fields_set
@@ -317,6 +341,15 @@ class Settings(BaseSettings):
     @classmethod
     def _latency(cls, value: str) -> str:
         return str(LatencyChoice.parse(value))
+
+    @field_validator("alert_webhooks", mode="before")
+    @classmethod
+    def _webhook_list(cls, value: object) -> object:
+        # POLYMM_ALERT_WEBHOOKS: a JSON list, or URLs separated by spaces
+        if isinstance(value, str):
+            text = value.strip()
+            return json.loads(text) if text.startswith("[") else text.split()
+        return value
 
     @field_validator("data_dir", mode="before")
     @classmethod

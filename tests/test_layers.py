@@ -72,6 +72,8 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "settings",
     ),
     "backtest": ("cli", "services"),
+    # metrics, alerts and the run log: observers of the engine, composed by services from plain values
+    "ops": ("cli", "services", "settings", "exchange", "venues", "backtest", "ledger"),
     # the fill simulator and its queue models: pure, below the engine and the venues
     "backtest.queue": (*_NOT_PURE, "backtest.fills"),
     "backtest.fills": (
@@ -191,6 +193,7 @@ PLANTS = [
     ("backtest.queue", "backtest/queue.py", "from ..venues import base", ["venues", "venues.base"]),
     ("engine.loop", "engine/loop.py", "from ..backtest import fills", ["backtest", "backtest.fills"]),
     ("engine.loop", "engine/loop.py", "from ..venues.paper import PaperVenue", ["venues.paper"]),
+    ("ops.alerts", "ops/alerts.py", "from polymm_cli.settings import Settings", ["settings"]),
 ]
 
 

@@ -58,6 +58,30 @@ PaperCollateralOption = Annotated[
         help="With --venue paper: the paper wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL).",
     ),
 ]
+# running unattended (docs/operations.md)
+MetricsPortOption = Annotated[
+    int | None,
+    typer.Option(
+        "--metrics-port",
+        help="Serve Prometheus metrics on this port at /metrics (POLYMM_METRICS_PORT).",
+    ),
+]
+MetricsHostOption = Annotated[
+    str | None,
+    typer.Option("--metrics-host", help="Address the metrics endpoint binds (default 127.0.0.1: loopback)."),
+]
+AlertWebhookOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--alert-webhook",
+        help="Post alerts to this Slack, Discord or Telegram webhook URL; repeatable"
+        " (POLYMM_ALERT_WEBHOOKS, space-separated).",
+    ),
+]
+LogFormatOption = Annotated[
+    str | None,
+    typer.Option("--log-format", help="The run log in the data dir: text (default) or json (JSON lines)."),
+]
 RunMarkets = Annotated[
     list[str] | None,
     typer.Argument(help="Markets by condition id, slug or token id (default: the first listed)."),
@@ -92,6 +116,10 @@ def run(
     paper_collateral: PaperCollateralOption = None,
     queue: QueueOption = None,
     latency_ms: LatencyOption = None,
+    metrics_port: MetricsPortOption = None,
+    metrics_host: MetricsHostOption = None,
+    alert_webhook: AlertWebhookOption = None,
+    log_format: LogFormatOption = None,
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops.
     With --venue paper, nothing is sent: fills are simulated from the live feed."""
@@ -112,6 +140,10 @@ def run(
         skew_start=skew_start,
         reward_band=reward_band,
         reward_size=reward_size,
+        metrics_port=metrics_port,
+        metrics_host=metrics_host,
+        alert_webhooks=alert_webhook or None,
+        log_format=log_format,
     )
     simulated = [flag for flag, value in (("--queue", queue), ("--latency-ms", latency_ms)) if value]
     if simulated and settings.venue is not VenueName.PAPER:

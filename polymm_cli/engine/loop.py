@@ -30,6 +30,7 @@ from polymm_cli.clock import Clock
 from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
 from polymm_cli.engine.income import PayoutRecorder
+from polymm_cli.engine.observer import EngineObserver
 from polymm_cli.engine.state import MarketState, exposure, holding
 from polymm_cli.engine.view import decision_record, snapshot
 from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
@@ -104,8 +105,10 @@ class QuotingEngine:
         halt_check: Callable[[], str | None] = lambda: None,
         on_decision: Callable[[dict[str, Any]], None] | None = None,
         chain: Chain | None = None,
+        observer: EngineObserver | None = None,
     ) -> None:
         self.venue = venue
+        self.observer = observer or EngineObserver()  # metrics, alerts, the log: told, never waited on
         self.ledger = ledger
         self.clock = clock
         self.config = config
@@ -239,6 +242,7 @@ class QuotingEngine:
         if self.failure is None:
             self.failure = cause
             self.last_error = cause
+            self.observer.failed(cause)
         self._failed.set()
 
     async def _startup(self) -> None:
@@ -260,6 +264,7 @@ class QuotingEngine:
             elif leftovers:
                 result = await self.venue.cancel([o.order_id for o in leftovers])
                 self.orders_canceled += len(result.canceled)
+                self.observer.orders_cancelled(cid, len(result.canceled))
                 log.info("cancelled %d leftover orders in %s", len(result.canceled), cid)
         for cid in self.states:
             for update in await self.venue.trades(cid, after=self._resync_after(cid)):
@@ -282,6 +287,7 @@ class QuotingEngine:
                 with contextlib.suppress(asyncio.CancelledError, Exception):
                     await task
         self.stop_report = await self._cancel_everything_and_confirm()
+        self.observer.stopped(self.stop_report)
         if self.stop_report.reachable:  # else the next run's start-up resync catches the trades up
             await self._await_settlement()
             await self._record_payouts()  # what was paid while we ran, before `pnl` is shown
@@ -353,8 +359,10 @@ class QuotingEngine:
                     result = await self.venue.cancel_all(cid)
                     cancelled += len(result.canceled)
                     self.orders_canceled += len(result.canceled)
+                    self.observer.orders_cancelled(cid, len(result.canceled))
                     open_now += len(await self.venue.open_orders(cid))
                 except VenueError as exc:
+                    self.observer.venue_error("stop", exc.status)
                     self.last_error = f"stop: {exc}"
                     answered = False
                     open_now += sum(1 for o in self.live.values() if o.market == cid)
@@ -418,11 +426,13 @@ class QuotingEngine:
             self.halted = reason
             self._halt_external = external
             log.warning("halted: %s", reason)
+            self.observer.halted(reason, external)
             self._health_changed()
             self._wake.set()
 
     def _resume(self) -> None:
         log.warning("resumed: the halt was lifted")
+        self.observer.resumed()
         self.halted = None
         self._halt_external = False
         for state in self.states.values():
@@ -444,6 +454,7 @@ class QuotingEngine:
                     await self.venue.heartbeat()
                     self._heartbeat.acked(self.clock.monotonic())
                 except VenueError as exc:
+                    self.observer.venue_error("heartbeat", exc.status)
                     self.last_error = f"heartbeat: {exc}"
             self._health_changed()
             await self.clock.sleep(max(0.0, started + interval - self.clock.monotonic()))
@@ -453,6 +464,7 @@ class QuotingEngine:
         try:
             result = await call
         except VenueError as exc:
+            self.observer.venue_error("order", exc.status)
             if self._order_path.failed(self.clock.monotonic(), describe(exc)):
                 log.warning("order path paused: %s", self._order_path.reason(self.clock.monotonic()))
             self._health_changed()
@@ -477,6 +489,7 @@ class QuotingEngine:
         async for event in self._streams[0]:
             if isinstance(event, StreamStatus):
                 self.market_feed = event.connected
+                self.observer.stream("market feed", event.connected, event.reason)
                 if not event.connected:
                     self.last_error = f"market feed: {event.reason}"
                     for state in self.states.values():
@@ -525,6 +538,7 @@ class QuotingEngine:
         async for event in self._streams[1]:
             if isinstance(event, StreamStatus):
                 self.user_stream = event.connected
+                self.observer.stream("user stream", event.connected, event.reason)
                 if not event.connected:
                     self.last_error = f"user stream: {event.reason}"
                 self._health_changed()
@@ -569,6 +583,9 @@ class QuotingEngine:
                 changed = True
                 self.fill_count += 1
                 self._projection(cid).add_fill(record)
+                self.observer.fill(
+                    cid, state.market.outcome_of(fill.token_id), fill.side, fill.price, fill.size
+                )
                 if state.regime is not None:
                     market = state.market
                     is_bid = market.is_bid(fill.token_id, fill.side)
@@ -642,6 +659,7 @@ class QuotingEngine:
     async def _decide(self, cid: str) -> None:
         """One decision for one market, the hot path: book → quoter → reconcile → risk → venue."""
         async with self._decide_lock:
+            started = self.clock.monotonic()
             state = self.states[cid]
             mine = [o for o in self.live.values() if o.market == cid]
             if not self.healthy or state.stopped:
@@ -672,7 +690,9 @@ class QuotingEngine:
             if verdict.halt_reason:
                 self.halt(verdict.halt_reason)
             why = "; ".join(decision.notes) or (decision.skipped[0].reason if decision.skipped else "")
-            await self._act(state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped)
+            await self._act(
+                state, verdict.plan, note=why, decision=decision, dropped=verdict.dropped, started=started
+            )
             # only a plan carried out is remembered: after a failed call the same inputs must act again
             state.last_mid, state.last_inputs = decision.mid, inputs
 
@@ -809,6 +829,8 @@ class QuotingEngine:
         try:
             flows = await self.payouts.poll(self.clock.now())
         except (VenueError, ValueError) as exc:
+            if isinstance(exc, VenueError):
+                self.observer.venue_error("payouts", exc.status)
             self.last_error = f"payouts: {describe(exc)}"
             log.warning("reading rewards and rebates failed: %s", describe(exc))
             return
@@ -835,6 +857,7 @@ class QuotingEngine:
                     self._check_stop_loss(state)  # a loss still past the limit keeps it stopped
                     if state.stopped is None:
                         log.warning("%s: stop-loss cool-down over, quoting again", cid)
+                        self.observer.stop_loss_over(cid)
                         state.last_inputs = ()
                 self._dirty.add(cid)
             self._wake.set()
@@ -849,6 +872,7 @@ class QuotingEngine:
         if reason:
             anchor = self.external_mid(state.market)
             log.warning("%s: %s", cid, arm_stop(state, reason, params, anchor, self.clock.monotonic()))
+            self.observer.stop_loss(cid, reason)
             self._dirty.add(cid)
             self._wake.set()
 
@@ -874,15 +898,19 @@ class QuotingEngine:
                 anchor_mid=state.exit_anchor,
             )
             for result in await self.venue.place(exit_intents(market, orders, "exit")) if orders else ():
-                if result.ok and result.intent.order_type == "GTC":
-                    i = result.intent
+                i = result.intent
+                if not result.ok:
+                    self.observer.order_refused(cid, "venue", result.error)
+                    self.last_error = f"exit order: {result.error}"
+                    continue
+                self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, "exit")
+                if i.order_type == "GTC":
                     self.live[result.order_id] = OurOrder(
                         result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
                     )
-                elif not result.ok:
-                    self.last_error = f"exit order: {result.error}"
         gave_up = mode == "market" and state.exit_rounds >= self.config.exit_rounds
         if state.resume_at is None and (flat or mode == "passive" or gave_up):
+            self.observer.exit_done(cid, flat, f"{mode} exit, {state.exit_rounds} round(s)")
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
 
@@ -967,18 +995,28 @@ class QuotingEngine:
         note: str,
         decision: QuoteDecision | None = None,
         dropped: Sequence[tuple[TargetQuote, str]] = (),
+        started: float | None = None,
     ) -> None:
-        """Hand the plan to the venue: cancels first (never two quotes on one side), then places."""
-        if state.event_t0 is not None and (plan.cancels or plan.places):
-            self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
+        """Hand the plan to the venue: cancels first (never two quotes on one side), then places.
+        `started`: when the decision began (its compute time goes to the observer)."""
+        cid = state.market.condition_id
+        if plan.cancels or plan.places:
+            now = self.clock.monotonic()
+            tick_to_quote = now - state.event_t0 if state.event_t0 is not None else None
+            if tick_to_quote is not None:
+                self.latencies_us.append(tick_to_quote * 1e6)
+            self.observer.decision(now - started if started is not None else None, tick_to_quote)
+        for _, reason in dropped:
+            self.observer.order_refused(cid, "risk", reason)
         state.event_t0 = None
         self.decisions += 1
         if plan.cancels:
             cancelled = await self._order_call(self.venue.cancel(plan.cancels))
             self.orders_canceled += len(cancelled.canceled)
+            self.observer.orders_cancelled(cid, len(cancelled.canceled))
             for oid in (*cancelled.canceled, *cancelled.not_canceled):
                 self.live.pop(oid, None)
-        errors = await self._place(state.market.condition_id, plan.places) if plan.places else []
+        errors = await self._place(cid, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
         state.last_decision = note
@@ -1001,11 +1039,13 @@ class QuotingEngine:
         ]
         errors: list[str] = []
         for result in await self._order_call(self.venue.place(intents)):
+            i = result.intent
             if not result.ok:
                 errors.append(result.error)
+                self.observer.order_refused(cid, "venue", result.error)
                 continue
             self.orders_placed += 1
-            i = result.intent
+            self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, i.client_tag)
             self.live[result.order_id] = OurOrder(
                 result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag=i.client_tag
             )

@@ -26,13 +26,16 @@ from polymm_cli.errors import EXIT_INTERRUPTED, EngineFailure, PolymmError, Risk
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams
 from polymm_cli.model import ZERO, EngineSnapshot, Market, decimal_str
+from polymm_cli.ops.alerts import KILL_SWITCH_PREFIX
 from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
+from polymm_cli.services.operations import RunOps
 from polymm_cli.services.venues import (
     chain_of,
     data_dir,
+    local_private_key,
     on_venue,
     open_venue,
     run_key,
@@ -240,9 +243,11 @@ def run(
     params = quote_params(settings)
     directory = data_dir(settings)
     names = ", ".join(options.markets) or "the first listed market"
+    # a bad webhook URL is refused here, before anything starts
+    ops = RunOps(settings, SystemClock(), extra_secrets=local_secrets(settings, directory))
     return on_venue(
         settings,
-        lambda url: _run(settings, options, params, directory, url, on_snapshot, on_decision),
+        lambda url: _run(settings, options, params, directory, url, on_snapshot, on_decision, ops),
         action=Action.TRADE,
         consent=consent,
         what=f"quote {names}",
@@ -258,8 +263,26 @@ async def _run(
     url: str | None,
     on_snapshot: Callable[[EngineSnapshot], None] | None,
     on_decision: Callable[[dict[str, Any]], None] | None,
+    ops: RunOps,
 ) -> RunOutcome:
-    clock = SystemClock()
+    await ops.start_metrics()  # a port in use ends the run here, before the venue is opened
+    try:
+        return await _run_on_venue(settings, options, params, directory, url, on_snapshot, on_decision, ops)
+    finally:
+        await ops.close()
+
+
+async def _run_on_venue(
+    settings: Settings,
+    options: RunOptions,
+    params: QuoteParams,
+    directory: Path,
+    url: str | None,
+    on_snapshot: Callable[[EngineSnapshot], None] | None,
+    on_decision: Callable[[dict[str, Any]], None] | None,
+    ops: RunOps,
+) -> RunOutcome:
+    clock = ops.clock
     async with open_venue(settings, clock, url) as handle:
         venue = handle.venue
         markets = await _resolve_markets(venue, options.markets)
@@ -267,7 +290,11 @@ async def _run(
             check_params_for(market, params)
         check_caps(params, settings.hard_caps())
         key = run_key(handle.account)
-        with wallet_lock(directory, key), Ledger.open(directory, account=handle.account) as ledger:
+        with (
+            wallet_lock(directory, key),
+            Ledger.open(directory, account=handle.account) as ledger,
+            ops.logging_to(directory, key),
+        ):
             halt_path(directory, key).unlink(missing_ok=True)  # a new run starts un-halted
             engine = QuotingEngine(
                 venue,
@@ -277,10 +304,20 @@ async def _run(
                 engine_config(settings, adopt_orders=options.adopt_orders),
                 venue_name=handle.name,
                 halt_check=lambda: read_halt(directory, key),
-                on_decision=on_decision,
+                on_decision=ops.decisions(on_decision),
                 chain=chain_of(handle),  # the stop-loss merges pairs before it sells
+                observer=ops.observer,
             )
-            return await _drive(engine, options, on_snapshot, paper=handle.name == VenueName.PAPER.value)
+            ops.attach(engine)
+            async with ops.alerting():
+                return await _drive(engine, options, on_snapshot, paper=handle.name == VenueName.PAPER.value)
+
+
+def local_secrets(settings: Settings, directory: Path) -> tuple[str, ...]:
+    """The data dir's wallet key when this run signs with it (the local exchange), for the redactor."""
+    if settings.venue is not VenueName.LOCAL:
+        return ()
+    return (local_private_key(directory)[0].get_secret_value(),)
 
 
 async def _drive(
@@ -435,7 +472,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
             # halting first let the engine cancel them itself and cancel-all said "cancelled 0"
             canceled: list[str] = list((await venue.cancel_all(cid)).canceled)
             if running:
-                request_halt(directory, key, "cancel-all from another terminal")
+                request_halt(directory, key, f"{KILL_SWITCH_PREFIX} from another terminal")
                 await asyncio.sleep(halt_grace_s)  # the engine polls every 0.25 s, then stops placing
             for _ in range(5):
                 result = await venue.cancel_all(cid)
