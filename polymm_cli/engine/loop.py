@@ -981,7 +981,7 @@ class QuotingEngine:
         errors = await self._place(state.market.condition_id, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
-        state.last_decision = note
+        state.last_decision = note or f"{len(plan.places)} placed, {len(plan.cancels)} cancelled"
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
 

@@ -30,6 +30,7 @@ from polymm_cli.quoter import QuoteDecision, QuoteInput, QuoteParams, quote
 from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
+from polymm_cli.services.status import StatusPublisher, status_path
 from polymm_cli.services.venues import (
     chain_of,
     data_dir,
@@ -280,7 +281,9 @@ async def _run(
                 on_decision=on_decision,
                 chain=chain_of(handle),  # the stop-loss merges pairs before it sells
             )
-            return await _drive(engine, options, on_snapshot, paper=handle.name == VenueName.PAPER.value)
+            publisher = StatusPublisher(engine, status_path(directory, key))
+            paper = handle.name == VenueName.PAPER.value
+            return await _drive(engine, options, on_snapshot, paper=paper, publisher=publisher)
 
 
 async def _drive(
@@ -289,8 +292,10 @@ async def _drive(
     on_snapshot: Callable[[EngineSnapshot], None] | None,
     *,
     paper: bool = False,
+    publisher: StatusPublisher | None = None,
 ) -> RunOutcome:
-    """Run the engine with the signals wired to a clean stop and the dashboard fed, then judge the end."""
+    """Run the engine with the signals wired to a clean stop, the dashboard fed and the status file
+    published, then judge the end."""
     stop = asyncio.Event()
     interrupted: list[int] = []
     loop = asyncio.get_running_loop()
@@ -302,6 +307,7 @@ async def _drive(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     reporter = asyncio.create_task(_report(engine, on_snapshot)) if on_snapshot else None
+    status = asyncio.create_task(publisher.publish_forever()) if publisher else None
     reason, failure = "stopped", None
     try:
         reason = await engine.run(duration=options.duration, stop=stop)
@@ -314,9 +320,19 @@ async def _drive(
                 await reporter
             with contextlib.suppress(Exception):
                 on_snapshot(engine.snapshot())  # type: ignore[misc]
+        if status is not None and publisher is not None:
+            status.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await status
+            publisher.final(_ended(engine, failure or reason))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
+
+
+def _ended(engine: QuotingEngine, reason: object) -> str:
+    report = engine.stop_report
+    return f"{reason}; {report.summary() if report is not None else 'nothing was cancelled'}"
 
 
 def _judge(
