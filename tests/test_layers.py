@@ -29,6 +29,7 @@ PURE = {
     "pricing",
     "toxicity",
     "status",
+    "selection",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 
