@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal, InvalidOperation
 
@@ -157,12 +157,12 @@ def _parse_rule(part: str) -> Rule:
     if match is None:
         raise SelectionError(f"--select: {part.strip()!r} is not FIELD OP VALUE (operators: >= <= > < = !=)")
     name, op, raw = match.group(1).lower(), match.group(2), match.group(3)
-    field = FIELDS.get(name)
-    if field is None:
+    spec = FIELDS.get(name)
+    if spec is None:
         raise SelectionError(f"--select: unknown field {name!r} (fields: {fields_help()})")
-    if field.kind != "number" and op not in ("=", "!="):
+    if spec.kind != "number" and op not in ("=", "!="):
         raise SelectionError(f"--select: {name} takes = or != only, got {op}")
-    return Rule(name, op, _value(name, field.kind, raw))
+    return Rule(name, op, _value(name, spec.kind, raw))
 
 
 def _value(name: str, kind: str, raw: str) -> Decimal | str | bool:
@@ -194,8 +194,8 @@ def parse_rank(text: str) -> Ranking:
     """`volume` (highest first) or `-spread` (lowest first): a numeric field."""
     raw = text.strip()
     name = raw.removeprefix("-").lower()
-    field = FIELDS.get(name)
-    if field is None or field.kind != "number":
+    spec = FIELDS.get(name)
+    if spec is None or spec.kind != "number":
         numeric = ", ".join(k for k, f in FIELDS.items() if f.kind == "number")
         raise SelectionError(
             f"--rank: {raw!r} is not a numeric field (one of {numeric}; -FIELD ranks lowest first)"
@@ -204,15 +204,17 @@ def parse_rank(text: str) -> Ranking:
 
 
 def ranked(candidates: Sequence[Candidate], ranking: Ranking, now: float) -> list[Candidate]:
-    """Best first by the ranking's figure (markets without it last), then by slug: deterministic."""
+    """Best first by the ranking's figure (markets without it last); ties go to the bigger reward
+    pool, then the bigger volume, then the slug: deterministic."""
     read = FIELDS[ranking.field].read
 
-    def key(c: Candidate) -> tuple[bool, float, str]:
+    def key(c: Candidate) -> tuple[bool, float, float, float, str]:
         figure = read(c, now)
+        pool, volume = -float(c.market.rewards.daily_rate), -float(c.market.volume)  # ties: bigger first
         if not isinstance(figure, Decimal):
-            return (True, 0.0, c.market.slug)
+            return (True, 0.0, pool, volume, c.market.slug)
         value = float(figure)
-        return (False, -value if ranking.descending else value, c.market.slug)
+        return (False, -value if ranking.descending else value, pool, volume, c.market.slug)
 
     return sorted(candidates, key=key)
 
@@ -238,7 +240,8 @@ class Choice:
     """What a (re-)selection decided: the markets to quote (best first), and those to wind down."""
 
     chosen: tuple[Candidate, ...]
-    dropped: dict[str, str]  # condition id -> why
+    dropped: dict[str, str]  # condition id -> why (of the markets held)
+    rejected: dict[str, str] = field(default_factory=dict)  # condition id -> why, of those listed
 
     @property
     def ids(self) -> tuple[str, ...]:
@@ -275,4 +278,5 @@ def choose(
         for cid in held
         if cid not in chosen_ids
     }
-    return Choice(tuple(chosen), dropped)
+    rejected = {cid: why for cid, why in why_not.items() if why is not None}
+    return Choice(tuple(chosen), dropped, rejected)

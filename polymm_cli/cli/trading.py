@@ -29,7 +29,7 @@ from polymm_cli.cli.common import (
 )
 from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
-from polymm_cli.services import trading
+from polymm_cli.services import fleet, trading
 from polymm_cli.services.guard import Consent
 from polymm_cli.settings import Settings, VenueName
 
@@ -57,6 +57,26 @@ PaperCollateralOption = Annotated[
         "--paper-collateral",
         help="With --venue paper: the paper wallet's starting pUSD (default 1000; POLYMM_PAPER_COLLATERAL).",
     ),
+]
+SelectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--select",
+        help="Choose markets by rule, e.g. 'rewards>=50,volume>=10000,spread<=0.03' (README: Many markets).",
+    ),
+]
+TopOption = Annotated[int | None, typer.Option("--top", help="With --select: quote at most N markets (5).")]
+RankOption = Annotated[
+    str | None,
+    typer.Option("--rank", help="With --select: best first by FIELD (-FIELD: lowest first); default ours."),
+]
+ReselectOption = Annotated[
+    float | None,
+    typer.Option("--reselect-min", help="With --select: choose again every N minutes (15; 0: never)."),
+]
+LiquidateDroppedOption = Annotated[
+    bool,
+    typer.Option("--liquidate-dropped", help="With --select: sell what is held in a market that drops out."),
 ]
 RunMarkets = Annotated[
     list[str] | None,
@@ -92,6 +112,11 @@ def run(
     paper_collateral: PaperCollateralOption = None,
     queue: QueueOption = None,
     latency_ms: LatencyOption = None,
+    select: SelectOption = None,
+    top: TopOption = None,
+    rank: RankOption = None,
+    reselect_min: ReselectOption = None,
+    liquidate_dropped: LiquidateDroppedOption = False,
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops.
     With --venue paper, nothing is sent: fills are simulated from the live feed."""
@@ -120,7 +145,17 @@ def run(
         )
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration:g}")
-    options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
+    chosen_by = fleet.select_options(
+        select,
+        markets=list(markets or []),
+        top=top,
+        rank=rank,
+        reselect_min=reselect_min,
+        liquidate_dropped=liquidate_dropped,
+    )
+    options = trading.RunOptions(
+        markets=list(markets or []), duration=duration, adopt_orders=adopt, select=chosen_by
+    )
     _start(settings, options, consent(live, yes), headless=headless)
 
 

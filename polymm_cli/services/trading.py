@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polymm_cli.book import BookTop, book_top, own_levels
-from polymm_cli.clock import SystemClock
+from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
+from polymm_cli.engine.fleet import Reselector
 from polymm_cli.errors import EXIT_INTERRUPTED, EngineFailure, PolymmError, RiskHalt, UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams
@@ -45,6 +46,9 @@ from polymm_cli.toxicity import ToxicityParams
 from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
 
+if TYPE_CHECKING:
+    from polymm_cli.services.fleet import MarketSelector, SelectOptions
+
 HALT_FILE = "halt-{address}.json"
 LOCK_FILE = "run-{address}.lock"
 SNAPSHOT_INTERVAL_S = 0.25
@@ -62,6 +66,7 @@ class RunOptions:
     markets: list[str] = field(default_factory=list)
     duration: float | None = None
     adopt_orders: bool = False
+    select: SelectOptions | None = None  # `--select`: the markets are chosen by rule (services/fleet.py)
 
 
 def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineConfig:
@@ -241,6 +246,8 @@ def run(
     params = quote_params(settings)
     directory = data_dir(settings)
     names = ", ".join(options.markets) or "the first listed market"
+    if options.select is not None:
+        names = f"the markets {options.select.describe()} picks"
     return on_venue(
         settings,
         lambda url: _run(settings, options, params, directory, url, on_snapshot, on_decision),
@@ -263,7 +270,8 @@ async def _run(
     clock = SystemClock()
     async with open_venue(settings, clock, url) as handle:
         venue = handle.venue
-        markets = await _resolve_markets(venue, options.markets)
+        selector = _selector(venue, clock, params, options.select) if options.select else None
+        markets = await selector.first() if selector else await _resolve_markets(venue, options.markets)
         for market in markets:
             check_params_for(market, params)
         check_caps(params, settings.hard_caps())
@@ -281,6 +289,8 @@ async def _run(
                 on_decision=on_decision,
                 chain=chain_of(handle),  # the stop-loss merges pairs before it sells
             )
+            if selector is not None:
+                _reselect_in(engine, selector, on_decision)
             publisher = StatusPublisher(engine, status_path(directory, key))
             paper = handle.name == VenueName.PAPER.value
             return await _drive(engine, options, on_snapshot, paper=paper, publisher=publisher)
@@ -370,6 +380,26 @@ async def _report(engine: QuotingEngine, on_snapshot: Callable[[EngineSnapshot],
             await asyncio.sleep(SNAPSHOT_INTERVAL_S)
     except Exception as exc:
         engine.fail("dashboard", exc)
+
+
+def _selector(venue: Venue, clock: Clock, params: QuoteParams, options: SelectOptions) -> MarketSelector:
+    # imported here: services.fleet reads the listing through services.markets, which imports this module
+    from polymm_cli.services.fleet import MarketSelector
+
+    return MarketSelector(venue, clock, params, options)
+
+
+def _reselect_in(
+    engine: QuotingEngine, selector: MarketSelector, on_decision: Callable[[dict[str, Any]], None] | None
+) -> None:
+    """Re-select every `--reselect-min` minutes (never with 0), as one of the engine's tasks."""
+    options = selector.options
+    if options.reselect_s > 0:
+        every = options.reselect_s
+        reselector = Reselector(
+            engine, selector, every_s=every, liquidate=options.liquidate_dropped, on_change=on_decision
+        )
+        engine.also_run("re-selection", reselector.run)
 
 
 async def _resolve_markets(venue: Venue, idents: list[str]) -> list[Market]:
