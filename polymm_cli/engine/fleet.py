@@ -78,12 +78,12 @@ class Reselector:
             if cid in held
         ]
         added = await engine.add_markets([m for m in answer.chosen if m.condition_id not in held])
-        if (reports or added) and self.on_change is not None:
+        if self.on_change is not None:  # every round, a change or not: the operator sees it is alive
             self.on_change(self._record(reports, added, answer))
         return reports, added
 
     def _record(self, reports: list[RetireReport], added: list[str], answer: Reselection) -> dict[str, Any]:
-        """The headless line of a re-selection that changed something."""
+        """The headless line of a re-selection: what it added and dropped, and the markets quoted now."""
         names = {m.condition_id: m.slug or m.condition_id for m in answer.chosen}
         return {
             "ts": self.engine.clock.now(),

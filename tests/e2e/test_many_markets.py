@@ -1,0 +1,79 @@
+"""`polymm run --select ... --top N` on the local exchange: several markets in one headless engine,
+re-selected while it runs, `polymm status` listing them all, and a clean stop in every market."""
+
+from __future__ import annotations
+
+import json
+import time
+
+import pytest
+
+from polymm_cli.exchange.markets import sample_markets
+from tests.e2e.support import (
+    account_at_exchange,
+    assert_stopped_cleanly,
+    ledger_contents,
+    polymm,
+    start_polymm,
+)
+
+pytestmark = pytest.mark.slow
+
+FED, BTC, CUP, SUN = sample_markets()  # reward pools 50, 25, 100, none
+
+
+def test_a_selection_quotes_the_top_markets_in_one_engine_and_stops_cleanly_in_all() -> None:
+    # Arrange: rewarded markets with a sane spread; the two best (ties on our estimate go to the
+    # bigger pool: the World Cup's 100, then the Fed's 50); re-selected every 3 s
+    run = start_polymm(
+        "run",
+        "--select",
+        "rewards>=25,spread<=0.05",
+        "--top",
+        "2",
+        "--reselect-min",
+        "0.05",
+        "--headless",
+        "--duration",
+        "14",
+    )
+    try:
+        # Act: `status` while it runs
+        deadline, doc = time.monotonic() + 25, {}
+        while time.monotonic() < deadline:
+            answer = polymm("status", "--json", timeout=30)
+            doc = json.loads(answer.stdout) if answer.returncode == 0 else {}
+            if doc and all(m["quotes"] for m in doc["markets"]):
+                break
+            time.sleep(0.5)
+        out, err = run.communicate(timeout=60)
+    finally:
+        if run.poll() is None:
+            run.kill()
+
+    # Assert: both markets quoted in one engine, status shows both
+    assert run.returncode == 0, err
+    assert "Traceback" not in err
+    assert [m["slug"] for m in doc["markets"]] == [CUP.slug, FED.slug], doc
+    lines = [json.loads(line) for line in out.splitlines()]
+    assert_stopped_cleanly(out.splitlines()[-1], "duration")
+    placed = {d["market"] for d in lines if d.get("places")}
+    assert placed == {CUP.condition_id, FED.condition_id}
+    # re-selection ran (every 3 s) and, the same markets passing, changed nothing
+    rounds = [d for d in lines if d.get("event") == "reselected"]
+    assert len(rounds) >= 2, rounds
+    assert all(r["added"] == [] and r["dropped"] == [] for r in rounds), rounds
+    assert {tuple(sorted(r["markets"])) for r in rounds} == {tuple(sorted([CUP.slug, FED.slug]))}
+    # nothing left at the exchange in any market; one run recorded
+    assert account_at_exchange(sample_markets()).open_orders == []
+    ledger = ledger_contents()
+    assert ledger is not None
+    [recorded] = ledger.runs
+    assert set(recorded.markets) == {CUP.condition_id, FED.condition_id}
+
+
+def test_markets_and_select_together_are_refused_in_one_line() -> None:
+    answer = polymm("run", FED.slug, "--select", "rewards>=25", "--headless", "--duration", "1")
+
+    assert answer.returncode == 2
+    assert answer.stderr.strip() == "error: name markets or choose them with --select, not both"
