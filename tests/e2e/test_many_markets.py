@@ -1,9 +1,11 @@
 """`polymm run --select ... --top N` on the local exchange: several markets in one headless engine,
-re-selected while it runs, `polymm status` listing them all, and a clean stop in every market."""
+re-selected while it runs, `polymm status` listing them all, and a clean stop in every market; the
+dashboard's overview in a real terminal, keys switching the market shown in detail."""
 
 from __future__ import annotations
 
 import json
+import re
 import time
 
 import pytest
@@ -14,8 +16,11 @@ from tests.e2e.support import (
     assert_stopped_cleanly,
     ledger_contents,
     polymm,
+    polymm_command,
+    polymm_env,
     start_polymm,
 )
+from tests.e2e.test_dashboard_terminal import COLUMNS, ROWS, Terminal
 
 pytestmark = pytest.mark.slow
 
@@ -77,3 +82,37 @@ def test_markets_and_select_together_are_refused_in_one_line() -> None:
 
     assert answer.returncode == 2
     assert answer.stderr.strip() == "error: name markets or choose them with --select, not both"
+
+
+def test_the_dashboard_shows_every_market_in_a_row_and_keys_switch_the_detailed_one() -> None:
+    # Arrange: three markets in a real terminal
+    terminal = Terminal(
+        polymm_command("run", "--select", "rewards>=25", "--top", "3"),
+        polymm_env(TERM="xterm", COLUMNS=str(COLUMNS), LINES=str(ROWS)),
+    )
+    try:
+        # Act + Assert: the overview lists all three; the first (the biggest pool) is detailed
+        terminal.wait_for("(Tab/↓ next", CUP.slug, FED.slug, BTC.slug, CUP.question, timeout=40)
+        terminal.wait_for("status: quoting", timeout=20)
+        assert FED.question not in terminal.text()
+        overview = [ln for ln in terminal.text().splitlines() if "/±" in ln]
+        assert len(overview) == 3 and "▶" in overview[0], overview
+
+        terminal.child.send("\t")  # Tab: the next market in detail
+        terminal.wait_for(FED.question, timeout=10)
+        assert CUP.question not in terminal.text()
+
+        terminal.child.send("3")  # a number picks the row
+        terminal.wait_for(BTC.question, timeout=10)
+
+        terminal.child.send("\x1b[A")  # up: back to the second
+        terminal.wait_for(FED.question, timeout=10)
+
+        terminal.child.sendintr()  # Ctrl+C still stops it (the keys do not swallow it)
+        code = terminal.wait_for_exit(timeout=40)
+    finally:
+        terminal.kill()
+
+    assert code == 130, terminal.text()
+    assert re.search(r"stopped: \d+ orders? cancelled, confirmed by the exchange", terminal.text())
+    assert account_at_exchange(sample_markets()).open_orders == []
