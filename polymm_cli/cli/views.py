@@ -281,12 +281,13 @@ def status_view(doc: dict[str, Any], rows: Sequence[MarketSummary]) -> Renderabl
     short = f"{wallet[:6]}…{wallet[-4:]}" if len(wallet) > 12 else wallet
     state = Text("healthy", style=GOOD) if h["healthy"] else Text("UNHEALTHY", style=f"bold {BAD}")
     head = Text.assemble(
-        f"polymm running — {doc['venue']} — wallet {short} — pid {doc['pid']} — up {uptime} — ",
-        state,
-        "   P&L ",
+        f"polymm running — {doc['venue']} — wallet {short} — pid {doc['pid']} — up {uptime} — ", state
+    )
+    figures = Text.assemble(
+        ("P&L ", "bold"),
         money(Decimal(totals["total_pnl"])),
         f"   fills {totals['fills']}   placed {totals['orders_placed']}"
-        f"   cancelled {totals['orders_cancelled']}",
+        f"   cancelled {totals['orders_cancelled']}   decisions {totals['decisions']}",
     )
     health = Text.assemble(
         dot(h["market_feed"], "market feed", age(h["feed_age_s"])),
@@ -297,7 +298,7 @@ def status_view(doc: dict[str, Any], rows: Sequence[MarketSummary]) -> Renderabl
     )
     if h["halted"]:
         health.append(f"   HALTED: {h['halted']}", style=f"bold {BAD}")
-    lines: list[RenderableType] = [head, health]
+    lines: list[RenderableType] = [head, figures, health]
     if h["last_error"]:
         lines.append(Text(f"last error: {h['last_error']}", style=WARN))
     lines.append(overview_table(rows))

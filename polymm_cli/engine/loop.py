@@ -1021,7 +1021,8 @@ class QuotingEngine:
         errors = await self._place(state.market.condition_id, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
-        state.last_decision = note or f"{len(plan.places)} placed, {len(plan.cancels)} cancelled"
+        if note or plan.cancels or plan.places:  # what was done, when no rule had a word to say
+            state.last_decision = note or f"{len(plan.places)} placed, {len(plan.cancels)} cancelled"
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
 
