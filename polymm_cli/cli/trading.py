@@ -144,6 +144,23 @@ def run(
         reward_band=reward_band,
         reward_size=reward_size,
     )
+    _check_run_flags(settings, queue=queue, latency_ms=latency_ms, duration=duration)
+    names = list(markets or [])
+    chosen_by = fleet.select_options(
+        select,
+        markets=names,
+        top=top,
+        rank=rank,
+        reselect_min=reselect_min,
+        liquidate_dropped=liquidate_dropped,
+    )
+    options = trading.RunOptions(markets=names, duration=duration, adopt_orders=adopt, select=chosen_by)
+    _start(settings, options, consent(live, yes), headless=headless)
+
+
+def _check_run_flags(
+    settings: Settings, *, queue: str | None, latency_ms: str | None, duration: float | None
+) -> None:
     simulated = [flag for flag, value in (("--queue", queue), ("--latency-ms", latency_ms)) if value]
     if simulated and settings.venue is not VenueName.PAPER:
         raise UsageError(
@@ -151,18 +168,6 @@ def run(
         )
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration:g}")
-    chosen_by = fleet.select_options(
-        select,
-        markets=list(markets or []),
-        top=top,
-        rank=rank,
-        reselect_min=reselect_min,
-        liquidate_dropped=liquidate_dropped,
-    )
-    options = trading.RunOptions(
-        markets=list(markets or []), duration=duration, adopt_orders=adopt, select=chosen_by
-    )
-    _start(settings, options, consent(live, yes), headless=headless)
 
 
 def _start(settings: Settings, options: trading.RunOptions, agreed: Consent, *, headless: bool) -> None:
