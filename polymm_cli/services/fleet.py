@@ -3,10 +3,10 @@ the first choice, and the `Chooser` the engine's re-selection calls every `--res
 
 The listing's own figures (reward pool, volume, tick, sizes, end date, category) are read first and
 the rules on them applied before any book is fetched, so a venue listing thousands of markets costs
-one book request per market that could still pass (plus those held). Book figures (mid, spread,
-liquidity, our estimated reward) are read from the book without our own orders: our quotes must not
-tighten the spread a rule reads. A market our settings cannot quote (size below its minimum, spread
-below its tick) is never chosen, with the reason.
+one book request per market that could still pass and can be quoted (plus those held). Book figures
+(mid, spread, liquidity, our estimated reward) are read from the book without our own orders: our
+quotes must not tighten the spread a rule reads. A market our settings cannot quote (size below its
+minimum, spread below its tick) is never chosen, with the reason.
 """
 
 from __future__ import annotations
@@ -115,10 +115,12 @@ class MarketSelector:
         listed = await self.venue.markets()
         self._names = {m.condition_id: m.slug or m.condition_id for m in listed}
         listing_rules = [r for r in self.options.rules if not r.needs_book]
+        unquotable = self._unquotable(listed)
         worth_a_book = [
             m
             for m in listed
-            if m.condition_id in held or failed_rule(Candidate(m), listing_rules, now) is None
+            if m.condition_id in held
+            or (m.condition_id not in unquotable and failed_rule(Candidate(m), listing_rules, now) is None)
         ]
         mine = await self.venue.open_orders() if worth_a_book else []
         candidates = [await self._candidate(m, mine) for m in worth_a_book]
@@ -131,7 +133,7 @@ class MarketSelector:
             ranking=self.options.ranking,
             now=now,
             held=held,
-            excluded=self._unquotable(listed),
+            excluded=unquotable,
         )
 
     async def __call__(self, held: tuple[str, ...]) -> Reselection:
