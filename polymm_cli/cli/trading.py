@@ -247,8 +247,14 @@ class _Keys:
         if not sys.stdin.isatty():
             return
         fd = sys.stdin.fileno()
-        self._saved = termios.tcgetattr(fd)
-        tty.setcbreak(fd)
+        try:
+            if os.tcgetpgrp(fd) != os.getpgrp():
+                return  # in the background (`polymm run &`): touching the terminal would stop us (SIGTTOU)
+            self._saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        except (OSError, termios.error):
+            self._saved = None
+            return  # a terminal we cannot set: the dashboard still runs, without keys
         self._thread = threading.Thread(target=self._read, args=(fd,), name="dashboard keys", daemon=True)
         self._thread.start()
 
