@@ -23,7 +23,8 @@ def status(
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
 ) -> None:
-    """Per market: quotes, position, P&L, health, last decision; uptime. Exit 3 when no engine runs."""
+    """How this wallet's running engine is doing: per market quotes, position, P&L, health, last
+    decision; uptime. Exit 3 when no engine runs."""
     settings = settings_for(venue, exchange_url, unsafe_url, paper=True)
     try:
         found = status_service.read_status(settings)
