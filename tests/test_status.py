@@ -156,3 +156,22 @@ def test_no_engine_is_running_exits_3_with_the_reason(publish, case: str, expect
 
     assert expected in str(caught.value)
     assert caught.value.exit_code == 3
+
+
+def test_under_select_status_says_the_rule_and_when_it_was_last_applied() -> None:
+    snap = two_market_snapshot()
+    doc = json.loads(json.dumps(status_document(snap, pid=7, started=snap.ts - 5, running=True)))
+    doc["selection"] = {
+        "rule": "--select rewards>=25 --top 2 --rank ours",
+        "every_s": 900.0,
+        "liquidate_dropped": False,
+        "rounds": 3,
+        "last_round": snap.ts - 65,
+    }
+
+    screen = text_of(views.status_view(doc, read_summaries(doc)))
+
+    line = (
+        "selection: --select rewards>=25 --top 2 --rank ours; re-selected every 15m00s, 3 round(s), the last"
+    )
+    assert line + " 1m05s ago" in screen

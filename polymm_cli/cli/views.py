@@ -301,11 +301,22 @@ def status_view(doc: dict[str, Any], rows: Sequence[MarketSummary]) -> Renderabl
     lines: list[RenderableType] = [head, figures, health]
     if h["last_error"]:
         lines.append(Text(f"last error: {h['last_error']}", style=WARN))
+    if doc.get("selection"):
+        lines.append(selection_line(doc["selection"], float(doc["updated"])))
     lines.append(overview_table(rows))
     for n, r in enumerate(rows, 1):
         name = r.slug or r.condition_id
         lines.append(Text(f"{n} {name}: last decision: {r.last_decision or '-'}", style="dim"))
     return Group(*lines)
+
+
+def selection_line(selection: dict[str, Any], now: float) -> Text:
+    """`polymm status` under `--select`: the rule, and when it was last applied."""
+    every = float(selection["every_s"])
+    when = "never re-selected" if every <= 0 else f"re-selected every {_duration(every)}"
+    last = selection.get("last_round")
+    done = f", {selection['rounds']} round(s), the last {_duration(max(0.0, now - last))} ago" if last else ""
+    return Text(f"selection: {selection['rule']}; {when}{done}", style="dim")
 
 
 MARKET_COLUMNS = ("mid", "spread", "tick", "min", "reward/day", "band", "ours/day", "volume", "ends")

@@ -51,6 +51,7 @@ class Reselector:
         self.liquidate = liquidate
         self.on_change = on_change
         self.rounds = 0
+        self.last_round: float | None = None  # wall time of the last round (the engine's clock)
 
     async def run(self) -> None:
         while True:
@@ -65,6 +66,7 @@ class Reselector:
         """One re-selection: the wind-downs done and the markets added."""
         engine = self.engine
         self.rounds += 1
+        self.last_round = engine.clock.now()
         held = self.quoted()
         try:
             answer = await self.chooser(held)

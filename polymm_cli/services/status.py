@@ -19,6 +19,7 @@ import contextlib
 import json
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -61,16 +62,26 @@ def status_path(directory: Path, key: str) -> Path:
 class StatusPublisher:
     """Rewrites the status file from the engine's snapshot every second, and a last time at the end."""
 
-    def __init__(self, engine: QuotingEngine, path: Path, *, interval_s: float = PUBLISH_INTERVAL_S) -> None:
+    def __init__(
+        self,
+        engine: QuotingEngine,
+        path: Path,
+        *,
+        interval_s: float = PUBLISH_INTERVAL_S,
+        selection: Callable[[], dict[str, Any]] | None = None,
+    ) -> None:
         self.engine = engine
         self.path = path
         self.interval_s = interval_s
+        self.selection = selection  # `--select`: the rule and how re-selection goes
 
     def document(self, *, running: bool, ended: str = "") -> dict[str, Any]:
         engine = self.engine
-        return status_document(
+        doc = status_document(
             engine.snapshot(), pid=os.getpid(), started=engine.run_started, running=running, ended=ended
         )
+        doc["selection"] = self.selection() if self.selection is not None else None
+        return doc
 
     async def publish_forever(self) -> None:
         """The publishing task; a failed write is retried next second (the status is not worth a stop)."""

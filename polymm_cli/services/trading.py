@@ -289,9 +289,8 @@ async def _run(
                 on_decision=on_decision,
                 chain=chain_of(handle),  # the stop-loss merges pairs before it sells
             )
-            if selector is not None:
-                _reselect_in(engine, selector, on_decision)
-            publisher = StatusPublisher(engine, status_path(directory, key))
+            selection = _reselect_in(engine, selector, on_decision) if selector is not None else None
+            publisher = StatusPublisher(engine, status_path(directory, key), selection=selection)
             paper = handle.name == VenueName.PAPER.value
             return await _drive(engine, options, on_snapshot, paper=paper, publisher=publisher)
 
@@ -391,15 +390,30 @@ def _selector(venue: Venue, clock: Clock, params: QuoteParams, options: SelectOp
 
 def _reselect_in(
     engine: QuotingEngine, selector: MarketSelector, on_decision: Callable[[dict[str, Any]], None] | None
-) -> None:
-    """Re-select every `--reselect-min` minutes (never with 0), as one of the engine's tasks."""
+) -> Callable[[], dict[str, Any]]:
+    """Re-select every `--reselect-min` minutes (never with 0), as one of the engine's tasks;
+    returns what `polymm status` shows of the selection."""
     options = selector.options
+    reselector = Reselector(
+        engine,
+        selector,
+        every_s=options.reselect_s,
+        liquidate=options.liquidate_dropped,
+        on_change=on_decision,
+    )
     if options.reselect_s > 0:
-        every = options.reselect_s
-        reselector = Reselector(
-            engine, selector, every_s=every, liquidate=options.liquidate_dropped, on_change=on_decision
-        )
         engine.also_run("re-selection", reselector.run)
+
+    def shown() -> dict[str, Any]:
+        return {
+            "rule": options.describe(),
+            "every_s": options.reselect_s,
+            "liquidate_dropped": options.liquidate_dropped,
+            "rounds": reselector.rounds,
+            "last_round": reselector.last_round,
+        }
+
+    return shown
 
 
 async def _resolve_markets(venue: Venue, idents: list[str]) -> list[Market]:

@@ -60,6 +60,9 @@ def test_a_selection_quotes_the_top_markets_in_one_engine_and_stops_cleanly_in_a
     assert run.returncode == 0, err
     assert "Traceback" not in err
     assert [m["slug"] for m in doc["markets"]] == [CUP.slug, FED.slug], doc
+    selection = doc["selection"]
+    assert selection["rule"] == "--select rewards>=25,spread<=0.05 --top 2 --rank ours", selection
+    assert selection["every_s"] == 3.0 and selection["liquidate_dropped"] is False
     lines = [json.loads(line) for line in out.splitlines()]
     assert_stopped_cleanly(out.splitlines()[-1], "duration")
     placed = {d["market"] for d in lines if d.get("places")}
