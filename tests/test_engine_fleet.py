@@ -153,3 +153,26 @@ async def test_a_failed_listing_keeps_every_market_as_it_is(world: SimWorld) -> 
     assert world.quotes(B) and lines == []
     kept = "re-selection: VenueError: listing failed: 503; keeping the markets as they are"
     assert kept in engine.last_error
+
+
+async def test_a_wound_down_market_still_held_is_taken_back_when_chosen_again(world: SimWorld) -> None:
+    # Arrange: B held and dropped at the first round
+    world.we_buy(B, "YES", "0.50", "40")
+    chooser = FakeChooser([A], {B.condition_id: "spread 0.05 fails spread<=0.03"})
+    reselector, lines = await start(world, chooser)
+    await world.advance(EVERY_S)
+    await world.run_until(lambda: not world.quotes(B), limit_s=5)
+    assert reselector.quoted() == (A.condition_id,)
+
+    # Act: the next round chooses it again
+    chooser.answer = Reselection([A, B], {})
+    await world.advance(EVERY_S)
+    await world.run_until(lambda: bool(world.quotes(B)), limit_s=5, what="B quoted again")
+
+    # Assert: quoted again, in the engine as a market like any other
+    engine = world.engine
+    assert engine is not None
+    assert engine.states[B.condition_id].retired is None
+    assert set(reselector.quoted()) == {A.condition_id, B.condition_id}
+    assert [line["added"] for line in lines] == [[], ["fleet-b"]]
+    assert reselector.rounds == 2
