@@ -28,6 +28,8 @@ PURE = {
     "trust",
     "pricing",
     "toxicity",
+    "status",
+    "selection",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 

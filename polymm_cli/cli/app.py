@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from polymm_cli.cli import backtest, exchange, inventory, recording, reporting, trading
+from polymm_cli.cli import backtest, exchange, inventory, recording, reporting, status, trading
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -16,6 +16,7 @@ app.add_typer(reporting.markets_app, name="markets")
 app.command("run")(trading.run)
 app.command("quote")(trading.quote)
 app.command("cancel-all")(trading.cancel_all)
+app.command("status")(status.status)
 app.command("pnl")(reporting.pnl)
 app.command("seed")(inventory.seed)
 app.command("split", help="Alias of seed.")(inventory.seed)

@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import json
+import os
+import select
+import sys
+import termios
+import threading
+import tty
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Annotated, Any
@@ -29,7 +35,7 @@ from polymm_cli.cli.common import (
 )
 from polymm_cli.errors import PolymmError, UsageError
 from polymm_cli.model import EngineSnapshot, decimal_str
-from polymm_cli.services import trading
+from polymm_cli.services import fleet, trading
 from polymm_cli.services.guard import Consent
 from polymm_cli.settings import Settings, VenueName
 
@@ -82,6 +88,26 @@ LogFormatOption = Annotated[
     str | None,
     typer.Option("--log-format", help="The run log in the data dir: text (default) or json (JSON lines)."),
 ]
+SelectOption = Annotated[
+    str | None,
+    typer.Option(
+        "--select",
+        help="Choose markets by rule, e.g. 'rewards>=50,volume>=10000,spread<=0.03' (README: Many markets).",
+    ),
+]
+TopOption = Annotated[int | None, typer.Option("--top", help="With --select: quote at most N markets (5).")]
+RankOption = Annotated[
+    str | None,
+    typer.Option("--rank", help="With --select: best first by FIELD (-FIELD: lowest first); default ours."),
+]
+ReselectOption = Annotated[
+    float | None,
+    typer.Option("--reselect-min", help="With --select: choose again every N minutes (15; 0: never)."),
+]
+LiquidateDroppedOption = Annotated[
+    bool,
+    typer.Option("--liquidate-dropped", help="With --select: sell what is held in a market that drops out."),
+]
 RunMarkets = Annotated[
     list[str] | None,
     typer.Argument(help="Markets by condition id, slug or token id (default: the first listed)."),
@@ -120,6 +146,11 @@ def run(
     metrics_host: MetricsHostOption = None,
     alert_webhook: AlertWebhookOption = None,
     log_format: LogFormatOption = None,
+    select: SelectOption = None,
+    top: TopOption = None,
+    rank: RankOption = None,
+    reselect_min: ReselectOption = None,
+    liquidate_dropped: LiquidateDroppedOption = False,
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops.
     With --venue paper, nothing is sent: fills are simulated from the live feed."""
@@ -145,6 +176,23 @@ def run(
         alert_webhooks=alert_webhook or None,
         log_format=log_format,
     )
+    _check_run_flags(settings, queue=queue, latency_ms=latency_ms, duration=duration)
+    names = list(markets or [])
+    chosen_by = fleet.select_options(
+        select,
+        markets=names,
+        top=top,
+        rank=rank,
+        reselect_min=reselect_min,
+        liquidate_dropped=liquidate_dropped,
+    )
+    options = trading.RunOptions(markets=names, duration=duration, adopt_orders=adopt, select=chosen_by)
+    _start(settings, options, consent(live, yes), headless=headless)
+
+
+def _check_run_flags(
+    settings: Settings, *, queue: str | None, latency_ms: str | None, duration: float | None
+) -> None:
     simulated = [flag for flag, value in (("--queue", queue), ("--latency-ms", latency_ms)) if value]
     if simulated and settings.venue is not VenueName.PAPER:
         raise UsageError(
@@ -152,8 +200,6 @@ def run(
         )
     if duration is not None and duration <= 0:
         raise UsageError(f"--duration must be positive, got {duration:g}")
-    options = trading.RunOptions(markets=list(markets or []), duration=duration, adopt_orders=adopt)
-    _start(settings, options, consent(live, yes), headless=headless)
 
 
 def _start(settings: Settings, options: trading.RunOptions, agreed: Consent, *, headless: bool) -> None:
@@ -177,20 +223,101 @@ def _start(settings: Settings, options: trading.RunOptions, agreed: Consent, *, 
 
 
 class _Dashboard:
-    """The live dashboard, started at the first snapshot (so a confirmation prompt comes before it)."""
+    """The live dashboard, started at the first snapshot (so a confirmation prompt comes before it).
+    With several markets, keys choose the one shown in detail (`_Keys`)."""
 
     def __init__(self) -> None:
         self._live: Live | None = None
+        self._last: EngineSnapshot | None = None
+        self._keys = _Keys(self._on_key)
+        self.selected = 0
 
     def show(self, snapshot: EngineSnapshot) -> None:
         if self._live is None:
             self._live = Live(console=Console(), refresh_per_second=4, transient=False)
             self._live.start()
-        self._live.update(views.dashboard(snapshot))
+            self._keys.start()
+        self._last = snapshot
+        self._live.update(views.dashboard(snapshot, self.selected))
+
+    def _on_key(self, key: str) -> None:
+        snapshot, live = self._last, self._live
+        if snapshot is None or live is None or len(snapshot.markets) < 2:
+            return
+        count = len(snapshot.markets)
+        if key in _NEXT_KEYS:
+            self.selected = (self.selected + 1) % count
+        elif key in _PREVIOUS_KEYS:
+            self.selected = (self.selected - 1) % count
+        elif key.isdigit() and 1 <= int(key) <= count:
+            self.selected = int(key) - 1
+        else:
+            return
+        live.update(views.dashboard(snapshot, self.selected))  # at once, not at the next snapshot
 
     def close(self) -> None:
+        self._keys.stop()
         if self._live is not None:
             self._live.stop()
+
+
+_NEXT_KEYS = ("\t", "j", "n", "\x1b[B", "\x1b[C")  # Tab, j, n, down, right
+_PREVIOUS_KEYS = ("\x1b[Z", "k", "p", "\x1b[A", "\x1b[D")  # Shift+Tab, k, p, up, left
+
+
+class _Keys:
+    """Reads single keys from the terminal in a daemon thread (cbreak mode: no echo, no line
+    buffering; Ctrl+C still interrupts) and restores the terminal at the end. Not a terminal: off."""
+
+    def __init__(self, on_key: Callable[[str], None]) -> None:
+        self._on_key = on_key
+        self._stop = threading.Event()
+        self._saved: list[Any] | None = None
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if not sys.stdin.isatty():
+            return
+        fd = sys.stdin.fileno()
+        try:
+            if os.tcgetpgrp(fd) != os.getpgrp():
+                return  # in the background (`polymm run &`): touching the terminal would stop us (SIGTTOU)
+            self._saved = termios.tcgetattr(fd)
+            tty.setcbreak(fd)
+        except (OSError, termios.error):
+            self._saved = None
+            return  # a terminal we cannot set: the dashboard still runs, without keys
+        self._thread = threading.Thread(target=self._read, args=(fd,), name="dashboard keys", daemon=True)
+        self._thread.start()
+
+    def _read(self, fd: int) -> None:
+        while not self._stop.is_set():
+            ready, _, _ = select.select([fd], [], [], 0.2)
+            if ready:
+                data = os.read(fd, 16).decode(errors="ignore")
+                for key in _split_keys(data):
+                    self._on_key(key)
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=1)
+        if self._saved is not None:
+            termios.tcsetattr(sys.stdin.fileno(), termios.TCSADRAIN, self._saved)
+            self._saved = None
+
+
+def _split_keys(data: str) -> list[str]:
+    """Characters, an escape sequence (arrows, Shift+Tab) as one key."""
+    keys, i = [], 0
+    while i < len(data):
+        if data.startswith("\x1b[", i) and i + 2 < len(data):
+            keys.append(data[i : i + 3])
+            i += 3
+        else:
+            keys.append(data[i])
+            i += 1
+    return keys
 
 
 def _finish(start: Callable[[], trading.RunOutcome], headless: bool) -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from decimal import Decimal
+from typing import Any
 
 from rich import box
 from rich.console import Group, RenderableType
@@ -16,6 +17,7 @@ from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side, decimal_str
 from polymm_cli.services.backtest import BacktestResult
 from polymm_cli.services.markets import MarketRow
 from polymm_cli.services.recording import RecordStatus, size_text
+from polymm_cli.status import MarketSummary, QuoteLine, summarize
 
 GOOD, BAD, WARN = "green", "red", "yellow"
 
@@ -222,9 +224,99 @@ def market_panel(m: MarketSnapshot) -> Panel:
     return Panel(Group(grid, footer), title=title, title_align="left")
 
 
-def dashboard(snap: EngineSnapshot) -> RenderableType:
-    """The whole live dashboard: health and totals, then one panel per market."""
-    return Group(header(snap), *(market_panel(m) for m in snap.markets))
+def dashboard(snap: EngineSnapshot, selected: int = 0) -> RenderableType:
+    """The whole live dashboard: health and totals, then (with several markets) the overview table,
+    one row a market, and the detailed panel of the selected one (keys switch it)."""
+    if len(snap.markets) <= 1:
+        return Group(header(snap), *(market_panel(m) for m in snap.markets))
+    chosen = selected % len(snap.markets)
+    return Group(
+        header(snap),
+        overview_table([summarize(m) for m in snap.markets], selected=chosen),
+        market_panel(snap.markets[chosen]),
+    )
+
+
+def quote_cell(q: QuoteLine | None) -> str:
+    return "-" if q is None else f"{decimal_str(q.yes_price)} x{decimal_str(q.size)}"
+
+
+def status_style(status: str) -> str:
+    return GOOD if status == "quoting" else BAD if status.startswith(("halted", "stopped")) else WARN
+
+
+def overview_table(rows: Sequence[MarketSummary], selected: int | None = None) -> Table:
+    """One row a market (the dashboard's overview and `polymm status` draw this same table from the
+    same summaries): mid, our best bid and ask (YES price x size), net position, P&L, rewards."""
+    hint = "  (Tab/↓ next, ↑ previous, 1-9 pick)" if selected is not None else ""
+    table = Table(title=f"markets{hint}", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+    table.add_column("#", justify="right")
+    table.add_column("market", overflow="fold", min_width=12, max_width=34)
+    for name in ("mid", "our bid", "our ask", "net pos", "P&L", "reward/day", "scoring"):
+        table.add_column(name, justify="right", no_wrap=True)
+    table.add_column("status", overflow="ellipsis", no_wrap=True, max_width=36)
+    for n, r in enumerate(rows):
+        rate = f"~{r.reward_rate:.2f}" if r.reward_rate is not None else "-"
+        table.add_row(
+            ("▶ " if n == selected else "") + str(n + 1),
+            r.slug or r.condition_id[:14],
+            decimal_str(r.mid) if r.mid is not None else "-",
+            quote_cell(r.best_bid),
+            quote_cell(r.best_ask),
+            f"{decimal_str(r.net_position)}/±{decimal_str(r.position_limit)}",
+            money(r.total_pnl),
+            rate,
+            r.scoring,
+            Text(r.status, style=status_style(r.status)),
+            style="bold" if n == selected else "",
+        )
+    return table
+
+
+def status_view(doc: dict[str, Any], rows: Sequence[MarketSummary]) -> RenderableType:
+    """`polymm status`: the engine in one line, its health, the overview table, each last decision."""
+    h, totals = doc["health"], doc["totals"]
+    uptime = _duration(float(doc["uptime_s"])) if doc.get("uptime_s") is not None else "?"
+    wallet = str(doc["wallet"])
+    short = f"{wallet[:6]}…{wallet[-4:]}" if len(wallet) > 12 else wallet
+    state = Text("healthy", style=GOOD) if h["healthy"] else Text("UNHEALTHY", style=f"bold {BAD}")
+    head = Text.assemble(
+        f"polymm running — {doc['venue']} — wallet {short} — pid {doc['pid']} — up {uptime} — ", state
+    )
+    figures = Text.assemble(
+        ("P&L ", "bold"),
+        money(Decimal(totals["total_pnl"])),
+        f"   fills {totals['fills']}   placed {totals['orders_placed']}"
+        f"   cancelled {totals['orders_cancelled']}   decisions {totals['decisions']}",
+    )
+    health = Text.assemble(
+        dot(h["market_feed"], "market feed", age(h["feed_age_s"])),
+        "   ",
+        dot(h["user_stream"], "user stream"),
+        "   ",
+        dot(h["heartbeat"], "heartbeat", age(h["heartbeat_age_s"])),
+    )
+    if h["halted"]:
+        health.append(f"   HALTED: {h['halted']}", style=f"bold {BAD}")
+    lines: list[RenderableType] = [head, figures, health]
+    if h["last_error"]:
+        lines.append(Text(f"last error: {h['last_error']}", style=WARN))
+    if doc.get("selection"):
+        lines.append(selection_line(doc["selection"], float(doc["updated"])))
+    lines.append(overview_table(rows))
+    for n, r in enumerate(rows, 1):
+        name = r.slug or r.condition_id
+        lines.append(Text(f"{n} {name}: last decision: {r.last_decision or '-'}", style="dim"))
+    return Group(*lines)
+
+
+def selection_line(selection: dict[str, Any], now: float) -> Text:
+    """`polymm status` under `--select`: the rule, and when it was last applied."""
+    every = float(selection["every_s"])
+    when = "never re-selected" if every <= 0 else f"re-selected every {_duration(every)}"
+    last = selection.get("last_round")
+    done = f", {selection['rounds']} round(s), the last {_duration(max(0.0, now - last))} ago" if last else ""
+    return Text(f"selection: {selection['rule']}; {when}{done}", style="dim")
 
 
 MARKET_COLUMNS = ("mid", "spread", "tick", "min", "reward/day", "band", "ours/day", "volume", "ends")

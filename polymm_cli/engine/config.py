@@ -79,3 +79,15 @@ class StopReport:
         if self.confirmed:
             return f"{done}, confirmed by {self.venue_label}"
         return f"{done}, but {self.venue_label} still lists {self.may_be_open}{switch}"
+
+
+@dataclass(frozen=True, slots=True)
+class RetireReport:
+    """How a market's wind-down went (re-selection): its orders cancelled and whether the venue
+    confirmed none is left; `removed`: it was flat and left the engine (else it stays, unquoted)."""
+
+    market: str
+    reason: str
+    cancelled: int
+    confirmed: bool
+    removed: bool

@@ -27,7 +27,14 @@ from typing import Any, TypeVar
 
 from polymm_cli.book import BookTop, OrderBook, book_top, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
-from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
+from polymm_cli.engine.config import (
+    CLOSED_STATUSES,
+    FINAL,
+    RESYNC_MARGIN_S,
+    EngineConfig,
+    RetireReport,
+    StopReport,
+)
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
 from polymm_cli.engine.income import PayoutRecorder
 from polymm_cli.engine.observer import EngineObserver
@@ -115,16 +122,7 @@ class QuotingEngine:
         self.venue_name = venue_name
         self._halt_check = halt_check
         self._on_decision = on_decision
-        self.states: dict[str, MarketState] = {
-            m.condition_id: MarketState(
-                m,
-                regime=MarketRegime(config.regime),
-                trust=MidTrust(config.trust),
-                projection=MarketProjection(m),
-                pricer=config.pricer(m) if config.pricer is not None else None,
-            )
-            for m in markets
-        }
+        self.states: dict[str, MarketState] = {m.condition_id: self._new_state(m) for m in markets}
         self.chain = chain
         self.payouts = PayoutRecorder(venue, ledger)  # rewards and rebates, polled off the hot path
         self._token_market = {t: m.condition_id for m in markets for t in m.tokens}
@@ -154,6 +152,22 @@ class QuotingEngine:
         # counters the dashboard shows
         self.decisions = self.orders_placed = self.orders_canceled = self.fill_count = 0
         self.latencies_us: deque[float] = deque(maxlen=20_000)
+        self._extra_tasks: list[tuple[str, Callable[[], Awaitable[None]]]] = []  # `also_run`
+
+    def _new_state(self, m: Market) -> MarketState:
+        config = self.config
+        return MarketState(
+            m,
+            regime=MarketRegime(config.regime),
+            trust=MidTrust(config.trust),
+            projection=MarketProjection(m),
+            pricer=config.pricer(m) if config.pricer is not None else None,
+        )
+
+    def also_run(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+        """Run `body` as one more supervised task of the next `run` (re-selection does): cancelled
+        first at the stop, and a failure of it stops the run the safe way like any other task's."""
+        self._extra_tasks.append((name, body))
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -183,6 +197,7 @@ class QuotingEngine:
                 self._spawn("halt watch", self._halt_loop),
                 self._spawn("timers", self._tick_loop),
                 self._spawn("payouts", self._payout_loop),
+                *(self._spawn(name, body) for name, body in self._extra_tasks),
             ]
             reason = await self._until_done(stop, duration)
         finally:
@@ -247,13 +262,20 @@ class QuotingEngine:
 
     async def _startup(self) -> None:
         """Reconcile with the venue before quoting: leftover orders, and fills missed while away."""
-        for cid, state in self.states.items():
+        await self._prepare(list(self.states))
+        tokens = [s.market.yes_token for s in self.states.values()]
+        self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
+
+    async def _prepare(self, cids: Sequence[str]) -> None:
+        """Before these markets are quoted: what the ledger holds, leftover orders, missed fills."""
+        for cid in cids:
+            state = self.states[cid]
             self.ledger.record_market(state.market, self.clock.now())
             for fill in self.ledger.fills(cid):  # what this account already holds here
                 self._projection(cid).add_fill(fill)
             for flow in self.ledger.flows(cid):
                 self._projection(cid).add_flow(flow)
-        for cid in self.states:
+        for cid in cids:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
                 for o in leftovers:
@@ -266,12 +288,10 @@ class QuotingEngine:
                 self.orders_canceled += len(result.canceled)
                 self.observer.orders_cancelled(cid, len(result.canceled))
                 log.info("cancelled %d leftover orders in %s", len(result.canceled), cid)
-        for cid in self.states:
+        for cid in cids:
             for update in await self.venue.trades(cid, after=self._resync_after(cid)):
                 self._on_trade(update)
             self._refresh_positions(cid)
-        tokens = [s.market.yes_token for s in self.states.values()]
-        self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
 
     async def _shutdown(self) -> None:
         # Stop deciding and beating first (the exchange's dead-man's switch is our backstop from
@@ -486,17 +506,26 @@ class QuotingEngine:
     # -- events -----------------------------------------------------------------------------------
 
     async def _consume_market(self) -> None:
-        async for event in self._streams[0]:
-            if isinstance(event, StreamStatus):
-                self.market_feed = event.connected
-                self.observer.stream("market feed", event.connected, event.reason)
-                if not event.connected:
-                    self.last_error = f"market feed: {event.reason}"
-                    for state in self.states.values():
-                        state.trust.on_feed_lost()
-                self._health_changed()
-            elif not isinstance(event, (OrderUpdate, TradeUpdate)):
-                self._on_market_event(event)
+        while True:  # a re-subscription (`_resubscribe`) replaces the stream: read the new one
+            stream = self._streams[0]
+            async for event in stream:
+                if stream is not self._streams[0]:
+                    break
+                self._on_market_stream(event)
+            if stream is self._streams[0]:
+                return  # ended by itself: supervision reports it
+
+    def _on_market_stream(self, event: MarketEvent | OrderUpdate | TradeUpdate | StreamStatus) -> None:
+        if isinstance(event, StreamStatus):
+            self.market_feed = event.connected
+            self.observer.stream("market feed", event.connected, event.reason)
+            if not event.connected:
+                self.last_error = f"market feed: {event.reason}"
+                for state in self.states.values():
+                    state.trust.on_feed_lost()
+            self._health_changed()
+        elif not isinstance(event, (OrderUpdate, TradeUpdate)):
+            self._on_market_event(event)
 
     def _on_market_event(self, event: MarketEvent) -> None:
         now = self.clock.monotonic()
@@ -535,17 +564,26 @@ class QuotingEngine:
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
-        async for event in self._streams[1]:
-            if isinstance(event, StreamStatus):
-                self.user_stream = event.connected
-                self.observer.stream("user stream", event.connected, event.reason)
-                if not event.connected:
-                    self.last_error = f"user stream: {event.reason}"
-                self._health_changed()
-            elif isinstance(event, OrderUpdate):
-                self._on_order(event)
-            elif isinstance(event, TradeUpdate):
-                self._on_trade(event)
+        while True:  # a re-subscription (`_resubscribe`) replaces the stream: read the new one
+            stream = self._streams[1]
+            async for event in stream:
+                if stream is not self._streams[1]:
+                    break
+                self._on_user_stream(event)
+            if stream is self._streams[1]:
+                return  # ended by itself: supervision reports it
+
+    def _on_user_stream(self, event: MarketEvent | OrderUpdate | TradeUpdate | StreamStatus) -> None:
+        if isinstance(event, StreamStatus):
+            self.user_stream = event.connected
+            self.observer.stream("user stream", event.connected, event.reason)
+            if not event.connected:
+                self.last_error = f"user stream: {event.reason}"
+            self._health_changed()
+        elif isinstance(event, OrderUpdate):
+            self._on_order(event)
+        elif isinstance(event, TradeUpdate):
+            self._on_trade(event)
 
     def _on_order(self, event: OrderUpdate) -> None:
         cid = self._token_market.get(event.token_id)
@@ -660,9 +698,11 @@ class QuotingEngine:
         """One decision for one market, the hot path: book → quoter → reconcile → risk → venue."""
         async with self._decide_lock:
             started = self.clock.monotonic()
-            state = self.states[cid]
+            state = self.states.get(cid)
+            if state is None:  # wound down and removed since it was marked (re-selection)
+                return
             mine = [o for o in self.live.values() if o.market == cid]
-            if not self.healthy or state.stopped:
+            if not self.healthy or state.stopped or state.retired:
                 await self._stand_down(state, mine)
                 return
             inp = self._quote_input(state, mine)
@@ -703,7 +743,7 @@ class QuotingEngine:
             await self._act(
                 state,
                 ReconcilePlan(cancels=tuple(o.order_id for o in quotes), places=(), keeps=()),
-                note=self.pause_reason() if not state.stopped else str(state.stopped),
+                note=state.stopped or state.retired or self.pause_reason(),
             )
         state.event_t0 = None
         if state.stopped and self.healthy and not quotes:
@@ -1019,7 +1059,8 @@ class QuotingEngine:
         errors = await self._place(cid, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
-        state.last_decision = note
+        if note or plan.cancels or plan.places:  # what was done, when no rule had a word to say
+            state.last_decision = note or f"{len(plan.places)} placed, {len(plan.cancels)} cancelled"
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
 
@@ -1050,6 +1091,116 @@ class QuotingEngine:
                 result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag=i.client_tag
             )
         return errors
+
+    # -- the set of markets: re-selection adds markets and winds markets down while the run goes on --
+
+    async def add_markets(self, markets: Sequence[Market]) -> list[str]:
+        """Start quoting these markets too (a market wound down but still held is taken back): the
+        ledger's holdings loaded, leftovers cancelled (or adopted), missed fills resynced, then the
+        feeds re-subscribed with their tokens. Returns the condition ids added or taken back."""
+        added: list[str] = []
+        taken_back: list[str] = []
+        for m in markets:
+            held = self.states.get(m.condition_id)
+            if held is not None and held.retired:
+                held.retired, held.last_inputs = None, ()
+                self._dirty.add(m.condition_id)
+                taken_back.append(m.condition_id)
+            elif held is None and not self._stopping:
+                self.states[m.condition_id] = self._new_state(m)
+                self.books[m.yes_token] = OrderBook(m.yes_token, m.tick_size)
+                added.append(m.condition_id)
+        if added:
+            await self._prepare(added)
+            for cid in added:  # tokens known last: no book update reaches a market not prepared
+                self._token_market.update(dict.fromkeys(self.states[cid].market.tokens, cid))
+            await self._resubscribe()
+        self._wake.set()
+        return added + taken_back
+
+    async def retire_market(self, cid: str, reason: str, *, liquidate: bool = False) -> RetireReport:
+        """Wind a market down: stop quoting it, cancel its orders and confirm the venue lists none;
+        with `liquidate`, merge pairs and sell what is held (market mode, bounded rounds). A market
+        left flat leaves the engine; one still held stays, unquoted, so the caps still count it."""
+        state = self.states.get(cid)
+        if state is None:
+            return RetireReport(cid, reason, cancelled=0, confirmed=True, removed=True)
+        async with self._decide_lock:  # a decision in flight for it finishes first; none follows
+            state.retired = reason
+        log.warning("%s: winding down: %s", cid, reason)
+        cancelled, confirmed = await self._cancel_market(cid)
+        if liquidate and confirmed:
+            await self._liquidate_retired(state)
+        flat = max(state.yes_position, state.no_position) < state.market.min_order_size
+        removed = confirmed and flat and state.retired is not None
+        if removed:
+            self._forget(cid)
+            await self._resubscribe()
+        state.last_decision = f"wound down: {reason}"
+        return RetireReport(cid, reason, cancelled=cancelled, confirmed=confirmed, removed=removed)
+
+    async def _cancel_market(self, cid: str) -> tuple[int, bool]:
+        """Cancel every order of ours in one market until the venue lists none (bounded, like the stop)."""
+        cancelled = 0
+        for _ in range(max(1, int(self.config.stop_timeout_s / 0.2))):  # counted in sleeps: virtual clocks
+            try:
+                result = await self.venue.cancel_all(cid)
+                cancelled += len(result.canceled)
+                self.orders_canceled += len(result.canceled)
+                if not await self.venue.open_orders(cid):
+                    for oid in [oid for oid, o in self.live.items() if o.market == cid]:
+                        del self.live[oid]
+                    return cancelled, True
+            except VenueError as exc:
+                self.last_error = f"wind-down of {cid}: {describe(exc)}"
+            await asyncio.sleep(0.2)
+        return cancelled, False
+
+    async def _liquidate_retired(self, state: MarketState) -> None:
+        """Get flat in a wound-down market: merge pairs, then market-mode exit rounds (FAK, never
+        below the floor off the mid at the start) while the book has bids within it."""
+        market = state.market
+        cid = market.condition_id
+        anchor = self.external_mid(market)
+        for _ in range(self.config.exit_rounds):
+            await self._merge_for_exit(state)
+            if max(state.yes_position, state.no_position) < market.min_order_size or anchor is None:
+                return
+            bids, asks = self._external_levels(market, [])
+            orders = plan_exit(
+                market,
+                yes=state.sellable_yes,
+                no=state.sellable_no,
+                yes_bids=bids,
+                yes_asks=asks,
+                mode="market",
+                anchor_mid=anchor,
+            )
+            if not orders:
+                return
+            for result in await self.venue.place(exit_intents(market, orders, "exit")):
+                if not result.ok:
+                    self.last_error = f"{cid}: wind-down exit order: {result.error}"
+            await asyncio.sleep(0.5)  # the fills arrive on the user stream
+
+    def _forget(self, cid: str) -> None:
+        state = self.states.pop(cid)
+        self.books.pop(state.market.yes_token, None)
+        for token in state.market.tokens:
+            self._token_market.pop(token, None)
+        self._dirty.discard(cid)
+
+    async def _resubscribe(self) -> None:
+        """Feeds for the markets held now: the new streams open before the old ones close (so nothing
+        falls between them; an event seen twice is applied once), and the consumers switch over."""
+        if not self._streams or self._stopping:
+            return
+        tokens = [s.market.yes_token for s in self.states.values()]
+        old = self._streams
+        self._streams = [self.venue.market_events(tokens), self.venue.user_events(list(self.states))]
+        for stream in old:
+            with contextlib.suppress(Exception):
+                await stream.close()
 
     # -- what the dashboard shows -------------------------------------------------------------------
 

@@ -43,6 +43,9 @@ class MarketState:
     exit_anchor: Decimal | None = (
         None  # the YES mid when the stop fired: the exit's slippage floor hangs off it
     )
+    # dropped from a `--select` selection: why; quotes stay pulled, the holding still counts in
+    # the portfolio caps until it is flat (then the market leaves the engine)
+    retired: str | None = None
 
 
 def exposure(state: MarketState, kept: Sequence[OurOrder]) -> Exposure:

@@ -122,7 +122,7 @@ def _market(engine: QuotingEngine, cid: str, state: MarketState, now: float) -> 
         rewards=pnl.rewards,
         rebates=pnl.rebates,
         fills=tuple(view for _, view in list(state.fills)[: engine.config.fills_shown]),
-        status=_status(engine, book),
+        status=f"wound down: {state.retired}" if state.retired else _status(engine, book),
         last_decision=state.last_decision,
         reward_rate=reward_rate(book, m, orders, ref_mid) if ref_mid is not None else None,
         volatility=state.regime.volatility(now) if state.regime is not None else 0.0,

@@ -17,11 +17,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from polymm_cli.book import BookTop, book_top, own_levels
-from polymm_cli.clock import SystemClock
+from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.engine import EngineConfig, QuotingEngine
+from polymm_cli.engine.fleet import Reselector
 from polymm_cli.errors import EXIT_INTERRUPTED, EngineFailure, PolymmError, RiskHalt, UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import StopLossParams
@@ -32,6 +33,7 @@ from polymm_cli.regime import RegimeParams
 from polymm_cli.risk import PortfolioCaps
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.operations import RunOps
+from polymm_cli.services.status import StatusPublisher, status_path
 from polymm_cli.services.venues import (
     chain_of,
     data_dir,
@@ -46,6 +48,9 @@ from polymm_cli.settings import HardCaps, Settings, VenueName
 from polymm_cli.toxicity import ToxicityParams
 from polymm_cli.trust import TrustParams
 from polymm_cli.venues.base import Venue
+
+if TYPE_CHECKING:
+    from polymm_cli.services.fleet import MarketSelector, SelectOptions
 
 HALT_FILE = "halt-{address}.json"
 LOCK_FILE = "run-{address}.lock"
@@ -64,6 +69,7 @@ class RunOptions:
     markets: list[str] = field(default_factory=list)
     duration: float | None = None
     adopt_orders: bool = False
+    select: SelectOptions | None = None  # `--select`: the markets are chosen by rule (services/fleet.py)
 
 
 def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineConfig:
@@ -245,6 +251,8 @@ def run(
     names = ", ".join(options.markets) or "the first listed market"
     # a bad webhook URL is refused here, before anything starts
     ops = RunOps(settings, SystemClock(), extra_secrets=local_secrets(settings, directory))
+    if options.select is not None:
+        names = f"the markets {options.select.describe()} picks"
     return on_venue(
         settings,
         lambda url: _run(settings, options, params, directory, url, on_snapshot, on_decision, ops),
@@ -285,7 +293,8 @@ async def _run_on_venue(
     clock = ops.clock
     async with open_venue(settings, clock, url) as handle:
         venue = handle.venue
-        markets = await _resolve_markets(venue, options.markets)
+        selector = _selector(venue, clock, params, options.select) if options.select else None
+        markets = await selector.first() if selector else await _resolve_markets(venue, options.markets)
         for market in markets:
             check_params_for(market, params)
         check_caps(params, settings.hard_caps())
@@ -309,8 +318,11 @@ async def _run_on_venue(
                 observer=ops.observer,
             )
             ops.attach(engine)
+            selection = _reselect_in(engine, selector, on_decision) if selector is not None else None
+            publisher = StatusPublisher(engine, status_path(directory, key), selection=selection)
+            paper = handle.name == VenueName.PAPER.value
             async with ops.alerting():
-                return await _drive(engine, options, on_snapshot, paper=handle.name == VenueName.PAPER.value)
+                return await _drive(engine, options, on_snapshot, paper=paper, publisher=publisher)
 
 
 def local_secrets(settings: Settings, directory: Path) -> tuple[str, ...]:
@@ -326,8 +338,10 @@ async def _drive(
     on_snapshot: Callable[[EngineSnapshot], None] | None,
     *,
     paper: bool = False,
+    publisher: StatusPublisher | None = None,
 ) -> RunOutcome:
-    """Run the engine with the signals wired to a clean stop and the dashboard fed, then judge the end."""
+    """Run the engine with the signals wired to a clean stop, the dashboard fed and the status file
+    published, then judge the end."""
     stop = asyncio.Event()
     interrupted: list[int] = []
     loop = asyncio.get_running_loop()
@@ -339,6 +353,7 @@ async def _drive(
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, on_signal, sig)
     reporter = asyncio.create_task(_report(engine, on_snapshot)) if on_snapshot else None
+    status = asyncio.create_task(publisher.publish_forever()) if publisher else None
     reason, failure = "stopped", None
     try:
         reason = await engine.run(duration=options.duration, stop=stop)
@@ -351,9 +366,19 @@ async def _drive(
                 await reporter
             with contextlib.suppress(Exception):
                 on_snapshot(engine.snapshot())  # type: ignore[misc]
+        if status is not None and publisher is not None:
+            status.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await status
+            publisher.final(_ended(engine, failure or reason))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
+
+
+def _ended(engine: QuotingEngine, reason: object) -> str:
+    report = engine.stop_report
+    return f"{reason}; {report.summary() if report is not None else 'nothing was cancelled'}"
 
 
 def _judge(
@@ -391,6 +416,41 @@ async def _report(engine: QuotingEngine, on_snapshot: Callable[[EngineSnapshot],
             await asyncio.sleep(SNAPSHOT_INTERVAL_S)
     except Exception as exc:
         engine.fail("dashboard", exc)
+
+
+def _selector(venue: Venue, clock: Clock, params: QuoteParams, options: SelectOptions) -> MarketSelector:
+    # imported here: services.fleet reads the listing through services.markets, which imports this module
+    from polymm_cli.services.fleet import MarketSelector
+
+    return MarketSelector(venue, clock, params, options)
+
+
+def _reselect_in(
+    engine: QuotingEngine, selector: MarketSelector, on_decision: Callable[[dict[str, Any]], None] | None
+) -> Callable[[], dict[str, Any]]:
+    """Re-select every `--reselect-min` minutes (never with 0), as one of the engine's tasks;
+    returns what `polymm status` shows of the selection."""
+    options = selector.options
+    reselector = Reselector(
+        engine,
+        selector,
+        every_s=options.reselect_s,
+        liquidate=options.liquidate_dropped,
+        on_change=on_decision,
+    )
+    if options.reselect_s > 0:
+        engine.also_run("re-selection", reselector.run)
+
+    def shown() -> dict[str, Any]:
+        return {
+            "rule": options.describe(),
+            "every_s": options.reselect_s,
+            "liquidate_dropped": options.liquidate_dropped,
+            "rounds": reselector.rounds,
+            "last_round": reselector.last_round,
+        }
+
+    return shown
 
 
 async def _resolve_markets(venue: Venue, idents: list[str]) -> list[Market]:
