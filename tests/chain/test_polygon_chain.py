@@ -173,3 +173,23 @@ def test_the_local_redeem_reads_the_payout_and_burns_what_was_held(chain_market:
     )
     with pytest.raises(VenueError, match="unexpected redeem answer"):
         asyncio.run(LocalChain(_LocalVenue({"paid": 7})).redeem(market))  # type: ignore[arg-type]
+
+
+def test_an_rpc_error_never_shows_the_urls_path(anvil: AnvilChain, chain_market: ChainMarket) -> None:
+    """An RPC URL often carries an API key in its path: a refusal names the host only."""
+    _, key = anvil.new_wallet("url-key")
+    url = f"{anvil.url}/v2/SECRET-API-KEY"  # Anvil answers on any path
+    chain = PolygonChain(PolygonConfig(rpc_url=url, private_key=SecretStr(key), poll_s=0.05))
+
+    async def go() -> str:
+        try:
+            await chain._read("a call", chain.w3.eth.call({"to": c.CTF, "data": "0xdeadbeef"}))  # type: ignore[typeddict-item]
+        except VenueError as exc:
+            return str(exc)
+        finally:
+            await chain.close()
+        return ""
+
+    message = asyncio.run(go())
+    assert message.startswith(f"Polygon RPC 127.0.0.1:{anvil.port}")
+    assert "SECRET-API-KEY" not in message

@@ -87,7 +87,8 @@ class PolygonChain:
         except (TimeoutError, OSError) as exc:
             raise VenueError(f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}") from None
         except Web3Exception as exc:
-            raise VenueError(f"Polygon RPC {self.host} refused {what}: {revert_reason(exc)}") from None
+            reason = revert_reason(exc).replace(self.config.rpc_url, self.host)  # never the URL's key
+            raise VenueError(f"Polygon RPC {self.host} refused {what}: {reason}") from None
         except Exception as exc:  # aiohttp's errors and the like: the RPC, not polymm
             if type(exc).__module__.startswith(("aiohttp", "web3", "requests")):
                 raise VenueError(
