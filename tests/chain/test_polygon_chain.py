@@ -193,3 +193,13 @@ def test_an_rpc_error_never_shows_the_urls_path(anvil: AnvilChain, chain_market:
     message = asyncio.run(go())
     assert message.startswith(f"Polygon RPC 127.0.0.1:{anvil.port}")
     assert "SECRET-API-KEY" not in message
+
+
+def test_a_receipt_that_does_not_come_is_one_line_naming_the_transaction(
+    anvil: AnvilChain, chain_market: ChainMarket
+) -> None:
+    _, key = anvil.new_wallet("stuck", pusd=Decimal(10))
+    anvil.rpc("evm_setAutomine", False)  # the transaction waits in the pool, never mined
+    chain = polygon(anvil, key, receipt_timeout_s=1.0)
+    with pytest.raises(VenueError, match=r"tx 0x[0-9a-f]{64} not mined within 1 s; it may still be"):
+        run(chain, chain.split(chain_market.market, Decimal(5)))
