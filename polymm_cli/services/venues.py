@@ -45,7 +45,12 @@ from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnconfigured, wallet_path
+from polymm_cli.venues.polymarket.chain import (
+    ClobRefreshing,
+    LocalChain,
+    PolygonChainUnconfigured,
+    wallet_path,
+)
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -258,7 +263,7 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         await venue.start()
         if name == "local":
             fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
-        chain = LocalChain(venue) if name == "local" else polygon_chain(settings)
+        chain = LocalChain(venue) if name == "local" else ClobRefreshing(polygon_chain(settings), venue)
         yield VenueHandle(venue, name, url, chain)
     finally:
         close = getattr(chain, "close", None)  # Polygon's: its RPC session
