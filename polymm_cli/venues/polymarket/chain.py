@@ -28,7 +28,7 @@ from urllib.parse import urlsplit
 
 from polymm_cli.errors import UsageError, VenueError, describe
 from polymm_cli.model import Market, decimal_str
-from polymm_cli.venues.base import Balances, Chain, ChainResult, pair_result
+from polymm_cli.venues.base import Balances, Chain, ChainResult, pair_result, redeem_result
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 
 if TYPE_CHECKING:
@@ -88,12 +88,7 @@ class LocalChain:
             payout = Decimal(str(body["payout"]))
         except (KeyError, TypeError, ArithmeticError):
             raise VenueError(f"local exchange: unexpected redeem answer {str(body)[:120]}") from None
-        return ChainResult(
-            tx_hash=None,
-            collateral_delta=payout,
-            yes_delta=-held.tokens[market.yes_token],
-            no_delta=-held.tokens[market.no_token],
-        )
+        return redeem_result(market, held, payout)
 
 
 class ClobRefreshing:
