@@ -45,7 +45,12 @@ from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
+from polymm_cli.venues.polymarket.chain import (
+    ClobRefreshing,
+    LocalChain,
+    PolygonChainUnconfigured,
+    wallet_path,
+)
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -253,14 +258,82 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         url = config.clob_url
         name = "polymarket"
     venue = PolymarketVenue(config, clock)
+    chain: Chain | None = None
     try:
         await venue.start()
         if name == "local":
             fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
-        chain = LocalChain(venue) if name == "local" else PolygonChainUnavailable()
+        chain = LocalChain(venue) if name == "local" else ClobRefreshing(polygon_chain(settings), venue)
         yield VenueHandle(venue, name, url, chain)
     finally:
+        close = getattr(chain, "close", None)  # Polygon's: its RPC session
+        if close is not None:
+            await close()
         await venue.close()
+
+
+def polygon_chain(settings: Settings) -> Chain:
+    """The Polygon chain port of the settings' wallet: an EOA sends its own transactions over
+    `rpc_url`; a proxy or Safe wallet acts through Polymarket's relayer (builder credentials), its
+    balances read over `rpc_url` too. Every command on the venue opens it (the kill switch too), so
+    what is missing or wrong never fails here: the port says it, in one line, when it is used."""
+    missing = _chain_missing(settings)
+    if missing is not None or settings.private_key is None or settings.rpc_url is None:
+        return PolygonChainUnconfigured(missing or "on-chain operations need POLYMM_PRIVATE_KEY")
+    # web3 and the relayer client load here, when an on-chain command runs (slow to import)
+    from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
+    from polymm_cli.venues.polymarket.relayer import RelayerChain, RelayerConfig
+
+    try:
+        if wallet_path(settings.signature_type) == "direct":
+            return PolygonChain(
+                PolygonConfig(
+                    rpc_url=settings.rpc_url,
+                    private_key=settings.private_key,
+                    max_fee_gwei=settings.max_fee_gwei,
+                    approve=settings.chain_approve,
+                    receipt_timeout_s=settings.receipt_timeout,
+                )
+            )
+        assert settings.builder_secret is not None and settings.builder_passphrase is not None
+        return RelayerChain(
+            RelayerConfig(
+                relayer_url=settings.relayer_url,
+                rpc_url=settings.rpc_url,
+                private_key=settings.private_key,
+                signature_type=settings.signature_type,
+                funder=settings.funder,
+                builder_api_key=settings.builder_api_key or "",
+                builder_secret=settings.builder_secret,
+                builder_passphrase=settings.builder_passphrase,
+                timeout_s=settings.receipt_timeout,
+            )
+        )
+    except UsageError as exc:  # a bad key, a funder that is not the key's wallet
+        return PolygonChainUnconfigured(str(exc))
+
+
+def _chain_missing(settings: Settings) -> str | None:
+    """What the settings lack for on-chain operations, in one line; None when nothing."""
+    if settings.private_key is None:
+        return "on-chain operations need POLYMM_PRIVATE_KEY"
+    if not settings.rpc_url:
+        return "split, merge and redeem on Polygon need an RPC: --rpc-url or POLYMM_RPC_URL (docs/chain.md)"
+    if settings.signature_type == 3:
+        return (
+            "split, merge and redeem of a deposit wallet (signature type 3) are not driven by polymm: "
+            "do them in the Polymarket UI"
+        )
+    relayed = wallet_path(settings.signature_type) == "relayer"
+    if relayed and not (settings.builder_api_key and settings.builder_secret and settings.builder_passphrase):
+        return _NEEDS_BUILDER
+    return None
+
+
+_NEEDS_BUILDER = (
+    "a proxy or Safe wallet splits, merges and redeems through Polymarket's relayer, which needs builder"
+    " API credentials: POLYMM_BUILDER_API_KEY, POLYMM_BUILDER_SECRET, POLYMM_BUILDER_PASSPHRASE"
+)
 
 
 def wallet_address(settings: Settings) -> str:
@@ -297,12 +370,27 @@ def run_key(account: Account) -> str:
 
 
 def chain_of(handle: VenueHandle) -> Chain:
-    """Split, merge (and later redeem) for the venue opened: the local exchange's loopback
-    endpoints, Polygon (not available yet: it says so in one line), or paper's simulated ones."""
+    """Split, merge and redeem for the venue opened: the local exchange's loopback endpoints,
+    Polygon (`polygon_chain`), or paper's simulated ones."""
     return handle.chain
 
 
-# -- paper ------------------------------------------------------------------------------------------
+def check_chain_settings(settings: Settings) -> None:
+    """Before anything is sent: an on-chain command on Polymarket needs the key, an RPC URL, and for
+    a wallet that goes through the relayer the builder credentials and the key's own wallet as funder."""
+    if settings.venue is not VenueName.POLYMARKET:
+        return
+    missing = _chain_missing(settings)
+    if missing is not None:
+        raise UsageError(missing)
+    if wallet_path(settings.signature_type) == "relayer":
+        from polymm_cli.venues.polymarket.relayer import check_funder  # the relayer client: slow to import
+
+        check_funder(
+            wallet_address(settings.model_copy(update={"signature_type": 0})),
+            settings.signature_type,
+            settings.funder,
+        )
 
 
 def paper_address(settings: Settings) -> str:
