@@ -944,7 +944,9 @@ def _winning_token(market: Market, winner: str) -> str:
     named = {"YES": market.yes_token, "NO": market.no_token}.get(winner.strip().upper())
     token = named or winner.strip()
     if token not in market.tokens:
-        raise ExchangeRejection(f"invalid winner {winner[:80]!r}: give YES, NO or one of the market's token ids")
+        raise ExchangeRejection(
+            f"invalid winner {winner[:80]!r}: give YES, NO or one of the market's token ids"
+        )
     return token
 
 

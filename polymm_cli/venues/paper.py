@@ -47,6 +47,7 @@ from polymm_cli.venues.base import (
     CancelResult,
     LevelUpdate,
     MarketEvent,
+    MarketResolved,
     OpenOrder,
     OrderIntent,
     OrderUpdate,
@@ -279,6 +280,8 @@ class PaperVenue:
             return replace(event, updates=updates) if updates else None
         if isinstance(event, BookSnapshot):
             return self._overlay_snapshot(event, market) if event.token_id in tokens else None
+        if isinstance(event, MarketResolved):  # names the winner, which may be the token not subscribed
+            return event if market is not None and tokens.intersection(market.tokens) else None
         return event if _token_of(event) in tokens else None
 
     def _overlay_level(self, update: LevelUpdate, market: Market | None) -> LevelUpdate:
@@ -433,6 +436,8 @@ class PaperVenue:
 def _token_of(event: MarketEvent) -> str:
     if isinstance(event, PriceChange):
         return event.updates[0].token_id if event.updates else ""
+    if isinstance(event, MarketResolved):
+        return event.winning_token
     return event.token_id
 
 

@@ -24,6 +24,7 @@ from polymm_cli.exchange.events import (
     BookEvent,
     ExchangeEvent,
     LastTradeEvent,
+    MarketResolvedEvent,
     OrderEvent,
     OrderView,
     TickSizeEvent,
@@ -39,6 +40,7 @@ from polymm_cli.venues.base import (
     LastTrade,
     LevelUpdate,
     MarketEvent,
+    MarketResolved,
     OpenOrder,
     OrderIntent,
     OrderUpdate,
@@ -259,6 +261,13 @@ class SimVenue:
         except ExchangeRejection as exc:
             raise VenueError(exc.message, status=exc.status) from None
 
+    async def redeem(self, market: Market) -> Decimal:
+        """The account's YES and NO of a resolved market -> pUSD for the winners: the payout."""
+        try:
+            return self.exchange.redeem(self._address, market.condition_id)
+        except ExchangeRejection as exc:
+            raise VenueError(exc.message, status=exc.status) from None
+
     # -- streams ----------------------------------------------------------------------------------
 
     def market_events(self, token_ids: Sequence[str]) -> SimEvents:
@@ -298,6 +307,16 @@ class SimVenue:
                         venue_ts=event.timestamp,
                         recv_ts=now,
                         transaction_hash=event.transaction_hash,
+                    )
+                )
+            elif isinstance(event, MarketResolvedEvent) and tokens.intersection(event.tokens):
+                stream.put(
+                    MarketResolved(
+                        market=event.market,
+                        winning_token=event.winning_token,
+                        winning_outcome=event.winning_outcome,
+                        venue_ts=event.timestamp,
+                        recv_ts=now,
                     )
                 )
             elif isinstance(event, TickSizeEvent) and event.token_id in tokens:

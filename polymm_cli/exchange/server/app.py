@@ -808,7 +808,11 @@ class ExchangeApi:
             raise ExchangeRejection("Invalid payload: need winner (YES, NO or a token id)")
         market = self.ex.resolve(cid, winner)
         return JSONResponse(
-            {"condition_id": cid, "winner": market.winner, "winning_outcome": market.outcome_of(market.winner)}
+            {
+                "condition_id": cid,
+                "winner": market.winner,
+                "winning_outcome": market.outcome_of(market.winner),
+            }
         )
 
     async def local_redeem(self, request: Request) -> Response:

@@ -17,9 +17,9 @@ from polymm_cli.exchange.events import (
     BookEvent,
     LastTradeEvent,
     MakerFillView,
+    MarketResolvedEvent,
     OrderEvent,
     OrderView,
-    MarketResolvedEvent,
     TickSizeEvent,
     TradeView,
 )
