@@ -27,7 +27,15 @@ from typing import Any, TypeVar
 
 from polymm_cli.book import BookTop, OrderBook, book_top, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
-from polymm_cli.engine.config import CLOSED_STATUSES, FINAL, RESYNC_MARGIN_S, EngineConfig, StopReport
+from polymm_cli.engine.config import (
+    CLOSED_MARKET_ERROR,
+    CLOSED_STATUSES,
+    FINAL,
+    MARKET_RESOLVED_STATUS,
+    RESYNC_MARGIN_S,
+    EngineConfig,
+    StopReport,
+)
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
 from polymm_cli.engine.income import PayoutRecorder
 from polymm_cli.engine.state import MarketState, exposure, holding
@@ -74,6 +82,7 @@ from polymm_cli.venues.base import (
     Chain,
     LastTrade,
     MarketEvent,
+    MarketResolved,
     OrderIntent,
     OrderUpdate,
     StreamStatus,
@@ -144,6 +153,8 @@ class QuotingEngine:
         self.run_id: str | None = None
         self.run_started: float | None = None
         self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
+        self._no_market_left = asyncio.Event()  # every market closed or resolved: nothing to quote
+        self.markets_gone = ""  # what became of them, in the run's end reason
         self.failure: str | None = None  # the first task failure: the run stops and says this
         self._failed = asyncio.Event()
         self._stopping = self.ended = False
@@ -151,6 +162,9 @@ class QuotingEngine:
         # counters the dashboard shows
         self.decisions = self.orders_placed = self.orders_canceled = self.fill_count = 0
         self.latencies_us: deque[float] = deque(maxlen=20_000)
+        for state in self.states.values():  # a market already over when the run starts is never quoted
+            if not state.market.tradable:
+                state.closed, state.closed_at = _closed_reason(state.market), 0.0
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -199,6 +213,7 @@ class QuotingEngine:
             asyncio.create_task(stop.wait()): "stopped",
             asyncio.create_task(self._finished.wait()): "stopped",
             asyncio.create_task(self._failed.wait()): "failed",
+            asyncio.create_task(self._no_market_left.wait()): "no market left",
         }
         if duration is not None:
             waiters[asyncio.create_task(self.clock.sleep(duration))] = "duration"
@@ -212,7 +227,9 @@ class QuotingEngine:
     def _final_reason(self, reason: str) -> str:
         if self.failure is not None:
             return f"failed: {self.failure}"
-        return f"halted: {self.halted}" if self.halted else reason
+        if self.halted:
+            return f"halted: {self.halted}"
+        return f"no market left to quote ({self.markets_gone})" if reason == "no market left" else reason
 
     # -- supervision ------------------------------------------------------------------------------
 
@@ -489,6 +506,9 @@ class QuotingEngine:
         now = self.clock.monotonic()
         self.last_market_event = now
         kind = type(event)
+        if kind is MarketResolved:
+            self._on_resolved(event)  # type: ignore[arg-type]
+            return
         if kind is LastTrade or kind is TickSizeChange:
             self._on_trade_or_tick(event)  # type: ignore[arg-type]
         for token in apply_market_event(self.books, event):
@@ -538,6 +558,8 @@ class QuotingEngine:
         if cid is None:
             return
         status = event.status
+        if status == MARKET_RESOLVED_STATUS and self.states[cid].closed is None:
+            self._close_market(cid, "closed: the venue cancelled our orders as the market resolved")
         closed = event.kind == "CANCELLATION" or status.startswith(CLOSED_STATUSES) or event.remaining <= 0
         known = self.live.get(event.order_id)
         if closed:
@@ -621,6 +643,60 @@ class QuotingEngine:
         state.sellable_yes = min(state.yes_position, settled_yes)
         state.sellable_no = min(state.no_position, settled_no)
 
+    # -- markets that close or resolve -----------------------------------------------------------
+
+    def _on_resolved(self, event: MarketResolved) -> None:
+        """A market of ours resolved: record the winner (a ledger fact `polymm pnl` marks the
+        payout by), mark its positions at what they pay, and never quote it again."""
+        cid = event.market
+        state = self.states.get(cid)
+        if state is None or state.market.resolved or event.winning_token not in state.market.tokens:
+            return
+        resolved = state.market.resolved_with(event.winning_token)
+        state.market = resolved
+        self._projection(cid).market = resolved
+        self.ledger.record_market(resolved, self.clock.now())
+        self._refresh_positions(cid)
+        self._close_market(cid, _closed_reason(resolved))
+
+    def _close_market(self, cid: str, reason: str) -> None:
+        """Stop quoting one market for good (the others go on): its orders are cancelled at the
+        next decision, and when no market is left the run ends."""
+        state = self.states[cid]
+        if state.closed is None:
+            state.closed_at = self.clock.monotonic()
+            log.warning("%s: %s; no more quotes there", state.market.slug or cid, reason)
+        elif state.closed != reason:
+            log.warning("%s: %s", state.market.slug or cid, reason)
+        state.closed = reason
+        state.last_decision = reason
+        self._dirty.add(cid)
+        self._wake.set()
+
+    async def _wind_down(self, state: MarketState, mine: Sequence[OurOrder]) -> None:
+        """A closed market: cancel whatever of ours still rests there (exit orders too)."""
+        if mine:
+            plan = ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=())
+            await self._act(state, plan, note=str(state.closed))
+        state.event_t0 = None
+        self._check_markets_left()
+
+    def _check_markets_left(self) -> None:
+        """End the run once every market is closed with nothing of ours resting there, and each
+        has resolved or been closed for `closed_grace_s` (its winner may still be on its way)."""
+        now = self.clock.monotonic()
+        for cid, state in self.states.items():
+            if state.closed is None or any(o.market == cid for o in self.live.values()):
+                return
+            if not state.market.resolved and now - state.closed_at < self.config.closed_grace_s:
+                return
+        if not self._no_market_left.is_set():
+            self.markets_gone = "; ".join(
+                f"{s.market.slug or cid}: {s.closed}" for cid, s in self.states.items()
+            )
+            log.warning("no market left to quote: %s", self.markets_gone)
+            self._no_market_left.set()
+
     # -- decisions --------------------------------------------------------------------------------
 
     async def _decide_loop(self) -> None:
@@ -644,6 +720,9 @@ class QuotingEngine:
         async with self._decide_lock:
             state = self.states[cid]
             mine = [o for o in self.live.values() if o.market == cid]
+            if state.closed:
+                await self._wind_down(state, mine)
+                return
             if not self.healthy or state.stopped:
                 await self._stand_down(state, mine)
                 return
@@ -792,7 +871,8 @@ class QuotingEngine:
     # -- portfolio views for the caps -----------------------------------------------------------------
 
     def _holding(self, state: MarketState) -> Holding:
-        return holding(state, self.external_mid(state.market))
+        payout = state.market.payout_mark
+        return holding(state, payout if payout is not None else self.external_mid(state.market))
 
     def _other_holdings(self, cid: str) -> list[Holding]:
         return [self._holding(s) for other, s in self.states.items() if other != cid]
@@ -828,6 +908,10 @@ class QuotingEngine:
             self._health_changed()  # a heartbeat going stale, an order-path pause ending
             now = self.clock.monotonic()
             for cid, state in self.states.items():
+                if state.closed is not None:
+                    if any(o.market == cid for o in self.live.values()):
+                        self._dirty.add(cid)  # a wind-down cancel that failed: again
+                    continue
                 if state.stopped is None:
                     self._check_stop_loss(state)
                 elif state.resume_at is not None and now >= state.resume_at:
@@ -837,6 +921,7 @@ class QuotingEngine:
                         log.warning("%s: stop-loss cool-down over, quoting again", cid)
                         state.last_inputs = ()
                 self._dirty.add(cid)
+            self._check_markets_left()
             self._wake.set()
 
     def _check_stop_loss(self, state: MarketState) -> None:
@@ -1003,6 +1088,8 @@ class QuotingEngine:
         for result in await self._order_call(self.venue.place(intents)):
             if not result.ok:
                 errors.append(result.error)
+                if CLOSED_MARKET_ERROR in result.error and self.states[cid].closed is None:
+                    self._close_market(cid, f"closed: the venue refuses orders here ({CLOSED_MARKET_ERROR})")
                 continue
             self.orders_placed += 1
             i = result.intent
@@ -1016,6 +1103,13 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _closed_reason(market: Market) -> str:
+    """Why a market is not quoted: "resolved: Yes won", or closed by the venue."""
+    if market.resolved:
+        return f"resolved: {market.outcome_of(market.winner)} won"
+    return "closed: the venue no longer accepts orders in this market"
 
 
 def _measured(view: RegimeView | None) -> tuple[Decimal, SideRisk, SideRisk]:
