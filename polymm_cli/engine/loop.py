@@ -668,8 +668,20 @@ class QuotingEngine:
             log.warning("%s: %s; no more quotes there", state.market.slug or cid, reason)
         elif state.closed != reason:
             log.warning("%s: %s", state.market.slug or cid, reason)
-        state.closed = reason
+        changed, state.closed = state.closed != reason, reason
         state.last_decision = reason
+        if changed and self._on_decision is not None:  # `--headless` prints it as one JSON line
+            market = state.market
+            self._on_decision(
+                {
+                    "event": "market_closed",
+                    "ts": self.clock.now(),
+                    "market": cid,
+                    "slug": market.slug,
+                    "reason": reason,
+                    "winner": market.outcome_of(market.winner) if market.resolved else None,
+                }
+            )
         self._dirty.add(cid)
         self._wake.set()
 
