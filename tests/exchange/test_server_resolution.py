@@ -115,15 +115,8 @@ async def test_resolving_over_http_stops_trading_and_tells_both_channels(
         "winning_outcome": "Yes",
     }
     assert set(resolved) == {
-        "event_type",
-        "id",
-        "market",
-        "assets_ids",
-        "winning_asset_id",
-        "winning_outcome",
-        "event_message",
-        "timestamp",
-        "tags",
+        *("event_type", "id", "question", "market", "slug", "description", "assets_ids"),
+        *("winning_asset_id", "winning_outcome", "event_message", "timestamp", "tags"),
     }
     await plain.send("PING")  # frames are handled in order: all it was sent comes before the PONG
     frames = []

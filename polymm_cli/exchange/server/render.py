@@ -132,19 +132,29 @@ def ws_tick_size_change(event: TickSizeEvent) -> dict[str, Any]:
     }
 
 
-def ws_market_resolved(event: MarketResolvedEvent, market_id: str) -> dict[str, Any]:
-    """A `market_resolved` market-channel event, in the reference's shape (§6.2, custom feature);
-    `id` is the market's Gamma id, `event_message` is empty: the local exchange has no events."""
+def ws_market_resolved(event: MarketResolvedEvent, market: Market, market_id: str) -> dict[str, Any]:
+    """A `market_resolved` market-channel event in the shape of Polymarket's documented example
+    (reference §6.2, custom feature only): `id` is the market's Gamma id; the local exchange has no
+    events, so `event_message` describes the market itself."""
     return {
         "event_type": "market_resolved",
         "id": market_id,
+        "question": market.question,
         "market": event.market,
+        "slug": market.slug,
+        "description": market.question,
         "assets_ids": list(event.tokens),
         "winning_asset_id": event.winning_token,
         "winning_outcome": event.winning_outcome,
-        "event_message": {},
+        "event_message": {
+            "id": market_id,
+            "ticker": market.slug,
+            "slug": market.slug,
+            "title": market.question,
+            "description": market.question,
+        },
         "timestamp": ms(event.timestamp),
-        "tags": [],
+        "tags": [market.category] if market.category else [],
     }
 
 

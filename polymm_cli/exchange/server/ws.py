@@ -104,7 +104,7 @@ class WsHub:
         """`market_resolved`, as Polymarket sends it: to the market channels that enabled the custom
         features and subscribed either token of the market, once per connection."""
         market_id = str(500000 + list(self.exchange.markets).index(event.market))  # its Gamma id
-        message = render.ws_market_resolved(event, market_id)
+        message = render.ws_market_resolved(event, self.exchange.markets[event.market], market_id)
         for conn in self.connections:
             if conn.channel == "market" and conn.custom_features and conn.assets.intersection(event.tokens):
                 conn.send(message)
