@@ -565,6 +565,18 @@ class FillSimulator:
             self.tokens[token] -= amount
         self.collateral += amount
 
+    def redeem(self, condition_id: str) -> Decimal:
+        """A resolved market's YES and NO -> 1 collateral per winning token: the payout (0 when
+        nothing is left). Refused for a market not resolved yet."""
+        market = self._known(condition_id)
+        if not market.resolved:
+            raise Refused(f"market {condition_id} is not resolved yet")
+        payout = self.tokens.get(market.winner, ZERO)
+        for token in market.tokens:
+            self.tokens[token] = ZERO
+        self.collateral += payout
+        return payout
+
     def _known(self, condition_id: str) -> Market:
         market = self.market(condition_id)
         if market is None:

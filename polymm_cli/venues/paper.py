@@ -432,6 +432,26 @@ class PaperVenue:
         except Refused as exc:
             raise VenueError(str(exc), status=400) from None
 
+    async def redeem(self, market: Market) -> Decimal:
+        """The paper balances of a resolved market -> pUSD for the winning tokens: the payout. The
+        simulator learns the winner from the feed's `MarketResolved` (or `market` says it)."""
+        self.sim.add_market(market)
+        known = self.sim.market(market.condition_id)
+        if market.resolved and known is not None and not known.resolved:
+            now = self.clock.now()
+            resolved = MarketResolved(
+                market=market.condition_id,
+                winning_token=market.winner,
+                winning_outcome=market.outcome_of(market.winner),
+                venue_ts=now,
+                recv_ts=now,
+            )
+            self._emit(self.sim.on_market_event(resolved, now), now)
+        try:
+            return self.sim.redeem(market.condition_id)
+        except Refused as exc:
+            raise VenueError(str(exc), status=400) from None
+
 
 def _token_of(event: MarketEvent) -> str:
     if isinstance(event, PriceChange):

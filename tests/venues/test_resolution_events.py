@@ -117,3 +117,15 @@ def test_the_paper_simulator_cancels_its_orders_and_refuses_new_ones_once_resolv
         OrderIntent(market=MARKET.condition_id, token_id=YES, side=Side.BUY, price=D("0.45"), size=D(10)), 3.0
     )
     assert (refused.ok, refused.error) == (False, "the market is not yet ready to process new orders")
+
+
+def test_the_paper_simulator_redeems_the_winning_tokens_once() -> None:
+    sim = simulator(collateral="100", yes="30", no="20")
+    resolved = MarketResolved(
+        market=MARKET.condition_id, winning_token=YES, winning_outcome="Yes", venue_ts=1.0, recv_ts=1.0
+    )
+    sim.on_market_event(resolved, 1.0)
+
+    assert sim.redeem(MARKET.condition_id) == D(30)
+    assert sim.collateral == D(130) and sim.tokens[YES] == 0 and sim.tokens[NO] == 0
+    assert sim.redeem(MARKET.condition_id) == 0
