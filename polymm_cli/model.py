@@ -6,7 +6,7 @@ never via float. Records are frozen dataclasses with slots.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
 from typing import ClassVar
@@ -92,10 +92,32 @@ class Market:
     accepting_orders: bool = True
     neg_risk_market_id: str = ""
     volume: Decimal = ZERO  # lifetime volume as the listing reported it (a snapshot, not live)
+    winner: str = ""  # the winning token id once the market resolved ("" while unresolved)
 
     @property
     def tokens(self) -> tuple[str, str]:
         return (self.yes_token, self.no_token)
+
+    @property
+    def resolved(self) -> bool:
+        return bool(self.winner)
+
+    @property
+    def tradable(self) -> bool:
+        """Whether the venue takes new orders here: active, open, accepting orders, not resolved."""
+        return self.active and self.accepting_orders and not self.closed and not self.resolved
+
+    @property
+    def payout_mark(self) -> Decimal | None:
+        """What one YES token pays once resolved (1 when YES won, 0 when NO won); None before."""
+        if not self.winner:
+            return None
+        return ONE if self.winner == self.yes_token else ZERO
+
+    def resolved_with(self, winner: str) -> Market:
+        """This market resolved for `winner` (a token id): closed, no longer accepting orders."""
+        self.outcome_of(winner)  # KeyError for a token not of this market
+        return replace(self, winner=winner, closed=True, accepting_orders=False)
 
     def outcome_of(self, token_id: str) -> str:
         if token_id == self.yes_token:

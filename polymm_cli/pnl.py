@@ -36,6 +36,11 @@ Definitions (per market; YES and NO are two tokens, each with a position and a c
 - Marks: `marks[condition_id]` is the YES mid; NO is marked at 1 - mid. Unrealised P&L =
   position x mark - cost basis, summed over both tokens. Without a mark it is None (never a
   guessed price), except for a flat market, whose unrealised P&L is 0.
+- Resolution: a resolved market (`Market.winner` set, as the ledger's market metadata records it) is
+  marked at what its tokens pay (YES at 1 when YES won, 0 when NO won; any mark given is ignored)
+  and its unrealised P&L is realised: `realized_pnl` includes the payout the positions are owed,
+  `unrealized_pnl` is 0, redeemed or not. A REDEEM afterwards swaps the tokens for that payout and
+  leaves every total where it was.
 - Daily P&L (since `day_start`, unix seconds; events at or after it count): the cash of that day's
   fills and flows (fees included, deposits excluded) plus that day's position change of each token
   x its current mark. A move of the mark on inventory carried into the day is not daily P&L. None
@@ -95,6 +100,7 @@ class MarketPnl:
     mark: Decimal | None  # the YES mid used
     rewards: Decimal = ZERO  # liquidity rewards paid (REWARD flows; in realized_pnl)
     rebates: Decimal = ZERO  # maker rebates paid (REBATE flows; in realized_pnl)
+    resolved: bool = False  # marked at the payout, everything realised (module docstring)
 
     @property
     def spread_capture(self) -> Decimal:
@@ -290,7 +296,7 @@ def _mark(marks: Mapping[str, Decimal], condition_id: str) -> Decimal | None:
     return mark
 
 
-def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketPnl:
+def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None, *, resolved: bool = False) -> MarketPnl:
     prices = None if mark is None else (mark, ONE - mark)
     flat = book.position[YES] == 0 and book.position[NO] == 0
     unrealized: Decimal | None
@@ -313,6 +319,9 @@ def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketP
         for t in (YES, NO)
     ]
     total = book.realized + (unrealized or ZERO) - book.fees
+    realized = book.realized
+    if resolved and unrealized is not None:  # the payout is owed: realised, redeemed or not
+        realized, unrealized = realized + unrealized, ZERO
     return MarketPnl(
         condition_id=condition_id,
         yes_position=_clean(book.position[YES]),
@@ -320,7 +329,7 @@ def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketP
         net_position=_clean(book.position[YES] - book.position[NO]),
         avg_cost_yes=avg[YES],
         avg_cost_no=avg[NO],
-        realized_pnl=_clean(book.realized),
+        realized_pnl=_clean(realized),
         unrealized_pnl=None if unrealized is None else _clean(unrealized),
         fees=_clean(book.fees),
         total_pnl=_clean(total),
@@ -333,7 +342,15 @@ def _market_pnl(condition_id: str, book: _Book, mark: Decimal | None) -> MarketP
         mark=mark,
         rewards=_clean(book.rewards),
         rebates=_clean(book.rebates),
+        resolved=resolved,
     )
+
+
+def _resolved_mark(market: Market | None, mark: Decimal | None) -> tuple[Decimal | None, bool]:
+    """The mark a market is projected at and whether it resolved: a resolved market's payout."""
+    if market is not None and market.payout_mark is not None:
+        return market.payout_mark, True
+    return mark, False
 
 
 def day_start(now: float) -> float:
@@ -352,8 +369,8 @@ def project(
     """Positions and P&L of every market with records, from the ledger's fills and flows.
 
     `markets` maps condition id -> Market (needed to tell a fill's YES token from its NO token);
-    `marks` maps condition id -> YES mid. ValueError when a fill's market or token is unknown or a
-    mark is outside [0, 1].
+    `marks` maps condition id -> YES mid (a resolved market is marked at its payout instead).
+    ValueError when a fill's market or token is unknown or a mark is outside [0, 1].
     """
     with localcontext(_WIDE):
         return _project(fills, flows, markets, marks, day_start)
@@ -436,7 +453,11 @@ def _project(
             if today:
                 account_day += flow.collateral_delta
 
-    rows = tuple(_market_pnl(cid, books[cid], _mark(marks, cid)) for cid in sorted(books))
+    rows = tuple(
+        _market_pnl(cid, books[cid], at, resolved=resolved)
+        for cid in sorted(books)
+        for at, resolved in [_resolved_mark(markets.get(cid), _mark(marks, cid))]
+    )
     realized = sum((m.realized_pnl for m in rows), start=account_rewards)
     unrealized = sum((m.unrealized_pnl or ZERO for m in rows), start=ZERO)
     fees = sum((m.fees for m in rows), start=account_fees)
@@ -539,15 +560,15 @@ class MarketProjection:
         self._apply(flow)
 
     def pnl(self, mark: Decimal | None, *, day_start: float | None = None) -> MarketPnl:
-        """The market's P&L marked at the YES `mark`, daily P&L since `day_start`."""
+        """The market's P&L marked at the YES `mark` (at the payout once `market` resolved: the
+        engine replaces `market` when it learns the winner), daily P&L since `day_start`."""
         with localcontext(_WIDE):
             if day_start != self._day_start:
                 self._day_start, self._stale = day_start, True
             if self._stale:
                 self._rebuild()
-            return _market_pnl(
-                self.market.condition_id, self._book, _mark({} if mark is None else {"m": mark}, "m")
-            )
+            at, resolved = _resolved_mark(self.market, _mark({} if mark is None else {"m": mark}, "m"))
+            return _market_pnl(self.market.condition_id, self._book, at, resolved=resolved)
 
     def settled(self) -> tuple[Decimal, Decimal]:
         """YES and NO positions counting CONFIRMED fills only (flows included)."""

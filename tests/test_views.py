@@ -296,6 +296,25 @@ def test_a_halted_engine_shows_halted_in_the_header_and_the_market_status() -> N
     assert "◀" not in screen  # every quote pulled
 
 
+def test_a_resolved_market_says_so_with_its_winner_and_a_closed_one_says_closed() -> None:
+    snapshot = quoting_snapshot()
+    market = snapshot.markets[0]
+    resolved = replace(
+        market,
+        market=market.market.resolved_with(market.market.yes_token),
+        orders=(),
+        status="resolved: Yes won",
+    )
+    closed = replace(market, orders=(), status="closed: the venue no longer accepts orders in this market")
+
+    resolved_screen = render(replace(snapshot, markets=(resolved,)))
+    closed_screen = render(replace(snapshot, markets=(closed,)))
+
+    assert "RESOLVED: Yes won" in resolved_screen and "status: resolved: Yes won" in resolved_screen
+    assert "CLOSED" in closed_screen and "status: closed: the venue no longer accepts" in closed_screen
+    assert "RESOLVED" not in render(snapshot) and "CLOSED" not in render(snapshot)
+
+
 def test_an_unhealthy_feed_and_a_missing_book_render_without_numbers_we_do_not_have() -> None:
     # Arrange
     snapshot = quoting_snapshot()

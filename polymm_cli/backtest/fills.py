@@ -59,6 +59,7 @@ from polymm_cli.venues.base import (
     LastTrade,
     Liquidity,
     MarketEvent,
+    MarketResolved,
     OpenOrder,
     OrderIntent,
     OrderUpdate,
@@ -208,7 +209,23 @@ class FillSimulator:
             return self._on_trade(event, now)  # type: ignore[arg-type]
         if kind is TickSizeChange:
             self._on_tick(event)  # type: ignore[arg-type]
+        if kind is MarketResolved:
+            return self._on_resolved(event, now)  # type: ignore[arg-type]
         return []
+
+    def _on_resolved(self, event: MarketResolved, now: float) -> list[UserEvent]:
+        """The market resolved: it refuses new orders from now on and our resting orders in it are
+        cancelled as the venue cancels them (`CANCELED_MARKET_RESOLVED`)."""
+        state = self._states.get(event.market)
+        if state is None or event.winning_token not in state.market.tokens or state.market.resolved:
+            return []
+        state.market = state.market.resolved_with(event.winning_token)
+        events: list[UserEvent] = []
+        for order in self._resting(event.market):
+            order.status = "CANCELED_MARKET_RESOLVED"
+            self._unrest(state, order)
+            events.append(self._order_update(order, "CANCELLATION", now))
+        return events
 
     def _state_for(self, token_id: str) -> _MarketState | None:
         cid = self._token_market.get(token_id)
@@ -547,6 +564,18 @@ class FillSimulator:
         for token in market.tokens:
             self.tokens[token] -= amount
         self.collateral += amount
+
+    def redeem(self, condition_id: str) -> Decimal:
+        """A resolved market's YES and NO -> 1 collateral per winning token: the payout (0 when
+        nothing is left). Refused for a market not resolved yet."""
+        market = self._known(condition_id)
+        if not market.resolved:
+            raise Refused(f"market {condition_id} is not resolved yet")
+        payout = self.tokens.get(market.winner, ZERO)
+        for token in market.tokens:
+            self.tokens[token] = ZERO
+        self.collateral += payout
+        return payout
 
     def _known(self, condition_id: str) -> Market:
         market = self.market(condition_id)

@@ -47,6 +47,13 @@ def serve(
             help="Median shares of each background maker's innermost order (default: the regime's)."
         ),
     ] = None,
+    resolve_at_end: Annotated[
+        bool,
+        typer.Option(
+            "--resolve-at-end/--no-resolve-at-end",
+            help="Resolve each market at its end date (winner drawn with the mid as P(YES)).",
+        ),
+    ] = True,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -65,6 +72,7 @@ def serve(
         regime=regime,
         taker_rate=taker_rate,
         depth=depth,
+        resolve_at_end=resolve_at_end,
     )
 
     def ready(server: service.ServingInfo) -> None:

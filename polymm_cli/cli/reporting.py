@@ -165,9 +165,15 @@ def _market_items(report: PnlReport, markets: dict[str, Market]) -> list[dict[st
             "rebates": dec(m.rebates),
             "fills": m.fill_count,
             "provisional_fills": m.provisional_fill_count,
+            # "Yes"/"No" once the market resolved (marked at its payout, all realised), else None
+            "winner": _winner(markets.get(m.condition_id)) if m.resolved else None,
         }
         for m in report.markets
     ]
+
+
+def _winner(market: Market | None) -> str | None:
+    return market.outcome_of(market.winner) if market is not None and market.resolved else None
 
 
 def _report_payload(report: PnlReport, markets: dict[str, Market]) -> dict[str, object]:
@@ -208,7 +214,8 @@ def _pnl_table(shown: reporting.AccountPnl, markets: dict[str, Market]) -> Table
     for name, _ in _COLUMNS:
         table.add_column(name, justify="right")
     for item in _market_items(shown.report, markets):
-        cells: list[object] = [item["slug"] or str(item["condition_id"])[:12]]
+        label = str(item["slug"] or str(item["condition_id"])[:12])
+        cells: list[object] = [label + (f" (resolved: {item['winner']} won)" if item["winner"] else "")]
         cells += [item[key] for _, key in _COLUMNS]
         table.add_row(*(str(c) if c is not None else "-" for c in cells))
     return table

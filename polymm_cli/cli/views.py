@@ -221,6 +221,10 @@ def market_panel(m: MarketSnapshot) -> Panel:
         footer.append(f"   last decision: {m.last_decision}", style="dim")
     # Text, not a str: a str title is Rich markup, and "[slug]" (or brackets in a question) vanished
     title = Text(f"{m.market.question}  [{m.market.slug}]  tick {decimal_str(m.market.tick_size)}")
+    if m.market.resolved:  # for good: marked at the payout (inventory shows the realised P&L)
+        title.append(f"  RESOLVED: {m.market.outcome_of(m.market.winner)} won", style=f"bold {WARN}")
+    elif not m.market.tradable or m.status.startswith("closed"):
+        title.append("  CLOSED", style=f"bold {WARN}")
     return Panel(Group(grid, footer), title=title, title_align="left")
 
 

@@ -15,6 +15,10 @@ from polymm_cli.risk import PortfolioCaps
 from polymm_cli.trust import TrustParams
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
+# The venue's refusal of an order in a market that takes none (docs/protocol.md §4.4): the market
+# is dropped from the run, never retried. Its cancellation of orders when a market resolves:
+CLOSED_MARKET_ERROR = "the market is not yet ready to process new orders"
+MARKET_RESOLVED_STATUS = "CANCELED_MARKET_RESOLVED"
 RESYNC_MARGIN_S = 60.0
 FINAL = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
 
@@ -46,6 +50,9 @@ class EngineConfig:
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
     venue_label: str = "the exchange"  # who confirms our cancels, in the stop's words
     payout_poll_s: float = 300.0  # how often rewards and rebates paid are read (paid once an epoch)
+    # A market that closed without word of its winner (yet) counts as gone after this long: the
+    # `market_resolved` event may trail the cancellations, and the P&L wants the winner.
+    closed_grace_s: float = 5.0
     # A pricing model (pricing.py) that sets the quotes' centre and half-spread per decision; the
     # quoter still does ticks, post-only, limits and sizes. None: polymm's own quoting.
     pricer: PricerFactory | None = None

@@ -28,8 +28,10 @@ from typing import Any, TypeVar
 from polymm_cli.book import BookTop, OrderBook, book_top, external_levels, mark, own_levels
 from polymm_cli.clock import Clock
 from polymm_cli.engine.config import (
+    CLOSED_MARKET_ERROR,
     CLOSED_STATUSES,
     FINAL,
+    MARKET_RESOLVED_STATUS,
     RESYNC_MARGIN_S,
     EngineConfig,
     RetireReport,
@@ -81,6 +83,7 @@ from polymm_cli.venues.base import (
     Chain,
     LastTrade,
     MarketEvent,
+    MarketResolved,
     OrderIntent,
     OrderUpdate,
     StreamStatus,
@@ -145,6 +148,8 @@ class QuotingEngine:
         self.run_id: str | None = None
         self.run_started: float | None = None
         self._finished = asyncio.Event()  # set when a stop-loss with no resume has done its exit
+        self._no_market_left = asyncio.Event()  # every market closed or resolved: nothing to quote
+        self.markets_gone = ""  # what became of them, in the run's end reason
         self.failure: str | None = None  # the first task failure: the run stops and says this
         self._failed = asyncio.Event()
         self._stopping = self.ended = False
@@ -156,13 +161,16 @@ class QuotingEngine:
 
     def _new_state(self, m: Market) -> MarketState:
         config = self.config
-        return MarketState(
+        state = MarketState(
             m,
             regime=MarketRegime(config.regime),
             trust=MidTrust(config.trust),
             projection=MarketProjection(m),
             pricer=config.pricer(m) if config.pricer is not None else None,
         )
+        if not m.tradable:  # a market already over when it joins the run is never quoted
+            state.closed, state.closed_at = _closed_reason(m), 0.0
+        return state
 
     def also_run(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
         """Run `body` as one more supervised task of the next `run` (re-selection does): cancelled
@@ -217,6 +225,7 @@ class QuotingEngine:
             asyncio.create_task(stop.wait()): "stopped",
             asyncio.create_task(self._finished.wait()): "stopped",
             asyncio.create_task(self._failed.wait()): "failed",
+            asyncio.create_task(self._no_market_left.wait()): "no market left",
         }
         if duration is not None:
             waiters[asyncio.create_task(self.clock.sleep(duration))] = "duration"
@@ -230,7 +239,9 @@ class QuotingEngine:
     def _final_reason(self, reason: str) -> str:
         if self.failure is not None:
             return f"failed: {self.failure}"
-        return f"halted: {self.halted}" if self.halted else reason
+        if self.halted:
+            return f"halted: {self.halted}"
+        return f"no market left to quote ({self.markets_gone})" if reason == "no market left" else reason
 
     # -- supervision ------------------------------------------------------------------------------
 
@@ -531,6 +542,9 @@ class QuotingEngine:
         now = self.clock.monotonic()
         self.last_market_event = now
         kind = type(event)
+        if kind is MarketResolved:
+            self._on_resolved(event)  # type: ignore[arg-type]
+            return
         if kind is LastTrade or kind is TickSizeChange:
             self._on_trade_or_tick(event)  # type: ignore[arg-type]
         for token in apply_market_event(self.books, event):
@@ -590,6 +604,8 @@ class QuotingEngine:
         if cid is None:
             return
         status = event.status
+        if status == MARKET_RESOLVED_STATUS and self.states[cid].closed is None:
+            self._close_market(cid, "closed: the venue cancelled our orders as the market resolved")
         closed = event.kind == "CANCELLATION" or status.startswith(CLOSED_STATUSES) or event.remaining <= 0
         known = self.live.get(event.order_id)
         if closed:
@@ -676,6 +692,74 @@ class QuotingEngine:
         state.sellable_yes = min(state.yes_position, settled_yes)
         state.sellable_no = min(state.no_position, settled_no)
 
+    # -- markets that close or resolve -----------------------------------------------------------
+
+    def _on_resolved(self, event: MarketResolved) -> None:
+        """A market of ours resolved: record the winner (a ledger fact `polymm pnl` marks the
+        payout by), mark its positions at what they pay, and never quote it again."""
+        cid = event.market
+        state = self.states.get(cid)
+        if state is None or state.market.resolved or event.winning_token not in state.market.tokens:
+            return
+        resolved = state.market.resolved_with(event.winning_token)
+        state.market = resolved
+        self._projection(cid).market = resolved
+        self.ledger.record_market(resolved, self.clock.now())
+        self._refresh_positions(cid)
+        self._close_market(cid, _closed_reason(resolved))
+
+    def _close_market(self, cid: str, reason: str) -> None:
+        """Stop quoting one market for good (the others go on): its orders are cancelled at the
+        next decision, and when no market is left the run ends."""
+        state = self.states[cid]
+        if state.closed is None:
+            state.closed_at = self.clock.monotonic()
+            log.warning("%s: %s; no more quotes there", state.market.slug or cid, reason)
+        elif state.closed != reason:
+            log.warning("%s: %s", state.market.slug or cid, reason)
+        changed, state.closed = state.closed != reason, reason
+        state.last_decision = reason
+        if changed and self._on_decision is not None:  # `--headless` prints it as one JSON line
+            market = state.market
+            self._on_decision(
+                {
+                    "event": "market_closed",
+                    "ts": self.clock.now(),
+                    "market": cid,
+                    "slug": market.slug,
+                    "reason": reason,
+                    "winner": market.outcome_of(market.winner) if market.resolved else None,
+                }
+            )
+        self._dirty.add(cid)
+        self._wake.set()
+
+    async def _wind_down(self, state: MarketState, mine: Sequence[OurOrder]) -> None:
+        """A closed market: cancel whatever of ours still rests there (exit orders too)."""
+        if mine:
+            plan = ReconcilePlan(cancels=tuple(o.order_id for o in mine), places=(), keeps=())
+            await self._act(state, plan, note=str(state.closed))
+        state.event_t0 = None
+        self._check_markets_left()
+
+    def _check_markets_left(self) -> None:
+        """End the run once every market is closed with nothing of ours resting there, and each
+        has resolved or been closed for `closed_grace_s` (its winner may still be on its way)."""
+        if self._extra_tasks:  # a run that re-selects goes on: its next round brings new markets
+            return
+        now = self.clock.monotonic()
+        for cid, state in self.states.items():
+            if state.closed is None or any(o.market == cid for o in self.live.values()):
+                return
+            if not state.market.resolved and now - state.closed_at < self.config.closed_grace_s:
+                return
+        if not self._no_market_left.is_set():
+            self.markets_gone = "; ".join(
+                f"{s.market.slug or cid}: {s.closed}" for cid, s in self.states.items()
+            )
+            log.warning("no market left to quote: %s", self.markets_gone)
+            self._no_market_left.set()
+
     # -- decisions --------------------------------------------------------------------------------
 
     async def _decide_loop(self) -> None:
@@ -702,6 +786,9 @@ class QuotingEngine:
             if state is None:  # wound down and removed since it was marked (re-selection)
                 return
             mine = [o for o in self.live.values() if o.market == cid]
+            if state.closed:
+                await self._wind_down(state, mine)
+                return
             if not self.healthy or state.stopped or state.retired:
                 await self._stand_down(state, mine)
                 return
@@ -852,7 +939,8 @@ class QuotingEngine:
     # -- portfolio views for the caps -----------------------------------------------------------------
 
     def _holding(self, state: MarketState) -> Holding:
-        return holding(state, self.external_mid(state.market))
+        payout = state.market.payout_mark
+        return holding(state, payout if payout is not None else self.external_mid(state.market))
 
     def _other_holdings(self, cid: str) -> list[Holding]:
         return [self._holding(s) for other, s in self.states.items() if other != cid]
@@ -890,6 +978,10 @@ class QuotingEngine:
             self._health_changed()  # a heartbeat going stale, an order-path pause ending
             now = self.clock.monotonic()
             for cid, state in self.states.items():
+                if state.closed is not None:
+                    if any(o.market == cid for o in self.live.values()):
+                        self._dirty.add(cid)  # a wind-down cancel that failed: again
+                    continue
                 if state.stopped is None:
                     self._check_stop_loss(state)
                 elif state.resume_at is not None and now >= state.resume_at:
@@ -900,6 +992,7 @@ class QuotingEngine:
                         self.observer.stop_loss_over(cid)
                         state.last_inputs = ()
                 self._dirty.add(cid)
+            self._check_markets_left()
             self._wake.set()
 
     def _check_stop_loss(self, state: MarketState) -> None:
@@ -1084,6 +1177,8 @@ class QuotingEngine:
             if not result.ok:
                 errors.append(result.error)
                 self.observer.order_refused(cid, "venue", result.error)
+                if CLOSED_MARKET_ERROR in result.error and self.states[cid].closed is None:
+                    self._close_market(cid, f"closed: the venue refuses orders here ({CLOSED_MARKET_ERROR})")
                 continue
             self.orders_placed += 1
             self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, i.client_tag)
@@ -1207,6 +1302,13 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _closed_reason(market: Market) -> str:
+    """Why a market is not quoted: "resolved: Yes won", or closed by the venue."""
+    if market.resolved:
+        return f"resolved: {market.outcome_of(market.winner)} won"
+    return "closed: the venue no longer accepts orders in this market"
 
 
 def _measured(view: RegimeView | None) -> tuple[Decimal, SideRisk, SideRisk]:

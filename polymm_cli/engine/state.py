@@ -37,6 +37,8 @@ class MarketState:
     trust: MidTrust = field(default_factory=lambda: MidTrust(TrustParams()))
     projection: MarketProjection | None = None  # positions and P&L, kept current fill by fill
     stopped: str | None = None  # a stop-loss fired: why; quotes stay pulled while set
+    closed: str | None = None  # the market closed or resolved ("resolved: Yes won"): never quoted again
+    closed_at: float = 0.0  # monotonic time it closed
     resume_at: float | None = None  # monotonic time the stop-loss lets quoting resume (None: never)
     exit_rounds: int = 0
     exit_mode: LiquidationMode = "market"  # the mode this exit uses (`liquidation.exit_mode`)

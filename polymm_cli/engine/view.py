@@ -122,14 +122,18 @@ def _market(engine: QuotingEngine, cid: str, state: MarketState, now: float) -> 
         rewards=pnl.rewards,
         rebates=pnl.rebates,
         fills=tuple(view for _, view in list(state.fills)[: engine.config.fills_shown]),
-        status=f"wound down: {state.retired}" if state.retired else _status(engine, book),
+        status=_status(engine, state, book),
         last_decision=state.last_decision,
         reward_rate=reward_rate(book, m, orders, ref_mid) if ref_mid is not None else None,
         volatility=state.regime.volatility(now) if state.regime is not None else 0.0,
     )
 
 
-def _status(engine: QuotingEngine, book: OrderBook | None) -> str:
+def _status(engine: QuotingEngine, state: MarketState, book: OrderBook | None) -> str:
+    if state.closed:  # for good: "resolved: Yes won" or "closed: <why>", during the run and after
+        return state.closed
+    if state.retired:
+        return f"wound down: {state.retired}"
     if engine.ended:
         return "stopped: " + (engine.stop_report.summary() if engine.stop_report else "")
     if engine.halted:

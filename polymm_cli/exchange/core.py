@@ -14,12 +14,14 @@ from __future__ import annotations
 
 import hashlib
 import itertools
+import math
 import random
 import secrets
 import uuid
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
+from datetime import UTC, datetime
 from decimal import Decimal
 
 from polymm_cli.clock import Clock
@@ -31,6 +33,7 @@ from polymm_cli.exchange.events import (
     LastTradeEvent,
     LevelChange,
     MakerFillView,
+    MarketResolvedEvent,
     OrderEvent,
     OrderView,
     TickSizeEvent,
@@ -149,6 +152,7 @@ class LocalExchange:
         self.markets: dict[str, Market] = {}
         self.books: dict[str, MarketBook] = {}
         self._token_market: dict[str, Market] = {}
+        self._ends: dict[str, float] = {}  # condition id -> end date (unix s; inf: none) for resolve_due
         for market in markets:
             self.add_market(market)
         self.seed = seed
@@ -181,6 +185,7 @@ class LocalExchange:
         self.books[market.condition_id] = MarketBook(market)
         self._token_market[market.yes_token] = market
         self._token_market[market.no_token] = market
+        self._ends[market.condition_id] = _end_ts(market)
 
     def market_for_token(self, token_id: str) -> Market | None:
         return self._token_market.get(token_id)
@@ -250,6 +255,71 @@ class LocalExchange:
         if market is None:
             raise ExchangeRejection("market not found", status=404)
         return market
+
+    # -- resolution and redemption --------------------------------------------------------------
+
+    def resolve(self, condition_id: str, winner: str) -> Market:
+        """Resolve a market for `winner` ("YES", "NO" or a token id): it closes and stops accepting
+        orders, every resting order in it is cancelled (`CANCELED_MARKET_RESOLVED`, with the user
+        channel's CANCELLATION events), a `MarketResolvedEvent` follows, and `redeem` pays the winner.
+        ExchangeRejection for an unknown market, a winner not of it, or a market already resolved."""
+        market = self._market(condition_id)
+        token = _winning_token(market, winner)
+        if market.resolved:
+            raise ExchangeRejection(f"market {condition_id} is already resolved", status=409)
+        try:
+            resolved = market.resolved_with(token)
+            self._replace_market(resolved)
+            for order in sorted(self._open(), key=lambda o: o.seq):
+                if order.market == condition_id:
+                    self._cancel(order, "CANCELED_MARKET_RESOLVED")
+            outcome = resolved.outcome_of(token)
+            self._events.append(
+                MarketResolvedEvent(condition_id, resolved.tokens, token, outcome, self.clock.now())
+            )
+            self.version += 1
+        finally:
+            self._flush()
+        return resolved
+
+    def resolve_due(self) -> list[Market]:
+        """Resolve every market whose end date has passed (the server calls this on its tick). The
+        winner is drawn with the YES mid as its probability (0.5 without a two-sided book), from a
+        generator of the exchange's seed and the market's id: the same for every run of a seed, and
+        the exchange's own random stream is untouched."""
+        now = self.clock.now()
+        due = [m for m in self.markets.values() if not m.resolved and self._ends[m.condition_id] <= now]
+        resolved = []
+        for market in due:
+            bid, ask = self.best_bid_ask(market.yes_token)
+            p_yes = (bid + ask) / 2 if bid is not None and ask is not None else Decimal("0.5")
+            draw = random.Random(f"{self.seed}:{market.condition_id}").random()
+            winner = market.yes_token if Decimal(str(draw)) < p_yes else market.no_token
+            resolved.append(self.resolve(market.condition_id, winner))
+        return resolved
+
+    def redeem(self, address: str, condition_id: str) -> Decimal:
+        """Burn the account's YES and NO of a resolved market and pay 1 pUSD per winning token: the
+        payout (0 when there is nothing left to redeem, e.g. a second redeem). ExchangeRejection for
+        an unknown or an unresolved market."""
+        market = self._market(condition_id)
+        if not market.resolved:
+            raise ExchangeRejection(f"market {condition_id} is not resolved yet", status=400)
+        acct = self.account(address)
+        payout = acct.balance(market.winner)
+        for token in market.tokens:
+            held = acct.balance(token)
+            if held:
+                acct.credit(token, -held)
+        acct.collateral += payout
+        self.version += 1
+        return payout
+
+    def _replace_market(self, updated: Market) -> None:
+        self.markets[updated.condition_id] = updated
+        self.books[updated.condition_id].market = updated
+        self._token_market[updated.yes_token] = updated
+        self._token_market[updated.no_token] = updated
 
     # -- API keys and heartbeats ----------------------------------------------------------------
 
@@ -840,10 +910,7 @@ class LocalExchange:
         if old == new_tick:
             return
         updated = replace(market, tick_size=new_tick)
-        self.markets[condition_id] = updated
-        self.books[condition_id].market = updated
-        self._token_market[updated.yes_token] = updated
-        self._token_market[updated.no_token] = updated
+        self._replace_market(updated)
         now = self.clock.now()
         for token in updated.tokens:
             self._events.append(TickSizeEvent(condition_id, token, old, new_tick, now))
@@ -870,3 +937,27 @@ class LocalExchange:
                 )
             self._events.append(BookEvent(condition_id, tuple(changes), now, condition_id in traded))
         self._dirty_levels = {}
+
+
+def _winning_token(market: Market, winner: str) -> str:
+    """The token a resolution names: "YES"/"NO" (any case) or one of the market's token ids."""
+    named = {"YES": market.yes_token, "NO": market.no_token}.get(winner.strip().upper())
+    token = named or winner.strip()
+    if token not in market.tokens:
+        raise ExchangeRejection(
+            f"invalid winner {winner[:80]!r}: give YES, NO or one of the market's token ids"
+        )
+    return token
+
+
+def _end_ts(market: Market) -> float:
+    """The market's end date (ISO 8601, as the listings give it) in unix seconds; inf without one."""
+    if not market.end_date:
+        return math.inf
+    try:
+        end = datetime.fromisoformat(market.end_date.replace("Z", "+00:00"))
+    except ValueError:
+        return math.inf
+    if end.tzinfo is None:
+        end = end.replace(tzinfo=UTC)
+    return end.timestamp()

@@ -128,4 +128,15 @@ class TickSizeEvent:
     timestamp: float
 
 
-ExchangeEvent = OrderEvent | TradeEvent | BookEvent | LastTradeEvent | TickSizeEvent
+@dataclass(frozen=True, slots=True)
+class MarketResolvedEvent:
+    """The market resolved: trading in it has stopped and `winning_token` pays 1 pUSD a token."""
+
+    market: str
+    tokens: tuple[str, str]  # (YES, NO)
+    winning_token: str
+    winning_outcome: str  # "Yes" or "No"
+    timestamp: float
+
+
+ExchangeEvent = OrderEvent | TradeEvent | BookEvent | LastTradeEvent | TickSizeEvent | MarketResolvedEvent

@@ -224,7 +224,8 @@ class SyntheticFlow:
             due, _, kind, index, maker = heapq.heappop(events)
             state = self._states[index]
             self._diffuse(state, due)
-            live = due >= horizon  # else skipped: the stream restarts from the horizon
+            # else skipped: the stream restarts from the horizon; a closed or resolved market trades no more
+            live = due >= horizon and self.exchange.markets[state.condition_id].tradable
             if kind == _REQUOTE:
                 if live:
                     self._requote(state, maker)

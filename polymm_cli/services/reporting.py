@@ -11,6 +11,7 @@ unrealised P&L as unknown rather than priced with this venue's (perhaps same-id)
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from decimal import Decimal
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from polymm_cli.pnl import day_start, project
 from polymm_cli.services.guard import Action
 from polymm_cli.services.venues import data_dir, on_venue, open_venue, settings_account
 from polymm_cli.settings import Settings
+from polymm_cli.venues.base import Venue
 
 
 @dataclass(frozen=True)
@@ -84,8 +86,11 @@ def pnl(settings: Settings, market: str | None, *, all_accounts: bool = False) -
             known: dict[str, Market] = {}
             marks: dict[str, Decimal] = {}
             for cid in ids:
-                m = recorded.get(cid) or await venue.market(cid)
+                m = await _current(venue, recorded.get(cid), cid, SystemClock().now())
                 known[cid] = m
+                if m.payout_mark is not None:  # resolved: its tokens are worth what they pay
+                    marks[cid] = m.payout_mark
+                    continue
                 book = await venue.book(m.yes_token)
                 mine = await venue.open_orders(cid)  # a running bot's quotes are not the market
                 ours = own_levels(m, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
@@ -118,6 +123,30 @@ def pnl(settings: Settings, market: str | None, *, all_accounts: bool = False) -
     [mine] = [v for v in views if v.current]
     shown = tuple(views) if all_accounts else ()
     return PnlView(account, mine.report, markets, cash, bool(marks), error, shown, len(known - {account}))
+
+
+async def _current(venue: Venue, recorded: Market | None, cid: str, now: float) -> Market:
+    """The market as recorded, unless it has ended and the venue knows it resolved since (the run
+    that quoted it may have stopped before): then the venue's, with its winner. Markets still
+    running are not looked up (on Polymarket a look-up may read the whole listing)."""
+    if recorded is not None and (recorded.resolved or not _ended(recorded, now)):
+        return recorded
+    try:
+        live = await venue.market(cid)
+    except UsageError:  # the venue no longer lists it: what the ledger recorded is all there is
+        if recorded is None:
+            raise
+        return recorded
+    return live if live.resolved or recorded is None else recorded
+
+
+def _ended(market: Market, now: float) -> bool:
+    """Whether the market's end date (ISO 8601) has passed; False when it has none or it is unreadable."""
+    try:
+        end = datetime.fromisoformat(market.end_date.replace("Z", "+00:00"))
+    except ValueError:
+        return False
+    return (end if end.tzinfo else end.replace(tzinfo=UTC)).timestamp() <= now
 
 
 def _wanted(market: str, markets: dict[str, Market], records: dict[Account, _Records]) -> set[str]:

@@ -10,7 +10,7 @@ Must not: parse wire formats (that is `venues/polymarket/wire.py`), hold state, 
 but `model` and the stdlib.
 
 Market channel: `BookSnapshot`, `PriceChange` (a batch of `LevelUpdate`), `LastTrade`,
-`TickSizeChange`, `BestBidAsk` -> `MarketEvent`.
+`TickSizeChange`, `BestBidAsk`, `MarketResolved` -> `MarketEvent`.
 User channel: `OrderUpdate`, `TradeUpdate` (carrying OUR `Fill`s of that match) -> `UserEvent`.
 
 Fills and idempotency: one match (`trade_id`) is reported again at every settlement step
@@ -128,7 +128,19 @@ class BestBidAsk:
     recv_ts: float
 
 
-MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange | BestBidAsk
+@dataclass(frozen=True, slots=True, kw_only=True)
+class MarketResolved:
+    """The market resolved: it takes no more orders and `winning_token` pays 1 pUSD a token, the
+    other 0. (Polymarket's `market_resolved`, sent with `custom_feature_enabled`.)"""
+
+    market: str
+    winning_token: str
+    winning_outcome: str
+    venue_ts: float
+    recv_ts: float
+
+
+MarketEvent = BookSnapshot | PriceChange | LastTrade | TickSizeChange | BestBidAsk | MarketResolved
 
 # ---------------------------------------------------------------------------------------------------
 # Events: user channel

@@ -48,6 +48,7 @@ from polymm_cli.venues.base import (
     ChainResult,
     LevelUpdate,
     MarketEvent,
+    MarketResolved,
     OpenOrder,
     OrderIntent,
     OrderUpdate,
@@ -59,6 +60,7 @@ from polymm_cli.venues.base import (
     UserEvent,
     Venue,
     pair_result,
+    redeem_result,
 )
 
 Event = MarketEvent | UserEvent | StreamStatus
@@ -281,6 +283,8 @@ class PaperVenue:
             return replace(event, updates=updates) if updates else None
         if isinstance(event, BookSnapshot):
             return self._overlay_snapshot(event, market) if event.token_id in tokens else None
+        if isinstance(event, MarketResolved):  # names the winner, which may be the token not subscribed
+            return event if market is not None and tokens.intersection(market.tokens) else None
         return event if _token_of(event) in tokens else None
 
     def _overlay_level(self, update: LevelUpdate, market: Market | None) -> LevelUpdate:
@@ -437,14 +441,33 @@ class PaperVenue:
         return pair_result("merge", amount)
 
     async def redeem(self, market: Market) -> ChainResult:
-        # The paper wallet cannot know a resolution before the feed reports one (the market model
-        # carries no winner yet): refuse in one line rather than guess a payout.
-        raise VenueError(f"paper: redeeming {market.slug or market.condition_id} is not simulated")
+        """The paper balances of a resolved market -> pUSD for the winning tokens: the payout. The
+        simulator learns the winner from the feed's `MarketResolved` (or `market` says it)."""
+        self.sim.add_market(market)
+        known = self.sim.market(market.condition_id)
+        if market.resolved and known is not None and not known.resolved:
+            now = self.clock.now()
+            resolved = MarketResolved(
+                market=market.condition_id,
+                winning_token=market.winner,
+                winning_outcome=market.outcome_of(market.winner),
+                venue_ts=now,
+                recv_ts=now,
+            )
+            self._emit(self.sim.on_market_event(resolved, now), now)
+        held = await self.holdings(market)
+        try:
+            payout = self.sim.redeem(market.condition_id)
+        except Refused as exc:
+            raise VenueError(str(exc), status=400) from None
+        return redeem_result(market, held, payout)
 
 
 def _token_of(event: MarketEvent) -> str:
     if isinstance(event, PriceChange):
         return event.updates[0].token_id if event.updates else ""
+    if isinstance(event, MarketResolved):
+        return event.winning_token
     return event.token_id
 
 

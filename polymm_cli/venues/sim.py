@@ -24,6 +24,7 @@ from polymm_cli.exchange.events import (
     BookEvent,
     ExchangeEvent,
     LastTradeEvent,
+    MarketResolvedEvent,
     OrderEvent,
     OrderView,
     TickSizeEvent,
@@ -40,6 +41,7 @@ from polymm_cli.venues.base import (
     LastTrade,
     LevelUpdate,
     MarketEvent,
+    MarketResolved,
     OpenOrder,
     OrderIntent,
     OrderUpdate,
@@ -51,6 +53,7 @@ from polymm_cli.venues.base import (
     TradeUpdate,
     UserEvent,
     pair_result,
+    redeem_result,
 )
 
 Event = MarketEvent | UserEvent | StreamStatus
@@ -267,9 +270,13 @@ class SimVenue:
         return pair_result("merge", amount)
 
     async def redeem(self, market: Market) -> ChainResult:
-        # The in-process exchange learns to resolve markets in its own piece of work (issue 12,
-        # "market resolution"): until it can, say so in one line.
-        raise VenueError(f"sim: redeeming {market.slug or market.condition_id} is not simulated yet")
+        """The account's YES and NO of a resolved market -> pUSD for the winners: the payout."""
+        held = await self.holdings(market)
+        try:
+            payout = self.exchange.redeem(self._address, market.condition_id)
+        except ExchangeRejection as exc:
+            raise VenueError(exc.message, status=exc.status) from None
+        return redeem_result(market, held, payout)
 
     # -- streams ----------------------------------------------------------------------------------
 
@@ -310,6 +317,16 @@ class SimVenue:
                         venue_ts=event.timestamp,
                         recv_ts=now,
                         transaction_hash=event.transaction_hash,
+                    )
+                )
+            elif isinstance(event, MarketResolvedEvent) and tokens.intersection(event.tokens):
+                stream.put(
+                    MarketResolved(
+                        market=event.market,
+                        winning_token=event.winning_token,
+                        winning_outcome=event.winning_outcome,
+                        venue_ts=event.timestamp,
+                        recv_ts=now,
                     )
                 )
             elif isinstance(event, TickSizeEvent) and event.token_id in tokens:

@@ -27,9 +27,10 @@ from polymm_cli.model import OrderType, Side
 D = Decimal
 TRADERS = [(f"key-{n}", "0x" + f"{n:02x}" * 20) for n in range(1, 6)]
 UNFUNDED = ("key-unfunded", "0x" + "ee" * 20)
-# Repinned for the state file's "income" desk and the markets' maker_rebate_rate (issue 11): the events
-# and every line before the final snapshot hash exactly as before.
-PINNED_SHA256 = "c1ca1cfddad2001d422c0a9e540f07e900185ee03ad4358ee5afb3f14bc67f5f"
+# Repinned for the state file's "income" desk and the markets' maker_rebate_rate (issue 11), then for
+# the markets' "winner" (market resolution, issue 12): the events and every line before the final
+# snapshot hash exactly as before (ec0cce56...), and so does the snapshot without "winner" (1c9be5f8...).
+PINNED_SHA256 = "145568ec4d555e78b508848329a48708967e12cd083c48a7a05a017bcf5342e8"
 PINNED_KINDS = {
     "BookEvent": 367,
     "LastTradeEvent": 271,

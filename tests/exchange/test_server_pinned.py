@@ -77,6 +77,8 @@ ROUTES = [
     ("/gamma/markets", ["GET", "HEAD"], "gamma_markets"),
     ("/_local/split", ["POST"], "local_split"),
     ("/_local/merge", ["POST"], "local_merge"),
+    ("/_local/resolve", ["POST"], "local_resolve"),
+    ("/_local/redeem", ["POST"], "local_redeem"),
     ("/_local/fund", ["POST"], "local_fund"),
     ("/_local/faults", ["GET", "HEAD", "POST"], "local_faults"),
     ("/_local/status", ["GET", "HEAD"], "local_status"),

@@ -191,7 +191,7 @@ async def test_malformed_and_error_frames_are_skipped_and_counted_and_the_stream
             await stream.close()
 
     assert subscriptions == [
-        {"type": "market", "assets_ids": [FED.yes_token], "custom_feature_enabled": False}
+        {"type": "market", "assets_ids": [FED.yes_token], "custom_feature_enabled": True}
     ]
     assert isinstance(seen[0], BookSnapshot) and isinstance(seen[1], StreamStatus) and seen[1].connected
     assert [type(e) for e in seen[2:]] == [PriceChange]

@@ -789,6 +789,40 @@ class ExchangeApi:
         self.ex.merge(key.address, market, amount)
         return JSONResponse({"ok": True})
 
+    def _condition_id_of(self, payload: Any) -> str:
+        """The `condition_id` of a control-plane body; 404 when the exchange lists no such market."""
+        cid = payload.get("condition_id") if isinstance(payload, dict) else None
+        if not isinstance(cid, str) or not cid:
+            raise ExchangeRejection("Invalid payload: need condition_id")
+        if cid not in self.ex.markets:
+            raise ExchangeRejection(f"market not found: {cid[:80]}", status=404)
+        return cid
+
+    async def local_resolve(self, request: Request) -> Response:
+        """Resolve a market now: `{"condition_id", "winner": "YES" | "NO" | <token id>}`. Loopback
+        only (the guard) and unauthenticated, like funding: it is the test's or operator's hand."""
+        payload = self._json(await self._body_text(request))
+        cid = self._condition_id_of(payload)
+        winner = payload.get("winner")
+        if not isinstance(winner, str) or not winner.strip():
+            raise ExchangeRejection("Invalid payload: need winner (YES, NO or a token id)")
+        market = self.ex.resolve(cid, winner)
+        return JSONResponse(
+            {
+                "condition_id": cid,
+                "winner": market.winner,
+                "winning_outcome": market.outcome_of(market.winner),
+            }
+        )
+
+    async def local_redeem(self, request: Request) -> Response:
+        """Redeem the API key's account in a resolved market: `{"condition_id"}` ->
+        `{"payout": "<pUSD>"}` (what the winning tokens paid; "0" when nothing is left to redeem)."""
+        key, body = await self._l2(request)
+        cid = self._condition_id_of(self._json(body))
+        payout = self.ex.redeem(key.address, cid)
+        return JSONResponse({"payout": decimal_str(payout)})
+
     async def _body_text(self, request: Request) -> str:
         try:
             return (await request.body()).decode("utf-8")
@@ -1041,6 +1075,8 @@ def _listing_and_control_routes(api: ExchangeApi) -> list[RouteSpec]:
         ("/gamma/markets", api.gamma_markets, ["GET"]),
         ("/_local/split", api.local_split, ["POST"]),
         ("/_local/merge", api.local_merge, ["POST"]),
+        ("/_local/resolve", api.local_resolve, ["POST"]),
+        ("/_local/redeem", api.local_redeem, ["POST"]),
         ("/_local/fund", api.local_fund, ["POST"]),
         ("/_local/faults", api.local_faults, ["GET", "POST"]),
         ("/_local/status", api.local_status, ["GET"]),

@@ -17,6 +17,7 @@ from polymm_cli.exchange.events import (
     BookEvent,
     LastTradeEvent,
     MakerFillView,
+    MarketResolvedEvent,
     OrderEvent,
     OrderView,
     TickSizeEvent,
@@ -128,6 +129,32 @@ def ws_tick_size_change(event: TickSizeEvent) -> dict[str, Any]:
         "old_tick_size": decimal_str(event.old_tick),
         "new_tick_size": decimal_str(event.new_tick),
         "timestamp": ms(event.timestamp),
+    }
+
+
+def ws_market_resolved(event: MarketResolvedEvent, market: Market, market_id: str) -> dict[str, Any]:
+    """A `market_resolved` market-channel event in the shape of Polymarket's documented example
+    (reference §6.2, custom feature only): `id` is the market's Gamma id; the local exchange has no
+    events, so `event_message` describes the market itself."""
+    return {
+        "event_type": "market_resolved",
+        "id": market_id,
+        "question": market.question,
+        "market": event.market,
+        "slug": market.slug,
+        "description": market.question,
+        "assets_ids": list(event.tokens),
+        "winning_asset_id": event.winning_token,
+        "winning_outcome": event.winning_outcome,
+        "event_message": {
+            "id": market_id,
+            "ticker": market.slug,
+            "slug": market.slug,
+            "title": market.question,
+            "description": market.question,
+        },
+        "timestamp": ms(event.timestamp),
+        "tags": [market.category] if market.category else [],
     }
 
 
@@ -251,8 +278,9 @@ def trade_record(
 
 
 def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -> dict[str, Any]:
-    """A CLOB `/markets` item (reference §3.4)."""
-    yes_price, no_price = prices
+    """A CLOB `/markets` item (reference §3.4); a resolved market's tokens are priced 1 / 0 and the
+    winning one says `winner: true`."""
+    yes_price, no_price = _resolved_prices(market) or prices
     return {
         "enable_order_book": True,
         "active": market.active,
@@ -299,13 +327,13 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
                 "token_id": market.yes_token,
                 "outcome": "Yes",
                 "price": number(yes_price or Decimal(0)),
-                "winner": False,
+                "winner": market.winner == market.yes_token,
             },
             {
                 "token_id": market.no_token,
                 "outcome": "No",
                 "price": number(no_price or Decimal(0)),
-                "winner": False,
+                "winner": market.winner == market.no_token,
             },
         ],
         "tags": [market.category] if market.category else [],
@@ -381,7 +409,7 @@ def gamma_market(
         **_gamma_order_and_reward_rules(market, index),
         **_gamma_quotes(best, last),
         **_gamma_fees(market),
-        "umaResolutionStatus": "",
+        "umaResolutionStatus": "resolved" if market.resolved else "",
         "version": "v1",
     }
 
@@ -414,9 +442,15 @@ def _gamma_activity(market: Market, volume: Decimal, liquidity: Decimal) -> dict
     }
 
 
+def _resolved_prices(market: Market) -> tuple[Decimal, Decimal] | None:
+    """(YES, NO) prices of a resolved market: what each token pays; None while unresolved."""
+    mark = market.payout_mark
+    return None if mark is None else (mark, Decimal(1) - mark)
+
+
 def _gamma_tokens(market: Market, prices: tuple[Decimal | None, Decimal | None]) -> dict[str, Any]:
     """Outcomes, their prices and token ids as JSON strings inside the JSON, and the neg-risk ids."""
-    yes_price, no_price = prices
+    yes_price, no_price = _resolved_prices(market) or prices
     return {
         "outcomes": json.dumps(["Yes", "No"]),
         "outcomePrices": json.dumps(

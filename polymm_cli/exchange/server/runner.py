@@ -1,7 +1,8 @@
 """Start and stop the local exchange server: uvicorn on a loopback socket, plus its heartbeat task.
 
-The heartbeat task (every `tick_s`) advances settlement, GTD expiry and dead-man's switches, drives
-the synthetic flow, applies scheduled faults and persists the state file when it changed.
+The heartbeat task (every `tick_s`) advances settlement, GTD expiry and dead-man's switches, resolves
+the markets whose end date has passed, drives the synthetic flow, applies scheduled faults and
+persists the state file when it changed.
 `ExchangeThread` runs the whole thing in a background thread for synchronous callers (tests using
 py-clob-client-v2, benchmarks); `serve_forever` is `polymm exchange serve`.
 """
@@ -51,6 +52,7 @@ class ExchangeConfig:
     tick_s: float = 0.1
     flow_config: FlowConfig | None = None
     income: IncomeConfig = field(default_factory=IncomeConfig)  # reward and rebate epoch, sampling
+    resolve_at_end: bool = True  # markets resolve on their own at their end date (`resolve_due`)
 
 
 def build_exchange(config: ExchangeConfig, clock: Clock) -> LocalExchange:
@@ -159,6 +161,13 @@ class ExchangeServer:
             faults.tick_change_at = 0.0
             self.exchange.set_tick_size(faults.tick_change_market, faults.tick_change_to)
         self.exchange.advance()
+        if self.config.resolve_at_end:
+            for market in self.exchange.resolve_due():
+                log.info(
+                    "market %s resolved at its end date: %s won",
+                    market.slug,
+                    market.outcome_of(market.winner),
+                )
         if self.flow is not None:
             self.flow.step(now)
         self.state.hub.check_faults()

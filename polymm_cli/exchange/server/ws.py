@@ -23,6 +23,7 @@ from polymm_cli.exchange.events import (
     BookEvent,
     ExchangeEvent,
     LastTradeEvent,
+    MarketResolvedEvent,
     OrderEvent,
     TickSizeEvent,
     TradeEvent,
@@ -74,6 +75,8 @@ class WsHub:
             self._to_market(event.token_id, render.ws_last_trade(event))
         elif isinstance(event, TickSizeEvent):
             self._to_market(event.token_id, render.ws_tick_size_change(event))
+        elif isinstance(event, MarketResolvedEvent):
+            self._market_resolved(event)
         else:
             self._to_users(event)
 
@@ -96,6 +99,15 @@ class WsHub:
             for c in self.connections
             if c.channel == "user" and c.subscribed and (not c.markets or market in c.markets)
         ]
+
+    def _market_resolved(self, event: MarketResolvedEvent) -> None:
+        """`market_resolved`, as Polymarket sends it: to the market channels that enabled the custom
+        features and subscribed either token of the market, once per connection."""
+        market_id = str(500000 + list(self.exchange.markets).index(event.market))  # its Gamma id
+        message = render.ws_market_resolved(event, self.exchange.markets[event.market], market_id)
+        for conn in self.connections:
+            if conn.channel == "market" and conn.custom_features and conn.assets.intersection(event.tokens):
+                conn.send(message)
 
     def _to_market(self, token_id: str, message: dict[str, Any]) -> None:
         for conn in self.connections:

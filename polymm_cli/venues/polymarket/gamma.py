@@ -133,7 +133,22 @@ def parse_gamma_market(obj: Any) -> Market:
         closed=_bool(obj, "closed", True),
         accepting_orders=_bool(obj, "acceptingOrders", False),
         neg_risk_market_id=_str(obj, "negRiskMarketID"),
+        winner=_gamma_winner(obj, [str(t) for t in tokens]),
     )
+
+
+def _gamma_winner(obj: Mapping[str, Any], tokens: list[str]) -> str:
+    """The winning token of a market Gamma reports resolved (`umaResolutionStatus` "resolved",
+    closed, outcome prices exactly 1 and 0); "" for any other market."""
+    if _str(obj, "umaResolutionStatus") != "resolved" or not _bool(obj, "closed", False):
+        return ""
+    try:
+        prices = [Decimal(str(p)) for p in _json_list(obj.get("outcomePrices", "[]"), "outcomePrices")]
+    except (InvalidOperation, MarketParseError):
+        return ""
+    if len(prices) != 2 or sorted(prices) != [0, 1]:
+        return ""
+    return tokens[prices.index(Decimal(1))]  # outcomePrices run in clobTokenIds' order
 
 
 def gamma_tradable(obj: Mapping[str, Any], market: Market) -> bool:
@@ -196,4 +211,5 @@ def parse_clob_market(obj: Any, params: Any = None) -> Market:
         closed=_bool(obj, "closed", True),
         accepting_orders=_bool(obj, "accepting_orders", False),
         neg_risk_market_id=_str(obj, "neg_risk_market_id"),
+        winner=next((_str(t, "token_id") for t in raw_tokens if t.get("winner") is True), ""),
     )

@@ -138,8 +138,10 @@ def _error_frame(frame: str) -> str | None:
 
 
 def market_subscription(token_ids: Sequence[str]) -> str:
-    """The market channel's subscription message (`assets_ids`, two s's: docs/protocol.md §6)."""
-    return json.dumps({"type": "market", "assets_ids": list(token_ids), "custom_feature_enabled": False})
+    """The market channel's subscription message (`assets_ids`, two s's: docs/protocol.md §6). The
+    custom features are on for `market_resolved`, the one word that a market closed for good (their
+    `best_bid_ask` events come too and change no book)."""
+    return json.dumps({"type": "market", "assets_ids": list(token_ids), "custom_feature_enabled": True})
 
 
 class _Connection:

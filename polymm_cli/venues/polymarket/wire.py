@@ -56,6 +56,7 @@ from polymm_cli.venues.base import (
     LevelUpdate,
     Liquidity,
     MarketEvent,
+    MarketResolved,
     OrderEventKind,
     OrderUpdate,
     PriceChange,
@@ -564,12 +565,23 @@ def _best_bid_ask(obj: Mapping[str, Any], recv_ts: float) -> BestBidAsk:
     )
 
 
+def _market_resolved(obj: Mapping[str, Any], recv_ts: float) -> MarketResolved:
+    return MarketResolved(
+        market=_str(obj, "market"),
+        winning_token=_id(obj, "winning_asset_id"),
+        winning_outcome=_opt_str(obj, "winning_outcome"),
+        venue_ts=_ts(obj, "timestamp"),
+        recv_ts=recv_ts,
+    )
+
+
 _MARKET_PARSERS: dict[str, Callable[[Mapping[str, Any], float], MarketEvent]] = {
     "book": _book,
     "price_change": _price_change,
     "last_trade_price": _last_trade,
     "tick_size_change": _tick_size_change,
     "best_bid_ask": _best_bid_ask,
+    "market_resolved": _market_resolved,
 }
 
 
