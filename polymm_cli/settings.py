@@ -163,6 +163,8 @@ class Settings(BaseSettings):
     signature_type: int = Field(default=0, ge=0, le=3)
     funder: str | None = None
     signer: SignerName = SignerName.FAST
+    # A Polygon JSON-RPC endpoint (--rpc-url): on-chain reads and transactions of a real wallet.
+    rpc_url: str | None = None
 
     # quoting
     # 1c a side: at or next to the touch on a 0.01 book, and inside every sample market's reward band
