@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 ARGS ?=
 
-.PHONY: help run test check lint typecheck bench soak serve clean
+.PHONY: help run test check lint typecheck bench soak serve clean anvil contracts
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -23,8 +23,24 @@ run: $(STAMP)  ## quote the default sample market on the local exchange, with th
 serve: $(STAMP)  ## run the local exchange on its own (polymm exchange serve)
 	$(BIN)/polymm exchange serve $(ARGS)
 
+# Anvil (a local EVM) and the real Gnosis ConditionalTokens bytecode for the chain tests
+# (tests/chain), from npm into a project-local folder; solc compiles the stand-in contracts.
+TOOLS := .tools
+NPM_TOOLS := @foundry-rs/anvil@1.7.1 @gnosis.pm/conditional-tokens-contracts@1.0.3 solc@0.8.37
+TOOLS_STAMP := $(TOOLS)/.installed-anvil-1.7.1
+
+$(TOOLS_STAMP):
+	@if command -v npm >/dev/null 2>&1; then \
+		npm install --prefix $(TOOLS) --no-audit --no-fund --loglevel=error $(NPM_TOOLS) && touch $@; \
+	else echo "npm not found: Anvil is not installed and the chain tests (tests/chain) will skip"; fi
+
+anvil: $(TOOLS_STAMP)  ## install Anvil, the Gnosis CTF and solc into .tools/ (npm; for tests/chain)
+
+contracts: $(TOOLS_STAMP)  ## recompile the chain tests' stand-in contracts (tests/chain/contracts)
+	node tests/chain/build_contracts.mjs
+
 TEST_WORKERS ?= 2
-test: $(STAMP)  ## run the test suite (in $(TEST_WORKERS) processes, a file each at a time)
+test: $(STAMP) $(TOOLS_STAMP)  ## run the test suite (in $(TEST_WORKERS) processes, a file each at a time)
 	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile $(ARGS)
 
 lint: $(STAMP)
@@ -43,4 +59,4 @@ soak: $(STAMP)  ## chaos soak (30 min; ARGS="--minutes 2 --seed 3"): writes benc
 	$(BIN)/python -m bench.soak $(ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
+	rm -rf $(VENV) $(TOOLS) .pytest_cache .mypy_cache .ruff_cache
