@@ -175,23 +175,31 @@ class ApprovalState:
     ctf_approved: bool | None  # None: this spender needs no CTF approval
 
 
-def approvals(states: Sequence[ApprovalState], fix: str) -> list[Check]:
-    """One check per spender: every allowance it needs is set (a zero pUSD allowance or a missing
-    CTF `setApprovalForAll` names itself)."""
+def approvals(states: Sequence[ApprovalState], fix: str, balance: int) -> list[Check]:
+    """One check per spender: every approval it needs is set. A pUSD allowance must cover the
+    wallet's pUSD `balance` (base units; Polymarket sets the maximum), a CTF operator approval must
+    be on; what is missing names itself."""
     checks = []
     for state in states:
         missing = []
-        if state.pusd_allowance is not None and state.pusd_allowance <= 0:
-            missing.append("pUSD approve")
+        allowance = state.pusd_allowance
+        if allowance is not None and (allowance <= 0 or allowance < balance):
+            missing.append(
+                "pUSD approve" if allowance <= 0 else f"pUSD allowance ({_units(allowance)} < balance)"
+            )
         if state.ctf_approved is False:
             missing.append("CTF setApprovalForAll")
         name = f"approval {state.label}"
         if missing:
             checks.append(failed(name, f"missing {' and '.join(missing)} for {state.spender}", fix))
-        else:
-            set_ = [w for w, need in (("pUSD", state.pusd_allowance), ("CTF", state.ctf_approved)) if need]
-            checks.append(passed(name, f"{' + '.join(set_)} approved for {state.spender}"))
+            continue
+        set_ = [what for what, need in (("pUSD", allowance), ("CTF", state.ctf_approved)) if need]
+        checks.append(passed(name, f"{' + '.join(set_)} approved for {state.spender}"))
     return checks
+
+
+def _units(base_units: int) -> str:
+    return _amount(Decimal(base_units).scaleb(-6))
 
 
 def _amount(value: Decimal) -> str:

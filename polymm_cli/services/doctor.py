@@ -48,6 +48,8 @@ from polymm_cli.services.venues import (
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.config import PolymarketConfig
+from polymm_cli.venues.polymarket.contracts import POLYGON_CHAIN_ID
+from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
 from polymm_cli.venues.polymarket.wallets import expected_wallets, identify, verdict
 
 POLYMARKET_GEOBLOCK_URL = "https://polymarket.com/api/geoblock"
@@ -69,6 +71,8 @@ class WalletReads(Protocol):
     async def pusd_balance(self, owner: str) -> int: ...
 
     async def approvals(self, owner: str) -> list[ApprovalState]: ...
+
+    async def close(self) -> None: ...
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,9 +319,17 @@ class _Doctor:
             return _unchecked_chain(clob_pusd, "no RPC URL set", RPC_FIX)
         if target.signer is None:
             return _unchecked_chain(None, "no usable key", "fix the key first")
-        reads = (self.reads_for or default_reads)(target.rpc_url)
+        reads = (self.reads_for or PolygonReads)(target.rpc_url)
+        try:
+            return await self.polygon_checks(reads, target.rpc_url, target.signer, clob_pusd)
+        finally:
+            await reads.close()
+
+    async def polygon_checks(
+        self, reads: WalletReads, rpc_url: str, signer: str, clob_pusd: Decimal | None
+    ) -> list[Check]:
         chain_id, error, took = await self.timed(reads.chain_id())
-        where = rpc_host(target.rpc_url)
+        where = rpc_host(rpc_url)
         if error is not None:
             rpc = dx.failed(
                 "rpc", f"{where} unreachable: {error}", "check --rpc-url / POLYMM_RPC_URL", dx.ms(took)
@@ -329,7 +341,7 @@ class _Doctor:
             )
             return [rpc, *_unchecked_chain(clob_pusd, "the RPC is not Polygon's", "fix the RPC first")[1:]]
         rpc = dx.passed("rpc", f"{where}: Polygon (chain id {chain_id})", dx.ms(took))
-        return [rpc, *await self.wallet_checks(reads, target.signer)]
+        return [rpc, *await self.wallet_checks(reads, signer)]
 
     async def wallet_checks(self, reads: WalletReads, signer: str) -> list[Check]:
         target = self.target
@@ -355,14 +367,13 @@ class _Doctor:
         )
         states, error, _ = await self.timed(reads.approvals(funder))
         approvals = (
-            dx.approvals(states, approvals_fix(target.signature_type))
+            dx.approvals(states, approvals_fix(target.signature_type), base or 0)
             if states is not None
             else [dx.failed("approvals", f"allowance reads for {funder}: {error}", "check the RPC")]
         )
         return [wallet, gas, pusd, *approvals]
 
 
-POLYGON_CHAIN_ID = 137
 PUSD_FIX = "deposit on polymarket.com, or wrap USDC.e into pUSD through the CollateralOnramp"
 LOCAL_PUSD_FIX = "the play wallet spent its pUSD: merge or sell, or start a new data dir (POLYMM_DATA_DIR)"
 

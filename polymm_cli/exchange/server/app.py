@@ -235,7 +235,7 @@ class ExchangeApi:
                 "ip": peer,
                 "country": "",
                 "region": "",
-                "note": "the local exchange blocks no one (play money; it does not geolocate)",
+                "note": "the local exchange blocks no one: play money, no geolocation",
             }
         )
 

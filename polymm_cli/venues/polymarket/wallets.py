@@ -6,7 +6,8 @@ Two pieces of evidence, strongest first:
    signer's EOA, and the exchange contracts accept a proxy (signature type 1) or Safe (type 2) maker
    only when it is the one the factory derives for the order's signer. So the funder is compared with
    the proxy, Safe and deposit wallet (type 3) addresses derived for the key, with the factories'
-   constants from `py-builder-relayer-client` (the official relayer client). A match names the kind
+   derivations of `py-builder-relayer-client` (the official relayer client) and the factories of
+   `contracts.py`. A match names the kind
    even before the wallet is deployed (no code yet).
 2. The shape of the code at the address (`eth_getCode`), for what derivation cannot place: none (an
    EOA), an EIP-7702 delegation designator (an EOA with delegated code), an EIP-1167 minimal proxy,
@@ -22,16 +23,17 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import StrEnum
 
-from eth_utils import to_checksum_address
-from py_builder_relayer_client.builder.derive import (
+from eth_utils.address import to_checksum_address
+from py_builder_relayer_client.builder.derive import (  # type: ignore[import-untyped]
     derive,
     derive_beacon_deposit_wallet,
     derive_proxy_wallet,
     derive_uups_deposit_wallet,
 )
-from py_builder_relayer_client.config import get_contract_config
+from py_builder_relayer_client.config import get_contract_config  # type: ignore[import-untyped]
 
-POLYGON_CHAIN_ID = 137
+from polymm_cli.venues.polymarket import contracts as c
+
 # The deposit wallet factory's beacon (docs/protocol.md §12.1); the relayer client reads it from the
 # factory at run time and derives the beacon-proxy address when the UUPS one is not deployed.
 DEPOSIT_WALLET_BEACON = "0x7A18EDfe055488A3128f01F563e5B479D92ffc3a"
@@ -122,17 +124,16 @@ class ExpectedWallets:
 
 def expected_wallets(signer: str) -> ExpectedWallets:
     """The proxy, Safe and deposit wallet addresses Polymarket's factories derive for `signer`."""
-    config = get_contract_config(POLYGON_CHAIN_ID)
+    # the deposit wallets' implementation is the relayer client's (contracts.py does not list it)
+    implementation = get_contract_config(c.POLYGON_CHAIN_ID).deposit_wallet_implementation
     owner = to_checksum_address(signer)
     return ExpectedWallets(
         signer=owner,
-        proxy=derive_proxy_wallet(owner, config.proxy_factory),
-        safe=derive(owner, config.safe_factory),
+        proxy=derive_proxy_wallet(owner, c.PROXY_FACTORY),
+        safe=derive(owner, c.SAFE_FACTORY),
         deposit=(
-            derive_uups_deposit_wallet(
-                owner, config.deposit_wallet_factory, config.deposit_wallet_implementation
-            ),
-            derive_beacon_deposit_wallet(owner, config.deposit_wallet_factory, DEPOSIT_WALLET_BEACON),
+            derive_uups_deposit_wallet(owner, c.DEPOSIT_WALLET_FACTORY, implementation),
+            derive_beacon_deposit_wallet(owner, c.DEPOSIT_WALLET_FACTORY, DEPOSIT_WALLET_BEACON),
         ),
     )
 
