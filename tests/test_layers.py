@@ -28,6 +28,7 @@ PURE = {
     "trust",
     "pricing",
     "toxicity",
+    "diagnosis",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 
