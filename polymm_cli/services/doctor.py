@@ -202,11 +202,17 @@ class _Doctor:
         self.target = target
         self.clock = clock
         self.reads_for = reads_for
+        self.http: httpx.AsyncClient | None = None  # open while `run` probes the endpoints
 
     async def run(self) -> list[Check]:
-        rest, skew, socket, geo = await asyncio.gather(
-            self.rest(), self.skew(), self.websocket(), self.geoblock()
-        )
+        # One client, made before any timing starts (making one loads TLS certificates: ~100 ms).
+        # One probe at a time, so no probe's latency includes another's work.
+        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as self.http:
+            rest = await self.rest()
+            skew = await self.skew()
+            socket = await self.websocket()
+            geo = await self.geoblock()
+        self.http = None
         creds, clob_pusd = await self.credentials()
         chain = await self.chain_checks(clob_pusd)
         return [rest, skew, socket, creds, geo, *chain]
@@ -227,8 +233,9 @@ class _Doctor:
         return self.target.config.clob_url if self.target.config else None
 
     async def _get_json(self, url: str) -> Any:
-        async with httpx.AsyncClient(timeout=PROBE_TIMEOUT_S) as client:
-            response = await client.get(url)
+        if self.http is None:
+            raise RuntimeError("HTTP probes run inside `run`")
+        response = await self.http.get(url)
         if response.status_code != 200:
             raise VenueError(f"HTTP {response.status_code} from {url}")
         return response.json()
