@@ -163,8 +163,19 @@ class Settings(BaseSettings):
     signature_type: int = Field(default=0, ge=0, le=3)
     funder: str | None = None
     signer: SignerName = SignerName.FAST
-    # A Polygon JSON-RPC endpoint (--rpc-url): on-chain reads and transactions of a real wallet.
+
+    # Polygon, for split / merge / redeem on --venue polymarket (docs/chain.md): the JSON-RPC endpoint
+    # (--rpc-url), the most polymm pays per gas in gwei (EIP-1559 max fee; refused above it), whether
+    # a missing adapter approval is sent (off: named, nothing sent), how long a receipt is awaited.
     rpc_url: str | None = None
+    max_fee_gwei: Decimal = Field(default=Decimal(500), gt=0)
+    chain_approve: bool = True
+    receipt_timeout: float = Field(default=120.0, gt=0)
+    # Proxy and Safe wallets act through Polymarket's relayer, with builder API credentials.
+    relayer_url: str = "https://relayer-v2.polymarket.com"
+    builder_api_key: str | None = None
+    builder_secret: SecretStr | None = None
+    builder_passphrase: SecretStr | None = None
 
     # quoting
     # 1c a side: at or next to the touch on a 0.01 book, and inside every sample market's reward band

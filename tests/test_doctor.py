@@ -16,7 +16,7 @@ import pytest
 from polymm_cli import diagnosis as dx
 from polymm_cli.diagnosis import ApprovalState, Status
 from polymm_cli.services import doctor
-from polymm_cli.services.doctor import Target, _Doctor, data_dir_check, rpc_host
+from polymm_cli.services.doctor import Target, _Doctor, data_dir_check
 from polymm_cli.settings import VenueName, load_settings
 from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.wallets import (
@@ -238,7 +238,8 @@ def test_the_rpc_is_timed_with_the_injected_clock_and_the_wallet_passes() -> Non
     checks = asyncio.run(_Doctor(polymarket_target(), StepClock(0.25), lambda url: chain).chain_checks(None))
     by_name = {ch.name: ch for ch in checks}
     assert by_name["rpc"].ok and by_name["rpc"].latency_ms == pytest.approx(250.0)
-    assert by_name["rpc"].detail == "https://rpc.example: Polygon (chain id 137)"
+    assert by_name["rpc"].detail == "rpc.example: Polygon (chain id 137)"  # never the path (a key)
+    assert by_name["wallet"].detail.endswith("on-chain operations: direct (this key signs and pays the gas)")
     assert all(ch.ok for ch in checks), [ch for ch in checks if not ch.ok]
     assert chain.closed
 
@@ -261,14 +262,6 @@ def test_no_rpc_url_fails_a_polymarket_wallet_but_not_the_local_exchange() -> No
     local = Target(VenueName.LOCAL, None, "http://x/api/geoblock", None, 0, None, SIGNER)
     local_checks = asyncio.run(_Doctor(local, StepClock(), None).chain_checks(Decimal(20)))
     assert all(ch.ok for ch in local_checks)
-
-
-def test_an_rpc_url_is_shown_without_its_path_or_query() -> None:
-    assert (
-        rpc_host("https://polygon-mainnet.g.alchemy.com/v2/SECRET?x=1")
-        == "https://polygon-mainnet.g.alchemy.com"
-    )
-    assert rpc_host("http://127.0.0.1:8545") == "http://127.0.0.1:8545"
 
 
 def test_a_key_that_does_not_parse_is_named_without_echoing_it(tmp_path: Path) -> None:

@@ -63,6 +63,24 @@ UnsafeUrlOption = Annotated[
         help="Let --venue polymarket send its signed requests to a URL that is not https on polymarket.com.",
     ),
 ]
+# Polygon, for seed / merge / redeem / liquidate on --venue polymarket
+RpcUrlOption = Annotated[
+    str | None, typer.Option("--rpc-url", help="Polygon JSON-RPC endpoint (POLYMM_RPC_URL).")
+]
+MaxFeeOption = Annotated[
+    Decimal | None,
+    typer.Option(
+        "--max-fee-gwei", help="Most to pay per gas, in gwei (EIP-1559 max fee; POLYMM_MAX_FEE_GWEI)."
+    ),
+]
+ApproveOption = Annotated[
+    bool | None,
+    typer.Option(
+        "--approve/--no-approve",
+        help="Send the collateral adapter approval a split/merge/redeem needs when missing"
+        " (default; POLYMM_CHAIN_APPROVE). --no-approve names it and stops.",
+    ),
+]
 LiveOption = Annotated[
     bool, typer.Option("--live", help="Required for anything that moves real funds on Polymarket.")
 ]

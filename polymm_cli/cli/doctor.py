@@ -2,25 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Annotated
-
 import typer
 
 from polymm_cli import diagnosis
 from polymm_cli.cli.common import (
     ExchangeUrlOption,
     JsonOption,
+    RpcUrlOption,
     UnsafeUrlOption,
     VenueOption,
     dumps,
     settings_for,
 )
 from polymm_cli.services import doctor as service
-
-RpcUrlOption = Annotated[
-    str | None,
-    typer.Option("--rpc-url", help="A Polygon JSON-RPC endpoint for the on-chain checks (POLYMM_RPC_URL)."),
-]
 
 
 def doctor(

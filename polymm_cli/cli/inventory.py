@@ -1,4 +1,5 @@
-"""`polymm seed` (alias `split`), `polymm merge`, `polymm liquidate`, `polymm halt`, `polymm resume`."""
+"""`polymm seed` (alias `split`), `polymm merge`, `polymm redeem`, `polymm liquidate`, `polymm halt`,
+`polymm resume`."""
 
 from __future__ import annotations
 
@@ -8,9 +9,12 @@ from typing import Annotated
 import typer
 
 from polymm_cli.cli.common import (
+    ApproveOption,
     ExchangeUrlOption,
     JsonOption,
     LiveOption,
+    MaxFeeOption,
+    RpcUrlOption,
     UnsafeUrlOption,
     VenueOption,
     YesOption,
@@ -21,6 +25,7 @@ from polymm_cli.cli.common import (
 )
 from polymm_cli.errors import UsageError
 from polymm_cli.services import inventory, trading
+from polymm_cli.settings import Settings
 
 MarketArg = Annotated[str, typer.Argument(help="Condition id, slug or token id.")]
 
@@ -34,11 +39,13 @@ def seed(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    rpc_url: RpcUrlOption = None,
+    max_fee_gwei: MaxFeeOption = None,
+    approve: ApproveOption = None,
 ) -> None:
     """Split pUSD into YES + NO so both sides can be quoted from inventory (checks the balance first)."""
-    report = inventory.seed(
-        settings_for(venue, exchange_url, unsafe_url), market, amount, consent=consent(live, yes)
-    )
+    settings = _chain_settings(venue, exchange_url, unsafe_url, rpc_url, max_fee_gwei, approve)
+    report = inventory.seed(settings, market, amount, consent=consent(live, yes))
     _show(report, "split", f"split {dec(report.amount)} pUSD into YES + NO", as_json)
 
 
@@ -52,19 +59,54 @@ def merge(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    rpc_url: RpcUrlOption = None,
+    max_fee_gwei: MaxFeeOption = None,
+    approve: ApproveOption = None,
 ) -> None:
     """Merge YES + NO pairs back into pUSD (one pUSD a pair)."""
     if (amount is None) == (not all_pairs):
         raise UsageError("say how much: --amount N or --all")
     if amount is not None and amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
-    settings = settings_for(venue, exchange_url, unsafe_url)
+    settings = _chain_settings(venue, exchange_url, unsafe_url, rpc_url, max_fee_gwei, approve)
     report = inventory.merge(settings, market, None if all_pairs else amount, consent=consent(live, yes))
     _show(report, "merged", f"merged {dec(report.amount)} pairs", as_json)
 
 
+def redeem(
+    market: MarketArg,
+    live: LiveOption = False,
+    yes: YesOption = False,
+    as_json: JsonOption = False,
+    venue: VenueOption = None,
+    exchange_url: ExchangeUrlOption = None,
+    unsafe_url: UnsafeUrlOption = None,
+    rpc_url: RpcUrlOption = None,
+    max_fee_gwei: MaxFeeOption = None,
+    approve: ApproveOption = None,
+) -> None:
+    """After the market resolved: turn every YES and NO held into pUSD (the winning side 1:1)."""
+    settings = _chain_settings(venue, exchange_url, unsafe_url, rpc_url, max_fee_gwei, approve)
+    report = inventory.redeem(settings, market, consent=consent(live, yes))
+    _show(report, "redeemed", f"redeemed for {dec(report.amount)} pUSD", as_json)
+
+
+def _chain_settings(
+    venue: str | None,
+    exchange_url: str | None,
+    unsafe_url: bool | None,
+    rpc_url: str | None,
+    max_fee_gwei: Decimal | None,
+    approve: bool | None,
+) -> Settings:
+    return settings_for(
+        venue, exchange_url, unsafe_url, rpc_url=rpc_url, max_fee_gwei=max_fee_gwei, chain_approve=approve
+    )
+
+
 def _show(report: inventory.InventoryReport, verb: str, done: str, as_json: bool) -> None:
-    """What seed and merge print: the JSON shape, or one line with the balances after."""
+    """What seed, merge and redeem print: the JSON shape, or one line with the balances after (and
+    the Polygon transaction, when one was sent)."""
     payload = {
         "market": report.market.condition_id,
         "slug": report.market.slug,
@@ -72,14 +114,18 @@ def _show(report: inventory.InventoryReport, verb: str, done: str, as_json: bool
         "collateral": dec(report.collateral),
         "yes": dec(report.yes),
         "no": dec(report.no),
+        "tx_hash": report.tx_hash,
+        "gas_pol": dec(report.gas_pol),
     }
     if as_json:
         typer.echo(dumps(payload))
-    else:
-        typer.echo(
-            f"{done} in {report.market.slug}: now YES {payload['yes']}, NO {payload['no']}, "
-            f"pUSD {payload['collateral']}"
-        )
+        return
+    typer.echo(
+        f"{done} in {report.market.slug}: now YES {payload['yes']}, NO {payload['no']}, "
+        f"pUSD {payload['collateral']}"
+    )
+    if report.tx_hash:
+        typer.echo(f"transaction {report.tx_hash} (gas {payload['gas_pol']} POL)")
 
 
 def liquidate(
@@ -98,11 +144,14 @@ def liquidate(
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
+    rpc_url: RpcUrlOption = None,
+    max_fee_gwei: MaxFeeOption = None,
+    approve: ApproveOption = None,
 ) -> None:
     """Cancel our orders, merge the pairs we hold, then sell what remains; report the realised result."""
     if mode not in ("market", "limit", "passive"):
         raise UsageError(f"--mode must be market, limit or passive, got {mode!r}")
-    settings = settings_for(venue, exchange_url, unsafe_url)
+    settings = _chain_settings(venue, exchange_url, unsafe_url, rpc_url, max_fee_gwei, approve)
     r = inventory.liquidate(settings, market, mode, consent=consent(live, yes))  # type: ignore[arg-type]
     payload = {
         "market": r.market.condition_id,

@@ -12,8 +12,8 @@ from decimal import ROUND_DOWN, Decimal
 
 from polymm_cli.engine.state import MarketState
 from polymm_cli.liquidation import ExitOrder, StopLossParams, exit_mode, pairs_to_merge
-from polymm_cli.model import ZERO, Market
-from polymm_cli.venues.base import Chain, OrderIntent
+from polymm_cli.model import Market
+from polymm_cli.venues.base import Chain, ChainResult, OrderIntent
 
 CENT = Decimal("0.01")
 
@@ -31,14 +31,14 @@ def arm_stop(
     return state.stopped
 
 
-async def merge_pairs(chain: Chain | None, market: Market, yes: Decimal, no: Decimal) -> Decimal:
-    """Merge the whole YES+NO pairs held back to collateral (1 pUSD a pair, no spread paid); the
-    pairs merged, 0 with nothing to merge or no chain. VenueError when the merge fails."""
+async def merge_pairs(chain: Chain | None, market: Market, yes: Decimal, no: Decimal) -> ChainResult | None:
+    """Merge the whole YES+NO pairs held back to collateral (1 pUSD a pair, no spread paid): what the
+    merge moved (pairs merged = its `collateral_delta`), None with nothing to merge or no chain.
+    VenueError when the merge fails."""
     pairs = pairs_to_merge(yes, no).quantize(CENT, rounding=ROUND_DOWN)
     if pairs <= 0 or chain is None:
-        return ZERO
-    await chain.merge(market, pairs)
-    return pairs
+        return None
+    return await chain.merge(market, pairs)
 
 
 def exit_intents(market: Market, orders: Sequence[ExitOrder], tag: str = "") -> list[OrderIntent]:

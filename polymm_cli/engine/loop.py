@@ -50,7 +50,6 @@ from polymm_cli.model import (
     OurOrder,
     PriceLevel,
     Side,
-    pair_flow,
 )
 from polymm_cli.pnl import MarketPnl, MarketProjection, day_start
 from polymm_cli.pricing import PricingInput
@@ -81,6 +80,7 @@ from polymm_cli.venues.base import (
     TradeUpdate,
     Venue,
     VenueEvents,
+    chain_flow,
     fill_record,
 )
 from polymm_cli.venues.books import apply_market_event
@@ -890,15 +890,15 @@ class QuotingEngine:
         """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit."""
         cid = state.market.condition_id
         try:
-            pairs = await merge_pairs(self.chain, state.market, state.sellable_yes, state.sellable_no)
+            merged = await merge_pairs(self.chain, state.market, state.sellable_yes, state.sellable_no)
         except VenueError as exc:
             self.last_error = f"merge: {exc}"
             return
-        if not pairs:
+        if merged is None:
             return
-        log.info("%s: merged %s YES+NO pairs back to collateral", cid, pairs)
-        flow = pair_flow(
-            FlowKind.MERGE, cid, pairs, self.clock.now(), note="stop-loss exit", ref=str(state.exit_rounds)
+        log.info("%s: merged %s YES+NO pairs back to collateral", cid, merged.collateral_delta)
+        flow = chain_flow(
+            FlowKind.MERGE, cid, merged, self.clock.now(), note="stop-loss exit", ref=str(state.exit_rounds)
         )
         if self.ledger.record_flow(flow):
             self._projection(cid).add_flow(flow)

@@ -47,6 +47,7 @@ from polymm_cli.services.venues import (
 )
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
+from polymm_cli.venues.polymarket.chain import rpc_host, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 from polymm_cli.venues.polymarket.contracts import POLYGON_CHAIN_ID
 from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
@@ -359,7 +360,10 @@ class _Doctor:
             wallet = dx.failed("wallet", f"eth_getCode {funder}: {error}", "check the RPC")
         else:
             found = verdict(target.signature_type, target.funder, identify(funder, code, expected), expected)
-            wallet = (dx.passed if found.ok else _fail_with(found.fix))("wallet", found.detail)
+            if found.ok:
+                wallet = dx.passed("wallet", f"{found.detail}; {PATHS[wallet_path(target.signature_type)]}")
+            else:
+                wallet = dx.failed("wallet", found.detail, found.fix)
         wei, error, _ = await self.timed(reads.native_balance(signer))
         gas = (
             dx.pol_balance(Decimal(wei).scaleb(-18), target.signature_type, signer)
@@ -382,6 +386,11 @@ class _Doctor:
 
 
 PUSD_FIX = "deposit on polymarket.com, or wrap USDC.e into pUSD through the CollateralOnramp"
+# How split, merge, redeem and approvals are sent for the wallet (venues/polymarket/chain.wallet_path)
+PATHS = {
+    "direct": "on-chain operations: direct (this key signs and pays the gas)",
+    "relayer": "on-chain operations: through Polymarket's relayer (gasless; the contract wallet acts)",
+}
 LOCAL_PUSD_FIX = "the play wallet spent its pUSD: merge or sell, or start a new data dir (POLYMM_DATA_DIR)"
 
 
@@ -391,20 +400,6 @@ def approvals_fix(signature_type: int) -> str:
     if signature_type == 0:
         return "approve from this key: pUSD approve(spender, max) and CTF setApprovalForAll(spender, true)"
     return "enable trading on polymarket.com with this wallet: it sets these approvals through the relayer"
-
-
-def _fail_with(fix: str) -> Callable[[str, str], Check]:
-    def fail(name: str, detail: str) -> Check:
-        return dx.failed(name, detail, fix)
-
-    return fail
-
-
-def rpc_host(url: str) -> str:
-    """An RPC URL as shown: scheme and host only (providers put API keys in the path or query)."""
-    parts = httpx.URL(url)
-    port = f":{parts.port}" if parts.port else ""
-    return f"{parts.scheme}://{parts.host}{port}"
 
 
 def _local_chain_checks(clob_pusd: Decimal | None) -> list[Check]:

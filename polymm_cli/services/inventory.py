@@ -1,7 +1,9 @@
-"""Services for `polymm seed` (alias `split`), `polymm merge` and `polymm liquidate`.
+"""Services for `polymm seed` (alias `split`), `polymm merge`, `polymm redeem` and `polymm liquidate`.
 
-Inventory moves through the chain port (the local exchange's loopback endpoints today; Polygon is
-a later piece of work) and is recorded in the ledger as flows, so `polymm pnl` accounts for it.
+Inventory moves through the chain port (the local exchange's loopback endpoints, or Polygon
+transactions through the pUSD collateral adapters) and is recorded in the ledger as flows, once
+each (an on-chain flow keyed by its transaction hash), so `polymm pnl` accounts for it. Balances
+are read where the chain moves them (on Polygon: from the contracts).
 `liquidate` refuses to run beside a `run` on the same wallet (the engine would requote into it).
 """
 
@@ -10,6 +12,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, Decimal
+from pathlib import Path
 from typing import TypeVar
 
 from polymm_cli.clock import SystemClock
@@ -17,13 +20,21 @@ from polymm_cli.engine.exit import exit_intents, merge_pairs
 from polymm_cli.errors import UsageError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import LiquidationMode, exit_mode, pairs_to_merge, plan_exit
-from polymm_cli.model import ZERO, FlowKind, Market, decimal_str, pair_flow
+from polymm_cli.model import ZERO, FlowKind, Market, decimal_str
 from polymm_cli.pnl import project
 from polymm_cli.services.guard import Action, Consent
 from polymm_cli.services.trading import wallet_lock
-from polymm_cli.services.venues import VenueHandle, chain_of, data_dir, on_venue, open_venue, run_key
+from polymm_cli.services.venues import (
+    VenueHandle,
+    chain_of,
+    check_chain_settings,
+    data_dir,
+    on_venue,
+    open_venue,
+    run_key,
+)
 from polymm_cli.settings import Settings
-from polymm_cli.venues.base import Chain, Venue, fill_record
+from polymm_cli.venues.base import Balances, Chain, ChainResult, Venue, chain_flow, fill_record
 
 CENT = Decimal("0.01")
 T = TypeVar("T")
@@ -32,10 +43,38 @@ T = TypeVar("T")
 @dataclass(frozen=True)
 class InventoryReport:
     market: Market
-    amount: Decimal
+    amount: Decimal  # pairs split or merged; for a redeem, the pUSD paid out
     collateral: Decimal
     yes: Decimal
     no: Decimal
+    tx_hash: str | None = None  # the Polygon transaction (None on the local exchange)
+    gas_pol: Decimal = ZERO
+
+
+def _report(market: Market, amount: Decimal, result: ChainResult, after: Balances) -> InventoryReport:
+    return InventoryReport(
+        market,
+        amount,
+        after.collateral,
+        after.tokens[market.yes_token],
+        after.tokens[market.no_token],
+        tx_hash=result.tx_hash,
+        gas_pol=result.gas_pol,
+    )
+
+
+def _record(
+    directory: Path,
+    handle: VenueHandle,
+    market: Market,
+    kind: FlowKind,
+    result: ChainResult,
+    note: str,
+    ts: float,
+) -> None:
+    with Ledger.open(directory, account=handle.account) as ledger:
+        ledger.record_market(market, ts)
+        ledger.record_flow(chain_flow(kind, market.condition_id, result, ts, note=note))
 
 
 def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -> InventoryReport:
@@ -43,32 +82,23 @@ def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -
     if amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
     amount = amount.quantize(CENT, rounding=ROUND_DOWN)
+    check_chain_settings(settings)
     directory = data_dir(settings)
 
     async def main(url: str | None) -> InventoryReport:
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
-            before = await handle.venue.balances([market.yes_token, market.no_token])
+            chain = chain_of(handle)
+            before = await chain.holdings(market)
             if before.collateral < amount:
                 raise UsageError(
                     f"not enough pUSD to split {decimal_str(amount)}: the wallet has "
                     f"{decimal_str(before.collateral)}"
                 )
-            await chain_of(handle).split(market, amount)
-            with Ledger.open(directory, account=handle.account) as ledger:
-                ledger.record_market(market, clock.now())
-                ledger.record_flow(
-                    pair_flow(FlowKind.SPLIT, market.condition_id, amount, clock.now(), note="polymm seed")
-                )
-            after = await handle.venue.balances([market.yes_token, market.no_token])
-            return InventoryReport(
-                market,
-                amount,
-                after.collateral,
-                after.tokens[market.yes_token],
-                after.tokens[market.no_token],
-            )
+            result = await chain.split(market, amount)
+            _record(directory, handle, market, FlowKind.SPLIT, result, "polymm seed", clock.now())
+            return _report(market, amount, result, await chain.holdings(market))
 
     return on_venue(
         settings,
@@ -81,13 +111,15 @@ def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -
 
 def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Consent) -> InventoryReport:
     """Merge YES + NO pairs back to pUSD: `amount` pairs, or every pair held when None."""
+    check_chain_settings(settings)
     directory = data_dir(settings)
 
     async def main(url: str | None) -> InventoryReport:
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
-            held = await handle.venue.balances([market.yes_token, market.no_token])
+            chain = chain_of(handle)
+            held = await chain.holdings(market)
             pairs = pairs_to_merge(held.tokens[market.yes_token], held.tokens[market.no_token]).quantize(
                 CENT, rounding=ROUND_DOWN
             )
@@ -97,23 +129,30 @@ def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Co
                 raise UsageError(f"no YES+NO pairs to merge in {market.slug} (YES {yes}, NO {no})")
             if wanted > pairs:
                 raise UsageError(f"cannot merge {decimal_str(wanted)} pairs: only {decimal_str(pairs)} held")
-            await chain_of(handle).merge(market, wanted)
-            with Ledger.open(directory, account=handle.account) as ledger:
-                ledger.record_market(market, clock.now())
-                ledger.record_flow(
-                    pair_flow(FlowKind.MERGE, market.condition_id, wanted, clock.now(), note="polymm merge")
-                )
-            after = await handle.venue.balances([market.yes_token, market.no_token])
-            return InventoryReport(
-                market,
-                wanted,
-                after.collateral,
-                after.tokens[market.yes_token],
-                after.tokens[market.no_token],
-            )
+            result = await chain.merge(market, wanted)
+            _record(directory, handle, market, FlowKind.MERGE, result, "polymm merge", clock.now())
+            return _report(market, wanted, result, await chain.holdings(market))
 
     how_much = "every pair" if amount is None else f"{decimal_str(amount)} pairs"
     return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"merge {how_much} in {ident}")
+
+
+def redeem(settings: Settings, ident: str, *, consent: Consent) -> InventoryReport:
+    """After the market resolved: every YES and NO held -> pUSD (the winning side 1:1), recorded as
+    a REDEEM flow (realised P&L: the payout minus the tokens' cost)."""
+    check_chain_settings(settings)
+    directory = data_dir(settings)
+
+    async def main(url: str | None) -> InventoryReport:
+        clock = SystemClock()
+        async with open_venue(settings, clock, url) as handle:
+            market = await handle.venue.market(ident)
+            chain = chain_of(handle)
+            result = await chain.redeem(market)
+            _record(directory, handle, market, FlowKind.REDEEM, result, "polymm redeem", clock.now())
+            return _report(market, result.collateral_delta, result, await chain.holdings(market))
+
+    return on_venue(settings, main, action=Action.TRADE, consent=consent, what=f"redeem {ident}")
 
 
 @dataclass(frozen=True)
@@ -207,12 +246,13 @@ class _Liquidation:
 
     async def _merge(self) -> Decimal:
         merged = await merge_pairs(self.chain, self.market, *await self._held())
-        if merged:
-            flow = pair_flow(
-                FlowKind.MERGE, self.market.condition_id, merged, self.clock.now(), note="polymm liquidate"
-            )
-            self.ledger.record_flow(flow)
-        return merged
+        if merged is None:
+            return ZERO
+        cid = self.market.condition_id
+        self.ledger.record_flow(
+            chain_flow(FlowKind.MERGE, cid, merged, self.clock.now(), note="polymm liquidate")
+        )
+        return merged.collateral_delta
 
     async def _sell(
         self, mode: LiquidationMode, anchor: Decimal | None, max_rounds: int, limit_wait_s: float

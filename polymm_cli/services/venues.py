@@ -45,7 +45,13 @@ from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnavailable
+from polymm_cli.venues.polymarket.chain import (
+    LocalChain,
+    PolygonChain,
+    PolygonChainUnconfigured,
+    PolygonConfig,
+    wallet_path,
+)
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -240,13 +246,16 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         url = config.clob_url
         name = "polymarket"
     venue = PolymarketVenue(config, clock)
+    chain: Chain | None = None
     try:
         await venue.start()
         if name == "local":
             fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
-        chain = LocalChain(venue) if name == "local" else PolygonChainUnavailable()
+        chain = LocalChain(venue) if name == "local" else polygon_chain(settings)
         yield VenueHandle(venue, name, url, chain)
     finally:
+        if isinstance(chain, PolygonChain):
+            await chain.close()
         await venue.close()
 
 
@@ -273,6 +282,32 @@ def polymarket_config(settings: Settings, private_key: SecretStr) -> PolymarketC
     if settings.gamma_url:
         config = config.with_changes(gamma_url=settings.gamma_url.rstrip("/"))
     return config
+
+
+def polygon_chain(settings: Settings) -> Chain:
+    """The Polygon chain port of the settings' wallet: an EOA's own transactions over `rpc_url`; a
+    proxy, Safe or deposit wallet acts through the relayer (which polymm does not drive yet: it says
+    so in one line, like a missing RPC URL)."""
+    if settings.private_key is None:
+        return PolygonChainUnconfigured("on-chain operations need POLYMM_PRIVATE_KEY")
+    if wallet_path(settings.signature_type) == "relayer":
+        return PolygonChainUnconfigured(
+            f"split, merge and redeem for a signature type {settings.signature_type} wallet go through "
+            "Polymarket's relayer, which polymm does not drive yet: do them in the Polymarket UI"
+        )
+    if not settings.rpc_url:
+        return PolygonChainUnconfigured(
+            "on-chain operations need a Polygon RPC: --rpc-url or POLYMM_RPC_URL (docs/chain.md)"
+        )
+    return PolygonChain(
+        PolygonConfig(
+            rpc_url=settings.rpc_url,
+            private_key=settings.private_key,
+            max_fee_gwei=settings.max_fee_gwei,
+            approve=settings.chain_approve,
+            receipt_timeout_s=settings.receipt_timeout,
+        )
+    )
 
 
 def wallet_address(settings: Settings) -> str:
@@ -309,9 +344,19 @@ def run_key(account: Account) -> str:
 
 
 def chain_of(handle: VenueHandle) -> Chain:
-    """Split, merge (and later redeem) for the venue opened: the local exchange's loopback
-    endpoints, Polygon (not available yet: it says so in one line), or paper's simulated ones."""
+    """Split, merge and redeem for the venue opened: the local exchange's loopback endpoints,
+    Polygon (`polygon_chain`), or paper's simulated ones."""
     return handle.chain
+
+
+def check_chain_settings(settings: Settings) -> None:
+    """Before anything is sent: an on-chain command on Polymarket needs an RPC URL (EOA wallets)."""
+    if (
+        settings.venue is VenueName.POLYMARKET
+        and not settings.rpc_url
+        and wallet_path(settings.signature_type) == "direct"
+    ):
+        raise UsageError("split, merge and redeem on Polygon need an RPC: --rpc-url or POLYMM_RPC_URL")
 
 
 # -- paper ------------------------------------------------------------------------------------------

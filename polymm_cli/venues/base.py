@@ -383,19 +383,51 @@ class Venue(Protocol):
         ...
 
 
-class Chain(Protocol):
-    """The on-chain side of inventory: split collateral into YES+NO pairs, merge pairs back, redeem.
+@dataclass(frozen=True, slots=True, kw_only=True)
+class ChainResult:
+    """What one split, merge or redeem moved, signed as the wallet sees it (pUSD and each outcome
+    token), and the Polygon transaction that did it: `tx_hash` is None where nothing is sent on chain
+    (the local exchange, the simulator). The ledger keys the flow by the hash (recorded once)."""
 
-    Implemented for the local exchange (loopback endpoints) and the in-process simulator; the
-    Polygon implementation (collateral adapters, web3) is a later piece of work.
+    tx_hash: str | None
+    collateral_delta: Decimal
+    yes_delta: Decimal
+    no_delta: Decimal
+    gas_pol: Decimal = Decimal(0)  # POL paid for gas (approvals included); not part of the pUSD P&L
+
+
+def pair_result(kind: Literal["split", "merge"], amount: Decimal, tx_hash: str | None = None) -> ChainResult:
+    """A split (pUSD -> `amount` YES + NO) or merge (the reverse) of `amount` pairs."""
+    sign = Decimal(-1) if kind == "split" else Decimal(1)
+    return ChainResult(
+        tx_hash=tx_hash, collateral_delta=sign * amount, yes_delta=-sign * amount, no_delta=-sign * amount
+    )
+
+
+class Chain(Protocol):
+    """The on-chain side of inventory: split collateral into YES+NO pairs, merge pairs back, redeem
+    the winning side of a resolved market, and the holdings these move.
+
+    Implementations: the local exchange (loopback endpoints, `venues.polymarket.chain.LocalChain`),
+    the in-process simulator and paper venue (simulated), and Polygon
+    (`venues.polymarket.chain.PolygonChain`: the pUSD collateral adapters, sent by an EOA with web3,
+    or by the relayer for proxy and Safe wallets). Failures raise VenueError with one line.
     """
 
-    async def split(self, market: Market, amount: Decimal) -> None:
+    async def holdings(self, market: Market) -> Balances:
+        """pUSD and the market's two tokens held where this chain moves them."""
+        ...
+
+    async def split(self, market: Market, amount: Decimal) -> ChainResult:
         """pUSD -> `amount` YES + `amount` NO."""
         ...
 
-    async def merge(self, market: Market, amount: Decimal) -> None:
+    async def merge(self, market: Market, amount: Decimal) -> ChainResult:
         """`amount` YES + `amount` NO -> pUSD."""
+        ...
+
+    async def redeem(self, market: Market) -> ChainResult:
+        """After resolution: every YES and NO held -> the payout in pUSD (the winning side 1:1)."""
         ...
 
 
@@ -433,4 +465,23 @@ def payout_flow(payout: Payout) -> FlowRecord:
         no_delta=Decimal(0),
         ts=payout.paid_ts,
         note=f"{payout.kind} {payout.period}",
+    )
+
+
+def chain_flow(
+    kind: FlowKind, market: str, result: ChainResult, ts: float, *, note: str = "", ref: str = ""
+) -> FlowRecord:
+    """The ledger's flow of a split, merge or redeem: keyed by its transaction hash when it has one
+    (the same transaction is recorded once, whoever records it), else by kind, market, time and
+    `ref` (as `model.pair_flow` keys them)."""
+    key = f"tx:{result.tx_hash}" if result.tx_hash else f"{ts:.6f}{':' + ref if ref else ''}"
+    return FlowRecord(
+        flow_id=f"{kind.value}:{market}:{key}",
+        kind=kind,
+        market=market,
+        collateral_delta=result.collateral_delta,
+        yes_delta=result.yes_delta,
+        no_delta=result.no_delta,
+        ts=ts,
+        note=note if not result.tx_hash else f"{note} tx {result.tx_hash}".strip(),
     )

@@ -45,6 +45,7 @@ from polymm_cli.venues.base import (
     Balances,
     BookSnapshot,
     CancelResult,
+    ChainResult,
     LevelUpdate,
     MarketEvent,
     OpenOrder,
@@ -57,6 +58,7 @@ from polymm_cli.venues.base import (
     TradeUpdate,
     UserEvent,
     Venue,
+    pair_result,
 )
 
 Event = MarketEvent | UserEvent | StreamStatus
@@ -415,19 +417,29 @@ class PaperVenue:
 
     # -- the chain port, on the paper balances ------------------------------------------------------
 
-    async def split(self, market: Market, amount: Decimal) -> None:
+    async def holdings(self, market: Market) -> Balances:
+        return await self.balances([market.yes_token, market.no_token])
+
+    async def split(self, market: Market, amount: Decimal) -> ChainResult:
         self.sim.add_market(market)
         try:
             self.sim.split(market.condition_id, amount)
         except Refused as exc:
             raise VenueError(str(exc), status=400) from None
+        return pair_result("split", amount)
 
-    async def merge(self, market: Market, amount: Decimal) -> None:
+    async def merge(self, market: Market, amount: Decimal) -> ChainResult:
         self.sim.add_market(market)
         try:
             self.sim.merge(market.condition_id, amount)
         except Refused as exc:
             raise VenueError(str(exc), status=400) from None
+        return pair_result("merge", amount)
+
+    async def redeem(self, market: Market) -> ChainResult:
+        # The paper wallet cannot know a resolution before the feed reports one (the market model
+        # carries no winner yet): refuse in one line rather than guess a payout.
+        raise VenueError(f"paper: redeeming {market.slug or market.condition_id} is not simulated")
 
 
 def _token_of(event: MarketEvent) -> str:

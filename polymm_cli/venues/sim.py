@@ -35,6 +35,7 @@ from polymm_cli.venues.base import (
     Balances,
     BookSnapshot,
     CancelResult,
+    ChainResult,
     Fill,
     LastTrade,
     LevelUpdate,
@@ -49,6 +50,7 @@ from polymm_cli.venues.base import (
     TickSizeChange,
     TradeUpdate,
     UserEvent,
+    pair_result,
 )
 
 Event = MarketEvent | UserEvent | StreamStatus
@@ -247,17 +249,27 @@ class SimVenue:
 
     # -- the chain port ---------------------------------------------------------------------------
 
-    async def split(self, market: Market, amount: Decimal) -> None:
+    async def holdings(self, market: Market) -> Balances:
+        return await self.balances([market.yes_token, market.no_token])
+
+    async def split(self, market: Market, amount: Decimal) -> ChainResult:
         try:
             self.exchange.split(self._address, market.condition_id, amount)
         except ExchangeRejection as exc:
             raise VenueError(exc.message, status=exc.status) from None
+        return pair_result("split", amount)
 
-    async def merge(self, market: Market, amount: Decimal) -> None:
+    async def merge(self, market: Market, amount: Decimal) -> ChainResult:
         try:
             self.exchange.merge(self._address, market.condition_id, amount)
         except ExchangeRejection as exc:
             raise VenueError(exc.message, status=exc.status) from None
+        return pair_result("merge", amount)
+
+    async def redeem(self, market: Market) -> ChainResult:
+        # The in-process exchange learns to resolve markets in its own piece of work (issue 12,
+        # "market resolution"): until it can, say so in one line.
+        raise VenueError(f"sim: redeeming {market.slug or market.condition_id} is not simulated yet")
 
     # -- streams ----------------------------------------------------------------------------------
 

@@ -304,6 +304,13 @@ class PolymarketVenue:
         await self._l2("POST", path, body={"market": condition_id, "amount": amount})
         await self.refresh_balances()
 
+    async def local_redeem(self, condition_id: str) -> Any:
+        """Redeem a resolved market on the local exchange's loopback endpoint: the response body,
+        `{"payout": "<decimal>"}` (`chain.LocalChain` reads it)."""
+        body = await self._l2("POST", "/_local/redeem", body={"condition_id": condition_id})
+        await self.refresh_balances()
+        return body
+
     # -- markets --------------------------------------------------------------------------------
 
     def _remember(self, market: Market) -> Market:
