@@ -175,6 +175,16 @@ class ApprovalState:
     ctf_approved: bool | None  # None: this spender needs no CTF approval
 
 
+def pusd_allowance_short(state: ApprovalState, balance: int) -> bool:
+    """The spender needs a pUSD allowance and it is zero or below the wallet's pUSD `balance`."""
+    allowance = state.pusd_allowance
+    return allowance is not None and (allowance <= 0 or allowance < balance)
+
+
+def ctf_approval_missing(state: ApprovalState) -> bool:
+    return state.ctf_approved is False
+
+
 def approvals(states: Sequence[ApprovalState], fix: str, balance: int) -> list[Check]:
     """One check per spender: every approval it needs is set. A pUSD allowance must cover the
     wallet's pUSD `balance` (base units; Polymarket sets the maximum), a CTF operator approval must
@@ -183,11 +193,11 @@ def approvals(states: Sequence[ApprovalState], fix: str, balance: int) -> list[C
     for state in states:
         missing = []
         allowance = state.pusd_allowance
-        if allowance is not None and (allowance <= 0 or allowance < balance):
+        if allowance is not None and pusd_allowance_short(state, balance):
             missing.append(
                 "pUSD approve" if allowance <= 0 else f"pUSD allowance ({_units(allowance)} < balance)"
             )
-        if state.ctf_approved is False:
+        if ctf_approval_missing(state):
             missing.append("CTF setApprovalForAll")
         name = f"approval {state.label}"
         if missing:

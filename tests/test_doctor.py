@@ -277,3 +277,15 @@ def test_a_key_that_does_not_parse_is_named_without_echoing_it(tmp_path: Path) -
     assert not by_name["key"].ok and "does not parse" in by_name["key"].detail
     assert "1234" not in json.dumps(dx.as_json(checks))
     assert by_name["rest"].status is Status.SKIPPED and not by_name["rest"].ok
+
+
+def test_missing_approvals_are_the_ones_the_checks_name() -> None:
+    states = [ApprovalState(a.spender, a.spender_name, c.MAX_UINT256, True) for a in c.TRADING_APPROVALS[:5]]
+    assert doctor.missing_approvals(states, balance=10**9) == []
+    states[0] = ApprovalState(c.CTF_EXCHANGE, "CTF Exchange V2", 5, True)  # below the balance
+    states[4] = ApprovalState(c.NEG_RISK_CTF_COLLATERAL_ADAPTER, "x", c.MAX_UINT256, False)
+    missing = doctor.missing_approvals(states, balance=10**9)
+    assert [(a.kind, a.spender) for a in missing] == [
+        ("erc20", c.CTF_EXCHANGE),
+        ("erc1155", c.NEG_RISK_CTF_COLLATERAL_ADAPTER),
+    ]

@@ -32,10 +32,10 @@ from polymm_cli import diagnosis as dx
 from polymm_cli import signing
 from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.diagnosis import ApprovalState, Check
-from polymm_cli.errors import PolymmError, VenueError, describe
+from polymm_cli.errors import PolymmError, UsageError, VenueError, describe
 from polymm_cli.files import PRIVATE_DIR
 from polymm_cli.ledger import LEDGER_FILENAME
-from polymm_cli.services.guard import Action, is_polymarket_url
+from polymm_cli.services.guard import Action, Consent, is_polymarket_url
 from polymm_cli.services.venues import (
     LOCAL_KEY_FILE,
     LOCAL_STARTING_PUSD,
@@ -43,13 +43,14 @@ from polymm_cli.services.venues import (
     fund_local,
     local_private_key,
     on_venue,
+    polygon_chain,
     polymarket_config,
 )
 from polymm_cli.settings import Settings, VenueName
+from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import rpc_host, wallet_path
+from polymm_cli.venues.polymarket.chain import PolygonChain, rpc_host, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
-from polymm_cli.venues.polymarket.contracts import POLYGON_CHAIN_ID
 from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
 from polymm_cli.venues.polymarket.wallets import expected_wallets, identify, verdict
 
@@ -343,9 +344,12 @@ class _Doctor:
                 "rpc", f"{where} unreachable: {error}", "check --rpc-url / POLYMM_RPC_URL", dx.ms(took)
             )
             return [rpc, *_unchecked_chain(clob_pusd, "the RPC did not answer", "fix the RPC first")[1:]]
-        if chain_id != POLYGON_CHAIN_ID:
+        if chain_id != c.POLYGON_CHAIN_ID:
             rpc = dx.failed(
-                "rpc", f"{where} is chain {chain_id}, not Polygon ({POLYGON_CHAIN_ID})", RPC_FIX, dx.ms(took)
+                "rpc",
+                f"{where} is chain {chain_id}, not Polygon ({c.POLYGON_CHAIN_ID})",
+                RPC_FIX,
+                dx.ms(took),
             )
             return [rpc, *_unchecked_chain(clob_pusd, "the RPC is not Polygon's", "fix the RPC first")[1:]]
         rpc = dx.passed("rpc", f"{where}: Polygon (chain id {chain_id})", dx.ms(took))
@@ -394,12 +398,92 @@ PATHS = {
 LOCAL_PUSD_FIX = "the play wallet spent its pUSD: merge or sell, or start a new data dir (POLYMM_DATA_DIR)"
 
 
+FIX_ALLOWANCES = "polymm doctor --venue polymarket --fix-allowances --live"
+
+
 def approvals_fix(signature_type: int) -> str:
     """Where a missing approval is set: the key's own transaction for an EOA, the Polymarket UI
     (through the relayer) for a contract wallet."""
     if signature_type == 0:
-        return "approve from this key: pUSD approve(spender, max) and CTF setApprovalForAll(spender, true)"
+        return (
+            f"`{FIX_ALLOWANCES}` sends the missing approvals from this key (or approve in the Polymarket UI)"
+        )
     return "enable trading on polymarket.com with this wallet: it sets these approvals through the relayer"
+
+
+# -- --fix-allowances: the one thing doctor may send, behind the live-funds guard --------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Granted:
+    """An approval `--fix-allowances` sent: which, its transaction, the POL it cost."""
+
+    approval: c.Approval
+    tx_hash: str
+    pol: Decimal
+
+
+def missing_approvals(states: list[ApprovalState], balance: int) -> list[c.Approval]:
+    """The approvals of `contracts.TRADING_APPROVALS` that the reads show missing (diagnosis's rule)."""
+    by_spender = {state.spender: state for state in states}
+    missing = []
+    for approval in c.TRADING_APPROVALS:
+        state = by_spender[approval.spender]
+        short = (
+            dx.pusd_allowance_short(state, balance)
+            if approval.kind == "erc20"
+            else dx.ctf_approval_missing(state)
+        )
+        if short:
+            missing.append(approval)
+    return missing
+
+
+def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
+    """Send, from the key's own EOA (signature type 0), every approval it lacks; nothing for what is
+    set. Needs `--live` (and a confirmation) like every command that spends real funds (gas here)."""
+    if settings.venue is not VenueName.POLYMARKET:
+        raise UsageError(
+            "--fix-allowances is for --venue polymarket: the local exchange checks no allowances"
+        )
+    if wallet_path(settings.signature_type) == "relayer":
+        raise UsageError(
+            f"a signature type {settings.signature_type} wallet's approvals are set through Polymarket's"
+            " relayer: enable trading on polymarket.com with that wallet"
+        )
+    if not settings.rpc_url:
+        raise UsageError(f"--fix-allowances needs a Polygon RPC: {RPC_FIX}")
+    rpc_url = settings.rpc_url
+
+    async def main(url: str | None) -> list[Granted]:
+        chain = polygon_chain(settings)
+        if not isinstance(chain, PolygonChain):  # the checks above leave only the EOA path
+            raise UsageError("--fix-allowances needs an EOA wallet, a key and an RPC URL")
+        reads = PolygonReads(rpc_url)
+        try:
+            balance = await reads.pusd_balance(chain.address)
+            missing = missing_approvals(await reads.approvals(chain.address), balance)
+            return await _grant_each(chain, missing)
+        finally:
+            await reads.close()
+            await chain.close()
+
+    return on_venue(
+        settings, main, action=Action.TRADE, consent=consent, what="send the missing approvals (gas in POL)"
+    )
+
+
+async def _grant_each(chain: PolygonChain, missing: list[c.Approval]) -> list[Granted]:
+    """One transaction at a time; a failure says which were sent before it."""
+    granted: list[Granted] = []
+    for approval in missing:
+        try:
+            tx_hash, pol = await chain.grant(approval)
+        except VenueError as exc:
+            before = ", ".join(g.tx_hash for g in granted) or "none"
+            raise VenueError(f"{exc} (sent before it: {before})") from None
+        granted.append(Granted(approval, tx_hash, pol))
+    return granted
 
 
 def _local_chain_checks(clob_pusd: Decimal | None) -> list[Check]:

@@ -147,3 +147,67 @@ def test_the_rpc_down_fails_the_chain_checks_and_says_so(
     assert {"rest", "clock", "websocket", "api-creds", "geoblock", "key"} <= {
         n for n, check in checks.items() if check["ok"]
     }
+
+
+def approvals_on_chain(anvil: AnvilChain, owner: str) -> list[bool]:
+    """Each approval of contracts.TRADING_APPROVALS as the contracts hold it."""
+    return [
+        anvil.pusd.functions.allowance(owner, a.spender).call() == c.MAX_UINT256
+        if a.kind == "erc20"
+        else anvil.ctf.functions.isApprovedForAll(owner, a.spender).call()
+        for a in c.TRADING_APPROVALS
+    ]
+
+
+def test_fix_allowances_needs_live_and_then_sends_only_what_is_missing(
+    anvil: AnvilChain, chain_exchange: ExchangeThread
+) -> None:
+    address, key = anvil.new_wallet("doctor-fix", pol=Decimal(1), pusd=Decimal(40))
+    anvil.rpc("anvil_impersonateAccount", address)
+    anvil._send(anvil.pusd.functions.approve(c.CTF_EXCHANGE, c.MAX_UINT256), address)
+    anvil.rpc("anvil_stopImpersonatingAccount", address)
+    nonce_before = anvil.w3.eth.get_transaction_count(address)
+    flags = ["--venue", "polymarket", "--exchange-url", chain_exchange.url, "--unsafe-polymarket-url"]
+    flags += ["--rpc-url", anvil.url]
+
+    refused = polymm("doctor", "--fix-allowances", *flags, POLYMM_PRIVATE_KEY=key, timeout=90)
+    assert refused.returncode == 2 and "--live" in refused.stderr.strip().splitlines()[-1]
+    assert anvil.w3.eth.get_transaction_count(address) == nonce_before  # nothing was sent
+    assert approvals_on_chain(anvil, address).count(True) == 1
+
+    fixed = polymm(
+        "doctor", "--fix-allowances", "--live", "--yes", *flags, POLYMM_PRIVATE_KEY=key, timeout=120
+    )
+    assert fixed.returncode == 0, fixed.stdout + fixed.stderr
+    sent = [line for line in fixed.stdout.splitlines() if line.startswith("sent: ")]
+    assert len(sent) == 9 and all("(tx 0x" in line and " POL)" in line for line in sent)
+    assert approvals_on_chain(anvil, address) == [True] * 10
+    assert anvil.w3.eth.get_transaction_count(address) == nonce_before + 9
+    assert fixed.stdout.splitlines()[-1] == "all checks pass"
+
+    again = polymm(
+        "doctor", "--fix-allowances", "--live", "--yes", *flags, POLYMM_PRIVATE_KEY=key, timeout=90
+    )
+    assert again.returncode == 0 and "nothing to send" in again.stdout
+
+
+def test_fix_allowances_refuses_a_relayer_wallet(anvil: AnvilChain, chain_exchange: ExchangeThread) -> None:
+    _, key = anvil.new_wallet("doctor-fix-proxy", pol=Decimal(1))
+    done = polymm(
+        "doctor",
+        "--fix-allowances",
+        "--live",
+        "--yes",
+        "--venue",
+        "polymarket",
+        "--exchange-url",
+        chain_exchange.url,
+        "--unsafe-polymarket-url",
+        "--rpc-url",
+        anvil.url,
+        POLYMM_PRIVATE_KEY=key,
+        POLYMM_SIGNATURE_TYPE="1",
+        timeout=60,
+    )
+    assert done.returncode == 2
+    assert "relayer" in done.stderr and "polymarket.com" in done.stderr
