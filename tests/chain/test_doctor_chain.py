@@ -211,3 +211,28 @@ def test_fix_allowances_refuses_a_relayer_wallet(anvil: AnvilChain, chain_exchan
     )
     assert done.returncode == 2
     assert "relayer" in done.stderr and "polymarket.com" in done.stderr
+
+
+def test_a_proxy_wallet_is_recognised_by_its_derived_address(
+    anvil: AnvilChain, chain_exchange: ExchangeThread
+) -> None:
+    """The key's Polymarket proxy (CREATE2 from the proxy factory) with code at it: type 1 fits, gas
+    is the relayer's, and the missing approvals' fix is the Polymarket UI (the relayer path)."""
+    from polymm_cli.venues.polymarket.wallets import expected_wallets
+
+    signer, key = anvil.new_wallet("doctor-proxy", pol=Decimal(0))
+    proxy = expected_wallets(signer).proxy
+    minimal_proxy = "0x363d3d373d3d3d363d73" + "11" * 20 + "5af43d82803e903d91602b57fd5bf3"
+    anvil.rpc("anvil_setCode", proxy, minimal_proxy)
+    anvil.mint_pusd(proxy, Decimal(75))
+
+    code, checks, _ = doctor(chain_exchange, anvil.url, key, POLYMM_SIGNATURE_TYPE="1", POLYMM_FUNDER=proxy)
+
+    assert code == 2
+    assert failing(checks) == {n for n in checks if n.startswith("approval ")}
+    wallet = checks["wallet"]["detail"]
+    assert f"{proxy} is a Polymarket proxy wallet" in wallet and "derived from the key" in wallet
+    assert "signature type 1 fits" in wallet and "relayer" in wallet
+    assert checks["gas"]["ok"] and "relayer pays" in checks["gas"]["detail"]
+    assert f"75 pUSD at {proxy}" in checks["pusd"]["detail"]
+    assert "polymarket.com" in checks["approval CTF Exchange V2"]["fix"]
