@@ -234,18 +234,22 @@ class _Doctor:
     def clob_url(self) -> str | None:
         return self.target.config.clob_url if self.target.config else None
 
-    async def _get_json(self, url: str) -> Any:
+    async def _get(self, url: str) -> httpx.Response:
         if self.http is None:
             raise RuntimeError("HTTP probes run inside `run`")
         response = await self.http.get(url)
         if response.status_code != 200:
             raise VenueError(f"HTTP {response.status_code} from {url}")
-        return response.json()
+        return response
+
+    async def _get_json(self, url: str) -> Any:
+        return (await self._get(url)).json()
 
     async def rest(self) -> Check:
         if self.clob_url is None:
             return dx.not_checked("rest", "no usable key, so no venue to reach", "fix the key first")
-        _, error, took = await self.timed(self._get_json(self.clob_url + "/"))
+        # the SDK's get_ok(): GET / answers "OK" (as a JSON string or plain text: only the 200 counts)
+        _, error, took = await self.timed(self._get(self.clob_url + "/"))
         return dx.reachable("rest", self.clob_url, took, error, "check the network and --exchange-url")
 
     async def skew(self) -> Check:
