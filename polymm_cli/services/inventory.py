@@ -82,10 +82,10 @@ def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -
     if amount <= 0:
         raise UsageError(f"--amount must be positive, got {amount}")
     amount = amount.quantize(CENT, rounding=ROUND_DOWN)
-    check_chain_settings(settings)
     directory = data_dir(settings)
 
     async def main(url: str | None) -> InventoryReport:
+        check_chain_settings(settings)  # after the live guard, before anything is sent
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
@@ -111,10 +111,10 @@ def seed(settings: Settings, ident: str, amount: Decimal, *, consent: Consent) -
 
 def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Consent) -> InventoryReport:
     """Merge YES + NO pairs back to pUSD: `amount` pairs, or every pair held when None."""
-    check_chain_settings(settings)
     directory = data_dir(settings)
 
     async def main(url: str | None) -> InventoryReport:
+        check_chain_settings(settings)  # after the live guard, before anything is sent
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
@@ -140,10 +140,10 @@ def merge(settings: Settings, ident: str, amount: Decimal | None, *, consent: Co
 def redeem(settings: Settings, ident: str, *, consent: Consent) -> InventoryReport:
     """After the market resolved: every YES and NO held -> pUSD (the winning side 1:1), recorded as
     a REDEEM flow (realised P&L: the payout minus the tokens' cost)."""
-    check_chain_settings(settings)
     directory = data_dir(settings)
 
     async def main(url: str | None) -> InventoryReport:
+        check_chain_settings(settings)  # after the live guard, before anything is sent
         clock = SystemClock()
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)

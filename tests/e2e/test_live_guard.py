@@ -120,11 +120,21 @@ def test_live_without_yes_and_no_terminal_to_confirm_on_is_refused_and_sends_not
 
 
 def test_live_and_yes_do_reach_the_venue(recorder: Recorder) -> None:
-    """The control: with consent the command talks to the venue (here the recorder, which fails it)."""
-    code, err = polymarket(recorder, "seed", MARKET, "--amount", "50", "--live", "--yes")
+    """The control: with consent (and a Polygon RPC) the command talks to the venue (here the
+    recorder, which fails it)."""
+    code, err = polymarket(
+        recorder, "seed", MARKET, "--amount", "50", "--live", "--yes", "--rpc-url", recorder.url
+    )
 
     assert code == 3, err
     assert recorder.requests != []
+
+
+def test_an_on_chain_command_without_an_rpc_is_refused_before_anything_is_sent(recorder: Recorder) -> None:
+    code, err = polymarket(recorder, "seed", MARKET, "--amount", "50", "--live", "--yes")
+
+    assert code == 2 and len(err) == 1 and "--rpc-url" in err[0], err
+    assert recorder.requests == []
 
 
 def test_the_kill_switch_needs_no_live_flag(recorder: Recorder) -> None:

@@ -351,7 +351,7 @@ class PolygonChain:
 
     async def _transact_receipt(self, what: str, fn: Any) -> tuple[str, Decimal, Any]:
         """Estimate, check the POL, sign, send and wait: (tx hash, POL paid, receipt)."""
-        estimate = await self._read(f"{what} (gas estimate)", fn.estimate_gas({"from": self.address}))
+        estimate = await self._read(what, fn.estimate_gas({"from": self.address}))  # a revert shows here
         gas = int(Decimal(estimate) * GAS_HEADROOM)
         fees = await self._fees()
         pol = int(await self._read("eth_getBalance", self.w3.eth.get_balance(_checksum(self.address))))
