@@ -289,3 +289,30 @@ def test_missing_approvals_are_the_ones_the_checks_name() -> None:
         ("erc20", c.CTF_EXCHANGE),
         ("erc1155", c.NEG_RISK_CTF_COLLATERAL_ADAPTER),
     ]
+
+
+def test_a_key_in_an_env_file_others_can_read_fails_the_key_check(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.conftest import throwaway_key
+
+    monkeypatch.chdir(tmp_path)
+    env = tmp_path / ".env"
+    env.write_text(f"# my wallet\nPOLYMM_PRIVATE_KEY={throwaway_key('doctor-env')}\n")
+    os.chmod(env, 0o644)
+    settings = load_settings(venue="polymarket", data_dir=tmp_path / "data")
+    check, target = doctor._polymarket_target(settings)
+    assert not check.ok and "mode 644" in check.detail and check.fix == f"chmod 600 {env}"
+    assert target.config is not None  # the key works: the other checks still run
+    os.chmod(env, 0o600)
+    assert doctor._polymarket_target(settings)[0].ok
+
+
+def test_a_local_key_file_others_can_read_is_named_with_its_chmod(tmp_path: Path) -> None:
+    settings = load_settings(data_dir=tmp_path / "data")
+    check, _ = doctor._local_target(settings, "http://127.0.0.1:9")
+    assert check.ok
+    key_file = tmp_path / "data" / "local-wallet.key"
+    os.chmod(key_file, 0o644)
+    check, target = doctor._local_target(settings, "http://127.0.0.1:9")
+    assert not check.ok and check.fix == f"chmod 600 {key_file}" and target.config is None

@@ -33,7 +33,7 @@ from polymm_cli import signing
 from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.diagnosis import ApprovalState, Check
 from polymm_cli.errors import PolymmError, UsageError, VenueError, describe
-from polymm_cli.files import PRIVATE_DIR
+from polymm_cli.files import PRIVATE_DIR, exposed_to_others
 from polymm_cli.ledger import LEDGER_FILENAME
 from polymm_cli.services.guard import Action, Consent, is_polymarket_url
 from polymm_cli.services.venues import (
@@ -55,6 +55,7 @@ from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
 from polymm_cli.venues.polymarket.wallets import expected_wallets, identify, verdict
 
 POLYMARKET_GEOBLOCK_URL = "https://polymarket.com/api/geoblock"
+ENV_FILE = ".env"  # where settings read `.env` from (settings.Settings.model_config): the current directory
 PROBE_TIMEOUT_S = 5.0
 PUSD_DECIMALS = 6
 T = TypeVar("T")
@@ -148,11 +149,13 @@ def resolve_target(settings: Settings, url: str | None) -> tuple[Check, Target]:
 
 def _local_target(settings: Settings, url: str) -> tuple[Check, Target]:
     geoblock_url = f"{url}/api/geoblock"
+    path = data_dir(settings) / LOCAL_KEY_FILE
     try:
-        key = local_private_key(data_dir(settings))[0]
+        key = local_private_key(path.parent)[0]
         address = signing.address_from_private_key(key.get_secret_value())
     except (PolymmError, ValueError) as exc:
-        check = dx.failed("key", f"the local wallet's key: {exc}", "see the message")
+        fix = f"chmod 600 {path}" if path.exists() and exposed_to_others(path) else f"remove {path}"
+        check = dx.failed("key", f"the local wallet's key: {exc}", fix)
         return check, Target(VenueName.LOCAL, None, geoblock_url, None, 0, None)
     config = _short(PolymarketConfig.for_local_exchange(url, key))
     check = dx.passed(
@@ -176,8 +179,27 @@ def _polymarket_target(settings: Settings) -> tuple[Check, Target]:
     if address is None:
         fix = "POLYMM_PRIVATE_KEY must be 0x followed by 64 hex digits (the key Polymarket exported)"
         return dx.failed("key", "POLYMM_PRIVATE_KEY does not parse as a private key", fix), empty
-    config = _short(polymarket_config(settings, key))
-    return dx.passed("key", f"parses; signer {address}"), replace(empty, config=config, signer=address)
+    target = replace(empty, config=_short(polymarket_config(settings, key)), signer=address)
+    env_file = Path(ENV_FILE)
+    if _holds_a_key(env_file) and exposed_to_others(env_file):
+        mode = env_file.stat().st_mode & 0o777
+        where = env_file.resolve()
+        detail = f"parses (signer {address}), but {where} holds it and others can read it (mode {mode:o})"
+        return dx.failed("key", detail, f"chmod 600 {where}"), target
+    return dx.passed("key", f"parses; signer {address}"), target
+
+
+def _holds_a_key(env_file: Path) -> bool:
+    """Whether the `.env` settings read (the current directory's) sets POLYMM_PRIVATE_KEY."""
+    try:
+        lines = env_file.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return False
+    for line in lines:
+        name, _, value = line.strip().removeprefix("export ").partition("=")
+        if name.strip() == "POLYMM_PRIVATE_KEY" and value.strip().strip("'\"") != "":
+            return True
+    return False
 
 
 def _address_of(key: SecretStr) -> str | None:
