@@ -316,3 +316,62 @@ def test_a_local_key_file_others_can_read_is_named_with_its_chmod(tmp_path: Path
     os.chmod(key_file, 0o644)
     check, target = doctor._local_target(settings, "http://127.0.0.1:9")
     assert not check.ok and check.fix == f"chmod 600 {key_file}" and target.config is None
+
+
+class _Answer:
+    """A loopback HTTP server answering every POST with one fixed status and body."""
+
+    def __init__(self, status: int, body: bytes) -> None:
+        import threading
+        from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                self.rfile.read(int(self.headers.get("Content-Length", 0)))
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json")
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                self.wfile.write(body)
+
+            def log_message(self, *args: object) -> None:
+                return
+
+        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self.server.server_address[1]}"
+        threading.Thread(target=self.server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self.server.shutdown()
+        self.server.server_close()
+
+
+@pytest.mark.parametrize(
+    ("status", "body"),
+    [
+        (404, b"not found: /v2/SECRETKEY123"),
+        (200, b'{"jsonrpc":"2.0","id":0,"error":{"code":-32000,"message":"bad key SECRETKEY123"}}'),
+    ],
+)
+def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: bytes) -> None:
+    from polymm_cli.errors import VenueError
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+
+    server = _Answer(status, body)
+    try:
+
+        async def read() -> str:
+            reads = PolygonReads(f"{server.url}/v2/SECRETKEY123?apikey=SECRETKEY123")
+            try:
+                await reads.chain_id()
+            except VenueError as exc:
+                return str(exc)
+            finally:
+                await reads.close()
+            return "no error"
+
+        message = asyncio.run(read())
+    finally:
+        server.close()
+    assert message.startswith("eth_chainId: ") and "\n" not in message
+    assert "SECRETKEY123" not in message
