@@ -375,3 +375,12 @@ def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: byte
         server.close()
     assert message.startswith("eth_chainId: ") and "\n" not in message
     assert "SECRETKEY123" not in message
+
+
+def test_a_data_dir_that_cannot_exist_is_named_and_the_local_checks_wait_for_it(tmp_path: Path) -> None:
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    checks = doctor.diagnose(load_settings(data_dir=blocked / "data"), clock=StepClock())
+    assert checks[0].name == "data-dir" and not checks[0].ok and "POLYMM_DATA_DIR" in checks[0].fix
+    assert [c.name for c in checks[1:]] == list(doctor.LOCAL_NAMES)
+    assert all(c.status is Status.SKIPPED and not c.ok for c in checks[1:])

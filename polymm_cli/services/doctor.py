@@ -59,6 +59,20 @@ ENV_FILE = ".env"  # where settings read `.env` from (settings.Settings.model_co
 PROBE_TIMEOUT_S = 5.0
 PUSD_DECIMALS = 6
 T = TypeVar("T")
+# every check after data-dir on the local exchange, in order
+LOCAL_NAMES = (
+    "key",
+    "rest",
+    "clock",
+    "websocket",
+    "api-creds",
+    "geoblock",
+    "rpc",
+    "wallet",
+    "gas",
+    "pusd",
+    "approvals",
+)
 RPC_FIX = "pass --rpc-url URL or set POLYMM_RPC_URL (a Polygon mainnet JSON-RPC endpoint)"
 
 
@@ -101,6 +115,10 @@ def diagnose(
     Polygon reads (tests inject theirs)."""
     the_clock = clock or SystemClock()
     dir_check = data_dir_check(settings.data_dir)
+    usable = settings.data_dir.is_dir() and os.access(settings.data_dir, os.W_OK | os.X_OK)
+    if settings.venue is VenueName.LOCAL and not usable:  # the local wallet and exchange live there
+        why, fix = "the local wallet and exchange live in the data dir", "fix data-dir first"
+        return [dir_check, *(dx.not_checked(name, why, fix) for name in LOCAL_NAMES)]
 
     async def main(url: str | None) -> list[Check]:
         key_check, target = resolve_target(settings, url)
@@ -122,7 +140,8 @@ def data_dir_check(path: Path) -> Check:
         os.close(fd)
         os.unlink(probe)
     except OSError as exc:
-        return dx.failed("data-dir", f"{path} is not writable: {exc.strerror or exc}", fix_mode)
+        fix = f"make {path} a directory you can write, or point POLYMM_DATA_DIR elsewhere"
+        return dx.failed("data-dir", f"{path} is not writable: {exc.strerror or exc}", fix)
     mode = path.stat().st_mode & 0o777
     if mode & 0o077:
         who = "anyone" if mode & 0o007 else "the group"
