@@ -384,3 +384,22 @@ def test_a_data_dir_that_cannot_exist_is_named_and_the_local_checks_wait_for_it(
     assert checks[0].name == "data-dir" and not checks[0].ok and "POLYMM_DATA_DIR" in checks[0].fix
     assert [c.name for c in checks[1:]] == list(doctor.LOCAL_NAMES)
     assert all(c.status is Status.SKIPPED and not c.ok for c in checks[1:])
+
+
+def test_a_funder_the_signer_refuses_is_a_failed_check_not_a_crash(tmp_path: Path) -> None:
+    from tests.conftest import throwaway_key
+
+    common = {
+        "venue": "polymarket",
+        "private_key": throwaway_key("doctor-funder"),
+        "exchange_url": "http://127.0.0.1:9",
+        "unsafe_polymarket_url": True,
+        "data_dir": tmp_path,
+    }
+    key, target = doctor._polymarket_target(load_settings(**common, funder="0x" + "12" * 20))
+    assert key.ok
+    creds, _ = asyncio.run(_Doctor(target, StepClock(), None).credentials())
+    assert not creds.ok and "cannot sign" in creds.detail and "funder must be the EOA" in creds.detail
+    typo, target = doctor._polymarket_target(load_settings(**common, funder="0x12ab"))
+    assert not typo.ok and "POLYMM_FUNDER '0x12ab' is not an address" in typo.detail
+    assert target.config is None

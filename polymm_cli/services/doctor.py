@@ -25,8 +25,10 @@ from pathlib import Path
 from typing import Any, Protocol, TypeVar
 
 import httpx
+from eth_utils.address import is_address
 from pydantic import SecretStr
 from websockets.asyncio.client import connect
+from websockets.exceptions import WebSocketException
 
 from polymm_cli import diagnosis as dx
 from polymm_cli import signing
@@ -198,6 +200,11 @@ def _polymarket_target(settings: Settings) -> tuple[Check, Target]:
     if address is None:
         fix = "POLYMM_PRIVATE_KEY must be 0x followed by 64 hex digits (the key Polymarket exported)"
         return dx.failed("key", "POLYMM_PRIVATE_KEY does not parse as a private key", fix), empty
+    if settings.funder is not None and not is_address(settings.funder):
+        fix = "set POLYMM_FUNDER to your Polymarket wallet's address (0x + 40 hex digits), or unset it"
+        return dx.failed(
+            "key", f"parses, but POLYMM_FUNDER {settings.funder[:50]!r} is not an address", fix
+        ), empty
     target = replace(empty, config=_short(polymarket_config(settings, key)), signer=address)
     env_file = Path(ENV_FILE)
     if _holds_a_key(env_file) and exposed_to_others(env_file):
@@ -267,7 +274,7 @@ class _Doctor:
             result = await asyncio.wait_for(work, PROBE_TIMEOUT_S)
         except TimeoutError:
             return None, f"no answer within {PROBE_TIMEOUT_S:g} s", self.clock.monotonic() - started
-        except (OSError, httpx.HTTPError, VenueError, ValueError) as exc:
+        except (OSError, httpx.HTTPError, WebSocketException, PolymmError, ValueError) as exc:
             return None, describe(exc, 160), self.clock.monotonic() - started
         return result, None, self.clock.monotonic() - started
 
@@ -332,7 +339,10 @@ class _Doctor:
         config = self.target.config
         if config is None:
             return dx.not_checked("api-creds", "no usable key", "fix the key first"), None
-        venue = PolymarketVenue(config, self.clock)
+        try:
+            venue = PolymarketVenue(config, self.clock)
+        except PolymmError as exc:  # the signer refuses this key, type and funder together
+            return dx.failed("api-creds", f"cannot sign: {exc}", "see the wallet check"), None
         configured = config.has_api_creds
 
         async def authenticate() -> Decimal:
