@@ -75,6 +75,8 @@ LOCAL_NAMES = (
     "pusd",
     "approvals",
 )
+# what an error of the network (not of the credentials) says
+NETWORK_SIGNS = ("ConnectError", "ConnectTimeout", "ReadTimeout", "no answer within", "HTTP 5")
 RPC_FIX = "pass --rpc-url URL or set POLYMM_RPC_URL (a Polygon mainnet JSON-RPC endpoint)"
 
 
@@ -360,17 +362,24 @@ class _Doctor:
         if error is None:
             how = "the configured ones" if configured else "created or derived from the key over L1"
             return dx.passed("api-creds", f"accepted ({how})", dx.ms(took)), collateral
-        if configured:
+        unreachable = any(sign in error for sign in NETWORK_SIGNS)
+        if configured and not unreachable:
             fix = (
                 "unset POLYMM_API_KEY, POLYMM_API_SECRET and POLYMM_API_PASSPHRASE: polymm then derives"
                 " them from the key"
             )
             return dx.failed(
-                "api-creds", f"the configured API credentials were refused: {error}", fix, dx.ms(took)
+                "api-creds", f"the configured API credentials do not work: {error}", fix, dx.ms(took)
             ), None
+        if configured:
+            detail = f"the configured API credentials could not be tried: {error}"
+            return dx.failed("api-creds", detail, "check the network (see the rest check)", dx.ms(took)), None
         fix = "check the key, the clock check and the network (L1 auth signs a timestamp)"
         return dx.failed(
-            "api-creds", f"could not create or derive API credentials: {error}", fix, dx.ms(took)
+            "api-creds",
+            _without_prefix(error, "could not create or derive API credentials: "),
+            fix,
+            dx.ms(took),
         ), None
 
     # -- Polygon: the RPC, the wallet, gas, pUSD, approvals ---------------------------------------
@@ -539,6 +548,11 @@ async def _grant_each(chain: PolygonChain, missing: list[c.Approval]) -> list[Gr
             raise VenueError(f"{exc} (sent before it: {before})") from None
         granted.append(Granted(approval, tx_hash, pol))
     return granted
+
+
+def _without_prefix(error: str, prefix: str) -> str:
+    """`prefix` + the error, said once (the venue's own message may already start with it)."""
+    return prefix + error.removeprefix("VenueError: ").removeprefix(prefix)
 
 
 def _local_chain_checks(clob_pusd: Decimal | None) -> list[Check]:

@@ -102,7 +102,11 @@ def test_a_broken_wallet_names_each_problem(anvil: AnvilChain, chain_exchange: E
     approvals = {f"approval {name}" for name in c.CONTRACT_NAMES.values()} & checks.keys()
     assert failing(checks) == {"data-dir", "api-creds", "gas", "pusd", *approvals}
     assert "open to anyone" in checks["data-dir"]["detail"] and "chmod 700" in checks["data-dir"]["fix"]
-    assert "refused" in checks["api-creds"]["detail"] and "POLYMM_API_KEY" in checks["api-creds"]["fix"]
+    assert (
+        "do not work" in checks["api-creds"]["detail"]
+        and "401" in checks["api-creds"]["detail"]
+        and "POLYMM_API_KEY" in checks["api-creds"]["fix"]
+    )
     assert "0 POL" in checks["gas"]["detail"] and address in checks["gas"]["fix"]
     assert "0 pUSD" in checks["pusd"]["detail"]
     exchange_check = checks["approval CTF Exchange V2"]["detail"]
