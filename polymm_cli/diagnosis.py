@@ -165,6 +165,26 @@ def pusd_balance(balance: Decimal, holder: str, source: str, fix: str) -> Check:
     return passed("pusd", shown)
 
 
+def relayer(signature_type: int, builder_creds: bool) -> Check:
+    """Seed, merge and redeem of a proxy or Safe wallet (types 1, 2) go through Polymarket's relayer,
+    which needs builder API credentials; an EOA sends its own; polymm does not drive a deposit
+    wallet (type 3) on chain. Trading itself needs none of this."""
+    if signature_type == 0:
+        return not_applicable("relayer", "an EOA sends its own transactions")
+    if signature_type == 3:
+        return not_applicable(
+            "relayer", "polymm does not drive a deposit wallet on chain: seed and merge in the UI"
+        )
+    if builder_creds:
+        return passed(
+            "relayer", "builder API credentials set (seed, merge and redeem go through the relayer)"
+        )
+    fix = "set POLYMM_BUILDER_API_KEY, POLYMM_BUILDER_SECRET and POLYMM_BUILDER_PASSPHRASE"
+    return failed(
+        "relayer", "no builder API credentials: seed, merge and redeem through the relayer need them", fix
+    )
+
+
 @dataclass(frozen=True, slots=True)
 class ApprovalState:
     """One spender's approvals as read on chain: pUSD allowance (base units) and CTF operator."""

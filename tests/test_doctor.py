@@ -403,3 +403,11 @@ def test_a_funder_the_signer_refuses_is_a_failed_check_not_a_crash(tmp_path: Pat
     typo, target = doctor._polymarket_target(load_settings(**common, funder="0x12ab"))
     assert not typo.ok and "POLYMM_FUNDER '0x12ab' is not an address" in typo.detail
     assert target.config is None
+
+
+def test_the_relayer_check_applies_to_proxy_and_safe_wallets_only() -> None:
+    assert dx.relayer(0, False).ok and dx.relayer(0, False).status is Status.SKIPPED
+    assert dx.relayer(3, False).ok and "deposit wallet" in dx.relayer(3, False).detail
+    assert dx.relayer(1, True).ok and dx.relayer(2, True).status is Status.PASS
+    missing = dx.relayer(2, False)
+    assert not missing.ok and "POLYMM_BUILDER_API_KEY" in missing.fix

@@ -22,7 +22,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import Any, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
 from eth_utils.address import is_address
@@ -51,10 +51,11 @@ from polymm_cli.services.venues import (
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import PolygonChain, rpc_host, wallet_path
+from polymm_cli.venues.polymarket.chain import rpc_host, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
-from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
-from polymm_cli.venues.polymarket.wallets import expected_wallets, identify, verdict
+
+if TYPE_CHECKING:  # web3 costs every command about a second to import: it loads on first use
+    from polymm_cli.venues.polymarket.polygon import PolygonChain
 
 POLYMARKET_GEOBLOCK_URL = "https://polymarket.com/api/geoblock"
 ENV_FILE = ".env"  # where settings read `.env` from (settings.Settings.model_config): the current directory
@@ -107,6 +108,7 @@ class Target:
     signature_type: int
     funder: str | None
     signer: str | None = None  # the key's address (None: no usable key)
+    builder_creds: bool = False  # the relayer's builder API credentials are all set
 
 
 def diagnose(
@@ -191,8 +193,15 @@ def _polymarket_target(settings: Settings) -> tuple[Check, Target]:
     exchange = settings.exchange_url.rstrip("/") if settings.exchange_url else None
     custom = exchange is not None and not is_polymarket_url(exchange)
     geoblock_url = f"{exchange}/api/geoblock" if custom else POLYMARKET_GEOBLOCK_URL
+    builder = (settings.builder_api_key, settings.builder_secret, settings.builder_passphrase)
     empty = Target(
-        VenueName.POLYMARKET, None, geoblock_url, settings.rpc_url, settings.signature_type, settings.funder
+        VenueName.POLYMARKET,
+        None,
+        geoblock_url,
+        settings.rpc_url,
+        settings.signature_type,
+        settings.funder,
+        builder_creds=all(part is not None for part in builder),
     )
     key = settings.private_key
     if key is None:
@@ -388,13 +397,14 @@ class _Doctor:
         target = self.target
         if target.venue is VenueName.LOCAL:
             return _local_chain_checks(clob_pusd)
+        relayer = dx.relayer(target.signature_type, target.builder_creds)
         if target.rpc_url is None:
-            return _unchecked_chain(clob_pusd, "no RPC URL set", RPC_FIX)
+            return [*_unchecked_chain(clob_pusd, "no RPC URL set", RPC_FIX), relayer]
         if target.signer is None:
-            return _unchecked_chain(None, "no usable key", "fix the key first")
-        reads = (self.reads_for or PolygonReads)(target.rpc_url)
+            return [*_unchecked_chain(None, "no usable key", "fix the key first"), relayer]
+        reads = (self.reads_for or _polygon_reads)(target.rpc_url)
         try:
-            return await self.polygon_checks(reads, target.rpc_url, target.signer, clob_pusd)
+            return [*await self.polygon_checks(reads, target.rpc_url, target.signer, clob_pusd), relayer]
         finally:
             await reads.close()
 
@@ -422,6 +432,8 @@ class _Doctor:
     async def wallet_checks(self, reads: WalletReads, signer: str) -> list[Check]:
         target = self.target
         funder = target.funder or signer
+        from polymm_cli.venues.polymarket.wallets import expected_wallets, identify, verdict
+
         expected = expected_wallets(signer)
         code, error, _ = await self.timed(reads.code(funder))
         if code is None:
@@ -463,6 +475,12 @@ LOCAL_PUSD_FIX = "the play wallet spent its pUSD: merge or sell, or start a new 
 
 
 FIX_ALLOWANCES = "polymm doctor --venue polymarket --fix-allowances --live"
+
+
+def _polygon_reads(rpc_url: str) -> WalletReads:
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+
+    return PolygonReads(rpc_url)
 
 
 def approvals_fix(signature_type: int) -> str:
@@ -520,10 +538,12 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
     rpc_url = settings.rpc_url
 
     async def main(url: str | None) -> list[Granted]:
+        from polymm_cli.venues.polymarket.polygon import PolygonChain
+
         chain = polygon_chain(settings)
         if not isinstance(chain, PolygonChain):  # the checks above leave only the EOA path
             raise UsageError("--fix-allowances needs an EOA wallet, a key and an RPC URL")
-        reads = PolygonReads(rpc_url)
+        reads = _polygon_reads(rpc_url)
         try:
             balance = await reads.pusd_balance(chain.address)
             missing = missing_approvals(await reads.approvals(chain.address), balance)

@@ -45,13 +45,7 @@ from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import (
-    LocalChain,
-    PolygonChain,
-    PolygonChainUnconfigured,
-    PolygonConfig,
-    wallet_path,
-)
+from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnconfigured, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -254,8 +248,9 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         chain = LocalChain(venue) if name == "local" else polygon_chain(settings)
         yield VenueHandle(venue, name, url, chain)
     finally:
-        if isinstance(chain, PolygonChain):
-            await chain.close()
+        close = getattr(chain, "close", None)  # Polygon's: its RPC session
+        if close is not None:
+            await close()
         await venue.close()
 
 
@@ -285,29 +280,56 @@ def polymarket_config(settings: Settings, private_key: SecretStr) -> PolymarketC
 
 
 def polygon_chain(settings: Settings) -> Chain:
-    """The Polygon chain port of the settings' wallet: an EOA's own transactions over `rpc_url`; a
-    proxy, Safe or deposit wallet acts through the relayer (which polymm does not drive yet: it says
-    so in one line, like a missing RPC URL)."""
+    """The Polygon chain port of the settings' wallet: an EOA sends its own transactions over
+    `rpc_url`; a proxy or Safe wallet acts through Polymarket's relayer (builder credentials), its
+    balances read over `rpc_url` too. What is missing is said in one line when the chain is used."""
     if settings.private_key is None:
         return PolygonChainUnconfigured("on-chain operations need POLYMM_PRIVATE_KEY")
-    if wallet_path(settings.signature_type) == "relayer":
-        return PolygonChainUnconfigured(
-            f"split, merge and redeem for a signature type {settings.signature_type} wallet go through "
-            "Polymarket's relayer, which polymm does not drive yet: do them in the Polymarket UI"
-        )
     if not settings.rpc_url:
         return PolygonChainUnconfigured(
             "on-chain operations need a Polygon RPC: --rpc-url or POLYMM_RPC_URL (docs/chain.md)"
         )
-    return PolygonChain(
-        PolygonConfig(
+    # web3 and the relayer client load here, when an on-chain command runs (slow to import)
+    from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
+    from polymm_cli.venues.polymarket.relayer import RelayerChain, RelayerConfig
+
+    if wallet_path(settings.signature_type) == "direct":
+        return PolygonChain(
+            PolygonConfig(
+                rpc_url=settings.rpc_url,
+                private_key=settings.private_key,
+                max_fee_gwei=settings.max_fee_gwei,
+                approve=settings.chain_approve,
+                receipt_timeout_s=settings.receipt_timeout,
+            )
+        )
+    if settings.signature_type == 3:
+        return PolygonChainUnconfigured(
+            "split, merge and redeem of a deposit wallet (signature type 3) are not driven by polymm: "
+            "do them in the Polymarket UI"
+        )
+    key, secret, passphrase = settings.builder_api_key, settings.builder_secret, settings.builder_passphrase
+    if not key or secret is None or passphrase is None:
+        return PolygonChainUnconfigured(_NEEDS_BUILDER)
+    return RelayerChain(
+        RelayerConfig(
+            relayer_url=settings.relayer_url,
             rpc_url=settings.rpc_url,
             private_key=settings.private_key,
-            max_fee_gwei=settings.max_fee_gwei,
-            approve=settings.chain_approve,
-            receipt_timeout_s=settings.receipt_timeout,
+            signature_type=settings.signature_type,
+            funder=settings.funder,
+            builder_api_key=key,
+            builder_secret=secret,
+            builder_passphrase=passphrase,
+            timeout_s=settings.receipt_timeout,
         )
     )
+
+
+_NEEDS_BUILDER = (
+    "a proxy or Safe wallet splits, merges and redeems through Polymarket's relayer, which needs builder"
+    " API credentials: POLYMM_BUILDER_API_KEY, POLYMM_BUILDER_SECRET, POLYMM_BUILDER_PASSPHRASE"
+)
 
 
 def wallet_address(settings: Settings) -> str:
@@ -350,13 +372,15 @@ def chain_of(handle: VenueHandle) -> Chain:
 
 
 def check_chain_settings(settings: Settings) -> None:
-    """Before anything is sent: an on-chain command on Polymarket needs an RPC URL (EOA wallets)."""
-    if (
-        settings.venue is VenueName.POLYMARKET
-        and not settings.rpc_url
-        and wallet_path(settings.signature_type) == "direct"
-    ):
+    """Before anything is sent: an on-chain command on Polymarket needs an RPC URL, and a wallet
+    that goes through the relayer needs the builder credentials."""
+    if settings.venue is not VenueName.POLYMARKET:
+        return
+    if not settings.rpc_url:
         raise UsageError("split, merge and redeem on Polygon need an RPC: --rpc-url or POLYMM_RPC_URL")
+    relayed = wallet_path(settings.signature_type) == "relayer" and settings.signature_type != 3
+    if relayed and not (settings.builder_api_key and settings.builder_secret and settings.builder_passphrase):
+        raise UsageError(_NEEDS_BUILDER)
 
 
 # -- paper ------------------------------------------------------------------------------------------

@@ -128,7 +128,7 @@ def test_a_signature_type_that_does_not_fit_the_wallet_is_named(
     code, checks, _ = doctor(chain_exchange, anvil.url, key, POLYMM_SIGNATURE_TYPE="1", POLYMM_FUNDER=address)
 
     assert code == 2
-    assert failing(checks) == {"wallet"}
+    assert failing(checks) == {"wallet", "relayer"}  # a type 1 wallet would need builder credentials too
     wallet = checks["wallet"]
     assert "an EOA" in wallet["detail"] and "signature type 0, not 1" in wallet["detail"]
     assert wallet["fix"] == "set POLYMM_SIGNATURE_TYPE=0 and unset POLYMM_FUNDER"
@@ -230,7 +230,15 @@ def test_a_proxy_wallet_is_recognised_by_its_derived_address(
     anvil.rpc("anvil_setCode", proxy, minimal_proxy)
     anvil.mint_pusd(proxy, Decimal(75))
 
-    code, checks, _ = doctor(chain_exchange, anvil.url, key, POLYMM_SIGNATURE_TYPE="1", POLYMM_FUNDER=proxy)
+    builder = {
+        "POLYMM_BUILDER_API_KEY": "builder-key",
+        "POLYMM_BUILDER_SECRET": "YnVpbGRlci1zZWNyZXQtZm9yLXRlc3RzLW9ubHk=",
+        "POLYMM_BUILDER_PASSPHRASE": "builder-passphrase",
+    }
+
+    code, checks, _ = doctor(
+        chain_exchange, anvil.url, key, POLYMM_SIGNATURE_TYPE="1", POLYMM_FUNDER=proxy, **builder
+    )
 
     assert code == 2
     assert failing(checks) == {n for n in checks if n.startswith("approval ")}
@@ -238,5 +246,6 @@ def test_a_proxy_wallet_is_recognised_by_its_derived_address(
     assert f"{proxy} is a Polymarket proxy wallet" in wallet and "derived from the key" in wallet
     assert "signature type 1 fits" in wallet and "relayer" in wallet
     assert checks["gas"]["ok"] and "relayer pays" in checks["gas"]["detail"]
+    assert checks["relayer"]["ok"] and checks["relayer"]["status"] == "pass"
     assert f"75 pUSD at {proxy}" in checks["pusd"]["detail"]
     assert "polymarket.com" in checks["approval CTF Exchange V2"]["fix"]

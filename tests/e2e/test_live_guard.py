@@ -86,6 +86,7 @@ FUNDS_MOVING = [
     ["seed", MARKET, "--amount", "50"],
     ["split", MARKET, "--amount", "50"],
     ["merge", MARKET, "--all"],
+    ["redeem", MARKET],
     ["liquidate", MARKET],
     ["liquidate", MARKET, "--mode", "passive"],
 ]

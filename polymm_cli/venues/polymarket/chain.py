@@ -14,35 +14,26 @@ does not answer, a fee above the cap, a receipt that does not come.
 
 Proxy and Safe wallets (signature types 1, 2) and deposit wallets (3) hold their funds in a contract
 wallet: their transactions go through Polymarket's relayer (`relayer.py`); `wallet_path` says which.
+
+`PolygonChain` and `PolygonConfig` live in `polygon.py` (web3 is slow to import, so it loads only when
+an on-chain command runs) and are reachable from here.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from eth_account import Account
-from eth_typing import ChecksumAddress
-from pydantic import SecretStr
-from web3 import AsyncHTTPProvider, AsyncWeb3
-from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
-
-from polymm_cli import signing
 from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
-from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 
-T = TypeVar("T")
-GWEI = 10**9
-WEI_PER_POL = Decimal(10**18)
-GAS_HEADROOM = Decimal("1.25")  # on the estimate: a state change between estimate and mining
-TRANSFER_TOPIC = "0x" + signing.keccak256(b"Transfer(address,address,uint256)").hex()
+if TYPE_CHECKING:
+    from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
+
+__all__ = ["LocalChain", "PolygonChain", "PolygonChainUnconfigured", "PolygonConfig", "wallet_path"]
 
 WalletPath = Literal["direct", "relayer"]
 SIGNATURE_TYPES = {0: "EOA", 1: "Polymarket proxy", 2: "Gnosis Safe", 3: "deposit wallet"}
@@ -115,25 +106,6 @@ class PolygonChainUnconfigured:
         raise VenueError(self.reason)
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class PolygonConfig:
-    """What `PolygonChain` needs: the RPC, the EOA's key, the fee cap and the waits."""
-
-    rpc_url: str
-    private_key: SecretStr
-    max_fee_gwei: Decimal = Decimal(500)
-    approve: bool = True  # send a missing adapter approval (False: name it and stop)
-    receipt_timeout_s: float = 120.0
-    rpc_timeout_s: float = 15.0
-    poll_s: float = 0.5
-
-
-@dataclass(frozen=True, slots=True)
-class Fees:
-    max_fee: int  # wei per gas
-    tip: int
-
-
 def rpc_host(url: str) -> str:
     """The RPC's host and port, never its path or query (an RPC URL often carries an API key)."""
     parts = urlsplit(url)
@@ -150,311 +122,10 @@ def revert_reason(error: BaseException) -> str:
     return text[:160] or "no reason given"
 
 
-class PolygonChain:
-    """Split, merge and redeem for an EOA wallet (signature type 0), through the collateral adapters.
+def __getattr__(name: str) -> Any:
+    # The web3 implementation loads on first use: importing web3 costs every command about a second.
+    if name in ("PolygonChain", "PolygonConfig"):
+        from polymm_cli.venues.polymarket import polygon
 
-    Web3 is asynchronous here (AsyncWeb3 over aiohttp): nothing blocks the event loop. Transactions
-    of one PolygonChain are sent one after the other (a lock), each with the pending nonce.
-    """
-
-    def __init__(self, config: PolygonConfig) -> None:
-        self.config = config
-        try:
-            self.address = signing.address_from_private_key(config.private_key.get_secret_value())
-        except ValueError:
-            raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
-        self.host = rpc_host(config.rpc_url)
-        provider = AsyncHTTPProvider(config.rpc_url, request_kwargs={"timeout": config.rpc_timeout_s})
-        self.w3 = AsyncWeb3(provider)
-        self.ctf = self.w3.eth.contract(address=_checksum(c.CTF), abi=c.CTF_ABI)
-        self.pusd = self.w3.eth.contract(address=_checksum(c.PUSD), abi=c.ERC20_ABI)
-        self._lock = asyncio.Lock()
-        self._checked_chain = False
-
-    async def close(self) -> None:
-        await self.w3.provider.disconnect()
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    async def _read(self, what: str, call: Awaitable[T]) -> T:
-        """One RPC call; what can go wrong becomes one line naming `what`."""
-        try:
-            return await asyncio.wait_for(call, self.config.rpc_timeout_s)
-        except ContractLogicError as exc:
-            raise VenueError(f"{what} reverted: {revert_reason(exc)}") from None
-        except (TimeoutError, OSError) as exc:
-            raise VenueError(f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}") from None
-        except Web3Exception as exc:
-            raise VenueError(f"Polygon RPC {self.host} refused {what}: {revert_reason(exc)}") from None
-        except Exception as exc:  # aiohttp's errors and the like: the RPC, not polymm
-            if type(exc).__module__.startswith(("aiohttp", "web3", "requests")):
-                raise VenueError(
-                    f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}"
-                ) from None
-            raise
-
-    async def _check_chain(self) -> None:
-        if self._checked_chain:
-            return
-        chain_id = await self._read("eth_chainId", self.w3.eth.chain_id)
-        if chain_id != c.POLYGON_CHAIN_ID:
-            raise VenueError(f"the RPC {self.host} is chain {chain_id}, not Polygon ({c.POLYGON_CHAIN_ID})")
-        self._checked_chain = True
-
-    async def _pusd(self) -> int:
-        return int(await self._read("pUSD balanceOf", self.pusd.functions.balanceOf(self.address).call()))
-
-    async def _shares(self, token_id: str) -> int:
-        call = self.ctf.functions.balanceOf(self.address, int(token_id)).call()
-        return int(await self._read("CTF balanceOf", call))
-
-    async def holdings(self, market: Market) -> Balances:
-        """pUSD and the market's YES and NO as the contracts hold them for this wallet."""
-        await self._check_chain()
-        pusd, yes, no = await asyncio.gather(
-            self._pusd(), self._shares(market.yes_token), self._shares(market.no_token)
-        )
-        return Balances(
-            collateral=c.from_base_units(pusd),
-            tokens={market.yes_token: c.from_base_units(yes), market.no_token: c.from_base_units(no)},
-        )
-
-    # -- the three operations ---------------------------------------------------------------------
-
-    def _adapter(self, market: Market) -> Any:
-        return self.w3.eth.contract(
-            address=_checksum(c.collateral_adapter(market.neg_risk)), abi=c.COLLATERAL_ADAPTER_ABI
-        )
-
-    async def split(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _positive_units(amount)
-        async with self._lock:
-            await self._check_chain()
-            have = await self._pusd()
-            if have < units:
-                raise VenueError(
-                    f"not enough pUSD to split {decimal_str(amount)}: the wallet {self.address} has "
-                    f"{decimal_str(c.from_base_units(have))}"
-                )
-            gas = await self._ensure_approval(market, "erc20", units)
-            args = (c.PUSD, bytes(32), market.condition_id, list(c.BINARY_PARTITION), units)
-            tx_hash, used = await self._transact(
-                "split", self._adapter(market).functions.splitPosition(*args)
-            )
-        return _with_gas(pair_result("split", amount, tx_hash), gas + used)
-
-    async def merge(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _positive_units(amount)
-        async with self._lock:
-            await self._check_chain()
-            yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
-            if min(yes, no) < units:
-                raise VenueError(
-                    f"not enough YES+NO pairs to merge {decimal_str(amount)}: the wallet holds "
-                    f"{decimal_str(c.from_base_units(min(yes, no)))}"
-                )
-            gas = await self._ensure_approval(market, "erc1155", units)
-            args = (c.PUSD, bytes(32), market.condition_id, list(c.BINARY_PARTITION), units)
-            tx_hash, used = await self._transact(
-                "merge", self._adapter(market).functions.mergePositions(*args)
-            )
-        return _with_gas(pair_result("merge", amount, tx_hash), gas + used)
-
-    async def redeem(self, market: Market) -> ChainResult:
-        async with self._lock:
-            await self._check_chain()
-            call = self.ctf.functions.payoutDenominator(market.condition_id).call()
-            if int(await self._read("CTF payoutDenominator", call)) == 0:
-                raise VenueError(
-                    f"{market.slug or market.condition_id} is not resolved on chain yet: nothing to redeem"
-                )
-            yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
-            if yes == 0 and no == 0:
-                raise VenueError(
-                    f"no YES or NO of {market.slug or market.condition_id} held: nothing to redeem"
-                )
-            gas = await self._ensure_approval(market, "erc1155", 0)
-            fn = self._adapter(market).functions.redeemPositions(
-                c.PUSD, bytes(32), market.condition_id, list(c.BINARY_PARTITION)
-            )
-            tx_hash, used, receipt = await self._transact_receipt("redeem", fn)
-        return ChainResult(
-            tx_hash=tx_hash,
-            collateral_delta=c.from_base_units(self._pusd_received(receipt)),
-            yes_delta=-c.from_base_units(yes),
-            no_delta=-c.from_base_units(no),
-            gas_pol=gas + used,
-        )
-
-    def _pusd_received(self, receipt: Any) -> int:
-        """pUSD this wallet received in a transaction (its Transfer events to us, net of ours out)."""
-        me = self.address.lower()
-        received = 0
-        for log in receipt["logs"]:
-            topics = [bytes(t).hex().removeprefix("0x") for t in log["topics"]]
-            if (
-                log["address"].lower() != c.PUSD.lower()
-                or len(topics) != 3
-                or "0x" + topics[0] != TRANSFER_TOPIC
-            ):
-                continue
-            value = int.from_bytes(bytes(log["data"]), "big")
-            sender, recipient = ("0x" + t[-40:] for t in topics[1:])
-            received += value if recipient == me else 0
-            received -= value if sender == me else 0
-        return received
-
-    # -- approvals --------------------------------------------------------------------------------
-
-    async def _ensure_approval(self, market: Market, kind: c.ApprovalKind, units: int) -> Decimal:
-        """Make sure the market's adapter may take what the operation needs; POL spent on it."""
-        erc20, erc1155 = c.adapter_approvals(market.neg_risk)
-        approval = erc20 if kind == "erc20" else erc1155
-        if kind == "erc20":
-            call = self.pusd.functions.allowance(self.address, approval.spender).call()
-            granted = int(await self._read("pUSD allowance", call)) >= max(units, 1)
-            fn = self.pusd.functions.approve(approval.spender, c.MAX_UINT256)
-        else:
-            call = self.ctf.functions.isApprovedForAll(self.address, approval.spender).call()
-            granted = bool(await self._read("CTF isApprovedForAll", call))
-            fn = self.ctf.functions.setApprovalForAll(approval.spender, True)
-        if granted:
-            return Decimal(0)
-        if not self.config.approve:
-            raise VenueError(
-                f"missing approval: {approval.token_name} for {approval.spender_name} ({approval.spender}),"
-                f" needed for {approval.purpose}: run without --no-approve, or approve it in the"
-                " Polymarket UI"
-            )
-        _, used = await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
-        return used
-
-    # -- sending ----------------------------------------------------------------------------------
-
-    async def _fees(self) -> Fees:
-        """EIP-1559: max fee = 2 x base fee + tip, capped at `max_fee_gwei`; refused when the cap is
-        below what the next block needs (base fee + tip)."""
-        block = await self._read("eth_getBlockByNumber", self.w3.eth.get_block("latest"))
-        base = int(block.get("baseFeePerGas", 0))
-        tip = int(await self._read("eth_maxPriorityFeePerGas", self.w3.eth.max_priority_fee))
-        cap = int(self.config.max_fee_gwei * GWEI)
-        if base + tip > cap:
-            raise VenueError(
-                f"gas too expensive: base fee {_gwei(base)} + tip {_gwei(tip)} gwei is above the cap "
-                f"of {_gwei(cap)} gwei (--max-fee-gwei, POLYMM_MAX_FEE_GWEI)"
-            )
-        return Fees(max_fee=min(2 * base + tip, cap), tip=min(tip, cap))
-
-    async def _transact(self, what: str, fn: Any) -> tuple[str, Decimal]:
-        tx_hash, used, _ = await self._transact_receipt(what, fn)
-        return tx_hash, used
-
-    async def _transact_receipt(self, what: str, fn: Any) -> tuple[str, Decimal, Any]:
-        """Estimate, check the POL, sign, send and wait: (tx hash, POL paid, receipt)."""
-        estimate = await self._read(what, fn.estimate_gas({"from": self.address}))  # a revert shows here
-        gas = int(Decimal(estimate) * GAS_HEADROOM)
-        fees = await self._fees()
-        pol = int(await self._read("eth_getBalance", self.w3.eth.get_balance(_checksum(self.address))))
-        if pol < gas * fees.max_fee:
-            raise VenueError(
-                f"no POL for gas: {what} needs up to {_pol(gas * fees.max_fee)} POL ({gas} gas at "
-                f"{_gwei(fees.max_fee)} gwei), the wallet {self.address} has {_pol(pol)} POL"
-            )
-        nonce = await self._read(
-            "eth_getTransactionCount", self.w3.eth.get_transaction_count(_checksum(self.address), "pending")
-        )
-        tx = await self._read(
-            f"{what} (build)",
-            fn.build_transaction(
-                {
-                    "from": self.address,
-                    "gas": gas,
-                    "nonce": nonce,
-                    "maxFeePerGas": fees.max_fee,
-                    "maxPriorityFeePerGas": fees.tip,
-                    "chainId": c.POLYGON_CHAIN_ID,
-                    "type": 2,
-                }
-            ),
-        )
-        signed = Account.sign_transaction(tx, self.config.private_key.get_secret_value())
-        sent = await self._read(f"{what} (send)", self.w3.eth.send_raw_transaction(signed.raw_transaction))
-        tx_hash = "0x" + bytes(sent).hex().removeprefix("0x")
-        receipt = await self._receipt(what, tx_hash)
-        paid = Decimal(int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", fees.max_fee)))
-        if int(receipt["status"]) != 1:
-            reason = await self._replay_reason(tx, int(receipt["blockNumber"]))
-            raise VenueError(f"{what} reverted on chain (tx {tx_hash}): {reason}")
-        return tx_hash, paid / WEI_PER_POL, receipt
-
-    async def _receipt(self, what: str, tx_hash: str) -> Any:
-        try:
-            return await self.w3.eth.wait_for_transaction_receipt(
-                tx_hash,  # type: ignore[arg-type]
-                timeout=self.config.receipt_timeout_s,
-                poll_latency=self.config.poll_s,
-            )
-        except TimeExhausted:
-            raise VenueError(
-                f"{what}: tx {tx_hash} not mined within {self.config.receipt_timeout_s:g} s; it may still be:"
-                " check it on polygonscan before trying again (nothing was recorded)"
-            ) from None
-        except (OSError, TimeoutError, Web3Exception) as exc:
-            raise VenueError(
-                f"Polygon RPC {self.host} lost while waiting for {what} tx {tx_hash}: {type(exc).__name__}"
-            ) from None
-
-    async def _replay_reason(self, tx: Any, block: int) -> str:
-        """Why a mined transaction reverted: the same call replayed at its block."""
-        call = {k: tx[k] for k in ("from", "to", "data") if k in tx}
-        try:
-            await self.w3.eth.call(call, block)  # type: ignore[arg-type]
-        except ContractLogicError as exc:
-            return revert_reason(exc)
-        except Exception:  # the replay is only for the message
-            return "no reason given"
-        return "no reason given"
-
-    # -- one approval, asked for by name (`polymm doctor --fix-allowances`) -----------------------
-
-    async def grant(self, approval: c.Approval) -> tuple[str, Decimal]:
-        """Send one approval of `contracts.TRADING_APPROVALS` from this EOA (pUSD `approve(spender,
-        MAX)` or CTF `setApprovalForAll(spender, true)`): (tx hash, POL paid)."""
-        if approval.kind == "erc20":
-            fn = self.pusd.functions.approve(_checksum(approval.spender), c.MAX_UINT256)
-        else:
-            fn = self.ctf.functions.setApprovalForAll(_checksum(approval.spender), True)
-        async with self._lock:
-            await self._check_chain()
-            return await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
-
-
-def _checksum(address: str) -> ChecksumAddress:
-    return AsyncWeb3.to_checksum_address(address)
-
-
-def _positive_units(amount: Decimal) -> int:
-    if amount <= 0:
-        raise VenueError(f"amount must be positive, got {amount}")
-    try:
-        return c.to_base_units(amount)
-    except ValueError as exc:
-        raise VenueError(str(exc)) from None
-
-
-def _with_gas(result: ChainResult, gas_pol: Decimal) -> ChainResult:
-    return ChainResult(
-        tx_hash=result.tx_hash,
-        collateral_delta=result.collateral_delta,
-        yes_delta=result.yes_delta,
-        no_delta=result.no_delta,
-        gas_pol=gas_pol,
-    )
-
-
-def _gwei(wei: int) -> str:
-    return decimal_str((Decimal(wei) / GWEI).quantize(Decimal("0.001")).normalize())
-
-
-def _pol(wei: int) -> str:
-    return decimal_str((Decimal(wei) / WEI_PER_POL).quantize(Decimal("0.000001")).normalize())
+        return getattr(polygon, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

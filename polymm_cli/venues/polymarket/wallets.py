@@ -24,13 +24,13 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from eth_utils.address import to_checksum_address
-from py_builder_relayer_client.builder.derive import (  # type: ignore[import-untyped]
+from py_builder_relayer_client.builder.derive import (
     derive,
     derive_beacon_deposit_wallet,
     derive_proxy_wallet,
     derive_uups_deposit_wallet,
 )
-from py_builder_relayer_client.config import get_contract_config  # type: ignore[import-untyped]
+from py_builder_relayer_client.config import get_contract_config
 
 from polymm_cli.venues.polymarket import contracts as c
 
