@@ -4,8 +4,9 @@ Owns the I/O of the checks: the file system (data dir, key file), HTTP (the exch
 the geoblock endpoint), the WebSocket handshake, the venue's L1/L2 authentication (API credentials
 created or derived exactly as `PolymarketVenue.start()` does, then used once) and the Polygon reads
 (`WalletReads`: code, POL, pUSD, allowances). Every network check is timed with the injected clock.
-Nothing here sends a transaction or places an order; the judgements are `diagnosis`'s and the
-wallet's identification `venues.polymarket.wallets`'.
+The checks send no transaction and place no order; the judgements are `diagnosis`'s and the
+wallet's identification `venues.polymarket.wallets`'. The one thing that sends is `fix_allowances`
+(`--fix-allowances`): the approvals an EOA lacks, through the chain port, behind the live-funds guard.
 
 What is checked where (docs/doctor.md): on `--venue local` the local exchange and the data dir's
 play wallet (no chain: gas and approvals do not apply); on `--venue polymarket` the configured key,
