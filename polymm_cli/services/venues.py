@@ -45,7 +45,12 @@ from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
-from polymm_cli.venues.polymarket.chain import LocalChain, PolygonChainUnconfigured, wallet_path
+from polymm_cli.venues.polymarket.chain import (
+    ClobRefreshing,
+    LocalChain,
+    PolygonChainUnconfigured,
+    wallet_path,
+)
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 
 LOCAL_KEY_FILE = "local-wallet.key"
@@ -245,7 +250,7 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         await venue.start()
         if name == "local":
             fund_local(url, venue.address, LOCAL_STARTING_PUSD, once=True)
-        chain = LocalChain(venue) if name == "local" else polygon_chain(settings)
+        chain = LocalChain(venue) if name == "local" else ClobRefreshing(polygon_chain(settings), venue)
         yield VenueHandle(venue, name, url, chain)
     finally:
         close = getattr(chain, "close", None)  # Polygon's: its RPC session
@@ -282,48 +287,59 @@ def polymarket_config(settings: Settings, private_key: SecretStr) -> PolymarketC
 def polygon_chain(settings: Settings) -> Chain:
     """The Polygon chain port of the settings' wallet: an EOA sends its own transactions over
     `rpc_url`; a proxy or Safe wallet acts through Polymarket's relayer (builder credentials), its
-    balances read over `rpc_url` too. What is missing is said in one line when the chain is used."""
-    if settings.private_key is None:
-        return PolygonChainUnconfigured("on-chain operations need POLYMM_PRIVATE_KEY")
-    if not settings.rpc_url:
-        return PolygonChainUnconfigured(
-            "on-chain operations need a Polygon RPC: --rpc-url or POLYMM_RPC_URL (docs/chain.md)"
-        )
+    balances read over `rpc_url` too. Every command on the venue opens it (the kill switch too), so
+    what is missing or wrong never fails here: the port says it, in one line, when it is used."""
+    missing = _chain_missing(settings)
+    if missing is not None or settings.private_key is None or settings.rpc_url is None:
+        return PolygonChainUnconfigured(missing or "on-chain operations need POLYMM_PRIVATE_KEY")
     # web3 and the relayer client load here, when an on-chain command runs (slow to import)
     from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
     from polymm_cli.venues.polymarket.relayer import RelayerChain, RelayerConfig
 
-    if wallet_path(settings.signature_type) == "direct":
-        return PolygonChain(
-            PolygonConfig(
+    try:
+        if wallet_path(settings.signature_type) == "direct":
+            return PolygonChain(
+                PolygonConfig(
+                    rpc_url=settings.rpc_url,
+                    private_key=settings.private_key,
+                    max_fee_gwei=settings.max_fee_gwei,
+                    approve=settings.chain_approve,
+                    receipt_timeout_s=settings.receipt_timeout,
+                )
+            )
+        assert settings.builder_secret is not None and settings.builder_passphrase is not None
+        return RelayerChain(
+            RelayerConfig(
+                relayer_url=settings.relayer_url,
                 rpc_url=settings.rpc_url,
                 private_key=settings.private_key,
-                max_fee_gwei=settings.max_fee_gwei,
-                approve=settings.chain_approve,
-                receipt_timeout_s=settings.receipt_timeout,
+                signature_type=settings.signature_type,
+                funder=settings.funder,
+                builder_api_key=settings.builder_api_key or "",
+                builder_secret=settings.builder_secret,
+                builder_passphrase=settings.builder_passphrase,
+                timeout_s=settings.receipt_timeout,
             )
         )
+    except UsageError as exc:  # a bad key, a funder that is not the key's wallet
+        return PolygonChainUnconfigured(str(exc))
+
+
+def _chain_missing(settings: Settings) -> str | None:
+    """What the settings lack for on-chain operations, in one line; None when nothing."""
+    if settings.private_key is None:
+        return "on-chain operations need POLYMM_PRIVATE_KEY"
+    if not settings.rpc_url:
+        return "split, merge and redeem on Polygon need an RPC: --rpc-url or POLYMM_RPC_URL (docs/chain.md)"
     if settings.signature_type == 3:
-        return PolygonChainUnconfigured(
+        return (
             "split, merge and redeem of a deposit wallet (signature type 3) are not driven by polymm: "
             "do them in the Polymarket UI"
         )
-    key, secret, passphrase = settings.builder_api_key, settings.builder_secret, settings.builder_passphrase
-    if not key or secret is None or passphrase is None:
-        return PolygonChainUnconfigured(_NEEDS_BUILDER)
-    return RelayerChain(
-        RelayerConfig(
-            relayer_url=settings.relayer_url,
-            rpc_url=settings.rpc_url,
-            private_key=settings.private_key,
-            signature_type=settings.signature_type,
-            funder=settings.funder,
-            builder_api_key=key,
-            builder_secret=secret,
-            builder_passphrase=passphrase,
-            timeout_s=settings.receipt_timeout,
-        )
-    )
+    relayed = wallet_path(settings.signature_type) == "relayer"
+    if relayed and not (settings.builder_api_key and settings.builder_secret and settings.builder_passphrase):
+        return _NEEDS_BUILDER
+    return None
 
 
 _NEEDS_BUILDER = (
@@ -372,18 +388,21 @@ def chain_of(handle: VenueHandle) -> Chain:
 
 
 def check_chain_settings(settings: Settings) -> None:
-    """Before anything is sent: an on-chain command on Polymarket needs an RPC URL, and a wallet
-    that goes through the relayer needs the builder credentials."""
+    """Before anything is sent: an on-chain command on Polymarket needs the key, an RPC URL, and for
+    a wallet that goes through the relayer the builder credentials and the key's own wallet as funder."""
     if settings.venue is not VenueName.POLYMARKET:
         return
-    if not settings.rpc_url:
-        raise UsageError("split, merge and redeem on Polygon need an RPC: --rpc-url or POLYMM_RPC_URL")
-    relayed = wallet_path(settings.signature_type) == "relayer" and settings.signature_type != 3
-    if relayed and not (settings.builder_api_key and settings.builder_secret and settings.builder_passphrase):
-        raise UsageError(_NEEDS_BUILDER)
+    missing = _chain_missing(settings)
+    if missing is not None:
+        raise UsageError(missing)
+    if wallet_path(settings.signature_type) == "relayer":
+        from polymm_cli.venues.polymarket.relayer import check_funder  # the relayer client: slow to import
 
-
-# -- paper ------------------------------------------------------------------------------------------
+        check_funder(
+            wallet_address(settings.model_copy(update={"signature_type": 0})),
+            settings.signature_type,
+            settings.funder,
+        )
 
 
 def paper_address(settings: Settings) -> str:

@@ -404,6 +404,16 @@ def pair_result(kind: Literal["split", "merge"], amount: Decimal, tx_hash: str |
     )
 
 
+def redeem_result(market: Market, held: Balances, payout: Decimal, tx_hash: str | None = None) -> ChainResult:
+    """A redeem: every YES and NO `held` before it is gone, `payout` pUSD came in."""
+    return ChainResult(
+        tx_hash=tx_hash,
+        collateral_delta=payout,
+        yes_delta=-held.tokens.get(market.yes_token, Decimal(0)),
+        no_delta=-held.tokens.get(market.no_token, Decimal(0)),
+    )
+
+
 class Chain(Protocol):
     """The on-chain side of inventory: split collateral into YES+NO pairs, merge pairs back, redeem
     the winning side of a resolved market, and the holdings these move.

@@ -4,10 +4,13 @@ addresses, and a split through the stand-in adapter mints the USDC.e positions t
 from __future__ import annotations
 
 from decimal import Decimal
+from pathlib import Path
 
+import pytest
 from web3 import Web3
 
 from polymm_cli.venues.polymarket import contracts as c
+from tests.chain import anvil as anvil_module
 from tests.chain.anvil import AnvilChain
 from tests.chain.conftest import ChainMarket
 
@@ -45,3 +48,13 @@ def test_a_split_through_the_adapter_gives_the_markets_positions(
     collection = anvil.ctf.functions.getCollectionId(bytes(32), market.condition_id, 1).call()
     assert anvil.ctf.functions.getPositionId(c.PUSD, collection).call() != int(market.yes_token)
     assert Web3.is_checksum_address(address)
+
+
+def test_without_npm_the_chain_tests_skip_with_the_reason(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(anvil_module, "TOOLS", tmp_path / ".tools")
+    monkeypatch.setattr(anvil_module, "CTF_ARTIFACT", tmp_path / "missing.json")
+    monkeypatch.setattr(anvil_module.shutil, "which", lambda name: None)
+    with pytest.raises(anvil_module.AnvilMissing, match="npm not found"):
+        anvil_module.ensure_anvil()

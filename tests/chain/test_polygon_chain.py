@@ -13,11 +13,13 @@ import pytest
 from pydantic import SecretStr
 
 from polymm_cli.errors import UsageError, VenueError
+from polymm_cli.exchange.markets import make_market
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FlowKind, Market
 from polymm_cli.venues.base import Balances, ChainResult, chain_flow, pair_result
 from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.chain import (
+    ClobRefreshing,
     LocalChain,
     PolygonChain,
     PolygonConfig,
@@ -203,3 +205,28 @@ def test_a_receipt_that_does_not_come_is_one_line_naming_the_transaction(
     chain = polygon(anvil, key, receipt_timeout_s=1.0)
     with pytest.raises(VenueError, match=r"tx 0x[0-9a-f]{64} not mined within 1 s; it may still be"):
         run(chain, chain.split(chain_market.market, Decimal(5)))
+
+
+class _Inner:
+    async def split(self, market: Market, amount: Decimal) -> ChainResult:
+        return pair_result("split", amount, "0x" + "ab" * 32)
+
+
+class _Clob:
+    def __init__(self, fail: bool) -> None:
+        self.fail, self.refreshed = fail, []  # type: ignore[var-annotated]
+
+    async def refresh_balances(self, token_ids: list[str]) -> None:
+        self.refreshed.append(token_ids)
+        if self.fail:
+            raise VenueError("GET /balance-allowance/update failed: 503")
+
+
+@pytest.mark.parametrize("fail", [False, True])
+def test_after_an_operation_the_clob_is_asked_to_reread_and_its_failure_does_not_undo_it(fail: bool) -> None:
+    market = make_market("refresh", "Refresh?", tick="0.01")
+    clob = _Clob(fail)
+    chain = ClobRefreshing(_Inner(), clob)  # type: ignore[arg-type]
+    result = asyncio.run(chain.split(market, Decimal(3)))
+    assert result.tx_hash == "0x" + "ab" * 32  # recorded by the caller even when the CLOB did not answer
+    assert clob.refreshed == [[market.yes_token, market.no_token]]

@@ -227,3 +227,27 @@ def test_a_relayed_wallet_without_builder_credentials_is_told_before_anything_is
     chain = polygon_chain(with_creds)
     assert isinstance(chain, RelayerChain) and chain.wallet != OWNER
     asyncio.run(chain.close())
+
+
+def test_a_wrong_funder_stops_an_on_chain_command_but_never_opening_the_venue() -> None:
+    """The kill switch opens the same chain port: a wrong funder must not fail it, only an
+    on-chain command (before anything is sent)."""
+    from polymm_cli.errors import VenueError as ChainRefused
+    from polymm_cli.services.venues import check_chain_settings, polygon_chain
+    from polymm_cli.settings import load_settings
+
+    settings = load_settings(
+        venue="polymarket",
+        signature_type=1,
+        rpc_url="http://127.0.0.1:9",
+        private_key=SecretStr(KEY),
+        funder="0x" + "11" * 20,
+        builder_api_key="k",
+        builder_secret=SecretStr("c2VjcmV0LXNlY3JldC1zZWNyZXQtc2VjcmV0LTEyMzQ="),
+        builder_passphrase=SecretStr("p"),
+    )
+    with pytest.raises(UsageError, match="is not the Polymarket proxy of this key"):
+        check_chain_settings(settings)
+    chain = polygon_chain(settings)  # opening does not fail
+    with pytest.raises(ChainRefused, match="is not the Polymarket proxy of this key"):
+        asyncio.run(chain.split(MARKET, Decimal(1)))

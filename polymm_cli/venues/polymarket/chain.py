@@ -21,19 +21,28 @@ an on-chain command runs) and are reachable from here.
 
 from __future__ import annotations
 
+import logging
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
 from urllib.parse import urlsplit
 
-from polymm_cli.errors import UsageError, VenueError
+from polymm_cli.errors import UsageError, VenueError, describe
 from polymm_cli.model import Market, decimal_str
-from polymm_cli.venues.base import Balances, ChainResult, pair_result
+from polymm_cli.venues.base import Balances, Chain, ChainResult, pair_result, redeem_result
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 
 if TYPE_CHECKING:
     from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
 
-__all__ = ["LocalChain", "PolygonChain", "PolygonChainUnconfigured", "PolygonConfig", "wallet_path"]
+log = logging.getLogger("polymm.venues.polymarket")
+__all__ = [
+    "ClobRefreshing",
+    "LocalChain",
+    "PolygonChain",
+    "PolygonChainUnconfigured",
+    "PolygonConfig",
+    "wallet_path",
+]
 
 WalletPath = Literal["direct", "relayer"]
 SIGNATURE_TYPES = {0: "EOA", 1: "Polymarket proxy", 2: "Gnosis Safe", 3: "deposit wallet"}
@@ -79,12 +88,47 @@ class LocalChain:
             payout = Decimal(str(body["payout"]))
         except (KeyError, TypeError, ArithmeticError):
             raise VenueError(f"local exchange: unexpected redeem answer {str(body)[:120]}") from None
-        return ChainResult(
-            tx_hash=None,
-            collateral_delta=payout,
-            yes_delta=-held.tokens[market.yes_token],
-            no_delta=-held.tokens[market.no_token],
-        )
+        return redeem_result(market, held, payout)
+
+
+class ClobRefreshing:
+    """A Polygon chain port that, after each operation, asks the CLOB to re-read the wallet's pUSD and
+    the market's tokens from chain (`GET /balance-allowance/update`, protocol §12.2), so orders can
+    use them at once. Best effort: the operation happened on chain whatever the CLOB answers (a
+    failed refresh is logged, and the CLOB catches up by itself)."""
+
+    def __init__(self, inner: Chain, venue: PolymarketVenue) -> None:
+        self.inner = inner
+        self.venue = venue
+
+    async def _refresh(self, market: Market) -> None:
+        try:
+            await self.venue.refresh_balances([market.yes_token, market.no_token])
+        except Exception as exc:  # the chain operation stands; the CLOB re-reads later anyway
+            log.warning("could not ask the CLOB to refresh balances: %s", describe(exc))
+
+    async def holdings(self, market: Market) -> Balances:
+        return await self.inner.holdings(market)
+
+    async def split(self, market: Market, amount: Decimal) -> ChainResult:
+        result = await self.inner.split(market, amount)
+        await self._refresh(market)
+        return result
+
+    async def merge(self, market: Market, amount: Decimal) -> ChainResult:
+        result = await self.inner.merge(market, amount)
+        await self._refresh(market)
+        return result
+
+    async def redeem(self, market: Market) -> ChainResult:
+        result = await self.inner.redeem(market)
+        await self._refresh(market)
+        return result
+
+    async def close(self) -> None:
+        close = getattr(self.inner, "close", None)
+        if close is not None:
+            await close()
 
 
 class PolygonChainUnconfigured:

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any, Literal
 
+from py_builder_relayer_client.builder.derive import derive, derive_proxy_wallet
 from py_builder_relayer_client.client import RelayClient
 from py_builder_relayer_client.exceptions import RelayerClientException
 from py_builder_relayer_client.models import RelayerTxType, Transaction
@@ -112,6 +113,18 @@ def expected_wallet(client: RelayClient, signature_type: int) -> str:
     return str(client.get_expected_proxy_wallet() if signature_type == 1 else client.get_expected_safe())
 
 
+def check_funder(owner: str, signature_type: int, funder: str | None) -> str:
+    """The proxy (1) or Safe (2) wallet `owner` controls; UsageError when `funder` is set and is not it."""
+    factory = c.PROXY_FACTORY if signature_type == 1 else c.SAFE_FACTORY
+    wallet = str(derive_proxy_wallet(owner, factory) if signature_type == 1 else derive(owner, factory))
+    if funder and funder.lower() != wallet.lower():
+        raise UsageError(
+            f"POLYMM_FUNDER {funder} is not the {_kind(signature_type)} of this key ({wallet}):"
+            " check the funder and the signature type"
+        )
+    return wallet
+
+
 class RelayerChain:
     """Split, merge and redeem for a proxy or Safe wallet, through the relayer."""
 
@@ -119,11 +132,7 @@ class RelayerChain:
         self.config = config
         self.client = client or relay_client(config)
         self.wallet = expected_wallet(self.client, config.signature_type)
-        if config.funder and config.funder.lower() != self.wallet.lower():
-            raise UsageError(
-                f"POLYMM_FUNDER {config.funder} is not the {_kind(config.signature_type)} of this key "
-                f"({self.wallet}): check the funder and the signature type"
-            )
+        check_funder(str(self.client.signer.address()), config.signature_type, config.funder)
         self.reader = PolygonChain(
             PolygonConfig(rpc_url=config.rpc_url, private_key=config.private_key, holder=self.wallet)
         )
