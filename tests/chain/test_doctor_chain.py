@@ -190,9 +190,11 @@ def test_fix_allowances_needs_live_and_then_sends_only_what_is_missing(
     assert fixed.stdout.splitlines()[-1] == "all checks pass"
 
     again = polymm(
-        "doctor", "--fix-allowances", "--live", "--yes", *flags, POLYMM_PRIVATE_KEY=key, timeout=90
+        "doctor", "--fix-allowances", "--live", "--yes", "--json", *flags, POLYMM_PRIVATE_KEY=key, timeout=90
     )
-    assert again.returncode == 0 and "nothing to send" in again.stdout
+    assert again.returncode == 0
+    payload = json.loads(again.stdout)
+    assert payload["fixed"] == [] and payload["ok"] is True  # nothing left to send
 
 
 def test_fix_allowances_refuses_a_relayer_wallet(anvil: AnvilChain, chain_exchange: ExchangeThread) -> None:
