@@ -30,6 +30,7 @@ PURE = {
     "toxicity",
     "status",
     "selection",
+    "diagnosis",
 }
 _NOT_PURE = ("cli", "services", "engine", "ledger", "venues", "exchange", "clock", "settings", "signing")
 

@@ -7,7 +7,7 @@ import sys
 
 import typer
 
-from polymm_cli.cli import backtest, exchange, inventory, recording, reporting, status, trading
+from polymm_cli.cli import backtest, doctor, exchange, inventory, recording, reporting, status, trading
 from polymm_cli.errors import EXIT_INTERRUPTED, PolymmError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
@@ -28,6 +28,7 @@ app.command("resume")(inventory.resume)
 app.command("record")(recording.record)
 app.command("import-capture")(recording.import_capture)
 app.command("backtest")(backtest.backtest)
+app.command("doctor")(doctor.doctor)
 
 
 @app.callback()

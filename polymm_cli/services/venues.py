@@ -40,7 +40,7 @@ from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.files import PRIVATE_DIR, exposed_to_others, write_atomic
 from polymm_cli.ledger import Ledger
 from polymm_cli.model import Account, FillRecord, FlowRecord, Market, Side
-from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints
+from polymm_cli.services.guard import Action, Consent, authorize, check_endpoints, is_polymarket_url
 from polymm_cli.settings import Settings, VenueName
 from polymm_cli.venues.base import Chain, Venue
 from polymm_cli.venues.paper import Latency, PaperVenue
@@ -237,24 +237,11 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         config = PolymarketConfig.for_local_exchange(url, key)
         name = "local"
     else:
-        check_endpoints(settings)
         if settings.private_key is None:
             raise UsageError(
                 "trading on Polymarket needs POLYMM_PRIVATE_KEY (and API credentials or a derivable key)"
             )
-        config = PolymarketConfig.for_polymarket(
-            private_key=settings.private_key,
-            api_key=settings.api_key,
-            api_secret=settings.api_secret,
-            api_passphrase=settings.api_passphrase,
-            signature_type=settings.signature_type,
-            funder=settings.funder,
-            signer=settings.signer.value,
-        )
-        if settings.exchange_url:
-            config = config.with_changes(clob_url=settings.exchange_url.rstrip("/"))
-        if settings.gamma_url:
-            config = config.with_changes(gamma_url=settings.gamma_url.rstrip("/"))
+        config = polymarket_config(settings, settings.private_key)
         url = config.clob_url
         name = "polymarket"
     venue = PolymarketVenue(config, clock)
@@ -270,6 +257,31 @@ async def open_venue(settings: Settings, clock: Clock, url: str | None = None) -
         if close is not None:
             await close()
         await venue.close()
+
+
+def polymarket_config(settings: Settings, private_key: SecretStr) -> PolymarketConfig:
+    """The real venue's connection: Polymarket's hosts, or `--exchange-url` / POLYMM_GAMMA_URL
+    (allowed by `guard.check_endpoints`, checked here again). An exchange URL off polymarket.com
+    (`--unsafe-polymarket-url`) is laid out like the local exchange, so its WebSocket is taken from
+    the same host ({url}/ws), never real Polymarket's streams beside another exchange's orders."""
+    check_endpoints(settings)
+    config = PolymarketConfig.for_polymarket(
+        private_key=private_key,
+        api_key=settings.api_key,
+        api_secret=settings.api_secret,
+        api_passphrase=settings.api_passphrase,
+        signature_type=settings.signature_type,
+        funder=settings.funder,
+        signer=settings.signer.value,
+    )
+    if settings.exchange_url:
+        base = settings.exchange_url.rstrip("/")
+        config = config.with_changes(clob_url=base)
+        if not is_polymarket_url(base):
+            config = config.with_changes(ws_url=PolymarketConfig.for_local_exchange(base, None).ws_url)
+    if settings.gamma_url:
+        config = config.with_changes(gamma_url=settings.gamma_url.rstrip("/"))
+    return config
 
 
 def polygon_chain(settings: Settings) -> Chain:

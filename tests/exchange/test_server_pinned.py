@@ -32,6 +32,7 @@ ROUTES = [
     ("/", ["GET", "HEAD"], "ok"),
     ("/time", ["GET", "HEAD"], "time"),
     ("/version", ["GET", "HEAD"], "version"),
+    ("/api/geoblock", ["GET", "HEAD"], "geoblock"),
     ("/auth/api-key", ["POST"], "create_api_key"),
     ("/auth/derive-api-key", ["GET", "HEAD"], "derive_api_key"),
     ("/auth/api-keys", ["GET", "HEAD"], "api_keys"),

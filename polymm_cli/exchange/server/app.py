@@ -224,6 +224,21 @@ class ExchangeApi:
     async def version(self, request: Request) -> Response:
         return JSONResponse({"version": 2})
 
+    async def geoblock(self, request: Request) -> Response:
+        """Polymarket's `GET https://polymarket.com/api/geoblock` shape. The local exchange moves
+        play money only, so it blocks no one; it does not geolocate, so country and region are empty
+        and `note` says why (not part of Polymarket's answer)."""
+        peer = request.client.host if request.client else ""
+        return JSONResponse(
+            {
+                "blocked": False,
+                "ip": peer,
+                "country": "",
+                "region": "",
+                "note": "the local exchange blocks no one: play money, no geolocation",
+            }
+        )
+
     @staticmethod
     def _creds(key: ApiKey) -> JSONResponse:
         return JSONResponse({"apiKey": key.key, "secret": key.secret, "passphrase": key.passphrase})
@@ -1012,6 +1027,7 @@ def _service_and_auth_routes(api: ExchangeApi) -> list[RouteSpec]:
         ("/", api.ok, ["GET"]),
         ("/time", api.time, ["GET"]),
         ("/version", api.version, ["GET"]),
+        ("/api/geoblock", api.geoblock, ["GET"]),
         ("/auth/api-key", api.create_api_key, ["POST"]),
         ("/auth/derive-api-key", api.derive_api_key, ["GET"]),
         ("/auth/api-keys", api.api_keys, ["GET"]),

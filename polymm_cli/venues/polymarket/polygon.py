@@ -318,6 +318,19 @@ class PolygonChain:
             return "no reason given"
         return "no reason given"
 
+    # -- one approval, asked for by name (`polymm doctor --fix-allowances`) -----------------------
+
+    async def grant(self, approval: c.Approval) -> tuple[str, Decimal]:
+        """Send one approval of `contracts.TRADING_APPROVALS` from this EOA (pUSD `approve(spender,
+        MAX)` or CTF `setApprovalForAll(spender, true)`): (tx hash, POL paid)."""
+        if approval.kind == "erc20":
+            fn = self.pusd.functions.approve(_checksum(approval.spender), c.MAX_UINT256)
+        else:
+            fn = self.ctf.functions.setApprovalForAll(_checksum(approval.spender), True)
+        async with self._lock:
+            await self._check_chain()
+            return await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
+
 
 def _checksum(address: str) -> ChecksumAddress:
     return AsyncWeb3.to_checksum_address(address)
