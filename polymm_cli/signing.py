@@ -310,6 +310,9 @@ _POLY_1271_SIG_LEN: Final = 65 + 32 + 32 + len(_POLY_1271_TYPE_TAIL)
 
 _EIP712_PREFIX: Final = b"\x19\x01"
 _SIDE_WORD: Final = {Side.BUY: bytes(32), Side.SELL: bytes(31) + b"\x01"}
+# Why: `Side.BUY` is an enum class attribute lookup (~0.3 us); the hot paths compare with globals
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
 _SIGNATURE_TYPES: Final = (0, 1, 2, 3)
 _POLY_1271: Final = 3
 
@@ -577,9 +580,9 @@ def _integer_amounts(
         return None
     shares = cents * 10_000  # 1e-6 units
     notional = numerator * (scale // denominator) * cents * _NOTIONAL_TO_UNITS[price_decimals]
-    if side is Side.BUY:
+    if side is _BUY:
         return notional, shares
-    if side is Side.SELL:
+    if side is _SELL:
         return shares, notional
     return None
 
@@ -650,9 +653,9 @@ def _decimal_amounts(
     if shares <= 0:
         raise ValueError(f"size {size} rounds down to zero shares (sizes have {size_decimals} decimals)")
     notional = _cap_decimals(_EXACT.multiply(shares, rounded_price), amount_decimals)
-    if side is Side.BUY:
+    if side is _BUY:
         return _base_units(notional), _base_units(shares)
-    if side is Side.SELL:
+    if side is _SELL:
         return _base_units(shares), _base_units(notional)
     return _decimal_amounts(Side(side), price, size, rounding)
 
