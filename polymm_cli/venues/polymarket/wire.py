@@ -689,7 +689,7 @@ def _typed_price_change(msg: _PriceChangeMsg, recv_ts: float) -> PriceChange:
     append = updates.append
     cache_get = _PRICE_CACHE.get
     sides = _SIDES
-    new_update = _new_level_update
+    new_object = _new_object
     new_decimal = Decimal
     for e in msg.price_changes:
         asset = e.asset_id
@@ -719,7 +719,16 @@ def _typed_price_change(msg: _PriceChangeMsg, recv_ts: float) -> PriceChange:
         else:
             best_bid = best_bid if best_bid else None
             best_ask = None if best_ask == _ONE else best_ask
-        append(new_update(asset, side, price, size, best_bid, best_ask, e.hash))
+        # _new_level_update inlined: a call per entry is a tenth of the entry's cost
+        update = new_object(LevelUpdate)
+        _lu_token(update, asset)
+        _lu_side(update, side)
+        _lu_price(update, price)
+        _lu_size(update, size)
+        _lu_bid(update, best_bid)
+        _lu_ask(update, best_ask)
+        _lu_hash(update, e.hash)
+        append(update)
     t = msg.timestamp
     if 12 <= len(t) <= 16 and t[0] != "0" and t.isdigit() and t.isascii():
         venue_ts = int(t) / 1000.0  # the usual epoch-ms string
