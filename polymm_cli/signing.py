@@ -65,9 +65,11 @@ __all__ = [
     "l2_headers",
     "limit_order_amounts",
     "order_digest",
+    "order_in_domain",
     "order_struct_hash",
     "order_wire",
     "parse_wire_order",
+    "parse_wire_order_struct",
     "recover_clob_auth_signer",
     "recover_order_signer",
     "sign_clob_auth",
@@ -238,7 +240,12 @@ def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
 
 
 def _recover_address(sig65: bytes, digest: bytes) -> str:
-    """Signer of a 65-byte r‖s‖v signature over `digest`; ValueError when malformed."""
+    """Signer (checksummed) of a 65-byte r‖s‖v signature over `digest`; ValueError when malformed."""
+    return to_checksum_address(_recover_lower(sig65, digest))
+
+
+def _recover_lower(sig65: bytes, digest: bytes) -> str:
+    """Signer (lower case: no checksum hashing) of a 65-byte r‖s‖v signature over `digest`."""
     if len(sig65) != 65:
         raise ValueError(f"ECDSA signature must be 65 bytes (r‖s‖v), got {len(sig65)}")
     v = sig65[64]
@@ -254,7 +261,7 @@ def _recover_address(sig65: bytes, digest: bytes) -> str:
         public_key = PublicKey.from_signature_and_message(sig65[:64] + bytes((v - 27,)), digest, hasher=None)
     except Exception:
         raise ValueError("signature does not recover to a public key") from None
-    return _address_of_public_key(public_key)
+    return "0x" + keccak256(public_key.format(compressed=False)[1:])[12:].hex()
 
 
 def _hex_bytes(text: str, what: str) -> bytes:
@@ -844,7 +851,13 @@ def _wire_str(order: Mapping[str, Any], key: str) -> str:
 
 def _signed_hashes(signed: SignedOrder, neg_risk: bool, chain_id: int) -> tuple[bytes, bytes, bytes]:
     """(struct hash, domain separator, order digest) recomputed from the order's fields."""
-    struct_hash = order_struct_hash(
+    struct_hash = _struct_hash_of(signed)
+    separator = exchange_domain_separator(chain_id, neg_risk)
+    return struct_hash, separator, keccak256(_EIP712_PREFIX + separator + struct_hash)
+
+
+def _struct_hash_of(signed: SignedOrder) -> bytes:
+    return order_struct_hash(
         salt=signed.salt,
         maker=signed.maker,
         signer=signed.signer,
@@ -857,11 +870,10 @@ def _signed_hashes(signed: SignedOrder, neg_risk: bool, chain_id: int) -> tuple[
         metadata=signed.metadata,
         builder=signed.builder,
     )
-    separator = exchange_domain_separator(chain_id, neg_risk)
-    return struct_hash, separator, keccak256(_EIP712_PREFIX + separator + struct_hash)
 
 
-def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tuple[SignedOrder, bytes, bytes]:
+def _wire_fields(order: Mapping[str, Any]) -> SignedOrder:
+    """The fields of a wire order, checked, with an empty `order_id`."""
     if "order" in order and isinstance(order["order"], Mapping):
         order = order["order"]
     side_raw = order.get("side")
@@ -879,7 +891,7 @@ def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tupl
         token_id = str(token_id)
     if not isinstance(token_id, str):
         raise ValueError(f"order 'tokenId' must be a decimal string, got {token_id!r}")
-    parsed = SignedOrder(
+    return SignedOrder(
         salt=_wire_uint(order, "salt"),
         maker=to_checksum_address(_wire_str(order, "maker")),
         signer=to_checksum_address(_wire_str(order, "signer")),
@@ -895,8 +907,32 @@ def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tupl
         signature=_wire_str(order, "signature"),
         order_id="",
     )
+
+
+def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tuple[SignedOrder, bytes, bytes]:
+    parsed = _wire_fields(order)
     struct_hash, separator, digest = _signed_hashes(parsed, neg_risk, chain_id)
     return dataclasses.replace(parsed, order_id="0x" + digest.hex()), struct_hash, separator
+
+
+def parse_wire_order_struct(order: Mapping[str, Any]) -> tuple[SignedOrder, bytes]:
+    """The wire order's fields (its `order_id` empty) and its EIP-712 struct hash, which are the
+    same under every exchange domain: a server that accepts several domains parses and hashes an
+    order once, then calls `order_in_domain` per domain. ValueError on any malformed field."""
+    parsed = _wire_fields(order)
+    return parsed, _struct_hash_of(parsed)
+
+
+def order_in_domain(
+    signed: SignedOrder, struct_hash: bytes, neg_risk: bool, chain_id: int
+) -> tuple[str, str]:
+    """(order id, lower-case signer address) of an order from `parse_wire_order_struct` under one
+    exchange domain: what `parse_wire_order(...).order_id` and `recover_order_signer(...).lower()`
+    give for it, with one hashing and no checksum. ValueError when the signature is malformed (or,
+    for POLY_1271, wraps another domain)."""
+    separator = exchange_domain_separator(chain_id, neg_risk)
+    digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+    return "0x" + digest.hex(), _recover_signature(signed, struct_hash, separator, digest, chain_id)
 
 
 def parse_wire_order(order: Mapping[str, Any], neg_risk: bool, chain_id: int = 137) -> SignedOrder:
@@ -925,11 +961,18 @@ def recover_order_signer(order: SignedOrder | Mapping[str, Any], neg_risk: bool,
     else:
         signed, struct_hash, separator = _parse_wire(order, neg_risk, chain_id)
         digest = bytes.fromhex(signed.order_id[2:])
+    return to_checksum_address(_recover_signature(signed, struct_hash, separator, digest, chain_id))
+
+
+def _recover_signature(
+    signed: SignedOrder, struct_hash: bytes, separator: bytes, digest: bytes, chain_id: int
+) -> str:
+    """`recover_order_signer` once the order's hashes are known, in lower case."""
     signature = _hex_bytes(signed.signature, "signature")
     if signed.signature_type != _POLY_1271:
         if len(signature) != 65:
             raise ValueError(f"signature must be 65 bytes (r‖s‖v), got {len(signature)}")
-        return _recover_address(signature, digest)
+        return _recover_lower(signature, digest)
     if len(signature) != _POLY_1271_SIG_LEN or signature[129:] != _POLY_1271_TYPE_TAIL:
         raise ValueError(
             f"POLY_1271 signature must be {_POLY_1271_SIG_LEN} bytes: ECDSA(65) ‖ domain separator(32)"
@@ -940,7 +983,7 @@ def recover_order_signer(order: SignedOrder | Mapping[str, Any], neg_risk: bool,
     if signature[97:129] != struct_hash:
         raise ValueError("POLY_1271 signature wraps a different order (contents hash mismatch)")
     wrapped = _poly_1271_digest(struct_hash, separator, _uint256_word(chain_id, "chain_id"), signed.signer)
-    return _recover_address(signature[:65], wrapped)
+    return _recover_lower(signature[:65], wrapped)
 
 
 class OrderSigner:
