@@ -8,6 +8,7 @@ In process: `LocalExchange.submit` with no transport and no signatures, half the
 from __future__ import annotations
 
 import contextlib
+import cProfile
 import json
 import os
 import re
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import httpx
 
+from bench.bench_ws import profile_lines
 from polymm_cli import signing
 from polymm_cli.clock import SystemClock
 from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConfig
@@ -209,6 +211,48 @@ def bench_exchange_process(
         "server_cpu_us_per_order_single": single_cpu / single * 1e6,
         "server_cpu_us_per_order_batch": batch_cpu / (batches * 15) * 1e6,
     }
+
+
+EXCHANGE_GOAL_ORDERS_PER_S = 1500
+
+
+def profile_exchange_server(orders: int = 1000, top: int = 14) -> list[str]:
+    """Where the server's time goes per POST /order (cProfile of the server's thread, CPU time only:
+    uvicorn, Starlette, checks, matching), with the requests sent from this process's main thread
+    over a raw keep-alive socket. Printed when the own-process figure misses its goal."""
+    market = sample_markets()[1]
+    signer = signing.OrderSigner(BENCH_KEY)
+    with ExchangeThread(ExchangeConfig(flow=False, settlement=SettlementConfig(0.0))) as server:
+        with httpx.Client(base_url=server.url) as http:
+            creds = http.post("/auth/api-key", headers=signer.l1_headers(int(time.time()))).json()
+            http.post(
+                "/_local/fund", json={"address": signer.address, "amount": "100000000"}
+            ).raise_for_status()
+        now = int(time.time())
+        requests = []
+        for order in _signed_orders(signer, creds["apiKey"], orders, market.yes_token, market.tick_size):
+            body = json.dumps(order, separators=(",", ":"))
+            headers = signing.l2_headers(
+                signer.address,
+                creds["apiKey"],
+                creds["secret"],
+                creds["passphrase"],
+                now,
+                "POST",
+                "/order",
+                body,
+            )
+            requests.append(_post_request("/order", body, headers))
+        client = _RawClient(server.url)
+        profiler = cProfile.Profile(time.thread_time)
+        try:
+            server.call(profiler.enable)
+            for raw in requests:
+                client.exchange(raw)
+            server.call(profiler.disable)
+        finally:
+            client.close()
+    return profile_lines(profiler, top)
 
 
 def bench_matching(orders: int = 40_000) -> dict[str, float]:
