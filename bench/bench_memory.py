@@ -23,6 +23,7 @@ import logging
 import tempfile
 import time
 import tracemalloc
+from collections import deque
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,36 @@ class _Session:
                 each_minute()
 
 
+_CONTAINERS = (dict, list, set, deque)
+
+
+def container_census(
+    obj: object, prefix: str, out: dict[str, int] | None = None, depth: int = 2
+) -> dict[str, int]:
+    """Length of every dict/list/set/deque held by `obj` and, `depth` levels down, by the polymm
+    objects it holds (the simulator's excluded): the bot's state, by name, to see what grows."""
+    out = {} if out is None else out
+    for name, value in getattr(obj, "__dict__", {}).items():
+        key = f"{prefix}.{name}"
+        if isinstance(value, _CONTAINERS):
+            out[key] = len(value)
+            if depth > 0 and isinstance(value, dict) and value:
+                first = next(iter(value.values()))  # one market's state stands for all of them
+                if type(first).__module__.startswith("polymm_cli."):
+                    container_census(first, f"{key}[first]", out, depth - 1)
+        elif (
+            depth > 0
+            and type(value).__module__.startswith("polymm_cli.")
+            and ".exchange" not in type(value).__module__
+        ):
+            container_census(value, key, out, depth - 1)
+    return out
+
+
+def _grown(before: dict[str, int], after: dict[str, int]) -> dict[str, list[int]]:
+    return {k: [before[k], v] for k, v in after.items() if k in before and v > before[k]}
+
+
 _SIMULATOR_PATHS = ("/polymm_cli/exchange/", "/polymm_cli/venues/sim.py", "/bench/")
 
 
@@ -133,7 +164,16 @@ async def _measure(
         stop = asyncio.Event()
         task = asyncio.create_task(session.engine.run(stop=stop))
         started = time.perf_counter()
-        await session.run_minutes(minutes, step_s, lambda: rss.append(rss_mb()))
+        census: list[dict[str, int]] = []
+        simulator: list[dict[str, int]] = []
+
+        def each_minute() -> None:
+            rss.append(rss_mb())
+            if len(rss) - 1 in (int(settle_min), int(minutes)):
+                census.append(container_census(session.engine, "engine"))
+                simulator.append(container_census(session.exchange, "exchange", depth=0))
+
+        await session.run_minutes(minutes, step_s, each_minute)
         run_s = time.perf_counter() - started
         gc.collect()
         tracemalloc.start(10)
@@ -156,6 +196,8 @@ async def _measure(
         "rss_end_mb": rss[-1],
         "rss_growth_after_warmup_mb": rss[-1] - settled,
         "rss_samples_mb": [round(r, 1) for r in rss],
+        "bot_containers_grown": _grown(census[0], census[-1]) if len(census) == 2 else {},
+        "simulator_containers_grown": _grown(simulator[0], simulator[-1]) if len(simulator) == 2 else {},
         "tracemalloc_minutes": trace_min,
         "tracemalloc_bot_growth_mb": growth["bot_mb"],
         "tracemalloc_simulator_growth_mb": growth["simulator_mb"],
@@ -191,7 +233,17 @@ def summary(result: dict[str, Any]) -> list[str]:
         f"{result['tracemalloc_bot_growth_mb']:+.2f} MB, the simulator (exchange + flow) "
         f"{result['tracemalloc_simulator_growth_mb']:+.2f} MB; the bot's largest growth:",
     ]
-    return lines + [f"  {line}" for line in result["tracemalloc_bot_top_growth"]]
+    lines += [f"  {line}" for line in result["tracemalloc_bot_top_growth"]]
+    grown = result["bot_containers_grown"]
+    lines.append(
+        f"the engine's containers (dicts, lists, sets, deques) grown from minute {result['settle_min']:g} "
+        f"to the end: {', '.join(f'{k} {a:,} -> {b:,}' for k, (a, b) in grown.items()) or 'none'}"
+    )
+    grown = result["simulator_containers_grown"]
+    lines.append(
+        f"the simulator's: {', '.join(f'{k} {a:,} -> {b:,}' for k, (a, b) in grown.items()) or 'none'}"
+    )
+    return lines
 
 
 if __name__ == "__main__":
