@@ -1101,6 +1101,11 @@ class OrderSigner:
         )
         separator = self._separators[1 if neg_risk else 0]
         digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+        if self.signature_type != _POLY_1271:  # ECDSA over the digest, r‖s‖v with v = 27/28 (hot path)
+            sig = self._key.sign_recoverable(digest, hasher=None)
+            signature = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+        else:
+            signature = self._order_signature(struct_hash, separator, digest)
         return _new_signed_order(
             salt,
             self.maker,
@@ -1114,7 +1119,7 @@ class OrderSigner:
             metadata,
             builder,
             expiration,
-            self._order_signature(struct_hash, separator, digest),
+            signature,
             "0x" + digest.hex(),
         )
 
