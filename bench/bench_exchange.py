@@ -108,7 +108,10 @@ def exchange_process(pythonpath: str | None = None) -> Iterator[tuple[str, int]]
     env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=pythonpath or str(_ROOT))
     command = [sys.executable, "-m", "polymm_cli", "exchange", "serve", "--port", "0", "--flow", "off"]
     command += ["--settlement-delay", "0"]
-    process = subprocess.Popen(command, env=env, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    tree = pythonpath or str(_ROOT)  # also the working directory: `-m` puts it first on sys.path
+    process = subprocess.Popen(
+        command, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
     try:
         assert process.stdout is not None
         url = None
