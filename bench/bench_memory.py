@@ -9,8 +9,12 @@ an upper bound on the bot's own.
 Two measurements:
 * RSS (VmRSS of /proc/self/status) sampled every virtual minute over the whole session: the peak,
   and the growth from the end of the warm-up (minute `settle_min`) to the end;
-* tracemalloc over a second window after the warm-up: the Python allocations that grew the most
-  between its start and its end (file:line), to show where any growth comes from.
+* tracemalloc over a second window after the warm-up: the memory allocated in it and still held at
+  its end, by whose code allocated it (the bot's or the simulator's: an allocation site, not an
+  owner; the order sizes the quoter makes and the exchange keeps count as the bot's), and the
+  bot's largest sites (file:line);
+* a census of the engine's dicts, lists, sets and deques (and the exchange's) at the end of the
+  warm-up and at the end: which of them grew.
 
 Run: `.venv/bin/python bench/bench_memory.py [minutes]`.
 """
@@ -229,9 +233,10 @@ def summary(result: dict[str, Any]) -> list[str]:
         f"RSS peak {result['rss_peak_mb']:.0f} MB (goal < {RSS_GOAL_MB:.0f}), "
         f"{result['rss_growth_after_warmup_mb']:+.1f} MB from minute {result['settle_min']:g} to the end",
         f"RSS per virtual minute (MB): {' '.join(f'{r:.0f}' for r in result['rss_samples_mb'])}",
-        f"tracemalloc over {result['tracemalloc_minutes']:g} more minute(s): the bot "
-        f"{result['tracemalloc_bot_growth_mb']:+.2f} MB, the simulator (exchange + flow) "
-        f"{result['tracemalloc_simulator_growth_mb']:+.2f} MB; the bot's largest growth:",
+        f"tracemalloc over {result['tracemalloc_minutes']:g} more minute(s), memory still held at its end: "
+        f"allocated by the bot's code {result['tracemalloc_bot_growth_mb']:+.2f} MB (some of it held by "
+        f"the simulator, e.g. the order sizes its exchange keeps), by the simulator's "
+        f"{result['tracemalloc_simulator_growth_mb']:+.2f} MB; the bot's largest sites:",
     ]
     lines += [f"  {line}" for line in result["tracemalloc_bot_top_growth"]]
     grown = result["bot_containers_grown"]
