@@ -19,12 +19,20 @@ from bench.bench_anchor import bench_anchor
 from bench.bench_anchor import table as anchor_table
 from bench.bench_backtest import bench_backtest_speed
 from bench.bench_engine import bench_decision_latency, bench_tick_to_quote
-from bench.bench_exchange import bench_exchange_http, bench_matching
+from bench.bench_exchange import (
+    EXCHANGE_GOAL_ORDERS_PER_S,
+    bench_exchange_http,
+    bench_exchange_process,
+    bench_matching,
+    profile_exchange_server,
+)
+from bench.bench_memory import bench_memory
+from bench.bench_memory import summary as memory_summary
 from bench.bench_paper import bench_paper
 from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
-from bench.bench_signing import bench_signing
-from bench.bench_ws import bench_ws_apply
+from bench.bench_signing import SIGNING_GOAL_RATIO, bench_signing
+from bench.bench_ws import WS_GOAL_ENTRIES_PER_S, bench_ws_apply, profile_ws_apply
 from bench.quality_recorded import bench_quality_recorded
 from bench.quality_recorded import table as recorded_table
 from bench.quality_regimes import bench_quality_regimes
@@ -72,7 +80,17 @@ def measure() -> dict[str, Any]:
     results["ws_apply"] = bench_ws_apply()
     results["decision_latency_us"] = bench_decision_latency()
     results["tick_to_quote_ms"] = bench_tick_to_quote()
-    results["exchange"] = {**bench_exchange_http(), "matching_orders_per_s": bench_matching()["orders_per_s"]}
+    own_process = bench_exchange_process()
+    results["exchange"] = {
+        **bench_exchange_http(),
+        "matching_orders_per_s": bench_matching()["orders_per_s"],
+        "orders_per_s_single_own_process": own_process["orders_per_s_single"],
+        "orders_per_s_batch_own_process": own_process["orders_per_s_batch"],
+        "server_cpu_us_per_order_single": own_process["server_cpu_us_per_order_single"],
+        "server_cpu_us_per_order_batch": own_process["server_cpu_us_per_order_batch"],
+    }
+    results["memory"] = bench_memory()
+    results["speed_goal_profiles"] = missed_goal_profiles(results)
     results["quality"] = bench_quality()
     results["quality_regimes"] = bench_quality_regimes()
     results["quality_recorded"] = bench_quality_recorded()
@@ -81,6 +99,21 @@ def measure() -> dict[str, Any]:
     results["anchor"] = bench_anchor()
     results["elapsed_s"] = time.perf_counter() - started
     return results
+
+
+def missed_goal_profiles(results: dict[str, Any]) -> dict[str, list[str]]:
+    """For each speed goal of issue 13 missed in this run, the profile that shows where the time goes."""
+    profiles: dict[str, list[str]] = {}
+    signing = results["signing"]
+    if signing["overhead_ratio"] > SIGNING_GOAL_RATIO:
+        profiles["signing (µs per step)"] = [
+            f"{us:8.2f} µs  {step}" for step, us in signing["breakdown_us"].items()
+        ]
+    if results["ws_apply"]["entries_per_s"] < WS_GOAL_ENTRIES_PER_S:
+        profiles["WS parse + apply (cProfile)"] = profile_ws_apply()
+    if results["exchange"]["orders_per_s_single_own_process"] < EXCHANGE_GOAL_ORDERS_PER_S:
+        profiles["exchange server per POST /order (cProfile, server thread CPU)"] = profile_exchange_server()
+    return profiles
 
 
 def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
@@ -100,6 +133,11 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"ours {s['ratio_vs_pure_python']:.1f}x faster",
         ),
         ("  bare secp256k1 signature (floor)", f"{s['ecdsa_us']:.1f} µs", ""),
+        (
+            "  ours / bare signature, paired round by round",
+            f"{s['overhead_ratio']:.2f}x",
+            f"{s['paired_ours_us']:.1f} / {s['paired_ecdsa_us']:.1f} µs (goal <= {SIGNING_GOAL_RATIO})",
+        ),
         (
             "decision latency, book update -> orders to venue",
             f"p50 {d['p50']:,.0f} µs",
@@ -132,14 +170,25 @@ def _throughput_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
         (
             f"WS price_change parse + book apply ({w['source']})",
             f"{w['entries_per_s']:,.0f} entries/s",
-            "goal > 100,000",
+            f"goal >= {WS_GOAL_ENTRIES_PER_S:,}",
         ),
         (
             "exchange: POST /order over HTTP, verified",
             f"{e['orders_per_s_single']:,.0f} orders/s",
-            "one keep-alive connection",
+            "same process as the httpx client (one GIL)",
         ),
         ("exchange: POST /orders (15 per batch)", f"{e['orders_per_s_batch']:,.0f} orders/s", ""),
+        (
+            "exchange in its own process: POST /order, verified",
+            f"{e['orders_per_s_single_own_process']:,.0f} orders/s",
+            f"{e['server_cpu_us_per_order_single']:,.0f} µs server CPU per order (goal >= "
+            f"{EXCHANGE_GOAL_ORDERS_PER_S:,}/s)",
+        ),
+        (
+            "  same, POST /orders (15 per batch)",
+            f"{e['orders_per_s_batch_own_process']:,.0f} orders/s",
+            f"{e['server_cpu_us_per_order_batch']:,.0f} µs server CPU per order",
+        ),
         (
             "exchange: matching engine in process",
             f"{e['matching_orders_per_s']:,.0f} orders/s",
@@ -197,6 +246,11 @@ def main() -> None:
         " polymm / hftbacktest (difference), P&L at the final mid; 'default fills': polymm's own queue):"
     )
     print(anchor_table(results["anchor"]))
+    print("\nmemory (issue 13):")
+    print("\n".join(f"  {line}" for line in memory_summary(results["memory"])))
+    for goal, lines in results["speed_goal_profiles"].items():
+        print(f"\ngoal missed in this run, where the time goes: {goal}")
+        print("\n".join(f"  {line}" for line in lines))
     print(f"  (took {results['elapsed_s']:.0f} s; written to {RESULTS})")
     RESULTS.write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
 

@@ -7,13 +7,22 @@ In process: `LocalExchange.submit` with no transport and no signatures, half the
 
 from __future__ import annotations
 
+import contextlib
+import cProfile
 import json
+import os
+import re
 import socket
+import subprocess
+import sys
 import time
+from collections.abc import Iterator
 from decimal import Decimal
+from pathlib import Path
 
 import httpx
 
+from bench.bench_ws import profile_lines
 from polymm_cli import signing
 from polymm_cli.clock import SystemClock
 from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConfig
@@ -22,6 +31,7 @@ from polymm_cli.exchange.server.runner import ExchangeConfig, ExchangeThread
 from polymm_cli.model import OrderType, Side
 
 BENCH_KEY = "0x" + "5eed" * 16  # a throwaway benchmark key
+_ROOT = Path(__file__).resolve().parents[1]
 
 
 def _signed_orders(
@@ -86,6 +96,168 @@ def bench_exchange_http(single: int = 1500, batches: int = 150) -> dict[str, flo
     return {"orders_per_s_single": single / single_s, "orders_per_s_batch": batches * 15 / batch_s}
 
 
+_READY = re.compile(r"local exchange ready at (http://\S+)")
+
+
+@contextlib.contextmanager
+def exchange_process(pythonpath: str | None = None) -> Iterator[tuple[str, int]]:
+    """`polymm exchange serve` in its own process (no synthetic flow, instant settlement), as the
+    soak and production-like runs use it; yields its URL and pid, and stops it (SIGTERM) afterwards.
+    `pythonpath` picks the source tree the server runs (default: this one)."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMM_")}
+    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=pythonpath or str(_ROOT))
+    command = [sys.executable, "-m", "polymm_cli", "exchange", "serve", "--port", "0", "--flow", "off"]
+    command += ["--settlement-delay", "0"]
+    tree = pythonpath or str(_ROOT)  # also the working directory: `-m` puts it first on sys.path
+    process = subprocess.Popen(
+        command, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+    )
+    try:
+        assert process.stdout is not None
+        url = None
+        for line in process.stdout:
+            if match := _READY.search(line):
+                url = match.group(1)
+                break
+        if url is None:
+            raise RuntimeError("the exchange process did not start")
+        yield url, process.pid
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+class _RawClient:
+    """HTTP/1.1 over one keep-alive socket with requests built up front: a client that costs a few
+    µs per request, so the figure is the server's (httpx costs ~0.3 ms of CPU per request)."""
+
+    def __init__(self, url: str) -> None:
+        host, port = url.removeprefix("http://").rsplit(":", 1)
+        self.sock = socket.create_connection((host.strip("[]"), int(port)))
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        self.reader = self.sock.makefile("rb")
+
+    def exchange(self, request: bytes) -> tuple[int, bytes]:
+        self.sock.sendall(request)
+        status = int(self.reader.readline().split(b" ", 2)[1])
+        length = 0
+        while (line := self.reader.readline()) not in (b"\r\n", b""):
+            if line[:15].lower() == b"content-length:":
+                length = int(line[15:])
+        return status, self.reader.read(length)
+
+    def close(self) -> None:
+        self.reader.close()
+        self.sock.close()
+
+
+def process_cpu_s(pid: int) -> float:
+    """CPU seconds (user + system) a process has used so far, from /proc (Linux)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _post_request(path: str, body: str, headers: dict[str, str]) -> bytes:
+    head = f"POST {path} HTTP/1.1\r\nHost: localhost\r\nContent-Type: application/json\r\n"
+    head += f"Content-Length: {len(body)}\r\n" + "".join(f"{k}: {v}\r\n" for k, v in headers.items())
+    return (head + "\r\n" + body).encode()
+
+
+def bench_exchange_process(
+    single: int = 3000, batches: int = 200, pythonpath: str | None = None
+) -> dict[str, float]:
+    """Orders/s of `polymm exchange serve` in its own process, every check on (L2 HMAC, EIP-712
+    signature recovery, balance, book), one keep-alive connection, one request after another.
+    Orders are signed (chain 137, as the official client does) and requests built before timing."""
+    market = sample_markets()[1]
+    signer = signing.OrderSigner(BENCH_KEY)
+    with exchange_process(pythonpath) as (url, pid), httpx.Client(base_url=url) as http:
+        creds = http.post("/auth/api-key", headers=signer.l1_headers(int(time.time()))).json()
+        http.post("/_local/fund", json={"address": signer.address, "amount": "100000000"}).raise_for_status()
+        orders = _signed_orders(
+            signer, creds["apiKey"], single + batches * 15, market.yes_token, market.tick_size
+        )
+        now = int(time.time())
+
+        def request(path: str, payload: object) -> bytes:
+            body = json.dumps(payload, separators=(",", ":"))
+            headers = signing.l2_headers(
+                signer.address, creds["apiKey"], creds["secret"], creds["passphrase"], now, "POST", path, body
+            )
+            return _post_request(path, body, headers)
+
+        singles = [request("/order", order) for order in orders[:single]]
+        rest = orders[single:]
+        batched = [request("/orders", rest[i * 15 : (i + 1) * 15]) for i in range(batches)]
+        client = _RawClient(url)
+        try:
+            cpu, started = process_cpu_s(pid), time.perf_counter()
+            for raw in singles:
+                status, body = client.exchange(raw)
+                assert status == 200 and b'"success":true' in body, body[:200]
+            single_s, single_cpu = time.perf_counter() - started, process_cpu_s(pid) - cpu
+            cpu, started = process_cpu_s(pid), time.perf_counter()
+            for raw in batched:
+                status, body = client.exchange(raw)
+                assert status == 200 and body.count(b'"success":true') == 15, body[:200]
+            batch_s, batch_cpu = time.perf_counter() - started, process_cpu_s(pid) - cpu
+        finally:
+            client.close()
+    return {
+        "orders_per_s_single": single / single_s,
+        "orders_per_s_batch": batches * 15 / batch_s,
+        # the server's own CPU per order: its capacity on one core, whatever else loads the machine
+        "server_cpu_us_per_order_single": single_cpu / single * 1e6,
+        "server_cpu_us_per_order_batch": batch_cpu / (batches * 15) * 1e6,
+    }
+
+
+EXCHANGE_GOAL_ORDERS_PER_S = 1500
+
+
+def profile_exchange_server(orders: int = 1000, top: int = 14) -> list[str]:
+    """Where the server's time goes per POST /order (cProfile of the server's thread, CPU time only:
+    uvicorn, Starlette, checks, matching), with the requests sent from this process's main thread
+    over a raw keep-alive socket. Printed when the own-process figure misses its goal."""
+    market = sample_markets()[1]
+    signer = signing.OrderSigner(BENCH_KEY)
+    with ExchangeThread(ExchangeConfig(flow=False, settlement=SettlementConfig(0.0))) as server:
+        with httpx.Client(base_url=server.url) as http:
+            creds = http.post("/auth/api-key", headers=signer.l1_headers(int(time.time()))).json()
+            http.post(
+                "/_local/fund", json={"address": signer.address, "amount": "100000000"}
+            ).raise_for_status()
+        now = int(time.time())
+        requests = []
+        for order in _signed_orders(signer, creds["apiKey"], orders, market.yes_token, market.tick_size):
+            body = json.dumps(order, separators=(",", ":"))
+            headers = signing.l2_headers(
+                signer.address,
+                creds["apiKey"],
+                creds["secret"],
+                creds["passphrase"],
+                now,
+                "POST",
+                "/order",
+                body,
+            )
+            requests.append(_post_request("/order", body, headers))
+        client = _RawClient(server.url)
+        profiler = cProfile.Profile(time.thread_time)
+        try:
+            server.call(profiler.enable)
+            for raw in requests:
+                client.exchange(raw)
+            server.call(profiler.disable)
+        finally:
+            client.close()
+    return profile_lines(profiler, top)
+
+
 def bench_matching(orders: int = 40_000) -> dict[str, float]:
     market = sample_markets()[0]
     exchange = LocalExchange([market], SystemClock(), settlement=SettlementConfig(0.0))
@@ -126,3 +298,4 @@ def bench_matching(orders: int = 40_000) -> dict[str, float]:
 if __name__ == "__main__":
     print(bench_matching())
     print(bench_exchange_http())
+    print(bench_exchange_process())

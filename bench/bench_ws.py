@@ -8,7 +8,9 @@ Run: `.venv/bin/python bench/bench_ws.py`.
 
 from __future__ import annotations
 
+import cProfile
 import json
+import pstats
 import random
 import time
 from pathlib import Path
@@ -25,6 +27,7 @@ CAPTURE = (
     / "tests/fixtures/01_ws_current_format/nautilus__ws_market_price_change_crossing_burst.json"
 )
 
+_ROOT = Path(__file__).resolve().parents[1]
 _MARKET = "0x" + "ab" * 32
 _YES = "7" * 77
 _NO = "5" * 77
@@ -118,6 +121,27 @@ def bench_ws_apply(min_entries: int = 200_000) -> dict[str, Any]:
         "frames": rounds * len(frames),
         "seconds": elapsed,
     }
+
+
+WS_GOAL_ENTRIES_PER_S = 200_000
+
+
+def profile_ws_apply(min_entries: int = 50_000, top: int = 12) -> list[str]:
+    """Where the time of parse + apply goes (cProfile, by own time): printed when the goal is missed."""
+    profiler = cProfile.Profile()
+    profiler.runcall(bench_ws_apply, min_entries)
+    return profile_lines(profiler, top)
+
+
+def profile_lines(profiler: cProfile.Profile, top: int) -> list[str]:
+    """The `top` functions by own time of a profile, one line each: own s, cumulative s, calls, name."""
+    stats = pstats.Stats(profiler).stats  # type: ignore[attr-defined]
+    rows = sorted(stats.items(), key=lambda kv: -kv[1][2])[:top]
+    lines = []
+    for (filename, lineno, name), (_, calls, own, cumulative, _) in rows:
+        where = filename.rsplit("/site-packages/", 1)[-1].replace(f"{_ROOT}/", "")
+        lines.append(f"{own:7.3f} s own {cumulative:7.3f} s cum {calls:>8} x  {name} ({where}:{lineno})")
+    return lines
 
 
 if __name__ == "__main__":

@@ -22,6 +22,7 @@ from polymm_cli.model import Market, PriceLevel, Side
 
 _TWO = Decimal(2)
 _ZERO = Decimal(0)
+_BUY = Side.BUY  # Why: `Side.BUY` is an enum class attribute lookup (~0.3 us), a global is ~0.04 us
 
 
 class OrderBook:
@@ -83,7 +84,7 @@ class OrderBook:
 
     def apply_level(self, side: Side, price: Decimal, size: Decimal, ts: float | None = None) -> None:
         """Set the total size resting at `price` on `side` (BUY = bid); size zero removes the level."""
-        if side is Side.BUY:
+        if side is _BUY:
             levels, prices = self._bids, self._bid_px
         else:
             levels, prices = self._asks, self._ask_px
@@ -181,19 +182,19 @@ class OrderBook:
 
     def size_at(self, side: Side, price: Decimal) -> Decimal:
         """Total size resting at `price` on `side` (zero when there is no level)."""
-        levels = self._bids if side is Side.BUY else self._asks
+        levels = self._bids if side is _BUY else self._asks
         return levels.get(price, Decimal(0))
 
     def depth(self, side: Side) -> int:
         """Number of levels on `side`."""
-        return len(self._bid_px if side is Side.BUY else self._ask_px)
+        return len(self._bid_px if side is _BUY else self._ask_px)
 
     def levels(self, side: Side, depth: int | None = None) -> tuple[PriceLevel, ...]:
         """The levels of `side`, best first (bids descending, asks ascending), at most `depth`."""
-        n = len(self._bid_px if side is Side.BUY else self._ask_px)
+        n = len(self._bid_px if side is _BUY else self._ask_px)
         if depth is not None:
             n = min(n, max(depth, 0))
-        if side is Side.BUY:
+        if side is _BUY:
             bids = self._bids
             return tuple(PriceLevel(p, bids[p]) for p in reversed(self._bid_px[len(self._bid_px) - n :]))
         asks = self._asks

@@ -65,9 +65,11 @@ __all__ = [
     "l2_headers",
     "limit_order_amounts",
     "order_digest",
+    "order_in_domain",
     "order_struct_hash",
     "order_wire",
     "parse_wire_order",
+    "parse_wire_order_struct",
     "recover_clob_auth_signer",
     "recover_order_signer",
     "sign_clob_auth",
@@ -103,19 +105,25 @@ class _KeccakState:
             pass
 
 
+_FAST_KECCAK_MAX_LEN: Final = 1 << 30  # the length travels as a C int (see below)
+
+
 def _make_keccak256() -> Callable[[bytes], bytes]:
     """The fast path calls pycryptodome's keccak C functions directly (PyDLL: no GIL round trip,
     no hash object per call), roughly 3x cheaper than `keccak.new(...).digest()`. It needs the
-    ctypes backend of pycryptodome; anything unexpected falls back to the public API."""
+    ctypes backend of pycryptodome; anything unexpected falls back to the public API.
+
+    Why no `argtypes` on the per-hash calls: ctypes' argument converters cost ~0.2 us per call,
+    a third of a 352-byte hash. Without them a bytes object passes as its buffer pointer, the
+    state and output buffer as pointers and the length as a C int, which libffi widens to the
+    64-bit `size_t` register on every supported ABI; lengths of 2**30 and more (never an order)
+    take the portable path. The startup probes below check the result against the public API."""
     try:
         lib = ctypes.PyDLL(getattr(_pycryptodome_keccak, "_raw_keccak_lib")._name)  # noqa: B009
         init, destroy = lib.keccak_init, lib.keccak_destroy
         reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
         init.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ubyte]
         destroy.argtypes = [ctypes.c_void_p]
-        reset.argtypes = [ctypes.c_void_p]
-        absorb.argtypes = [ctypes.c_void_p, ctypes.c_char_p, ctypes.c_size_t]
-        digest.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ubyte]
         for fn in (init, destroy, reset, absorb, digest):
             fn.restype = ctypes.c_int
     except Exception:
@@ -128,14 +136,17 @@ def _make_keccak256() -> Callable[[bytes], bytes]:
             st: _KeccakState = local.st
         except AttributeError:
             st = local.st = _KeccakState(init, destroy)
+        size = len(data)
+        if size >= _FAST_KECCAK_MAX_LEN or data.__class__ is not bytes:
+            return _portable_keccak256(data)
         state = st.state
         reset(state)
-        absorb(state, data, len(data))
+        absorb(state, data, size)
         digest(state, st.out, 32, 1)  # padding 0x01: original Keccak, not SHA3
         return st.out.raw
 
     try:
-        probes = (b"", b"abc", bytes(range(256)) * 3)
+        probes = (b"", b"abc", bytes(range(256)) * 3, bytes(range(200)) * 7)
         if all(fast_keccak256(p) == _portable_keccak256(p) for p in probes):
             return fast_keccak256
     except Exception:
@@ -229,7 +240,12 @@ def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
 
 
 def _recover_address(sig65: bytes, digest: bytes) -> str:
-    """Signer of a 65-byte r‖s‖v signature over `digest`; ValueError when malformed."""
+    """Signer (checksummed) of a 65-byte r‖s‖v signature over `digest`; ValueError when malformed."""
+    return to_checksum_address(_recover_lower(sig65, digest))
+
+
+def _recover_lower(sig65: bytes, digest: bytes) -> str:
+    """Signer (lower case: no checksum hashing) of a 65-byte r‖s‖v signature over `digest`."""
     if len(sig65) != 65:
         raise ValueError(f"ECDSA signature must be 65 bytes (r‖s‖v), got {len(sig65)}")
     v = sig65[64]
@@ -245,7 +261,7 @@ def _recover_address(sig65: bytes, digest: bytes) -> str:
         public_key = PublicKey.from_signature_and_message(sig65[:64] + bytes((v - 27,)), digest, hasher=None)
     except Exception:
         raise ValueError("signature does not recover to a public key") from None
-    return _address_of_public_key(public_key)
+    return "0x" + keccak256(public_key.format(compressed=False)[1:])[12:].hex()
 
 
 def _hex_bytes(text: str, what: str) -> bytes:
@@ -301,6 +317,9 @@ _POLY_1271_SIG_LEN: Final = 65 + 32 + 32 + len(_POLY_1271_TYPE_TAIL)
 
 _EIP712_PREFIX: Final = b"\x19\x01"
 _SIDE_WORD: Final = {Side.BUY: bytes(32), Side.SELL: bytes(31) + b"\x01"}
+# Why: `Side.BUY` is an enum class attribute lookup (~0.3 us); the hot paths compare with globals
+_BUY: Final = Side.BUY
+_SELL: Final = Side.SELL
 _SIGNATURE_TYPES: Final = (0, 1, 2, 3)
 _POLY_1271: Final = 3
 
@@ -527,6 +546,7 @@ _ROUNDING: Final[dict[Decimal, tuple[int, int, int]]] = {
     Decimal("0.001"): (3, 2, 5),
     Decimal("0.0001"): (4, 2, 6),
 }
+_MAX_PRICE: Final = {tick: 1 - tick for tick in _ROUNDING}  # computed once, not per order
 _QUANTUM: Final = tuple(Decimal(1).scaleb(-d) for d in range(16))  # 10**-d
 # Wide enough that every operation below is exact for any amount that fits a uint256.
 _EXACT: Final = Context(prec=120, Emax=999, Emin=-999, traps=[InvalidOperation, DivisionByZero, Overflow])
@@ -547,6 +567,36 @@ def _cap_decimals(value: Decimal, decimals: int) -> Decimal:
 def _base_units(value: Decimal) -> int:
     """Decimal pUSD/shares -> integer 1e-6 units, half-even like the client's to_token_decimals."""
     return int(value.scaleb(6, _EXACT).to_integral_value(ROUND_HALF_EVEN, _EXACT))
+
+
+def _integer_amounts(
+    side: Side, price: Decimal, size: Decimal, price_decimals: int
+) -> tuple[int, int] | None:
+    """`limit_order_amounts` for a price with at most `price_decimals` decimals (every price on the
+    tick grid), in integers: no rounding of the price, the size floored to cents, and the notional
+    (price units x cents) has exactly the amount decimals of the client's table (price decimals +
+    2), so step 4 never applies. None for any other price (the Decimal path handles it) or a size
+    that floors to zero shares. tests/test_signing.py checks it equals the Decimal path."""
+    numerator, denominator = price.as_integer_ratio()
+    scale = _PRICE_SCALE[price_decimals]
+    if scale % denominator:
+        return None
+    size_num, size_den = size.as_integer_ratio()
+    cents = size_num * 100 // size_den
+    if cents <= 0:
+        return None
+    shares = cents * 10_000  # 1e-6 units
+    notional = numerator * (scale // denominator) * cents * _NOTIONAL_TO_UNITS[price_decimals]
+    if side is _BUY:
+        return notional, shares
+    if side is _SELL:
+        return shares, notional
+    return None
+
+
+_PRICE_SCALE: Final = tuple(10**d for d in range(5))  # price units per 1 at 0-4 decimals
+# 1e-6 units per (price unit x cent): 10**6 / 10**(price decimals + 2)
+_NOTIONAL_TO_UNITS: Final = tuple(10 ** (4 - d) for d in range(5))
 
 
 def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal) -> tuple[int, int]:
@@ -588,21 +638,33 @@ def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal
         raise TypeError("price and size must be Decimal")
     if not price.is_finite() or not size.is_finite():
         raise ValueError(f"price and size must be finite, got {price} and {size}")
-    if price < tick or price > 1 - tick:
+    if price < tick or price > _MAX_PRICE[tick]:
         raise ValueError(f"invalid price ({price}), min: {tick} - max: {1 - tick}")
     if size.adjusted() >= _MAX_SIZE_DIGITS:
         raise ValueError(f"size {size} is too large")
+    price_decimals, size_decimals, amount_decimals = rounding
+    if size_decimals == 2 and amount_decimals == price_decimals + 2:  # every row of the table
+        fast = _integer_amounts(side, price, size, price_decimals)
+        if fast is not None:
+            return fast
+    return _decimal_amounts(side, price, size, rounding)
+
+
+def _decimal_amounts(
+    side: Side, price: Decimal, size: Decimal, rounding: tuple[int, int, int]
+) -> tuple[int, int]:
+    """Steps 2-4 of `limit_order_amounts` in exact Decimal arithmetic (any price, any row)."""
     price_decimals, size_decimals, amount_decimals = rounding
     rounded_price = price.quantize(_QUANTUM[price_decimals], ROUND_HALF_EVEN, _EXACT)
     shares = size.quantize(_QUANTUM[size_decimals], ROUND_FLOOR, _EXACT)
     if shares <= 0:
         raise ValueError(f"size {size} rounds down to zero shares (sizes have {size_decimals} decimals)")
     notional = _cap_decimals(_EXACT.multiply(shares, rounded_price), amount_decimals)
-    if side is Side.BUY:
+    if side is _BUY:
         return _base_units(notional), _base_units(shares)
-    if side is Side.SELL:
+    if side is _SELL:
         return _base_units(shares), _base_units(notional)
-    return limit_order_amounts(Side(side), price, size, tick)
+    return _decimal_amounts(Side(side), price, size, rounding)
 
 
 def implied_price_and_size(side: Side, maker_amount: int, taker_amount: int) -> tuple[Decimal, Decimal]:
@@ -650,6 +712,81 @@ class SignedOrder:
     expiration: int
     signature: str
     order_id: str
+
+
+# Why: the frozen dataclass __init__ sets its 14 fields through object.__setattr__ (~1.4 us, a
+# tenth of the signing overhead above the ECDSA). Writing the slots through their member descriptors
+# builds the identical, still-immutable object in a third of the time; the field list is checked
+# against the class at import so a new field fails loudly here.
+_SIGNED_ORDER_FIELDS: Final = (
+    "salt",
+    "maker",
+    "signer",
+    "token_id",
+    "maker_amount",
+    "taker_amount",
+    "side",
+    "signature_type",
+    "timestamp_ms",
+    "metadata",
+    "builder",
+    "expiration",
+    "signature",
+    "order_id",
+)
+if tuple(f.name for f in dataclasses.fields(SignedOrder)) != _SIGNED_ORDER_FIELDS:  # pragma: no cover
+    raise RuntimeError("SignedOrder fields changed: update _SIGNED_ORDER_FIELDS in signing.py")
+(
+    _so_salt,
+    _so_maker,
+    _so_signer,
+    _so_token,
+    _so_maker_amount,
+    _so_taker_amount,
+    _so_side,
+    _so_signature_type,
+    _so_timestamp,
+    _so_metadata,
+    _so_builder,
+    _so_expiration,
+    _so_signature,
+    _so_order_id,
+) = (SignedOrder.__dict__[name].__set__ for name in _SIGNED_ORDER_FIELDS)
+
+
+def _new_signed_order(
+    salt: int,
+    maker: str,
+    signer: str,
+    token_id: str,
+    maker_amount: int,
+    taker_amount: int,
+    side: Side,
+    signature_type: int,
+    timestamp_ms: int,
+    metadata: str,
+    builder: str,
+    expiration: int,
+    signature: str,
+    order_id: str,
+) -> SignedOrder:
+    """SignedOrder(...) without the frozen dataclass __init__ (same object, same fields)."""
+    signed: SignedOrder = object.__new__(SignedOrder)
+    _so_salt(signed, salt)
+    _so_maker(signed, maker)
+    _so_signer(signed, signer)
+    _so_token(signed, token_id)
+    _so_maker_amount(signed, maker_amount)
+    _so_taker_amount(signed, taker_amount)
+    _so_side(signed, side)
+    _so_signature_type(signed, signature_type)
+    _so_timestamp(signed, timestamp_ms)
+    _so_metadata(signed, metadata)
+    _so_builder(signed, builder)
+    _so_expiration(signed, expiration)
+    _so_signature(signed, signature)
+    _so_order_id(signed, order_id)
+    return signed
 
 
 def order_wire(
@@ -714,7 +851,13 @@ def _wire_str(order: Mapping[str, Any], key: str) -> str:
 
 def _signed_hashes(signed: SignedOrder, neg_risk: bool, chain_id: int) -> tuple[bytes, bytes, bytes]:
     """(struct hash, domain separator, order digest) recomputed from the order's fields."""
-    struct_hash = order_struct_hash(
+    struct_hash = _struct_hash_of(signed)
+    separator = exchange_domain_separator(chain_id, neg_risk)
+    return struct_hash, separator, keccak256(_EIP712_PREFIX + separator + struct_hash)
+
+
+def _struct_hash_of(signed: SignedOrder) -> bytes:
+    return order_struct_hash(
         salt=signed.salt,
         maker=signed.maker,
         signer=signed.signer,
@@ -727,11 +870,10 @@ def _signed_hashes(signed: SignedOrder, neg_risk: bool, chain_id: int) -> tuple[
         metadata=signed.metadata,
         builder=signed.builder,
     )
-    separator = exchange_domain_separator(chain_id, neg_risk)
-    return struct_hash, separator, keccak256(_EIP712_PREFIX + separator + struct_hash)
 
 
-def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tuple[SignedOrder, bytes, bytes]:
+def _wire_fields(order: Mapping[str, Any]) -> SignedOrder:
+    """The fields of a wire order, checked, with an empty `order_id`."""
     if "order" in order and isinstance(order["order"], Mapping):
         order = order["order"]
     side_raw = order.get("side")
@@ -749,7 +891,7 @@ def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tupl
         token_id = str(token_id)
     if not isinstance(token_id, str):
         raise ValueError(f"order 'tokenId' must be a decimal string, got {token_id!r}")
-    parsed = SignedOrder(
+    return SignedOrder(
         salt=_wire_uint(order, "salt"),
         maker=to_checksum_address(_wire_str(order, "maker")),
         signer=to_checksum_address(_wire_str(order, "signer")),
@@ -765,8 +907,32 @@ def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tupl
         signature=_wire_str(order, "signature"),
         order_id="",
     )
+
+
+def _parse_wire(order: Mapping[str, Any], neg_risk: bool, chain_id: int) -> tuple[SignedOrder, bytes, bytes]:
+    parsed = _wire_fields(order)
     struct_hash, separator, digest = _signed_hashes(parsed, neg_risk, chain_id)
     return dataclasses.replace(parsed, order_id="0x" + digest.hex()), struct_hash, separator
+
+
+def parse_wire_order_struct(order: Mapping[str, Any]) -> tuple[SignedOrder, bytes]:
+    """The wire order's fields (its `order_id` empty) and its EIP-712 struct hash, which are the
+    same under every exchange domain: a server that accepts several domains parses and hashes an
+    order once, then calls `order_in_domain` per domain. ValueError on any malformed field."""
+    parsed = _wire_fields(order)
+    return parsed, _struct_hash_of(parsed)
+
+
+def order_in_domain(
+    signed: SignedOrder, struct_hash: bytes, neg_risk: bool, chain_id: int
+) -> tuple[str, str]:
+    """(order id, lower-case signer address) of an order from `parse_wire_order_struct` under one
+    exchange domain: what `parse_wire_order(...).order_id` and `recover_order_signer(...).lower()`
+    give for it, with one hashing and no checksum. ValueError when the signature is malformed (or,
+    for POLY_1271, wraps another domain)."""
+    separator = exchange_domain_separator(chain_id, neg_risk)
+    digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+    return "0x" + digest.hex(), _recover_signature(signed, struct_hash, separator, digest, chain_id)
 
 
 def parse_wire_order(order: Mapping[str, Any], neg_risk: bool, chain_id: int = 137) -> SignedOrder:
@@ -795,11 +961,18 @@ def recover_order_signer(order: SignedOrder | Mapping[str, Any], neg_risk: bool,
     else:
         signed, struct_hash, separator = _parse_wire(order, neg_risk, chain_id)
         digest = bytes.fromhex(signed.order_id[2:])
+    return to_checksum_address(_recover_signature(signed, struct_hash, separator, digest, chain_id))
+
+
+def _recover_signature(
+    signed: SignedOrder, struct_hash: bytes, separator: bytes, digest: bytes, chain_id: int
+) -> str:
+    """`recover_order_signer` once the order's hashes are known, in lower case."""
     signature = _hex_bytes(signed.signature, "signature")
     if signed.signature_type != _POLY_1271:
         if len(signature) != 65:
             raise ValueError(f"signature must be 65 bytes (r‖s‖v), got {len(signature)}")
-        return _recover_address(signature, digest)
+        return _recover_lower(signature, digest)
     if len(signature) != _POLY_1271_SIG_LEN or signature[129:] != _POLY_1271_TYPE_TAIL:
         raise ValueError(
             f"POLY_1271 signature must be {_POLY_1271_SIG_LEN} bytes: ECDSA(65) ‖ domain separator(32)"
@@ -810,7 +983,7 @@ def recover_order_signer(order: SignedOrder | Mapping[str, Any], neg_risk: bool,
     if signature[97:129] != struct_hash:
         raise ValueError("POLY_1271 signature wraps a different order (contents hash mismatch)")
     wrapped = _poly_1271_digest(struct_hash, separator, _uint256_word(chain_id, "chain_id"), signed.signer)
-    return _recover_address(signature[:65], wrapped)
+    return _recover_lower(signature[:65], wrapped)
 
 
 class OrderSigner:
@@ -825,6 +998,7 @@ class OrderSigner:
     __slots__ = (
         "_key",
         "_party_words",
+        "_separators",
         "_sig_type_word",
         "address",
         "chain_id",
@@ -859,6 +1033,11 @@ class OrderSigner:
             self.maker = funder_address or self.address
             self.signer = self.address
         self._party_words = _address_word(self.maker) + _address_word(self.signer)
+        # (standard, neg risk) domain separators, looked up once: the hot path indexes them
+        self._separators = (
+            exchange_domain_separator(chain_id, False),
+            exchange_domain_separator(chain_id, True),
+        )
 
     def __repr__(self) -> str:
         return (
@@ -893,9 +1072,9 @@ class OrderSigner:
             neg_risk,
             salt,
             timestamp_ms,
-            expiration=expiration,
-            builder=builder,
-            metadata=metadata,
+            expiration,
+            builder,
+            metadata,
         )
 
     def sign_order(
@@ -920,9 +1099,14 @@ class OrderSigner:
                 token_id, side, maker_amount, taker_amount, salt, timestamp_ms, metadata, builder
             )
         )
-        separator = exchange_domain_separator(self.chain_id, neg_risk)
+        separator = self._separators[1 if neg_risk else 0]
         digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
-        return SignedOrder(
+        if self.signature_type != _POLY_1271:  # ECDSA over the digest, r‖s‖v with v = 27/28 (hot path)
+            sig = self._key.sign_recoverable(digest, hasher=None)
+            signature = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+        else:
+            signature = self._order_signature(struct_hash, separator, digest)
+        return _new_signed_order(
             salt,
             self.maker,
             self.signer,
@@ -935,7 +1119,7 @@ class OrderSigner:
             metadata,
             builder,
             expiration,
-            self._order_signature(struct_hash, separator, digest),
+            signature,
             "0x" + digest.hex(),
         )
 

@@ -50,6 +50,7 @@ from py_clob_client_v2.signer import Signer
 from py_clob_client_v2.signing.eip712 import sign_clob_auth_message
 from py_clob_client_v2.signing.hmac import build_hmac_signature
 
+from polymm_cli import signing
 from polymm_cli.model import TICK_SIZES, OrderType, Side
 from polymm_cli.signing import (
     EXCHANGE_V2,
@@ -410,6 +411,37 @@ def test_limit_order_amounts_rejects(
 ) -> None:
     with pytest.raises(error):
         limit_order_amounts(Side.BUY, price, size, tick)
+
+
+@settings(max_examples=1500, deadline=None)
+@given(
+    tick=st.sampled_from(sorted(DECIMALS)),
+    price_units=st.integers(1, 10_000),
+    price_exponent=st.integers(-8, 0),
+    size_units=st.integers(0, 10**12),
+    size_exponent=st.integers(-9, 2),
+    side=st.sampled_from(Side),
+)
+def test_integer_amounts_fast_path_equals_the_decimal_path(
+    tick: Decimal, price_units: int, price_exponent: int, size_units: int, size_exponent: int, side: Side
+) -> None:
+    """The integer fast path of `limit_order_amounts` (prices with at most the tick's price
+    decimals) gives exactly what the Decimal path gives; any other input falls through to it.
+    Exponents vary so trailing zeros ("0.500"), exponent forms (5E-1) and long sizes all occur."""
+    price = Decimal(price_units).scaleb(price_exponent)
+    size = Decimal(size_units).scaleb(size_exponent)
+    if not tick <= price <= 1 - tick:
+        return
+    rounding = signing._ROUNDING[tick]
+    fast = signing._integer_amounts(side, price, size, rounding[0])
+    try:
+        slow: tuple[int, int] | None = signing._decimal_amounts(side, price, size, rounding)
+    except ValueError:  # rounds to zero shares: the fast path declines, the Decimal path raises
+        slow = None
+    if fast is not None:
+        assert fast == slow
+    else:
+        assert slow is None or price != price.quantize(Decimal(1).scaleb(-rounding[0]))
 
 
 def test_implied_price_and_size_rejects_non_positive_amounts() -> None:

@@ -166,6 +166,7 @@ class LocalExchange:
         self.orders: dict[str, RestingOrder] = {}
         self._live: dict[str, dict[str, RestingOrder]] = {}  # owner -> resting orders by id
         self._closed: deque[tuple[float, str]] = deque()  # (closed at, order id), for pruning
+        self.closed_order_retention_s = CLOSED_ORDER_RETENTION_S
         self._seen_ids: set[str] = set()  # every order id accepted since start: duplicates stay refused
         self.trades: dict[str, _Trade] = {}
         self._unsettled: list[_Trade] = []
@@ -895,8 +896,9 @@ class LocalExchange:
         self._events.append(TradeEvent(self._trade_view(trade), now))
 
     def _prune(self, now: float) -> None:
-        """Forget orders closed more than an hour ago (GET /data/order answers for closed ones until then)."""
-        while self._closed and now - self._closed[0][0] > CLOSED_ORDER_RETENTION_S:
+        """Forget orders closed more than `closed_order_retention_s` ago (an hour: GET /data/order
+        answers for closed ones until then)."""
+        while self._closed and now - self._closed[0][0] > self.closed_order_retention_s:
             _, oid = self._closed.popleft()
             self.orders.pop(oid, None)
 

@@ -32,9 +32,10 @@ def apply_market_event(books: dict[str, OrderBook], event: MarketEvent) -> set[s
             if token != last_token:  # entries come in runs per token: skip re-fetching the book
                 book = books.get(token)
                 last_token = token
+                if book is not None:
+                    changed.add(token)
             if book is not None:
                 book.apply_level(u.side, u.price, u.size, ts)
-                changed.add(token)
         return changed
     if type(event) is BookSnapshot:
         book = books.get(event.token_id)

@@ -119,6 +119,9 @@ class ExchangeServer:
             uvicorn.Config(
                 self.app,
                 log_level="warning",
+                # Nothing of INFO is shown at "warning", but uvicorn still formats each request's
+                # access-log arguments unless the access log is off
+                access_log=False,
                 ws="websockets-sansio",
                 lifespan="off",
                 timeout_graceful_shutdown=2,

@@ -43,10 +43,12 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
 from operator import attrgetter
-from typing import Any, Generic, NamedTuple, NoReturn, TypeVar
+from typing import Any, Final, Generic, NamedTuple, NoReturn, TypeVar
+
+import msgspec
 
 from polymm_cli.errors import VenueError
-from polymm_cli.jsonsafe import nesting_exceeds
+from polymm_cli.jsonsafe import MAX_DEPTH, nesting_exceeds
 from polymm_cli.model import PriceLevel, Side, TradeStatus
 from polymm_cli.venues.base import (
     BestBidAsk,
@@ -266,8 +268,12 @@ def _tick(value: Any, key: str) -> Decimal:
 
 def _top(obj: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
     """best_bid/best_ask; the venue reports an empty side as bid "0" / ask "1", which is None here."""
-    bid = _opt_price(obj, "best_bid")
-    ask = _opt_price(obj, "best_ask")
+    return _top_values(obj.get("best_bid"), obj.get("best_ask"))
+
+
+def _top_values(bid_value: Any, ask_value: Any) -> tuple[Decimal | None, Decimal | None]:
+    bid = None if bid_value is None or bid_value == "" else _price(bid_value, "best_bid")
+    ask = None if ask_value is None or ask_value == "" else _price(ask_value, "best_ask")
     return (bid if bid else None, None if ask is None or ask == _ONE else ask)
 
 
@@ -610,6 +616,189 @@ def _event_type(obj: Any) -> str | None:
     _fail("field 'event_type' is not a string")
 
 
+# -- the typed fast path: msgspec structs decoded straight from the frame's bytes --------------------
+#
+# The common frames (a current-era `price_change`, a `book`, or an array of them, every field a
+# string of the usual shape) decode in one C pass into these structs, with no dict per element; the
+# values then go through the same readers as the dict path (cached prices, plain-decimal sizes,
+# known sides, epoch-ms timestamps). Anything else - another event type, an upper-case event type,
+# a number where a string is usual, a missing field, a value a reader refuses, invalid JSON -
+# returns None and the frame is parsed again by the dict path below, which gives its events and
+# its errors exactly as before. So the fast path only ever returns what the dict path would.
+
+
+class _LevelMsg(msgspec.Struct, gc=False):
+    price: str
+    size: str
+
+
+class _PriceChangeEntryMsg(msgspec.Struct, gc=False):
+    asset_id: str
+    price: str
+    size: str
+    side: str
+    hash: str = ""
+    best_bid: str | None = None
+    best_ask: str | None = None
+
+
+class _PriceChangeMsg(msgspec.Struct, tag_field="event_type", tag="price_change", gc=False):
+    market: str
+    timestamp: str
+    price_changes: list[_PriceChangeEntryMsg]
+
+
+class _BookMsg(msgspec.Struct, tag_field="event_type", tag="book", gc=False):
+    asset_id: str
+    timestamp: str
+    bids: list[_LevelMsg]
+    asks: list[_LevelMsg]
+    market: str = ""
+    hash: str = ""
+    tick_size: str | None = None
+    min_order_size: str | None = None
+    last_trade_price: str | None = None
+    neg_risk: bool | None = None
+
+
+_TypedMsg = _PriceChangeMsg | _BookMsg
+_TYPED_DECODER: Final = msgspec.json.Decoder(_TypedMsg | list[_TypedMsg])
+_TYPED_FAILS = (msgspec.MsgspecError, WireError, ArithmeticError)
+
+
+def _typed_market_frame(text: str | bytes, recv_ts: float) -> list[MarketEvent] | None:
+    """The frame's events by the typed fast path, or None: the dict path decides (see above)."""
+    # msgspec recurses per nesting level like the json module: the same depth guard first (its
+    # bracket count settles every usual frame; a longer one gets the precise scan)
+    if type(text) is str:
+        if nesting_exceeds(text):
+            return None
+    elif type(text) is bytes:
+        if text.count(b"[") + text.count(b"{") > _TYPED_MAX_BRACKETS:
+            return None  # rare: the dict path decodes it and applies the precise guard
+    else:
+        return None
+    try:
+        msg = _TYPED_DECODER.decode(text)
+        if type(msg) is _PriceChangeMsg:
+            return [_typed_price_change(msg, recv_ts)]
+        if type(msg) is _BookMsg:
+            return [_typed_book(msg, recv_ts)]
+        return [
+            _typed_price_change(m, recv_ts) if type(m) is _PriceChangeMsg else _typed_book(m, recv_ts)
+            for m in msg
+        ]
+    except _TYPED_FAILS:
+        return None
+
+
+_TYPED_MAX_BRACKETS: Final = MAX_DEPTH  # fewer brackets cannot nest deeper
+
+
+def _typed_price_change(msg: _PriceChangeMsg, recv_ts: float) -> PriceChange:
+    """The struct twin of `_price_change` + `_current_level_updates` (same readers, same values)."""
+    updates: list[LevelUpdate] = []
+    append = updates.append
+    cache_get = _PRICE_CACHE.get
+    sides = _SIDES
+    new_object = _new_object
+    new_decimal = Decimal
+    for e in msg.price_changes:
+        asset = e.asset_id
+        if not asset:
+            return _fail("empty asset_id")
+        price = cache_get(e.price)
+        if price is None:
+            price = _price(e.price, "price")
+        s = e.size
+        if s == "0":
+            size = _ZERO
+        elif len(s) <= _MAX_NUM_CHARS and not s.strip(_PLAIN_DECIMAL_CHARS):
+            size = new_decimal(s)  # InvalidOperation (an ArithmeticError) for "1.2.3": dict path
+            if size > _MAX_SIZE:
+                return _fail("implausible size")
+        else:
+            size = _size(s, "size")
+        side = sides.get(e.side)
+        if side is None:
+            return _fail("bad side")
+        bb = e.best_bid
+        ba = e.best_ask
+        best_bid = cache_get(bb) if bb is not None else None
+        best_ask = cache_get(ba) if ba is not None else None
+        if best_bid is None or best_ask is None:
+            best_bid, best_ask = _top_values(bb, ba)
+        else:
+            best_bid = best_bid if best_bid else None
+            best_ask = None if best_ask == _ONE else best_ask
+        # _new_level_update inlined: a call per entry is a tenth of the entry's cost
+        update = new_object(LevelUpdate)
+        _lu_token(update, asset)
+        _lu_side(update, side)
+        _lu_price(update, price)
+        _lu_size(update, size)
+        _lu_bid(update, best_bid)
+        _lu_ask(update, best_ask)
+        _lu_hash(update, e.hash)
+        append(update)
+    t = msg.timestamp
+    if 12 <= len(t) <= 16 and t[0] != "0" and t.isdigit() and t.isascii():
+        venue_ts = int(t) / 1000.0  # the usual epoch-ms string
+    else:
+        venue_ts = _ts_value(t, "timestamp")
+    return _new_price_change(msg.market, tuple(updates), venue_ts, recv_ts)
+
+
+def _typed_levels(raw: list[_LevelMsg], best_first_descending: bool) -> tuple[PriceLevel, ...]:
+    out: list[PriceLevel] = []
+    append = out.append
+    cache_get = _PRICE_CACHE.get
+    new_decimal = Decimal
+    new_object = _new_object
+    set_price = _pl_price
+    set_size = _pl_size
+    for lvl in raw:
+        price = cache_get(lvl.price)
+        if price is None:
+            price = _price(lvl.price, "price")
+        s = lvl.size
+        if len(s) <= _MAX_NUM_CHARS and not s.strip(_PLAIN_DECIMAL_CHARS):
+            size = new_decimal(s)  # InvalidOperation for "1.2.3": the dict path reports it
+            if size > _MAX_SIZE:
+                _fail("implausible size")
+        else:
+            size = _size(s, "size")
+        if size:  # an empty level is validated but not kept
+            level = new_object(PriceLevel)
+            set_price(level, price)
+            set_size(level, size)
+            append(level)
+    out.sort(key=_PRICE_KEY, reverse=best_first_descending)
+    return tuple(out)
+
+
+def _typed_book(msg: _BookMsg, recv_ts: float) -> BookSnapshot:
+    """The struct twin of `_book`."""
+    if not msg.asset_id:
+        _fail("empty asset_id")
+    tick = msg.tick_size
+    mos = msg.min_order_size
+    ltp = msg.last_trade_price
+    return BookSnapshot(
+        market=msg.market,
+        token_id=msg.asset_id,
+        bids=_typed_levels(msg.bids, True),
+        asks=_typed_levels(msg.asks, False),
+        tick_size=None if tick is None or tick == "" else _tick(tick, "tick_size"),
+        min_order_size=None if mos is None or mos == "" else _size(mos, "min_order_size"),
+        hash=msg.hash,
+        venue_ts=_ts_value(msg.timestamp, "timestamp") if msg.timestamp else _fail("empty timestamp"),
+        recv_ts=recv_ts,
+        last_trade_price=None if ltp is None or ltp == "" else _price(ltp, "last_trade_price"),
+        neg_risk=msg.neg_risk,
+    )
+
+
 # What a malformed element can raise: WireError from the readers, the rest as a defensive net only.
 _MALFORMED = (WireError, KeyError, TypeError, ValueError, ArithmeticError, AttributeError)
 _MAX_PROBLEMS = 32  # per frame: a frame of thousands of bad elements must not flood the log
@@ -692,6 +881,15 @@ def parse_market_frame(text: str | bytes, recv_ts: float) -> ParsedFrame[MarketE
     `PONG`/`PING` and unknown event types give no events. Raises `WireError` only for a frame that
     is not a JSON object or array (invalid JSON, bad UTF-8, too deep, a scalar).
     """
+    events = _typed_market_frame(text, recv_ts)
+    if events is not None:
+        frame: ParsedFrame[MarketEvent] = _new_tuple(ParsedFrame, (events, _NO_PROBLEMS))
+        return frame
+    return _parse_market_objects(text, recv_ts)
+
+
+def _parse_market_objects(text: str | bytes, recv_ts: float) -> ParsedFrame[MarketEvent]:
+    """`parse_market_frame` by the dict path: any frame, every element checked on its own."""
     objects = _objects(text)
     if objects is None:
         return ParsedFrame([], _NO_PROBLEMS)
