@@ -47,6 +47,14 @@ def serve(
             help="Median shares of each background maker's innermost order (default: the regime's)."
         ),
     ] = None,
+    timing: Annotated[
+        bool,
+        typer.Option(
+            "--timing",
+            help="Stamp monotonic-clock nanoseconds on book events (published_ns) and HTTP answers"
+            " (X-Polymm-Timing), for latency benchmarks.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -65,6 +73,7 @@ def serve(
         regime=regime,
         taker_rate=taker_rate,
         depth=depth,
+        timing=timing,
     )
 
     def ready(server: service.ServingInfo) -> None:

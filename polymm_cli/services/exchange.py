@@ -35,6 +35,7 @@ class ServeOptions:
     regime: str = DEFAULT_REGIME
     taker_rate: float | None = None  # None: the regime's
     depth: float | None = None
+    timing: bool = False
 
 
 def flow_config(options: ServeOptions) -> FlowConfig:
@@ -85,6 +86,7 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         faults=Faults(latency_ms=options.latency_ms),
         income=IncomeConfig(epoch_s=options.reward_epoch_s),
         flow_config=flow_config(options),
+        timing=options.timing,
     )
 
 
