@@ -41,6 +41,9 @@ from polymm_cli.model import Market
 ROOT = Path(__file__).resolve().parents[1]
 BOT = Path(__file__).with_name("tick_bot.py")
 GOAL_P50_MS, GOAL_P99_MS = 3.0, 10.0
+# Between moves: each move places two orders, and the adapter paces orders at 40/s (Polymarket's
+# per-signer limit, ratelimit.py); a faster mover would time the token bucket, not the path.
+MOVE_GAP_S = 0.06
 STAGES = (
     ("ws_receive", "published", "arrived"),
     ("parse", "arrived", "parsed"),
@@ -94,6 +97,7 @@ async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Proce
 async def _start_bot(url: str, market: Market, pythonpath: str) -> asyncio.subprocess.Process:
     bot = await asyncio.create_subprocess_exec(
         sys.executable,
+        *([os.environ["POLYMM_BENCH_WRAP"]] if os.environ.get("POLYMM_BENCH_WRAP") else []),
         str(BOT),
         url,
         market.condition_id,
@@ -125,7 +129,7 @@ async def _moves(mover: Mover, bot: asyncio.subprocess.Process, moves: int) -> l
         record = json.loads(line)
         if i >= 5 and record.get("places") and "move" in record:  # the first five warm up
             out.append(record["move"])
-        await asyncio.sleep(0.03)
+        await asyncio.sleep(MOVE_GAP_S)
     return out
 
 

@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import re
 import sys
 import tempfile
@@ -168,6 +169,8 @@ def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> 
 
 
 async def run(url: str, condition_id: str) -> None:
+    if os.environ.get("POLYMM_BENCH_SEQUENTIAL") and hasattr(QuotingEngine, "_may_overlap"):
+        QuotingEngine._may_overlap = lambda *_: False  # type: ignore[method-assign]  # the A/B switch
     venue = PolymarketVenue(
         PolymarketConfig.for_local_exchange(url, SecretStr("0x" + "e1" * 32)), SystemClock()
     )
@@ -195,7 +198,7 @@ async def run(url: str, condition_id: str) -> None:
         Ledger.open(Path(tmp), account=Account("local", venue.address)) as ledger,
     ):
         engine = QuotingEngine(
-            ProbedVenue(venue, probe),  # type: ignore[arg-type]
+            ProbedVenue(venue, probe),
             ledger,
             SystemClock(),
             [market],

@@ -775,19 +775,29 @@ class QuotingEngine:
         market = state.market
         plan = reconcile(decision.quotes, mine, tick=market.tick_size, tolerance=self.config.tolerance)
         kept = [o for o in mine if o.order_id in plan.keeps]
-        return vet(
-            plan,
-            market=market,
-            exposure=exposure(state, kept),
-            kept=kept,
-            limits=RiskLimits(
-                position_limit=self.config.params.position_limit,
-                max_order_size=self.config.max_order_size,
-                max_order_notional=self.config.max_order_notional,
-                max_orders_per_market=self.config.max_orders_per_market,
-                halted=self.halted is not None,
-            ),
+        return vet(plan, market=market, exposure=exposure(state, kept), kept=kept, limits=self._limits())
+
+    def _limits(self) -> RiskLimits:
+        return RiskLimits(
+            position_limit=self.config.params.position_limit,
+            max_order_size=self.config.max_order_size,
+            max_order_notional=self.config.max_order_notional,
+            max_orders_per_market=self.config.max_orders_per_market,
+            halted=self.halted is not None,
         )
+
+    def _may_overlap(self, state: MarketState, plan: ReconcilePlan) -> bool:
+        """Whether the places may go out while the cancels are in flight: risk passes every place
+        even with every order being cancelled still resting (a cancel can fail, or lose the race
+        with a fill), so the position limit, free inventory, the order count and no self-cross all
+        hold whichever order the venue sees them in. Otherwise the cancels are confirmed first."""
+        cid = state.market.condition_id
+        ids = {*plan.keeps, *plan.cancels}
+        resting = [o for o in self.live.values() if o.market == cid and o.order_id in ids]
+        both = vet(
+            plan, market=state.market, exposure=exposure(state, resting), kept=resting, limits=self._limits()
+        )
+        return not both.dropped and both.halt_reason is None
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
@@ -968,22 +978,43 @@ class QuotingEngine:
         decision: QuoteDecision | None = None,
         dropped: Sequence[tuple[TargetQuote, str]] = (),
     ) -> None:
-        """Hand the plan to the venue: cancels first (never two quotes on one side), then places."""
+        """Hand the plan to the venue: cancels and places at once when the places are safe beside
+        the orders being cancelled (`_may_overlap`), else cancels confirmed first, then places."""
         if state.event_t0 is not None and (plan.cancels or plan.places):
             self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
         state.event_t0 = None
         self.decisions += 1
-        if plan.cancels:
-            cancelled = await self._order_call(self.venue.cancel(plan.cancels))
-            self.orders_canceled += len(cancelled.canceled)
-            for oid in (*cancelled.canceled, *cancelled.not_canceled):
-                self.live.pop(oid, None)
-        errors = await self._place(state.market.condition_id, plan.places) if plan.places else []
+        cid = state.market.condition_id
+        if plan.cancels and plan.places and self._may_overlap(state, plan):
+            errors = await self._cancel_and_place(cid, plan)
+        else:
+            if plan.cancels:
+                await self._cancel(plan.cancels)
+            errors = await self._place(cid, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
         state.last_decision = note
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
+
+    async def _cancel(self, order_ids: Sequence[str]) -> None:
+        cancelled = await self._order_call(self.venue.cancel(order_ids))
+        self.orders_canceled += len(cancelled.canceled)
+        for oid in (*cancelled.canceled, *cancelled.not_canceled):
+            self.live.pop(oid, None)
+
+    async def _cancel_and_place(self, cid: str, plan: ReconcilePlan) -> list[str]:
+        """The cancels and the places as two concurrent calls (one batch request each). Each call's
+        answer is recorded before a failure of the other is raised: a failed cancel never loses an
+        order that was placed, and the next decision cancels what is still live."""
+        cancelled, placed = await asyncio.gather(
+            self._cancel(plan.cancels), self._place(cid, plan.places), return_exceptions=True
+        )
+        if isinstance(cancelled, BaseException):
+            raise cancelled
+        if isinstance(placed, BaseException):
+            raise placed
+        return placed
 
     async def _place(self, cid: str, places: Sequence[TargetQuote]) -> list[str]:
         """Place the targets as post-only orders; our orders as the venue accepted them, and the
