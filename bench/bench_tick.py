@@ -200,7 +200,9 @@ def table(result: dict[str, Any]) -> str:
         lines.append(
             f"  {STAGE_NAMES[name]:<44} {figures['p50']:>8.3f} {figures['p99']:>8.3f} {figures['mean']:>8.3f}"
         )
-    lines.append(f"  {'total: publication -> our orders acknowledged':<44} {result['p50']:>8.3f} {result['p99']:>8.3f}")
+    lines.append(
+        f"  {'total: publication -> our orders acknowledged':<44} {result['p50']:>8.3f} {result['p99']:>8.3f}"
+    )
     verdict = "met" if result["met"] else "NOT met: the stages above show where the time goes"
     lines.append(f"  goal p50 <= {GOAL_P50_MS:g} ms and p99 <= {GOAL_P99_MS:g} ms: {verdict}")
     return "\n".join(lines)
@@ -211,4 +213,3 @@ if __name__ == "__main__":
     res = bench_tick_to_quote_process(count, sys.argv[2] if len(sys.argv) > 2 else None)
     print(table(res))
     print(json.dumps({k: v for k, v in res.items() if k != "stages"}, default=str))
-

@@ -138,11 +138,10 @@ def install_probes(venue: PolymarketVenue, probe: Probe) -> None:
         return out
 
     signer.sign_batch = probed_sign  # type: ignore[method-assign]
-    http = venue._http
-    if hasattr(http, "observer"):
-        http.observer = probe.on_http
+    if hasattr(venue, "observe_http"):
+        venue.observe_http(probe.on_http)
     else:  # an older checkout on httpx: its event hooks stamp the same moments
-        _hook_httpx(http, probe)
+        _hook_httpx(venue._http, probe)
 
 
 def _hook_httpx(http: Any, probe: Probe) -> None:
