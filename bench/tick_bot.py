@@ -159,6 +159,13 @@ def _hook_httpx(http: Any, probe: Probe) -> None:
     client.event_hooks = {"request": [on_request], "response": [on_response]}
 
 
+def engine_config() -> EngineConfig:
+    """The engine's defaults; POLYMM_BENCH_OVERLAP=1 sends a requote's cancels and places together."""
+    if os.environ.get("POLYMM_BENCH_OVERLAP") == "1":
+        return EngineConfig(params=PARAMS, overlap_cancels=True)
+    return EngineConfig(params=PARAMS)
+
+
 def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:
     def wait() -> None:
         sys.stdin.read()
@@ -168,8 +175,6 @@ def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> 
 
 
 async def run(url: str, condition_id: str) -> None:
-    if os.environ.get("POLYMM_BENCH_SEQUENTIAL") and hasattr(QuotingEngine, "_may_overlap"):
-        QuotingEngine._may_overlap = lambda *_: False  # type: ignore[method-assign]  # the A/B switch
     venue = PolymarketVenue(
         PolymarketConfig.for_local_exchange(url, SecretStr("0x" + "e1" * 32)), SystemClock()
     )
@@ -201,7 +206,7 @@ async def run(url: str, condition_id: str) -> None:
             ledger,
             SystemClock(),
             [market],
-            EngineConfig(params=PARAMS),
+            engine_config(),
             on_decision=on_decision,
         )
         await engine.run(stop=stop)

@@ -1,5 +1,6 @@
-"""The engine's act-at-the-edge step: when a requote's cancels and places go out together, when the
-places wait for the cancels' confirmation, and that a failed cancel never loses a placed order.
+"""The engine's act-at-the-edge step: by default a requote's places wait for its cancels'
+confirmation; with `overlap_cancels` they go out together when risk allows it, and a failed cancel
+never loses a placed order.
 
 Scenarios on the in-process exchange (tests/sim_world.py); the venue's cancel is held open (or made
 to fail) to see what the engine sends while a cancel has not answered.
@@ -9,11 +10,13 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from polymm_cli.engine import QuotingEngine
 from polymm_cli.errors import VenueError
 from polymm_cli.venues.base import CancelResult, OrderIntent
 from tests.sim_world import SimWorld, market, until
@@ -29,6 +32,11 @@ async def world(tmp_path: Path) -> AsyncIterator[SimWorld]:
     if w.task is not None and not w.task.done():
         await w.finish()
     w.close()
+
+
+def overlapping(engine: QuotingEngine) -> QuotingEngine:
+    engine.config = replace(engine.config, overlap_cancels=True)
+    return engine
 
 
 def resting_ids(w: SimWorld) -> set[str]:
@@ -63,11 +71,25 @@ class HeldCancel:
         return await self._place(intents)
 
 
-async def test_a_requote_of_both_sides_sends_one_cancel_and_one_place_together(world: SimWorld) -> None:
+async def test_by_default_the_places_wait_for_the_cancels_confirmation(world: SimWorld) -> None:
     engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
     old = set(engine.live)
     held = HeldCancel(world)
-    held.release.clear()
+
+    world.book(M, "0.49", "0.53")
+    await until(lambda: bool(held.cancels), what="the cancel goes out")
+    await asyncio.sleep(0.05)
+    assert held.places == []
+
+    held.release.set()
+    await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
+    assert held.places_while_cancel_open == 0 and len(held.places) == 1 and len(held.places[0]) == 2
+
+
+async def test_a_requote_of_both_sides_sends_one_cancel_and_one_place_together(world: SimWorld) -> None:
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
+    old = set(engine.live)
+    held = HeldCancel(world)
 
     world.book(M, "0.49", "0.53")  # mid 0.51: both quotes move
     await until(lambda: bool(held.places), what="the places go out")
@@ -84,7 +106,7 @@ async def test_places_that_would_breach_the_limit_beside_the_old_quotes_wait_for
     world: SimWorld,
 ) -> None:
     # old bid 10 + new bid 10 could both fill: 20 > 15, so the new bid waits for the cancel
-    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="15"))
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="15")))
     old = set(engine.live)
     held = HeldCancel(world)
 
@@ -100,7 +122,7 @@ async def test_places_that_would_breach_the_limit_beside_the_old_quotes_wait_for
 
 
 async def test_a_failed_cancel_does_not_lose_the_orders_placed_beside_it(world: SimWorld) -> None:
-    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
     old = set(engine.live)
     real_cancel = world.venue.cancel
     failing = {"on": True}

@@ -794,8 +794,13 @@ class QuotingEngine:
         cid = state.market.condition_id
         ids = {*plan.keeps, *plan.cancels}
         resting = [o for o in self.live.values() if o.market == cid and o.order_id in ids]
+        as_if_kept = replace(plan, cancels=(), keeps=(*plan.keeps, *plan.cancels))  # counted by rule 8
         both = vet(
-            plan, market=state.market, exposure=exposure(state, resting), kept=resting, limits=self._limits()
+            as_if_kept,
+            market=state.market,
+            exposure=exposure(state, resting),
+            kept=resting,
+            limits=self._limits(),
         )
         return not both.dropped and both.halt_reason is None
 
@@ -978,14 +983,14 @@ class QuotingEngine:
         decision: QuoteDecision | None = None,
         dropped: Sequence[tuple[TargetQuote, str]] = (),
     ) -> None:
-        """Hand the plan to the venue: cancels and places at once when the places are safe beside
-        the orders being cancelled (`_may_overlap`), else cancels confirmed first, then places."""
+        """Hand the plan to the venue: cancels confirmed first, then places; with `overlap_cancels`,
+        both at once when the places are safe beside the orders being cancelled (`_may_overlap`)."""
         if state.event_t0 is not None and (plan.cancels or plan.places):
             self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
         state.event_t0 = None
         self.decisions += 1
         cid = state.market.condition_id
-        if plan.cancels and plan.places and self._may_overlap(state, plan):
+        if self.config.overlap_cancels and plan.cancels and plan.places and self._may_overlap(state, plan):
             errors = await self._cancel_and_place(cid, plan)
         else:
             if plan.cancels:
