@@ -97,7 +97,6 @@ async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Proce
 async def _start_bot(url: str, market: Market, pythonpath: str) -> asyncio.subprocess.Process:
     bot = await asyncio.create_subprocess_exec(
         sys.executable,
-        *([os.environ["POLYMM_BENCH_WRAP"]] if os.environ.get("POLYMM_BENCH_WRAP") else []),
         str(BOT),
         url,
         market.condition_id,
