@@ -983,8 +983,9 @@ class QuotingEngine:
         decision: QuoteDecision | None = None,
         dropped: Sequence[tuple[TargetQuote, str]] = (),
     ) -> None:
-        """Hand the plan to the venue: cancels confirmed first, then places; with `overlap_cancels`,
-        both at once when the places are safe beside the orders being cancelled (`_may_overlap`)."""
+        """Hand the plan to the venue: cancels confirmed first (never two quotes on one side), then
+        places; with `overlap_cancels`, both at once when the places are safe beside the orders being
+        cancelled (`_may_overlap`)."""
         if state.event_t0 is not None and (plan.cancels or plan.places):
             self.latencies_us.append((self.clock.monotonic() - state.event_t0) * 1e6)
         state.event_t0 = None
