@@ -32,6 +32,8 @@ from bench.bench_paper import bench_paper
 from bench.bench_paper import table as paper_table
 from bench.bench_quality import bench_quality, table
 from bench.bench_signing import SIGNING_GOAL_RATIO, bench_signing
+from bench.bench_tick import bench_tick_to_quote_process
+from bench.bench_tick import table as tick_table
 from bench.bench_ws import WS_GOAL_ENTRIES_PER_S, bench_ws_apply, profile_ws_apply
 from bench.quality_recorded import bench_quality_recorded
 from bench.quality_recorded import table as recorded_table
@@ -80,6 +82,7 @@ def measure() -> dict[str, Any]:
     results["ws_apply"] = bench_ws_apply()
     results["decision_latency_us"] = bench_decision_latency()
     results["tick_to_quote_ms"] = bench_tick_to_quote()
+    results["tick_to_quote_process_ms"] = bench_tick_to_quote_process()
     own_process = bench_exchange_process()
     results["exchange"] = {
         **bench_exchange_http(),
@@ -149,7 +152,12 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"p99 {d['p99_100_markets']:,.0f} µs (goal < 5,000)",
         ),
         (
-            "tick-to-quote over loopback (engine + adapter)",
+            "tick-to-quote, exchange in its own process",
+            f"p50 {results['tick_to_quote_process_ms']['p50']:,.1f} ms",
+            f"p99 {results['tick_to_quote_process_ms']['p99']:,.1f} ms (goal 3 / 10 ms; stages below)",
+        ),
+        (
+            "  the same with bot and exchange in one process (old)",
             f"p50 {t['p50']:,.1f} ms",
             f"p99 {t['p99']:,.1f} ms",
         ),
@@ -211,6 +219,12 @@ def main() -> None:
     width = max(len(r[0]) for r in rows)
     for name, value, note in rows:
         print(f"  {name:<{width}}  {value:>22}  {note}")
+    tick = results["tick_to_quote_process_ms"]
+    print(
+        f"\ntick-to-quote per stage ({tick['moves']} moves; three processes: exchange, bot, mover; from the "
+        "exchange's publication of the book change to our new orders acknowledged; bench/bench_tick.py):"
+    )
+    print(tick_table(tick))
     q = results["quality"]
     print(
         f"\ntrading quality on the local exchange's seeded flow with informed takers ({q['seeds']} seeds x "

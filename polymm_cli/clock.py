@@ -45,6 +45,12 @@ class SystemClock:
         await asyncio.sleep(seconds)
 
 
+def stamp_ns() -> int:
+    """CLOCK_MONOTONIC in nanoseconds, the one clock two processes on one Linux machine share: for
+    latency stamps that cross a process boundary (benchmarks), never for a decision (use a Clock)."""
+    return time.monotonic_ns()
+
+
 @dataclass(order=True)
 class _Timer:
     due: float

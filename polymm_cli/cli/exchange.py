@@ -54,6 +54,14 @@ def serve(
             help="Resolve each market at its end date (winner drawn with the mid as P(YES)).",
         ),
     ] = True,
+    timing: Annotated[
+        bool,
+        typer.Option(
+            "--timing",
+            help="Stamp monotonic-clock nanoseconds on book events (published_ns) and HTTP answers"
+            " (X-Polymm-Timing), for latency benchmarks.",
+        ),
+    ] = False,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):
@@ -73,6 +81,7 @@ def serve(
         taker_rate=taker_rate,
         depth=depth,
         resolve_at_end=resolve_at_end,
+        timing=timing,
     )
 
     def ready(server: service.ServingInfo) -> None:

@@ -922,19 +922,34 @@ class QuotingEngine:
         market = state.market
         plan = reconcile(decision.quotes, mine, tick=market.tick_size, tolerance=self.config.tolerance)
         kept = [o for o in mine if o.order_id in plan.keeps]
-        return vet(
-            plan,
-            market=market,
-            exposure=exposure(state, kept),
-            kept=kept,
-            limits=RiskLimits(
-                position_limit=self.config.params.position_limit,
-                max_order_size=self.config.max_order_size,
-                max_order_notional=self.config.max_order_notional,
-                max_orders_per_market=self.config.max_orders_per_market,
-                halted=self.halted is not None,
-            ),
+        return vet(plan, market=market, exposure=exposure(state, kept), kept=kept, limits=self._limits())
+
+    def _limits(self) -> RiskLimits:
+        return RiskLimits(
+            position_limit=self.config.params.position_limit,
+            max_order_size=self.config.max_order_size,
+            max_order_notional=self.config.max_order_notional,
+            max_orders_per_market=self.config.max_orders_per_market,
+            halted=self.halted is not None,
         )
+
+    def _may_overlap(self, state: MarketState, plan: ReconcilePlan) -> bool:
+        """Whether the places may go out while the cancels are in flight: risk passes every place
+        even with every order being cancelled still resting (a cancel can fail, or lose the race
+        with a fill), so the position limit, free inventory, the order count and no self-cross all
+        hold whichever order the venue sees them in. Otherwise the cancels are confirmed first."""
+        cid = state.market.condition_id
+        ids = {*plan.keeps, *plan.cancels}
+        resting = [o for o in self.live.values() if o.market == cid and o.order_id in ids]
+        as_if_kept = replace(plan, cancels=(), keeps=(*plan.keeps, *plan.cancels))  # counted by rule 8
+        both = vet(
+            as_if_kept,
+            market=state.market,
+            exposure=exposure(state, resting),
+            kept=resting,
+            limits=self._limits(),
+        )
+        return not both.dropped and both.halt_reason is None
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
@@ -1130,8 +1145,10 @@ class QuotingEngine:
         dropped: Sequence[tuple[TargetQuote, str]] = (),
         started: float | None = None,
     ) -> None:
-        """Hand the plan to the venue: cancels first (never two quotes on one side), then places.
-        `started`: when the decision began (its compute time goes to the observer)."""
+        """Hand the plan to the venue: cancels confirmed first (never two quotes on one side), then
+        places; with `overlap_cancels`, both at once when the places are safe beside the orders being
+        cancelled (`_may_overlap`). `started`: when the decision began (its compute time goes to the
+        observer)."""
         cid = state.market.condition_id
         if plan.cancels or plan.places:
             now = self.clock.monotonic()
@@ -1143,19 +1160,38 @@ class QuotingEngine:
             self.observer.order_refused(cid, "risk", reason)
         state.event_t0 = None
         self.decisions += 1
-        if plan.cancels:
-            cancelled = await self._order_call(self.venue.cancel(plan.cancels))
-            self.orders_canceled += len(cancelled.canceled)
-            self.observer.orders_cancelled(cid, len(cancelled.canceled))
-            for oid in (*cancelled.canceled, *cancelled.not_canceled):
-                self.live.pop(oid, None)
-        errors = await self._place(cid, plan.places) if plan.places else []
+        if self.config.overlap_cancels and plan.cancels and plan.places and self._may_overlap(state, plan):
+            errors = await self._cancel_and_place(cid, plan)
+        else:
+            if plan.cancels:
+                await self._cancel(cid, plan.cancels)
+            errors = await self._place(cid, plan.places) if plan.places else []
         if errors:
             self.last_error = errors[-1]
         if note or plan.cancels or plan.places:  # what was done, when no rule had a word to say
             state.last_decision = note or f"{len(plan.places)} placed, {len(plan.cancels)} cancelled"
         if self._on_decision is not None and (plan.cancels or plan.places or errors or dropped):
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
+
+    async def _cancel(self, cid: str, order_ids: Sequence[str]) -> None:
+        cancelled = await self._order_call(self.venue.cancel(order_ids))
+        self.orders_canceled += len(cancelled.canceled)
+        self.observer.orders_cancelled(cid, len(cancelled.canceled))
+        for oid in (*cancelled.canceled, *cancelled.not_canceled):
+            self.live.pop(oid, None)
+
+    async def _cancel_and_place(self, cid: str, plan: ReconcilePlan) -> list[str]:
+        """The cancels and the places as two concurrent calls (one batch request each). Each call's
+        answer is recorded before a failure of the other is raised: a failed cancel never loses an
+        order that was placed, and the next decision cancels what is still live."""
+        cancelled, placed = await asyncio.gather(
+            self._cancel(cid, plan.cancels), self._place(cid, plan.places), return_exceptions=True
+        )
+        if isinstance(cancelled, BaseException):
+            raise cancelled
+        if isinstance(placed, BaseException):
+            raise placed
+        return placed
 
     async def _place(self, cid: str, places: Sequence[TargetQuote]) -> list[str]:
         """Place the targets as post-only orders; our orders as the venue accepted them, and the

@@ -36,6 +36,7 @@ class ServeOptions:
     taker_rate: float | None = None  # None: the regime's
     depth: float | None = None
     resolve_at_end: bool = True  # markets resolve by themselves at their end date
+    timing: bool = False
 
 
 def flow_config(options: ServeOptions) -> FlowConfig:
@@ -87,6 +88,7 @@ def exchange_config(options: ServeOptions) -> ExchangeConfig:
         income=IncomeConfig(epoch_s=options.reward_epoch_s),
         flow_config=flow_config(options),
         resolve_at_end=options.resolve_at_end,
+        timing=options.timing,
     )
 
 

@@ -23,9 +23,10 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import BaseRoute, Match, Route, Router, WebSocketRoute
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from polymm_cli import signing
+from polymm_cli.clock import stamp_ns
 from polymm_cli.errors import ExchangeRejection
 from polymm_cli.exchange.accounts import COLLATERAL, MAX_ALLOWANCE, ApiKey
 from polymm_cli.exchange.core import HeartbeatMismatch, LocalExchange, OrderRequest, SettlementConfig
@@ -82,9 +83,12 @@ class ServerState:
     # Requests served, per "METHOD /route" (ids folded to {id}; WebSocket connections as "WS /ws/..."):
     # what a test reads to show that a client sent nothing but market-data requests.
     requests: Counter[str] = field(default_factory=Counter)
+    # Latency benchmarks: stamp CLOCK_MONOTONIC nanoseconds on market-channel book events
+    # (`published_ns`) and on HTTP answers (TIMING_HEADER). Off by default: real venues send neither.
+    timing: bool = False
 
     def __post_init__(self) -> None:
-        self.hub = WsHub(self.exchange, self.faults)
+        self.hub = WsHub(self.exchange, self.faults, timing=self.timing)
 
 
 class Unauthorized(Exception):
@@ -1035,6 +1039,34 @@ class RequestLog:
         await self.app(scope, receive, send)
 
 
+TIMING_HEADER = "X-Polymm-Timing"
+_TIMING_HEADER_BYTES = TIMING_HEADER.lower().encode()
+
+
+class TimingMiddleware:
+    """With `timing` on: every HTTP answer carries `X-Polymm-Timing: <received_ns>,<answered_ns>`,
+    CLOCK_MONOTONIC nanoseconds (comparable across processes on one Linux machine) of the request
+    reaching the app and its answer starting, so a benchmark can tell exchange time from transit."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        received = stamp_ns()
+
+        async def stamped(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                stamp = f"{received},{stamp_ns()}".encode()
+                headers = [*message.get("headers", []), (_TIMING_HEADER_BYTES, stamp)]
+                message = {**message, "headers": headers}
+            await send(message)
+
+        await self.app(scope, receive, stamped)
+
+
 class FaultMiddleware:
     """Latency, restart windows and error bursts for every HTTP route but the control plane (pure ASGI)."""
 
@@ -1175,6 +1207,7 @@ def build_app(state: ServerState) -> Starlette:
     routes.append(WebSocketRoute("/ws/market", state.hub.market_endpoint))
     routes.append(WebSocketRoute("/ws/user", state.hub.user_endpoint))
     middleware = [
+        *([Middleware(TimingMiddleware)] if state.timing else []),
         Middleware(ControlPlaneGuard),
         Middleware(RequestLog, state=state),
         Middleware(BodyLimitMiddleware),

@@ -53,6 +53,7 @@ class ExchangeConfig:
     flow_config: FlowConfig | None = None
     income: IncomeConfig = field(default_factory=IncomeConfig)  # reward and rebate epoch, sampling
     resolve_at_end: bool = True  # markets resolve on their own at their end date (`resolve_due`)
+    timing: bool = False  # stamp monotonic times on book events and HTTP answers (benchmarks)
 
 
 def build_exchange(config: ExchangeConfig, clock: Clock) -> LocalExchange:
@@ -99,7 +100,9 @@ class ExchangeServer:
         self.config = config
         self.clock = clock or SystemClock()
         self.exchange = build_exchange(config, self.clock)
-        self.state = ServerState(self.exchange, faults=config.faults, page_size=config.page_size)
+        self.state = ServerState(
+            self.exchange, faults=config.faults, page_size=config.page_size, timing=config.timing
+        )
         self.flow: SyntheticFlow | None = None
         if config.flow:
             from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow  # only loaded when traders run

@@ -18,6 +18,7 @@ from typing import Any
 
 from starlette.websockets import WebSocket, WebSocketDisconnect
 
+from polymm_cli.clock import stamp_ns
 from polymm_cli.exchange.core import LocalExchange
 from polymm_cli.exchange.events import (
     BookEvent,
@@ -54,9 +55,10 @@ class Connection:
 
 
 class WsHub:
-    def __init__(self, exchange: LocalExchange, faults: Faults) -> None:
+    def __init__(self, exchange: LocalExchange, faults: Faults, *, timing: bool = False) -> None:
         self.exchange = exchange
         self.faults = faults
+        self.timing = timing  # stamp `published_ns` (CLOCK_MONOTONIC) on price_change events
         self.connections: set[Connection] = set()
         self._drops_seen = 0
         exchange.add_listener(self.on_event)
@@ -119,6 +121,8 @@ class WsHub:
             f"{event.market}:{event.timestamp}:{self.exchange.version}".encode()
         ).hexdigest()
         full = render.ws_price_change(event, book_hash)
+        if self.timing:  # the moment the exchange publishes the change, for latency benchmarks
+            full["published_ns"] = stamp_ns()
         tokens = [
             t for t in self.exchange.markets[event.market].tokens if t in {c.token_id for c in event.changes}
         ]

@@ -1,7 +1,7 @@
 """The Polymarket CLOB V2 adapter (real Polymarket or the local exchange over loopback).
 
 `PolymarketVenue` (adapter.py) implements the Venue port; `PolymarketConfig` (config.py) configures
-it. Both load lazily so that importing `wire` (the hot-path parsers) does not pull in httpx and
+it. Both load lazily so that importing `wire` (the hot-path parsers) does not pull in aiohttp and
 websockets.
 """
 

@@ -25,7 +25,7 @@ import itertools
 import logging
 import random
 import weakref
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
@@ -248,6 +248,11 @@ class PolymarketVenue:
     @property
     def http_retries(self) -> int:
         return self._http.retries
+
+    def observe_http(self, observer: Callable[[str, int, int, Mapping[str, str]], None] | None) -> None:
+        """Latency benchmarks: `observer("METHOD /path", sent_ns, answered_ns, headers)` after every
+        answered HTTP attempt (CLOCK_MONOTONIC nanoseconds, `clock.stamp_ns`); None stops it."""
+        self._http.observer = observer
 
     # -- lifecycle ------------------------------------------------------------------------------
 

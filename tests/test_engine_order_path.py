@@ -1,0 +1,147 @@
+"""The engine's act-at-the-edge step: by default a requote's places wait for its cancels'
+confirmation; with `overlap_cancels` they go out together when risk allows it, and a failed cancel
+never loses a placed order.
+
+Scenarios on the in-process exchange (tests/sim_world.py); the venue's cancel is held open (or made
+to fail) to see what the engine sends while a cancel has not answered.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Sequence
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from polymm_cli.engine import QuotingEngine
+from polymm_cli.errors import VenueError
+from polymm_cli.venues.base import CancelResult, OrderIntent
+from tests.sim_world import SimWorld, market, until
+
+M = market("order-path")  # tick 0.01, min size 5
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[SimWorld]:
+    w = SimWorld(tmp_path, [M])
+    w.book(M, "0.49", "0.51")
+    yield w
+    if w.task is not None and not w.task.done():
+        await w.finish()
+    w.close()
+
+
+def overlapping(engine: QuotingEngine) -> QuotingEngine:
+    engine.config = replace(engine.config, overlap_cancels=True)
+    return engine
+
+
+def resting_ids(w: SimWorld) -> set[str]:
+    """Our orders resting at the exchange."""
+    return {o.order_id for o in w.exchange.open_orders("bot", market=M.condition_id)}
+
+
+class HeldCancel:
+    """The venue's cancel and place, recorded; a cancel waits for `release` before it is sent."""
+
+    def __init__(self, w: SimWorld) -> None:
+        self.release = asyncio.Event()
+        self.cancels: list[list[str]] = []
+        self.places: list[list[OrderIntent]] = []
+        self.places_while_cancel_open = 0
+        self._open = 0
+        self._cancel, self._place = w.venue.cancel, w.venue.place
+        w.venue.cancel, w.venue.place = self.cancel, self.place  # type: ignore[method-assign]
+
+    async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
+        self.cancels.append(list(order_ids))
+        self._open += 1
+        try:
+            await self.release.wait()
+            return await self._cancel(order_ids)
+        finally:
+            self._open -= 1
+
+    async def place(self, intents: Sequence[OrderIntent]) -> Any:
+        self.places.append(list(intents))
+        self.places_while_cancel_open += self._open > 0
+        return await self._place(intents)
+
+
+async def test_by_default_the_places_wait_for_the_cancels_confirmation(world: SimWorld) -> None:
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
+    old = set(engine.live)
+    held = HeldCancel(world)
+
+    world.book(M, "0.49", "0.53")
+    await until(lambda: bool(held.cancels), what="the cancel goes out")
+    await asyncio.sleep(0.05)
+    assert held.places == []
+
+    held.release.set()
+    await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
+    assert held.places_while_cancel_open == 0 and len(held.places) == 1 and len(held.places[0]) == 2
+
+
+async def test_a_requote_of_both_sides_sends_one_cancel_and_one_place_together(world: SimWorld) -> None:
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
+    old = set(engine.live)
+    held = HeldCancel(world)
+
+    world.book(M, "0.49", "0.53")  # mid 0.51: both quotes move
+    await until(lambda: bool(held.places), what="the places go out")
+
+    assert held.places_while_cancel_open == 1  # sent while the cancel had not answered
+    assert [sorted(c) for c in held.cancels] == [sorted(old)]  # one call for both old quotes
+    assert len(held.places) == 1 and len(held.places[0]) == 2  # one call (one POST /orders) for both
+    held.release.set()
+    await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
+    assert {str(q.yes_price) for q in world.quotes(M)} == {"0.49", "0.53"}
+
+
+async def test_places_that_would_breach_the_limit_beside_the_old_quotes_wait_for_the_cancel(
+    world: SimWorld,
+) -> None:
+    # old bid 10 + new bid 10 could both fill: 20 > 15, so the new bid waits for the cancel
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="15")))
+    old = set(engine.live)
+    held = HeldCancel(world)
+
+    world.book(M, "0.49", "0.53")
+    await until(lambda: bool(held.cancels), what="the cancel goes out")
+    await asyncio.sleep(0.05)
+    assert held.places == []  # nothing placed while the cancel is unconfirmed
+
+    held.release.set()
+    await until(lambda: bool(held.places), what="the places follow the confirmation")
+    assert held.places_while_cancel_open == 0
+    await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
+
+
+async def test_a_failed_cancel_does_not_lose_the_orders_placed_beside_it(world: SimWorld) -> None:
+    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
+    old = set(engine.live)
+    real_cancel = world.venue.cancel
+    failing = {"on": True}
+
+    async def cancel(order_ids: Sequence[str]) -> CancelResult:
+        if failing["on"]:
+            await asyncio.sleep(0.01)  # answers after the places did
+            raise VenueError("DELETE /orders failed: HTTP 503 (gave up after 2 attempts)", status=503)
+        return await real_cancel(order_ids)
+
+    world.venue.cancel = cancel  # type: ignore[method-assign]
+    world.book(M, "0.49", "0.53")
+    await until(lambda: "DELETE /orders failed" in engine.last_error, what="the cancel failed")
+
+    resting = resting_ids(world)
+    assert old < resting and len(resting) == 4  # the new quotes rest beside the old ones
+    assert set(engine.live) == resting  # and the engine knows every one of them
+
+    failing["on"] = False
+    world.book(M, "0.49", "0.54")  # the next decision cancels what the failed call left
+    await until(lambda: len(resting_ids(world)) == 2 and set(engine.live) == resting_ids(world))
+    assert old.isdisjoint(resting_ids(world))
