@@ -274,7 +274,8 @@ class OrderLog(EngineObserver):
         )
 
     def stopped(self, report: StopReport) -> None:
-        level = logging.INFO if report.confirmed else logging.ERROR
+        # WARNING, not ERROR: stderr carries errors, and the command's own line already says this there
+        level = logging.INFO if report.confirmed else logging.WARNING
         self._event(
             level,
             f"stop: {report.summary()}",
