@@ -83,6 +83,16 @@ def test_redeem_by_slug_after_resolution_pays_the_winner_once_and_pnl_shows_it(
     assert Decimal(item["realized_pnl"]) == 0
     assert Decimal(view["cash"]) == Decimal(report["collateral"])
 
+    # ... and for people on an 80-column terminal: the market's name whole, with its P&L figures
+    # (with every column, Rich cut the name to "fed-…")
+    narrow = polymm("pnl", *url, COLUMNS="80")
+    assert narrow.returncode == 0, narrow.stderr
+    [row] = [ln for ln in narrow.stdout.splitlines() if FED.slug in ln]
+    cells = [cell.strip() for cell in row.split("│")]
+    assert cells[1].startswith(FED.slug) and cells[2:4] == ["0", "0"]  # YES 0, NO 0 beside the name
+    assert "realized" in narrow.stdout and "unrealized" in narrow.stdout
+    assert max(len(ln) for ln in narrow.stdout.splitlines()) <= 80
+
 
 def test_redeem_of_a_market_nobody_lists_is_one_line_exit_2(exchange: ExchangeThread) -> None:
     result = polymm("redeem", "nosuchmarket", "--exchange-url", exchange.url)
