@@ -49,7 +49,7 @@ def test_redeem_by_slug_after_resolution_pays_the_winner_once_and_pnl_shows_it(
     # Not resolved yet: refused in one line, nothing recorded
     early = polymm("redeem", FED.slug, *url)
     assert early.returncode == 3, early.stderr
-    assert "not resolved yet" in early.stderr and len(early.stderr.strip().splitlines()) == 1
+    assert early.stderr.strip() == f"error: {FED.slug} is not resolved yet: nothing to redeem"
     assert redeem_flows() == []
 
     httpx.post(
