@@ -19,6 +19,8 @@ from polymm_cli.model import FlowKind
 from tests.conftest import start_exchange
 from tests.e2e.support import data_dir, polymm
 
+pytestmark = pytest.mark.slow
+
 FED = sample_markets()[0]
 
 
