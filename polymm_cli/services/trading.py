@@ -370,13 +370,13 @@ async def _drive(
             status.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status
-            publisher.final(_ended(engine, failure or stop_reason(reason, interrupted)))
+            publisher.final(_ended(engine, failure or _stop_reason(reason, interrupted)))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
 
 
-def stop_reason(reason: str, signals: Sequence[int]) -> str:
+def _stop_reason(reason: str, signals: Sequence[int]) -> str:
     """Why a run stopped, as `polymm status` shows it: the engine says only "stopped" when told to,
     so a signal names itself ("stopped" after "the last run stopped:" read twice)."""
     if reason != "stopped" or not signals:
