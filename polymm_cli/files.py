@@ -37,6 +37,18 @@ def write_atomic(path: Path, text: str, *, exclusive: bool = False) -> None:
     fsync_directory(path.parent)
 
 
+def create_private(path: Path) -> None:
+    """Create `path` empty with mode 0600 when it does not exist yet (a file that exists is left as
+    it is): for files another library opens and fills, such as the SQLite ledger, which would
+    otherwise be created readable by everyone (0644 under the usual umask); SQLite gives its WAL
+    and shared-memory files the database file's mode."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE)
+    except FileExistsError:
+        return
+    os.close(fd)
+
+
 def fsync_directory(directory: Path) -> None:
     fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
     try:

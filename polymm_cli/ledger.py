@@ -114,6 +114,7 @@ from types import TracebackType
 from typing import Any
 
 from polymm_cli.errors import ConfigError
+from polymm_cli.files import create_private
 from polymm_cli.model import (
     MICRO,
     ONE,
@@ -529,10 +530,11 @@ class Ledger:
         except OSError as exc:
             raise ConfigError(f"cannot create the ledger's directory {self._path.parent}: {exc}") from None
         try:
+            create_private(self._path)  # trading history: the owner's alone, as doctor checks
             self._conn = sqlite3.connect(
                 self._path, timeout=busy_timeout_s, isolation_level=None, cached_statements=64
             )
-        except sqlite3.Error as exc:
+        except (sqlite3.Error, OSError) as exc:
             raise ConfigError(f"cannot open the ledger {self._path}: {exc}") from None
         try:
             self._configure(busy_timeout_s)

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import os
 import re
 import sqlite3
+import stat
 import statistics
 import subprocess
 import sys
@@ -872,3 +874,17 @@ def test_a_taker_fill_is_recorded_with_the_fee_the_exchange_charges_exponent_inc
 
     assert fill_record(update, fill).fee == D("0.15477")  # 7 x 0.1 x 0.2211 = 0.15477
     assert fill_record(update, fill, fee_exponent=2).fee == D("0.03422")  # 7 x 0.1 x 0.2211^2
+
+
+def test_a_new_ledger_and_its_wal_are_private_under_the_usual_umask(tmp_path: Path) -> None:
+    # `polymm doctor` fails a data dir whose ledger others can read: a ledger polymm creates must pass
+    old = os.umask(0o022)
+    try:
+        with Ledger.open(tmp_path, account=ACCOUNT) as ledger:
+            ledger.record_fill(fill())
+            modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in tmp_path.iterdir()}
+    finally:
+        os.umask(old)
+
+    assert modes["ledger.sqlite3"] == 0o600
+    assert modes["ledger.sqlite3-wal"] == 0o600

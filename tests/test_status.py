@@ -13,6 +13,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
@@ -27,6 +28,7 @@ from polymm_cli.services import status as service
 from polymm_cli.services.venues import run_key, settings_account
 from polymm_cli.settings import load_settings
 from polymm_cli.status import read_summaries, status_document, summarize
+from tests.e2e.support import polymm
 from tests.test_views import quoting_snapshot
 
 D = Decimal
@@ -175,3 +177,35 @@ def test_under_select_status_says_the_rule_and_when_it_was_last_applied() -> Non
         "selection: --select rewards>=25 --top 2 --rank ours; re-selected every 15m00s, 3 round(s), the last"
     )
     assert line + " 1m05s ago" in screen
+
+
+@pytest.mark.parametrize("width", [80, 100])
+def test_a_narrow_terminal_keeps_the_market_names_and_the_money_whole(width: int) -> None:
+    # Rich squeezes every column of a table too wide for its space: at 80 columns the market column
+    # vanished and P&L read "+0.…"; the reward figures and a long status give way first now
+    snap = two_market_snapshot()
+    doc = json.loads(json.dumps(status_document(snap, pid=7, started=snap.ts - 5, running=True)))
+    console = Console(width=width, record=True, color_system=None, file=io.StringIO())
+
+    console.print(views.status_view(doc, read_summaries(doc)))
+    screen = console.export_text()
+
+    rows = [ln for ln in screen.splitlines() if "/±" in ln]
+    assert [ln.split()[0] for ln in rows] == ["1", "2"]  # the # column, then the market's name
+    assert rows[0].split()[1].startswith("fed-cut-rate") and rows[1].split()[1].startswith("btc-above")
+    for figure in ("0.48 x10", "0.52 x7.5", "7/±100", "+0.82"):
+        assert figure in rows[0]
+    assert "-40/±100" in rows[1] and "-3.10" in rows[1]
+    assert max(len(line) for line in screen.splitlines()) <= width
+
+
+def test_status_into_a_pipe_prints_each_market_on_one_line(publish) -> None:  # type: ignore[no-untyped-def]
+    _, write = publish
+    write(pid=os.getpid(), updated=time.time(), lock_pid=os.getpid())
+
+    result = polymm("status", COLUMNS="80")  # not a terminal: nothing to fit
+
+    assert result.returncode == 0, result.stderr
+    [row] = [ln for ln in result.stdout.splitlines() if "/±" in ln]
+    assert row.split()[:2] == ["1", "fed-cut-rates-december-2026"]
+    assert "+0.82" in row and "quoting" in row

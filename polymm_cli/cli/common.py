@@ -49,7 +49,7 @@ LatencyOption = Annotated[
 # Settings only paper trading reads (flags --paper-feed, --paper-collateral): refused elsewhere, so
 # no one believes a real run is paper. --queue and --latency-ms are also the backtest's.
 PAPER_SETTINGS = ("paper_feed", "paper_collateral")
-PAPER_COMMANDS = "run, quote, pnl, markets list, cancel-all, halt and resume"
+PAPER_COMMANDS = "run, status, quote, pnl, markets list, cancel-all, halt and resume"
 ExchangeUrlOption = Annotated[
     str | None, typer.Option("--exchange-url", help="A running exchange to use (POLYMM_EXCHANGE_URL).")
 ]

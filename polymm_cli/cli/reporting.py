@@ -119,7 +119,7 @@ def pnl(
         return
     console = Console()
     for shown in view.accounts or (AccountPnl(view.account, view.report, True, view.marked),):
-        table = _pnl_table(shown, view.markets)
+        table = _pnl_table(shown, view.markets, console.width)
         console.print(table)
         total = f"total P&L {dec(shown.report.total_pnl)}"
         if shown.current:
@@ -205,17 +205,25 @@ _COLUMNS = (
 )
 
 
-def _pnl_table(shown: reporting.AccountPnl, markets: dict[str, Market]) -> Table:
+# what fits 80 columns beside a whole slug (`--json` has every figure): positions, P&L, net of fees
+_NARROW_COLUMNS = ("YES", "NO", "realized", "unrealized", "total")
+_FULL_WIDTH = 110
+
+
+def _pnl_table(shown: reporting.AccountPnl, markets: dict[str, Market], width: int = 140) -> Table:
+    """One row a market; a terminal narrower than 110 columns gets the essential figures, so the
+    market's name stays readable (with every column, Rich cut it to "world-…" at 80)."""
     current = " (current)" if shown.current else ""
     table = Table(
         title=f"P&L of {shown.account.venue} wallet {shown.account.wallet}{current} (from the ledger)"
     )
-    table.add_column("market", justify="left")
-    for name, _ in _COLUMNS:
-        table.add_column(name, justify="right")
+    columns = [(n, k) for n, k in _COLUMNS if width >= _FULL_WIDTH or n in _NARROW_COLUMNS]
+    table.add_column("market", justify="left", overflow="fold", min_width=12)
+    for name, _ in columns:
+        table.add_column(name, justify="right", no_wrap=True)
     for item in _market_items(shown.report, markets):
         label = str(item["slug"] or str(item["condition_id"])[:12])
         cells: list[object] = [label + (f" (resolved: {item['winner']} won)" if item["winner"] else "")]
-        cells += [item[key] for _, key in _COLUMNS]
+        cells += [item[key] for _, key in columns]
         table.add_row(*(str(c) if c is not None else "-" for c in cells))
     return table

@@ -16,6 +16,8 @@ from polymm_cli.cli.common import (
 )
 from polymm_cli.services import status as status_service
 
+PIPE_WIDTH = 160  # the whole overview table with long slugs
+
 
 def status(
     as_json: JsonOption = False,
@@ -36,4 +38,7 @@ def status(
     if as_json:
         typer.echo(dumps({**found.document, "age_s": round(found.age_s, 1)}))
         return
-    Console().print(views.status_view(found.document, found.markets))
+    console = Console()
+    if not console.is_terminal:  # piped or redirected: no screen to fit, keep each market one line
+        console = Console(width=max(console.width, PIPE_WIDTH))
+    console.print(views.status_view(found.document, found.markets))

@@ -7,7 +7,8 @@ from decimal import Decimal
 from typing import Any
 
 from rich import box
-from rich.console import Group, RenderableType
+from rich.console import Console, ConsoleOptions, Group, RenderableType, RenderResult
+from rich.measure import Measurement
 from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
@@ -249,32 +250,64 @@ def status_style(status: str) -> str:
     return GOOD if status == "quoting" else BAD if status.startswith(("halted", "stopped")) else WARN
 
 
-def overview_table(rows: Sequence[MarketSummary], selected: int | None = None) -> Table:
+OVERVIEW_FIGURES = ("mid", "our bid", "our ask", "net pos", "P&L", "reward/day", "scoring")
+NARROW_OVERVIEW_FIGURES = ("mid", "our bid", "our ask", "net pos", "P&L")  # what fits 80 columns
+UNBOUNDED = 10_000  # a width to measure a table at without squeezing it
+STATUS_MIN = 9  # "quoting" whole, or the start of a longer status and its ellipsis
+
+
+class OverviewTable:
     """One row a market (the dashboard's overview and `polymm status` draw this same table from the
-    same summaries): mid, our best bid and ask (YES price x size), net position, P&L, rewards."""
-    hint = "  (Tab/↓ next, ↑ previous, 1-9 pick)" if selected is not None else ""
-    table = Table(title=f"markets{hint}", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
-    table.add_column("#", justify="right")
-    table.add_column("market", overflow="fold", min_width=12, max_width=34)
-    for name in ("mid", "our bid", "our ask", "net pos", "P&L", "reward/day", "scoring"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("status", overflow="ellipsis", no_wrap=True, max_width=36)
-    for n, r in enumerate(rows):
-        rate = f"~{r.reward_rate:.2f}" if r.reward_rate is not None else "-"
-        table.add_row(
-            ("▶ " if n == selected else "") + str(n + 1),
-            r.slug or r.condition_id[:14],
-            decimal_str(r.mid) if r.mid is not None else "-",
-            quote_cell(r.best_bid),
-            quote_cell(r.best_ask),
-            f"{decimal_str(r.net_position)}/±{decimal_str(r.position_limit)}",
-            money(r.total_pnl),
-            rate,
-            r.scoring,
-            Text(r.status, style=status_style(r.status)),
-            style="bold" if n == selected else "",
-        )
-    return table
+    same summaries): mid, our best bid and ask (YES price x size), net position, P&L, rewards.
+
+    Drawn for the width it is given: the reward figures go when the rest would not fit whole, and a
+    long status is cut short (with an ellipsis) before any figure or the market's name is: a table
+    too wide for its space otherwise has every column squeezed, and the names dropped first."""
+
+    def __init__(self, rows: Sequence[MarketSummary], selected: int | None = None) -> None:
+        self.rows = rows
+        self.selected = selected
+
+    def __rich_console__(self, console: Console, options: ConsoleOptions) -> RenderResult:
+        width, unbounded = options.max_width, options.update_width(UNBOUNDED)
+        for figures in (OVERVIEW_FIGURES, NARROW_OVERVIEW_FIGURES):
+            table = self.table(figures, STATUS_MIN)
+            need = Measurement.get(console, unbounded, table).maximum  # its natural width
+            if need <= width:
+                break
+        yield self.table(figures, max(STATUS_MIN, STATUS_MIN + width - need))
+
+    def table(self, figures: Sequence[str], status_width: int) -> Table:
+        hint = "  (Tab/↓ next, ↑ previous, 1-9 pick)" if self.selected is not None else ""
+        table = Table(title=f"markets{hint}", box=box.SIMPLE_HEAD, pad_edge=False, title_justify="left")
+        table.add_column("#", justify="right", no_wrap=True)
+        table.add_column("market", overflow="fold", min_width=12, max_width=34)
+        for name in figures:
+            table.add_column(name, justify="right", no_wrap=True)
+        table.add_column("status", overflow="ellipsis", no_wrap=True, max_width=min(36, status_width))
+        for n, r in enumerate(self.rows):
+            cells: dict[str, str | Text] = {
+                "mid": decimal_str(r.mid) if r.mid is not None else "-",
+                "our bid": quote_cell(r.best_bid),
+                "our ask": quote_cell(r.best_ask),
+                "net pos": f"{decimal_str(r.net_position)}/±{decimal_str(r.position_limit)}",
+                "P&L": money(r.total_pnl),
+                "reward/day": f"~{r.reward_rate:.2f}" if r.reward_rate is not None else "-",
+                "scoring": r.scoring,
+            }
+            table.add_row(
+                ("▶ " if n == self.selected else "") + str(n + 1),
+                r.slug or r.condition_id[:14],
+                *(cells[name] for name in figures),
+                Text(r.status, style=status_style(r.status)),
+                style="bold" if n == self.selected else "",
+            )
+        return table
+
+
+def overview_table(rows: Sequence[MarketSummary], selected: int | None = None) -> OverviewTable:
+    """The overview of several markets (`OverviewTable`), `selected` marked."""
+    return OverviewTable(rows, selected)
 
 
 def status_view(doc: dict[str, Any], rows: Sequence[MarketSummary]) -> RenderableType:

@@ -17,7 +17,7 @@ from typing import TypeVar
 
 from polymm_cli.clock import SystemClock
 from polymm_cli.engine.exit import exit_intents, merge_pairs
-from polymm_cli.errors import UsageError
+from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import LiquidationMode, exit_mode, pairs_to_merge, plan_exit
 from polymm_cli.model import ZERO, FlowKind, Market, decimal_str
@@ -149,6 +149,10 @@ def redeem(settings: Settings, ident: str, *, consent: Consent) -> InventoryRepo
             market = await handle.venue.market(ident)
             chain = chain_of(handle)
             result = await chain.redeem(market)
+            if not (result.collateral_delta or result.yes_delta or result.no_delta):
+                # a second redeem, or a wallet that never held the market: nothing moved, no flow
+                name = market.slug or market.condition_id
+                raise VenueError(f"no YES or NO of {name} held: nothing to redeem")
             _record(directory, handle, market, FlowKind.REDEEM, result, "polymm redeem", clock.now())
             return _report(market, result.collateral_delta, result, await chain.holdings(market))
 

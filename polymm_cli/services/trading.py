@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -370,10 +370,18 @@ async def _drive(
             status.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status
-            publisher.final(_ended(engine, failure or reason))
+            publisher.final(_ended(engine, failure or _stop_reason(reason, interrupted)))
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
+
+
+def _stop_reason(reason: str, signals: Sequence[int]) -> str:
+    """Why a run stopped, as `polymm status` shows it: the engine says only "stopped" when told to,
+    so a signal names itself ("stopped" after "the last run stopped:" read twice)."""
+    if reason != "stopped" or not signals:
+        return reason
+    return "interrupted (Ctrl+C)" if signals[0] == signal.SIGINT else "terminated (SIGTERM)"
 
 
 def _ended(engine: QuotingEngine, reason: object) -> str:

@@ -199,7 +199,10 @@ def test_bad_paper_input_is_one_line_exit_2(args: list[str], message: str) -> No
         (["run", "--paper-feed", "polymarket", "--duration", "5"], "--paper-feed: only with --venue paper"),
         (["run", "--queue", "power:2", "--duration", "5"], "--queue: only with --venue paper"),
         (["pnl", "--paper-feed", "polymarket"], "--paper-feed: only with --venue paper"),
-        (["seed", FED.slug, "--amount", "5", "--venue", "paper"], "--venue paper is for run, quote, pnl"),
+        (
+            ["seed", FED.slug, "--amount", "5", "--venue", "paper"],
+            "--venue paper is for run, status, quote, pnl",
+        ),
     ],
     ids=["paper-flag-on-a-real-run", "queue-on-a-real-run", "paper-feed-on-real-pnl", "seed-on-paper"],
 )

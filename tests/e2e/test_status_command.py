@@ -54,5 +54,6 @@ def test_status_reads_the_running_engine_and_exits_3_once_it_has_stopped() -> No
     assert after.returncode == 3, after.stdout
     gone = json.loads(after.stdout)
     assert gone["running"] is False and "confirmed by the exchange" in gone["reason"]
+    assert gone["last"]["ended"].startswith("terminated (SIGTERM); ")  # not "stopped: stopped;"
     assert plain.returncode == 3 and plain.stdout == ""
     assert plain.stderr.startswith("error: no engine is running for wallet 0x")

@@ -400,11 +400,18 @@ class PolymarketVenue:
             params = {"clob_token_ids": ident}
         else:
             params = {"slug": ident}
-        page = await self._http.request("GET", "/markets", host="gamma", params={**params, "limit": 10})
-        for obj in page if isinstance(page, list) else []:
-            with contextlib.suppress(MarketParseError):
-                self._remember(parse_gamma_market(obj))
-        return self._lookup(ident)
+        # Gamma leaves closed markets out unless asked (closed=false is its default since 2026-04),
+        # and a resolved market is still named by its slug: `polymm redeem SLUG` needs it found
+        for closed in ({}, {"closed": "true"}):
+            page = await self._http.request(
+                "GET", "/markets", host="gamma", params={**params, **closed, "limit": 10}
+            )
+            for obj in page if isinstance(page, list) else []:
+                with contextlib.suppress(MarketParseError):
+                    self._remember(parse_gamma_market(obj))
+            if (found := self._lookup(ident)) is not None:
+                return found
+        return None
 
     async def _clob_lookup(self, ident: str) -> Market | None:
         try:

@@ -83,7 +83,13 @@ class LocalChain:
         """POST /_local/redeem {"condition_id"} -> {"payout": "<decimal>"}: every YES and NO held goes,
         the winning side's pays 1 pUSD a share."""
         held = await self.holdings(market)
-        body = await self.venue.local_redeem(market.condition_id)
+        try:
+            body = await self.venue.local_redeem(market.condition_id)
+        except VenueError as exc:
+            if exc.status == 400 and "not resolved" in str(exc):  # said as on Polygon, by the market's name
+                name = market.slug or market.condition_id
+                raise VenueError(f"{name} is not resolved yet: nothing to redeem", status=400) from None
+            raise
         try:
             payout = Decimal(str(body["payout"]))
         except (KeyError, TypeError, ArithmeticError):
