@@ -406,7 +406,8 @@ def _judge(
     with contextlib.suppress(Exception):  # a broken ledger must not hide how the stop went
         pnl = f"; P&L {engine.snapshot().total_pnl.quantize(CENT):+}"
     if report is not None and not report.confirmed:
-        raise VenueError(f"stopped ({failure or reason}): {done}")
+        why = f"stopped ({failure})" if failure is not None else _stop_reason(reason, [sig] if sig else [])
+        raise VenueError(f"{why}: {done}")
     if failure is not None:
         raise EngineFailure(f"{failure}; {done}")
     if reason.startswith("halted"):

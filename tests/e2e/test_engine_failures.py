@@ -178,7 +178,7 @@ async def test_a_stop_the_exchange_does_not_confirm_says_what_may_be_open_and_ex
     assert len(lines) == 1, err
     line = lines[0]
     assert re.fullmatch(
-        rf"error: stopped \(stopped\): the exchange did not answer the cancels: \d+ of the {resting} "
+        rf"error: terminated \(SIGTERM\): the exchange did not answer the cancels: \d+ of the {resting} "
         r"orders we had may still be open \(its dead-man's switch removes them about 10 s after our "
         r"last heartbeat; check with `polymm cancel-all`\)",
         line,
