@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 
+from polymm_cli import eventloop
 from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.exchange import state as state_file
 from polymm_cli.exchange.core import LocalExchange, SettlementConfig
@@ -191,16 +192,6 @@ class ExchangeServer:
             await asyncio.sleep(self.config.tick_s)
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it exists (several times faster for this server), asyncio's loop otherwise."""
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:
-        return asyncio.new_event_loop()
-
-
 class ExchangeThread:
     """The exchange served from a background thread; a context manager that stops it on exit."""
 
@@ -219,7 +210,7 @@ class ExchangeThread:
         return self.server.ws_url
 
     def _run(self) -> None:
-        self._loop = new_event_loop()
+        self._loop = eventloop.new_event_loop()
         try:
             self._loop.run_until_complete(self.server.serve(self._started))
         finally:
@@ -268,9 +259,4 @@ def serve_forever(config: ExchangeConfig, on_ready: Callable[[ExchangeServer], N
             on_ready(server)
         await task
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    eventloop.run(main())
