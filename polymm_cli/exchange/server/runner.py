@@ -31,6 +31,7 @@ from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.exchange.server.app import ServerState, build_app
 from polymm_cli.exchange.server.faults import Faults
+from polymm_cli.exchange.server.transport import OneSegmentHttpProtocol
 
 if TYPE_CHECKING:
     from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
@@ -127,6 +128,7 @@ class ExchangeServer:
                 # access-log arguments unless the access log is off
                 access_log=False,
                 ws="websockets-sansio",
+                http=OneSegmentHttpProtocol,  # an answer's head and body in one segment
                 lifespan="off",
                 timeout_graceful_shutdown=2,
                 ws_ping_interval=None,
