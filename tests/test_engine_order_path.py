@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
+from decimal import Decimal as D
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +19,7 @@ import pytest
 
 from polymm_cli.engine import QuotingEngine
 from polymm_cli.errors import VenueError
+from polymm_cli.model import OurOrder, PriceLevel, Side
 from polymm_cli.venues.base import CancelResult, OrderIntent
 from tests.sim_world import SimWorld, market, until
 
@@ -145,3 +147,57 @@ async def test_a_failed_cancel_does_not_lose_the_orders_placed_beside_it(world: 
     world.book(M, "0.49", "0.54")  # the next decision cancels what the failed call left
     await until(lambda: len(resting_ids(world)) == 2 and set(engine.live) == resting_ids(world))
     assert old.isdisjoint(resting_ids(world))
+
+
+async def test_a_cancelled_order_the_feed_still_shows_is_not_counted_as_someone_elses(
+    world: SimWorld,
+) -> None:
+    """The cancel answers before the feed drops the order: until the feed's level falls by its size
+    (or `leaving.hold_s` passes), the book without us subtracts it, so no decision quotes around it."""
+    engine = world.make_engine(spread="0.04", size="10", position_limit="100")  # not run: the feed is ours
+    book = engine.books[M.yes_token]
+    book.apply_snapshot(
+        [PriceLevel(D("0.49"), D(50)), PriceLevel(D("0.48"), D(30))], [PriceLevel(D("0.51"), D(50))]
+    )
+    ours = OurOrder("o1", M.yes_token, Side.BUY, D("0.49"), D(10), market=M.condition_id, tag="bid")
+    engine.live[ours.order_id] = ours
+
+    async def cancel(order_ids: Sequence[str]) -> CancelResult:
+        return CancelResult(canceled=tuple(order_ids), not_canceled={})
+
+    world.venue.cancel = cancel  # type: ignore[method-assign]
+    await engine._cancel(M.condition_id, ["o1"])
+    assert "o1" not in engine.live
+
+    def best_bid() -> tuple[str, str]:
+        bids, _ = engine._external_levels(M, [])
+        return str(bids[0].price), str(bids[0].size)
+
+    assert best_bid() == ("0.49", "40")  # the feed still shows our 10 at 0.49: not someone else's
+    book.apply_level(Side.BUY, D("0.49"), D(45))  # someone else left 5; ours is still shown
+    assert best_bid() == ("0.49", "35")
+    book.apply_level(Side.BUY, D("0.49"), D(35))  # the feed dropped ours (50 - 10 - 5)
+    assert best_bid() == ("0.49", "35") and len(engine.leaving) == 0
+    book.apply_level(Side.BUY, D("0.49"), D(45))  # someone else joined: all theirs
+    assert best_bid() == ("0.49", "45")
+
+
+async def test_a_cancelled_order_is_subtracted_for_a_bounded_time_only(world: SimWorld) -> None:
+    """A feed that dropped the order before the cancel went out never shows the level fall: the
+    subtraction ends after `hold_s`, so it cannot hide real size for long."""
+    engine = world.make_engine(spread="0.04", size="10", position_limit="100")
+    book = engine.books[M.yes_token]
+    book.apply_snapshot([PriceLevel(D("0.49"), D(50))], [PriceLevel(D("0.51"), D(50))])
+    ours = OurOrder("o1", M.yes_token, Side.BUY, D("0.49"), D(10), market=M.condition_id, tag="bid")
+    engine.live[ours.order_id] = ours
+
+    async def cancel(order_ids: Sequence[str]) -> CancelResult:
+        return CancelResult(canceled=tuple(order_ids), not_canceled={})
+
+    world.venue.cancel = cancel  # type: ignore[method-assign]
+    await engine._cancel(M.condition_id, ["o1"])
+    bids, _ = engine._external_levels(M, [])
+    assert bids[0].size == D(40)
+    world.clock.advance(engine.leaving.hold_s)
+    bids, _ = engine._external_levels(M, [])
+    assert bids[0].size == D(50) and len(engine.leaving) == 0

@@ -9,8 +9,9 @@
 Modules: `loop` (QuotingEngine: lifecycle and supervision, health, events, decisions, acting on the
 venue), `config` (EngineConfig, StopReport), `state` (one market's state and its positions),
 `exit` (the stop-loss and the exit round shared with `polymm liquidate`), `view` (the dashboard's
-snapshot). The engine knows the Venue protocol only, never a concrete venue, reads time only from
-the injected clock, and owns no files: the halt signal and the decision log are callables handed in.
+snapshot), `leaving` (cancelled orders the feed still shows, kept out of the book without us).
+The engine knows the Venue protocol only, never a concrete venue, reads time only from the
+injected clock, and owns no files: the halt signal and the decision log are callables handed in.
 """
 
 from polymm_cli.engine.config import EngineConfig, StopReport

@@ -39,6 +39,7 @@ from polymm_cli.engine.config import (
 )
 from polymm_cli.engine.exit import arm_stop, exit_intents, merge_pairs
 from polymm_cli.engine.income import PayoutRecorder
+from polymm_cli.engine.leaving import LeavingOrders
 from polymm_cli.engine.observer import EngineObserver
 from polymm_cli.engine.state import MarketState, exposure, holding
 from polymm_cli.engine.view import decision_record, snapshot
@@ -131,6 +132,7 @@ class QuotingEngine:
         self._token_market = {t: m.condition_id for m in markets for t in m.tokens}
         self.books: dict[str, OrderBook] = {m.yes_token: OrderBook(m.yes_token, m.tick_size) for m in markets}
         self.live: dict[str, OurOrder] = {}  # our orders resting at the venue, by order id
+        self.leaving = LeavingOrders()  # cancelled, but the feed's book still shows them
         self._dirty: set[str] = set()  # markets with something new to decide on
         self._wake = asyncio.Event()
         self._decide_lock = asyncio.Lock()
@@ -1089,9 +1091,26 @@ class QuotingEngine:
         book = self.books.get(market.yes_token)
         if book is None:
             return (), ()
-        ours = own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
+        ours = self._own_levels(market, mine)
         dust = self.config.trust.min_top_size or market.min_order_size
         return external_levels(book.levels(Side.BUY, depth), book.levels(Side.SELL, depth), ours, dust)
+
+    def _own_levels(self, market: Market, mine: Sequence[OurOrder]) -> dict[tuple[bool, Decimal], Decimal]:
+        """Our size per YES level as the feed shows it: our live orders, and the cancelled ones the
+        feed has not dropped yet (`LeavingOrders`), so the book without us never counts them."""
+        leaving = self.leaving.shown(
+            market.condition_id, lambda o: self._feed_size(market, o), self.clock.monotonic()
+        )
+        orders = (*mine, *leaving) if leaving else mine
+        return own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in orders))
+
+    def _feed_size(self, market: Market, order: OurOrder) -> Decimal:
+        """The size the feed's YES book shows at `order`'s level (ours and everyone else's)."""
+        book = self.books.get(market.yes_token)
+        if book is None:
+            return Decimal(0)
+        side = Side.BUY if market.is_bid(order.token_id, order.side) else Side.SELL
+        return book.size_at(side, market.yes_price(order.token_id, order.price))
 
     def _warmup_mid(self, state: MarketState, mine: Sequence[OurOrder]) -> tuple[Decimal | None, str]:
         """While a fresh book is warming up, the depth-weighted mid (a thin top cannot drag it)."""
@@ -1109,7 +1128,7 @@ class QuotingEngine:
         book = self.books.get(market.yes_token)
         if book is None:
             return BookTop(None, None, None, None)
-        ours = own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in mine))
+        ours = self._own_levels(market, mine)
         dust = self.config.trust.min_top_size or market.min_order_size
         return book_top(book.levels(Side.BUY, 4), book.levels(Side.SELL, 4), ours, dust)
 
@@ -1174,9 +1193,16 @@ class QuotingEngine:
             self._on_decision(decision_record(self, state, plan, note, decision, dropped, errors))
 
     async def _cancel(self, cid: str, order_ids: Sequence[str]) -> None:
+        market = self.states[cid].market
+        shown = {oid: self._feed_size(market, o) for oid in order_ids if (o := self.live.get(oid))}
         cancelled = await self._order_call(self.venue.cancel(order_ids))
         self.orders_canceled += len(cancelled.canceled)
         self.observer.orders_cancelled(cid, len(cancelled.canceled))
+        now = self.clock.monotonic()
+        for oid in cancelled.canceled:
+            order = self.live.get(oid)
+            if order is not None and oid in shown:
+                self.leaving.add(order, shown[oid], now)
         for oid in (*cancelled.canceled, *cancelled.not_canceled):
             self.live.pop(oid, None)
 

@@ -15,7 +15,6 @@ it needs no `--live`. Its fills go to the ledger as Account("paper", `paper_addr
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import os
@@ -29,7 +28,7 @@ from typing import Any, TypeVar
 import httpx
 from pydantic import SecretStr
 
-from polymm_cli import signing
+from polymm_cli import eventloop, signing
 from polymm_cli.backtest.queue import PowerProbQueue, QueueModel, RiskAverseQueue
 from polymm_cli.clock import Clock
 from polymm_cli.errors import ConfigError, UsageError, VenueError
@@ -194,7 +193,7 @@ def on_venue(
     (`guard.authorize`) runs here, first, before anything is started or sent."""
     authorize(settings, action, consent or Consent(), what)
     with exchange_for(settings, publish=publish) as url:
-        return asyncio.run(main(url))
+        return eventloop.run(main(url))
 
 
 def exchange_for(settings: Settings, *, publish: bool) -> contextlib.AbstractContextManager[str | None]:

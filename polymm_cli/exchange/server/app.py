@@ -921,12 +921,17 @@ def _url_path(request: Request) -> str:
 
 
 class OrderRoutesFirstRouter(Router):
-    """Starlette's router, but the order endpoints (POST /order, POST /orders, DELETE /order: the
+    """Starlette's router, but the order endpoints (POST /order(s), DELETE /order(s): the
     ones a bot calls per quote) find their route at once instead of after trying the ~30 routes
     listed before them (a tenth of such a request's CPU). The chosen route is matched and handled
     exactly as `Router.app` does it; everything else goes through `Router.app` unchanged."""
 
-    HOT: tuple[tuple[str, str], ...] = (("POST", "/order"), ("POST", "/orders"), ("DELETE", "/order"))
+    HOT: tuple[tuple[str, str], ...] = (
+        ("POST", "/order"),
+        ("POST", "/orders"),
+        ("DELETE", "/order"),
+        ("DELETE", "/orders"),
+    )
 
     def __init__(self, routes: list[BaseRoute]) -> None:
         super().__init__(routes)

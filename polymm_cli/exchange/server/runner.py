@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, TypeVar
 
 import uvicorn
 
+from polymm_cli import eventloop
 from polymm_cli.clock import Clock, SystemClock
 from polymm_cli.exchange import state as state_file
 from polymm_cli.exchange.core import LocalExchange, SettlementConfig
@@ -30,6 +31,7 @@ from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.exchange.payouts import IncomeConfig
 from polymm_cli.exchange.server.app import ServerState, build_app
 from polymm_cli.exchange.server.faults import Faults
+from polymm_cli.exchange.server.transport import OneSegmentHttpProtocol
 
 if TYPE_CHECKING:
     from polymm_cli.exchange.flow import FlowConfig, SyntheticFlow
@@ -126,6 +128,7 @@ class ExchangeServer:
                 # access-log arguments unless the access log is off
                 access_log=False,
                 ws="websockets-sansio",
+                http=OneSegmentHttpProtocol,  # an answer's head and body in one segment
                 lifespan="off",
                 timeout_graceful_shutdown=2,
                 ws_ping_interval=None,
@@ -191,16 +194,6 @@ class ExchangeServer:
             await asyncio.sleep(self.config.tick_s)
 
 
-def new_event_loop() -> asyncio.AbstractEventLoop:
-    """uvloop where it exists (several times faster for this server), asyncio's loop otherwise."""
-    try:
-        import uvloop
-
-        return uvloop.new_event_loop()
-    except ImportError:
-        return asyncio.new_event_loop()
-
-
 class ExchangeThread:
     """The exchange served from a background thread; a context manager that stops it on exit."""
 
@@ -219,7 +212,7 @@ class ExchangeThread:
         return self.server.ws_url
 
     def _run(self) -> None:
-        self._loop = new_event_loop()
+        self._loop = eventloop.new_event_loop()
         try:
             self._loop.run_until_complete(self.server.serve(self._started))
         finally:
@@ -268,9 +261,4 @@ def serve_forever(config: ExchangeConfig, on_ready: Callable[[ExchangeServer], N
             on_ready(server)
         await task
 
-    try:
-        import uvloop
-
-        uvloop.run(main())
-    except ImportError:
-        asyncio.run(main())
+    eventloop.run(main())

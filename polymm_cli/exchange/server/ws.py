@@ -85,9 +85,10 @@ class WsHub:
     def _to_users(self, event: ExchangeEvent) -> None:
         """An order or trade event, to the user channels of the accounts it concerns."""
         if isinstance(event, OrderEvent):
-            message = render.ws_order(event)
-            for conn in self._user_conns(event.order.market):
-                if conn.api_key == event.order.owner:
+            owners = [c for c in self._user_conns(event.order.market) if c.api_key == event.order.owner]
+            if owners:  # rendered only for an owner listening (not for every other trader's order)
+                message = json.dumps(render.ws_order(event), separators=(",", ":"))
+                for conn in owners:
                     conn.send(message)
         elif isinstance(event, TradeEvent):
             trade = event.trade
