@@ -419,6 +419,16 @@ def _check_flow(flow: FlowRecord) -> None:
         raise ValueError(f"flow {flow.flow_id}: a {flow.kind.value} needs a market")
 
 
+def _in_order(
+    fills: Iterable[FillRecord], flows: Iterable[FlowRecord]
+) -> list[tuple[float, int, int, FillRecord | FlowRecord]]:
+    """Fills and flows in the order they happened (ties in a fixed order, then as recorded)."""
+    records: list[FillRecord | FlowRecord] = [*fills, *flows]
+    events = [(*_order(record), index, record) for index, record in enumerate(records)]
+    events.sort(key=lambda item: item[:3])
+    return events
+
+
 def _project(
     fills: Iterable[FillRecord],
     flows: Iterable[FlowRecord],
@@ -426,14 +436,10 @@ def _project(
     marks: Mapping[str, Decimal],
     day_start: float | None,
 ) -> PnlReport:
-    records: list[FillRecord | FlowRecord] = [*fills, *flows]
-    events = [(*_order(record), index, record) for index, record in enumerate(records)]
-    events.sort(key=lambda item: item[:3])
-
     books: dict[str, _Book] = {}
     net_deposits = account_rewards = account_fees = account_day = ZERO
     account_income = {FlowKind.REWARD: ZERO, FlowKind.REBATE: ZERO}
-    for ts, _, _, record in events:
+    for ts, _, _, record in _in_order(fills, flows):
         today = day_start is None or ts >= day_start
         if isinstance(record, FillRecord):
             _apply_fill(books.setdefault(record.market, _Book()), record, _fill_token(record, markets), today)

@@ -13,6 +13,29 @@ from polymm_cli.services import exchange as service
 app = typer.Typer(no_args_is_help=True, help="The local exchange (a Polymarket CLOB V2-compatible server).")
 
 
+RewardEpochOption = Annotated[
+    float,
+    typer.Option(
+        help="Seconds between payouts of liquidity rewards and maker rebates (a day, as Polymarket)."
+    ),
+]
+ResolveAtEndOption = Annotated[
+    bool,
+    typer.Option(
+        "--resolve-at-end/--no-resolve-at-end",
+        help="Resolve each market at its end date (winner drawn with the mid as P(YES)).",
+    ),
+]
+TimingOption = Annotated[
+    bool,
+    typer.Option(
+        "--timing",
+        help="Stamp monotonic-clock nanoseconds on book events (published_ns) and HTTP answers"
+        " (X-Polymm-Timing), for latency benchmarks.",
+    ),
+]
+
+
 @app.command("serve")
 def serve(
     host: Annotated[str, typer.Option(help="Address to listen on (keep it loopback).")] = "127.0.0.1",
@@ -28,12 +51,7 @@ def serve(
     settlement_delay: Annotated[float, typer.Option(help="Seconds from MATCHED to CONFIRMED.")] = 2.0,
     settlement_fail_rate: Annotated[float, typer.Option(help="Share of trades that end FAILED (0-1).")] = 0.0,
     latency_ms: Annotated[float, typer.Option(help="Added latency on every HTTP request.")] = 0.0,
-    reward_epoch_s: Annotated[
-        float,
-        typer.Option(
-            help="Seconds between payouts of liquidity rewards and maker rebates (a day, as Polymarket)."
-        ),
-    ] = 86_400.0,
+    reward_epoch_s: RewardEpochOption = 86_400.0,
     regime: Annotated[
         str,
         typer.Option(help="Synthetic market: quiet, active, in-play or crypto-short (docs/market-world.md)."),
@@ -47,21 +65,8 @@ def serve(
             help="Median shares of each background maker's innermost order (default: the regime's)."
         ),
     ] = None,
-    resolve_at_end: Annotated[
-        bool,
-        typer.Option(
-            "--resolve-at-end/--no-resolve-at-end",
-            help="Resolve each market at its end date (winner drawn with the mid as P(YES)).",
-        ),
-    ] = True,
-    timing: Annotated[
-        bool,
-        typer.Option(
-            "--timing",
-            help="Stamp monotonic-clock nanoseconds on book events (published_ns) and HTTP answers"
-            " (X-Polymm-Timing), for latency benchmarks.",
-        ),
-    ] = False,
+    resolve_at_end: ResolveAtEndOption = True,
+    timing: TimingOption = False,
 ) -> None:
     """Serve the local exchange until Ctrl+C or SIGTERM."""
     if flow not in ("on", "off"):

@@ -118,6 +118,11 @@ class EngineMetrics(EngineObserver):
             buckets=TICK_TO_QUOTE_BUCKETS,
             registry=r,
         )
+        self._register_health(r)
+        self._down: set[str] = set()
+
+    def _register_health(self, r: CollectorRegistry) -> None:
+        """Streams, halts, venue errors, stop-losses and failures: how the run is holding up."""
         self.disconnects = Counter(
             "polymm_stream_disconnects", "Market feed or user stream lost.", ["stream"], registry=r
         )
@@ -141,7 +146,6 @@ class EngineMetrics(EngineObserver):
         self.unconfirmed_stops = Counter(
             "polymm_unconfirmed_stops", "Stops after which orders may still be open.", registry=r
         )
-        self._down: set[str] = set()
 
     def order_placed(
         self, market: str, order_id: str, side: Side, price: Decimal, size: Decimal, tag: str

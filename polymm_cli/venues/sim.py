@@ -285,61 +285,9 @@ class SimVenue:
         tokens = set(token_ids)
 
         def listen(event: ExchangeEvent) -> None:
-            now = self.clock.now()
-            if isinstance(event, BookEvent):
-                updates = tuple(
-                    LevelUpdate(
-                        token_id=c.token_id,
-                        side=c.side,
-                        price=c.price,
-                        size=c.size,
-                        best_bid=c.best_bid,
-                        best_ask=c.best_ask,
-                    )
-                    for c in event.changes
-                    if c.token_id in tokens
-                )
-                if updates:
-                    stream.put(
-                        PriceChange(
-                            market=event.market, updates=updates, venue_ts=event.timestamp, recv_ts=now
-                        )
-                    )
-            elif isinstance(event, LastTradeEvent) and event.token_id in tokens:
-                stream.put(
-                    LastTrade(
-                        market=event.market,
-                        token_id=event.token_id,
-                        price=event.price,
-                        size=event.size,
-                        taker_side=event.side,
-                        fee_rate_bps=Decimal(event.fee_rate_bps),
-                        venue_ts=event.timestamp,
-                        recv_ts=now,
-                        transaction_hash=event.transaction_hash,
-                    )
-                )
-            elif isinstance(event, MarketResolvedEvent) and tokens.intersection(event.tokens):
-                stream.put(
-                    MarketResolved(
-                        market=event.market,
-                        winning_token=event.winning_token,
-                        winning_outcome=event.winning_outcome,
-                        venue_ts=event.timestamp,
-                        recv_ts=now,
-                    )
-                )
-            elif isinstance(event, TickSizeEvent) and event.token_id in tokens:
-                stream.put(
-                    TickSizeChange(
-                        market=event.market,
-                        token_id=event.token_id,
-                        old_tick=event.old_tick,
-                        new_tick=event.new_tick,
-                        venue_ts=event.timestamp,
-                        recv_ts=now,
-                    )
-                )
+            translated = _market_event(event, tokens, self.clock.now())
+            if translated is not None:
+                stream.put(translated)
 
         self._attach(stream, listen)
         for token in token_ids:
@@ -438,3 +386,53 @@ class SimVenue:
             transaction_hash=t.transaction_hash,
             match_ts=t.match_time,
         )
+
+
+def _market_event(event: ExchangeEvent, tokens: set[str], now: float) -> MarketEvent | None:
+    """The exchange's event as the venue port's market event, when it concerns `tokens`."""
+    if isinstance(event, BookEvent):
+        updates = tuple(
+            LevelUpdate(
+                token_id=c.token_id,
+                side=c.side,
+                price=c.price,
+                size=c.size,
+                best_bid=c.best_bid,
+                best_ask=c.best_ask,
+            )
+            for c in event.changes
+            if c.token_id in tokens
+        )
+        if not updates:
+            return None
+        return PriceChange(market=event.market, updates=updates, venue_ts=event.timestamp, recv_ts=now)
+    if isinstance(event, LastTradeEvent) and event.token_id in tokens:
+        return LastTrade(
+            market=event.market,
+            token_id=event.token_id,
+            price=event.price,
+            size=event.size,
+            taker_side=event.side,
+            fee_rate_bps=Decimal(event.fee_rate_bps),
+            venue_ts=event.timestamp,
+            recv_ts=now,
+            transaction_hash=event.transaction_hash,
+        )
+    if isinstance(event, MarketResolvedEvent) and tokens.intersection(event.tokens):
+        return MarketResolved(
+            market=event.market,
+            winning_token=event.winning_token,
+            winning_outcome=event.winning_outcome,
+            venue_ts=event.timestamp,
+            recv_ts=now,
+        )
+    if isinstance(event, TickSizeEvent) and event.token_id in tokens:
+        return TickSizeChange(
+            market=event.market,
+            token_id=event.token_id,
+            old_tick=event.old_tick,
+            new_tick=event.new_tick,
+            venue_ts=event.timestamp,
+            recv_ts=now,
+        )
+    return None

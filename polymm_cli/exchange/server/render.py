@@ -158,6 +158,30 @@ def ws_market_resolved(event: MarketResolvedEvent, market: Market, market_id: st
     }
 
 
+def _clob_rewards(market: Market) -> dict[str, Any]:
+    rates = [{"asset_address": COLLATERAL_ADDRESS, "rewards_daily_rate": number(market.rewards.daily_rate)}]
+    return {
+        "rates": rates if market.rewards.active else None,
+        "min_size": number(market.rewards.min_size),
+        "max_spread": number(market.rewards.max_spread_cents),
+    }
+
+
+def _clob_tokens(market: Market, yes_price: Decimal | None, no_price: Decimal | None) -> list[dict[str, Any]]:
+    return [
+        {
+            "token_id": token,
+            "outcome": outcome,
+            "price": number(price or Decimal(0)),
+            "winner": market.winner == token,
+        }
+        for token, outcome, price in (
+            (market.yes_token, "Yes", yes_price),
+            (market.no_token, "No", no_price),
+        )
+    ]
+
+
 def ws_best_bid_ask(
     market: str, token_id: str, bid: Decimal | None, ask: Decimal | None, ts: float
 ) -> dict[str, Any]:
@@ -307,35 +331,9 @@ def clob_market(market: Market, prices: tuple[Decimal | None, Decimal | None]) -
         "neg_risk_request_id": "",
         "icon": "",
         "image": "",
-        "rewards": {
-            "rates": (
-                [
-                    {
-                        "asset_address": COLLATERAL_ADDRESS,
-                        "rewards_daily_rate": number(market.rewards.daily_rate),
-                    }
-                ]
-                if market.rewards.active
-                else None
-            ),
-            "min_size": number(market.rewards.min_size),
-            "max_spread": number(market.rewards.max_spread_cents),
-        },
+        "rewards": _clob_rewards(market),
         "is_50_50_outcome": False,
-        "tokens": [
-            {
-                "token_id": market.yes_token,
-                "outcome": "Yes",
-                "price": number(yes_price or Decimal(0)),
-                "winner": market.winner == market.yes_token,
-            },
-            {
-                "token_id": market.no_token,
-                "outcome": "No",
-                "price": number(no_price or Decimal(0)),
-                "winner": market.winner == market.no_token,
-            },
-        ],
+        "tokens": _clob_tokens(market, yes_price, no_price),
         "tags": [market.category] if market.category else [],
     }
 
