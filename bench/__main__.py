@@ -26,7 +26,7 @@ from bench.bench_exchange import (
     bench_matching,
     profile_exchange_server,
 )
-from bench.bench_memory import bench_memory
+from bench.bench_memory import bench_memory_process
 from bench.bench_memory import summary as memory_summary
 from bench.bench_paper import bench_paper
 from bench.bench_paper import table as paper_table
@@ -92,7 +92,7 @@ def measure() -> dict[str, Any]:
         "server_cpu_us_per_order_single": own_process["server_cpu_us_per_order_single"],
         "server_cpu_us_per_order_batch": own_process["server_cpu_us_per_order_batch"],
     }
-    results["memory"] = bench_memory()
+    results["memory"] = bench_memory_process()
     results["speed_goal_profiles"] = missed_goal_profiles(results)
     results["quality"] = bench_quality()
     results["quality_regimes"] = bench_quality_regimes()
