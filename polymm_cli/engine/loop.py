@@ -90,12 +90,15 @@ from polymm_cli.venues.base import (
     StreamStatus,
     TickSizeChange,
     TradeUpdate,
+    UserEvent,
     Venue,
     VenueEvents,
     chain_flow,
     fill_record,
 )
 from polymm_cli.venues.books import apply_market_event
+
+FeedEvent = MarketEvent | UserEvent | StreamStatus  # what a venue's stream yields
 
 log = logging.getLogger("polymm.engine")
 T = TypeVar("T")
@@ -519,16 +522,21 @@ class QuotingEngine:
     # -- events -----------------------------------------------------------------------------------
 
     async def _consume_market(self) -> None:
-        while True:  # a re-subscription (`_resubscribe`) replaces the stream: read the new one
-            stream = self._streams[0]
+        await self._consume(0, self._on_market_stream)
+
+    async def _consume(self, index: int, handle: Callable[[FeedEvent], None]) -> None:
+        """Read stream `index` (0: market, 1: user) into `handle`; a re-subscription
+        (`_resubscribe`) replaces the stream: read the new one, ignoring the old one's last events."""
+        while True:
+            stream = self._streams[index]
             async for event in stream:
-                if stream is not self._streams[0]:
+                if stream is not self._streams[index]:
                     break
-                self._on_market_stream(event)
-            if stream is self._streams[0]:
+                handle(event)
+            if stream is self._streams[index]:
                 return  # ended by itself: supervision reports it
 
-    def _on_market_stream(self, event: MarketEvent | OrderUpdate | TradeUpdate | StreamStatus) -> None:
+    def _on_market_stream(self, event: FeedEvent) -> None:
         if isinstance(event, StreamStatus):
             self.market_feed = event.connected
             self.observer.stream("market feed", event.connected, event.reason)
@@ -580,16 +588,9 @@ class QuotingEngine:
             self._dirty.add(cid)  # a trade can confirm a jumped mid
 
     async def _consume_user(self) -> None:
-        while True:  # a re-subscription (`_resubscribe`) replaces the stream: read the new one
-            stream = self._streams[1]
-            async for event in stream:
-                if stream is not self._streams[1]:
-                    break
-                self._on_user_stream(event)
-            if stream is self._streams[1]:
-                return  # ended by itself: supervision reports it
+        await self._consume(1, self._on_user_stream)
 
-    def _on_user_stream(self, event: MarketEvent | OrderUpdate | TradeUpdate | StreamStatus) -> None:
+    def _on_user_stream(self, event: FeedEvent) -> None:
         if isinstance(event, StreamStatus):
             self.user_stream = event.connected
             self.observer.stream("user stream", event.connected, event.reason)
