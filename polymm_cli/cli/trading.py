@@ -108,6 +108,12 @@ LiquidateDroppedOption = Annotated[
     bool,
     typer.Option("--liquidate-dropped", help="With --select: sell what is held in a market that drops out."),
 ]
+RequoteOption = Annotated[Decimal | None, typer.Option(help="Mid move that triggers a requote.")]
+HeadlessOption = Annotated[bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")]
+DurationOption = Annotated[float | None, typer.Option(help="Stop after this many seconds.")]
+AdoptOption = Annotated[
+    bool, typer.Option("--adopt", help="Adopt leftover orders instead of cancelling them.")
+]
 RunMarkets = Annotated[
     list[str] | None,
     typer.Argument(help="Markets by condition id, slug or token id (default: the first listed)."),
@@ -118,9 +124,7 @@ def run(
     markets: RunMarkets = None,
     spread: SpreadOption = None,
     size: SizeOption = None,
-    requote_threshold: Annotated[
-        Decimal | None, typer.Option(help="Mid move that triggers a requote.")
-    ] = None,
+    requote_threshold: RequoteOption = None,
     position_limit: PositionLimitOption = None,
     skew_factor: SkewFactorOption = None,
     skew_start: SkewStartOption = None,
@@ -128,13 +132,9 @@ def run(
     reward_size: RewardSizeOption = None,
     live: LiveOption = False,
     yes: YesOption = False,
-    headless: Annotated[
-        bool, typer.Option("--headless", help="One JSON line per decision, no dashboard.")
-    ] = False,
-    duration: Annotated[float | None, typer.Option(help="Stop after this many seconds.")] = None,
-    adopt: Annotated[
-        bool, typer.Option("--adopt", help="Adopt leftover orders instead of cancelling them.")
-    ] = False,
+    headless: HeadlessOption = False,
+    duration: DurationOption = None,
+    adopt: AdoptOption = False,
     venue: VenueOption = None,
     exchange_url: ExchangeUrlOption = None,
     unsafe_url: UnsafeUrlOption = None,
@@ -154,6 +154,7 @@ def run(
 ) -> None:
     """Quote markets and show the live dashboard; Ctrl+C cancels every order and stops.
     With --venue paper, nothing is sent: fills are simulated from the live feed."""
+    # Long only by its Typer options: the body hands each flag, by name, to the settings and the selection.
     settings = settings_for(
         venue,
         exchange_url,
