@@ -294,7 +294,14 @@ class Settings(BaseSettings):
 
     def secret_values(self) -> list[str]:
         """Every secret these settings hold, for the log's redactor (never shown anywhere)."""
-        held = [self.private_key, self.api_secret, self.api_passphrase, *self.alert_webhooks]
+        held = [
+            self.private_key,
+            self.api_secret,
+            self.api_passphrase,
+            self.builder_secret,
+            self.builder_passphrase,
+            *self.alert_webhooks,
+        ]
         return [s.get_secret_value() for s in held if s is not None and s.get_secret_value()]
 
     def reward_band_on(self) -> bool:

@@ -118,3 +118,27 @@ def test_a_json_line_keeps_its_own_time_and_the_record_its_own(tmp_path: Path) -
     [line] = [json.loads(text) for text in _read(path).splitlines()]
     assert line["ts"].endswith("+00:00") and line["decision_ts"] == 1234.5
     assert line["event"] == "decision" and line["places"] == 2
+
+
+def test_every_secret_setting_reaches_the_redactor() -> None:
+    """A SecretStr setting the redactor does not know could reach the run log: each one is listed."""
+    # Arrange: a value for every SecretStr field of the settings
+    from pydantic import SecretStr
+
+    from polymm_cli.settings import Settings
+
+    secret_fields = [
+        name for name, field in Settings.model_fields.items() if "SecretStr" in str(field.annotation)
+    ]
+    values = {name: f"secret-{name}" for name in secret_fields if name != "alert_webhooks"}
+    settings = Settings.model_construct(
+        **{name: SecretStr(v) for name, v in values.items()},
+        alert_webhooks=[SecretStr("https://hooks.example/T0/B0/secret-hook")],
+    )
+
+    # Act
+    held = settings.secret_values()
+
+    # Assert
+    assert set(values.values()) <= set(held)
+    assert "https://hooks.example/T0/B0/secret-hook" in held
