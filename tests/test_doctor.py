@@ -220,10 +220,8 @@ class FakeChain:
     async def pusd_balance(self, owner: str) -> int:
         return self.pusd
 
-    async def approvals(self, owner: str) -> list[ApprovalState]:
-        return [
-            ApprovalState(a.spender, a.spender_name, c.MAX_UINT256, True) for a in c.TRADING_APPROVALS[:5]
-        ]
+    async def approvals(self, owner: str) -> list[tuple[c.Approval, int | bool]]:
+        return [(a, c.MAX_UINT256 if a.kind == "erc20" else True) for a in c.TRADING_APPROVALS]
 
     async def close(self) -> None:
         self.closed = True

@@ -60,7 +60,16 @@ FORBIDDEN: dict[str, tuple[str, ...]] = {
         "backtest",
         "settings",
     ),
-    "venues.polymarket": ("cli", "services", "engine", "ledger", "exchange", "settings", "backtest"),
+    "venues.polymarket": (
+        "cli",
+        "services",
+        "engine",
+        "ledger",
+        "exchange",
+        "settings",
+        "backtest",
+        "diagnosis",
+    ),
     "venues.sim": ("cli", "services", "engine", "ledger", "venues.polymarket", "settings"),
     # paper trading: the fill simulator over any venue's market data, never a concrete venue
     # (and of backtest only queue and fills: test_paper_trading_uses_only_the_fill_simulator_of_backtest)

@@ -82,6 +82,9 @@ NETWORK_SIGNS = ("ConnectError", "ConnectTimeout", "ReadTimeout", "no answer wit
 RPC_FIX = "pass --rpc-url URL or set POLYMM_RPC_URL (a Polygon mainnet JSON-RPC endpoint)"
 
 
+ApprovalRead = tuple[c.Approval, int | bool]  # an approval and its pUSD allowance or CTF operator flag
+
+
 class WalletReads(Protocol):
     """The Polygon reads the checks need (read-only; amounts in base units)."""
 
@@ -93,7 +96,7 @@ class WalletReads(Protocol):
 
     async def pusd_balance(self, owner: str) -> int: ...
 
-    async def approvals(self, owner: str) -> list[ApprovalState]: ...
+    async def approvals(self, owner: str) -> list[ApprovalRead]: ...
 
     async def close(self) -> None: ...
 
@@ -457,10 +460,10 @@ class _Doctor:
             if base is not None
             else dx.failed("pusd", f"pUSD balanceOf {funder}: {error}", "check the RPC")
         )
-        states, error, _ = await self.timed(reads.approvals(funder))
+        read, error, _ = await self.timed(reads.approvals(funder))
         approvals = (
-            dx.approvals(states, approvals_fix(target.signature_type), base or 0)
-            if states is not None
+            dx.approvals(approval_states(read), approvals_fix(target.signature_type), base or 0)
+            if read is not None
             else [dx.failed("approvals", f"allowance reads for {funder}: {error}", "check the RPC")]
         )
         return [wallet, gas, pusd, *approvals]
@@ -506,6 +509,21 @@ class Granted:
     pol: Decimal
 
 
+def approval_states(read: list[ApprovalRead]) -> list[ApprovalState]:
+    """The approvals read, one state per spender (in `contracts.TRADING_APPROVALS`'s order)."""
+    allowances = {a.spender: int(v) for a, v in read if a.kind == "erc20"}
+    operators = {a.spender: bool(v) for a, v in read if a.kind != "erc20"}
+    return [
+        ApprovalState(
+            spender=spender,
+            label=c.CONTRACT_NAMES[spender],
+            pusd_allowance=allowances.get(spender),
+            ctf_approved=operators.get(spender),
+        )
+        for spender in dict.fromkeys(a.spender for a, _ in read)
+    ]
+
+
 def missing_approvals(states: list[ApprovalState], balance: int) -> list[c.Approval]:
     """The approvals of `contracts.TRADING_APPROVALS` that the reads show missing (diagnosis's rule)."""
     by_spender = {state.spender: state for state in states}
@@ -547,7 +565,7 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
         reads = _polygon_reads(rpc_url)
         try:
             balance = await reads.pusd_balance(chain.address)
-            missing = missing_approvals(await reads.approvals(chain.address), balance)
+            missing = missing_approvals(approval_states(await reads.approvals(chain.address)), balance)
             return await _grant_each(chain, missing)
         finally:
             await reads.close()

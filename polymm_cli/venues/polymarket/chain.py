@@ -156,6 +156,24 @@ class PolygonChainUnconfigured:
         raise VenueError(self.reason)
 
 
+def rpc_secret_parts(rpc_url: str) -> list[str]:
+    """What of an RPC URL must not be shown: its path, query and user info, whole and piece by piece
+    (providers put API keys there; an error may quote a key alone), longest first."""
+    parts = urlsplit(rpc_url)
+    pieces = [parts.path, parts.query, parts.username or "", parts.password or ""]
+    pieces += parts.path.split("/") + [
+        value for _, _, value in (q.partition("=") for q in parts.query.split("&"))
+    ]
+    return sorted({p for p in pieces if len(p) >= 6}, key=len, reverse=True)
+
+
+def scrub_rpc(text: str, rpc_url: str) -> str:
+    """`text` without the RPC URL's secret parts (an HTTP or node error may quote them)."""
+    for part in rpc_secret_parts(rpc_url):
+        text = text.replace(part, "…")
+    return text
+
+
 def rpc_host(url: str) -> str:
     """The RPC's host and port, never its path or query (an RPC URL often carries an API key)."""
     parts = urlsplit(url)

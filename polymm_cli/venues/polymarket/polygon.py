@@ -22,7 +22,7 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
 from polymm_cli.venues.polymarket import contracts as c
-from polymm_cli.venues.polymarket.chain import revert_reason, rpc_host
+from polymm_cli.venues.polymarket.chain import revert_reason, rpc_host, scrub_rpc
 
 T = TypeVar("T")
 GWEI = 10**9
@@ -87,7 +87,7 @@ class PolygonChain:
         except (TimeoutError, OSError) as exc:
             raise VenueError(f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}") from None
         except Web3Exception as exc:
-            reason = revert_reason(exc).replace(self.config.rpc_url, self.host)  # never the URL's key
+            reason = scrub_rpc(revert_reason(exc), self.config.rpc_url)  # never the URL's key
             raise VenueError(f"Polygon RPC {self.host} refused {what}: {reason}") from None
         except Exception as exc:  # aiohttp's errors and the like: the RPC, not polymm
             if type(exc).__module__.startswith(("aiohttp", "web3", "requests")):

@@ -11,15 +11,14 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable
 from typing import Any, TypeVar
-from urllib.parse import urlsplit
 
 from eth_utils.address import to_checksum_address
 from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import Web3Exception
 
-from polymm_cli.diagnosis import ApprovalState
 from polymm_cli.errors import VenueError, describe
 from polymm_cli.venues.polymarket import contracts as c
+from polymm_cli.venues.polymarket.chain import rpc_secret_parts
 
 T = TypeVar("T")
 
@@ -28,7 +27,7 @@ class PolygonReads:
     """The `services.doctor.WalletReads` port over web3 (close it with `close()`)."""
 
     def __init__(self, rpc_url: str, timeout_s: float = 5.0) -> None:
-        self._secret_parts = _secret_parts(rpc_url)
+        self._secret_parts = rpc_secret_parts(rpc_url)
         self._w3 = AsyncWeb3(AsyncHTTPProvider(rpc_url, request_kwargs={"timeout": timeout_s}))
         self._pusd = self._w3.eth.contract(address=to_checksum_address(c.PUSD), abi=c.ERC20_ABI)
         self._ctf = self._w3.eth.contract(address=to_checksum_address(c.CTF), abi=c.CTF_ABI)
@@ -60,8 +59,9 @@ class PolygonReads:
         call = self._pusd.functions.balanceOf(to_checksum_address(owner)).call()
         return int(await self._read("pUSD balanceOf", call))
 
-    async def approvals(self, owner: str) -> list[ApprovalState]:
-        """Every approval of `contracts.TRADING_APPROVALS`, grouped by spender (in that order)."""
+    async def approvals(self, owner: str) -> list[tuple[c.Approval, int | bool]]:
+        """Each approval of `contracts.TRADING_APPROVALS` with what the chain says of it: the pUSD
+        allowance (base units) or whether the CTF operator is approved."""
         holder = to_checksum_address(owner)
 
         async def read(approval: c.Approval) -> int | bool:
@@ -72,33 +72,7 @@ class PolygonReads:
             return bool(await self._read("CTF isApprovedForAll", call))
 
         values = await asyncio.gather(*(read(a) for a in c.TRADING_APPROVALS))
-        allowances = {
-            a.spender: int(v) for a, v in zip(c.TRADING_APPROVALS, values, strict=True) if a.kind == "erc20"
-        }
-        operators = {
-            a.spender: bool(v) for a, v in zip(c.TRADING_APPROVALS, values, strict=True) if a.kind != "erc20"
-        }
-        spenders = dict.fromkeys(a.spender for a in c.TRADING_APPROVALS)
-        return [
-            ApprovalState(
-                spender=spender,
-                label=c.CONTRACT_NAMES[spender],
-                pusd_allowance=allowances.get(spender),
-                ctf_approved=operators.get(spender),
-            )
-            for spender in spenders
-        ]
+        return list(zip(c.TRADING_APPROVALS, values, strict=True))
 
     async def close(self) -> None:
         await self._w3.provider.disconnect()
-
-
-def _secret_parts(rpc_url: str) -> list[str]:
-    """What of an RPC URL must not be shown: its path, query and user info, whole and piece by piece
-    (providers put API keys there; an error may quote a key alone), longest first."""
-    parts = urlsplit(rpc_url)
-    pieces = [parts.path, parts.query, parts.username or "", parts.password or ""]
-    pieces += parts.path.split("/") + [
-        value for _, _, value in (q.partition("=") for q in parts.query.split("&"))
-    ]
-    return sorted({p for p in pieces if len(p) >= 6}, key=len, reverse=True)
