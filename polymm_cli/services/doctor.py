@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import string
 import tempfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
@@ -26,10 +27,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 import httpx
-from eth_utils.address import is_address
 from pydantic import SecretStr
-from websockets.asyncio.client import connect
-from websockets.exceptions import WebSocketException
 
 from polymm_cli import diagnosis as dx
 from polymm_cli import signing
@@ -54,6 +52,7 @@ from polymm_cli.venues.polymarket import contracts as c
 from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.chain import rpc_host, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
+from polymm_cli.venues.polymarket.streams import handshake
 
 if TYPE_CHECKING:  # web3 costs every command about a second to import: it loads on first use
     from polymm_cli.venues.polymarket.polygon import PolygonChain
@@ -215,7 +214,7 @@ def _polymarket_target(settings: Settings) -> tuple[Check, Target]:
     if address is None:
         fix = "POLYMM_PRIVATE_KEY must be 0x followed by 64 hex digits (the key Polymarket exported)"
         return dx.failed("key", "POLYMM_PRIVATE_KEY does not parse as a private key", fix), empty
-    if settings.funder is not None and not is_address(settings.funder):
+    if settings.funder is not None and not _is_address(settings.funder):
         fix = "set POLYMM_FUNDER to your Polymarket wallet's address (0x + 40 hex digits), or unset it"
         return dx.failed(
             "key", f"parses, but POLYMM_FUNDER {settings.funder[:50]!r} is not an address", fix
@@ -241,6 +240,12 @@ def _holds_a_key(env_file: Path) -> bool:
         if name.strip() == "POLYMM_PRIVATE_KEY" and value.strip().strip("'\"") != "":
             return True
     return False
+
+
+def _is_address(text: str) -> bool:
+    """40 hex digits, with or without 0x, in any case (what the other checks can then judge)."""
+    digits = text[2:] if text[:2].lower() == "0x" else text
+    return len(digits) == 40 and all(ch in string.hexdigits for ch in digits)
 
 
 def _address_of(key: SecretStr) -> str | None:
@@ -289,7 +294,7 @@ class _Doctor:
             result = await asyncio.wait_for(work, PROBE_TIMEOUT_S)
         except TimeoutError:
             return None, f"no answer within {PROBE_TIMEOUT_S:g} s", self.clock.monotonic() - started
-        except (OSError, httpx.HTTPError, WebSocketException, PolymmError, ValueError) as exc:
+        except (OSError, httpx.HTTPError, PolymmError, ValueError) as exc:
             return None, describe(exc, 160), self.clock.monotonic() - started
         return result, None, self.clock.monotonic() - started
 
@@ -332,11 +337,7 @@ class _Doctor:
             return dx.not_checked("websocket", "no venue to reach", "fix the key first")
         url = self.target.config.market_ws_url
 
-        async def handshake() -> None:
-            async with connect(url, open_timeout=PROBE_TIMEOUT_S, close_timeout=1):
-                return
-
-        _, error, took = await self.timed(handshake())
+        _, error, took = await self.timed(handshake(url, PROBE_TIMEOUT_S))
         return dx.reachable("websocket", url, took, error, "check the network (a proxy must pass WebSockets)")
 
     async def geoblock(self) -> Check:

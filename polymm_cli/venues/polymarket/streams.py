@@ -44,7 +44,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidURI, WebSocketException
 
 from polymm_cli.clock import Clock
-from polymm_cli.errors import VenueError
+from polymm_cli.errors import VenueError, describe
 from polymm_cli.model import TradeStatus
 from polymm_cli.venues.base import (
     BookSnapshot,
@@ -556,3 +556,13 @@ class UserStream(_Stream):
                     continue
             out.append(event)
         return out
+
+
+async def handshake(url: str, timeout_s: float) -> None:
+    """Open a WebSocket to `url` and close it again (a reachability probe: `polymm doctor`). A refused
+    handshake raises `VenueError` naming what the library said."""
+    try:
+        async with connect(url, open_timeout=timeout_s, close_timeout=1):
+            return
+    except WebSocketException as exc:
+        raise VenueError(describe(exc, 160)) from None
