@@ -445,22 +445,3 @@ class EngineSnapshot:
     @property
     def total_pnl(self) -> Decimal:
         return sum((m.total_pnl for m in self.markets), ZERO)
-
-
-def pair_flow(
-    kind: FlowKind, market: str, pairs: Decimal, ts: float, *, note: str = "", ref: str = ""
-) -> FlowRecord:
-    """A SPLIT (pUSD -> YES + NO) or MERGE (YES + NO -> pUSD) of `pairs` pairs at 1 pUSD a pair."""
-    if kind not in (FlowKind.SPLIT, FlowKind.MERGE):
-        raise ValueError(f"{kind.value} is not a pair flow")
-    sign = -ONE if kind is FlowKind.SPLIT else ONE
-    return FlowRecord(
-        flow_id=f"{kind.value}:{market}:{ts:.6f}{':' + ref if ref else ''}",
-        kind=kind,
-        market=market,
-        collateral_delta=sign * pairs,
-        yes_delta=-sign * pairs,
-        no_delta=-sign * pairs,
-        ts=ts,
-        note=note,
-    )

@@ -148,11 +148,12 @@ def redeem(settings: Settings, ident: str, *, consent: Consent) -> InventoryRepo
         async with open_venue(settings, clock, url) as handle:
             market = await handle.venue.market(ident)
             chain = chain_of(handle)
-            result = await chain.redeem(market)
-            if not (result.collateral_delta or result.yes_delta or result.no_delta):
-                # a second redeem, or a wallet that never held the market: nothing moved, no flow
+            held = await chain.holdings(market)
+            if not (held.tokens.get(market.yes_token) or held.tokens.get(market.no_token)):
+                # a second redeem, or a wallet that never held the market: nothing sent, no flow
                 name = market.slug or market.condition_id
                 raise VenueError(f"no YES or NO of {name} held: nothing to redeem")
+            result = await chain.redeem(market)
             _record(directory, handle, market, FlowKind.REDEEM, result, "polymm redeem", clock.now())
             return _report(market, result.collateral_delta, result, await chain.holdings(market))
 

@@ -495,7 +495,7 @@ def chain_flow(
 ) -> FlowRecord:
     """The ledger's flow of a split, merge or redeem: keyed by its transaction hash when it has one
     (the same transaction is recorded once, whoever records it), else by kind, market, time and
-    `ref` (as `model.pair_flow` keys them)."""
+    `ref`."""
     key = f"tx:{result.tx_hash}" if result.tx_hash else f"{ts:.6f}{':' + ref if ref else ''}"
     return FlowRecord(
         flow_id=f"{kind.value}:{market}:{key}",

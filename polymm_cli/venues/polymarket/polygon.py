@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -144,7 +144,7 @@ class PolygonChain:
             tx_hash, used = await self._transact(
                 "split", self._adapter(market).functions.splitPosition(*args)
             )
-        return _with_gas(pair_result("split", amount, tx_hash), gas + used)
+        return replace(pair_result("split", amount, tx_hash), gas_pol=gas + used)
 
     async def merge(self, market: Market, amount: Decimal) -> ChainResult:
         units = _positive_units(amount)
@@ -161,7 +161,7 @@ class PolygonChain:
             tx_hash, used = await self._transact(
                 "merge", self._adapter(market).functions.mergePositions(*args)
             )
-        return _with_gas(pair_result("merge", amount, tx_hash), gas + used)
+        return replace(pair_result("merge", amount, tx_hash), gas_pol=gas + used)
 
     async def redeem(self, market: Market) -> ChainResult:
         async with self._lock:
@@ -171,11 +171,8 @@ class PolygonChain:
                 raise VenueError(
                     f"{market.slug or market.condition_id} is not resolved on chain yet: nothing to redeem"
                 )
+            # the tokens held (the service checked there are some): what the redeem burns
             yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
-            if yes == 0 and no == 0:
-                raise VenueError(
-                    f"no YES or NO of {market.slug or market.condition_id} held: nothing to redeem"
-                )
             gas = await self._ensure_approval(market, "erc1155", 0)
             fn = self._adapter(market).functions.redeemPositions(
                 c.PUSD, bytes(32), market.condition_id, list(c.BINARY_PARTITION)
@@ -343,16 +340,6 @@ def _positive_units(amount: Decimal) -> int:
         return c.to_base_units(amount)
     except ValueError as exc:
         raise VenueError(str(exc)) from None
-
-
-def _with_gas(result: ChainResult, gas_pol: Decimal) -> ChainResult:
-    return ChainResult(
-        tx_hash=result.tx_hash,
-        collateral_delta=result.collateral_delta,
-        yes_delta=result.yes_delta,
-        no_delta=result.no_delta,
-        gas_pol=gas_pol,
-    )
 
 
 def _gwei(wei: int) -> str:
