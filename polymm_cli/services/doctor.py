@@ -60,7 +60,6 @@ if TYPE_CHECKING:  # web3 costs every command about a second to import: it loads
 POLYMARKET_GEOBLOCK_URL = "https://polymarket.com/api/geoblock"
 ENV_FILE = ".env"  # where settings read `.env` from (settings.Settings.model_config): the current directory
 PROBE_TIMEOUT_S = 5.0
-PUSD_DECIMALS = 6
 T = TypeVar("T")
 # every check after data-dir on the local exchange, in order
 LOCAL_NAMES = (
@@ -451,13 +450,13 @@ class _Doctor:
                 wallet = dx.failed("wallet", found.detail, found.fix)
         wei, error, _ = await self.timed(reads.native_balance(signer))
         gas = (
-            dx.pol_balance(Decimal(wei).scaleb(-18), target.signature_type, signer)
+            dx.pol_balance(Decimal(wei) / c.WEI_PER_POL, target.signature_type, signer)
             if wei is not None
             else dx.failed("gas", f"eth_getBalance {signer}: {error}", "check the RPC")
         )
         base, error, _ = await self.timed(reads.pusd_balance(funder))
         pusd = (
-            dx.pusd_balance(Decimal(base).scaleb(-PUSD_DECIMALS), funder, "on chain", PUSD_FIX)
+            dx.pusd_balance(c.from_base_units(base), funder, "on chain", PUSD_FIX)
             if base is not None
             else dx.failed("pusd", f"pUSD balanceOf {funder}: {error}", "check the RPC")
         )

@@ -16,6 +16,7 @@ from typing import Any, Final, Literal
 
 POLYGON_CHAIN_ID: Final = 137
 DECIMALS: Final = 6
+WEI_PER_POL: Final = Decimal(10**18)  # POL, the gas token, has 18 decimals
 UNIT: Final = 10**DECIMALS  # base units per pUSD (and per share)
 MAX_UINT256: Final = 2**256 - 1
 ZERO_BYTES32: Final = "0x" + "00" * 32

@@ -26,7 +26,6 @@ from polymm_cli.venues.polymarket.chain import revert_reason, rpc_host, scrub_rp
 
 T = TypeVar("T")
 GWEI = 10**9
-WEI_PER_POL = Decimal(10**18)
 GAS_HEADROOM = Decimal("1.25")  # on the estimate: a state change between estimate and mining
 TRANSFER_TOPIC = "0x" + signing.keccak256(b"Transfer(address,address,uint256)").hex()
 
@@ -285,7 +284,7 @@ class PolygonChain:
         if int(receipt["status"]) != 1:
             reason = await self._replay_reason(tx, int(receipt["blockNumber"]))
             raise VenueError(f"{what} reverted on chain (tx {tx_hash}): {reason}")
-        return tx_hash, paid / WEI_PER_POL, receipt
+        return tx_hash, paid / c.WEI_PER_POL, receipt
 
     async def _receipt(self, what: str, tx_hash: str) -> Any:
         try:
@@ -347,4 +346,4 @@ def _gwei(wei: int) -> str:
 
 
 def _pol(wei: int) -> str:
-    return decimal_str((Decimal(wei) / WEI_PER_POL).quantize(Decimal("0.000001")).normalize())
+    return decimal_str((Decimal(wei) / c.WEI_PER_POL).quantize(Decimal("0.000001")).normalize())
