@@ -1099,10 +1099,13 @@ class QuotingEngine:
     def _own_levels(self, market: Market, mine: Sequence[OurOrder]) -> dict[tuple[bool, Decimal], Decimal]:
         """Our size per YES level as the feed shows it: our live orders, and the cancelled ones the
         feed has not dropped yet (`LeavingOrders`), so the book without us never counts them."""
-        leaving = self.leaving.shown(
-            market.condition_id, lambda o: self._feed_size(market, o), self.clock.monotonic()
-        )
-        orders = (*mine, *leaving) if leaving else mine
+        if not self.leaving:  # the common case: no lambda, no clock read
+            orders: Sequence[OurOrder] = mine
+        else:
+            leaving = self.leaving.shown(
+                market.condition_id, lambda o: self._feed_size(market, o), self.clock.monotonic()
+            )
+            orders = (*mine, *leaving) if leaving else mine
         return own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in orders))
 
     def _feed_size(self, market: Market, order: OurOrder) -> Decimal:
@@ -1343,6 +1346,7 @@ class QuotingEngine:
 
     def _forget(self, cid: str) -> None:
         state = self.states.pop(cid)
+        self.leaving.forget(cid)
         self.books.pop(state.market.yes_token, None)
         for token in state.market.tokens:
             self._token_market.pop(token, None)
