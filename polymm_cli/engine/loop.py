@@ -391,17 +391,13 @@ class QuotingEngine:
         for _ in range(rounds):
             open_now, answered = 0, True
             for cid in self.states:
-                try:
-                    result = await self.venue.cancel_all(cid)
-                    cancelled += len(result.canceled)
-                    self.orders_canceled += len(result.canceled)
-                    self.observer.orders_cancelled(cid, len(result.canceled))
-                    open_now += len(await self.venue.open_orders(cid))
-                except VenueError as exc:
-                    self.observer.venue_error("stop", exc.status)
-                    self.last_error = f"stop: {exc}"
+                done, still_open = await self._cancel_round(cid, "stop", lambda exc: f"stop: {exc}")
+                cancelled += done
+                if still_open is None:
                     answered = False
                     open_now += sum(1 for o in self.live.values() if o.market == cid)
+                else:
+                    open_now += still_open
             if answered and open_now == 0:
                 self.live.clear()
                 return StopReport(
@@ -1304,18 +1300,33 @@ class QuotingEngine:
         """Cancel every order of ours in one market until the venue lists none (bounded, like the stop)."""
         cancelled = 0
         for _ in range(max(1, int(self.config.stop_timeout_s / 0.2))):  # counted in sleeps: virtual clocks
-            try:
-                result = await self.venue.cancel_all(cid)
-                cancelled += len(result.canceled)
-                self.orders_canceled += len(result.canceled)
-                if not await self.venue.open_orders(cid):
-                    for oid in [oid for oid, o in self.live.items() if o.market == cid]:
-                        del self.live[oid]
-                    return cancelled, True
-            except VenueError as exc:
-                self.last_error = f"wind-down of {cid}: {describe(exc)}"
+            done, still_open = await self._cancel_round(
+                cid, "wind-down", lambda exc: f"wind-down of {cid}: {describe(exc)}"
+            )
+            cancelled += done
+            if still_open == 0:
+                for oid in [oid for oid, o in self.live.items() if o.market == cid]:
+                    del self.live[oid]
+                return cancelled, True
             await asyncio.sleep(0.2)
         return cancelled, False
+
+    async def _cancel_round(
+        self, cid: str, where: str, error_text: Callable[[VenueError], str]
+    ) -> tuple[int, int | None]:
+        """Cancel every order of ours in one market once: how many the venue cancelled, and how many
+        it still lists (None when it could not be asked; the error is observed as `where`)."""
+        cancelled = 0
+        try:
+            result = await self.venue.cancel_all(cid)
+            cancelled = len(result.canceled)
+            self.orders_canceled += cancelled
+            self.observer.orders_cancelled(cid, cancelled)
+            return cancelled, len(await self.venue.open_orders(cid))
+        except VenueError as exc:
+            self.observer.venue_error(where, exc.status)
+            self.last_error = error_text(exc)
+            return cancelled, None
 
     async def _liquidate_retired(self, state: MarketState) -> None:
         """Get flat in a wound-down market: merge pairs, then market-mode exit rounds (FAK, never
