@@ -47,6 +47,7 @@ from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import (
+    ExitOrder,
     plan_exit,
     stop_loss_trigger,
 )
@@ -1044,25 +1045,36 @@ class QuotingEngine:
                 mode=mode,
                 anchor_mid=state.exit_anchor,
             )
-            for result in await self.venue.place(exit_intents(market, orders, "exit")) if orders else ():
-                i = result.intent
-                if not result.ok:
-                    self.observer.order_refused(cid, "venue", result.error)
-                    self.last_error = f"exit order: {result.error}"
-                    continue
-                self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, "exit")
-                if i.order_type == "GTC":
-                    self.live[result.order_id] = OurOrder(
-                        result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
-                    )
+            await self._place_exit(market, orders, "exit order")
         gave_up = mode == "market" and state.exit_rounds >= self.config.exit_rounds
         if state.resume_at is None and (flat or mode == "passive" or gave_up):
             self.observer.exit_done(cid, flat, f"{mode} exit, {state.exit_rounds} round(s)")
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
 
-    async def _merge_for_exit(self, state: MarketState) -> None:
-        """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit."""
+    async def _place_exit(self, market: Market, orders: Sequence[ExitOrder], error_label: str) -> None:
+        """Send an exit's orders: the refused are observed (`error_label` names them in the last
+        error), the resting ones (GTC) kept as ours."""
+        if not orders:
+            return
+        cid = market.condition_id
+        for result in await self.venue.place(exit_intents(market, orders, "exit")):
+            i = result.intent
+            if not result.ok:
+                self.observer.order_refused(cid, "venue", result.error)
+                self.last_error = f"{error_label}: {result.error}"
+                continue
+            self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, "exit")
+            if i.order_type == "GTC":
+                self.live[result.order_id] = OurOrder(
+                    result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
+                )
+
+    async def _merge_for_exit(
+        self, state: MarketState, *, note: str = "stop-loss exit", ref: str = ""
+    ) -> None:
+        """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit (`ref`:
+        the exit's round, so two merges of one exit are two flows; the stop-loss exit's by default)."""
         cid = state.market.condition_id
         try:
             merged = await merge_pairs(self.chain, state.market, state.sellable_yes, state.sellable_no)
@@ -1073,7 +1085,7 @@ class QuotingEngine:
             return
         log.info("%s: merged %s YES+NO pairs back to collateral", cid, merged.collateral_delta)
         flow = chain_flow(
-            FlowKind.MERGE, cid, merged, self.clock.now(), note="stop-loss exit", ref=str(state.exit_rounds)
+            FlowKind.MERGE, cid, merged, self.clock.now(), note=note, ref=ref or str(state.exit_rounds)
         )
         if self.ledger.record_flow(flow):
             self._projection(cid).add_flow(flow)
@@ -1334,8 +1346,9 @@ class QuotingEngine:
         market = state.market
         cid = market.condition_id
         anchor = self.external_mid(market)
-        for _ in range(self.config.exit_rounds):
-            await self._merge_for_exit(state)
+        for round_no in range(self.config.exit_rounds):
+            # its own round counter: `state.exit_rounds` (the stop-loss exit's) stays put meanwhile
+            await self._merge_for_exit(state, note="wind-down exit", ref=f"wind-down {round_no}")
             if max(state.yes_position, state.no_position) < market.min_order_size or anchor is None:
                 return
             bids, asks = self._external_levels(market, [])
@@ -1350,9 +1363,7 @@ class QuotingEngine:
             )
             if not orders:
                 return
-            for result in await self.venue.place(exit_intents(market, orders, "exit")):
-                if not result.ok:
-                    self.last_error = f"{cid}: wind-down exit order: {result.error}"
+            await self._place_exit(market, orders, f"{cid}: wind-down exit order")
             await asyncio.sleep(0.5)  # the fills arrive on the user stream
 
     def _forget(self, cid: str) -> None:
