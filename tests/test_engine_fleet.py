@@ -55,7 +55,7 @@ async def start(
     engine = world.make_engine(markets=[A, B], caps=caps)
     lines: list[dict[str, object]] = []
     reselector = Reselector(engine, chooser, every_s=EVERY_S, liquidate=liquidate, on_change=lines.append)
-    engine.also_run("re-selection", reselector.run)
+    engine.also_run("re-selection", reselector.run, keeps_run_alive=True)
     await world.start(engine)
     return reselector, lines
 
@@ -197,7 +197,7 @@ async def test_each_merge_of_a_wind_down_is_recorded_as_its_own_flow(
     chooser = FakeChooser([A], {B.condition_id: "volume 0 fails volume>=10000"})
     lines: list[dict[str, object]] = []
     reselector = Reselector(engine, chooser, every_s=EVERY_S, liquidate=True, on_change=lines.append)
-    engine.also_run("re-selection", reselector.run)
+    engine.also_run("re-selection", reselector.run, keeps_run_alive=True)
     await world.start(engine)
 
     # Act

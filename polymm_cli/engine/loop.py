@@ -164,6 +164,7 @@ class QuotingEngine:
         self.decisions = self.orders_placed = self.orders_canceled = self.fill_count = 0
         self.latencies_us: deque[float] = deque(maxlen=20_000)
         self._extra_tasks: list[tuple[str, Callable[[], Awaitable[None]]]] = []  # `also_run`
+        self._brings_markets = False  # an `also_run` task may add markets: closing them all is no end
 
     def _new_state(self, m: Market) -> MarketState:
         config = self.config
@@ -178,10 +179,15 @@ class QuotingEngine:
             state.closed, state.closed_at = _closed_reason(m), 0.0
         return state
 
-    def also_run(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+    def also_run(
+        self, name: str, body: Callable[[], Awaitable[None]], *, keeps_run_alive: bool = False
+    ) -> None:
         """Run `body` as one more supervised task of the next `run` (re-selection does): cancelled
-        first at the stop, and a failure of it stops the run the safe way like any other task's."""
+        first at the stop, and a failure of it stops the run the safe way like any other task's.
+        `keeps_run_alive`: the task may bring new markets (re-selection), so the run does not end
+        when every market it holds now has closed."""
         self._extra_tasks.append((name, body))
+        self._brings_markets = self._brings_markets or keeps_run_alive
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -745,7 +751,7 @@ class QuotingEngine:
     def _check_markets_left(self) -> None:
         """End the run once every market is closed with nothing of ours resting there, and each
         has resolved or been closed for `closed_grace_s` (its winner may still be on its way)."""
-        if self._extra_tasks:  # a run that re-selects goes on: its next round brings new markets
+        if self._brings_markets:  # a run that re-selects goes on: its next round brings new markets
             return
         now = self.clock.monotonic()
         for cid, state in self.states.items():
