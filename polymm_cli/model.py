@@ -150,6 +150,9 @@ class Market:
 # -- the venue's order rules, in Polymarket's own wording: one copy for the local exchange and the
 # backtest's simulated venue (each turns OrderRuleViolation into its own refusal) ------------------
 
+# The status of every order the venue cancels because its market resolved (user channel `order`
+# CANCELLATION): the local exchange and the backtest set it, the engine drops the market on it.
+MARKET_RESOLVED_STATUS = "CANCELED_MARKET_RESOLVED"
 MARKET_ORDER_PRICE_NOISE = Decimal("0.00001")  # a market order's implied price may be this far off
 MARKETABLE_TYPES = frozenset({OrderType.FOK, OrderType.FAK})
 

@@ -599,10 +599,9 @@ class MarketProjection:
                 _apply_market_flow(self._book, record, today)
 
     def _rebuild(self) -> None:
-        records: list[FillRecord | FlowRecord] = [*self._fills.values(), *self._flows]
-        ordered = sorted(enumerate(records), key=lambda item: (*_order(item[1]), item[0]))
+        ordered = _in_order(self._fills.values(), self._flows)
         self._book, self._last, self._stale = _Book(), (float("-inf"), 0), False
-        for _, record in ordered:
+        for *_, record in ordered:
             self._apply(record)
 
 

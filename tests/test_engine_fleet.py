@@ -15,7 +15,7 @@ import pytest
 
 from polymm_cli.engine.fleet import Reselection, Reselector
 from polymm_cli.errors import VenueError
-from polymm_cli.model import Market
+from polymm_cli.model import FlowKind, Market
 from polymm_cli.risk import PortfolioCaps
 from tests.sim_world import SimWorld, market, until
 
@@ -55,7 +55,7 @@ async def start(
     engine = world.make_engine(markets=[A, B], caps=caps)
     lines: list[dict[str, object]] = []
     reselector = Reselector(engine, chooser, every_s=EVERY_S, liquidate=liquidate, on_change=lines.append)
-    engine.also_run("re-selection", reselector.run)
+    engine.also_run("re-selection", reselector.run, keeps_run_alive=True)
     await world.start(engine)
     return reselector, lines
 
@@ -176,3 +176,36 @@ async def test_a_wound_down_market_still_held_is_taken_back_when_chosen_again(wo
     assert set(reselector.quoted()) == {A.condition_id, B.condition_id}
     assert [line["added"] for line in lines] == [[], ["fleet-b"]]
     assert reselector.rounds == 2
+
+
+async def test_each_merge_of_a_wind_down_is_recorded_as_its_own_flow(
+    world: SimWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The wind-down merges at each of its rounds: every merge is a flow of the ledger, even at one
+    clock reading (the stop-loss exit's round counter, which keyed them once, never moves here)."""
+    # Arrange: 40 pairs of B held, a chain that merges at most 10 pairs a call
+    world.we_buy(B, "YES", "0.50", "40")
+    world.we_buy(B, "NO", "0.50", "40")
+    world.book(B, "0.49", "0.51", size="20")  # thin: each exit round sells only part of it
+    merge = world.venue.merge
+
+    async def merge_at_most_10(market: Market, amount: D) -> object:
+        return await merge(market, min(amount, D(10)))
+
+    monkeypatch.setattr(world.venue, "merge", merge_at_most_10)
+    engine = world.make_engine(markets=[A, B], chain=True)
+    chooser = FakeChooser([A], {B.condition_id: "volume 0 fails volume>=10000"})
+    lines: list[dict[str, object]] = []
+    reselector = Reselector(engine, chooser, every_s=EVERY_S, liquidate=True, on_change=lines.append)
+    engine.also_run("re-selection", reselector.run, keeps_run_alive=True)
+    await world.start(engine)
+
+    # Act
+    await world.advance(EVERY_S)
+    await until(lambda: bool(lines), timeout=10, what="the wind-down to finish")
+
+    # Assert: every pair merged is in the ledger, one flow per merge
+    merges = [f for f in world.ledger.flows(B.condition_id) if f.kind is FlowKind.MERGE]
+    assert len(merges) >= 2
+    assert [m.collateral_delta for m in merges] == [D(10)] * len(merges)
+    assert {m.note for m in merges} == {"wind-down exit"}

@@ -36,6 +36,7 @@ from decimal import ROUND_DOWN, Decimal
 from polymm_cli.backtest.queue import MATCH_WINDOW_S, LevelQueue, QueueModel
 from polymm_cli.book import OrderBook
 from polymm_cli.model import (
+    MARKET_RESOLVED_STATUS,
     MICRO,
     ONE,
     ZERO,
@@ -222,7 +223,7 @@ class FillSimulator:
         state.market = state.market.resolved_with(event.winning_token)
         events: list[UserEvent] = []
         for order in self._resting(event.market):
-            order.status = "CANCELED_MARKET_RESOLVED"
+            order.status = MARKET_RESOLVED_STATUS
             self._unrest(state, order)
             events.append(self._order_update(order, "CANCELLATION", now))
         return events

@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 
 from polymm_cli.liquidation import StopLossParams
+from polymm_cli.model import MARKET_RESOLVED_STATUS as MARKET_RESOLVED_STATUS  # re-exported
 from polymm_cli.model import TradeStatus
 from polymm_cli.pricing import PricerFactory
 from polymm_cli.quoter import QuoteParams
@@ -16,9 +17,9 @@ from polymm_cli.trust import TrustParams
 
 CLOSED_STATUSES = ("MATCHED", "CANCELED", "INVALID")
 # The venue's refusal of an order in a market that takes none (docs/protocol.md §4.4): the market
-# is dropped from the run, never retried. Its cancellation of orders when a market resolves:
+# is dropped from the run, never retried. (Its cancellation of orders when a market resolves:
+# `MARKET_RESOLVED_STATUS`, from model, still importable from here.)
 CLOSED_MARKET_ERROR = "the market is not yet ready to process new orders"
-MARKET_RESOLVED_STATUS = "CANCELED_MARKET_RESOLVED"
 RESYNC_MARGIN_S = 60.0
 FINAL = (TradeStatus.CONFIRMED, TradeStatus.FAILED)
 

@@ -29,33 +29,45 @@ class _Leaving:
 
 
 class LeavingOrders:
-    """Cancelled orders per market, until the feed no longer shows them (or `hold_s` passes)."""
+    """Cancelled orders per market, until the feed no longer shows them (or `hold_s` passes).
+
+    Kept by market, then by order id, so reading one market's book walks only its own orders; a
+    market's bucket is dropped once empty, so an empty `LeavingOrders` is falsy at no cost."""
 
     def __init__(self, hold_s: float = HOLD_S) -> None:
         self.hold_s = hold_s
-        self._orders: dict[str, _Leaving] = {}
+        self._by_market: dict[str, dict[str, _Leaving]] = {}
 
     def __len__(self) -> int:
-        return len(self._orders)
+        return sum(len(orders) for orders in self._by_market.values())
+
+    def __bool__(self) -> bool:
+        return bool(self._by_market)
 
     def add(self, order: OurOrder, level_before: Decimal, now: float) -> None:
         """`order`'s cancel is confirmed; the feed showed `level_before` at its level when it was sent."""
-        for oid in [oid for oid, left in self._orders.items() if now >= left.until]:
-            del self._orders[oid]  # a market no longer read must not keep its cancelled orders
-        self._orders[order.order_id] = _Leaving(order, level_before, now + self.hold_s)
+        orders = self._by_market.setdefault(order.market, {})
+        for oid in [oid for oid, left in orders.items() if now >= left.until]:
+            del orders[oid]  # a market read rarely must not keep its cancelled orders
+        orders[order.order_id] = _Leaving(order, level_before, now + self.hold_s)
+
+    def forget(self, market: str) -> None:
+        """`market` is no longer held: its cancelled orders go with it."""
+        self._by_market.pop(market, None)
 
     def shown(self, market: str, feed_size: Callable[[OurOrder], Decimal], now: float) -> Sequence[OurOrder]:
         """The cancelled orders of `market` the feed still shows (`feed_size`: its level's size now);
         the others are forgotten."""
-        if not self._orders:
+        orders = self._by_market.get(market)
+        if not orders:
             return ()
         out: list[OurOrder] = []
-        for oid, leaving in list(self._orders.items()):
+        for oid, leaving in list(orders.items()):
             order = leaving.order
-            if order.market != market:
-                continue
             if now >= leaving.until or feed_size(order) <= leaving.level_before - order.remaining:
-                del self._orders[oid]
+                del orders[oid]
             else:
                 out.append(order)
+        if not orders:
+            del self._by_market[market]
         return out

@@ -47,6 +47,7 @@ from polymm_cli.errors import EngineFailure, PolymmError, VenueError, describe
 from polymm_cli.health import HeartbeatWatch, OrderPathBreaker
 from polymm_cli.ledger import Ledger
 from polymm_cli.liquidation import (
+    ExitOrder,
     plan_exit,
     stop_loss_trigger,
 )
@@ -163,6 +164,7 @@ class QuotingEngine:
         self.decisions = self.orders_placed = self.orders_canceled = self.fill_count = 0
         self.latencies_us: deque[float] = deque(maxlen=20_000)
         self._extra_tasks: list[tuple[str, Callable[[], Awaitable[None]]]] = []  # `also_run`
+        self._brings_markets = False  # an `also_run` task may add markets: closing them all is no end
 
     def _new_state(self, m: Market) -> MarketState:
         config = self.config
@@ -177,10 +179,15 @@ class QuotingEngine:
             state.closed, state.closed_at = _closed_reason(m), 0.0
         return state
 
-    def also_run(self, name: str, body: Callable[[], Awaitable[None]]) -> None:
+    def also_run(
+        self, name: str, body: Callable[[], Awaitable[None]], *, keeps_run_alive: bool = False
+    ) -> None:
         """Run `body` as one more supervised task of the next `run` (re-selection does): cancelled
-        first at the stop, and a failure of it stops the run the safe way like any other task's."""
+        first at the stop, and a failure of it stops the run the safe way like any other task's.
+        `keeps_run_alive`: the task may bring new markets (re-selection), so the run does not end
+        when every market it holds now has closed."""
         self._extra_tasks.append((name, body))
+        self._brings_markets = self._brings_markets or keeps_run_alive
 
     # -- lifecycle --------------------------------------------------------------------------------
 
@@ -391,17 +398,13 @@ class QuotingEngine:
         for _ in range(rounds):
             open_now, answered = 0, True
             for cid in self.states:
-                try:
-                    result = await self.venue.cancel_all(cid)
-                    cancelled += len(result.canceled)
-                    self.orders_canceled += len(result.canceled)
-                    self.observer.orders_cancelled(cid, len(result.canceled))
-                    open_now += len(await self.venue.open_orders(cid))
-                except VenueError as exc:
-                    self.observer.venue_error("stop", exc.status)
-                    self.last_error = f"stop: {exc}"
+                done, still_open = await self._cancel_round(cid, "stop", lambda exc: f"stop: {exc}")
+                cancelled += done
+                if still_open is None:
                     answered = False
                     open_now += sum(1 for o in self.live.values() if o.market == cid)
+                else:
+                    open_now += still_open
             if answered and open_now == 0:
                 self.live.clear()
                 return StopReport(
@@ -748,7 +751,7 @@ class QuotingEngine:
     def _check_markets_left(self) -> None:
         """End the run once every market is closed with nothing of ours resting there, and each
         has resolved or been closed for `closed_grace_s` (its winner may still be on its way)."""
-        if self._extra_tasks:  # a run that re-selects goes on: its next round brings new markets
+        if self._brings_markets:  # a run that re-selects goes on: its next round brings new markets
             return
         now = self.clock.monotonic()
         for cid, state in self.states.items():
@@ -1048,25 +1051,36 @@ class QuotingEngine:
                 mode=mode,
                 anchor_mid=state.exit_anchor,
             )
-            for result in await self.venue.place(exit_intents(market, orders, "exit")) if orders else ():
-                i = result.intent
-                if not result.ok:
-                    self.observer.order_refused(cid, "venue", result.error)
-                    self.last_error = f"exit order: {result.error}"
-                    continue
-                self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, "exit")
-                if i.order_type == "GTC":
-                    self.live[result.order_id] = OurOrder(
-                        result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
-                    )
+            await self._place_exit(market, orders, "exit order")
         gave_up = mode == "market" and state.exit_rounds >= self.config.exit_rounds
         if state.resume_at is None and (flat or mode == "passive" or gave_up):
             self.observer.exit_done(cid, flat, f"{mode} exit, {state.exit_rounds} round(s)")
             self.halt(str(state.stopped) + ("" if flat else "; position not flat, see `polymm pnl`"))
             self._finished.set()
 
-    async def _merge_for_exit(self, state: MarketState) -> None:
-        """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit."""
+    async def _place_exit(self, market: Market, orders: Sequence[ExitOrder], error_label: str) -> None:
+        """Send an exit's orders: the refused are observed (`error_label` names them in the last
+        error), the resting ones (GTC) kept as ours."""
+        if not orders:
+            return
+        cid = market.condition_id
+        for result in await self.venue.place(exit_intents(market, orders, "exit")):
+            i = result.intent
+            if not result.ok:
+                self.observer.order_refused(cid, "venue", result.error)
+                self.last_error = f"{error_label}: {result.error}"
+                continue
+            self.observer.order_placed(cid, result.order_id, i.side, i.price, i.size, "exit")
+            if i.order_type == "GTC":
+                self.live[result.order_id] = OurOrder(
+                    result.order_id, i.token_id, i.side, i.price, i.size, market=cid, tag="exit"
+                )
+
+    async def _merge_for_exit(
+        self, state: MarketState, *, note: str = "stop-loss exit", ref: str = ""
+    ) -> None:
+        """Merge the settled YES+NO pairs back to collateral, recorded as a flow of the exit (`ref`:
+        the exit's round, so two merges of one exit are two flows; the stop-loss exit's by default)."""
         cid = state.market.condition_id
         try:
             merged = await merge_pairs(self.chain, state.market, state.sellable_yes, state.sellable_no)
@@ -1077,7 +1091,7 @@ class QuotingEngine:
             return
         log.info("%s: merged %s YES+NO pairs back to collateral", cid, merged.collateral_delta)
         flow = chain_flow(
-            FlowKind.MERGE, cid, merged, self.clock.now(), note="stop-loss exit", ref=str(state.exit_rounds)
+            FlowKind.MERGE, cid, merged, self.clock.now(), note=note, ref=ref or str(state.exit_rounds)
         )
         if self.ledger.record_flow(flow):
             self._projection(cid).add_flow(flow)
@@ -1099,10 +1113,13 @@ class QuotingEngine:
     def _own_levels(self, market: Market, mine: Sequence[OurOrder]) -> dict[tuple[bool, Decimal], Decimal]:
         """Our size per YES level as the feed shows it: our live orders, and the cancelled ones the
         feed has not dropped yet (`LeavingOrders`), so the book without us never counts them."""
-        leaving = self.leaving.shown(
-            market.condition_id, lambda o: self._feed_size(market, o), self.clock.monotonic()
-        )
-        orders = (*mine, *leaving) if leaving else mine
+        if not self.leaving:  # the common case: no lambda, no clock read
+            orders: Sequence[OurOrder] = mine
+        else:
+            leaving = self.leaving.shown(
+                market.condition_id, lambda o: self._feed_size(market, o), self.clock.monotonic()
+            )
+            orders = (*mine, *leaving) if leaving else mine
         return own_levels(market, ((o.token_id, o.side, o.price, o.remaining) for o in orders))
 
     def _feed_size(self, market: Market, order: OurOrder) -> Decimal:
@@ -1301,18 +1318,33 @@ class QuotingEngine:
         """Cancel every order of ours in one market until the venue lists none (bounded, like the stop)."""
         cancelled = 0
         for _ in range(max(1, int(self.config.stop_timeout_s / 0.2))):  # counted in sleeps: virtual clocks
-            try:
-                result = await self.venue.cancel_all(cid)
-                cancelled += len(result.canceled)
-                self.orders_canceled += len(result.canceled)
-                if not await self.venue.open_orders(cid):
-                    for oid in [oid for oid, o in self.live.items() if o.market == cid]:
-                        del self.live[oid]
-                    return cancelled, True
-            except VenueError as exc:
-                self.last_error = f"wind-down of {cid}: {describe(exc)}"
+            done, still_open = await self._cancel_round(
+                cid, "wind-down", lambda exc: f"wind-down of {cid}: {describe(exc)}"
+            )
+            cancelled += done
+            if still_open == 0:
+                for oid in [oid for oid, o in self.live.items() if o.market == cid]:
+                    del self.live[oid]
+                return cancelled, True
             await asyncio.sleep(0.2)
         return cancelled, False
+
+    async def _cancel_round(
+        self, cid: str, where: str, error_text: Callable[[VenueError], str]
+    ) -> tuple[int, int | None]:
+        """Cancel every order of ours in one market once: how many the venue cancelled, and how many
+        it still lists (None when it could not be asked; the error is observed as `where`)."""
+        cancelled = 0
+        try:
+            result = await self.venue.cancel_all(cid)
+            cancelled = len(result.canceled)
+            self.orders_canceled += cancelled
+            self.observer.orders_cancelled(cid, cancelled)
+            return cancelled, len(await self.venue.open_orders(cid))
+        except VenueError as exc:
+            self.observer.venue_error(where, exc.status)
+            self.last_error = error_text(exc)
+            return cancelled, None
 
     async def _liquidate_retired(self, state: MarketState) -> None:
         """Get flat in a wound-down market: merge pairs, then market-mode exit rounds (FAK, never
@@ -1320,8 +1352,9 @@ class QuotingEngine:
         market = state.market
         cid = market.condition_id
         anchor = self.external_mid(market)
-        for _ in range(self.config.exit_rounds):
-            await self._merge_for_exit(state)
+        for round_no in range(self.config.exit_rounds):
+            # its own round counter: `state.exit_rounds` (the stop-loss exit's) stays put meanwhile
+            await self._merge_for_exit(state, note="wind-down exit", ref=f"wind-down {round_no}")
             if max(state.yes_position, state.no_position) < market.min_order_size or anchor is None:
                 return
             bids, asks = self._external_levels(market, [])
@@ -1336,13 +1369,12 @@ class QuotingEngine:
             )
             if not orders:
                 return
-            for result in await self.venue.place(exit_intents(market, orders, "exit")):
-                if not result.ok:
-                    self.last_error = f"{cid}: wind-down exit order: {result.error}"
+            await self._place_exit(market, orders, f"{cid}: wind-down exit order")
             await asyncio.sleep(0.5)  # the fills arrive on the user stream
 
     def _forget(self, cid: str) -> None:
         state = self.states.pop(cid)
+        self.leaving.forget(cid)
         self.books.pop(state.market.yes_token, None)
         for token in state.market.tokens:
             self._token_market.pop(token, None)

@@ -43,6 +43,7 @@ from polymm_cli.exchange.events import (
 from polymm_cli.exchange.matching import Fill, MarketBook, RestingOrder
 from polymm_cli.exchange.payouts import IncomeConfig, IncomeDesk, PayoutRecord, ScoredOrder, sample_q
 from polymm_cli.model import (
+    MARKET_RESOLVED_STATUS,
     ONE,
     TICK_SIZES,
     ZERO,
@@ -273,7 +274,7 @@ class LocalExchange:
             self._replace_market(resolved)
             for order in sorted(self._open(), key=lambda o: o.seq):
                 if order.market == condition_id:
-                    self._cancel(order, "CANCELED_MARKET_RESOLVED")
+                    self._cancel(order, MARKET_RESOLVED_STATUS)
             outcome = resolved.outcome_of(token)
             self._events.append(
                 MarketResolvedEvent(condition_id, resolved.tokens, token, outcome, self.clock.now())

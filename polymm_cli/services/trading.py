@@ -448,7 +448,7 @@ def _reselect_in(
         on_change=on_decision,
     )
     if options.reselect_s > 0:
-        engine.also_run("re-selection", reselector.run)
+        engine.also_run("re-selection", reselector.run, keeps_run_alive=True)
 
     def shown() -> dict[str, Any]:
         return {
