@@ -74,14 +74,18 @@ class RunOps:
             listeners.append(OrderLog())
         return Observers(listeners)
 
-    async def start_metrics(self) -> None:
-        """Bind the metrics endpoint (first: a port in use stops the run before it trades)."""
-        if self.settings.metrics_port is not None:
-            self.server = MetricsServer(self.registry, self.settings.metrics_host, self.settings.metrics_port)
-            await self.server.start()
-
-    async def close(self) -> None:
-        if self.server is not None:
+    @contextlib.asynccontextmanager
+    async def metrics_served(self) -> AsyncIterator[None]:
+        """The metrics endpoint bound while the block runs (enter it first: a port in use stops the
+        run before it trades)."""
+        if self.settings.metrics_port is None:
+            yield
+            return
+        self.server = MetricsServer(self.registry, self.settings.metrics_host, self.settings.metrics_port)
+        await self.server.start()
+        try:
+            yield
+        finally:
             await self.server.close()
 
     def attach(self, engine: QuotingEngine) -> None:

@@ -13,7 +13,7 @@ import fcntl
 import json
 import os
 import signal
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
@@ -273,25 +273,9 @@ async def _run(
     on_decision: Callable[[dict[str, Any]], None] | None,
     ops: RunOps,
 ) -> RunOutcome:
-    await ops.start_metrics()  # a port in use ends the run here, before the venue is opened
-    try:
-        return await _run_on_venue(settings, options, params, directory, url, on_snapshot, on_decision, ops)
-    finally:
-        await ops.close()
-
-
-async def _run_on_venue(
-    settings: Settings,
-    options: RunOptions,
-    params: QuoteParams,
-    directory: Path,
-    url: str | None,
-    on_snapshot: Callable[[EngineSnapshot], None] | None,
-    on_decision: Callable[[dict[str, Any]], None] | None,
-    ops: RunOps,
-) -> RunOutcome:
     clock = ops.clock
-    async with open_venue(settings, clock, url) as handle:
+    # the metrics port first: a port in use ends the run here, before the venue is opened
+    async with ops.metrics_served(), open_venue(settings, clock, url) as handle:
         venue = handle.venue
         selector = _selector(venue, clock, params, options.select) if options.select else None
         markets = await selector.first() if selector else await _resolve_markets(venue, options.markets)
@@ -370,18 +354,20 @@ async def _drive(
             status.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await status
-            publisher.final(_ended(engine, failure or _stop_reason(reason, interrupted)))
+            publisher.final(
+                _ended(engine, failure or _stop_reason(reason, interrupted[0] if interrupted else None))
+            )
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(sig)
     return _judge(engine, reason, failure, interrupted[0] if interrupted else None, paper=paper)
 
 
-def _stop_reason(reason: str, signals: Sequence[int]) -> str:
+def _stop_reason(reason: str, sig: int | None) -> str:
     """Why a run stopped, as `polymm status` shows it: the engine says only "stopped" when told to,
     so a signal names itself ("stopped" after "the last run stopped:" read twice)."""
-    if reason != "stopped" or not signals:
+    if reason != "stopped" or sig is None:
         return reason
-    return "interrupted (Ctrl+C)" if signals[0] == signal.SIGINT else "terminated (SIGTERM)"
+    return "interrupted (Ctrl+C)" if sig == signal.SIGINT else "terminated (SIGTERM)"
 
 
 def _ended(engine: QuotingEngine, reason: object) -> str:
@@ -406,7 +392,7 @@ def _judge(
     with contextlib.suppress(Exception):  # a broken ledger must not hide how the stop went
         pnl = f"; P&L {engine.snapshot().total_pnl.quantize(CENT):+}"
     if report is not None and not report.confirmed:
-        why = f"stopped ({failure})" if failure is not None else _stop_reason(reason, [sig] if sig else [])
+        why = f"stopped ({failure})" if failure is not None else _stop_reason(reason, sig)
         raise VenueError(f"{why}: {done}")
     if failure is not None:
         raise EngineFailure(f"{failure}; {done}")
