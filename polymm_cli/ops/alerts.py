@@ -61,11 +61,10 @@ class Webhook:
         return {"text": text}
 
 
-def _is_loopback(host: str) -> bool:
-    if host == "localhost":
-        return True
+def is_loopback_host(host: str) -> bool:
+    """`localhost` or a loopback address (plain http and an unauthenticated endpoint are fine there)."""
     try:
-        return ip_address(host).is_loopback
+        return host == "localhost" or ip_address(host).is_loopback
     except ValueError:
         return False
 
@@ -82,7 +81,7 @@ def parse_webhook(text: str) -> Webhook:
     shown = f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}" if host else "a URL without a host"
     if parts.scheme not in ("http", "https") or not host:
         raise UsageError(f"alert webhook must be an http(s) URL, got {shown}")
-    if parts.scheme == "http" and not _is_loopback(host):
+    if parts.scheme == "http" and not is_loopback_host(host):
         raise UsageError(f"alert webhook {shown}: use https (the URL carries a token), http only on loopback")
     kind = forced or _kind_of(host)
     secrets = tuple(s for s in (*parts.path.split("/"), parts.query, parts.path, raw) if len(s) >= 8)

@@ -22,7 +22,6 @@ import errno
 import logging
 from collections.abc import Iterator
 from decimal import Decimal
-from ipaddress import ip_address
 from typing import TYPE_CHECKING
 
 from aiohttp import web
@@ -35,6 +34,7 @@ from polymm_cli.engine.config import StopReport
 from polymm_cli.engine.observer import EngineObserver
 from polymm_cli.errors import UsageError, describe
 from polymm_cli.model import ONE, EngineSnapshot, Side
+from polymm_cli.ops.alerts import is_loopback_host
 
 if TYPE_CHECKING:
     from polymm_cli.engine.loop import QuotingEngine
@@ -299,13 +299,6 @@ def engine_registry(engine: QuotingEngine, metrics: EngineMetrics) -> CollectorR
     return metrics.registry
 
 
-def _loopback(host: str) -> bool:
-    try:
-        return host == "localhost" or ip_address(host).is_loopback
-    except ValueError:
-        return False
-
-
 class MetricsServer:
     """`GET /metrics` on host:port, served by the running event loop (see the module docstring)."""
 
@@ -335,7 +328,7 @@ class MetricsServer:
         if runner.addresses:
             self.port = int(runner.addresses[0][1])  # the port bound (0 asks for a free one)
         log.info("serving Prometheus metrics on http://%s:%d/metrics", self.host, self.port)
-        if not _loopback(self.host):
+        if not is_loopback_host(self.host):
             log.warning(
                 "the metrics endpoint on %s is reachable from other hosts, without authentication", self.host
             )
