@@ -27,7 +27,7 @@ from typing import TYPE_CHECKING, Any
 from polymm_cli.clock import SystemClock
 from polymm_cli.errors import EXIT_VENUE, PolymmError
 from polymm_cli.files import write_atomic
-from polymm_cli.services.venues import data_dir, run_key, settings_account
+from polymm_cli.services.venues import data_dir, pid_alive, run_key, run_lock_path, settings_account
 from polymm_cli.settings import Settings
 from polymm_cli.status import SCHEMA, BadStatus, MarketSummary, read_summaries, status_document
 
@@ -37,7 +37,6 @@ if TYPE_CHECKING:
 log = logging.getLogger("polymm.status")
 
 STATUS_FILE = "status-{key}.json"
-LOCK_FILE = "run-{key}.lock"  # services.trading.LOCK_FILE: the run lock holds "pid N"
 PUBLISH_INTERVAL_S = 1.0
 STALE_S = 5.0  # a running engine rewrites every second: 5 s without one is a hung (or gone) engine
 
@@ -136,7 +135,7 @@ def _check_running(doc: dict[str, Any], directory: Path, key: str, age: float) -
     pid = int(doc.get("pid", 0))
     if not doc.get("running"):
         raise NoEngine(f"no engine is running for wallet {key}: the last run (pid {pid}) {_ended(doc)}", doc)
-    if not _alive(pid):
+    if not pid_alive(pid):
         raise NoEngine(
             f"no engine is running for wallet {key}: its process (pid {pid}) is gone without a clean "
             f"stop (last status {age:.0f}s ago; check with `polymm cancel-all`)",
@@ -155,23 +154,11 @@ def _ended(doc: dict[str, Any]) -> str:
     return f"stopped: {doc.get('ended') or 'no reason recorded'}"
 
 
-def _alive(pid: int) -> bool:
-    if pid <= 0:
-        return False
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:  # alive, someone else's
-        return True
-    return True
-
-
 def _lock_holder(directory: Path, key: str) -> int | None:
     """The pid the wallet's run lock names ("pid N"), read without taking the lock (taking it, even
     for a moment, could make a `polymm run` starting at that instant refuse to start)."""
     try:
-        text = (directory / LOCK_FILE.format(key=key.lower())).read_text(encoding="utf-8").strip()
+        text = run_lock_path(directory, key).read_text(encoding="utf-8").strip()
     except OSError:
         return None
     head, _, number = text.partition(" ")

@@ -41,6 +41,7 @@ from polymm_cli.services.venues import (
     on_venue,
     open_venue,
     run_key,
+    run_lock_path,
     settings_account,
     wallet_address,
 )
@@ -53,7 +54,6 @@ if TYPE_CHECKING:
     from polymm_cli.services.fleet import MarketSelector, SelectOptions
 
 HALT_FILE = "halt-{address}.json"
-LOCK_FILE = "run-{address}.lock"
 SNAPSHOT_INTERVAL_S = 0.25
 CENT = Decimal("0.01")
 UNCAPPED_ORDER_SIZE = Decimal(100_000)  # no cap set: a bound no sane order reaches
@@ -180,7 +180,7 @@ def check_caps(params: QuoteParams, caps: HardCaps) -> None:
 def wallet_lock(directory: Path, address: str) -> Iterator[None]:
     """One engine per wallet: a second `run` on the same account is refused while this is held.
     `address` is the run key (`services.venues.run_key`): the wallet, or paper-<wallet>."""
-    path = directory / LOCK_FILE.format(address=address.lower())
+    path = run_lock_path(directory, address)
     handle = path.open("a+")
     try:
         fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -542,7 +542,7 @@ def cancel_all(settings: Settings, market: str | None, *, halt_grace_s: float = 
 
 
 def _run_is_active(directory: Path, address: str) -> bool:
-    path = directory / LOCK_FILE.format(address=address.lower())
+    path = run_lock_path(directory, address)
     if not path.exists():
         return False
     with path.open("a+") as handle:

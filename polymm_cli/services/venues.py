@@ -107,7 +107,18 @@ def local_private_key(directory: Path) -> tuple[SecretStr, bool]:
     return SecretStr(text), created
 
 
-def _alive(pid: int) -> bool:
+RUN_LOCK_FILE = "run-{key}.lock"  # one run per wallet (services.trading.wallet_lock): holds "pid N"
+
+
+def run_lock_path(directory: Path, key: str) -> Path:
+    """The run lock of the wallet whose run key is `key`."""
+    return directory / RUN_LOCK_FILE.format(key=key.lower())
+
+
+def pid_alive(pid: int) -> bool:
+    """Whether process `pid` exists (someone else's counts)."""
+    if pid <= 0:
+        return False
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -125,7 +136,7 @@ def running_local_exchange(directory: Path) -> str | None:
         url, pid = str(info["url"]), int(info["pid"])
     except (OSError, ValueError, KeyError, TypeError):
         return None
-    if not _alive(pid):
+    if not pid_alive(pid):
         return None
     try:
         if httpx.get(f"{url}/ok", timeout=1.0).status_code == 200:
