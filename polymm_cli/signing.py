@@ -1105,7 +1105,7 @@ class OrderSigner:
             sig = self._key.sign_recoverable(digest, hasher=None)
             signature = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
         else:
-            signature = self._order_signature(struct_hash, separator, digest)
+            signature = self._poly_1271_signature(struct_hash, separator)
         return _new_signed_order(
             salt,
             self.maker,
@@ -1155,12 +1155,9 @@ class OrderSigner:
             )
             raise
 
-    def _order_signature(self, struct_hash: bytes, separator: bytes, digest: bytes) -> str:
-        """ECDSA over the order digest; for POLY_1271, ECDSA over the ERC-7739 wrapped digest
-        followed by the domain separator, the contents hash and the Order type string (the
-        client's `_build_poly_1271_order_signature`)."""
-        if self.signature_type != _POLY_1271:
-            return "0x" + _sign_digest(self._key, digest).hex()
+    def _poly_1271_signature(self, struct_hash: bytes, separator: bytes) -> str:
+        """POLY_1271: ECDSA over the ERC-7739 wrapped digest followed by the domain separator, the
+        contents hash and the Order type string (the client's `_build_poly_1271_order_signature`)."""
         chain_word = self.chain_id.to_bytes(32, "big")
         wrapped = _poly_1271_digest(struct_hash, separator, chain_word, self.signer)
         return (
