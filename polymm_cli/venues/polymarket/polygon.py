@@ -67,8 +67,8 @@ class PolygonChain:
         self.host = rpc_host(config.rpc_url)
         provider = AsyncHTTPProvider(config.rpc_url, request_kwargs={"timeout": config.rpc_timeout_s})
         self.w3 = AsyncWeb3(provider)
-        self.ctf = self.w3.eth.contract(address=_checksum(c.CTF), abi=c.CTF_ABI)
-        self.pusd = self.w3.eth.contract(address=_checksum(c.PUSD), abi=c.ERC20_ABI)
+        self.ctf = self.w3.eth.contract(address=checksum(c.CTF), abi=c.CTF_ABI)
+        self.pusd = self.w3.eth.contract(address=checksum(c.PUSD), abi=c.ERC20_ABI)
         self._lock = asyncio.Lock()
         self._checked_chain = False
 
@@ -125,11 +125,11 @@ class PolygonChain:
 
     def _adapter(self, market: Market) -> Any:
         return self.w3.eth.contract(
-            address=_checksum(c.collateral_adapter(market.neg_risk)), abi=c.COLLATERAL_ADAPTER_ABI
+            address=checksum(c.collateral_adapter(market.neg_risk)), abi=c.COLLATERAL_ADAPTER_ABI
         )
 
     async def split(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _positive_units(amount)
+        units = positive_units(amount)
         async with self._lock:
             await self._check_chain()
             have = await self._pusd()
@@ -146,7 +146,7 @@ class PolygonChain:
         return replace(pair_result("split", amount, tx_hash), gas_pol=gas + used)
 
     async def merge(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _positive_units(amount)
+        units = positive_units(amount)
         async with self._lock:
             await self._check_chain()
             yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
@@ -253,14 +253,14 @@ class PolygonChain:
         estimate = await self._read(what, fn.estimate_gas({"from": self.address}))  # a revert shows here
         gas = int(Decimal(estimate) * GAS_HEADROOM)
         fees = await self._fees()
-        pol = int(await self._read("eth_getBalance", self.w3.eth.get_balance(_checksum(self.address))))
+        pol = int(await self._read("eth_getBalance", self.w3.eth.get_balance(checksum(self.address))))
         if pol < gas * fees.max_fee:
             raise VenueError(
                 f"no POL for gas: {what} needs up to {_pol(gas * fees.max_fee)} POL ({gas} gas at "
                 f"{_gwei(fees.max_fee)} gwei), the wallet {self.address} has {_pol(pol)} POL"
             )
         nonce = await self._read(
-            "eth_getTransactionCount", self.w3.eth.get_transaction_count(_checksum(self.address), "pending")
+            "eth_getTransactionCount", self.w3.eth.get_transaction_count(checksum(self.address), "pending")
         )
         tx = await self._read(
             f"{what} (build)",
@@ -320,19 +320,20 @@ class PolygonChain:
         """Send one approval of `contracts.TRADING_APPROVALS` from this EOA (pUSD `approve(spender,
         MAX)` or CTF `setApprovalForAll(spender, true)`): (tx hash, POL paid)."""
         if approval.kind == "erc20":
-            fn = self.pusd.functions.approve(_checksum(approval.spender), c.MAX_UINT256)
+            fn = self.pusd.functions.approve(checksum(approval.spender), c.MAX_UINT256)
         else:
-            fn = self.ctf.functions.setApprovalForAll(_checksum(approval.spender), True)
+            fn = self.ctf.functions.setApprovalForAll(checksum(approval.spender), True)
         async with self._lock:
             await self._check_chain()
             return await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
 
 
-def _checksum(address: str) -> ChecksumAddress:
+def checksum(address: str) -> ChecksumAddress:
     return AsyncWeb3.to_checksum_address(address)
 
 
-def _positive_units(amount: Decimal) -> int:
+def positive_units(amount: Decimal) -> int:
+    """`amount` pUSD (or shares) in base units; one line for a non-positive or over-precise amount."""
     if amount <= 0:
         raise VenueError(f"amount must be positive, got {amount}")
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Literal
+from typing import Literal
 
 from py_builder_relayer_client.builder.derive import derive, derive_proxy_wallet
 from py_builder_relayer_client.client import RelayClient
@@ -33,7 +33,7 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
 from polymm_cli.venues.polymarket import contracts as c
-from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig
+from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig, checksum, positive_units
 
 Operation = Literal["split", "merge", "redeem"]
 DONE_STATES = frozenset({"STATE_MINED", "STATE_CONFIRMED"})
@@ -46,23 +46,23 @@ def adapter_calls(market: Market, operation: Operation, units: int) -> list[Tran
     when already set: harmless, and no read is needed), then the operation on the market's adapter."""
     adapter = c.collateral_adapter(market.neg_risk)
     if operation == "split":
-        token = _ENCODER.eth.contract(address=_checksum(c.PUSD), abi=c.ERC20_ABI)
-        approve = token.encode_abi("approve", args=[_checksum(adapter), c.MAX_UINT256])
+        token = _ENCODER.eth.contract(address=checksum(c.PUSD), abi=c.ERC20_ABI)
+        approve = token.encode_abi("approve", args=[checksum(adapter), c.MAX_UINT256])
         approval = Transaction(to=c.PUSD, data=approve, value="0")
     else:
-        ctf = _ENCODER.eth.contract(address=_checksum(c.CTF), abi=c.CTF_ABI)
-        approve = ctf.encode_abi("setApprovalForAll", args=[_checksum(adapter), True])
+        ctf = _ENCODER.eth.contract(address=checksum(c.CTF), abi=c.CTF_ABI)
+        approve = ctf.encode_abi("setApprovalForAll", args=[checksum(adapter), True])
         approval = Transaction(to=c.CTF, data=approve, value="0")
-    contract = _ENCODER.eth.contract(address=_checksum(adapter), abi=c.COLLATERAL_ADAPTER_ABI)
+    contract = _ENCODER.eth.contract(address=checksum(adapter), abi=c.COLLATERAL_ADAPTER_ABI)
     condition = bytes.fromhex(market.condition_id.removeprefix("0x"))
     partition = list(c.BINARY_PARTITION)
     if operation == "redeem":
         data = contract.encode_abi(
-            "redeemPositions", args=[_checksum(c.PUSD), bytes(32), condition, partition]
+            "redeemPositions", args=[checksum(c.PUSD), bytes(32), condition, partition]
         )
     else:
         name = "splitPosition" if operation == "split" else "mergePositions"
-        data = contract.encode_abi(name, args=[_checksum(c.PUSD), bytes(32), condition, partition, units])
+        data = contract.encode_abi(name, args=[checksum(c.PUSD), bytes(32), condition, partition, units])
     return [approval, Transaction(to=adapter, data=data, value="0")]
 
 
@@ -144,7 +144,7 @@ class RelayerChain:
         return await self.reader.holdings(market)
 
     async def split(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _units(amount)
+        units = positive_units(amount)
         held = await self.holdings(market)
         if held.collateral < amount:
             raise VenueError(
@@ -155,7 +155,7 @@ class RelayerChain:
         return pair_result("split", amount, tx_hash)
 
     async def merge(self, market: Market, amount: Decimal) -> ChainResult:
-        units = _units(amount)
+        units = positive_units(amount)
         held = await self.holdings(market)
         pairs = min(held.tokens[market.yes_token], held.tokens[market.no_token])
         if pairs < amount:
@@ -212,18 +212,5 @@ def _kind(signature_type: int) -> str:
     return "Polymarket proxy" if signature_type == 1 else "Safe"
 
 
-def _units(amount: Decimal) -> int:
-    if amount <= 0:
-        raise VenueError(f"amount must be positive, got {amount}")
-    try:
-        return c.to_base_units(amount)
-    except ValueError as exc:
-        raise VenueError(str(exc)) from None
-
-
 def _line(error: BaseException) -> str:
     return " ".join(str(error).split())[:200]
-
-
-def _checksum(address: str) -> Any:
-    return Web3.to_checksum_address(address)
