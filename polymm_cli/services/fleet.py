@@ -19,7 +19,7 @@ from polymm_cli.book import external_levels, own_levels
 from polymm_cli.clock import Clock
 from polymm_cli.engine.fleet import Reselection
 from polymm_cli.errors import UsageError
-from polymm_cli.model import Market, PriceLevel
+from polymm_cli.model import Market
 from polymm_cli.quoter import QuoteParams
 from polymm_cli.selection import (
     Candidate,
@@ -32,14 +32,13 @@ from polymm_cli.selection import (
     parse_rank,
     parse_rules,
 )
-from polymm_cli.services.markets import estimate_reward
+from polymm_cli.services.markets import book_liquidity, estimate_reward
 from polymm_cli.services.trading import check_params_for
 from polymm_cli.venues.base import OpenOrder, Venue
 
 DEFAULT_TOP = 5
 DEFAULT_RANKING = Ranking("ours")  # the reward our quotes would earn, as `markets list --sort rewards`
 DEFAULT_RESELECT_MIN = 15.0
-BOOK_DEPTH = 10  # levels a side that count as liquidity, as `polymm markets list` reads it
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,12 +157,12 @@ class MarketSelector:
         )
         bids, asks = external_levels(book.bids, book.asks, ours, market.min_order_size)
         if not bids or not asks:
-            return Candidate(market, liquidity=_liquidity(bids, asks), ours=Decimal(0))
+            return Candidate(market, liquidity=book_liquidity(bids, asks), ours=Decimal(0))
         return Candidate(
             market,
             mid=(bids[0].price + asks[0].price) / 2,
             spread=asks[0].price - bids[0].price,
-            liquidity=_liquidity(bids, asks),
+            liquidity=book_liquidity(bids, asks),
             ours=estimate_reward(market, bids, asks, self.params),
         )
 
@@ -175,9 +174,3 @@ class MarketSelector:
             except UsageError as exc:
                 why[m.condition_id] = str(exc)
         return why
-
-
-def _liquidity(bids: tuple[PriceLevel, ...], asks: tuple[PriceLevel, ...]) -> Decimal:
-    """pUSD resting in the top levels of the YES book, both sides (asks as the NO bids they are)."""
-    bid_side = sum((lv.price * lv.size for lv in bids[:BOOK_DEPTH]), Decimal(0))
-    return bid_side + sum(((1 - lv.price) * lv.size for lv in asks[:BOOK_DEPTH]), Decimal(0))

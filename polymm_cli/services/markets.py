@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -47,9 +48,7 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
                 book = await venue.book(market.yes_token)
                 bid = book.bids[0].price if book.bids else None
                 ask = book.asks[0].price if book.asks else None
-                liquidity = sum((lv.price * lv.size for lv in book.bids[:10]), Decimal(0)) + sum(
-                    ((1 - lv.price) * lv.size for lv in book.asks[:10]), Decimal(0)
-                )
+                liquidity = book_liquidity(book.bids, book.asks)
                 rows.append(
                     MarketRow(
                         est_reward=estimate_reward(market, book.bids, book.asks, params),
@@ -71,6 +70,15 @@ def list_markets(settings: Settings, *, sort: str = "volume", limit: int = 20) -
         "rewards": lambda r: r.est_reward,
     }[sort]
     return sorted(rows, key=key, reverse=True)[:limit]
+
+
+BOOK_DEPTH = 10  # levels a side that count as a market's liquidity
+
+
+def book_liquidity(bids: Sequence[PriceLevel], asks: Sequence[PriceLevel]) -> Decimal:
+    """pUSD resting in the top levels of the YES book, both sides (asks as the NO bids they are)."""
+    bid_side = sum((lv.price * lv.size for lv in bids[:BOOK_DEPTH]), Decimal(0))
+    return bid_side + sum(((1 - lv.price) * lv.size for lv in asks[:BOOK_DEPTH]), Decimal(0))
 
 
 def estimate_reward(
