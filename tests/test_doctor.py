@@ -353,13 +353,13 @@ class _Answer:
 )
 def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: bytes) -> None:
     from polymm_cli.errors import VenueError
-    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReader
 
     server = _Answer(status, body)
     try:
 
         async def read() -> str:
-            reads = PolygonReads(f"{server.url}/v2/SECRETKEY123?apikey=SECRETKEY123")
+            reads = PolygonReader(f"{server.url}/v2/SECRETKEY123?apikey=SECRETKEY123")
             try:
                 await reads.chain_id()
             except VenueError as exc:
@@ -371,7 +371,9 @@ def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: byte
         message = asyncio.run(read())
     finally:
         server.close()
-    assert message.startswith("eth_chainId: ") and "\n" not in message
+    host = server.url.removeprefix("http://")
+    assert message.startswith(f"Polygon RPC {host} ") and "eth_chainId" in message
+    assert "\n" not in message
     assert "SECRETKEY123" not in message
 
 

@@ -417,10 +417,10 @@ class _Doctor:
     ) -> list[Check]:
         chain_id, error, took = await self.timed(reads.chain_id())
         where = rpc_host(rpc_url)
-        if error is not None:
-            rpc = dx.failed(
-                "rpc", f"{where} unreachable: {error}", "check --rpc-url / POLYMM_RPC_URL", dx.ms(took)
-            )
+        if error is not None:  # the reader's own line names the host; a timeout here does not
+            said = error.removeprefix("VenueError: ")
+            detail = said if said != error else f"{where} unreachable: {error}"
+            rpc = dx.failed("rpc", detail, "check --rpc-url / POLYMM_RPC_URL", dx.ms(took))
             return [rpc, *_unchecked_chain(clob_pusd, "the RPC did not answer", "fix the RPC first")[1:]]
         if chain_id != c.POLYGON_CHAIN_ID:
             rpc = dx.failed(
@@ -482,9 +482,9 @@ FIX_ALLOWANCES = "polymm doctor --venue polymarket --fix-allowances --live"
 
 
 def _polygon_reads(rpc_url: str) -> WalletReads:
-    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReader
 
-    return PolygonReads(rpc_url)
+    return PolygonReader(rpc_url, PROBE_TIMEOUT_S)
 
 
 def approvals_fix(signature_type: int) -> str:
@@ -554,7 +554,6 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
         )
     if not settings.rpc_url:
         raise UsageError(f"--fix-allowances needs a Polygon RPC: {RPC_FIX}")
-    rpc_url = settings.rpc_url
 
     async def main(url: str | None) -> list[Granted]:
         from polymm_cli.venues.polymarket.polygon import PolygonChain
@@ -562,13 +561,12 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
         chain = polygon_chain(settings)
         if not isinstance(chain, PolygonChain):  # the checks above leave only the EOA path
             raise UsageError("--fix-allowances needs an EOA wallet, a key and an RPC URL")
-        reads = _polygon_reads(rpc_url)
         try:
-            balance = await reads.pusd_balance(chain.address)
-            missing = missing_approvals(approval_states(await reads.approvals(chain.address)), balance)
-            return await _grant_each(chain, missing)
+            await chain.reader.check_chain()
+            balance = await chain.reader.pusd_balance(chain.address)
+            read = await chain.reader.approvals(chain.address)
+            return await _grant_each(chain, missing_approvals(approval_states(read), balance))
         finally:
-            await reads.close()
             await chain.close()
 
     return on_venue(

@@ -33,7 +33,8 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
 from polymm_cli.venues.polymarket import contracts as c
-from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig, checksum, positive_units
+from polymm_cli.venues.polymarket.polygon import positive_units
+from polymm_cli.venues.polymarket.polygon_reads import PolygonReader, checksum
 
 Operation = Literal["split", "merge", "redeem"]
 DONE_STATES = frozenset({"STATE_MINED", "STATE_CONFIRMED"})
@@ -133,15 +134,13 @@ class RelayerChain:
         self.client = client or relay_client(config)
         self.wallet = expected_wallet(self.client, config.signature_type)
         check_funder(str(self.client.signer.address()), config.signature_type, config.funder)
-        self.reader = PolygonChain(
-            PolygonConfig(rpc_url=config.rpc_url, private_key=config.private_key, holder=self.wallet)
-        )
+        self.reader = PolygonReader(config.rpc_url)
 
     async def close(self) -> None:
         await self.reader.close()
 
     async def holdings(self, market: Market) -> Balances:
-        return await self.reader.holdings(market)
+        return await self.reader.holdings(market, self.wallet)
 
     async def split(self, market: Market, amount: Decimal) -> ChainResult:
         units = positive_units(amount)
