@@ -11,10 +11,7 @@ import contextlib
 import cProfile
 import json
 import os
-import re
 import socket
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from decimal import Decimal
@@ -23,6 +20,7 @@ from pathlib import Path
 import httpx
 
 from bench.bench_ws import profile_lines
+from bench.soak_procs import exchange_serving
 from polymm_cli import signing
 from polymm_cli.clock import SystemClock
 from polymm_cli.exchange.core import LocalExchange, OrderRequest, SettlementConfig
@@ -96,39 +94,14 @@ def bench_exchange_http(single: int = 1500, batches: int = 150) -> dict[str, flo
     return {"orders_per_s_single": single / single_s, "orders_per_s_batch": batches * 15 / batch_s}
 
 
-_READY = re.compile(r"local exchange ready at (http://\S+)")
-
-
 @contextlib.contextmanager
 def exchange_process(pythonpath: str | None = None) -> Iterator[tuple[str, int]]:
     """`polymm exchange serve` in its own process (no synthetic flow, instant settlement), as the
-    soak and production-like runs use it; yields its URL and pid, and stops it (SIGTERM) afterwards.
-    `pythonpath` picks the source tree the server runs (default: this one)."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMM_")}
-    env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", PYTHONPATH=pythonpath or str(_ROOT))
-    command = [sys.executable, "-m", "polymm_cli", "exchange", "serve", "--port", "0", "--flow", "off"]
-    command += ["--settlement-delay", "0"]
-    tree = pythonpath or str(_ROOT)  # also the working directory: `-m` puts it first on sys.path
-    process = subprocess.Popen(
-        command, env=env, cwd=tree, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
-    )
-    try:
-        assert process.stdout is not None
-        url = None
-        for line in process.stdout:
-            if match := _READY.search(line):
-                url = match.group(1)
-                break
-        if url is None:
-            raise RuntimeError("the exchange process did not start")
-        yield url, process.pid
-    finally:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
+    soak and production-like runs use it (`soak_procs.exchange_serving`); yields its URL and pid, and
+    stops it afterwards. `pythonpath` picks the source tree the server runs (default: this one)."""
+    options = ["--flow", "off", "--settlement-delay", "0"]
+    with exchange_serving(options, pythonpath=pythonpath or str(_ROOT)) as (url, pid):
+        yield url, pid
 
 
 class _RawClient:

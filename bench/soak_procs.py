@@ -1,4 +1,6 @@
-"""The chaos soak's subprocesses: `polymm exchange serve` and `polymm run --headless`.
+"""The benches' subprocesses: `polymm exchange serve` (`start_exchange`, and `exchange_serving` for
+synchronous code: every bench that needs the exchange in its own process starts it here) and the
+chaos soak's `polymm run --headless`.
 
 Each runs in its own session (process group), with its output in files of the soak's work dir, its
 own environment (no POLYMM_* of the developer's, no .env: the cwd is the work dir) and is always
@@ -14,18 +16,23 @@ import re
 import signal
 import subprocess
 import sys
+import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 READY = re.compile(r"local exchange ready at (http://\S+)")
 
 
-def child_env(data_dir: Path | None = None) -> dict[str, str]:
+def child_env(data_dir: Path | None = None, pythonpath: str | None = None) -> dict[str, str]:
+    """This environment without POLYMM_*; `pythonpath`: the source tree the child runs (None: ours)."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("POLYMM_")}
     env.update(PYTHONUNBUFFERED="1", NO_COLOR="1", COLUMNS="140")
     if data_dir is not None:
         env["POLYMM_DATA_DIR"] = str(data_dir)
+    if pythonpath is not None:
+        env["PYTHONPATH"] = pythonpath
     return env
 
 
@@ -94,11 +101,13 @@ class Child:
         return self.returncode, time.time() - started
 
 
-async def start_exchange(workdir: Path, options: list[str], timeout_s: float = 30.0) -> tuple[Child, str]:
-    """`polymm exchange serve --port 0 OPTIONS`, once it prints the URL it listens on."""
-    child = Child(
-        "exchange", polymm_command("exchange", "serve", "--port", "0", *options), workdir, child_env()
-    )
+async def start_exchange(
+    workdir: Path, options: list[str], timeout_s: float = 30.0, *, pythonpath: str | None = None
+) -> tuple[Child, str]:
+    """`polymm exchange serve --port 0 OPTIONS` (e.g. `--flow off`, `--timing`), once it prints the
+    URL it listens on; `pythonpath`: the source tree it runs (None: this environment's)."""
+    command = polymm_command("exchange", "serve", "--port", "0", *options)
+    child = Child("exchange", command, workdir, child_env(pythonpath=pythonpath))
     child.start()
     deadline = time.time() + timeout_s
     while time.time() < deadline:
@@ -110,6 +119,21 @@ async def start_exchange(workdir: Path, options: list[str], timeout_s: float = 3
         await asyncio.sleep(0.05)
     child.kill()
     raise RuntimeError(f"the exchange did not start: {tail(child.stderr_path)}")
+
+
+@contextlib.contextmanager
+def exchange_serving(
+    options: list[str], *, pythonpath: str | None = None, stop_timeout_s: float = 10.0
+) -> Iterator[tuple[str, int]]:
+    """`start_exchange` for synchronous code, in a temporary work dir: yields the URL and the pid, and
+    stops the exchange on leaving (SIGTERM, SIGKILL after `stop_timeout_s`)."""
+    with tempfile.TemporaryDirectory(prefix="polymm-exchange-") as workdir:
+        child, url = asyncio.run(start_exchange(Path(workdir), options, pythonpath=pythonpath))
+        assert child.process is not None  # started: it printed its URL
+        try:
+            yield url, child.process.pid
+        finally:
+            asyncio.run(child.stop(stop_timeout_s))
 
 
 @dataclass

@@ -359,10 +359,16 @@ class Holding:
 
 
 def exposure_notional(h: Holding) -> Decimal:
-    """pUSD at risk on the net position: long YES is worth the YES mark, long NO its complement."""
-    mark = h.mark if h.mark is not None else Decimal("0.5")
-    e = h.yes - h.no
-    return e * mark if e > 0 else -e * (ONE - mark)
+    """pUSD at risk on the holding's net position (`net_exposure_notional`)."""
+    return net_exposure_notional(h.yes, h.no, h.mark)
+
+
+def net_exposure_notional(yes: Decimal, no: Decimal, mark: Decimal | None) -> Decimal:
+    """pUSD at risk on the net position e = YES - NO: long YES is worth the YES mark, long NO its
+    complement (no mark: 0.5). What the total exposure cap and the exposure gauge measure."""
+    price = mark if mark is not None else Decimal("0.5")
+    e = yes - no
+    return e * price if e > 0 else -e * (ONE - price)
 
 
 def event_worst_loss(holdings: Sequence[Holding]) -> Decimal:

@@ -353,13 +353,13 @@ class _Answer:
 )
 def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: bytes) -> None:
     from polymm_cli.errors import VenueError
-    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReader
 
     server = _Answer(status, body)
     try:
 
         async def read() -> str:
-            reads = PolygonReads(f"{server.url}/v2/SECRETKEY123?apikey=SECRETKEY123")
+            reads = PolygonReader(f"{server.url}/v2/SECRETKEY123?apikey=SECRETKEY123")
             try:
                 await reads.chain_id()
             except VenueError as exc:
@@ -371,7 +371,9 @@ def test_an_rpc_failure_is_one_line_without_the_urls_key(status: int, body: byte
         message = asyncio.run(read())
     finally:
         server.close()
-    assert message.startswith("eth_chainId: ") and "\n" not in message
+    host = server.url.removeprefix("http://")
+    assert message.startswith(f"Polygon RPC {host} ") and "eth_chainId" in message
+    assert "\n" not in message
     assert "SECRETKEY123" not in message
 
 
@@ -409,3 +411,70 @@ def test_the_relayer_check_applies_to_proxy_and_safe_wallets_only() -> None:
     assert dx.relayer(1, True).ok and dx.relayer(2, True).status is Status.PASS
     missing = dx.relayer(2, False)
     assert not missing.ok and "POLYMM_BUILDER_API_KEY" in missing.fix
+
+
+# -- --fix-allowances: the approvals sent, then the CLOB asked to re-read them ----------------------
+
+
+class _Granter:
+    """The chain port's `grant`, recorded; `fail_at`: the approval (by index) that fails."""
+
+    def __init__(self, log: list[str], fail_at: int | None = None) -> None:
+        self.log, self.fail_at, self.sent = log, fail_at, 0
+
+    async def grant(self, approval: c.Approval) -> tuple[str, Decimal]:
+        if self.sent == self.fail_at:
+            from polymm_cli.errors import VenueError
+
+            raise VenueError("approve reverted")
+        self.sent += 1
+        self.log.append(f"grant {approval.spender_name}")
+        return f"0x{self.sent:064x}", Decimal("0.01")
+
+
+class _Clob:
+    """What `send_missing` uses of the Polymarket adapter (start, refresh_balances), recorded."""
+
+    def __init__(self, log: list[str], fail: bool = False) -> None:
+        self.log, self.fail = log, fail
+
+    async def start(self) -> None:
+        self.log.append("start")
+
+    async def refresh_balances(self, token_ids: list[str]) -> None:
+        self.log.append(f"refresh {token_ids}")
+        if self.fail:
+            from polymm_cli.errors import VenueError
+
+            raise VenueError("GET /balance-allowance/update: HTTP 503")
+
+
+def test_after_the_approvals_are_sent_the_clob_is_asked_to_reread_the_collateral_once() -> None:
+    log: list[str] = []
+    missing = list(c.TRADING_APPROVALS[:3])
+    fix = asyncio.run(doctor.send_missing(_Granter(log), missing, _Clob(log)))
+    assert [g.approval for g in fix.granted] == missing and fix.clob_error is None
+    assert log == [f"grant {a.spender_name}" for a in missing] + ["start", "refresh []"]
+
+
+def test_nothing_sent_asks_the_clob_nothing() -> None:
+    log: list[str] = []
+    fix = asyncio.run(doctor.send_missing(_Granter(log), [], _Clob(log)))
+    assert fix == doctor.AllowanceFix([], None) and log == []
+
+
+def test_a_clob_that_does_not_answer_leaves_the_approvals_sent_and_says_why() -> None:
+    log: list[str] = []
+    fix = asyncio.run(
+        doctor.send_missing(_Granter(log), list(c.TRADING_APPROVALS[:1]), _Clob(log, fail=True))
+    )
+    assert len(fix.granted) == 1 and fix.clob_error is not None and "HTTP 503" in fix.clob_error
+
+
+def test_a_failed_approval_names_what_was_sent_before_it_and_still_refreshes_those() -> None:
+    from polymm_cli.errors import VenueError
+
+    log: list[str] = []
+    with pytest.raises(VenueError, match=r"approve reverted \(sent before it: 0x0+1\)"):
+        asyncio.run(doctor.send_missing(_Granter(log, fail_at=1), list(c.TRADING_APPROVALS[:3]), _Clob(log)))
+    assert log[-2:] == ["start", "refresh []"]

@@ -142,3 +142,58 @@ def test_every_secret_setting_reaches_the_redactor() -> None:
     # Assert
     assert set(values.values()) <= set(held)
     assert "https://hooks.example/T0/B0/secret-hook" in held
+
+
+@pytest.mark.parametrize(
+    ("yes", "no", "mid", "winner", "expected"),
+    [
+        ("10", "4", "0.7", None, "4.2"),  # long 6 YES at 0.70
+        ("0", "5", "0.7", None, "1.5"),  # long 5 NO at 1 - 0.70
+        ("3", "0", None, None, "1.5"),  # no mark: 0.5, as the cap
+        ("8", "0", "0.2", "yes", "8"),  # resolved: what it pays, as the cap (not the stale mid)
+    ],
+)
+def test_the_exposure_gauge_is_the_total_exposure_caps_measure(
+    yes: str, no: str, mid: str | None, winner: str | None, expected: str
+) -> None:
+    from dataclasses import replace
+
+    from polymm_cli.exchange.markets import make_market
+    from polymm_cli.model import MarketSnapshot
+    from polymm_cli.ops.metrics import _market_families
+    from polymm_cli.risk import Holding, exposure_notional
+
+    market = make_market("gauge", "Gauge?", tick="0.01")
+    if winner:
+        market = replace(market, winner=market.yes_token)
+    snap = MarketSnapshot(
+        market=market,
+        bids=(),
+        asks=(),
+        mid=None,
+        orders=(),
+        yes_position=Decimal(yes),
+        no_position=Decimal(no),
+        position_limit=Decimal(100),
+        realized_pnl=Decimal(0),
+        unrealized_pnl=None,
+        fees=Decimal(0),
+        total_pnl=Decimal(0),
+        fills=(),
+        status="quoting",
+        last_decision="",
+    )
+
+    class Engine:
+        def external_mid(self, m: object) -> Decimal | None:
+            return Decimal(mid) if mid else None
+
+    class Snap:
+        markets = (snap,)
+
+    families = {f.name: f for f in _market_families(Engine(), Snap())}  # type: ignore[arg-type]
+    [sample] = families["polymm_exposure_pusd"].samples
+    assert sample.value == pytest.approx(float(expected))
+    mark = market.payout_mark if winner else (Decimal(mid) if mid else None)
+    cap_view = Holding(market=market, yes=Decimal(yes), no=Decimal(no), cost=Decimal(0), mark=mark)
+    assert Decimal(expected) == exposure_notional(cap_view)

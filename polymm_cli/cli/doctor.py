@@ -46,11 +46,11 @@ def doctor(
     """Check the key, wallet type, gas, pUSD, approvals, API credentials, clock, endpoints, geoblock
     and data dir; each failure says its fix. Exit 0 when every check passes, 2 when any fails."""
     settings = settings_for(venue, exchange_url, unsafe_url, rpc_url=rpc_url)
-    granted = service.fix_allowances(settings, consent=consent(live, yes)) if fix_allowances else None
+    fix = service.fix_allowances(settings, consent=consent(live, yes)) if fix_allowances else None
     checks = service.diagnose(settings)
     if as_json:
         payload: dict[str, Any] = diagnosis.as_json(checks)
-        if granted is not None:
+        if fix is not None:
             payload["fixed"] = [
                 {
                     "token": g.approval.token_name,
@@ -59,17 +59,30 @@ def doctor(
                     "tx_hash": g.tx_hash,
                     "pol": dec(g.pol),
                 }
-                for g in granted
+                for g in fix.granted
             ]
+            payload["clob_refresh_error"] = fix.clob_error
         typer.echo(dumps(payload))
     else:
-        for g in granted or []:
-            typer.echo(
-                f"sent: {g.approval.token_name} approval for {g.approval.spender_name} (tx {g.tx_hash},"
-                f" {dec(g.pol)} POL)"
-            )
-        if granted == []:
-            typer.echo("nothing to send: every approval is already set")
+        if fix is not None:
+            _say_fixed(fix)
         for line in diagnosis.render_all(checks):
             typer.echo(line)
     raise typer.Exit(diagnosis.exit_code(checks))
+
+
+def _say_fixed(fix: service.AllowanceFix) -> None:
+    for g in fix.granted:
+        typer.echo(
+            f"sent: {g.approval.token_name} approval for {g.approval.spender_name} (tx {g.tx_hash},"
+            f" {dec(g.pol)} POL)"
+        )
+    if not fix.granted:
+        typer.echo("nothing to send: every approval is already set")
+    elif fix.clob_error is None:
+        typer.echo("the CLOB was asked to re-read the wallet's pUSD balance and allowances")
+    else:
+        typer.echo(
+            f"the CLOB could not be asked to re-read the allowances ({fix.clob_error}): it catches up by"
+            " itself (the next split or merge asks it again)"
+        )

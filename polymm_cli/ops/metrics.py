@@ -33,8 +33,9 @@ from prometheus_client.registry import Collector
 from polymm_cli.engine.config import StopReport
 from polymm_cli.engine.observer import EngineObserver
 from polymm_cli.errors import UsageError, describe
-from polymm_cli.model import ONE, EngineSnapshot, Side
+from polymm_cli.model import EngineSnapshot, MarketSnapshot, Side
 from polymm_cli.ops.alerts import is_loopback_host
+from polymm_cli.risk import net_exposure_notional
 
 if TYPE_CHECKING:
     from polymm_cli.engine.loop import QuotingEngine
@@ -247,9 +248,7 @@ def _market_families(engine: QuotingEngine, snap: EngineSnapshot) -> Iterator[Me
         mark = engine.external_mid(m.market)
         if mark is not None:
             mid.add_metric([cid], float(mark))
-        net = m.yes_position - m.no_position
-        price = mark if mark is not None else Decimal("0.5")
-        exposure.add_metric([cid], float(net * price if net > 0 else -net * (ONE - price)))
+        exposure.add_metric([cid], float(_exposure(m, mark)))
         for key, value in (
             ("realized", m.realized_pnl),
             ("unrealized", m.unrealized_pnl),
@@ -264,6 +263,15 @@ def _market_families(engine: QuotingEngine, snap: EngineSnapshot) -> Iterator[Me
             reward_rate.add_metric([cid], float(m.reward_rate) / SECONDS_PER_DAY)
         orders.add_metric([cid], len(m.orders))
     yield from (info, position, exposure, *money.values(), reward_rate, orders, mid)
+
+
+def _exposure(m: MarketSnapshot, external_mid: Decimal | None) -> Decimal:
+    """The total exposure cap's measure (`risk.net_exposure_notional`) at the cap's mark: what a
+    resolved market pays, else the external mid (`QuotingEngine._holding`)."""
+    payout = m.market.payout_mark
+    return net_exposure_notional(
+        m.yes_position, m.no_position, payout if payout is not None else external_mid
+    )
 
 
 def _health_families(engine: QuotingEngine, snap: EngineSnapshot) -> Iterator[Metric]:

@@ -24,7 +24,7 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, replace
 from decimal import Decimal
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+from typing import Any, Protocol, TypeVar
 
 import httpx
 from pydantic import SecretStr
@@ -53,9 +53,6 @@ from polymm_cli.venues.polymarket.adapter import PolymarketVenue
 from polymm_cli.venues.polymarket.chain import rpc_host, wallet_path
 from polymm_cli.venues.polymarket.config import PolymarketConfig
 from polymm_cli.venues.polymarket.streams import handshake
-
-if TYPE_CHECKING:  # web3 costs every command about a second to import: it loads on first use
-    from polymm_cli.venues.polymarket.polygon import PolygonChain
 
 POLYMARKET_GEOBLOCK_URL = "https://polymarket.com/api/geoblock"
 ENV_FILE = ".env"  # where settings read `.env` from (settings.Settings.model_config): the current directory
@@ -417,10 +414,10 @@ class _Doctor:
     ) -> list[Check]:
         chain_id, error, took = await self.timed(reads.chain_id())
         where = rpc_host(rpc_url)
-        if error is not None:
-            rpc = dx.failed(
-                "rpc", f"{where} unreachable: {error}", "check --rpc-url / POLYMM_RPC_URL", dx.ms(took)
-            )
+        if error is not None:  # the reader's own line names the host; a timeout here does not
+            said = error.removeprefix("VenueError: ")
+            detail = said if said != error else f"{where} unreachable: {error}"
+            rpc = dx.failed("rpc", detail, "check --rpc-url / POLYMM_RPC_URL", dx.ms(took))
             return [rpc, *_unchecked_chain(clob_pusd, "the RPC did not answer", "fix the RPC first")[1:]]
         if chain_id != c.POLYGON_CHAIN_ID:
             rpc = dx.failed(
@@ -482,9 +479,9 @@ FIX_ALLOWANCES = "polymm doctor --venue polymarket --fix-allowances --live"
 
 
 def _polygon_reads(rpc_url: str) -> WalletReads:
-    from polymm_cli.venues.polymarket.polygon_reads import PolygonReads
+    from polymm_cli.venues.polymarket.polygon_reads import PolygonReader
 
-    return PolygonReads(rpc_url)
+    return PolygonReader(rpc_url, PROBE_TIMEOUT_S)
 
 
 def approvals_fix(signature_type: int) -> str:
@@ -540,9 +537,22 @@ def missing_approvals(states: list[ApprovalState], balance: int) -> list[c.Appro
     return missing
 
 
-def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
+@dataclass(frozen=True, slots=True)
+class AllowanceFix:
+    """What `--fix-allowances` did: the approvals sent, and whether the CLOB was told to re-read."""
+
+    granted: list[Granted]
+    clob_error: str | None = None  # why the CLOB could not be asked to re-read (None: asked, or nothing sent)
+
+
+class Granting(Protocol):
+    async def grant(self, approval: c.Approval) -> tuple[str, Decimal]: ...
+
+
+def fix_allowances(settings: Settings, *, consent: Consent) -> AllowanceFix:
     """Send, from the key's own EOA (signature type 0), every approval it lacks; nothing for what is
-    set. Needs `--live` (and a confirmation) like every command that spends real funds (gas here)."""
+    set. Needs `--live` (and a confirmation) like every command that spends real funds (gas here).
+    Then the CLOB is asked to re-read the wallet's allowances (it caches them)."""
     if settings.venue is not VenueName.POLYMARKET:
         raise UsageError(
             "--fix-allowances is for --venue polymarket: the local exchange checks no allowances"
@@ -554,21 +564,23 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
         )
     if not settings.rpc_url:
         raise UsageError(f"--fix-allowances needs a Polygon RPC: {RPC_FIX}")
-    rpc_url = settings.rpc_url
 
-    async def main(url: str | None) -> list[Granted]:
+    async def main(url: str | None) -> AllowanceFix:
         from polymm_cli.venues.polymarket.polygon import PolygonChain
 
         chain = polygon_chain(settings)
-        if not isinstance(chain, PolygonChain):  # the checks above leave only the EOA path
+        if not isinstance(chain, PolygonChain) or settings.private_key is None:
             raise UsageError("--fix-allowances needs an EOA wallet, a key and an RPC URL")
-        reads = _polygon_reads(rpc_url)
         try:
-            balance = await reads.pusd_balance(chain.address)
-            missing = missing_approvals(approval_states(await reads.approvals(chain.address)), balance)
-            return await _grant_each(chain, missing)
+            await chain.reader.check_chain()
+            balance = await chain.reader.pusd_balance(chain.address)
+            missing = missing_approvals(approval_states(await chain.reader.approvals(chain.address)), balance)
+            clob = PolymarketVenue(_short(polymarket_config(settings, settings.private_key)), SystemClock())
+            try:
+                return await send_missing(chain, missing, clob)
+            finally:
+                await clob.close()
         finally:
-            await reads.close()
             await chain.close()
 
     return on_venue(
@@ -576,17 +588,41 @@ def fix_allowances(settings: Settings, *, consent: Consent) -> list[Granted]:
     )
 
 
-async def _grant_each(chain: PolygonChain, missing: list[c.Approval]) -> list[Granted]:
-    """One transaction at a time; a failure says which were sent before it."""
+async def send_missing(chain: Granting, missing: list[c.Approval], clob: BalanceRefresher) -> AllowanceFix:
+    """One transaction at a time (a failure says which were sent before it); once any was sent, the
+    CLOB is asked to re-read the wallet's pUSD balance and allowances (`GET /balance-allowance/update`,
+    protocol §3.7), so orders can use them at once: best effort, the approvals stand whatever it says."""
     granted: list[Granted] = []
-    for approval in missing:
-        try:
-            tx_hash, pol = await chain.grant(approval)
-        except VenueError as exc:
-            before = ", ".join(g.tx_hash for g in granted) or "none"
-            raise VenueError(f"{exc} (sent before it: {before})") from None
-        granted.append(Granted(approval, tx_hash, pol))
-    return granted
+    try:
+        for approval in missing:
+            try:
+                tx_hash, pol = await chain.grant(approval)
+            except VenueError as exc:
+                before = ", ".join(g.tx_hash for g in granted) or "none"
+                raise VenueError(f"{exc} (sent before it: {before})") from None
+            granted.append(Granted(approval, tx_hash, pol))
+    finally:
+        clob_error = await _refresh_allowances(clob) if granted else None
+    return AllowanceFix(granted, clob_error)
+
+
+class BalanceRefresher(Protocol):
+    async def start(self) -> None: ...
+
+    async def refresh_balances(self, token_ids: list[str]) -> None: ...
+
+
+async def _refresh_allowances(clob: BalanceRefresher) -> str | None:
+    """`GET /balance-allowance/update` for the collateral (pUSD: its balance and its allowance to each
+    exchange); None when the CLOB took it, else the error in one line. The CTF operator approvals are
+    read per token (CONDITIONAL needs a token id): the CLOB re-reads a token when polymm splits,
+    merges or redeems it (`chain.ClobRefreshing`)."""
+    try:
+        await clob.start()  # API credentials, created or derived as every command does
+        await clob.refresh_balances([])
+    except Exception as exc:  # the approvals are on chain; the CLOB re-reads them later by itself
+        return describe(exc, 160)
+    return None
 
 
 def _without_prefix(error: str, prefix: str) -> str:

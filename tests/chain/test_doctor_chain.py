@@ -187,6 +187,7 @@ def test_fix_allowances_needs_live_and_then_sends_only_what_is_missing(
     assert len(sent) == 9 and all("(tx 0x" in line and " POL)" in line for line in sent)
     assert approvals_on_chain(anvil, address) == [True] * 10
     assert anvil.w3.eth.get_transaction_count(address) == nonce_before + 9
+    assert "the CLOB was asked to re-read the wallet's pUSD balance and allowances" in fixed.stdout
     assert fixed.stdout.splitlines()[-1] == "all checks pass"
 
     again = polymm(
@@ -195,6 +196,7 @@ def test_fix_allowances_needs_live_and_then_sends_only_what_is_missing(
     assert again.returncode == 0
     payload = json.loads(again.stdout)
     assert payload["fixed"] == [] and payload["ok"] is True  # nothing left to send
+    assert payload["clob_refresh_error"] is None
 
 
 def test_fix_allowances_refuses_a_relayer_wallet(anvil: AnvilChain, chain_exchange: ExchangeThread) -> None:

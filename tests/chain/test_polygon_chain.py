@@ -185,7 +185,7 @@ def test_an_rpc_error_never_shows_the_urls_path(anvil: AnvilChain, chain_market:
 
     async def go() -> str:
         try:
-            await chain._read("a call", chain.w3.eth.call({"to": c.CTF, "data": "0xdeadbeef"}))  # type: ignore[typeddict-item]
+            await chain.reader.read("a call", chain.w3.eth.call({"to": c.CTF, "data": "0xdeadbeef"}))  # type: ignore[typeddict-item]
         except VenueError as exc:
             return str(exc)
         finally:

@@ -177,6 +177,17 @@ def test_a_funder_that_is_not_the_keys_wallet_is_refused() -> None:
         RelayerChain(config(1, funder="0x" + "11" * 20))
 
 
+@pytest.mark.parametrize("signature_type", [1, 2])
+def test_the_wallet_checked_is_the_one_the_relayer_client_acts_for(signature_type: int) -> None:
+    """The funder check derives with `wallets.expected_wallets`; the relayer client derives its own:
+    the two must be the same wallet, or polymm would read one and the relayer move another."""
+    client = relay_client(config(signature_type))
+    acts_for = client.get_expected_proxy_wallet() if signature_type == 1 else client.get_expected_safe()
+    chain = RelayerChain(config(signature_type), client)
+    assert chain.wallet == acts_for
+    asyncio.run(chain.close())
+
+
 def test_deposit_wallets_and_eoas_are_not_relayed_here() -> None:
     for signature_type in (0, 3):
         with pytest.raises(UsageError, match="proxy \\(1\\) and Safe \\(2\\) wallets only"):

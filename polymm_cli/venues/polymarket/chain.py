@@ -15,8 +15,8 @@ does not answer, a fee above the cap, a receipt that does not come.
 Proxy and Safe wallets (signature types 1, 2) and deposit wallets (3) hold their funds in a contract
 wallet: their transactions go through Polymarket's relayer (`relayer.py`); `wallet_path` says which.
 
-`PolygonChain` and `PolygonConfig` live in `polygon.py` (web3 is slow to import, so it loads only when
-an on-chain command runs) and are reachable from here.
+`PolygonChain` and `PolygonConfig` live in `polygon.py`, its reads and web3 client in `polygon_reads.py`
+(web3 is slow to import, so they load only when an on-chain command runs); the port is reachable from here.
 """
 
 from __future__ import annotations

@@ -1,20 +1,17 @@
 """The Polygon chain port for an EOA wallet (signature type 0): web3 transactions through the pUSD
 collateral adapters (what `chain.py` describes; loaded only when an on-chain command runs, since
-importing web3 is slow).
+importing web3 is slow). Its reads and its web3 client are `polygon_reads.PolygonReader`'s.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Awaitable
 from dataclasses import dataclass, replace
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any
 
 from eth_account import Account
-from eth_typing import ChecksumAddress
 from pydantic import SecretStr
-from web3 import AsyncHTTPProvider, AsyncWeb3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3Exception
 
 from polymm_cli import signing
@@ -22,9 +19,9 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
 from polymm_cli.venues.polymarket import contracts as c
-from polymm_cli.venues.polymarket.chain import revert_reason, rpc_host, scrub_rpc
+from polymm_cli.venues.polymarket.chain import revert_reason
+from polymm_cli.venues.polymarket.polygon_reads import PolygonReader, checksum
 
-T = TypeVar("T")
 GWEI = 10**9
 GAS_HEADROOM = Decimal("1.25")  # on the estimate: a state change between estimate and mining
 TRANSFER_TOPIC = "0x" + signing.keccak256(b"Transfer(address,address,uint256)").hex()
@@ -41,7 +38,6 @@ class PolygonConfig:
     receipt_timeout_s: float = 120.0
     rpc_timeout_s: float = 15.0
     poll_s: float = 0.5
-    holder: str | None = None  # whose balances are read (a contract wallet's); None: the key's
 
 
 @dataclass(frozen=True, slots=True)
@@ -63,63 +59,25 @@ class PolygonChain:
             self.address = signing.address_from_private_key(config.private_key.get_secret_value())
         except ValueError:
             raise UsageError("POLYMM_PRIVATE_KEY is not a valid private key") from None
-        self.holder = config.holder or self.address
-        self.host = rpc_host(config.rpc_url)
-        provider = AsyncHTTPProvider(config.rpc_url, request_kwargs={"timeout": config.rpc_timeout_s})
-        self.w3 = AsyncWeb3(provider)
-        self.ctf = self.w3.eth.contract(address=checksum(c.CTF), abi=c.CTF_ABI)
-        self.pusd = self.w3.eth.contract(address=checksum(c.PUSD), abi=c.ERC20_ABI)
+        self.reader = PolygonReader(config.rpc_url, config.rpc_timeout_s)
+        self.host = self.reader.host
+        self.w3 = self.reader.w3  # the reader's client sends the transactions too
         self._lock = asyncio.Lock()
-        self._checked_chain = False
 
     async def close(self) -> None:
-        await self.w3.provider.disconnect()
-
-    # -- reading ----------------------------------------------------------------------------------
-
-    async def _read(self, what: str, call: Awaitable[T]) -> T:
-        """One RPC call; what can go wrong becomes one line naming `what`."""
-        try:
-            return await asyncio.wait_for(call, self.config.rpc_timeout_s)
-        except ContractLogicError as exc:
-            raise VenueError(f"{what} reverted: {revert_reason(exc)}") from None
-        except (TimeoutError, OSError) as exc:
-            raise VenueError(f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}") from None
-        except Web3Exception as exc:
-            reason = scrub_rpc(revert_reason(exc), self.config.rpc_url)  # never the URL's key
-            raise VenueError(f"Polygon RPC {self.host} refused {what}: {reason}") from None
-        except Exception as exc:  # aiohttp's errors and the like: the RPC, not polymm
-            if type(exc).__module__.startswith(("aiohttp", "web3", "requests")):
-                raise VenueError(
-                    f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}"
-                ) from None
-            raise
-
-    async def _check_chain(self) -> None:
-        if self._checked_chain:
-            return
-        chain_id = await self._read("eth_chainId", self.w3.eth.chain_id)
-        if chain_id != c.POLYGON_CHAIN_ID:
-            raise VenueError(f"the RPC {self.host} is chain {chain_id}, not Polygon ({c.POLYGON_CHAIN_ID})")
-        self._checked_chain = True
-
-    async def _pusd(self) -> int:
-        return int(await self._read("pUSD balanceOf", self.pusd.functions.balanceOf(self.holder).call()))
-
-    async def _shares(self, token_id: str) -> int:
-        call = self.ctf.functions.balanceOf(self.holder, int(token_id)).call()
-        return int(await self._read("CTF balanceOf", call))
+        await self.reader.close()
 
     async def holdings(self, market: Market) -> Balances:
-        """pUSD and the market's YES and NO as the contracts hold them for the wallet (`holder`)."""
-        await self._check_chain()
-        pusd, yes, no = await asyncio.gather(
-            self._pusd(), self._shares(market.yes_token), self._shares(market.no_token)
+        """pUSD and the market's YES and NO as the contracts hold them for this EOA."""
+        return await self.reader.holdings(market, self.address)
+
+    async def _pairs(self, market: Market) -> tuple[int, int]:
+        """The market's YES and NO this EOA holds (base units)."""
+        yes, no = await asyncio.gather(
+            self.reader.shares(self.address, market.yes_token),
+            self.reader.shares(self.address, market.no_token),
         )
-        return Balances(
-            collateral=c.from_base_units(pusd),
-            tokens={market.yes_token: c.from_base_units(yes), market.no_token: c.from_base_units(no)},
-        )
+        return yes, no
 
     # -- the three operations ---------------------------------------------------------------------
 
@@ -131,8 +89,8 @@ class PolygonChain:
     async def split(self, market: Market, amount: Decimal) -> ChainResult:
         units = positive_units(amount)
         async with self._lock:
-            await self._check_chain()
-            have = await self._pusd()
+            await self.reader.check_chain()
+            have = await self.reader.pusd_balance(self.address)
             if have < units:
                 raise VenueError(
                     f"not enough pUSD to split {decimal_str(amount)}: the wallet {self.address} has "
@@ -148,8 +106,8 @@ class PolygonChain:
     async def merge(self, market: Market, amount: Decimal) -> ChainResult:
         units = positive_units(amount)
         async with self._lock:
-            await self._check_chain()
-            yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
+            await self.reader.check_chain()
+            yes, no = await self._pairs(market)
             if min(yes, no) < units:
                 raise VenueError(
                     f"not enough YES+NO pairs to merge {decimal_str(amount)}: the wallet holds "
@@ -164,14 +122,14 @@ class PolygonChain:
 
     async def redeem(self, market: Market) -> ChainResult:
         async with self._lock:
-            await self._check_chain()
-            call = self.ctf.functions.payoutDenominator(market.condition_id).call()
-            if int(await self._read("CTF payoutDenominator", call)) == 0:
+            await self.reader.check_chain()
+            call = self.reader.ctf.functions.payoutDenominator(market.condition_id).call()
+            if int(await self.reader.read("CTF payoutDenominator", call)) == 0:
                 raise VenueError(
                     f"{market.slug or market.condition_id} is not resolved on chain yet: nothing to redeem"
                 )
             # the tokens held (the service checked there are some): what the redeem burns
-            yes, no = await asyncio.gather(self._shares(market.yes_token), self._shares(market.no_token))
+            yes, no = await self._pairs(market)
             gas = await self._ensure_approval(market, "erc1155", 0)
             fn = self._adapter(market).functions.redeemPositions(
                 c.PUSD, bytes(32), market.condition_id, list(c.BINARY_PARTITION)
@@ -209,14 +167,8 @@ class PolygonChain:
         """Make sure the market's adapter may take what the operation needs; POL spent on it."""
         erc20, erc1155 = c.adapter_approvals(market.neg_risk)
         approval = erc20 if kind == "erc20" else erc1155
-        if kind == "erc20":
-            call = self.pusd.functions.allowance(self.address, approval.spender).call()
-            granted = int(await self._read("pUSD allowance", call)) >= max(units, 1)
-            fn = self.pusd.functions.approve(approval.spender, c.MAX_UINT256)
-        else:
-            call = self.ctf.functions.isApprovedForAll(self.address, approval.spender).call()
-            granted = bool(await self._read("CTF isApprovedForAll", call))
-            fn = self.ctf.functions.setApprovalForAll(approval.spender, True)
+        have = await self.reader.approval(self.address, approval)
+        granted = have >= max(units, 1) if kind == "erc20" else bool(have)
         if granted:
             return Decimal(0)
         if not self.config.approve:
@@ -225,17 +177,25 @@ class PolygonChain:
                 f" needed for {approval.purpose}: run without --no-approve, or approve it in the"
                 " Polymarket UI"
             )
-        _, used = await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
+        _, used = await self._transact(_approving(approval), self._approve_call(approval))
         return used
+
+    def _approve_call(self, approval: c.Approval) -> Any:
+        """The call that sets `approval`: pUSD `approve(spender, MAX)` or CTF `setApprovalForAll(spender,
+        true)`."""
+        spender = checksum(approval.spender)
+        if approval.kind == "erc20":
+            return self.reader.pusd.functions.approve(spender, c.MAX_UINT256)
+        return self.reader.ctf.functions.setApprovalForAll(spender, True)
 
     # -- sending ----------------------------------------------------------------------------------
 
     async def _fees(self) -> Fees:
         """EIP-1559: max fee = 2 x base fee + tip, capped at `max_fee_gwei`; refused when the cap is
         below what the next block needs (base fee + tip)."""
-        block = await self._read("eth_getBlockByNumber", self.w3.eth.get_block("latest"))
+        block = await self.reader.read("eth_getBlockByNumber", self.w3.eth.get_block("latest"))
         base = int(block.get("baseFeePerGas", 0))
-        tip = int(await self._read("eth_maxPriorityFeePerGas", self.w3.eth.max_priority_fee))
+        tip = int(await self.reader.read("eth_maxPriorityFeePerGas", self.w3.eth.max_priority_fee))
         cap = int(self.config.max_fee_gwei * GWEI)
         if base + tip > cap:
             raise VenueError(
@@ -250,19 +210,21 @@ class PolygonChain:
 
     async def _transact_receipt(self, what: str, fn: Any) -> tuple[str, Decimal, Any]:
         """Estimate, check the POL, sign, send and wait: (tx hash, POL paid, receipt)."""
-        estimate = await self._read(what, fn.estimate_gas({"from": self.address}))  # a revert shows here
+        estimate = await self.reader.read(
+            what, fn.estimate_gas({"from": self.address})
+        )  # a revert shows here
         gas = int(Decimal(estimate) * GAS_HEADROOM)
         fees = await self._fees()
-        pol = int(await self._read("eth_getBalance", self.w3.eth.get_balance(checksum(self.address))))
+        pol = int(await self.reader.read("eth_getBalance", self.w3.eth.get_balance(checksum(self.address))))
         if pol < gas * fees.max_fee:
             raise VenueError(
                 f"no POL for gas: {what} needs up to {_pol(gas * fees.max_fee)} POL ({gas} gas at "
                 f"{_gwei(fees.max_fee)} gwei), the wallet {self.address} has {_pol(pol)} POL"
             )
-        nonce = await self._read(
+        nonce = await self.reader.read(
             "eth_getTransactionCount", self.w3.eth.get_transaction_count(checksum(self.address), "pending")
         )
-        tx = await self._read(
+        tx = await self.reader.read(
             f"{what} (build)",
             fn.build_transaction(
                 {
@@ -277,7 +239,9 @@ class PolygonChain:
             ),
         )
         signed = Account.sign_transaction(tx, self.config.private_key.get_secret_value())
-        sent = await self._read(f"{what} (send)", self.w3.eth.send_raw_transaction(signed.raw_transaction))
+        sent = await self.reader.read(
+            f"{what} (send)", self.w3.eth.send_raw_transaction(signed.raw_transaction)
+        )
         tx_hash = "0x" + bytes(sent).hex().removeprefix("0x")
         receipt = await self._receipt(what, tx_hash)
         paid = Decimal(int(receipt["gasUsed"]) * int(receipt.get("effectiveGasPrice", fees.max_fee)))
@@ -319,17 +283,13 @@ class PolygonChain:
     async def grant(self, approval: c.Approval) -> tuple[str, Decimal]:
         """Send one approval of `contracts.TRADING_APPROVALS` from this EOA (pUSD `approve(spender,
         MAX)` or CTF `setApprovalForAll(spender, true)`): (tx hash, POL paid)."""
-        if approval.kind == "erc20":
-            fn = self.pusd.functions.approve(checksum(approval.spender), c.MAX_UINT256)
-        else:
-            fn = self.ctf.functions.setApprovalForAll(checksum(approval.spender), True)
         async with self._lock:
-            await self._check_chain()
-            return await self._transact(f"approve {approval.spender_name} on {approval.token_name}", fn)
+            await self.reader.check_chain()
+            return await self._transact(_approving(approval), self._approve_call(approval))
 
 
-def checksum(address: str) -> ChecksumAddress:
-    return AsyncWeb3.to_checksum_address(address)
+def _approving(approval: c.Approval) -> str:
+    return f"approve {approval.spender_name} on {approval.token_name}"
 
 
 def positive_units(amount: Decimal) -> int:

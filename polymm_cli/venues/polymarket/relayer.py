@@ -20,7 +20,6 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal
 
-from py_builder_relayer_client.builder.derive import derive, derive_proxy_wallet
 from py_builder_relayer_client.client import RelayClient
 from py_builder_relayer_client.exceptions import RelayerClientException
 from py_builder_relayer_client.models import RelayerTxType, Transaction
@@ -33,7 +32,9 @@ from polymm_cli.errors import UsageError, VenueError
 from polymm_cli.model import Market, decimal_str
 from polymm_cli.venues.base import Balances, ChainResult, pair_result
 from polymm_cli.venues.polymarket import contracts as c
-from polymm_cli.venues.polymarket.polygon import PolygonChain, PolygonConfig, checksum, positive_units
+from polymm_cli.venues.polymarket.polygon import positive_units
+from polymm_cli.venues.polymarket.polygon_reads import PolygonReader, checksum
+from polymm_cli.venues.polymarket.wallets import expected_wallets
 
 Operation = Literal["split", "merge", "redeem"]
 DONE_STATES = frozenset({"STATE_MINED", "STATE_CONFIRMED"})
@@ -108,15 +109,11 @@ def relay_client(config: RelayerConfig) -> RelayClient:
     )
 
 
-def expected_wallet(client: RelayClient, signature_type: int) -> str:
-    """The contract wallet the owner key controls (CREATE2 from the factory; no network)."""
-    return str(client.get_expected_proxy_wallet() if signature_type == 1 else client.get_expected_safe())
-
-
 def check_funder(owner: str, signature_type: int, funder: str | None) -> str:
-    """The proxy (1) or Safe (2) wallet `owner` controls; UsageError when `funder` is set and is not it."""
-    factory = c.PROXY_FACTORY if signature_type == 1 else c.SAFE_FACTORY
-    wallet = str(derive_proxy_wallet(owner, factory) if signature_type == 1 else derive(owner, factory))
+    """The proxy (1) or Safe (2) wallet `owner` controls (`wallets.expected_wallets`: the factories'
+    CREATE2 derivation, no network); UsageError when `funder` is set and is not it."""
+    derived = expected_wallets(owner)
+    wallet = derived.proxy if signature_type == 1 else derived.safe
     if funder and funder.lower() != wallet.lower():
         raise UsageError(
             f"POLYMM_FUNDER {funder} is not the {_kind(signature_type)} of this key ({wallet}):"
@@ -131,17 +128,14 @@ class RelayerChain:
     def __init__(self, config: RelayerConfig, client: RelayClient | None = None) -> None:
         self.config = config
         self.client = client or relay_client(config)
-        self.wallet = expected_wallet(self.client, config.signature_type)
-        check_funder(str(self.client.signer.address()), config.signature_type, config.funder)
-        self.reader = PolygonChain(
-            PolygonConfig(rpc_url=config.rpc_url, private_key=config.private_key, holder=self.wallet)
-        )
+        self.wallet = check_funder(str(self.client.signer.address()), config.signature_type, config.funder)
+        self.reader = PolygonReader(config.rpc_url)
 
     async def close(self) -> None:
         await self.reader.close()
 
     async def holdings(self, market: Market) -> Balances:
-        return await self.reader.holdings(market)
+        return await self.reader.holdings(market, self.wallet)
 
     async def split(self, market: Market, amount: Decimal) -> ChainResult:
         units = positive_units(amount)
