@@ -942,8 +942,9 @@ class QuotingEngine:
     def _may_overlap(self, state: MarketState, plan: ReconcilePlan) -> bool:
         """Whether the places may go out while the cancels are in flight: risk passes every place
         even with every order being cancelled still resting (a cancel can fail, or lose the race
-        with a fill), so the position limit, free inventory, the order count and no self-cross all
-        hold whichever order the venue sees them in. Otherwise the cancels are confirmed first."""
+        with a fill), so the position limit, free inventory, the order count, no self-cross and the
+        portfolio caps all hold whichever order the venue sees them in. Otherwise the cancels are
+        confirmed first."""
         cid = state.market.condition_id
         ids = {*plan.keeps, *plan.cancels}
         resting = [o for o in self.live.values() if o.market == cid and o.order_id in ids]
@@ -955,7 +956,23 @@ class QuotingEngine:
             kept=resting,
             limits=self._limits(),
         )
-        return not both.dropped and both.halt_reason is None
+        if both.dropped or both.halt_reason is not None:
+            return False
+        return not self._capped_beside(state, resting, plan.places)
+
+    def _capped_beside(
+        self, state: MarketState, resting: Sequence[OurOrder], places: Sequence[TargetQuote]
+    ) -> bool:
+        """Whether a portfolio cap blocks the side of a place once the orders resting beside it (kept
+        or being cancelled) count too: each side's worst case is all of them filled."""
+        caps = self.config.caps
+        if caps.max_total_exposure is None and caps.max_event_loss is None:
+            return False
+        market = state.market
+        quotes = [*places, *(_as_quote(market, o) for o in resting)]
+        capped = cap_blocks(self._holding(state), self._other_holdings(market.condition_id), quotes, caps)
+        blocked = {side for side, _ in capped}
+        return any(p.side in blocked for p in places)
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
@@ -1397,6 +1414,13 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _as_quote(market: Market, order: OurOrder) -> TargetQuote:
+    """A resting order as the portfolio caps read a quote: its side in YES terms and what is left."""
+    side: QuoteSide = "bid" if market.is_bid(order.token_id, order.side) else "ask"
+    yes_price = market.yes_price(order.token_id, order.price)
+    return TargetQuote(side, order.token_id, order.side, order.price, yes_price, order.remaining)
 
 
 def _closed_reason(market: Market) -> str:
