@@ -21,11 +21,12 @@ SELLs held YES when that covers the minimum, else BUYs NO; the bid the mirror), 
 order whose carrier changed. A live order is kept while its price is the target's and its remaining size
 is within 20% under the target's (reconcile's tolerance), else cancelled and replaced, as polymm's
 engine does: the cancels and the places go out together and both take `entry_ns` (responses take
-no time) when the places pass polymm's risk rules with every order being cancelled still resting
-(the engine's `_may_overlap`: position limit, free inventory, no self-cross, order count), else the
-cancels go out, take `entry_ns`, then the places, which take `entry_ns` to rest (`overlap` off:
-always so, the engine's `overlap_cancels` off). A decision is made at each feed burst (all rows
-with one local time) and at each fill, and again right after acting, as polymm's engine does.
+no time; the places are sent first) when the places pass polymm's risk rules with every order being
+cancelled still resting (the engine's `_may_overlap`: position limit, free inventory, no self-cross,
+order count), else the cancels go out, take `entry_ns`, then the places, which take `entry_ns` to
+rest (`overlap` off: always so, the engine's `overlap_cancels` off). A decision is made at each feed
+burst (all rows with one local time) and at each fill, and again right after acting, as polymm's
+engine does.
 """
 
 from __future__ import annotations
@@ -512,24 +513,29 @@ def _allowed(now: int, windows: Any, stats: Any) -> bool:
 
 @njit
 def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log: Any, next_id: int) -> int:
-    """One decision: targets, then cancels and places together when `_may_overlap` allows it, else
-    the cancels (then wait), then the places (then wait). The next free order id, negated when
-    nothing was done."""
+    """One decision: targets, then the places and the cancels together when `_may_overlap` allows
+    it (the places first, as polymm's engine sends them), else the cancels (then wait), then the
+    places (then wait). The next free order id, negated when nothing was done."""
     tgt = np.zeros((2, 5))
     kept = np.zeros(2, dtype=np.int64)
     _sync(hbt, trk, hold, p, stats, log, False)
     _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows, stats), tgt)
     stats[S_DECISIONS] += 1
     together = p[P_OVERLAP] > 0 and _may_overlap(trk, hold, tgt, p)
-    cancels = _cancel_stale(hbt, trk, tgt, p, kept)
+    _keeps(trk, tgt, p, kept)
     places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
-    if cancels > 0:
-        stats[S_CANCELLED] += cancels
-        if not (together and places > 0):
+    if together and places > 0:
+        next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
+        cancels = _cancel_stale(hbt, trk, tgt, p, kept)  # the new orders stand for their sides now
+    else:
+        cancels = _cancel_stale(hbt, trk, tgt, p, kept)
+        if cancels > 0:
             hbt.elapse(int(p[P_ENTRY]))
             _sync(hbt, trk, hold, p, stats, log, False)
+        if places > 0:
+            next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
+    stats[S_CANCELLED] += cancels
     if places > 0:
-        next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
         stats[S_PLACED] += places
         hbt.elapse(int(p[P_ENTRY]))
     return next_id if cancels + places > 0 else -next_id

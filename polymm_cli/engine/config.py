@@ -37,6 +37,12 @@ class EngineConfig:
     # first. It saves the cancel's round trip of the tick-to-quote; the hftbacktest validation
     # overlaps by the same rule (bench/anchor_hbt.py). False: the places always wait.
     overlap_cancels: bool = True
+    # After start-up, move every object alive to the garbage collector's permanent generation
+    # (gc.freeze), so a full collection while quoting scans only what the run allocated: over the
+    # start-up heap (web3, the clients, the markets) one took ~100 ms in the tick-to-quote bench, a
+    # stale quote for that long. `polymm run` turns it on; off for engines run many to a process
+    # (tests, backtests), where it would keep each one's garbage.
+    freeze_heap: bool = False
     heartbeat_interval_s: float = 5.0
     halt_poll_s: float = 0.25
     adopt_orders: bool = False

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -209,6 +210,9 @@ class QuotingEngine:
         reason = "stopped"
         try:
             await self._startup()
+            if self.config.freeze_heap:
+                gc.collect()  # the start-up's garbage goes first: frozen, it would stay
+                gc.freeze()
             self._tasks = [
                 self._spawn("market feed", self._consume_market),
                 self._spawn("user stream", self._consume_user),
@@ -1242,15 +1246,22 @@ class QuotingEngine:
             self.live.pop(oid, None)
 
     async def _cancel_and_place(self, cid: str, plan: ReconcilePlan) -> list[str]:
-        """The cancels and the places as two concurrent calls (one batch request each). Each call's
-        answer is recorded before a failure of the other is raised: a failed cancel never loses an
-        order that was placed, and the next decision cancels what is still live."""
-        cancelled, placed = await asyncio.gather(
-            self._cancel(cid, plan.cancels), self._place(cid, plan.places), return_exceptions=True
-        )
-        if isinstance(cancelled, BaseException):
-            raise cancelled
-        if isinstance(placed, BaseException):
+        """The places and the cancels as two calls in flight at once (one batch request each). The
+        places go first, in this task: their acknowledgement is the new quote, and the venue takes
+        the cancel right after. Each call's answer is recorded before a failure of the other is
+        raised: a failed cancel never loses an order that was placed, and the next decision cancels
+        what is still live."""
+        cancelling = asyncio.ensure_future(self._cancel(cid, plan.cancels))
+        placed: list[str] | Exception
+        try:
+            placed = await self._place(cid, plan.places)
+        except asyncio.CancelledError:
+            cancelling.cancel()
+            raise
+        except Exception as exc:
+            placed = exc
+        await cancelling
+        if isinstance(placed, Exception):
             raise placed
         return placed
 

@@ -1,5 +1,5 @@
-"""Latency stamps for benchmarks: the local exchange's `timing` setting (a `published_ns` on book
-events, an `X-Polymm-Timing` header on HTTP answers) and the adapter's HTTP observer. Off, the
+"""Latency stamps for benchmarks: the local exchange's `timing` setting (a `published_ns` and the
+frame's write, `sent_ns`, on book events, an `X-Polymm-Timing` header on HTTP answers) and the adapter's HTTP observer. Off, the
 exchange sends neither, as Polymarket does not."""
 
 from __future__ import annotations
@@ -61,7 +61,7 @@ async def test_with_timing_on_book_events_and_answers_carry_monotonic_stamps() -
     received, responded = (int(x) for x in stamps.split(","))
     assert before <= sent <= received <= responded <= answered  # one clock for client and exchange
     assert event["event_type"] == "price_change"
-    assert received <= event["published_ns"] <= stamp_ns()
+    assert received <= event["published_ns"] <= event["sent_ns"] <= stamp_ns()  # published, then written
 
 
 async def test_by_default_the_exchange_stamps_nothing() -> None:
@@ -71,4 +71,4 @@ async def test_by_default_the_exchange_stamps_nothing() -> None:
     finally:
         server.stop()
     assert seen and all(stamps == "" for _, _, _, stamps in seen)
-    assert event["event_type"] == "price_change" and "published_ns" not in event
+    assert event["event_type"] == "price_change" and "published_ns" not in event and "sent_ns" not in event
