@@ -85,6 +85,8 @@ STAGE_NAMES = {
 
 
 async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """`polymm exchange serve` of the checkout on env's PYTHONPATH (run from there: `-m` puts the
+    working directory first on the path)."""
     exchange = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -100,6 +102,7 @@ async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Proce
         "0",
         stdout=asyncio.subprocess.PIPE,
         env=env,
+        cwd=env["PYTHONPATH"],
     )
     assert exchange.stdout is not None
     line = (await asyncio.wait_for(exchange.stdout.readline(), 30)).decode()
