@@ -39,6 +39,7 @@ from bench.quality_recorded import bench_quality_recorded
 from bench.quality_recorded import table as recorded_table
 from bench.quality_regimes import bench_quality_regimes
 from bench.quality_regimes import table as regimes_table
+from bench.tick_floor import bench_tick_floor
 
 RESULTS = Path(__file__).with_name("results.json")
 
@@ -83,6 +84,7 @@ def measure() -> dict[str, Any]:
     results["decision_latency_us"] = bench_decision_latency()
     results["tick_to_quote_ms"] = bench_tick_to_quote()
     results["tick_to_quote_process_ms"] = bench_tick_to_quote_process()
+    results["tick_to_quote_floor_ms"] = bench_tick_floor()
     own_process = bench_exchange_process()
     results["exchange"] = {
         **bench_exchange_http(),
@@ -157,6 +159,11 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"p99 {results['tick_to_quote_process_ms']['p99']:,.1f} ms (goal 3 / 10 ms; stages below)",
         ),
         (
+            "  floor: the same hops by bare processes",
+            f"p50 {results['tick_to_quote_floor_ms']['p50']:,.1f} ms",
+            f"p99 {results['tick_to_quote_floor_ms']['p99']:,.1f} ms (machine + Python, no polymm logic)",
+        ),
+        (
             "  the same with bot and exchange in one process (old)",
             f"p50 {t['p50']:,.1f} ms",
             f"p99 {t['p99']:,.1f} ms",
@@ -224,7 +231,7 @@ def main() -> None:
         f"\ntick-to-quote per stage ({tick['moves']} moves; three processes: exchange, bot, mover; from the "
         "exchange's publication of the book change to our new orders acknowledged; bench/bench_tick.py):"
     )
-    print(tick_table(tick))
+    print(tick_table(tick, results["tick_to_quote_floor_ms"]))
     q = results["quality"]
     print(
         f"\ntrading quality on the local exchange's seeded flow with informed takers ({q['seeds']} seeds x "

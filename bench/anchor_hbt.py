@@ -19,10 +19,14 @@ ask = mid + spread/2 rounded up, clamped to [tick, 1 - tick] and one tick short 
 size below the market minimum is not quoted. Which order carries a side follows polymm too (the ask
 SELLs held YES when that covers the minimum, else BUYs NO; the bid the mirror), because polymm replaces an
 order whose carrier changed. A live order is kept while its price is the target's and its remaining size
-is within 20% under the target's (reconcile's tolerance), else cancelled and replaced: the cancels go
-out, take `entry_ns`, then the places, which take `entry_ns` to rest (responses take no time), the
-order of polymm's engine. A decision is made at each feed burst (all rows with one local time) and at
-each fill, and again right after acting, as polymm's engine does.
+is within 20% under the target's (reconcile's tolerance), else cancelled and replaced, as polymm's
+engine does: the cancels and the places go out together and both take `entry_ns` (responses take
+no time; the places are sent first) when the places pass polymm's risk rules with every order being
+cancelled still resting (the engine's `_may_overlap`: position limit, free inventory, no self-cross,
+order count), else the cancels go out, take `entry_ns`, then the places, which take `entry_ns` to
+rest (`overlap` off: always so, the engine's `overlap_cancels` off). A decision is made at each feed
+burst (all rows with one local time) and at each fill, and again right after acting, as polymm's
+engine does.
 """
 
 from __future__ import annotations
@@ -240,6 +244,8 @@ class StrategyParams:
     entry_s: float = 0.0  # order entry and cancel latency (constant)
     response_s: float = 0.0  # order responses (acks, fills) reach the strategy this much later
     fill_notice_s: float = 0.0  # the strategy acts on a fill this long after it (polymm: market_data_s)
+    overlap: bool = True  # places beside the cancels when risk allows (polymm: overlap_cancels)
+    max_orders: int = 10  # polymm: max_orders_per_market (risk rule 8, read by the overlap check)
 
     def array(self) -> np.ndarray[Any, Any]:
         half_ticks = self.spread / 2 / self.tick
@@ -254,13 +260,15 @@ class StrategyParams:
                 float(round(self.entry_s * NS)),
                 float(round(1 / self.tick)),
                 float(round(self.fill_notice_s * NS)),
+                1.0 if self.overlap else 0.0,
+                float(self.max_orders),
             ],
             dtype=np.float64,
         )
 
 
 # params layout
-P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS, P_NOTICE = range(9)
+P_TICK, P_HALF, P_SIZE, P_LIMIT, P_MIN, P_FRAC, P_ENTRY, P_NTICKS, P_NOTICE, P_OVERLAP, P_MAXORD = range(11)
 # tracked orders: one row per order we placed and have not seen closed
 T_ID, T_SIDE, T_SELL, T_LEAVES, T_PRICE, T_DEAD, T_DONE = range(7)
 # targets: one row per side (0 = bid, 1 = ask)
@@ -395,6 +403,56 @@ def _matches(row: Any, tgt: Any, k: int, frac: float) -> bool:
     return size * (1.0 - frac) - 1e-9 <= leaves <= size + 1e-9
 
 
+@njit(cache=True)
+def _keeps(trk: Any, tgt: Any, p: Any, kept: Any) -> None:
+    """Mark in `kept` the sides a live order stands for: the first live order matching its side's
+    target (reconcile's rule); every other live order is to be cancelled."""
+    kept[:] = 0
+    for i in range(trk.shape[0]):
+        if trk[i, T_ID] == 0 or trk[i, T_DEAD] > 0:
+            continue
+        k = 0 if trk[i, T_SIDE] > 0 else 1
+        if kept[k] == 0 and _matches(trk[i], tgt, k, p[P_FRAC]):
+            kept[k] = 1
+
+
+@njit(cache=True)
+def _may_overlap(trk: Any, hold: Any, tgt: Any, p: Any) -> bool:
+    """polymm's engine `_may_overlap`: whether the places pass risk with every live order (kept or
+    about to be cancelled) still resting: worst-case position within the limit, SELLs covered by
+    the free inventory, no self-cross (YES ticks), at most `max_orders` resting. Call before
+    `_cancel_stale`, which marks the cancelled orders dead."""
+    kept = np.zeros(2, dtype=np.int64)
+    _keeps(trk, tgt, p, kept)
+    up = down = hold[0] - hold[1]
+    free = np.array([hold[1], hold[0]])  # what a SELL of each side sells: the bid NO, the ask YES
+    top = np.array([-1.0, 1e9])  # our best bid and ask in YES ticks
+    resting = 0
+    for i in range(trk.shape[0]):
+        if trk[i, T_ID] == 0 or trk[i, T_DEAD] > 0:
+            continue
+        k = 0 if trk[i, T_SIDE] > 0 else 1
+        resting += 1
+        up, down = (up + trk[i, T_LEAVES], down) if k == 0 else (up, down - trk[i, T_LEAVES])
+        top[k] = max(top[k], trk[i, T_PRICE]) if k == 0 else min(top[k], trk[i, T_PRICE])
+        free[k] -= trk[i, T_LEAVES] if trk[i, T_SELL] > 0 else 0.0
+    for k in range(2):
+        if tgt[k, G_ON] <= 0 or kept[k] > 0:
+            continue
+        size, price = tgt[k, G_SIZE], tgt[k, G_TICK]
+        if (tgt[k, G_SELL] > 0 and size > free[k] + 1e-9) or resting >= p[P_MAXORD]:
+            return False
+        if k == 0 and (up + size > p[P_LIMIT] + 1e-9 or price >= top[1]):
+            return False
+        if k == 1 and (down - size < -p[P_LIMIT] - 1e-9 or price <= top[0]):
+            return False
+        up, down = (up + size, down) if k == 0 else (up, down - size)
+        top[k] = max(top[k], price) if k == 0 else min(top[k], price)
+        free[k] -= size if tgt[k, G_SELL] > 0 else 0.0
+        resting += 1
+    return True
+
+
 @njit
 def _cancel_stale(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any) -> int:
     """Cancel every live order no target keeps; mark in `kept` the sides a live order stands for.
@@ -409,7 +467,7 @@ def _cancel_stale(hbt: Any, trk: Any, tgt: Any, p: Any, kept: Any) -> int:
         if trk[i, T_ID] == 0 or trk[i, T_DEAD] > 0:
             continue
         k = 0 if trk[i, T_SIDE] > 0 else 1
-        if kept[k] == 0 and _matches(trk[i], tgt, k, p[P_FRAC]):
+        if kept[k] == 0 and _matches(trk[i], tgt, k, p[P_FRAC]):  # as `_keeps` marks it
             kept[k] = 1
             continue
         o = orders.get(int(trk[i, T_ID]))
@@ -455,21 +513,29 @@ def _allowed(now: int, windows: Any, stats: Any) -> bool:
 
 @njit
 def _decide(hbt: Any, trk: Any, hold: Any, p: Any, windows: Any, stats: Any, log: Any, next_id: int) -> int:
-    """One decision: targets, cancels (then wait), places (then wait). The next free order id, negated
-    when nothing was done."""
+    """One decision: targets, then the places and the cancels together when `_may_overlap` allows
+    it (the places first, as polymm's engine sends them), else the cancels (then wait), then the
+    places (then wait). The next free order id, negated when nothing was done."""
     tgt = np.zeros((2, 5))
     kept = np.zeros(2, dtype=np.int64)
     _sync(hbt, trk, hold, p, stats, log, False)
     _targets(hbt, hold, p, _allowed(hbt.current_timestamp, windows, stats), tgt)
     stats[S_DECISIONS] += 1
-    cancels = _cancel_stale(hbt, trk, tgt, p, kept)
-    if cancels > 0:
-        stats[S_CANCELLED] += cancels
-        hbt.elapse(int(p[P_ENTRY]))
-        _sync(hbt, trk, hold, p, stats, log, False)
+    together = p[P_OVERLAP] > 0 and _may_overlap(trk, hold, tgt, p)
+    _keeps(trk, tgt, p, kept)
     places = int(tgt[0, G_ON] > 0 and kept[0] == 0) + int(tgt[1, G_ON] > 0 and kept[1] == 0)
-    if places > 0:
+    if together and places > 0:
         next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
+        cancels = _cancel_stale(hbt, trk, tgt, p, kept)  # the new orders stand for their sides now
+    else:
+        cancels = _cancel_stale(hbt, trk, tgt, p, kept)
+        if cancels > 0:
+            hbt.elapse(int(p[P_ENTRY]))
+            _sync(hbt, trk, hold, p, stats, log, False)
+        if places > 0:
+            next_id = _place(hbt, trk, hold, tgt, p, kept, next_id)
+    stats[S_CANCELLED] += cancels
+    if places > 0:
         stats[S_PLACED] += places
         hbt.elapse(int(p[P_ENTRY]))
     return next_id if cancels + places > 0 else -next_id

@@ -134,6 +134,8 @@ def anchor_params(market: Market, config: EngineConfig, latency: Latency) -> Str
         size_fraction=config.tolerance.size_fraction,
         entry_s=latency.order_entry_s,
         fill_notice_s=md,
+        overlap=config.overlap_cancels,
+        max_orders=config.max_orders_per_market,
     )
 
 

@@ -55,6 +55,22 @@ STAGES = (
     ("exchange", "exch_recv", "exch_resp"),
     ("acknowledgement", "exch_resp", "acked"),
 )
+# Where the time of three stages goes, from finer stamps (absent in an older checkout's records):
+# printed under their stage, not added to the total.
+SUBSTAGES = {
+    "ws_receive": (
+        ("ws_fanout", "exchange: publication -> frame written", "published", "ws_sent"),
+        ("ws_transit", "written -> our stream (loopback, websockets)", "ws_sent", "arrived"),
+    ),
+    "request_sent": (
+        ("request_build", "adapter: body, L2 headers", "sign_end", "sent"),
+        ("request_transit", "client, loopback, the exchange reading it", "sent", "exch_recv"),
+    ),
+    "acknowledgement": (
+        ("answer_transit", "loopback, client reading the answer", "exch_resp", "answered"),
+        ("answer_parse", "adapter: the answer parsed", "answered", "acked"),
+    ),
+}
 STAGE_NAMES = {
     "ws_receive": "WS receive (publication -> our stream)",
     "parse": "WS parse",
@@ -69,6 +85,8 @@ STAGE_NAMES = {
 
 
 async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
+    """`polymm exchange serve` of the checkout on env's PYTHONPATH (run from there: `-m` puts the
+    working directory first on the path)."""
     exchange = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -84,6 +102,7 @@ async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Proce
         "0",
         stdout=asyncio.subprocess.PIPE,
         env=env,
+        cwd=env["PYTHONPATH"],
     )
     assert exchange.stdout is not None
     line = (await asyncio.wait_for(exchange.stdout.readline(), 30)).decode()
@@ -133,7 +152,7 @@ async def _moves(mover: Mover, bot: asyncio.subprocess.Process, moves: int) -> l
 
 
 async def _run(moves: int, pythonpath: str) -> list[dict[str, int]]:
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = {**os.environ, "PYTHONPATH": pythonpath}  # the exchange of the same checkout as the bot
     exchange, url = await _start_exchange(env)
     bot: asyncio.subprocess.Process | None = None
     try:
@@ -166,17 +185,33 @@ def stages_of(records: list[dict[str, int]]) -> dict[str, list[float]]:
     return out
 
 
+def figures(values: list[float]) -> dict[str, float]:
+    median, p99, mean = statistics.median(values), percentile(values, 0.99), statistics.fmean(values)
+    return {"p50": median, "p99": p99, "mean": mean}
+
+
+def substages_of(records: list[dict[str, int]]) -> dict[str, dict[str, float]]:
+    """p50, p99 and mean of each substage the records have the stamps of (ms)."""
+    out: dict[str, dict[str, float]] = {}
+    for parts in SUBSTAGES.values():
+        for name, _, start, end in parts:
+            values = [(r[end] - r[start]) / 1e6 for r in records if start in r and end in r]
+            if values:
+                out[name] = figures(values)
+    return out
+
+
 def summary(records: list[dict[str, int]]) -> dict[str, Any]:
+    records = [r for r in records if "published" in r]
     per = stages_of(records)
     total = per.pop("total")
     return {
         "p50": statistics.median(total),
         "p99": percentile(total, 0.99),
+        "mean": statistics.fmean(total),
         "moves": len(total),
-        "stages": {
-            name: {"p50": statistics.median(v), "p99": percentile(v, 0.99), "mean": statistics.fmean(v)}
-            for name, v in per.items()
-        },
+        "stages": {name: figures(v) for name, v in per.items()},
+        "substages": substages_of(records),
         "goal_p50": GOAL_P50_MS,
         "goal_p99": GOAL_P99_MS,
         "met": statistics.median(total) <= GOAL_P50_MS and percentile(total, 0.99) <= GOAL_P99_MS,
@@ -192,23 +227,41 @@ def bench_tick_to_quote_process(moves: int = 220, pythonpath: str | None = None)
     return result
 
 
-def table(result: dict[str, Any]) -> str:
-    """The breakdown as the bench prints it: p50, p99 and mean of each stage, then the total."""
-    lines = [f"  {'stage':<44} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8}"]
-    for name, figures in result["stages"].items():
-        lines.append(
-            f"  {STAGE_NAMES[name]:<44} {figures['p50']:>8.3f} {figures['p99']:>8.3f} {figures['mean']:>8.3f}"
-        )
-    lines.append(
-        f"  {'total: publication -> our orders acknowledged':<44} {result['p50']:>8.3f} {result['p99']:>8.3f}"
-    )
+def _row(name: str, f: dict[str, float], floor: dict[str, float] | None) -> str:
+    floor_cell = f"{floor['p50']:>8.3f}" if floor is not None else f"{'':>8}"
+    return f"  {name:<46} {f['p50']:>8.3f} {f['p99']:>8.3f} {f['mean']:>8.3f} {floor_cell}"
+
+
+def table(result: dict[str, Any], floor: dict[str, Any] | None = None) -> str:
+    """The breakdown as the bench prints it: p50, p99 and mean of each stage (with where the time of
+    the hops goes under them), then the total; `floor` (bench/tick_floor.py): the same hops done by
+    bare processes, p50 beside ours."""
+    lines = [f"  {'stage':<46} {'p50 ms':>8} {'p99 ms':>8} {'mean ms':>8} {'floor':>8}"]
+    floors = floor["stages"] if floor is not None else {}
+    subs = result.get("substages", {})
+    for name, f in result["stages"].items():
+        lines.append(_row(STAGE_NAMES[name], f, floors.get(name)))
+        for sub, label, _, _ in SUBSTAGES.get(name, ()):
+            if sub in subs:
+                lines.append(_row("  " + label, subs[sub], None))
+    total = {"p50": result["p50"], "p99": result["p99"], "mean": result.get("mean", float("nan"))}
+    lines.append(_row("total: publication -> our orders acknowledged", total, floor))
     verdict = "met" if result["met"] else "NOT met: the stages above show where the time goes"
     lines.append(f"  goal p50 <= {GOAL_P50_MS:g} ms and p99 <= {GOAL_P99_MS:g} ms: {verdict}")
+    if floor is not None:
+        lines.append(
+            "  floor: the same hops (WS frame out, HTTP POST, answer) by bare processes on the same loop"
+            f" and libraries, no polymm logic (bench/tick_floor.py, {floor['moves']} moves): p50"
+            f" {floor['p50']:.3f} ms, p99 {floor['p99']:.3f} ms"
+        )
     return "\n".join(lines)
 
 
 if __name__ == "__main__":
+    from bench.tick_floor import bench_tick_floor
+
     count = int(sys.argv[1]) if len(sys.argv) > 1 else 220
     res = bench_tick_to_quote_process(count, sys.argv[2] if len(sys.argv) > 2 else None)
-    print(table(res))
-    print(json.dumps({k: v for k, v in res.items() if k != "stages"}, default=str))
+    floor = bench_tick_floor(count) if os.environ.get("POLYMM_BENCH_FLOOR") == "1" else None
+    print(table(res, floor))
+    print(json.dumps({k: v for k, v in res.items() if k not in ("stages", "substages")}, default=str))

@@ -6,6 +6,7 @@ rest, then one per decision that placed orders, with CLOCK_MONOTONIC nanoseconds
 that decision (comparable with the exchange's stamps: one clock for every process on a Linux machine):
 
     published   the exchange published the book change (`published_ns` on the price_change event)
+    ws_sent     the exchange wrote the frame to our socket (`sent_ns`)
     arrived     the frame reached the market stream (it enters MarketStream._handle)
     parsed      the frame is parsed into typed events
     decided     the engine calls the venue: the decision is made (quoter, reconcile, risk)
@@ -31,6 +32,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -50,6 +52,7 @@ PARAMS = QuoteParams(
     spread=Decimal("0.02"), size=Decimal(10), position_limit=Decimal(100), skew_enabled=False
 )
 PUBLISHED = re.compile(r'"published_ns":(\d+)')
+WRITTEN = re.compile(r'"sent_ns":(\d+)')  # the exchange wrote the frame (an older one: absent)
 ORDER_POSTS = ("POST /order", "POST /orders")
 
 
@@ -57,21 +60,15 @@ class Probe:
     """Stamps of the decision in flight; `emit` prints them once the places are acknowledged."""
 
     def __init__(self) -> None:
-        self.frame: tuple[int, int, int] = (0, 0, 0)  # the last market frame: published, arrived, parsed
+        self.frame: dict[str, int] = {}  # the last market frame: published, ws_sent, arrived, parsed
         self.current: dict[str, int] = {}
 
-    def on_frame(self, published: int, arrived: int, parsed: int) -> None:
-        self.frame = (published, arrived, parsed)
+    def on_frame(self, stamps: dict[str, int]) -> None:
+        self.frame = stamps
 
     def decided(self) -> None:
         if not self.current:
-            published, arrived, parsed = self.frame
-            self.current = {
-                "published": published,
-                "arrived": arrived,
-                "parsed": parsed,
-                "decided": time.monotonic_ns(),
-            }
+            self.current = {**self.frame, "decided": time.monotonic_ns()}
 
     def mark(self, name: str, value: int | None = None) -> None:
         if self.current:
@@ -121,9 +118,12 @@ def install_probes(venue: PolymarketVenue, probe: Probe) -> None:
         arrived = time.monotonic_ns()
         events = handle(self, frame, recv_ts)
         parsed = time.monotonic_ns()
-        found = PUBLISHED.search(frame if isinstance(frame, str) else frame.decode("utf-8", "replace"))
+        text = frame if isinstance(frame, str) else frame.decode("utf-8", "replace")
+        found = PUBLISHED.search(text)
         if found:
-            probe.on_frame(int(found[1]), arrived, parsed)
+            written = WRITTEN.search(text)
+            stamps = {"published": int(found[1]), "arrived": arrived, "parsed": parsed}
+            probe.on_frame(stamps | ({"ws_sent": int(written[1])} if written else {}))
         return events
 
     streams.MarketStream._handle = probed_handle  # type: ignore[method-assign]
@@ -160,10 +160,15 @@ def _hook_httpx(http: Any, probe: Probe) -> None:
 
 
 def engine_config() -> EngineConfig:
-    """The engine's defaults; POLYMM_BENCH_OVERLAP=1 sends a requote's cancels and places together."""
-    if os.environ.get("POLYMM_BENCH_OVERLAP") == "1":
-        return EngineConfig(params=PARAMS, overlap_cancels=True)
-    return EngineConfig(params=PARAMS)
+    """The engine's defaults, with what `polymm run` sets for the process (`freeze_heap`, where this
+    checkout has it); POLYMM_BENCH_OVERLAP=1 / 0 turns overlapping cancels and places on / off."""
+    config = EngineConfig(params=PARAMS)
+    if hasattr(config, "freeze_heap"):
+        config = replace(config, freeze_heap=True)
+    overlap = os.environ.get("POLYMM_BENCH_OVERLAP")
+    if overlap in ("0", "1"):
+        config = replace(config, overlap_cancels=overlap == "1")
+    return config
 
 
 def _stop_on_stdin_eof(loop: asyncio.AbstractEventLoop, stop: asyncio.Event) -> None:

@@ -1,6 +1,6 @@
-"""The engine's act-at-the-edge step: by default a requote's places wait for its cancels'
-confirmation; with `overlap_cancels` they go out together when risk allows it, and a failed cancel
-never loses a placed order.
+"""The engine's act-at-the-edge step: by default (`overlap_cancels`) a requote's cancels and places go
+out together when risk allows it (else the places wait for the cancels' confirmation), and a failed
+cancel never loses a placed order; with `overlap_cancels` off the places always wait.
 
 Scenarios on the in-process exchange (tests/sim_world.py); the venue's cancel is held open (or made
 to fail) to see what the engine sends while a cancel has not answered.
@@ -9,6 +9,7 @@ to fail) to see what the engine sends while a cancel has not answered.
 from __future__ import annotations
 
 import asyncio
+import gc
 from collections.abc import AsyncIterator, Sequence
 from dataclasses import replace
 from decimal import Decimal as D
@@ -20,6 +21,7 @@ import pytest
 from polymm_cli.engine import QuotingEngine
 from polymm_cli.errors import VenueError
 from polymm_cli.model import OurOrder, PriceLevel, Side
+from polymm_cli.risk import PortfolioCaps
 from polymm_cli.venues.base import CancelResult, OrderIntent
 from tests.sim_world import SimWorld, market, until
 
@@ -36,8 +38,8 @@ async def world(tmp_path: Path) -> AsyncIterator[SimWorld]:
     w.close()
 
 
-def overlapping(engine: QuotingEngine) -> QuotingEngine:
-    engine.config = replace(engine.config, overlap_cancels=True)
+def sequential(engine: QuotingEngine) -> QuotingEngine:
+    engine.config = replace(engine.config, overlap_cancels=False)
     return engine
 
 
@@ -47,34 +49,37 @@ def resting_ids(w: SimWorld) -> set[str]:
 
 
 class HeldCancel:
-    """The venue's cancel and place, recorded; a cancel waits for `release` before it is sent."""
+    """The venue's cancel and place, recorded in the order they happen (`log`: "place", "cancel",
+    "cancelled"); a cancel waits for `release` before it is sent."""
 
     def __init__(self, w: SimWorld) -> None:
         self.release = asyncio.Event()
         self.cancels: list[list[str]] = []
         self.places: list[list[OrderIntent]] = []
-        self.places_while_cancel_open = 0
-        self._open = 0
+        self.log: list[str] = []
         self._cancel, self._place = w.venue.cancel, w.venue.place
         w.venue.cancel, w.venue.place = self.cancel, self.place  # type: ignore[method-assign]
 
     async def cancel(self, order_ids: Sequence[str]) -> CancelResult:
         self.cancels.append(list(order_ids))
-        self._open += 1
-        try:
-            await self.release.wait()
-            return await self._cancel(order_ids)
-        finally:
-            self._open -= 1
+        self.log.append("cancel")
+        await self.release.wait()
+        result = await self._cancel(order_ids)
+        self.log.append("cancelled")
+        return result
 
     async def place(self, intents: Sequence[OrderIntent]) -> Any:
         self.places.append(list(intents))
-        self.places_while_cancel_open += self._open > 0
+        self.log.append("place")
         return await self._place(intents)
 
+    def placed_before_the_cancel_answered(self) -> bool:
+        answered = self.log.index("cancelled") if "cancelled" in self.log else len(self.log)
+        return "place" in self.log[:answered]
 
-async def test_by_default_the_places_wait_for_the_cancels_confirmation(world: SimWorld) -> None:
-    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
+
+async def test_with_overlap_off_the_places_wait_for_the_cancels_confirmation(world: SimWorld) -> None:
+    engine = await world.start(sequential(world.make_engine(spread="0.04", size="10", position_limit="100")))
     old = set(engine.live)
     held = HeldCancel(world)
 
@@ -85,18 +90,19 @@ async def test_by_default_the_places_wait_for_the_cancels_confirmation(world: Si
 
     held.release.set()
     await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
-    assert held.places_while_cancel_open == 0 and len(held.places) == 1 and len(held.places[0]) == 2
+    assert not held.placed_before_the_cancel_answered()
+    assert len(held.places) == 1 and len(held.places[0]) == 2
 
 
 async def test_a_requote_of_both_sides_sends_one_cancel_and_one_place_together(world: SimWorld) -> None:
-    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
     old = set(engine.live)
     held = HeldCancel(world)
 
     world.book(M, "0.49", "0.53")  # mid 0.51: both quotes move
-    await until(lambda: bool(held.places), what="the places go out")
+    await until(lambda: bool(held.places and held.cancels), what="the places and the cancel go out")
 
-    assert held.places_while_cancel_open == 1  # sent while the cancel had not answered
+    assert held.log == ["place", "cancel"]  # the places first, not waiting for the cancel's answer
     assert [sorted(c) for c in held.cancels] == [sorted(old)]  # one call for both old quotes
     assert len(held.places) == 1 and len(held.places[0]) == 2  # one call (one POST /orders) for both
     held.release.set()
@@ -108,7 +114,7 @@ async def test_places_that_would_breach_the_limit_beside_the_old_quotes_wait_for
     world: SimWorld,
 ) -> None:
     # old bid 10 + new bid 10 could both fill: 20 > 15, so the new bid waits for the cancel
-    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="15")))
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="15"))
     old = set(engine.live)
     held = HeldCancel(world)
 
@@ -119,12 +125,52 @@ async def test_places_that_would_breach_the_limit_beside_the_old_quotes_wait_for
 
     held.release.set()
     await until(lambda: bool(held.places), what="the places follow the confirmation")
-    assert held.places_while_cancel_open == 0
+    assert not held.placed_before_the_cancel_answered()
     await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
 
 
+async def _the_places_wait_for_the_cancel(w: SimWorld, engine: QuotingEngine, bid: str, ask: str) -> None:
+    """Move the book to `bid`/`ask` with the cancel held open: nothing is placed until it answers."""
+    old = set(engine.live)
+    held = HeldCancel(w)
+    w.book(M, bid, ask)
+    await until(lambda: bool(held.cancels), what="the cancel goes out")
+    await asyncio.sleep(0.05)
+    assert held.places == []
+    held.release.set()
+    await until(lambda: bool(held.places), what="the places follow the confirmation")
+    assert not held.placed_before_the_cancel_answered()
+    await until(lambda: set(engine.live).isdisjoint(old) and len(engine.live) == 2, what="requoted")
+
+
+async def test_a_new_bid_at_or_above_our_old_ask_waits_for_the_cancel(world: SimWorld) -> None:
+    # quotes 0.48 / 0.52; the mid goes to 0.54 (the book 0.51 / 0.57 does not reach our ask): the
+    # new bid at 0.52 would meet our own old ask
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
+    assert {str(q.yes_price) for q in world.quotes(M)} == {"0.48", "0.52"}
+    await _the_places_wait_for_the_cancel(world, engine, "0.51", "0.57")
+    assert {str(q.yes_price) for q in world.quotes(M)} == {"0.52", "0.56"}
+
+
+async def test_a_sell_the_old_sell_still_locks_the_tokens_for_waits_for_the_cancel(world: SimWorld) -> None:
+    # we hold 10 YES: the ask SELLs them; a second SELL of 10 beside the old one is not covered
+    world.we_buy(M, "YES", "0.51", "10")
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
+    assert any(q.order_side is Side.SELL and q.token == "YES" for q in world.quotes(M))
+    await _the_places_wait_for_the_cancel(world, engine, "0.49", "0.53")
+
+
+async def test_a_portfolio_cap_counts_the_orders_being_cancelled(world: SimWorld) -> None:
+    # one quote filled: 10 x ~0.5 = ~5 pUSD of exposure, under the cap; the old and the new quote of
+    # one side both filled: ~10, over it. So the new quotes wait for the old ones' cancel.
+    caps = PortfolioCaps(max_total_exposure=D(8))
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100", caps=caps))
+    assert len(world.quotes(M)) == 2
+    await _the_places_wait_for_the_cancel(world, engine, "0.49", "0.53")
+
+
 async def test_a_failed_cancel_does_not_lose_the_orders_placed_beside_it(world: SimWorld) -> None:
-    engine = await world.start(overlapping(world.make_engine(spread="0.04", size="10", position_limit="100")))
+    engine = await world.start(world.make_engine(spread="0.04", size="10", position_limit="100"))
     old = set(engine.live)
     real_cancel = world.venue.cancel
     failing = {"on": True}
@@ -201,3 +247,30 @@ async def test_a_cancelled_order_is_subtracted_for_a_bounded_time_only(world: Si
     world.clock.advance(engine.leaving.hold_s)
     bids, _ = engine._external_levels(M, [])
     assert bids[0].size == D(50) and len(engine.leaving) == 0
+
+
+async def test_freeze_heap_freezes_the_start_up_heap_before_quoting(
+    world: SimWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`polymm run` sets `freeze_heap`: a full collection while quoting then never scans the start-up
+    heap (a ~100 ms pause in the tick bench); engines many to a process leave it off."""
+    frozen: list[int] = []
+    monkeypatch.setattr(gc, "freeze", lambda: frozen.append(len(world.quotes(M))))
+    engine = world.make_engine(spread="0.04", size="10", position_limit="100")
+    await world.start(sequential(engine))
+    assert frozen == []  # off by default
+    await world.finish()
+
+    engine = world.make_engine(spread="0.04", size="10", position_limit="100")
+    engine.config = replace(engine.config, freeze_heap=True)
+    world.stop.clear()
+    await world.start(engine)
+    assert frozen == [0]  # once, before the first quote
+
+
+def test_polymm_run_freezes_the_heap_and_overlaps_cancels() -> None:
+    from polymm_cli.services.trading import engine_config
+    from polymm_cli.settings import Settings
+
+    config = engine_config(Settings())
+    assert config.freeze_heap and config.overlap_cancels

@@ -32,11 +32,17 @@ class EngineConfig:
     max_order_notional: Decimal | None = None  # pUSD per order; None = no cap
     max_orders_per_market: int = 10
     # Send a requote's places beside its cancels when risk passes them with the old orders still
-    # resting (engine `_may_overlap`). It saves 1.1 to 1.4 ms of an 8.4 ms tick-to-quote on the
-    # local exchange, but off until the hftbacktest validation overlaps too: on recorded data the
-    # new quotes rest one cancel latency earlier beside the old ones, which the sequential anchor
-    # does not do (56 fills against its 50; README, "Tick-to-quote, stage by stage").
-    overlap_cancels: bool = False
+    # resting (engine `_may_overlap`: position limit, free inventory, no self-cross, order count and
+    # the portfolio caps, each with the orders being cancelled counted), else confirm the cancels
+    # first. It saves the cancel's round trip of the tick-to-quote; the hftbacktest validation
+    # overlaps by the same rule (bench/anchor_hbt.py). False: the places always wait.
+    overlap_cancels: bool = True
+    # After start-up, move every object alive to the garbage collector's permanent generation
+    # (gc.freeze), so a full collection while quoting scans only what the run allocated: over the
+    # start-up heap (web3, the clients, the markets) one took ~100 ms in the tick-to-quote bench, a
+    # stale quote for that long. `polymm run` turns it on; off for engines run many to a process
+    # (tests, backtests), where it would keep each one's garbage.
+    freeze_heap: bool = False
     heartbeat_interval_s: float = 5.0
     halt_poll_s: float = 0.25
     adopt_orders: bool = False

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import gc
 import logging
 from collections import deque
 from collections.abc import Awaitable, Callable, Sequence
@@ -209,6 +210,9 @@ class QuotingEngine:
         reason = "stopped"
         try:
             await self._startup()
+            if self.config.freeze_heap:
+                gc.collect()  # the start-up's garbage goes first: frozen, it would stay
+                gc.freeze()
             self._tasks = [
                 self._spawn("market feed", self._consume_market),
                 self._spawn("user stream", self._consume_user),
@@ -942,8 +946,9 @@ class QuotingEngine:
     def _may_overlap(self, state: MarketState, plan: ReconcilePlan) -> bool:
         """Whether the places may go out while the cancels are in flight: risk passes every place
         even with every order being cancelled still resting (a cancel can fail, or lose the race
-        with a fill), so the position limit, free inventory, the order count and no self-cross all
-        hold whichever order the venue sees them in. Otherwise the cancels are confirmed first."""
+        with a fill), so the position limit, free inventory, the order count, no self-cross and the
+        portfolio caps all hold whichever order the venue sees them in. Otherwise the cancels are
+        confirmed first."""
         cid = state.market.condition_id
         ids = {*plan.keeps, *plan.cancels}
         resting = [o for o in self.live.values() if o.market == cid and o.order_id in ids]
@@ -955,7 +960,23 @@ class QuotingEngine:
             kept=resting,
             limits=self._limits(),
         )
-        return not both.dropped and both.halt_reason is None
+        if both.dropped or both.halt_reason is not None:
+            return False
+        return not self._capped_beside(state, resting, plan.places)
+
+    def _capped_beside(
+        self, state: MarketState, resting: Sequence[OurOrder], places: Sequence[TargetQuote]
+    ) -> bool:
+        """Whether a portfolio cap blocks the side of a place once the orders resting beside it (kept
+        or being cancelled) count too: each side's worst case is all of them filled."""
+        caps = self.config.caps
+        if caps.max_total_exposure is None and caps.max_event_loss is None:
+            return False
+        market = state.market
+        quotes = [*places, *(_as_quote(market, o) for o in resting)]
+        capped = cap_blocks(self._holding(state), self._other_holdings(market.condition_id), quotes, caps)
+        blocked = {side for side, _ in capped}
+        return any(p.side in blocked for p in places)
 
     # -- portfolio views for the caps -----------------------------------------------------------------
 
@@ -1225,15 +1246,22 @@ class QuotingEngine:
             self.live.pop(oid, None)
 
     async def _cancel_and_place(self, cid: str, plan: ReconcilePlan) -> list[str]:
-        """The cancels and the places as two concurrent calls (one batch request each). Each call's
-        answer is recorded before a failure of the other is raised: a failed cancel never loses an
-        order that was placed, and the next decision cancels what is still live."""
-        cancelled, placed = await asyncio.gather(
-            self._cancel(cid, plan.cancels), self._place(cid, plan.places), return_exceptions=True
-        )
-        if isinstance(cancelled, BaseException):
-            raise cancelled
-        if isinstance(placed, BaseException):
+        """The places and the cancels as two calls in flight at once (one batch request each). The
+        places go first, in this task: their acknowledgement is the new quote, and the venue takes
+        the cancel right after. Each call's answer is recorded before a failure of the other is
+        raised: a failed cancel never loses an order that was placed, and the next decision cancels
+        what is still live."""
+        cancelling = asyncio.ensure_future(self._cancel(cid, plan.cancels))
+        placed: list[str] | Exception
+        try:
+            placed = await self._place(cid, plan.places)
+        except asyncio.CancelledError:
+            cancelling.cancel()
+            raise
+        except Exception as exc:
+            placed = exc
+        await cancelling
+        if isinstance(placed, Exception):
             raise placed
         return placed
 
@@ -1397,6 +1425,13 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _as_quote(market: Market, order: OurOrder) -> TargetQuote:
+    """A resting order as the portfolio caps read a quote: its side in YES terms and what is left."""
+    side: QuoteSide = "bid" if market.is_bid(order.token_id, order.side) else "ask"
+    yes_price = market.yes_price(order.token_id, order.price)
+    return TargetQuote(side, order.token_id, order.side, order.price, yes_price, order.remaining)
 
 
 def _closed_reason(market: Market) -> str:

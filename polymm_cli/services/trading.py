@@ -78,6 +78,7 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
     return EngineConfig(
         params=quote_params(settings),
         adopt_orders=adopt_orders,
+        freeze_heap=True,  # one engine per process: nothing of the start-up heap for the collector
         regime=RegimeParams(
             vol_enabled=settings.volatility_filter,
             vol_reference=settings.vol_reference,

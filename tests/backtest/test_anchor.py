@@ -172,3 +172,46 @@ async def test_polymm_agrees_with_hftbacktest_on_the_real_tickscope_sample() -> 
     assert row.anchor.fills >= 5  # the sample trades: a comparison of nothing proves nothing
     assert within_tolerance(row.polymm, row.anchor), (row.polymm, row.anchor)
     assert mostly_same(row.same_fills, row.polymm, row.anchor), (row.same_fills, row.polymm, row.anchor)
+
+
+def test_the_anchor_overlaps_a_cancel_and_a_place_by_polymms_risk_rule() -> None:
+    """bench/anchor_hbt.py `_may_overlap` mirrors the engine's: the places go out beside the cancels
+    only if they pass with every order being cancelled still resting (limit, inventory, no cross)."""
+    from bench.anchor_hbt import (
+        G_ON,
+        G_SELL,
+        G_SIZE,
+        G_TICK,
+        T_ID,
+        T_LEAVES,
+        T_PRICE,
+        T_SELL,
+        T_SIDE,
+        StrategyParams,
+        _may_overlap,
+    )
+
+    params = StrategyParams(
+        tick=Decimal("0.01"),
+        spread=Decimal("0.04"),
+        size=Decimal(5),
+        position_limit=Decimal(20),
+        min_size=Decimal(5),
+    ).array()
+
+    def case(new_bid_tick: float, hold: tuple[float, float] = (0.0, 0.0), ask_sells: bool = False) -> bool:
+        trk = np.zeros((16, 7))
+        for i, (side, tick) in enumerate(((1.0, 48.0), (-1.0, 52.0))):  # our live bid 0.48, ask 0.52
+            trk[i, T_ID], trk[i, T_SIDE], trk[i, T_LEAVES], trk[i, T_PRICE] = i + 1, side, 5.0, tick
+        trk[1, T_SELL] = 1.0 if ask_sells else 0.0
+        tgt = np.zeros((2, 5))
+        for k, tick in ((0, new_bid_tick), (1, new_bid_tick + 4)):  # both sides move
+            tgt[k, G_ON], tgt[k, G_TICK], tgt[k, G_SIZE] = 1.0, tick, 5.0
+        tgt[1, G_SELL] = 1.0 if ask_sells else 0.0
+        return bool(_may_overlap(trk, np.array([*hold, *hold]), tgt, params))
+
+    assert case(49.0)  # new 0.49 / 0.53 beside old 0.48 / 0.52: both sides at most 10 of 20
+    assert not case(52.0)  # the new bid would meet our old ask
+    assert not case(49.0, hold=(15.0, 0.0))  # 15 + old bid 5 + new bid 5 > 20
+    assert case(49.0, hold=(10.0, 0.0), ask_sells=True)  # 10 YES cover the old SELL and the new
+    assert not case(49.0, hold=(5.0, 0.0), ask_sells=True)  # 5 YES: the old SELL still locks them

@@ -41,7 +41,8 @@ QUEUE_LIMIT = 10_000
 class Connection:
     websocket: WebSocket
     channel: str
-    queue: asyncio.Queue[str] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
+    # a rendered frame; with timing on, a price_change stays a dict until its write (`sent_ns`)
+    queue: asyncio.Queue[str | dict[str, Any]] = field(default_factory=lambda: asyncio.Queue(QUEUE_LIMIT))
     assets: set[str] = field(default_factory=set)
     markets: set[str] = field(default_factory=set)  # user channel filter; empty = all
     api_key: str = ""
@@ -50,6 +51,10 @@ class Connection:
 
     def send(self, message: dict[str, Any] | list[dict[str, Any]] | str) -> None:
         text = message if isinstance(message, str) else json.dumps(message, separators=(",", ":"))
+        self.send_rendered(text)
+
+    def send_rendered(self, text: str | dict[str, Any]) -> None:
+        """Queue a frame for the sender; a dict (timing on) is rendered there, stamped `sent_ns`."""
         with contextlib.suppress(asyncio.QueueFull):  # a consumer this far behind will resync anyway
             self.queue.put_nowait(text)
 
@@ -131,11 +136,7 @@ class WsHub:
         for conn in self.connections:
             if conn.channel != "market" or not conn.assets.intersection(tokens):
                 continue
-            if conn.assets.issuperset(tokens):
-                conn.send(full)
-            else:
-                entries = [e for e in full["price_changes"] if e["asset_id"] in conn.assets]
-                conn.send({**full, "price_changes": entries})
+            self._send_price_change(conn, full, tokens)
             mine = [t for t in tokens if t in conn.assets]
             if conn.custom_features:
                 for token in mine:
@@ -146,6 +147,17 @@ class WsHub:
                     if token not in books:
                         books[token] = render.ws_book_after_trade(self._book_body(token, event.timestamp))
                     conn.send(books[token])
+
+    def _send_price_change(self, conn: Connection, full: dict[str, Any], tokens: list[str]) -> None:
+        """The change of the tokens `conn` listens to (all of them, usually: the message as it is)."""
+        message = full
+        if not conn.assets.issuperset(tokens):
+            entries = [e for e in full["price_changes"] if e["asset_id"] in conn.assets]
+            message = {**full, "price_changes": entries}
+        if self.timing:  # rendered by the sender, which stamps the write (`sent_ns`)
+            conn.send_rendered(message)
+        else:
+            conn.send(message)
 
     def _book_body(self, token: str, now: float) -> dict[str, Any]:
         market = self.exchange.market_for_token(token)
@@ -196,7 +208,10 @@ class WsHub:
 
     async def _sender(self, conn: Connection) -> None:
         while True:
-            text = await conn.queue.get()
+            queued = await conn.queue.get()
+            if isinstance(queued, dict):  # timing on: when the frame is written, for the benchmarks
+                queued = json.dumps({**queued, "sent_ns": stamp_ns()}, separators=(",", ":"))
+            text = queued
             if text == "__close__":
                 with contextlib.suppress(Exception):
                     await conn.websocket.close(code=1012)

@@ -603,7 +603,7 @@ class PolymarketVenue:
         if not signed:
             return []
         chunks = [signed] if len(signed) == 1 else _chunks(signed, MAX_ORDER_BATCH)
-        gathered = await asyncio.gather(*(self._post_chunk(list(c)) for c in chunks), return_exceptions=True)
+        gathered = await self._post_chunks(chunks)
         failures = [g for g in gathered if isinstance(g, BaseException)]
         for failure in failures:
             if not isinstance(failure, VenueError):
@@ -622,6 +622,17 @@ class PolymarketVenue:
                 if not result.ok and TICK_RULE in result.error:
                     tick_refusals.append(s)
         return tick_refusals
+
+    async def _post_chunks(
+        self, chunks: Sequence[Sequence[SignedEnvelope]]
+    ) -> list[list[PlaceResult] | BaseException]:
+        """Each chunk's results, or what its request raised (a VenueError; anything else raises)."""
+        if len(chunks) == 1:  # the usual case: posted in this task, no task to hand the answer over
+            try:
+                return [await self._post_chunk(list(chunks[0]))]
+            except VenueError as exc:
+                return [exc]
+        return await asyncio.gather(*(self._post_chunk(list(c)) for c in chunks), return_exceptions=True)
 
     async def _post_chunk(self, chunk: list[SignedEnvelope]) -> list[PlaceResult]:
         single = len(chunk) == 1

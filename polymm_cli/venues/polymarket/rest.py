@@ -28,7 +28,9 @@ from decimal import Decimal
 from typing import Any, Literal
 
 import aiohttp
+from aiohttp.helpers import get_env_proxy_for_url
 from pydantic import SecretStr
+from yarl import URL
 
 from polymm_cli import signing
 from polymm_cli.clock import Clock, stamp_ns
@@ -164,6 +166,7 @@ class ClobHttp:
         self._clock = clock
         self._rng = rng
         self._client: aiohttp.ClientSession | None = None
+        self._proxies: dict[Host, tuple[URL | None, aiohttp.BasicAuth | None]] = {}
         self._closed = False
         self.creds: ApiCreds | None = None
         self.l2_address = ""  # POLY_ADDRESS of L2 calls: the signer EOA
@@ -187,9 +190,24 @@ class ClobHttp:
                     "Accept": "application/json",
                     "Content-Type": "application/json",
                 },
-                trust_env=True,  # HTTP(S)_PROXY and NO_PROXY are honoured, as httpx did
+                # HTTP(S)_PROXY and NO_PROXY are honoured (`_proxy_of`), but not through trust_env:
+                # with it aiohttp reads ~/.netrc in a worker thread on every request, a thread hop
+                # that cost the order path 1 to 2 ms per request in the tick-to-quote bench.
+                trust_env=False,
             )
         return self._client
+
+    def _proxy_of(self, host: Host) -> tuple[URL | None, aiohttp.BasicAuth | None]:
+        """The environment's proxy for `host` (HTTP(S)_PROXY, NO_PROXY, as aiohttp's trust_env
+        reads them), looked up once: the environment does not change under a running process."""
+        found = self._proxies.get(host)
+        if found is None:
+            try:
+                found = get_env_proxy_for_url(URL(self._url(host, "/")))
+            except LookupError:  # no proxy for it, or NO_PROXY names it
+                found = (None, None)
+            self._proxies[host] = found
+        return found
 
     async def close(self) -> None:
         self._closed = True
@@ -291,12 +309,15 @@ class ClobHttp:
     ) -> _Answer:
         """One HTTP exchange, classified: a 200 body, or why not and whether to try again."""
         headers = self._auth_headers(auth, method, path, content)  # signed per attempt: fresh timestamps
+        proxy, proxy_auth = self._proxy_of(host)
         sent = stamp_ns() if self.observer is not None else 0
         try:
             async with self._http().request(
                 method,
                 self._url(host, path),
                 params=params,
+                proxy=proxy,
+                proxy_auth=proxy_auth,
                 data=None if content is None else content.encode("utf-8"),
                 headers=headers,
                 timeout=aiohttp.ClientTimeout(total=timeout),
