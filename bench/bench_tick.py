@@ -27,19 +27,22 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import re
 import statistics
 import sys
+import tempfile
 import time
 from pathlib import Path
 from typing import Any
 
 from bench.bench_engine import Mover, percentile
+from bench.soak_procs import start_exchange
 from polymm_cli.exchange.markets import sample_markets
 from polymm_cli.model import Market
 
 ROOT = Path(__file__).resolve().parents[1]
 BOT = Path(__file__).with_name("tick_bot.py")
+# Nobody but the mover moves the books; the exchange stamps its processing and publications.
+EXCHANGE_OPTIONS = ["--flow", "off", "--timing", "--settlement-delay", "0"]
 GOAL_P50_MS, GOAL_P99_MS = 3.0, 10.0
 # Between moves: each move places two orders, and the adapter paces orders at 40/s (Polymarket's
 # per-signer limit, ratelimit.py); a faster mover would time the token bucket, not the path.
@@ -84,35 +87,6 @@ STAGE_NAMES = {
 }
 
 
-async def _start_exchange(env: dict[str, str]) -> tuple[asyncio.subprocess.Process, str]:
-    """`polymm exchange serve` of the checkout on env's PYTHONPATH (run from there: `-m` puts the
-    working directory first on the path)."""
-    exchange = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "polymm_cli",
-        "exchange",
-        "serve",
-        "--port",
-        "0",
-        "--flow",
-        "off",
-        "--timing",
-        "--settlement-delay",
-        "0",
-        stdout=asyncio.subprocess.PIPE,
-        env=env,
-        cwd=env["PYTHONPATH"],
-    )
-    assert exchange.stdout is not None
-    line = (await asyncio.wait_for(exchange.stdout.readline(), 30)).decode()
-    found = re.search(r"(http://\S+)", line)
-    if found is None:
-        exchange.terminate()
-        raise RuntimeError(f"the exchange did not start: {line.strip()!r}")
-    return exchange, found[1]
-
-
 async def _start_bot(url: str, market: Market, pythonpath: str) -> asyncio.subprocess.Process:
     bot = await asyncio.create_subprocess_exec(
         sys.executable,
@@ -152,8 +126,17 @@ async def _moves(mover: Mover, bot: asyncio.subprocess.Process, moves: int) -> l
 
 
 async def _run(moves: int, pythonpath: str) -> list[dict[str, int]]:
-    env = {**os.environ, "PYTHONPATH": pythonpath}  # the exchange of the same checkout as the bot
-    exchange, url = await _start_exchange(env)
+    with tempfile.TemporaryDirectory(prefix="polymm-tick-") as workdir:
+        exchange, url = await start_exchange(
+            Path(workdir), EXCHANGE_OPTIONS, pythonpath=pythonpath
+        )  # the exchange of the same checkout as the bot
+        try:
+            return await _quote_moves(url, moves, pythonpath)
+        finally:
+            await exchange.stop(10.0)
+
+
+async def _quote_moves(url: str, moves: int, pythonpath: str) -> list[dict[str, int]]:
     bot: asyncio.subprocess.Process | None = None
     try:
         market = sample_markets()[0]  # 0.01 tick, empty book with the flow off
@@ -170,8 +153,6 @@ async def _run(moves: int, pythonpath: str) -> list[dict[str, int]]:
                 await asyncio.wait_for(bot.wait(), 15)
             except TimeoutError:
                 bot.kill()
-        exchange.terminate()
-        await exchange.wait()
 
 
 def stages_of(records: list[dict[str, int]]) -> dict[str, list[float]]:
