@@ -20,7 +20,9 @@ import hashlib
 import json
 import math
 import pickle
+import sys
 from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from decimal import ROUND_FLOOR, Decimal
 from fractions import Fraction
@@ -268,11 +270,16 @@ def check_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal) -> t
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=order_cases())
 def test_order_wire_matches_official_client(case: dict[str, Any]) -> None:
+    assert_signs_like_client(OrderSigner(case["key"], 137, case["signature_type"], case["funder"]), case)
+
+
+def assert_signs_like_client(signer: OrderSigner, case: dict[str, Any]) -> None:
+    """`signer` (made for the case's key, signature type and funder) signs the case byte for byte
+    as the official client does: amounts (by the float-divergence rule), wire, order id, signer."""
     client_order = build_client_order(case)
     theirs = check_amounts(case["side"], case["price"], case["size"], case["tick"])
     assert (int(client_order.makerAmount), int(client_order.takerAmount)) == theirs
 
-    signer = OrderSigner(case["key"], 137, case["signature_type"], case["funder"])
     common = {
         "neg_risk": case["neg_risk"],
         "salt": case["salt"],
@@ -300,6 +307,80 @@ def test_order_wire_matches_official_client(case: dict[str, Any]) -> None:
     assert (
         recover_order_signer(order_to_json_v2(client_order, *wire_args), case["neg_risk"]) == signer.address
     )
+
+
+RUN_KEY = make_key("one signer, many orders")
+RUN_FUNDER = eth_to_checksum_address("0x" + hashlib.sha256(b"run funder").hexdigest()[:40])
+RUN_TOKENS = ("1", "71321045679252212594626385532706912750332728571942532289631379312455583992563", "2" * 77)
+_run_signers: dict[int, OrderSigner] = {}  # one per signature type, kept across examples
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cases=st.lists(order_cases(), min_size=2, max_size=5),
+    tokens=st.lists(st.sampled_from(RUN_TOKENS), min_size=5, max_size=5),
+    signature_type=st.integers(0, 3),
+)
+def test_one_signer_signs_a_run_of_orders_like_the_client(
+    cases: list[dict[str, Any]], tokens: list[str], signature_type: int
+) -> None:
+    """One long-lived OrderSigner signs runs of orders that switch token, side, exchange, metadata
+    and builder, and come back to tokens it signed before: each is byte-identical to the client's.
+    The signer caches Order words per token id and side and an EIP-712 envelope per domain, so a
+    cache keyed on the wrong thing signs another order's words and fails here."""
+    funder = None if signature_type == 0 else RUN_FUNDER
+    if signature_type not in _run_signers:
+        _run_signers[signature_type] = OrderSigner(RUN_KEY, 137, signature_type, funder)
+    for case, token_id in zip(cases, tokens, strict=False):
+        case.update(key=RUN_KEY, token_id=token_id, signature_type=signature_type, funder=funder)
+        assert_signs_like_client(_run_signers[signature_type], case)
+
+
+def test_signed_orders_are_ordinary_frozen_signed_orders() -> None:
+    """sign_order builds its SignedOrder without the dataclass constructor: the result must be
+    the same object the constructor builds (type, equality, hash, frozen, copy and pickle)."""
+    signed = OrderSigner(make_key("draft")).sign_limit_order(
+        "123", Side.SELL, Decimal("0.42"), Decimal("10.5"), Decimal("0.01"), True, 7, 1_700_000_000_000
+    )
+    rebuilt = SignedOrder(**{f.name: getattr(signed, f.name) for f in dataclasses.fields(SignedOrder)})
+    assert type(signed) is SignedOrder
+    assert signed == rebuilt
+    assert hash(signed) == hash(rebuilt)
+    assert repr(signed) == repr(rebuilt)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        signed.salt = 8  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(signed)) == signed
+    assert dataclasses.replace(signed, salt=8).salt == 8
+
+
+def test_signing_from_several_threads_matches_one_thread() -> None:
+    """Each thread hashes on its own Keccak sponge and envelopes: with thread switches forced
+    every microsecond (between the C calls of one hash), threads sharing one signer still sign
+    exactly what one thread signs."""
+    signer = OrderSigner(make_key("threads"))
+    ticks = sorted(DECIMALS)
+    jobs = [
+        (
+            RUN_TOKENS[i % 3],
+            Side.BUY if i % 2 else Side.SELL,
+            Decimal(1 + i % 9) / 10,
+            Decimal(10 + i),
+            ticks[i % len(ticks)],
+            i % 4 == 0,
+            i,
+            1_700_000_000_000,
+        )
+        for i in range(240)
+    ]
+    expected = [signer.sign_limit_order(*job) for job in jobs]
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            results = list(pool.map(lambda job: signer.sign_limit_order(*job), jobs))
+    finally:
+        sys.setswitchinterval(interval)
+    assert results == expected
 
 
 def test_documented_float_divergence() -> None:
@@ -416,32 +497,44 @@ def test_limit_order_amounts_rejects(
 @settings(max_examples=1500, deadline=None)
 @given(
     tick=st.sampled_from(sorted(DECIMALS)),
-    price_units=st.integers(1, 10_000),
+    price_units=st.integers(-10, 10_000),
     price_exponent=st.integers(-8, 0),
-    size_units=st.integers(0, 10**12),
-    size_exponent=st.integers(-9, 2),
+    size_units=st.integers(-10, 10**12),
+    size_exponent=st.integers(-9, 62),
     side=st.sampled_from(Side),
 )
-def test_integer_amounts_fast_path_equals_the_decimal_path(
+def test_integer_amounts_fast_path_equals_the_checked_path(
     tick: Decimal, price_units: int, price_exponent: int, size_units: int, size_exponent: int, side: Side
 ) -> None:
     """The integer fast path of `limit_order_amounts` (prices with at most the tick's price
-    decimals) gives exactly what the Decimal path gives; any other input falls through to it.
-    Exponents vary so trailing zeros ("0.500"), exponent forms (5E-1) and long sizes all occur."""
+    decimals, in range) gives exactly what the checked Decimal path gives, and declines every
+    input that path refuses (out of range, zero or negative, too large). Exponents vary so
+    trailing zeros ("0.500"), exponent forms (5E-1) and long sizes all occur."""
     price = Decimal(price_units).scaleb(price_exponent)
     size = Decimal(size_units).scaleb(size_exponent)
-    if not tick <= price <= 1 - tick:
-        return
-    rounding = signing._ROUNDING[tick]
-    fast = signing._integer_amounts(side, price, size, rounding[0])
+    fast = signing._grid_amounts(side, price, size, signing._TICK_GRID[tick])
     try:
-        slow: tuple[int, int] | None = signing._decimal_amounts(side, price, size, rounding)
-    except ValueError:  # rounds to zero shares: the fast path declines, the Decimal path raises
-        slow = None
+        checked: tuple[int, int] | None = signing._checked_amounts(side, price, size, tick)
+    except ValueError:
+        checked = None
     if fast is not None:
-        assert fast == slow
-    else:
-        assert slow is None or price != price.quantize(Decimal(1).scaleb(-rounding[0]))
+        assert fast == checked
+    elif checked is not None:  # declined only for prices off the tick's price decimals
+        assert price != price.quantize(Decimal(1).scaleb(-signing._ROUNDING[tick][0]))
+
+
+@pytest.mark.parametrize(
+    "price", [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("0.5")]
+)
+@pytest.mark.parametrize(
+    "size", [Decimal("NaN"), Decimal("Infinity"), Decimal("-0.01"), Decimal("0.009"), Decimal("1E+60")]
+)
+def test_integer_amounts_fast_path_declines_what_the_checked_path_refuses(
+    price: Decimal, size: Decimal
+) -> None:
+    assert signing._grid_amounts(Side.BUY, price, size, signing._TICK_GRID[Decimal("0.01")]) is None
+    with pytest.raises(ValueError):
+        limit_order_amounts(Side.BUY, price, size, Decimal("0.01"))
 
 
 def test_implied_price_and_size_rejects_non_positive_amounts() -> None:
@@ -460,6 +553,23 @@ def test_implied_price_and_size_rejects_non_positive_amounts() -> None:
 @given(data=st.binary(max_size=600))
 def test_keccak256_matches_pycryptodome_public_api(data: bytes) -> None:
     assert keccak256(data) == pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=600),
+    separators=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=4),
+)
+def test_eip712_digest_matches_two_keccaks(data: bytes, separators: list[bytes]) -> None:
+    """The one-pass EIP-712 digest (struct hash squeezed into a per-domain envelope) equals
+    keccak(0x1901 ‖ separator ‖ keccak(struct)) by the public API, domains alternating."""
+    struct_hash = pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+    for separator in separators + separators[::-1]:
+        envelope = b"\x19\x01" + separator + struct_hash
+        assert (
+            signing._eip712_digest(separator, data)
+            == pycryptodome_keccak.new(digest_bits=256, data=envelope).digest()
+        )
 
 
 def test_keccak256_known_vector() -> None:
