@@ -30,6 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from coincurve import PrivateKey
 from Crypto.Hash import keccak as pycryptodome_keccak
 from eth_account import Account
 from eth_utils.address import to_checksum_address as eth_to_checksum_address
@@ -353,12 +354,26 @@ def test_signed_orders_are_ordinary_frozen_signed_orders() -> None:
     assert dataclasses.replace(signed, salt=8).salt == 8
 
 
+def envelope_digest(thread: int, i: int) -> bytes:
+    """What `hash_many` below expects of `_eip712_digest` for its i-th input in thread `thread`."""
+    data = bytes((thread, i & 255)) * 192
+    separator = (bytes(32), bytes(range(32)))[i & 1]
+    struct_hash = pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+    return pycryptodome_keccak.new(digest_bits=256, data=b"\x19\x01" + separator + struct_hash).digest()
+
+
 def test_hashing_from_several_threads_uses_one_sponge_per_thread() -> None:
-    """keccak256 and the EIP-712 digest reuse a C sponge (and envelopes) per thread. With thread
-    switches forced every microsecond, so that threads are often switched between the C calls
-    of one hash, four threads hashing at once still get the public API's digests. (With one
-    sponge shared by all threads about one hash in a thousand comes out wrong here.)"""
+    """keccak256, the EIP-712 digest and the order signature reuse C buffers per thread (a
+    sponge, envelopes, signature outputs). With thread switches forced every microsecond, so
+    that threads are often switched between the C calls of one hash or signature, four threads
+    at once still get the public APIs' results. (With one sponge shared by all threads about
+    one hash in a thousand comes out wrong here.)"""
     separators = (bytes(32), bytes(range(32)))
+    keys = [PrivateKey(bytes(31) + bytes((thread + 1,))) for thread in range(4)]
+    signatures = [
+        [signing._portable_signature_hex(key, envelope_digest(thread, i)) for i in range(0, 3000, 10)]
+        for thread, key in enumerate(keys)
+    ]
     wrong: list[int] = []
 
     def hash_many(thread: int) -> None:
@@ -369,6 +384,8 @@ def test_hashing_from_several_threads_uses_one_sponge_per_thread() -> None:
             envelope = b"\x19\x01" + separators[i & 1] + struct_hash
             expected = pycryptodome_keccak.new(digest_bits=256, data=envelope).digest()
             if keccak256(data) != struct_hash or signing._eip712_digest(separators[i & 1], data) != expected:
+                count += 1
+            if i % 10 == 0 and signing._signature_hex(keys[thread], expected) != signatures[thread][i // 10]:
                 count += 1
         wrong.append(count)
 
@@ -390,6 +407,24 @@ def test_fast_keccak_path_is_in_use() -> None:
     back to the ~3x slower public API (correct, but the signing goal of issue 13 would be lost)."""
     assert keccak256.__name__ == "fast_keccak256"
     assert signing._eip712_digest.__name__ == "fast_eip712_digest"
+    assert signing._signature_hex.__name__ == "fast_signature_hex"
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=private_keys, digest=st.binary(min_size=32, max_size=32))
+def test_signature_hex_is_coincurves_signature(key: str, digest: bytes) -> None:
+    """The order hot path calls libsecp256k1 directly: the same signature, byte for byte, as
+    coincurve's public `sign_recoverable`, in Ethereum's r‖s‖v (v = 27/28)."""
+    private_key = PrivateKey(bytes.fromhex(key[2:]))
+    sig = private_key.sign_recoverable(digest, hasher=None)
+    expected = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+    assert signing._signature_hex(private_key, digest) == expected
+
+
+@pytest.mark.parametrize("digest", [b"", bytes(31), bytes(33)])
+def test_signature_hex_refuses_a_digest_that_is_not_32_bytes(digest: bytes) -> None:
+    with pytest.raises(ValueError):
+        signing._signature_hex(PrivateKey(bytes(31) + b"\x07"), digest)
 
 
 def test_documented_float_divergence() -> None:
