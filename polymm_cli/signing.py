@@ -95,25 +95,32 @@ _MAX_ENVELOPES: Final = 64  # per thread; two exchanges per chain id in practice
 
 class _KeccakState:
     """One Keccak-256 sponge of pycryptodome's C library, reset and reused for every hash, with
-    its output buffer and one EIP-712 envelope buffer per domain separator (per thread)."""
+    its output buffer and one EIP-712 envelope buffer per domain separator (per thread).
 
-    __slots__ = ("_destroy", "envelopes", "out", "state")
+    The hashing calls take `state_arg`, `out_arg` and the envelopes' pointers as ready-made
+    `byref` arguments: passed a ctypes object, ctypes builds such an argument on every call."""
+
+    __slots__ = ("_destroy", "_state_bytes", "envelopes", "out", "out_arg", "state", "state_arg")
 
     def __init__(self, init: Any, destroy: Any) -> None:
         self.state = ctypes.c_void_p()
         self.out = ctypes.create_string_buffer(32)
+        self.out_arg = ctypes.byref(self.out)
         self.envelopes: dict[bytes, tuple[Any, Any]] = {}
         self._destroy = destroy
         if init(ctypes.byref(self.state), 64, 24):  # capacity 2*32 bytes, 24 rounds = Keccak-256
             raise OSError("keccak_init failed")
+        # A C object at the sponge's address (not owning it): byref of it passes that address.
+        self._state_bytes = ctypes.c_char.from_address(self.state.value or 0)
+        self.state_arg = ctypes.byref(self._state_bytes)
 
     def envelope(self, separator: bytes) -> tuple[Any, Any]:
-        """(0x1901 ‖ separator ‖ 32 free bytes, a pointer to those 32 bytes): the struct hash is
-        squeezed straight into the envelope, which is then hashed in place."""
+        """(0x1901 ‖ separator ‖ 32 free bytes, a pointer to those 32 bytes), as call arguments:
+        the struct hash is squeezed straight into the envelope, which is then hashed in place."""
         if len(self.envelopes) >= _MAX_ENVELOPES:
             self.envelopes.clear()
         buffer = ctypes.create_string_buffer(b"\x19\x01" + separator + bytes(32), _ENVELOPE_SIZE)
-        found = self.envelopes[separator] = (buffer, ctypes.byref(buffer, 34))
+        found = self.envelopes[separator] = (ctypes.byref(buffer), ctypes.byref(buffer, 34))
         return found
 
     def __del__(self) -> None:
@@ -164,10 +171,10 @@ def _fast_keccak_functions(
         size = len(data)
         if size >= _FAST_KECCAK_MAX_LEN or data.__class__ is not bytes:
             return _portable_keccak256(data)
-        state = st.state
+        state = st.state_arg
         reset(state)
         absorb(state, data, size)
-        digest(state, st.out, 32, 1)  # padding 0x01: original Keccak, not SHA3
+        digest(state, st.out_arg, 32, 1)  # padding 0x01: original Keccak, not SHA3
         return st.out.raw
 
     def fast_eip712_digest(separator: bytes, encoded_struct: bytes) -> bytes:
@@ -179,13 +186,13 @@ def _fast_keccak_functions(
         if size >= _FAST_KECCAK_MAX_LEN or encoded_struct.__class__ is not bytes or len(separator) != 32:
             return _portable_eip712_digest(separator, encoded_struct)
         envelope = st.envelopes.get(separator) or st.envelope(separator)
-        state = st.state
+        state = st.state_arg
         reset(state)
         absorb(state, encoded_struct, size)
         digest(state, envelope[1], 32, 1)  # the struct hash, written into the envelope
         reset(state)
         absorb(state, envelope[0], _ENVELOPE_SIZE)
-        digest(state, st.out, 32, 1)
+        digest(state, st.out_arg, 32, 1)
         return st.out.raw
 
     return fast_keccak256, fast_eip712_digest
