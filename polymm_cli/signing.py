@@ -2,15 +2,16 @@
 
 Owns:
 
-* keccak256 (pycryptodome's compiled Keccak, called through a reused per-thread state), EIP-55
-  checksummed addresses, `address_from_private_key`;
+* keccak256 and the one-pass EIP-712 digest (pycryptodome's compiled Keccak, called through a
+  reused per-thread sponge), EIP-55 checksummed addresses, `address_from_private_key`;
 * the CTF Exchange V2 order (reference §4.1): type hash, cached domain separators per
   (chain_id, neg_risk), struct hashing by direct 32-byte packing, `order_digest` (the order id);
 * the limit-order amount maths of the official client, in exact Decimal arithmetic
   (`limit_order_amounts`), and the exchange's reading of an incoming order
   (`implied_price_and_size`);
 * `SignedOrder` and its POST /order wire form (`order_wire`, identical to the client's
-  `order_to_json_v2`), `OrderSigner` (signature types 0-3, ECDSA via coincurve/libsecp256k1),
+  `order_to_json_v2`), `OrderSigner` (signature types 0-3, ECDSA via coincurve/libsecp256k1; the
+  order hot path calls libsecp256k1 through coincurve's compiled module directly),
   `parse_wire_order` and `recover_order_signer` for the local exchange;
 * L1 ClobAuth EIP-712 signatures and L2 HMAC request headers (reference §2).
 
