@@ -1242,8 +1242,7 @@ class OrderSigner:
         if side.__class__ is not Side:
             side = Side(side)
         _check_order_integers(maker_amount, taker_amount, salt, timestamp_ms, expiration)
-        # The Order struct: only salt, amounts and timestamp are packed per order; the parties and
-        # token id, the side and signature type, metadata and builder are cached 64-byte runs.
+        # Only salt, amounts and timestamp are packed per order; the rest are cached 64-byte runs.
         try:
             encoded = b"".join(
                 (
@@ -1269,9 +1268,7 @@ class OrderSigner:
             digest = _eip712_digest(separator, encoded)
             signature = _signature_hex(self._key, digest)
         else:
-            struct_hash = keccak256(encoded)
-            digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
-            signature = self._poly_1271_signature(struct_hash, separator)
+            digest, signature = self._poly_1271_signed(encoded, separator)
         return _new_signed_order(
             salt,
             self.maker,
@@ -1297,6 +1294,12 @@ class OrderSigner:
             self._parties_and_token.clear()
         self._parties_and_token[token_id] = words
         return words
+
+    def _poly_1271_signed(self, encoded: bytes, separator: bytes) -> tuple[bytes, str]:
+        """(order digest, POLY_1271 signature) of an encoded Order struct."""
+        struct_hash = keccak256(encoded)
+        digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+        return digest, self._poly_1271_signature(struct_hash, separator)
 
     def _poly_1271_signature(self, struct_hash: bytes, separator: bytes) -> str:
         """POLY_1271: ECDSA over the ERC-7739 wrapped digest followed by the domain separator, the
