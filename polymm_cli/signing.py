@@ -92,42 +92,63 @@ def _portable_eip712_digest(separator: bytes, encoded_struct: bytes) -> bytes:
 
 _ENVELOPE_SIZE: Final = 66  # 0x1901 ‖ domain separator ‖ struct hash
 _MAX_ENVELOPES: Final = 64  # per thread; two exchanges per chain id in practice
+# pycryptodome's keccak_state: uint64 state[25], then the message buffer (src/keccak.c). The
+# envelope sponges are copied into buffers of our own, far larger than the struct (416 bytes), so
+# that writing at the buffer's offset never leaves our memory; the probes check the offset.
+_SPONGE_BUFFER_OFFSET: Final = 200
+_SPONGE_COPY_SIZE: Final = 4096
 
 
 class _KeccakState:
     """One Keccak-256 sponge of pycryptodome's C library, reset and reused for every hash, with
-    its output buffer and one EIP-712 envelope buffer per domain separator (per thread).
+    its output buffer and one EIP-712 envelope sponge per domain separator (per thread).
 
     The hashing calls take `state_arg`, `out_arg` and the envelopes' pointers as ready-made
     `byref` arguments: passed a ctypes object, ctypes builds such an argument on every call."""
 
-    __slots__ = ("_destroy", "_state_bytes", "envelopes", "out", "out_arg", "state", "state_arg")
+    __slots__ = ("_functions", "_state_bytes", "envelopes", "out", "out_arg", "state", "state_arg")
 
-    def __init__(self, init: Any, destroy: Any) -> None:
+    def __init__(self, functions: tuple[Any, ...]) -> None:
+        init = functions[0]
+        self._functions = functions
         self.state = ctypes.c_void_p()
         self.out = ctypes.create_string_buffer(32)
         self.out_arg = ctypes.byref(self.out)
-        self.envelopes: dict[bytes, tuple[Any, Any]] = {}
-        self._destroy = destroy
+        self.envelopes: dict[bytes, tuple[Any, Any, Any]] = {}
         if init(ctypes.byref(self.state), 64, 24):  # capacity 2*32 bytes, 24 rounds = Keccak-256
             raise OSError("keccak_init failed")
         # A C object at the sponge's address (not owning it): byref of it passes that address.
         self._state_bytes = ctypes.c_char.from_address(self.state.value or 0)
         self.state_arg = ctypes.byref(self._state_bytes)
 
-    def envelope(self, separator: bytes) -> tuple[Any, Any]:
-        """(0x1901 ‖ separator ‖ 32 free bytes, a pointer to those 32 bytes), as call arguments:
-        the struct hash is squeezed straight into the envelope, which is then hashed in place."""
+    def envelope(self, separator: bytes) -> tuple[Any, Any, Any]:
+        """(sponge, pointer to its 32 placeholder bytes, the sponge's buffer) as call arguments: a
+        sponge that has absorbed 0x1901 ‖ separator ‖ 32 placeholder bytes and is never permuted
+        in place (`keccak_digest` squeezes a copy). The struct hash is squeezed straight over the
+        placeholder, and digesting the sponge then hashes the whole envelope: two C calls."""
+        init, destroy, _, absorb, copy = self._functions
         if len(self.envelopes) >= _MAX_ENVELOPES:
             self.envelopes.clear()
-        buffer = ctypes.create_string_buffer(b"\x19\x01" + separator + bytes(32), _ENVELOPE_SIZE)
-        found = self.envelopes[separator] = (ctypes.byref(buffer), ctypes.byref(buffer, 34))
+        fresh = ctypes.c_void_p()
+        if init(ctypes.byref(fresh), 64, 24):
+            raise OSError("keccak_init failed")
+        try:
+            absorb(fresh, b"\x19\x01" + separator + bytes(32), _ENVELOPE_SIZE)
+            sponge = ctypes.create_string_buffer(_SPONGE_COPY_SIZE)
+            copy(fresh, sponge)
+        finally:
+            destroy(fresh)
+        found = self.envelopes[separator] = (
+            ctypes.byref(sponge),
+            ctypes.byref(sponge, _SPONGE_BUFFER_OFFSET + 34),
+            sponge,
+        )
         return found
 
     def __del__(self) -> None:
         try:
             if self.state.value:
-                self._destroy(self.state)
+                self._functions[1](self.state)
         except Exception:  # interpreter shutdown
             pass
 
@@ -136,7 +157,7 @@ _FAST_KECCAK_MAX_LEN: Final = 1 << 30  # the length travels as a C int (see belo
 
 
 def _keccak_c_functions() -> tuple[Any, ...] | None:
-    """(init, destroy, reset, absorb, digest) of pycryptodome's keccak C library through ctypes'
+    """(init, destroy, copy, reset, absorb, digest) of pycryptodome's keccak C library through ctypes'
     PyDLL (no GIL round trip, no hash object per call), or None without the ctypes backend.
 
     Why no `argtypes` on the per-hash calls: ctypes' argument converters cost ~0.2 us per call,
@@ -146,29 +167,30 @@ def _keccak_c_functions() -> tuple[Any, ...] | None:
     take the portable path. `_make_keccak` checks the results against the public API."""
     try:
         lib = ctypes.PyDLL(getattr(_pycryptodome_keccak, "_raw_keccak_lib")._name)  # noqa: B009
-        init, destroy = lib.keccak_init, lib.keccak_destroy
+        init, destroy, copy = lib.keccak_init, lib.keccak_destroy, lib.keccak_copy
         reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
         init.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ubyte]
         destroy.argtypes = [ctypes.c_void_p]
-        for fn in (init, destroy, reset, absorb, digest):
+        for fn in (init, destroy, copy, reset, absorb, digest):
             fn.restype = ctypes.c_int
     except Exception:
         return None
-    return init, destroy, reset, absorb, digest
+    return init, destroy, copy, reset, absorb, digest
 
 
 def _fast_keccak_functions(
-    init: Any, destroy: Any, reset: Any, absorb: Any, digest: Any
+    init: Any, destroy: Any, copy: Any, reset: Any, absorb: Any, digest: Any
 ) -> tuple[Callable[[bytes], bytes], Callable[[bytes, bytes], bytes]]:
     """keccak256 and the EIP-712 digest on a per-thread reused sponge (`keccak_digest` squeezes
     a copy of the sponge, so every hash starts with a reset)."""
     local = threading.local()
+    state_functions = (init, destroy, reset, absorb, copy)
 
     def fast_keccak256(data: bytes) -> bytes:
         try:
             st: _KeccakState = local.st
         except AttributeError:
-            st = local.st = _KeccakState(init, destroy)
+            st = local.st = _KeccakState(state_functions)
         size = len(data)
         if size >= _FAST_KECCAK_MAX_LEN or data.__class__ is not bytes:
             return _portable_keccak256(data)
@@ -182,7 +204,7 @@ def _fast_keccak_functions(
         try:
             st: _KeccakState = local.st
         except AttributeError:
-            st = local.st = _KeccakState(init, destroy)
+            st = local.st = _KeccakState(state_functions)
         size = len(encoded_struct)
         if size >= _FAST_KECCAK_MAX_LEN or encoded_struct.__class__ is not bytes or len(separator) != 32:
             return _portable_eip712_digest(separator, encoded_struct)
@@ -190,10 +212,8 @@ def _fast_keccak_functions(
         state = st.state_arg
         reset(state)
         absorb(state, encoded_struct, size)
-        digest(state, envelope[1], 32, 1)  # the struct hash, written into the envelope
-        reset(state)
-        absorb(state, envelope[0], _ENVELOPE_SIZE)
-        digest(state, st.out_arg, 32, 1)
+        digest(state, envelope[1], 32, 1)  # the struct hash, over the envelope's placeholder
+        digest(envelope[0], st.out_arg, 32, 1)
         return st.out.raw
 
     return fast_keccak256, fast_eip712_digest
