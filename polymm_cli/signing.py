@@ -182,7 +182,7 @@ def _fast_keccak_functions(
     init: Any, destroy: Any, copy: Any, reset: Any, absorb: Any, digest: Any
 ) -> tuple[Callable[[bytes], bytes], Callable[[bytes, bytes], bytes]]:
     """keccak256 and the EIP-712 digest on a per-thread reused sponge (`keccak_digest` squeezes
-    a copy of the sponge, so every hash starts with a reset)."""
+    a copy of the sponge, so every hash starts with a reset) and per-thread envelope sponges."""
     local = threading.local()
     state_functions = (init, destroy, reset, absorb, copy)
 
