@@ -144,6 +144,11 @@ def speed_rows(results: dict[str, Any]) -> list[tuple[str, str, str]]:
             f"{s['paired_ours_us']:.1f} / {s['paired_ecdsa_us']:.1f} µs (goal <= {SIGNING_GOAL_RATIO})",
         ),
         (
+            "  ours / libsecp256k1 without coincurve's wrapper",
+            f"{s['raw_overhead_ratio']:.2f}x",
+            f"{s['paired_ours_us']:.1f} / {s['paired_raw_ecdsa_us']:.1f} µs (the C call alone)",
+        ),
+        (
             "decision latency, book update -> orders to venue",
             f"p50 {d['p50']:,.0f} µs",
             f"p99 {d['p99']:,.0f} µs (goal < 1,000)",

@@ -2,15 +2,16 @@
 
 Owns:
 
-* keccak256 (pycryptodome's compiled Keccak, called through a reused per-thread state), EIP-55
-  checksummed addresses, `address_from_private_key`;
+* keccak256 and the one-pass EIP-712 digest (pycryptodome's compiled Keccak, called through a
+  reused per-thread sponge), EIP-55 checksummed addresses, `address_from_private_key`;
 * the CTF Exchange V2 order (reference §4.1): type hash, cached domain separators per
   (chain_id, neg_risk), struct hashing by direct 32-byte packing, `order_digest` (the order id);
 * the limit-order amount maths of the official client, in exact Decimal arithmetic
   (`limit_order_amounts`), and the exchange's reading of an incoming order
   (`implied_price_and_size`);
 * `SignedOrder` and its POST /order wire form (`order_wire`, identical to the client's
-  `order_to_json_v2`), `OrderSigner` (signature types 0-3, ECDSA via coincurve/libsecp256k1),
+  `order_to_json_v2`), `OrderSigner` (signature types 0-3, ECDSA via coincurve/libsecp256k1; the
+  order hot path calls libsecp256k1 through coincurve's compiled module directly),
   `parse_wire_order` and `recover_order_signer` for the local exchange;
 * L1 ClobAuth EIP-712 signatures and L2 HMAC request headers (reference §2).
 
@@ -37,7 +38,7 @@ from decimal import (
     InvalidOperation,
     Overflow,
 )
-from typing import Any, Final
+from typing import Any, Final, cast
 
 from coincurve import PrivateKey, PublicKey
 from Crypto.Hash import keccak as _pycryptodome_keccak
@@ -85,22 +86,69 @@ def _portable_keccak256(data: bytes) -> bytes:
     return bytes(_pycryptodome_keccak.new(digest_bits=256, data=data).digest())
 
 
+def _portable_eip712_digest(separator: bytes, encoded_struct: bytes) -> bytes:
+    return _portable_keccak256(b"\x19\x01" + separator + _portable_keccak256(encoded_struct))
+
+
+_ENVELOPE_SIZE: Final = 66  # 0x1901 ‖ domain separator ‖ struct hash
+_MAX_ENVELOPES: Final = 64  # per thread; two exchanges per chain id in practice
+# pycryptodome's keccak_state: uint64 state[25], then the message buffer (src/keccak.c). The
+# envelope sponges are copied into buffers of our own, far larger than the struct (416 bytes), so
+# that writing at the buffer's offset never leaves our memory; the probes check the offset.
+_SPONGE_BUFFER_OFFSET: Final = 200
+_SPONGE_COPY_SIZE: Final = 4096
+
+
 class _KeccakState:
-    """One Keccak-256 sponge of pycryptodome's C library, reset and reused for every hash."""
+    """One Keccak-256 sponge of pycryptodome's C library, reset and reused for every hash, with
+    its output buffer and one EIP-712 envelope sponge per domain separator (per thread).
 
-    __slots__ = ("_destroy", "out", "state")
+    The hashing calls take `state_arg`, `out_arg` and the envelopes' pointers as ready-made
+    `byref` arguments: passed a ctypes object, ctypes builds such an argument on every call."""
 
-    def __init__(self, init: Any, destroy: Any) -> None:
+    __slots__ = ("_functions", "_state_bytes", "envelopes", "out", "out_arg", "state", "state_arg")
+
+    def __init__(self, functions: tuple[Any, ...]) -> None:
+        init = functions[0]
+        self._functions = functions
         self.state = ctypes.c_void_p()
         self.out = ctypes.create_string_buffer(32)
-        self._destroy = destroy
+        self.out_arg = ctypes.byref(self.out)
+        self.envelopes: dict[bytes, tuple[Any, Any, Any]] = {}
         if init(ctypes.byref(self.state), 64, 24):  # capacity 2*32 bytes, 24 rounds = Keccak-256
             raise OSError("keccak_init failed")
+        # A C object at the sponge's address (not owning it): byref of it passes that address.
+        self._state_bytes = ctypes.c_char.from_address(self.state.value or 0)
+        self.state_arg = ctypes.byref(self._state_bytes)
+
+    def envelope(self, separator: bytes) -> tuple[Any, Any, Any]:
+        """(sponge, pointer to its 32 placeholder bytes, the sponge's buffer) as call arguments: a
+        sponge that has absorbed 0x1901 ‖ separator ‖ 32 placeholder bytes and is never permuted
+        in place (`keccak_digest` squeezes a copy). The struct hash is squeezed straight over the
+        placeholder, and digesting the sponge then hashes the whole envelope: two C calls."""
+        init, destroy, _, absorb, copy = self._functions
+        if len(self.envelopes) >= _MAX_ENVELOPES:
+            self.envelopes.clear()
+        fresh = ctypes.c_void_p()
+        if init(ctypes.byref(fresh), 64, 24):
+            raise OSError("keccak_init failed")
+        try:
+            absorb(fresh, b"\x19\x01" + separator + bytes(32), _ENVELOPE_SIZE)
+            sponge = ctypes.create_string_buffer(_SPONGE_COPY_SIZE)
+            copy(fresh, sponge)
+        finally:
+            destroy(fresh)
+        found = self.envelopes[separator] = (
+            ctypes.byref(sponge),
+            ctypes.byref(sponge, _SPONGE_BUFFER_OFFSET + 34),
+            sponge,
+        )
+        return found
 
     def __del__(self) -> None:
         try:
             if self.state.value:
-                self._destroy(self.state)
+                self._functions[1](self.state)
         except Exception:  # interpreter shutdown
             pass
 
@@ -108,54 +156,98 @@ class _KeccakState:
 _FAST_KECCAK_MAX_LEN: Final = 1 << 30  # the length travels as a C int (see below)
 
 
-def _make_keccak256() -> Callable[[bytes], bytes]:
-    """The fast path calls pycryptodome's keccak C functions directly (PyDLL: no GIL round trip,
-    no hash object per call), roughly 3x cheaper than `keccak.new(...).digest()`. It needs the
-    ctypes backend of pycryptodome; anything unexpected falls back to the public API.
+def _keccak_c_functions() -> tuple[Any, ...] | None:
+    """(init, destroy, copy, reset, absorb, digest) of pycryptodome's keccak C library through ctypes'
+    PyDLL (no GIL round trip, no hash object per call), or None without the ctypes backend.
 
     Why no `argtypes` on the per-hash calls: ctypes' argument converters cost ~0.2 us per call,
     a third of a 352-byte hash. Without them a bytes object passes as its buffer pointer, the
     state and output buffer as pointers and the length as a C int, which libffi widens to the
     64-bit `size_t` register on every supported ABI; lengths of 2**30 and more (never an order)
-    take the portable path. The startup probes below check the result against the public API."""
+    take the portable path. `_make_keccak` checks the results against the public API."""
     try:
         lib = ctypes.PyDLL(getattr(_pycryptodome_keccak, "_raw_keccak_lib")._name)  # noqa: B009
-        init, destroy = lib.keccak_init, lib.keccak_destroy
+        init, destroy, copy = lib.keccak_init, lib.keccak_destroy, lib.keccak_copy
         reset, absorb, digest = lib.keccak_reset, lib.keccak_absorb, lib.keccak_digest
         init.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_ubyte]
         destroy.argtypes = [ctypes.c_void_p]
-        for fn in (init, destroy, reset, absorb, digest):
+        for fn in (init, destroy, copy, reset, absorb, digest):
             fn.restype = ctypes.c_int
     except Exception:
-        return _portable_keccak256
+        return None
+    return init, destroy, copy, reset, absorb, digest
 
+
+def _fast_keccak_functions(
+    init: Any, destroy: Any, copy: Any, reset: Any, absorb: Any, digest: Any
+) -> tuple[Callable[[bytes], bytes], Callable[[bytes, bytes], bytes]]:
+    """keccak256 and the EIP-712 digest on a per-thread reused sponge (`keccak_digest` squeezes
+    a copy of the sponge, so every hash starts with a reset) and per-thread envelope sponges."""
     local = threading.local()
+    state_functions = (init, destroy, reset, absorb, copy)
 
     def fast_keccak256(data: bytes) -> bytes:
         try:
             st: _KeccakState = local.st
         except AttributeError:
-            st = local.st = _KeccakState(init, destroy)
+            st = local.st = _KeccakState(state_functions)
         size = len(data)
         if size >= _FAST_KECCAK_MAX_LEN or data.__class__ is not bytes:
             return _portable_keccak256(data)
-        state = st.state
+        state = st.state_arg
         reset(state)
         absorb(state, data, size)
-        digest(state, st.out, 32, 1)  # padding 0x01: original Keccak, not SHA3
+        digest(state, st.out_arg, 32, 1)  # padding 0x01: original Keccak, not SHA3
         return st.out.raw
 
+    def fast_eip712_digest(separator: bytes, encoded_struct: bytes) -> bytes:
+        try:
+            st: _KeccakState = local.st
+        except AttributeError:
+            st = local.st = _KeccakState(state_functions)
+        size = len(encoded_struct)
+        if size >= _FAST_KECCAK_MAX_LEN or encoded_struct.__class__ is not bytes or len(separator) != 32:
+            return _portable_eip712_digest(separator, encoded_struct)
+        envelope = st.envelopes.get(separator) or st.envelope(separator)
+        state = st.state_arg
+        reset(state)
+        absorb(state, encoded_struct, size)
+        digest(state, envelope[1], 32, 1)  # the struct hash, over the envelope's placeholder
+        digest(envelope[0], st.out_arg, 32, 1)
+        return st.out.raw
+
+    return fast_keccak256, fast_eip712_digest
+
+
+def _make_keccak() -> tuple[Callable[[bytes], bytes], Callable[[bytes, bytes], bytes]]:
+    """The fast functions when pycryptodome's C library answers exactly like its public API on
+    the startup probes (the EIP-712 probes alternate domains, as the two exchanges do), else the
+    portable ones."""
+    portable = (_portable_keccak256, _portable_eip712_digest)
+    functions = _keccak_c_functions()
+    if functions is None:
+        return portable
     try:
+        fast_keccak256, fast_eip712_digest = _fast_keccak_functions(*functions)
         probes = (b"", b"abc", bytes(range(256)) * 3, bytes(range(200)) * 7)
-        if all(fast_keccak256(p) == _portable_keccak256(p) for p in probes):
-            return fast_keccak256
+        separators = (bytes(range(32)), bytes(range(32, 64)))
+        if all(fast_keccak256(p) == _portable_keccak256(p) for p in probes) and all(
+            fast_eip712_digest(sep, p) == _portable_eip712_digest(sep, p)
+            for p in probes
+            for sep in separators
+        ):
+            return fast_keccak256, fast_eip712_digest
     except Exception:
         pass
-    return _portable_keccak256
+    return portable
 
 
-keccak256: Final[Callable[[bytes], bytes]] = _make_keccak256()
+_keccak_functions: Final = _make_keccak()
+keccak256: Final[Callable[[bytes], bytes]] = _keccak_functions[0]
 """keccak256(data) -> 32-byte digest (Ethereum's Keccak-256, not SHA3-256)."""
+_eip712_digest: Final[Callable[[bytes, bytes], bytes]] = _keccak_functions[1]
+"""_eip712_digest(domain separator, encoded struct) -> keccak256(0x1901 ‖ separator ‖
+keccak256(encoded struct)), the digest an EIP-712 signature signs, in one pass over the C sponge."""
 
 
 # --------------------------------------------------------------------------------------------------
@@ -239,6 +331,60 @@ def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
     return sig[:64] + (b"\x1c" if sig[64] else b"\x1b")
 
 
+def _portable_signature_hex(key: PrivateKey, digest: bytes) -> str:
+    sig = key.sign_recoverable(digest, hasher=None)
+    return "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+
+
+def _make_signature_hex() -> Callable[[PrivateKey, bytes], str]:
+    """`signature_hex(key, digest)`: "0x" + r‖s‖v hex (v = 27/28) of the same libsecp256k1 call
+    that `PrivateKey.sign_recoverable(digest, hasher=None)` makes (same context, default RFC 6979
+    nonce), on per-thread output buffers. Why: coincurve's wrapper allocates three C objects and
+    joins bytes per signature, ~1.5 us that the order hot path does not need. It falls back to
+    the public API when coincurve's compiled module is not where it is expected or a startup
+    probe differs from it; a digest that is not 32 bytes or a failed signature take the public
+    API too, which raises coincurve's own ValueError."""
+    try:
+        from coincurve._libsecp256k1 import ffi, lib
+
+        sign = lib.secp256k1_ecdsa_sign_recoverable
+        serialize = lib.secp256k1_ecdsa_recoverable_signature_serialize_compact
+        null = ffi.NULL
+    except Exception:
+        return _portable_signature_hex
+    local = threading.local()
+
+    def fast_signature_hex(key: PrivateKey, digest: bytes) -> str:
+        try:
+            signature, compact, recovery_id, compact_bytes = local.buffers
+        except AttributeError:
+            signature = ffi.new("secp256k1_ecdsa_recoverable_signature *")
+            compact = ffi.new("unsigned char[64]")
+            recovery_id = ffi.new("int *")
+            compact_bytes = ffi.buffer(compact)
+            local.buffers = (signature, compact, recovery_id, compact_bytes)
+        context = key.context.ctx
+        if len(digest) != 32 or not sign(context, signature, digest, key.secret, null, null):
+            return _portable_signature_hex(key, digest)
+        serialize(context, compact, recovery_id, signature)
+        r_and_s: bytes = compact_bytes[:]
+        return "0x" + r_and_s.hex() + ("1c" if recovery_id[0] else "1b")
+
+    try:
+        probe_key = PrivateKey(bytes(31) + b"\x01")
+        if all(
+            fast_signature_hex(probe_key, digest) == _portable_signature_hex(probe_key, digest)
+            for digest in (bytes(32), bytes(range(32)), b"\xff" * 32)
+        ):
+            return fast_signature_hex
+    except Exception:
+        pass
+    return _portable_signature_hex
+
+
+_signature_hex: Final = _make_signature_hex()
+
+
 def _recover_address(sig65: bytes, digest: bytes) -> str:
     """Signer (checksummed) of a 65-byte r‖s‖v signature over `digest`; ValueError when malformed."""
     return to_checksum_address(_recover_lower(sig65, digest))
@@ -320,6 +466,8 @@ _SIDE_WORD: Final = {Side.BUY: bytes(32), Side.SELL: bytes(31) + b"\x01"}
 # Why: `Side.BUY` is an enum class attribute lookup (~0.3 us); the hot paths compare with globals
 _BUY: Final = Side.BUY
 _SELL: Final = Side.SELL
+_ZERO_METADATA_AND_BUILDER: Final = bytes(64)
+_MAX_CACHED_TOKENS: Final = 4096  # per signer: the Order words of each token id it signs for
 _SIGNATURE_TYPES: Final = (0, 1, 2, 3)
 _POLY_1271: Final = 3
 
@@ -553,6 +701,23 @@ _EXACT: Final = Context(prec=120, Emax=999, Emin=-999, traps=[InvalidOperation, 
 _PRICE_PREC: Final = 40
 _PRICE_CTX: Final = Context(prec=_PRICE_PREC, rounding=ROUND_HALF_EVEN, traps=[InvalidOperation, Overflow])
 _MAX_SIZE_DIGITS: Final = 60  # sizes of 1e60 shares and more are refused (amounts must fit a uint256)
+_MAX_SIZE_CENTS: Final = 10 ** (_MAX_SIZE_DIGITS + 2)
+
+
+def _tick_grid(tick: Decimal, price_decimals: int) -> tuple[int, int, int, int]:
+    """(price units per 1, lowest and highest price in price units, 1e-6 units per price unit x
+    cent) of a tick at its price decimals: what `_grid_amounts` needs, computed once."""
+    scale = 10**price_decimals
+    tick_units = int(tick.scaleb(price_decimals))
+    return scale, tick_units, scale - tick_units, 10 ** (4 - price_decimals)
+
+
+# Every row of the table qualifies: 2 size decimals, amount decimals = price decimals + 2.
+_TICK_GRID: Final = {
+    tick: _tick_grid(tick, price_decimals)
+    for tick, (price_decimals, size_decimals, amount_decimals) in _ROUNDING.items()
+    if size_decimals == 2 and amount_decimals == price_decimals + 2
+}
 
 
 def _cap_decimals(value: Decimal, decimals: int) -> Decimal:
@@ -569,34 +734,35 @@ def _base_units(value: Decimal) -> int:
     return int(value.scaleb(6, _EXACT).to_integral_value(ROUND_HALF_EVEN, _EXACT))
 
 
-def _integer_amounts(
-    side: Side, price: Decimal, size: Decimal, price_decimals: int
+def _grid_amounts(
+    side: Side, price: Decimal, size: Decimal, grid: tuple[int, int, int, int]
 ) -> tuple[int, int] | None:
-    """`limit_order_amounts` for a price with at most `price_decimals` decimals (every price on the
-    tick grid), in integers: no rounding of the price, the size floored to cents, and the notional
-    (price units x cents) has exactly the amount decimals of the client's table (price decimals +
-    2), so step 4 never applies. None for any other price (the Decimal path handles it) or a size
-    that floors to zero shares. tests/test_signing.py checks it equals the Decimal path."""
-    numerator, denominator = price.as_integer_ratio()
-    scale = _PRICE_SCALE[price_decimals]
+    """`limit_order_amounts` in integers, checks included, for the common case: a finite price
+    with at most the tick's price decimals (every price on the tick grid) within [tick, 1 - tick],
+    and a finite size of at least one cent and under 1e60 shares. The price needs no rounding,
+    the size is floored to cents, and the notional (price units x cents) has exactly the amount
+    decimals of the client's table (price decimals + 2), so step 4 never applies. None for any
+    other input: the checked path then refuses it or computes it in Decimal.
+    tests/test_signing.py checks it against the checked path, refusals included."""
+    scale, lowest, highest, units_per_price_cent = grid
+    try:
+        numerator, denominator = price.as_integer_ratio()
+        size_numerator, size_denominator = size.as_integer_ratio()
+    except (ValueError, OverflowError):  # NaN, infinities
+        return None
     if scale % denominator:
         return None
-    size_num, size_den = size.as_integer_ratio()
-    cents = size_num * 100 // size_den
-    if cents <= 0:
+    price_units = numerator * (scale // denominator)
+    if not lowest <= price_units <= highest:
         return None
-    shares = cents * 10_000  # 1e-6 units
-    notional = numerator * (scale // denominator) * cents * _NOTIONAL_TO_UNITS[price_decimals]
+    cents = size_numerator * 100 // size_denominator
+    if not 0 < cents < _MAX_SIZE_CENTS:
+        return None
     if side is _BUY:
-        return notional, shares
+        return price_units * cents * units_per_price_cent, cents * 10_000
     if side is _SELL:
-        return shares, notional
+        return cents * 10_000, price_units * cents * units_per_price_cent
     return None
-
-
-_PRICE_SCALE: Final = tuple(10**d for d in range(5))  # price units per 1 at 0-4 decimals
-# 1e-6 units per (price unit x cent): 10**6 / 10**(price decimals + 2)
-_NOTIONAL_TO_UNITS: Final = tuple(10 ** (4 - d) for d in range(5))
 
 
 def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal) -> tuple[int, int]:
@@ -629,6 +795,16 @@ def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal
     amounts absorbs float error, and so does step 4 for the product. tests/test_signing.py checks
     this rule on thousands of inputs.
     """
+    grid = _TICK_GRID.get(tick)
+    if grid is not None and price.__class__ is Decimal and size.__class__ is Decimal:
+        amounts = _grid_amounts(side, price, size, grid)
+        if amounts is not None:
+            return amounts
+    return _checked_amounts(side, price, size, tick)
+
+
+def _checked_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal) -> tuple[int, int]:
+    """`limit_order_amounts` for any input: the checks with their error messages, then Decimal."""
     rounding = _ROUNDING.get(tick)
     if rounding is None:
         raise ValueError(
@@ -642,11 +818,6 @@ def limit_order_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal
         raise ValueError(f"invalid price ({price}), min: {tick} - max: {1 - tick}")
     if size.adjusted() >= _MAX_SIZE_DIGITS:
         raise ValueError(f"size {size} is too large")
-    price_decimals, size_decimals, amount_decimals = rounding
-    if size_decimals == 2 and amount_decimals == price_decimals + 2:  # every row of the table
-        fast = _integer_amounts(side, price, size, price_decimals)
-        if fast is not None:
-            return fast
     return _decimal_amounts(side, price, size, rounding)
 
 
@@ -715,43 +886,14 @@ class SignedOrder:
 
 
 # Why: the frozen dataclass __init__ sets its 14 fields through object.__setattr__ (~1.4 us, a
-# tenth of the signing overhead above the ECDSA). Writing the slots through their member descriptors
-# builds the identical, still-immutable object in a third of the time; the field list is checked
-# against the class at import so a new field fails loudly here.
-_SIGNED_ORDER_FIELDS: Final = (
-    "salt",
-    "maker",
-    "signer",
-    "token_id",
-    "maker_amount",
-    "taker_amount",
-    "side",
-    "signature_type",
-    "timestamp_ms",
-    "metadata",
-    "builder",
-    "expiration",
-    "signature",
-    "order_id",
+# sixth of the signing overhead above the ECDSA). A mutable twin with the very same slots is filled
+# by plain attribute stores, then becomes a SignedOrder by `__class__` assignment, which CPython
+# allows between classes of identical slot layout: the identical, still-immutable object in about
+# 40% of the time. The twin is derived from SignedOrder's own fields, and the import fails loudly
+# below if the two ever stop building equal objects.
+_SignedOrderDraft: Final[type] = dataclasses.make_dataclass(
+    "_SignedOrderDraft", [(field.name, field.type) for field in dataclasses.fields(SignedOrder)], slots=True
 )
-if tuple(f.name for f in dataclasses.fields(SignedOrder)) != _SIGNED_ORDER_FIELDS:  # pragma: no cover
-    raise RuntimeError("SignedOrder fields changed: update _SIGNED_ORDER_FIELDS in signing.py")
-(
-    _so_salt,
-    _so_maker,
-    _so_signer,
-    _so_token,
-    _so_maker_amount,
-    _so_taker_amount,
-    _so_side,
-    _so_signature_type,
-    _so_timestamp,
-    _so_metadata,
-    _so_builder,
-    _so_expiration,
-    _so_signature,
-    _so_order_id,
-) = (SignedOrder.__dict__[name].__set__ for name in _SIGNED_ORDER_FIELDS)
 
 
 def _new_signed_order(
@@ -771,22 +913,41 @@ def _new_signed_order(
     order_id: str,
 ) -> SignedOrder:
     """SignedOrder(...) without the frozen dataclass __init__ (same object, same fields)."""
-    signed: SignedOrder = object.__new__(SignedOrder)
-    _so_salt(signed, salt)
-    _so_maker(signed, maker)
-    _so_signer(signed, signer)
-    _so_token(signed, token_id)
-    _so_maker_amount(signed, maker_amount)
-    _so_taker_amount(signed, taker_amount)
-    _so_side(signed, side)
-    _so_signature_type(signed, signature_type)
-    _so_timestamp(signed, timestamp_ms)
-    _so_metadata(signed, metadata)
-    _so_builder(signed, builder)
-    _so_expiration(signed, expiration)
-    _so_signature(signed, signature)
-    _so_order_id(signed, order_id)
-    return signed
+    signed = _SignedOrderDraft(
+        salt,
+        maker,
+        signer,
+        token_id,
+        maker_amount,
+        taker_amount,
+        side,
+        signature_type,
+        timestamp_ms,
+        metadata,
+        builder,
+        expiration,
+        signature,
+        order_id,
+    )
+    signed.__class__ = SignedOrder
+    return cast(SignedOrder, signed)
+
+
+def _check_signed_order_draft() -> None:
+    """The drafted order must equal, field for field, the one the dataclass constructor builds,
+    and stay frozen."""
+    values = tuple(range(len(dataclasses.fields(SignedOrder))))
+    drafted = _new_signed_order(*values)  # type: ignore[arg-type]
+    if drafted.__class__ is not SignedOrder or drafted != SignedOrder(*values):  # type: ignore[arg-type]
+        raise RuntimeError("SignedOrder changed: _SignedOrderDraft no longer builds an equal order")
+    try:
+        drafted.__setattr__("salt", -1)
+    except dataclasses.FrozenInstanceError:
+        return
+    raise RuntimeError("a drafted SignedOrder is not frozen")
+
+
+_check_signed_order_draft()
 
 
 def order_wire(
@@ -997,8 +1158,10 @@ class OrderSigner:
 
     __slots__ = (
         "_key",
+        "_parties_and_token",
         "_party_words",
         "_separators",
+        "_side_and_type_words",
         "_sig_type_word",
         "address",
         "chain_id",
@@ -1033,6 +1196,11 @@ class OrderSigner:
             self.maker = funder_address or self.address
             self.signer = self.address
         self._party_words = _address_word(self.maker) + _address_word(self.signer)
+        self._parties_and_token: dict[str, bytes] = {}
+        self._side_and_type_words = (
+            _SIDE_WORD[Side.BUY] + self._sig_type_word,
+            _SIDE_WORD[Side.SELL] + self._sig_type_word,
+        )
         # (standard, neg risk) domain separators, looked up once: the hot path indexes them
         self._separators = (
             exchange_domain_separator(chain_id, False),
@@ -1094,18 +1262,33 @@ class OrderSigner:
         if side.__class__ is not Side:
             side = Side(side)
         _check_order_integers(maker_amount, taker_amount, salt, timestamp_ms, expiration)
-        struct_hash = keccak256(
-            self._packed_order(
-                token_id, side, maker_amount, taker_amount, salt, timestamp_ms, metadata, builder
+        # Only salt, amounts and timestamp are packed per order; the rest are cached 64-byte runs.
+        try:
+            encoded = b"".join(
+                (
+                    _ORDER_TYPE_HASH,
+                    salt.to_bytes(32, "big"),
+                    self._parties_and_token.get(token_id) or self._parties_and_token_word(token_id),
+                    maker_amount.to_bytes(32, "big"),
+                    taker_amount.to_bytes(32, "big"),
+                    self._side_and_type_words[0 if side is _BUY else 1],
+                    timestamp_ms.to_bytes(32, "big"),
+                    _ZERO_METADATA_AND_BUILDER
+                    if metadata == ZERO_BYTES32 and builder == ZERO_BYTES32
+                    else _bytes32_word(metadata) + _bytes32_word(builder),
+                )
             )
-        )
+        except OverflowError:
+            _check_uints(
+                maker_amount=maker_amount, taker_amount=taker_amount, salt=salt, timestamp_ms=timestamp_ms
+            )
+            raise
         separator = self._separators[1 if neg_risk else 0]
-        digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
         if self.signature_type != _POLY_1271:  # ECDSA over the digest, r‖s‖v with v = 27/28 (hot path)
-            sig = self._key.sign_recoverable(digest, hasher=None)
-            signature = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+            digest = _eip712_digest(separator, encoded)
+            signature = _signature_hex(self._key, digest)
         else:
-            signature = self._poly_1271_signature(struct_hash, separator)
+            digest, signature = self._poly_1271_signed(encoded, separator)
         return _new_signed_order(
             salt,
             self.maker,
@@ -1123,37 +1306,20 @@ class OrderSigner:
             "0x" + digest.hex(),
         )
 
-    def _packed_order(
-        self,
-        token_id: str,
-        side: Side,
-        maker_amount: int,
-        taker_amount: int,
-        salt: int,
-        timestamp_ms: int,
-        metadata: str,
-        builder: str,
-    ) -> bytes:
-        """The Order struct of this signer's parties, ready to hash; a value too large for its
-        32 bytes is reported by name."""
-        try:
-            return _pack_order(
-                salt,
-                self._party_words,
-                _token_word(token_id),
-                maker_amount,
-                taker_amount,
-                _SIDE_WORD[side],
-                self._sig_type_word,
-                timestamp_ms,
-                _bytes32_word(metadata),
-                _bytes32_word(builder),
-            )
-        except OverflowError:
-            _check_uints(
-                maker_amount=maker_amount, taker_amount=taker_amount, salt=salt, timestamp_ms=timestamp_ms
-            )
-            raise
+    def _parties_and_token_word(self, token_id: str) -> bytes:
+        """maker ‖ signer ‖ tokenId words of the Order struct, cached per token id (ValueError for
+        a malformed token id, which is not cached)."""
+        words = self._party_words + _token_word(token_id)
+        if len(self._parties_and_token) >= _MAX_CACHED_TOKENS:
+            self._parties_and_token.clear()
+        self._parties_and_token[token_id] = words
+        return words
+
+    def _poly_1271_signed(self, encoded: bytes, separator: bytes) -> tuple[bytes, str]:
+        """(order digest, POLY_1271 signature) of an encoded Order struct."""
+        struct_hash = keccak256(encoded)
+        digest = keccak256(_EIP712_PREFIX + separator + struct_hash)
+        return digest, self._poly_1271_signature(struct_hash, separator)
 
     def _poly_1271_signature(self, struct_hash: bytes, separator: bytes) -> str:
         """POLY_1271: ECDSA over the ERC-7739 wrapped digest followed by the domain separator, the

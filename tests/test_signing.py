@@ -20,6 +20,8 @@ import hashlib
 import json
 import math
 import pickle
+import sys
+import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from decimal import ROUND_FLOOR, Decimal
@@ -28,6 +30,7 @@ from types import SimpleNamespace
 from typing import Any
 
 import pytest
+from coincurve import PrivateKey
 from Crypto.Hash import keccak as pycryptodome_keccak
 from eth_account import Account
 from eth_utils.address import to_checksum_address as eth_to_checksum_address
@@ -268,11 +271,16 @@ def check_amounts(side: Side, price: Decimal, size: Decimal, tick: Decimal) -> t
 @settings(max_examples=2000, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(case=order_cases())
 def test_order_wire_matches_official_client(case: dict[str, Any]) -> None:
+    assert_signs_like_client(OrderSigner(case["key"], 137, case["signature_type"], case["funder"]), case)
+
+
+def assert_signs_like_client(signer: OrderSigner, case: dict[str, Any]) -> None:
+    """`signer` (made for the case's key, signature type and funder) signs the case byte for byte
+    as the official client does: amounts (by the float-divergence rule), wire, order id, signer."""
     client_order = build_client_order(case)
     theirs = check_amounts(case["side"], case["price"], case["size"], case["tick"])
     assert (int(client_order.makerAmount), int(client_order.takerAmount)) == theirs
 
-    signer = OrderSigner(case["key"], 137, case["signature_type"], case["funder"])
     common = {
         "neg_risk": case["neg_risk"],
         "salt": case["salt"],
@@ -300,6 +308,123 @@ def test_order_wire_matches_official_client(case: dict[str, Any]) -> None:
     assert (
         recover_order_signer(order_to_json_v2(client_order, *wire_args), case["neg_risk"]) == signer.address
     )
+
+
+RUN_KEY = make_key("one signer, many orders")
+RUN_FUNDER = eth_to_checksum_address("0x" + hashlib.sha256(b"run funder").hexdigest()[:40])
+RUN_TOKENS = ("1", "71321045679252212594626385532706912750332728571942532289631379312455583992563", "2" * 77)
+_run_signers: dict[int, OrderSigner] = {}  # one per signature type, kept across examples
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    cases=st.lists(order_cases(), min_size=2, max_size=5),
+    tokens=st.lists(st.sampled_from(RUN_TOKENS), min_size=5, max_size=5),
+    signature_type=st.integers(0, 3),
+)
+def test_one_signer_signs_a_run_of_orders_like_the_client(
+    cases: list[dict[str, Any]], tokens: list[str], signature_type: int
+) -> None:
+    """One long-lived OrderSigner signs runs of orders that switch token, side, exchange, metadata
+    and builder, and come back to tokens it signed before: each is byte-identical to the client's.
+    The signer caches Order words per token id and side and an EIP-712 envelope per domain, so a
+    cache keyed on the wrong thing signs another order's words and fails here."""
+    funder = None if signature_type == 0 else RUN_FUNDER
+    if signature_type not in _run_signers:
+        _run_signers[signature_type] = OrderSigner(RUN_KEY, 137, signature_type, funder)
+    for case, token_id in zip(cases, tokens, strict=False):
+        case.update(key=RUN_KEY, token_id=token_id, signature_type=signature_type, funder=funder)
+        assert_signs_like_client(_run_signers[signature_type], case)
+
+
+def test_signed_orders_are_ordinary_frozen_signed_orders() -> None:
+    """sign_order builds its SignedOrder without the dataclass constructor: the result must be
+    the same object the constructor builds (type, equality, hash, frozen, copy and pickle)."""
+    signed = OrderSigner(make_key("draft")).sign_limit_order(
+        "123", Side.SELL, Decimal("0.42"), Decimal("10.5"), Decimal("0.01"), True, 7, 1_700_000_000_000
+    )
+    rebuilt = SignedOrder(**{f.name: getattr(signed, f.name) for f in dataclasses.fields(SignedOrder)})
+    assert type(signed) is SignedOrder
+    assert signed == rebuilt
+    assert hash(signed) == hash(rebuilt)
+    assert repr(signed) == repr(rebuilt)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        signed.salt = 8  # type: ignore[misc]
+    assert pickle.loads(pickle.dumps(signed)) == signed
+    assert dataclasses.replace(signed, salt=8).salt == 8
+
+
+def envelope_digest(thread: int, i: int) -> bytes:
+    """What `hash_many` below expects of `_eip712_digest` for its i-th input in thread `thread`."""
+    data = bytes((thread, i & 255)) * 192
+    separator = (bytes(32), bytes(range(32)))[i & 1]
+    struct_hash = pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+    return pycryptodome_keccak.new(digest_bits=256, data=b"\x19\x01" + separator + struct_hash).digest()
+
+
+def test_hashing_from_several_threads_uses_one_sponge_per_thread() -> None:
+    """keccak256, the EIP-712 digest and the order signature reuse C buffers per thread (a
+    sponge, envelopes, signature outputs). With thread switches forced every microsecond, so
+    that threads are often switched between the C calls of one hash or signature, four threads
+    at once still get the public APIs' results. (With one sponge shared by all threads about
+    one hash in a thousand comes out wrong here.)"""
+    separators = (bytes(32), bytes(range(32)))
+    keys = [PrivateKey(bytes(31) + bytes((thread + 1,))) for thread in range(4)]
+    signatures = [
+        [signing._portable_signature_hex(key, envelope_digest(thread, i)) for i in range(0, 3000, 10)]
+        for thread, key in enumerate(keys)
+    ]
+    wrong: list[int] = []
+
+    def hash_many(thread: int) -> None:
+        count = 0
+        for i in range(3000):
+            data = bytes((thread, i & 255)) * 192
+            struct_hash = pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+            envelope = b"\x19\x01" + separators[i & 1] + struct_hash
+            expected = pycryptodome_keccak.new(digest_bits=256, data=envelope).digest()
+            if keccak256(data) != struct_hash or signing._eip712_digest(separators[i & 1], data) != expected:
+                count += 1
+            if i % 10 == 0 and signing._signature_hex(keys[thread], expected) != signatures[thread][i // 10]:
+                count += 1
+        wrong.append(count)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=hash_many, args=(n,)) for n in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+    finally:
+        sys.setswitchinterval(interval)
+    assert wrong == [0, 0, 0, 0]
+
+
+def test_fast_keccak_path_is_in_use() -> None:
+    """The C sponge passed its startup probes: a fast path that failed them would silently fall
+    back to the ~3x slower public API (correct, but the signing goal of issue 13 would be lost)."""
+    assert keccak256.__name__ == "fast_keccak256"
+    assert signing._eip712_digest.__name__ == "fast_eip712_digest"
+    assert signing._signature_hex.__name__ == "fast_signature_hex"
+
+
+@settings(max_examples=300, deadline=None)
+@given(key=private_keys, digest=st.binary(min_size=32, max_size=32))
+def test_signature_hex_is_coincurves_signature(key: str, digest: bytes) -> None:
+    """The order hot path calls libsecp256k1 directly: the same signature, byte for byte, as
+    coincurve's public `sign_recoverable`, in Ethereum's r‖s‖v (v = 27/28)."""
+    private_key = PrivateKey(bytes.fromhex(key[2:]))
+    sig = private_key.sign_recoverable(digest, hasher=None)
+    expected = "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+    assert signing._signature_hex(private_key, digest) == expected
+
+
+@pytest.mark.parametrize("digest", [b"", bytes(31), bytes(33)])
+def test_signature_hex_refuses_a_digest_that_is_not_32_bytes(digest: bytes) -> None:
+    with pytest.raises(ValueError):
+        signing._signature_hex(PrivateKey(bytes(31) + b"\x07"), digest)
 
 
 def test_documented_float_divergence() -> None:
@@ -416,32 +541,44 @@ def test_limit_order_amounts_rejects(
 @settings(max_examples=1500, deadline=None)
 @given(
     tick=st.sampled_from(sorted(DECIMALS)),
-    price_units=st.integers(1, 10_000),
+    price_units=st.integers(-10, 10_000),
     price_exponent=st.integers(-8, 0),
-    size_units=st.integers(0, 10**12),
-    size_exponent=st.integers(-9, 2),
+    size_units=st.integers(-10, 10**12),
+    size_exponent=st.integers(-9, 62),
     side=st.sampled_from(Side),
 )
-def test_integer_amounts_fast_path_equals_the_decimal_path(
+def test_integer_amounts_fast_path_equals_the_checked_path(
     tick: Decimal, price_units: int, price_exponent: int, size_units: int, size_exponent: int, side: Side
 ) -> None:
     """The integer fast path of `limit_order_amounts` (prices with at most the tick's price
-    decimals) gives exactly what the Decimal path gives; any other input falls through to it.
-    Exponents vary so trailing zeros ("0.500"), exponent forms (5E-1) and long sizes all occur."""
+    decimals, in range) gives exactly what the checked Decimal path gives, and declines every
+    input that path refuses (out of range, zero or negative, too large). Exponents vary so
+    trailing zeros ("0.500"), exponent forms (5E-1) and long sizes all occur."""
     price = Decimal(price_units).scaleb(price_exponent)
     size = Decimal(size_units).scaleb(size_exponent)
-    if not tick <= price <= 1 - tick:
-        return
-    rounding = signing._ROUNDING[tick]
-    fast = signing._integer_amounts(side, price, size, rounding[0])
+    fast = signing._grid_amounts(side, price, size, signing._TICK_GRID[tick])
     try:
-        slow: tuple[int, int] | None = signing._decimal_amounts(side, price, size, rounding)
-    except ValueError:  # rounds to zero shares: the fast path declines, the Decimal path raises
-        slow = None
+        checked: tuple[int, int] | None = signing._checked_amounts(side, price, size, tick)
+    except ValueError:
+        checked = None
     if fast is not None:
-        assert fast == slow
-    else:
-        assert slow is None or price != price.quantize(Decimal(1).scaleb(-rounding[0]))
+        assert fast == checked
+    elif checked is not None:  # declined only for prices off the tick's price decimals
+        assert price != price.quantize(Decimal(1).scaleb(-signing._ROUNDING[tick][0]))
+
+
+@pytest.mark.parametrize(
+    "price", [Decimal("NaN"), Decimal("sNaN"), Decimal("Infinity"), Decimal("-Infinity"), Decimal("0.5")]
+)
+@pytest.mark.parametrize(
+    "size", [Decimal("NaN"), Decimal("Infinity"), Decimal("-0.01"), Decimal("0.009"), Decimal("1E+60")]
+)
+def test_integer_amounts_fast_path_declines_what_the_checked_path_refuses(
+    price: Decimal, size: Decimal
+) -> None:
+    assert signing._grid_amounts(Side.BUY, price, size, signing._TICK_GRID[Decimal("0.01")]) is None
+    with pytest.raises(ValueError):
+        limit_order_amounts(Side.BUY, price, size, Decimal("0.01"))
 
 
 def test_implied_price_and_size_rejects_non_positive_amounts() -> None:
@@ -460,6 +597,23 @@ def test_implied_price_and_size_rejects_non_positive_amounts() -> None:
 @given(data=st.binary(max_size=600))
 def test_keccak256_matches_pycryptodome_public_api(data: bytes) -> None:
     assert keccak256(data) == pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    data=st.binary(max_size=600),
+    separators=st.lists(st.binary(min_size=32, max_size=32), min_size=1, max_size=4),
+)
+def test_eip712_digest_matches_two_keccaks(data: bytes, separators: list[bytes]) -> None:
+    """The one-pass EIP-712 digest (struct hash squeezed into a per-domain envelope) equals
+    keccak(0x1901 ‖ separator ‖ keccak(struct)) by the public API, domains alternating."""
+    struct_hash = pycryptodome_keccak.new(digest_bits=256, data=data).digest()
+    for separator in separators + separators[::-1]:
+        envelope = b"\x19\x01" + separator + struct_hash
+        assert (
+            signing._eip712_digest(separator, data)
+            == pycryptodome_keccak.new(digest_bits=256, data=envelope).digest()
+        )
 
 
 def test_keccak256_known_vector() -> None:
