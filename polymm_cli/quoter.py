@@ -566,8 +566,9 @@ def _block_reasons(blocked: tuple[tuple[QuoteSide, str], ...]) -> dict[QuoteSide
 
 
 # The adaptive width improves the touch by a tick only on a book at least this many ticks wide, so
-# both our sides fit strictly inside it with a tick or more between them.
-IMPROVE_AT_TICKS = 3
+# our two sides keep two ticks or more between them: on a 3-tick book both improved would be one tick
+# apart, which in-play's violent flow picked off (docs/strategy.md#width-and-taper).
+IMPROVE_AT_TICKS = 4
 
 
 def maker_rebate_per_share(market: Market, price: Decimal) -> Decimal:

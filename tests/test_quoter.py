@@ -1277,6 +1277,13 @@ def test_an_adaptive_width_improves_the_touch_by_a_tick_on_a_wide_book() -> None
     assert any("a tick inside the touch 0.3 / 0.31" in n for n in decision.notes), decision.notes
 
 
+def test_an_adaptive_width_joins_a_three_tick_book_rather_than_leave_one_tick_between_our_sides() -> None:
+    bid, ask = both(quote(book(market("0.01"), "0.16", "0.19"), adaptive()))
+    assert (bid.yes_price, ask.yes_price) == (D("0.16"), D("0.19"))
+    bid, ask = both(quote(book(market("0.01"), "0.16", "0.20"), adaptive()))
+    assert (bid.yes_price, ask.yes_price) == (D("0.17"), D("0.19"))
+
+
 def test_an_explicit_spread_is_quoted_as_set_whatever_the_book() -> None:
     """adaptive_spread off (the settings' answer when --spread was set): 0.04 on a 1c book is 0.48 / 0.53."""
     bid, ask = both(quote(book(market("0.01"), "0.50", "0.51"), params("0.04")))

@@ -356,7 +356,8 @@ def test_the_header_says_what_reward_fitting_may_do_to_the_quotes() -> None:
 
 
 def test_the_header_says_which_width_is_in_force_and_why() -> None:
-    assert "width: 0.04 as set (--spread)" in render(replace(quoting_snapshot(), width="0.04 as set (--spread)"))
+    shown = render(replace(quoting_snapshot(), width="0.04 as set (--spread)"))
+    assert "width: 0.04 as set (--spread)" in shown
     assert "width:" not in render(quoting_snapshot())
 
 
