@@ -1,12 +1,15 @@
 """Trading quality per regime: every strategy in every named regime, same seeds, same flow.
 
-Strategies (all at the seed design's spread 0.02, size 10 and limit 30; `bench/baselines.py` has
-the textbook makers):
+Strategies (all at size 10 and limit 30; `bench/baselines.py` has the textbook makers):
 
-- seed design: a fixed spread around the mid, no skew, no regime rules;
+- seed design: a fixed spread 0.02 around the mid, no skew, no regime rules;
 - Avellaneda-Stoikov and GLFT: the seed design's quoter with a pricer setting the centre and the
-  half-spread (parameters estimated online from the flow);
-- polymm: polymm's defaults (`bench_quality.OURS`, `OUR_REGIME`).
+  half-spread (parameters estimated online from the flow; 0.02 until the estimates are ready);
+- polymm: polymm's defaults (`bench_quality.OURS`, `OUR_REGIME`): no --spread, so it chooses its
+  own width (`quoter.adaptive_offset`), 0.02 only without a book.
+
+`python -m bench.quality_regimes [SEEDS] [SCALE] [REGIME,...] [FIRST_SEED]`: the defaults were chosen
+on seeds 1 to 50; FIRST_SEED 51 runs the out-of-sample check on seeds 51 to 100.
 
 Regimes: `polymm_cli.exchange.regimes.REGIMES`, each on the sample market it stands for
 (`NATURAL_MARKET`). Each (regime, strategy, seed) is one `simulate` session of `MINUTES[regime]`
