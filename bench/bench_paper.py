@@ -1,6 +1,7 @@
 """Paper vs real: one strategy traded for real and on paper, side by side, on the same local market.
 
-Two bots with the same settings (polymm's defaults at the quality bench's spread, size and limit)
+Two bots with the same settings (polymm's defaults at the quality bench's fixed spread 0.02, size and
+limit, as `PAPER_PARAMS` says why)
 quote the same market of one in-process LocalExchange, driven by its seeded synthetic flow in
 virtual time (as `bench/backtest.py` does, so 10 minutes take about a second):
 
@@ -69,6 +70,11 @@ PAPER_LATENCY = Latency(order_entry_s=0.0, cancel_s=0.0, market_data_s=None)
 # (the paper bot's events take one hop more, through the PaperVenue's pump). Every figure is the
 # same from 8 rounds up; 3 (bench/backtest.py's) leaves some reactions to the next step.
 ROUNDS = 10
+
+# The fixed width the paper-vs-real figures were measured with (README, docs/backtesting.md): polymm's
+# own width joins the touch, where the queue model's error is larger (2 seeds x 3 minutes: 19 paper
+# fills against 16 real, outside the 10% the fidelity test holds); that is yet to be measured fully.
+PAPER_PARAMS = replace(OURS, adaptive_spread=False, taper=False)
 
 
 @dataclass(frozen=True)
@@ -185,7 +191,7 @@ async def session(
     minutes: float,
     *,
     feed: Feed = "public",
-    params: QuoteParams = OURS,
+    params: QuoteParams = PAPER_PARAMS,
     regime: RegimeParams = OUR_REGIME,
     flow: FlowConfig = FLOW,
     step_s: float = 0.25,

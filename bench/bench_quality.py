@@ -31,7 +31,8 @@ SEED_DESIGN = QuoteParams(
 
 
 def _our_defaults() -> QuoteParams:
-    """polymm's default strategy (the settings' defaults) at the seed design's spread, size and limit."""
+    """polymm's default strategy (the settings' defaults) at the seed design's size and limit; the
+    width is polymm's own (the settings' default: no --spread), the seed design's spread its fallback."""
     defaults = Settings(_env_file=None)  # type: ignore[call-arg]
     return QuoteParams(
         spread=SEED_DESIGN.spread,
@@ -41,6 +42,9 @@ def _our_defaults() -> QuoteParams:
         skew_factor=defaults.skew_factor,
         skew_start=defaults.skew_start,
         use_microprice=defaults.microprice,
+        # no --spread: polymm chooses its own width (the seed design's 0.02 only without a book)
+        adaptive_spread=defaults.adaptive_spread_on(),
+        taper=defaults.inventory_taper,
     )
 
 

@@ -1,12 +1,15 @@
 """Trading quality per regime: every strategy in every named regime, same seeds, same flow.
 
-Strategies (all at the seed design's spread 0.02, size 10 and limit 30; `bench/baselines.py` has
-the textbook makers):
+Strategies (all at size 10 and limit 30; `bench/baselines.py` has the textbook makers):
 
-- seed design: a fixed spread around the mid, no skew, no regime rules;
+- seed design: a fixed spread 0.02 around the mid, no skew, no regime rules;
 - Avellaneda-Stoikov and GLFT: the seed design's quoter with a pricer setting the centre and the
-  half-spread (parameters estimated online from the flow);
-- polymm: polymm's defaults (`bench_quality.OURS`, `OUR_REGIME`).
+  half-spread (parameters estimated online from the flow; 0.02 until the estimates are ready);
+- polymm: polymm's defaults (`bench_quality.OURS`, `OUR_REGIME`): no --spread, so it chooses its
+  own width (`quoter.adaptive_offset`), 0.02 only without a book.
+
+`python -m bench.quality_regimes [SEEDS] [SCALE] [REGIME,...] [FIRST_SEED]`: the defaults were chosen
+on seeds 1 to 50; FIRST_SEED 51 runs the out-of-sample check on seeds 51 to 100.
 
 Regimes: `polymm_cli.exchange.regimes.REGIMES`, each on the sample market it stands for
 (`NATURAL_MARKET`). Each (regime, strategy, seed) is one `simulate` session of `MINUTES[regime]`
@@ -127,14 +130,16 @@ def bench_quality_regimes(
     regimes: tuple[str, ...] | None = None,
     strategies: tuple[str, ...] | None = None,
     workers: int = WORKERS,
+    first_seed: int = 1,
 ) -> dict[str, Any]:
-    """Every strategy in every regime over `seeds` seeds; the figures and the wall time."""
+    """Every strategy in every regime over `seeds` seeds from `first_seed` on (1: the seeds the
+    defaults were chosen on; 51 with 50 seeds: the out-of-sample check); the figures and the wall time."""
     minutes = {**MINUTES, **(minutes or {})}
     names = strategies or tuple(STRATEGIES)
     chosen = regimes or tuple(REGIMES)
     # the costliest regimes first, so the pool's last jobs are short
     jobs = sorted(
-        ((r, n, seed, minutes[r]) for r in chosen for n in names for seed in range(1, seeds + 1)),
+        ((r, n, s, minutes[r]) for r in chosen for n in names for s in range(first_seed, first_seed + seeds)),
         key=lambda j: -_COST_PER_MINUTE.get(j[0], 1.0) * j[3],
     )
     started = time.perf_counter()
@@ -151,6 +156,7 @@ def bench_quality_regimes(
     }
     return {
         "seeds": seeds,
+        "first_seed": first_seed,
         "minutes": {r: minutes[r] for r in chosen},
         "workers": workers,
         "wall_s": wall,
@@ -194,7 +200,9 @@ def table(result: dict[str, Any]) -> str:
     head += "".join(f"{c:>{w}}" for c, w, _, _ in _SHARED)
     lines: list[str] = []
     for regime, rows in result["regimes"].items():
-        lines.append(f"{regime} ({result['seeds']} seeds x {result['minutes'][regime]:g} min)")
+        first = result.get("first_seed", 1)
+        seeds = f"seeds {first}-{first + result['seeds'] - 1}"
+        lines.append(f"{regime} ({result['seeds']} {seeds} x {result['minutes'][regime]:g} min)")
         lines.append(head)
         for name, row in rows.items():
             for mark in ("fair", "mid"):
@@ -210,8 +218,11 @@ if __name__ == "__main__":
 
     seeds = int(sys.argv[1]) if len(sys.argv) > 1 else SEEDS
     scale = float(sys.argv[2]) if len(sys.argv) > 2 else 1.0  # session minutes x this
-    only = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 else None
-    out = bench_quality_regimes(seeds, {r: m * scale for r, m in MINUTES.items()}, regimes=only)
+    only = tuple(sys.argv[3].split(",")) if len(sys.argv) > 3 and sys.argv[3] else None
+    first = int(sys.argv[4]) if len(sys.argv) > 4 else 1  # 51: the out-of-sample seeds after 1-50
+    out = bench_quality_regimes(
+        seeds, {r: m * scale for r, m in MINUTES.items()}, regimes=only, first_seed=first
+    )
     print(table(out))
     print(
         f"  ({len(out['regimes'])} regimes x {len(STRATEGIES)} strategies x {seeds} seeds: "

@@ -444,6 +444,7 @@ class EngineSnapshot:
     latency_p50_us: float | None  # book update -> orders handed to the venue
     latency_p99_us: float | None
     reward_fit: str = ""  # what reward fitting may do to the quotes, in words (settings.reward_fit)
+    width: str = ""  # which quoting width is in force and why, in words (settings.width)
 
     @property
     def total_pnl(self) -> Decimal:

@@ -76,7 +76,7 @@ from decimal import ROUND_CEILING, ROUND_DOWN, ROUND_FLOOR, Decimal
 from typing import Any, Literal
 
 from polymm_cli.book import BookTop
-from polymm_cli.model import MICRO, ONE, ZERO, Market, Side
+from polymm_cli.model import MICRO, ONE, ZERO, Market, Side, fee_curve
 
 QuoteSide = Literal["bid", "ask"]
 
@@ -114,6 +114,11 @@ class QuoteParams:
     reward_band: bool = False  # pull level 0 inside the reward band (changes the quoted price)
     reward_size: bool = False  # raise level 0 up to the reward min size (may exceed `size`)
     reward_gate: bool = True  # fit only when the estimated reward outweighs the estimated adverse cost
+    # polymm chooses the width itself (`adaptive_offset`; the settings turn it on unless --spread was
+    # set): `spread` is then only the fallback when there is no two-sided book to measure.
+    adaptive_spread: bool = False
+    # The side whose fill adds exposure quotes size x (1 - |e| / L): positions build more slowly.
+    taper: bool = False
 
     def __post_init__(self) -> None:
         if self.spread <= ZERO:
@@ -480,7 +485,11 @@ def quote(inp: QuoteInput, params: QuoteParams) -> QuoteDecision:
     # Then each step for the bid, then for the ask (notes and skips come in that order).
     blocks = _block_reasons(inp.blocked)
     e = inp.yes_position - inp.no_position
-    base = _base_offset(params.spread, inp.spread_multiplier, dp, notes)
+    half = params.spread / _TWO
+    if params.adaptive_spread:
+        half, why = adaptive_offset(inp, mid, half)
+        notes.append(why)
+    base = _base_offset(half, inp.spread_multiplier, dp, notes)
     skew = _skew(params, e, base, inp.volatility, dp, notes)
     q = _Quoting(inp, inp.market, params, mid, _fmt(mid, dp), dp, e, skew, notes, [], [])
     bid = _level0(q, _BID, _touch(inp.touch_ask, inp.best_ask, min), blocks.get("bid"), base, inp.bid_risk)
@@ -556,9 +565,51 @@ def _block_reasons(blocked: tuple[tuple[QuoteSide, str], ...]) -> dict[QuoteSide
     return reasons
 
 
-def _base_offset(spread: Decimal, multiplier: Decimal, dp: int, notes: list[str]) -> Decimal:
-    """Half the spread, times the volatility widening decided upstream."""
-    base = spread / _TWO
+# The adaptive width improves the touch by a tick only on a book at least this many ticks wide, so
+# our two sides keep two ticks or more between them: on a 3-tick book both improved would be one tick
+# apart, which in-play's violent flow picked off (docs/strategy.md#width-and-taper).
+IMPROVE_AT_TICKS = 4
+
+
+def maker_rebate_per_share(market: Market, price: Decimal) -> Decimal:
+    """What a maker fill earns back per share on a fee-enabled market: the rebate share of the taker
+    fee the match charges (feeSchedule.rebateRate x rate x (p(1-p))^exponent); 0 without fees."""
+    if not market.maker_rebate_rate or not market.taker_fee_rate:
+        return ZERO
+    return market.maker_rebate_rate * market.taker_fee_rate * fee_curve(price, market.fee_exponent)
+
+
+def adaptive_offset(inp: QuoteInput, mid: Decimal, fallback: Decimal) -> tuple[Decimal, str]:
+    """The base offset polymm chooses when the user did not set a spread, and why.
+
+    At the book's touch (the nearer best level's distance from the mid), or a tick inside it on a
+    book `IMPROVE_AT_TICKS` or more ticks wide (the front of the queue: on a wide book the touch's
+    queue fills last); never below the adverse move our fills have measured (`SideRisk.adverse`, the
+    larger side's) less the maker rebate a fill earns, so a fill's expected edge covers what the mid
+    takes back after it. `fallback` (the configured half-spread) without a two-sided book."""
+    tick = inp.market.tick_size
+    bid = _touch(inp.touch_bid, inp.best_bid, max)
+    ask = _touch(inp.touch_ask, inp.best_ask, min)
+    if bid is None or ask is None or bid >= ask:
+        return fallback, f"width: configured half-spread {_fmt(fallback)} (no two-sided book to measure)"
+    offset = min(mid - bid, ask - mid)
+    how = f"at the touch {_fmt(bid)} / {_fmt(ask)}"
+    if ask - bid >= IMPROVE_AT_TICKS * tick and offset > tick:
+        offset -= tick
+        how = f"a tick inside the touch {_fmt(bid)} / {_fmt(ask)}"
+    rebate = maker_rebate_per_share(inp.market, mid)
+    adverse = max(inp.bid_risk.adverse, inp.ask_risk.adverse)
+    if adverse - rebate > offset:
+        offset = adverse - rebate
+        how = f"the measured adverse move {_fmt(adverse.quantize(MICRO))}"
+        how += f" less the rebate {_fmt(rebate.quantize(MICRO))} a share" if rebate else ""
+    offset = max(offset, tick / _TWO)
+    return offset, f"width chosen by polymm (--spread not set): half-spread {_fmt(offset)}, {how}"
+
+
+def _base_offset(base: Decimal, multiplier: Decimal, dp: int, notes: list[str]) -> Decimal:
+    """Half the spread (as set, or as `adaptive_offset` chose it), times the volatility widening
+    decided upstream."""
     if multiplier == ONE:
         return base
     wide = base * multiplier
@@ -898,6 +949,8 @@ def _level0_size(q: _Quoting, leg: _Leg, room: Decimal) -> tuple[Decimal, str]:
     size = params.size
     if params.reward_size and leg.in_band:
         size = _raise_to_reward_min(q, leg, size, room)
+    if params.taper and leg.lean > ZERO:
+        size = _tapered(q, leg, size)
     if room >= size:
         return size, ""
     q.notes.append(
@@ -905,6 +958,21 @@ def _level0_size(q: _Quoting, leg: _Leg, room: Decimal) -> tuple[Decimal, str]:
         f"e {_signed(q.e)} past {leg.spec.limit} {_fmt(params.position_limit)}"
     )
     return room, " (cut by the position limit)"
+
+
+def _tapered(q: _Quoting, leg: _Leg, size: Decimal) -> Decimal:
+    """The size of a side whose fill would add exposure, cut in proportion to the room left before L
+    (size x (1 - |e| / L)): the position is built more slowly the larger it is, so less is held
+    when the price jumps."""
+    limit = q.params.position_limit
+    tapered = (size * (limit - leg.lean) / limit).quantize(_CENT, ROUND_DOWN)
+    if tapered >= size:
+        return size
+    q.notes.append(
+        f"{leg.spec.side} size {_fmt(size)} -> {_fmt(tapered)}: tapered by the room left "
+        f"(e {_signed(q.e)} of {leg.spec.limit} {_fmt(limit)}; a fill would add {leg.spec.adds} exposure)"
+    )
+    return tapered
 
 
 def _raise_to_reward_min(q: _Quoting, leg: _Leg, size: Decimal, room: Decimal) -> Decimal:

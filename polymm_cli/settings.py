@@ -179,7 +179,8 @@ class Settings(BaseSettings):
     builder_passphrase: SecretStr | None = None
 
     # quoting
-    # 1c a side: at or next to the touch on a 0.01 book, and inside every sample market's reward band
+    # Unset, polymm chooses the width itself (`adaptive_spread_on`, quoter.adaptive_offset) and this
+    # 2c (1c a side) is only its fallback without a two-sided book; set, it is quoted as set.
     spread: Decimal = Field(default=Decimal("0.02"), gt=0, lt=1)
     size: Decimal = Field(default=Decimal("10"), gt=0)
     requote_threshold: Decimal = Field(default=Decimal("0.005"), ge=0)
@@ -193,6 +194,9 @@ class Settings(BaseSettings):
     # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held.
     skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
     skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
+    # The side whose fill adds exposure quotes size x (1 - |e| / L): a position builds more slowly the
+    # larger it is (docs/strategy.md#defaults-measured: less held when the price jumps).
+    inventory_taper: bool = True
     # The size-weighted mid (leans toward the side about to give way). Off by default: on the
     # calibrated regimes' one- and two-tick books it moved our quotes onto the side about to be run
     # over (docs/strategy.md#defaults-measured).
@@ -307,6 +311,19 @@ class Settings(BaseSettings):
     def reward_band_on(self) -> bool:
         """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""
         return self.reward_band if self.reward_band is not None else "spread" not in self.model_fields_set
+
+    def adaptive_spread_on(self) -> bool:
+        """Whether polymm chooses the width itself: only when --spread (POLYMM_SPREAD) was not set."""
+        return "spread" not in self.model_fields_set
+
+    def width(self) -> str:
+        """Which width is in force and why, in words (shown by the dashboard and `polymm quote`)."""
+        if self.adaptive_spread_on():
+            return (
+                "chosen by polymm: at or a tick inside the book's touch, never below the adverse move "
+                "measured on its fills less the maker rebate (--spread sets a fixed width)"
+            )
+        return f"{self.spread} as set (--spread)"
 
     def reward_fit(self) -> str:
         """Reward fitting in words, with why (shown by the dashboard and `polymm quote`)."""

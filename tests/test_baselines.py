@@ -89,3 +89,18 @@ def test_a_short_session_with_each_baseline_calibrates_and_trades(
     (pricer,) = made
     assert pricer.gamma is not None and pricer.gamma > 0  # calibrated from the session's own trades
     assert stats.fills > 0
+
+
+def test_the_bench_polymm_chooses_its_own_width_and_the_others_are_given_0_02() -> None:
+    """polymm in the quality table is polymm's defaults (no --spread: its own width, tapered sizes);
+    the seed design and the textbook makers keep the seed design's fixed 0.02."""
+    from decimal import Decimal
+
+    from bench.quality_regimes import STRATEGIES
+
+    ours = STRATEGIES["polymm"].params
+    assert ours.adaptive_spread and ours.taper
+    for name in ("seed design", "Avellaneda-Stoikov", "GLFT"):
+        given = STRATEGIES[name].params
+        assert not given.adaptive_spread and not given.taper
+        assert given.spread == Decimal("0.02")

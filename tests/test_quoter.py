@@ -1250,3 +1250,97 @@ def test_a_pulled_toxic_side_is_skipped_unless_it_reduces_exposure() -> None:
     assert any(
         n.startswith("bid kept despite toxic flow: it reduces exposure (e -20)") for n in long_no.notes
     )
+
+
+# -- the width polymm chooses when --spread was not set -------------------------------------------
+
+
+def adaptive(spread: str = "0.04", **overrides: object) -> QuoteParams:
+    return params(spread, adaptive_spread=True, **overrides)
+
+
+def test_an_adaptive_width_joins_the_touch_of_a_one_tick_book() -> None:
+    """Book 0.50 / 0.51: a configured 2c spread would sit a tick behind each touch (0.49 / 0.52);
+    the adaptive width joins it."""
+    mkt = market("0.01")
+    bid, ask = both(quote(book(mkt, "0.50", "0.51"), adaptive("0.02")))
+    assert (bid.yes_price, ask.yes_price) == (D("0.50"), D("0.51"))
+    fixed_bid, fixed_ask = both(quote(book(mkt, "0.50", "0.51"), params("0.02")))
+    assert (fixed_bid.yes_price, fixed_ask.yes_price) == (D("0.49"), D("0.52"))
+
+
+def test_an_adaptive_width_improves_the_touch_by_a_tick_on_a_wide_book() -> None:
+    mkt = market("0.001")
+    decision = quote(book(mkt, "0.300", "0.310"), adaptive())
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.301"), D("0.309"))
+    assert any("a tick inside the touch 0.3 / 0.31" in n for n in decision.notes), decision.notes
+
+
+def test_an_adaptive_width_joins_a_three_tick_book_rather_than_leave_one_tick_between_our_sides() -> None:
+    bid, ask = both(quote(book(market("0.01"), "0.16", "0.19"), adaptive()))
+    assert (bid.yes_price, ask.yes_price) == (D("0.16"), D("0.19"))
+    bid, ask = both(quote(book(market("0.01"), "0.16", "0.20"), adaptive()))
+    assert (bid.yes_price, ask.yes_price) == (D("0.17"), D("0.19"))
+
+
+def test_an_explicit_spread_is_quoted_as_set_whatever_the_book() -> None:
+    """adaptive_spread off (the settings' answer when --spread was set): 0.04 on a 1c book is 0.48 / 0.53."""
+    bid, ask = both(quote(book(market("0.01"), "0.50", "0.51"), params("0.04")))
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.53"))
+
+
+def test_an_adaptive_width_never_sits_inside_the_adverse_move_measured_on_our_fills() -> None:
+    """A 3c markout after our fills on a 1c book: the offset is 3c, not the half-cent touch."""
+    from polymm_cli.quoter import SideRisk, adaptive_offset
+
+    mkt = market("0.01")
+    risky = book(mkt, "0.50", "0.51", bid_risk=SideRisk(adverse=D("0.03")))
+    offset, why = adaptive_offset(risky, D("0.505"), D("0.01"))
+    assert offset == D("0.03")
+    assert "adverse move 0.03" in why
+    bid, ask = both(quote(risky, adaptive("0.02")))
+    assert (bid.yes_price, ask.yes_price) == (D("0.47"), D("0.54"))
+
+
+def test_the_maker_rebate_counts_as_edge_against_the_adverse_move() -> None:
+    """Fees 7%, rebate 20% at p 0.5: a fill earns back 0.07 x 0.2 x 0.25 = 0.0035 a share, so a
+    0.005 markout asks for an offset of only 0.0015, and the touch's 0.005 is kept."""
+    from polymm_cli.quoter import SideRisk, adaptive_offset, maker_rebate_per_share
+
+    fee = market("0.001", taker_fee_rate=D("0.07"), maker_rebate_rate=D("0.2"))
+    assert maker_rebate_per_share(fee, D("0.5")) == D("0.0035")
+    assert maker_rebate_per_share(market("0.001"), D("0.5")) == ZERO
+    risk = SideRisk(adverse=D("0.007"))
+    with_fees = adaptive_offset(book(fee, "0.496", "0.504", ask_risk=risk), D("0.5"), D("0.01"))
+    without = adaptive_offset(book(market("0.001"), "0.496", "0.504", ask_risk=risk), D("0.5"), D("0.01"))
+    assert with_fees[0] == D("0.0035")  # 0.007 - 0.0035 > a tick inside the touch (0.003)
+    assert without[0] == D("0.007")
+
+
+def test_an_adaptive_width_falls_back_to_the_configured_spread_without_a_book() -> None:
+    decision = quote(book(market("0.01"), None, None, mid_override=D("0.50")), adaptive("0.04"))
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
+
+
+def test_the_taper_cuts_the_side_that_adds_exposure_by_the_room_left() -> None:
+    """e +20 of L 50: the bid (adds YES) quotes 10 x 30/50 = 6; the ask (reduces it) keeps 10."""
+    mkt = market("0.01")
+    bid, ask = both(quote(book(mkt, yes="20"), params(taper=True, skew_enabled=False)))
+    assert (bid.size, ask.size) == (D("6.00"), D("10"))
+    bid, ask = both(quote(book(mkt, yes="20"), params(skew_enabled=False)))
+    assert (bid.size, ask.size) == (D("10"), D("10"))
+
+
+def test_polymm_chooses_the_width_only_when_the_spread_was_not_set() -> None:
+    """Like reward_band: an explicit --spread, even at the default's value, is quoted as set."""
+    from polymm_cli.services.trading import engine_config
+    from polymm_cli.settings import load_settings
+
+    default = engine_config(load_settings())
+    assert default.params.adaptive_spread
+    assert default.width.startswith("chosen by polymm")
+    explicit = engine_config(load_settings(spread=D("0.02")))
+    assert not explicit.params.adaptive_spread
+    assert explicit.width == "0.02 as set (--spread)"

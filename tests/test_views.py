@@ -355,6 +355,12 @@ def test_the_header_says_what_reward_fitting_may_do_to_the_quotes() -> None:
     assert "reward fitting: band (default; --no-reward-band keeps quotes at the spread)" in render(snapshot)
 
 
+def test_the_header_says_which_width_is_in_force_and_why() -> None:
+    shown = render(replace(quoting_snapshot(), width="0.04 as set (--spread)"))
+    assert "width: 0.04 as set (--spread)" in shown
+    assert "width:" not in render(quoting_snapshot())
+
+
 def test_the_markets_table_names_markets_by_slug_and_fits_a_narrow_terminal() -> None:
     from rich.console import Console
 

@@ -417,6 +417,7 @@ def _quote_payload(preview: trading.QuotePreview) -> dict[str, object]:
         "skipped": [{"side": s.side, "reason": s.reason} for s in d.skipped],
         "notes": list(d.notes),
         "reward_fit": preview.reward_fit,
+        "width": preview.width,
     }
 
 
@@ -432,6 +433,7 @@ def _print_quote(preview: trading.QuotePreview) -> None:
         typer.echo(f"  {skipped.side:>3}: skipped — {skipped.reason}")
     for note in d.notes:
         typer.echo(f"  note: {note}")
+    typer.echo(f"  width: {preview.width}")
     typer.echo(f"  reward fitting: {preview.reward_fit}")
 
 

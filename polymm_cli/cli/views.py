@@ -69,6 +69,8 @@ def header(snap: EngineSnapshot) -> Panel:
             style="dim",
         )
     rows: list[RenderableType] = [status, stats]
+    if snap.width:
+        rows.append(Text(f"width: {snap.width}", style="dim"))
     if snap.reward_fit:
         rows.append(Text(f"reward fitting: {snap.reward_fit}", style="dim"))
     if h.last_error:

@@ -61,6 +61,7 @@ class EngineConfig:
     exit_rounds: int = 20  # market-mode liquidation rounds before giving up on an empty book
     trust: TrustParams = field(default_factory=TrustParams)  # dust, warm-up and jump confirmation
     reward_fit: str = ""  # shown on the dashboard: what reward fitting may do to the quotes
+    width: str = ""  # shown on the dashboard: which width is in force and why (settings.width)
     venue_label: str = "the exchange"  # who confirms our cancels, in the stop's words
     payout_poll_s: float = 300.0  # how often rewards and rebates paid are read (paid once an epoch)
     # A market that closed without word of its winner (yet) counts as gone after this long: the

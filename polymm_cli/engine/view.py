@@ -58,6 +58,7 @@ def snapshot(engine: QuotingEngine) -> EngineSnapshot:
         latency_p50_us=p50,
         latency_p99_us=p99,
         reward_fit=engine.config.reward_fit,
+        width=engine.config.width,
     )
 
 

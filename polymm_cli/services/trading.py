@@ -105,6 +105,7 @@ def engine_config(settings: Settings, *, adopt_orders: bool = False) -> EngineCo
         ),
         max_orders_per_market=max(10, 2 * settings.levels + 2),
         reward_fit=settings.reward_fit(),
+        width=settings.width(),
         venue_label="the paper venue" if settings.venue is VenueName.PAPER else "the exchange",
         # read payouts at least once an epoch of the in-process exchange (a day on Polymarket)
         payout_poll_s=min(PAYOUT_POLL_S, settings.exchange_reward_epoch),
@@ -134,6 +135,8 @@ def quote_params(settings: Settings) -> QuoteParams:
         reward_band=settings.reward_band_on(),
         reward_size=settings.reward_size,
         reward_gate=settings.reward_gate,
+        adaptive_spread=settings.adaptive_spread_on(),
+        taper=settings.inventory_taper,
     )
 
 
@@ -472,6 +475,7 @@ class QuotePreview:
     decision: QuoteDecision
     position: Decimal
     reward_fit: str  # what reward fitting may do to the quotes (settings.reward_fit)
+    width: str = ""  # which width is in force and why (settings.width)
 
 
 def preview_quote(
@@ -495,7 +499,7 @@ def preview_quote(
             no = -position if position is not None and position < 0 else ZERO
             holdings = {"yes_position": yes, "no_position": no, "sellable_yes": yes, "sellable_no": no}
             inp = QuoteInput.at(market, top, mid_override=mid, **holdings)
-            return QuotePreview(market, quote(inp, params), yes - no, settings.reward_fit())
+            return QuotePreview(market, quote(inp, params), yes - no, settings.reward_fit(), settings.width())
 
     return on_venue(settings, main, action=Action.READ)
 
