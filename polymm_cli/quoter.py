@@ -612,7 +612,7 @@ def adaptive_key(
     """What `adaptive_offset` reads besides the mid, for the engine's keep-the-queue check: the touch
     on each side and the larger measured adverse move. A symmetric widening leaves the mid where it
     was, so without these our quotes would stay at the old touch. None with a fixed spread: nothing
-    more to watch, and the check costs no more than before."""
+    more to watch (one call and a None in the compared tuple: the hot path stays as cheap)."""
     if not params.adaptive_spread:
         return None
     bid, ask = _measured_touch(inp)
