@@ -588,8 +588,7 @@ def adaptive_offset(inp: QuoteInput, mid: Decimal, fallback: Decimal) -> tuple[D
     larger side's) less the maker rebate a fill earns, so a fill's expected edge covers what the mid
     takes back after it. `fallback` (the configured half-spread) without a two-sided book."""
     tick = inp.market.tick_size
-    bid = _touch(inp.touch_bid, inp.best_bid, max)
-    ask = _touch(inp.touch_ask, inp.best_ask, min)
+    bid, ask = _measured_touch(inp)
     if bid is None or ask is None or bid >= ask:
         return fallback, f"width: configured half-spread {_fmt(fallback)} (no two-sided book to measure)"
     offset = min(mid - bid, ask - mid)
@@ -605,6 +604,24 @@ def adaptive_offset(inp: QuoteInput, mid: Decimal, fallback: Decimal) -> tuple[D
         how += f" less the rebate {_fmt(rebate.quantize(MICRO))} a share" if rebate else ""
     offset = max(offset, tick / _TWO)
     return offset, f"width chosen by polymm (--spread not set): half-spread {_fmt(offset)}, {how}"
+
+
+def adaptive_key(
+    inp: QuoteInput, params: QuoteParams
+) -> tuple[Decimal | None, Decimal | None, Decimal] | None:
+    """What `adaptive_offset` reads besides the mid, for the engine's keep-the-queue check: the touch
+    on each side and the larger measured adverse move. A symmetric widening leaves the mid where it
+    was, so without these our quotes would stay at the old touch. None with a fixed spread: nothing
+    more to watch (one call and a None in the compared tuple: the hot path stays as cheap)."""
+    if not params.adaptive_spread:
+        return None
+    bid, ask = _measured_touch(inp)
+    return bid, ask, max(inp.bid_risk.adverse, inp.ask_risk.adverse)
+
+
+def _measured_touch(inp: QuoteInput) -> tuple[Decimal | None, Decimal | None]:
+    """The touch the adaptive width measures: the nearer of the raw top and the best real level."""
+    return _touch(inp.touch_bid, inp.best_bid, max), _touch(inp.touch_ask, inp.best_ask, min)
 
 
 def _base_offset(base: Decimal, multiplier: Decimal, dp: int, notes: list[str]) -> Decimal:

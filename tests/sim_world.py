@@ -170,6 +170,7 @@ class SimWorld:
         self,
         *,
         spread: str = "0.04",
+        adaptive_spread: bool = False,
         size: str = "10",
         position_limit: str = "100",
         requote_threshold: str = "0.005",
@@ -190,6 +191,7 @@ class SimWorld:
             skew_enabled=False,
             levels=levels,
             level_spacing_ticks=level_spacing_ticks,
+            adaptive_spread=adaptive_spread,
         )
         self.engine = QuotingEngine(
             self.venue,

@@ -69,6 +69,34 @@ async def test_a_mid_move_at_the_threshold_requotes(world: SimWorld) -> None:
     assert ours(world) == {("YES", "BUY", "0.49"), ("NO", "BUY", "0.47")}
 
 
+async def test_a_chosen_width_follows_a_book_that_widens_around_the_same_mid(world: SimWorld) -> None:
+    # The other makers pull both sides: the mid stays at 0.50, but a width polymm chose from the
+    # touch must follow it, never stay alone far inside the book where the old touch was.
+    world.book(M, "0.47", "0.53")  # 6 ticks wide: a tick inside the touch
+    await world.start(world.make_engine(adaptive_spread=True))
+    assert ours(world) == {("YES", "BUY", "0.48"), ("NO", "BUY", "0.48")}
+
+    world.book(M, "0.44", "0.56")
+    await world.advance(0.0)
+
+    assert ours(world) == {("YES", "BUY", "0.45"), ("NO", "BUY", "0.45")}
+
+
+async def test_a_set_spread_keeps_its_queue_when_the_book_widens_around_the_same_mid(
+    world: SimWorld,
+) -> None:
+    world.book(M, "0.47", "0.53")
+    engine = await world.start(world.make_engine(spread="0.04"))
+    first, decisions = set(engine.live), engine.decisions
+
+    world.book(M, "0.44", "0.56")
+    await world.advance(5.0)
+
+    assert set(engine.live) == first  # the same orders: our place in the queue is kept
+    assert engine.decisions == decisions  # and the decision was skipped, not redone to the same end
+    assert ours(world) == {("YES", "BUY", "0.48"), ("NO", "BUY", "0.48")}
+
+
 async def test_at_the_position_limit_the_side_that_adds_exposure_is_skipped(world: SimWorld) -> None:
     world.book(M, "0.45", "0.55")  # our 0.48 / 0.52 are the best prices
     engine = await world.start(world.make_engine(position_limit="10", size="10"))

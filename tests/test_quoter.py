@@ -1324,6 +1324,22 @@ def test_an_adaptive_width_falls_back_to_the_configured_spread_without_a_book() 
     assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
 
 
+def test_the_requote_key_of_a_chosen_width_is_the_touch_and_the_adverse_move_it_reads() -> None:
+    """What the engine compares before keeping its quotes: the measured touch (dust nearer than the
+    best real level counts) and the larger adverse move; nothing with a set spread."""
+    from polymm_cli.quoter import SideRisk, adaptive_key
+
+    mkt = market("0.01")
+    assert adaptive_key(book(mkt, "0.47", "0.53"), params("0.04")) is None
+    assert adaptive_key(book(mkt, "0.47", "0.53"), adaptive()) == (D("0.47"), D("0.53"), ZERO)
+    dusty = book(mkt, "0.47", "0.53", touch_bid=D("0.48"), touch_ask=D("0.55"))
+    assert adaptive_key(dusty, adaptive()) == (D("0.48"), D("0.53"), ZERO)
+    risky = book(
+        mkt, "0.47", "0.53", bid_risk=SideRisk(adverse=D("0.01")), ask_risk=SideRisk(adverse=D("0.03"))
+    )
+    assert adaptive_key(risky, adaptive()) == (D("0.47"), D("0.53"), D("0.03"))
+
+
 def test_the_taper_cuts_the_side_that_adds_exposure_by_the_room_left() -> None:
     """e +20 of L 50: the bid (adds YES) quotes 10 x 30/50 = 6; the ask (reduces it) keeps 10."""
     mkt = market("0.01")

@@ -73,6 +73,7 @@ from polymm_cli.quoter import (
     QuoteSide,
     SideRisk,
     TargetQuote,
+    adaptive_key,
     needs_requote,
     quote,
 )
@@ -815,6 +816,7 @@ class QuotingEngine:
                 inp.ask_risk.widen,
                 inp.bid_risk.pulled,
                 inp.ask_risk.pulled,
+                adaptive_key(inp, self.config.params),  # the touch and adverse move a chosen width reads
             )
             if (
                 decision.mid is not None
