@@ -9,6 +9,7 @@ never gives a different answer, whichever shape a frame has.
 from __future__ import annotations
 
 import json
+from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -62,6 +63,8 @@ entries = st.builds(
     hash=maybe(st.just("ab" * 20)),
     best_bid=maybe(prices),
     best_ask=maybe(prices),
+    # a field the venue may add: the strict decoder refuses it, the lenient one skips it
+    fee_rate_bps=st.one_of(st.just(_DROP), st.just(_DROP), st.just("0"), st.just([[1]])),
 )
 levels = st.lists(st.builds(obj, price=maybe(prices), size=maybe(sizes)), max_size=4)
 price_changes = st.builds(
@@ -179,3 +182,58 @@ def test_hostile_frames_answer_as_the_dict_path(text: str) -> None:
     assert fast == slow
     fast_bytes, slow_bytes = both(text.encode("utf-8", "surrogatepass"))
     assert fast_bytes == slow_bytes
+
+
+def _one_entry_frame(**entry: Any) -> str:
+    fields = {"asset_id": _YES, "price": "0.5", "size": "10", "side": "BUY", "hash": "ab" * 20}
+    return json.dumps(
+        {
+            "market": "0x" + "ab" * 32,
+            "price_changes": [{**fields, **entry}],
+            "timestamp": "1790658674035",
+            "event_type": "price_change",
+        }
+    )
+
+
+def test_a_field_the_venue_adds_takes_the_lenient_typed_path() -> None:
+    """The strict decoder refuses an unknown field; the lenient one skips it (even a nested one) and
+    the frame still parses on the typed path, as the dict path parses it."""
+    text = _one_entry_frame(fee_rate_bps="0", extra={"nested": [1, [2]]})
+    with pytest.raises(Exception, match="unknown field"):
+        wire._STRICT_DECODER.decode(text)
+    assert wire._typed_market_frame(text, 7.0) is not None
+    fast, slow = both(text)
+    assert fast == slow
+
+
+def test_an_unseen_or_bad_top_of_book_is_checked_not_read_from_the_cache() -> None:
+    """The top-of-book caches answer None for an empty side ("0" bid, "1" ask) without confusing it
+    with a value they never saw: a bad best_bid is refused however often the good ones repeat."""
+    for _ in range(2):  # the second time from the caches
+        (change,) = parse_market_frame(_one_entry_frame(best_bid="0", best_ask="1"), 7.0).events
+        assert (change.updates[0].best_bid, change.updates[0].best_ask) == (None, None)
+    bad = _one_entry_frame(best_bid="0.5x", best_ask="1")
+    assert wire._typed_market_frame(bad, 7.0) is None
+    assert parse_market_frame(bad, 7.0).problems
+
+
+def test_a_mirrored_size_is_reused_only_when_the_text_is_the_same() -> None:
+    """Entries reuse the previous entry's size Decimal only for the same text; "0" starts it."""
+    text = json.dumps(
+        {
+            "market": "0x" + "ab" * 32,
+            "price_changes": [
+                {"asset_id": _YES, "price": "0.5", "size": s, "side": "BUY", "hash": ""}
+                for s in ("0", "12.5", "12.5", "0", "3", "1.2.3")
+            ],
+            "timestamp": "1790658674035",
+            "event_type": "price_change",
+        }
+    )
+    assert wire._typed_market_frame(text, 7.0) is None  # "1.2.3" is refused
+    fast, slow = both(text)
+    assert fast == slow and fast.problems
+    good = text.replace('"1.2.3"', '"4"')
+    (change,) = parse_market_frame(good, 7.0).events
+    assert [u.size for u in change.updates] == [Decimal(s) for s in ("0", "12.5", "12.5", "0", "3", "4")]

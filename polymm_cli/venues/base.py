@@ -1,13 +1,14 @@
 """The Venue port: the normalised venue events (first) and the Venue protocol (below them).
 
 Owns the shapes every venue adapter (Polymarket over the wire, the in-process sim) delivers to the
-engine. Events are immutable values: frozen dataclasses with slots, keyword-only construction (so a
-price can never silently swap with a size), prices and sizes as `Decimal`, and two times on every
-event: `venue_ts` (the venue's own timestamp, unix seconds) and `recv_ts` (when we received it, unix
-seconds, from the injected clock - this module never reads a clock).
+engine. Events are immutable values: frozen dataclasses with slots (`LevelUpdate`, one per book
+level change, is a frozen msgspec Struct for speed), keyword-only construction (so a price can never
+silently swap with a size), prices and sizes as `Decimal`, and two times on every event: `venue_ts`
+(the venue's own timestamp, unix seconds) and `recv_ts` (when we received it, unix seconds, from the
+injected clock - this module never reads a clock).
 
 Must not: parse wire formats (that is `venues/polymarket/wire.py`), hold state, or import anything
-but `model` and the stdlib.
+but `model`, the stdlib and msgspec (for the Struct base class only).
 
 Market channel: `BookSnapshot`, `PriceChange` (a batch of `LevelUpdate`), `LastTrade`,
 `TickSizeChange`, `BestBidAsk`, `MarketResolved` -> `MarketEvent`.
@@ -25,6 +26,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Literal, Protocol
+
+import msgspec
 
 from polymm_cli.model import (
     FillRecord,
@@ -59,14 +62,18 @@ class BookSnapshot:
     neg_risk: bool | None = None
 
 
-@dataclass(frozen=True, slots=True, kw_only=True)
-class LevelUpdate:
+class LevelUpdate(msgspec.Struct, frozen=True, kw_only=True, gc=False):
     """One level of one token's book changed.
 
     `side` BUY is a bid level, SELL an ask level. `size` is the new total resting at `price`
     (zero = the level is gone), never a delta. `best_bid`/`best_ask` are the venue's top of book
     after the whole match that caused the change (None when the venue did not say, or the side is
     empty); applying a burst's entries one by one can therefore show a briefly crossed book.
+
+    A frozen, keyword-only msgspec Struct rather than a dataclass: there is one per `price_change`
+    entry, the hottest object of the market feed, and msgspec builds it in C four times faster than
+    a frozen dataclass (gc=False: it holds only strings, Decimals and an enum, so no cycle). Change
+    a field with `msgspec.structs.replace`, not `dataclasses.replace`.
     """
 
     token_id: str

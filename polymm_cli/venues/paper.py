@@ -36,6 +36,8 @@ from collections.abc import AsyncIterator, Sequence
 from dataclasses import dataclass, field, replace
 from decimal import Decimal
 
+import msgspec
+
 from polymm_cli.backtest.fills import FillSimulator, Refused
 from polymm_cli.backtest.queue import QueueModel, RiskAverseQueue
 from polymm_cli.clock import Clock
@@ -294,7 +296,7 @@ class PaperVenue:
         is_bid = (update.side is Side.BUY) == is_yes
         yes_price = update.price if is_yes else ONE - update.price
         ours = self.sim.own_levels(market.condition_id).get((is_bid, yes_price), ZERO)
-        return replace(update, size=update.size + ours) if ours else update
+        return msgspec.structs.replace(update, size=update.size + ours) if ours else update
 
     def _overlay_snapshot(self, snapshot: BookSnapshot, market: Market | None) -> BookSnapshot:
         if market is None:

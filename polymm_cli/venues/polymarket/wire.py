@@ -42,8 +42,8 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from decimal import Decimal
-from operator import attrgetter
-from typing import Any, Final, Generic, NamedTuple, NoReturn, TypeVar
+from operator import attrgetter, itemgetter
+from typing import Annotated, Any, Final, Generic, NamedTuple, NoReturn, TypeVar
 
 import msgspec
 
@@ -130,6 +130,10 @@ _KEEPALIVES = frozenset({"PONG", "PING", b"PONG", b"PING"})
 # price string -> Decimal, for valid prices only; bounded (see _price)
 _PRICE_CACHE: dict[str, Decimal] = {}
 _PRICE_CACHE_MAX = 8192
+# best_bid / best_ask value -> what it reads as (see _top_values): None for a missing or empty
+# field and for the venue's empty side (bid "0", ask "1"), else the price; valid values only, bounded
+_BID_CACHE: dict[str | None, Decimal | None] = {None: None, "": None}
+_ASK_CACHE: dict[str | None, Decimal | None] = {None: None, "": None}
 
 
 def _fail(message: str) -> NoReturn:
@@ -274,7 +278,12 @@ def _top(obj: Mapping[str, Any]) -> tuple[Decimal | None, Decimal | None]:
 def _top_values(bid_value: Any, ask_value: Any) -> tuple[Decimal | None, Decimal | None]:
     bid = None if bid_value is None or bid_value == "" else _price(bid_value, "best_bid")
     ask = None if ask_value is None or ask_value == "" else _price(ask_value, "best_ask")
-    return (bid if bid else None, None if ask is None or ask == _ONE else ask)
+    bid = bid if bid else None
+    ask = None if ask is None or ask == _ONE else ask
+    if type(bid_value) is str and type(ask_value) is str and len(_BID_CACHE) < _PRICE_CACHE_MAX:
+        _BID_CACHE[bid_value] = bid
+        _ASK_CACHE[ask_value] = ask
+    return bid, ask
 
 
 def _side(obj: Mapping[str, Any], key: str = "side") -> Side:
@@ -327,11 +336,11 @@ def _list(obj: Mapping[str, Any], key: str) -> list[Any]:
     _fail(f"field {key!r} is {type(value).__name__}, not a list")
 
 
-# Why: a frozen dataclass __init__ costs ~1.7 us for LevelUpdate's 7 fields (object.__setattr__ per
-# field), the largest single cost of a price_change entry (and ~0.5 us per book level). Writing the
-# slots through their member descriptors builds the identical, still-immutable object in a third of
-# the time. `_slot_setters` checks the field list against the class at import, so a new field fails
-# loudly here instead of leaving a slot unset.
+# Why: a frozen dataclass __init__ costs ~1.7 us for a 7-field class (object.__setattr__ per field),
+# ~0.5 us per book level. Writing the slots through their member descriptors builds the identical,
+# still-immutable object in a third of the time. `_slot_setters` checks the field list against the
+# class at import, so a new field fails loudly here instead of leaving a slot unset. (`LevelUpdate`,
+# one per price_change entry, is a msgspec Struct, whose own constructor is faster still.)
 _new_object = object.__new__
 
 
@@ -344,9 +353,6 @@ def _slot_setters(cls: type, names: tuple[str, ...]) -> tuple[Any, ...]:
 _pl_price, _pl_size = _slot_setters(PriceLevel, ("price", "size"))
 _pc_market, _pc_updates, _pc_venue_ts, _pc_recv_ts = _slot_setters(
     PriceChange, ("market", "updates", "venue_ts", "recv_ts")
-)
-_lu_token, _lu_side, _lu_price, _lu_size, _lu_bid, _lu_ask, _lu_hash = _slot_setters(
-    LevelUpdate, ("token_id", "side", "price", "size", "best_bid", "best_ask", "hash")
 )
 
 
@@ -366,26 +372,6 @@ def _new_price_change(
     _pc_venue_ts(change, venue_ts)
     _pc_recv_ts(change, recv_ts)
     return change
-
-
-def _new_level_update(
-    token_id: str,
-    side: Side,
-    price: Decimal,
-    size: Decimal,
-    best_bid: Decimal | None,
-    best_ask: Decimal | None,
-    hash_: str,
-) -> LevelUpdate:
-    update: LevelUpdate = _new_object(LevelUpdate)
-    _lu_token(update, token_id)
-    _lu_side(update, side)
-    _lu_price(update, price)
-    _lu_size(update, size)
-    _lu_bid(update, best_bid)
-    _lu_ask(update, best_ask)
-    _lu_hash(update, hash_)
-    return update
 
 
 # -- market channel -------------------------------------------------------------------------------
@@ -466,7 +452,7 @@ def _current_level_updates(entries: Any) -> list[LevelUpdate]:
     cache_get = _PRICE_CACHE.get
     sides = _SIDES
     append = updates.append
-    new_update = _new_level_update
+    new_update = LevelUpdate
     for e in entries:
         if type(e) is not dict:
             _fail("price_changes entry is not an object")
@@ -496,7 +482,17 @@ def _current_level_updates(entries: Any) -> list[LevelUpdate]:
         h = e.get("hash")
         if type(h) is not str:
             h = _opt_str(e, "hash")
-        append(new_update(asset, side, price, size, best_bid, best_ask, h))
+        append(
+            new_update(
+                token_id=asset,
+                side=side,
+                price=price,
+                size=size,
+                best_bid=best_bid,
+                best_ask=best_ask,
+                hash=h,
+            )
+        )
     return updates
 
 
@@ -620,179 +616,231 @@ def _event_type(obj: Any) -> str | None:
 #
 # The common frames (a current-era `price_change`, a `book`, or an array of them, every field a
 # string of the usual shape) decode in one C pass into these structs, with no dict per element; the
-# values then go through the same readers as the dict path (cached prices, plain-decimal sizes,
+# values then go through the same checks as the dict path (cached prices, plain-decimal sizes,
 # known sides, epoch-ms timestamps). Anything else - another event type, an upper-case event type,
 # a number where a string is usual, a missing field, a value a reader refuses, invalid JSON -
 # returns None and the frame is parsed again by the dict path below, which gives its events and
 # its errors exactly as before. So the fast path only ever returns what the dict path would.
+#
+# Two decoders, tried in turn. The strict one refuses unknown fields: a frame it accepts has only
+# the fields below, so it nests at most 4 deep and needs no depth guard, and one struct for every
+# event type (dispatched on `event_type` in Python) spares msgspec the look-ahead a tagged union
+# needs when the tag comes last, as it does in `price_change`. A frame with a field the venue added
+# since falls to the lenient twin, which skips unknown fields behind the bracket-count depth guard.
 
 
-class _LevelMsg(msgspec.Struct, gc=False):
+class _LevelMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False):
     price: str
     size: str
 
 
-class _PriceChangeEntryMsg(msgspec.Struct, gc=False):
-    asset_id: str
+# kw_only: the fields in the order the venue sends them, which msgspec matches first
+class _EntryMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    asset_id: Annotated[str, msgspec.Meta(min_length=1)]
     price: str
     size: str
-    side: str
+    side: Side  # "BUY" or "SELL", checked by msgspec (the dict path also takes lower case)
     hash: str = ""
     best_bid: str | None = None
     best_ask: str | None = None
 
 
-class _PriceChangeMsg(msgspec.Struct, tag_field="event_type", tag="price_change", gc=False):
-    market: str
-    timestamp: str
-    price_changes: list[_PriceChangeEntryMsg]
+class _MarketMsg(msgspec.Struct, forbid_unknown_fields=True, gc=False, kw_only=True):
+    """A `price_change` or a `book` (the fields of both; `event_type` says which)."""
 
-
-class _BookMsg(msgspec.Struct, tag_field="event_type", tag="book", gc=False):
-    asset_id: str
+    market: str | None = None
+    price_changes: list[_EntryMsg] | None = None
+    asset_id: str | None = None
     timestamp: str
-    bids: list[_LevelMsg]
-    asks: list[_LevelMsg]
-    market: str = ""
     hash: str = ""
+    bids: list[_LevelMsg] | None = None
+    asks: list[_LevelMsg] | None = None
     tick_size: str | None = None
     min_order_size: str | None = None
+    event_type: str
     last_trade_price: str | None = None
     neg_risk: bool | None = None
 
 
-_TypedMsg = _PriceChangeMsg | _BookMsg
-_TYPED_DECODER: Final = msgspec.json.Decoder(_TypedMsg | list[_TypedMsg])
+class _LenientLevelMsg(_LevelMsg, forbid_unknown_fields=False, gc=False):
+    pass
+
+
+class _LenientEntryMsg(_EntryMsg, forbid_unknown_fields=False, gc=False, kw_only=True):
+    pass
+
+
+class _LenientMarketMsg(_MarketMsg, forbid_unknown_fields=False, gc=False, kw_only=True):
+    price_changes: list[_LenientEntryMsg] | None = None  # type: ignore[assignment]
+    bids: list[_LenientLevelMsg] | None = None  # type: ignore[assignment]
+    asks: list[_LenientLevelMsg] | None = None  # type: ignore[assignment]
+
+
+_STRICT_DECODER: Final = msgspec.json.Decoder(_MarketMsg | list[_MarketMsg])
+_LENIENT_DECODER: Final[msgspec.json.Decoder[Any]] = msgspec.json.Decoder(
+    _LenientMarketMsg | list[_LenientMarketMsg]
+)
 _TYPED_FAILS = (msgspec.MsgspecError, WireError, ArithmeticError)
+_TYPED_MAX_BRACKETS: Final = MAX_DEPTH  # fewer brackets cannot nest deeper
 
 
 def _typed_market_frame(text: str | bytes, recv_ts: float) -> list[MarketEvent] | None:
     """The frame's events by the typed fast path, or None: the dict path decides (see above)."""
-    # msgspec recurses per nesting level like the json module: the same depth guard first (its
-    # bracket count settles every usual frame; a longer one gets the precise scan)
-    if type(text) is str:
-        if nesting_exceeds(text):
-            return None
-    elif type(text) is bytes:
-        if text.count(b"[") + text.count(b"{") > _TYPED_MAX_BRACKETS:
-            return None  # rare: the dict path decodes it and applies the precise guard
-    else:
-        return None
+    msg: _MarketMsg | list[_MarketMsg] | None
     try:
-        msg = _TYPED_DECODER.decode(text)
-        if type(msg) is _PriceChangeMsg:
+        msg = _STRICT_DECODER.decode(text)
+    except (msgspec.MsgspecError, TypeError):  # TypeError: not text at all (the dict path says so)
+        msg = _lenient_decode(text)
+        if msg is None:
+            return None
+    try:
+        if isinstance(msg, list):
+            return [_typed_event(m, recv_ts) for m in msg]
+        if msg.event_type == "price_change":  # the usual frame: one price_change
             return [_typed_price_change(msg, recv_ts)]
-        if type(msg) is _BookMsg:
-            return [_typed_book(msg, recv_ts)]
-        return [
-            _typed_price_change(m, recv_ts) if type(m) is _PriceChangeMsg else _typed_book(m, recv_ts)
-            for m in msg
-        ]
+        return [_typed_event(msg, recv_ts)]
     except _TYPED_FAILS:
         return None
 
 
-_TYPED_MAX_BRACKETS: Final = MAX_DEPTH  # fewer brackets cannot nest deeper
+def _lenient_decode(text: str | bytes) -> _MarketMsg | list[_MarketMsg] | None:
+    """The frame by the lenient decoder (unknown fields skipped), or None. msgspec recurses per
+    nesting level of a skipped field like the json module: the same depth guard first (its bracket
+    count settles every usual frame; a longer one gets the precise scan)."""
+    if type(text) is str:
+        if nesting_exceeds(text):
+            return None
+    elif type(text) is not bytes or text.count(b"[") + text.count(b"{") > _TYPED_MAX_BRACKETS:
+        return None  # rare: the dict path decodes it and applies the precise guard
+    try:
+        msg: _MarketMsg | list[_MarketMsg] = _LENIENT_DECODER.decode(text)  # its structs subclass these
+    except msgspec.MsgspecError:
+        return None
+    return msg
 
 
-def _typed_price_change(msg: _PriceChangeMsg, recv_ts: float) -> PriceChange:
-    """The struct twin of `_price_change` + `_current_level_updates` (same readers, same values)."""
+def _typed_event(msg: _MarketMsg, recv_ts: float) -> MarketEvent:
+    et = msg.event_type
+    if et == "price_change":
+        return _typed_price_change(msg, recv_ts)
+    if et == "book":
+        return _typed_book(msg, recv_ts)
+    _fail("not a typed event")  # another event type: the dict path parses the frame
+
+
+def _typed_price_change(msg: _MarketMsg, recv_ts: float) -> PriceChange:
+    """The struct twin of `_price_change` + `_current_level_updates` (same checks, same values)."""
+    entries = msg.price_changes
+    market = msg.market
+    if entries is None or market is None:
+        _fail("not a current-era price_change")
     updates: list[LevelUpdate] = []
     append = updates.append
     cache_get = _PRICE_CACHE.get
-    sides = _SIDES
-    new_object = _new_object
+    bid_cache = _BID_CACHE
+    ask_cache = _ASK_CACHE
+    new_update = LevelUpdate
     new_decimal = Decimal
-    for e in msg.price_changes:
-        asset = e.asset_id
-        if not asset:
-            return _fail("empty asset_id")
+    # Polymarket mirrors a change on the complementary token with the same size, so an entry's size
+    # text is often the previous entry's: reuse its Decimal (and "0", the commonest size, starts it)
+    last_text, size = "0", _ZERO
+    for e in entries:
         price = cache_get(e.price)
         if price is None:
             price = _price(e.price, "price")
         s = e.size
-        if s == "0":
-            size = _ZERO
-        elif len(s) <= _MAX_NUM_CHARS and not s.strip(_PLAIN_DECIMAL_CHARS):
-            size = new_decimal(s)  # InvalidOperation (an ArithmeticError) for "1.2.3": dict path
-            if size > _MAX_SIZE:
-                return _fail("implausible size")
-        else:
-            size = _size(s, "size")
-        side = sides.get(e.side)
-        if side is None:
-            return _fail("bad side")
+        if s != last_text:
+            if len(s) <= _SHORT_SIZE_CHARS and not s.strip(_PLAIN_DECIMAL_CHARS):
+                size = new_decimal(s)  # InvalidOperation (an ArithmeticError) for "1.2.3": dict path
+            else:
+                size = _size(s, "size")
+            last_text = s
         bb = e.best_bid
         ba = e.best_ask
-        best_bid = cache_get(bb) if bb is not None else None
-        best_ask = cache_get(ba) if ba is not None else None
-        if best_bid is None or best_ask is None:
+        best_bid = bid_cache.get(bb)
+        best_ask = ask_cache.get(ba)
+        if (best_bid is None and bb not in bid_cache) or (best_ask is None and ba not in ask_cache):
             best_bid, best_ask = _top_values(bb, ba)
-        else:
-            best_bid = best_bid if best_bid else None
-            best_ask = None if best_ask == _ONE else best_ask
-        # _new_level_update inlined: a call per entry is a tenth of the entry's cost
-        update = new_object(LevelUpdate)
-        _lu_token(update, asset)
-        _lu_side(update, side)
-        _lu_price(update, price)
-        _lu_size(update, size)
-        _lu_bid(update, best_bid)
-        _lu_ask(update, best_ask)
-        _lu_hash(update, e.hash)
-        append(update)
-    t = msg.timestamp
-    if 12 <= len(t) <= 16 and t[0] != "0" and t.isdigit() and t.isascii():
-        venue_ts = int(t) / 1000.0  # the usual epoch-ms string
-    else:
-        venue_ts = _ts_value(t, "timestamp")
-    return _new_price_change(msg.market, tuple(updates), venue_ts, recv_ts)
+        append(
+            new_update(
+                token_id=e.asset_id,
+                side=e.side,
+                price=price,
+                size=size,
+                best_bid=best_bid,
+                best_ask=best_ask,
+                hash=e.hash,
+            )
+        )
+    change: PriceChange = _new_object(PriceChange)  # _new_price_change inlined (once a frame)
+    _pc_market(change, market)
+    _pc_updates(change, tuple(updates))
+    _pc_venue_ts(change, _ts_value(msg.timestamp, "timestamp"))
+    _pc_recv_ts(change, recv_ts)
+    return change
+
+
+# A plain decimal string of at most 15 characters is below 1e15 = _MAX_SIZE: no range check needed.
+_SHORT_SIZE_CHARS: Final = 15
+
+
+_LEVEL_PRICE = attrgetter("price")
+_LEVEL_SIZE = attrgetter("size")
+_FIRST = itemgetter(0)
 
 
 def _typed_levels(raw: list[_LevelMsg], best_first_descending: bool) -> tuple[PriceLevel, ...]:
+    """A book side, the usual case a step at a time over the whole side (C loops, no Python code per
+    level but the last), else by the checked readers; sorted best first, empty levels dropped."""
+    try:
+        prices = list(map(_PRICE_CACHE.__getitem__, map(_LEVEL_PRICE, raw)))
+    except KeyError:  # a price not seen yet
+        prices = [_price(lvl.price, "price") for lvl in raw]
+    texts = list(map(_LEVEL_SIZE, raw))
+    joined = "".join(texts)
+    # every size plain digits and dots and short (Decimal raises InvalidOperation for "1.2.3", "")
+    if joined.isascii() and joined.replace(".", "").isdigit() and max(map(len, texts)) <= _SHORT_SIZE_CHARS:
+        sizes = list(map(Decimal, texts))
+    else:
+        sizes = [_size(s, "size") for s in texts]
+    pairs = zip(prices, sizes, strict=True)
+    # sorted by price only, like the dict path (stable for a repeated price); Timsort is linear on
+    # the usual best-last (= reversed) order
+    ordered = sorted(
+        pairs if all(sizes) else [ps for ps in pairs if ps[1]], key=_FIRST, reverse=best_first_descending
+    )
     out: list[PriceLevel] = []
     append = out.append
-    cache_get = _PRICE_CACHE.get
-    new_decimal = Decimal
     new_object = _new_object
     set_price = _pl_price
     set_size = _pl_size
-    for lvl in raw:
-        price = cache_get(lvl.price)
-        if price is None:
-            price = _price(lvl.price, "price")
-        s = lvl.size
-        if len(s) <= _MAX_NUM_CHARS and not s.strip(_PLAIN_DECIMAL_CHARS):
-            size = new_decimal(s)  # InvalidOperation for "1.2.3": the dict path reports it
-            if size > _MAX_SIZE:
-                _fail("implausible size")
-        else:
-            size = _size(s, "size")
-        if size:  # an empty level is validated but not kept
-            level = new_object(PriceLevel)
-            set_price(level, price)
-            set_size(level, size)
-            append(level)
-    out.sort(key=_PRICE_KEY, reverse=best_first_descending)
+    for price, size in ordered:
+        level = new_object(PriceLevel)  # _new_price_level inlined
+        set_price(level, price)
+        set_size(level, size)
+        append(level)
     return tuple(out)
 
 
-def _typed_book(msg: _BookMsg, recv_ts: float) -> BookSnapshot:
+def _typed_book(msg: _MarketMsg, recv_ts: float) -> BookSnapshot:
     """The struct twin of `_book`."""
-    if not msg.asset_id:
-        _fail("empty asset_id")
+    asset_id = msg.asset_id
+    bids = msg.bids
+    asks = msg.asks
+    if not asset_id or bids is None or asks is None:
+        _fail("book without asset_id, bids or asks")
     tick = msg.tick_size
     mos = msg.min_order_size
     ltp = msg.last_trade_price
     return BookSnapshot(
-        market=msg.market,
-        token_id=msg.asset_id,
-        bids=_typed_levels(msg.bids, True),
-        asks=_typed_levels(msg.asks, False),
+        market="" if msg.market is None else msg.market,
+        token_id=asset_id,
+        bids=_typed_levels(bids, True),
+        asks=_typed_levels(asks, False),
         tick_size=None if tick is None or tick == "" else _tick(tick, "tick_size"),
         min_order_size=None if mos is None or mos == "" else _size(mos, "min_order_size"),
         hash=msg.hash,
-        venue_ts=_ts_value(msg.timestamp, "timestamp") if msg.timestamp else _fail("empty timestamp"),
+        venue_ts=_ts_value(msg.timestamp, "timestamp"),
         recv_ts=recv_ts,
         last_trade_price=None if ltp is None or ltp == "" else _price(ltp, "last_trade_price"),
         neg_risk=msg.neg_risk,
