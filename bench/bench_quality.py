@@ -44,7 +44,7 @@ def _our_defaults() -> QuoteParams:
         use_microprice=defaults.microprice,
         # no --spread: polymm chooses its own width (the seed design's 0.02 only without a book)
         adaptive_spread=defaults.adaptive_spread_on(),
-        taper=defaults.inventory_taper,
+        taper=defaults.taper_on(),
     )
 
 

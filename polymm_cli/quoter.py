@@ -589,8 +589,10 @@ def adaptive_offset(inp: QuoteInput, mid: Decimal, fallback: Decimal) -> tuple[D
     takes back after it. `fallback` (the configured half-spread) without a two-sided book."""
     tick = inp.market.tick_size
     bid, ask = _measured_touch(inp)
-    if bid is None or ask is None or bid >= ask:
-        return fallback, f"width: configured half-spread {_fmt(fallback)} (no two-sided book to measure)"
+    if bid is None or ask is None or not bid < mid < ask:
+        return fallback, (
+            f"width: configured half-spread {_fmt(fallback)} (no two-sided book around the mid to measure)"
+        )
     offset = min(mid - bid, ask - mid)
     how = f"at the touch {_fmt(bid)} / {_fmt(ask)}"
     if ask - bid >= IMPROVE_AT_TICKS * tick and offset > tick:
@@ -620,8 +622,10 @@ def adaptive_key(
 
 
 def _measured_touch(inp: QuoteInput) -> tuple[Decimal | None, Decimal | None]:
-    """The touch the adaptive width measures: the nearer of the raw top and the best real level."""
-    return _touch(inp.touch_bid, inp.best_bid, max), _touch(inp.touch_ask, inp.best_ask, min)
+    """The touch the adaptive width measures: the best real levels, the book the mid comes from. A
+    dust order nearer the mid is not a touch worth joining: measured from it, one side would sit far
+    inside the real book (post-only still keeps every quote short of the raw top)."""
+    return inp.best_bid, inp.best_ask
 
 
 def _base_offset(base: Decimal, multiplier: Decimal, dp: int, notes: list[str]) -> Decimal:
@@ -956,7 +960,7 @@ def _place_side(q: _Quoting, leg: _Leg) -> None:
     q.quotes.append(TargetQuote(spec.side, token, order_side, order_price, price, size, reason))
     if params.levels > 1:
         left = held - size if sell else held
-        _deeper_levels(q, spec, price, room - size, left)
+        _deeper_levels(q, spec, price, room - size, left, leg.lean)
 
 
 def _level0_size(q: _Quoting, leg: _Leg, room: Decimal) -> tuple[Decimal, str]:
@@ -977,12 +981,17 @@ def _level0_size(q: _Quoting, leg: _Leg, room: Decimal) -> tuple[Decimal, str]:
     return room, " (cut by the position limit)"
 
 
+def _taper(size: Decimal, lean: Decimal, limit: Decimal) -> Decimal:
+    """size x (1 - lean / L), to the cent below: the taper of every level of a side that adds exposure."""
+    return (size * (limit - lean) / limit).quantize(_CENT, ROUND_DOWN)
+
+
 def _tapered(q: _Quoting, leg: _Leg, size: Decimal) -> Decimal:
     """The size of a side whose fill would add exposure, cut in proportion to the room left before L
     (size x (1 - |e| / L)): the position is built more slowly the larger it is, so less is held
     when the price jumps."""
     limit = q.params.position_limit
-    tapered = (size * (limit - leg.lean) / limit).quantize(_CENT, ROUND_DOWN)
+    tapered = _taper(size, leg.lean, limit)
     if tapered >= size:
         return size
     q.notes.append(
@@ -1059,17 +1068,22 @@ def _level_range(side: QuoteSide, first: int, last: int) -> str:
     return f"{side} level {first}" if first == last else f"{side} levels {first}-{last}"
 
 
-def _deeper_levels(q: _Quoting, spec: _SideSpec, first: Decimal, room: Decimal, held: Decimal) -> None:
+def _deeper_levels(
+    q: _Quoting, spec: _SideSpec, first: Decimal, room: Decimal, held: Decimal, lean: Decimal
+) -> None:
     """Append levels 1.. of one side behind its placed level 0 at YES price `first`.
 
     `room` is what the position limit leaves after level 0, `held` the sellable inventory level 0
-    left over. A level that leaves the price range or falls below the market minimum ends the side
-    (every level after it would too: prices only move out, the room only shrinks), with one note.
+    left over, `lean` the exposure a fill of this side adds (> 0: tapered like level 0). A level
+    that leaves the price range or falls below the market minimum ends the side (every level after
+    it would too: prices only move out, the room only shrinks), with one note.
     """
     market, params, quotes, notes = q.market, q.params, q.quotes, q.notes
     side, tick, spacing = spec.side, market.tick_size, params.level_spacing_ticks
     step = tick * spacing
     size = params.size if params.level_size is None else params.level_size
+    if params.taper and lean > ZERO:
+        size = _taper(size, lean, params.position_limit)
     min_size, last, end = market.min_order_size, params.levels - 1, spec.end(tick)
     for k in range(1, params.levels):
         yes_price = spec.out(first, step * k)

@@ -381,14 +381,15 @@ def event_worst_loss(holdings: Sequence[Holding]) -> Decimal:
     return cost - min(payouts)
 
 
-def _after_fill(h: Holding, side: str, size: Decimal, yes_price: Decimal) -> Holding:
-    if side == "bid":  # a bid fill raises e: more YES (bought at yes_price)
-        return Holding(
-            market=h.market, yes=h.yes + size, no=h.no, cost=h.cost + size * yes_price, mark=h.mark
-        )
-    return Holding(
-        market=h.market, yes=h.yes, no=h.no + size, cost=h.cost + size * (ONE - yes_price), mark=h.mark
-    )
+def _after_fill(h: Holding, side: str, quotes: Sequence[TargetQuote]) -> Holding:
+    """The holding once every quote of `side` filled, each at its own price (an order being cancelled
+    beside a new one may be the more aggressive of the two)."""
+    size = sum((q.size for q in quotes), ZERO)
+    if side == "bid":  # a bid fill raises e: more YES (bought at each quote's yes_price)
+        cost = sum((q.size * q.yes_price for q in quotes), ZERO)
+        return Holding(market=h.market, yes=h.yes + size, no=h.no, cost=h.cost + cost, mark=h.mark)
+    cost = sum((q.size * (ONE - q.yes_price) for q in quotes), ZERO)
+    return Holding(market=h.market, yes=h.yes, no=h.no + size, cost=h.cost + cost, mark=h.mark)
 
 
 def cap_blocks(
@@ -408,11 +409,10 @@ def cap_blocks(
     ]
     sides: tuple[QuoteSide, QuoteSide] = ("bid", "ask")
     for side in sides:
-        size = sum((q.size for q in quotes if q.side == side), ZERO)
-        if size <= 0:
+        on_side = [q for q in quotes if q.side == side]
+        if sum((q.size for q in on_side), ZERO) <= 0:
             continue
-        price = next(q.yes_price for q in quotes if q.side == side)
-        after = _after_fill(target, side, size, price)
+        after = _after_fill(target, side, on_side)
         if caps.max_total_exposure is not None:
             now_total = sum((exposure_notional(h) for h in (target, *others)), ZERO)
             new_total = now_total - exposure_notional(target) + exposure_notional(after)

@@ -195,8 +195,9 @@ class Settings(BaseSettings):
     skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
     skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
     # The side whose fill adds exposure quotes size x (1 - |e| / L): a position builds more slowly the
-    # larger it is (docs/strategy.md#defaults-measured: less held when the price jumps).
-    inventory_taper: bool = True
+    # larger it is (docs/strategy.md#defaults-measured: less held when the price jumps). Unset, it is
+    # on unless the size was set explicitly: an explicit --size is quoted as set.
+    inventory_taper: bool | None = None
     # The size-weighted mid (leans toward the side about to give way). Off by default: on the
     # calibrated regimes' one- and two-tick books it moved our quotes onto the side about to be run
     # over (docs/strategy.md#defaults-measured).
@@ -311,6 +312,12 @@ class Settings(BaseSettings):
     def reward_band_on(self) -> bool:
         """Whether level 0 is pulled into the reward band: as set, else unless --spread was set."""
         return self.reward_band if self.reward_band is not None else "spread" not in self.model_fields_set
+
+    def taper_on(self) -> bool:
+        """Whether the side that adds exposure is tapered: as set, else unless --size was set."""
+        return (
+            self.inventory_taper if self.inventory_taper is not None else "size" not in self.model_fields_set
+        )
 
     def adaptive_spread_on(self) -> bool:
         """Whether polymm chooses the width itself: only when --spread (POLYMM_SPREAD) was not set."""

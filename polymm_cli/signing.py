@@ -745,6 +745,12 @@ def _grid_amounts(
     other input: the checked path then refuses it or computes it in Decimal.
     tests/test_signing.py checks it against the checked path, refusals included."""
     scale, lowest, highest, units_per_price_cent = grid
+    if not price.is_finite() or not size.is_finite():
+        return None
+    # A huge or tiny exponent (a typo such as 1E+999999999) would build an enormous integer below:
+    # such sizes and prices are refused cheaply by the checked path.
+    if size.adjusted() >= _MAX_SIZE_DIGITS or size.adjusted() < -_MAX_SIZE_DIGITS or price.adjusted() < -40:
+        return None
     try:
         numerator, denominator = price.as_integer_ratio()
         size_numerator, size_denominator = size.as_integer_ratio()

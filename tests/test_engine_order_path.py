@@ -274,3 +274,13 @@ def test_polymm_run_freezes_the_heap_and_overlaps_cancels() -> None:
 
     config = engine_config(Settings())
     assert config.freeze_heap and config.overlap_cancels
+
+
+def test_a_backtest_never_freezes_the_heap_of_the_process_that_replays_many_sessions() -> None:
+    """`polymm backtest` and the sweeps replay many sessions in one process: a frozen heap would keep
+    every earlier session's cycles forever."""
+    from polymm_cli.backtest.replay import backtest_config
+    from polymm_cli.services.trading import engine_config
+    from polymm_cli.settings import Settings
+
+    assert not backtest_config(engine_config(Settings())).freeze_heap

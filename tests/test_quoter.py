@@ -1324,16 +1324,37 @@ def test_an_adaptive_width_falls_back_to_the_configured_spread_without_a_book() 
     assert (bid.yes_price, ask.yes_price) == (D("0.48"), D("0.52"))
 
 
+def test_an_adaptive_width_is_measured_from_the_real_book_not_a_dust_order_near_the_mid() -> None:
+    """Real book 0.40 / 0.60 with a dust bid at 0.49: measured from the dust, the offset would be a
+    cent and our ask would sit nine ticks inside the real ask. A tick inside the real touch each side."""
+    dusty = book(market("0.01"), "0.40", "0.60", touch_bid=D("0.49"))
+    decision = quote(dusty, adaptive())
+    bid, ask = both(decision)
+    assert (bid.yes_price, ask.yes_price) == (D("0.41"), D("0.59"))
+    assert any("a tick inside the touch 0.4 / 0.6" in n for n in decision.notes), decision.notes
+
+
+def test_an_adaptive_width_with_the_mid_outside_the_book_takes_the_configured_spread() -> None:
+    """A --mid override above the real ask: no touch around the mid to measure, so the configured
+    half-spread, never a zero offset floored to half a tick."""
+    from polymm_cli.quoter import adaptive_offset
+
+    outside = book(market("0.001"), "0.400", "0.420", mid_override=D("0.45"))
+    offset, why = adaptive_offset(outside, D("0.45"), D("0.02"))
+    assert offset == D("0.02")
+    assert "no two-sided book around the mid" in why
+
+
 def test_the_requote_key_of_a_chosen_width_is_the_touch_and_the_adverse_move_it_reads() -> None:
-    """What the engine compares before keeping its quotes: the measured touch (dust nearer than the
-    best real level counts) and the larger adverse move; nothing with a set spread."""
+    """What the engine compares before keeping its quotes: the measured touch (the best real levels,
+    dust aside) and the larger adverse move; nothing with a set spread."""
     from polymm_cli.quoter import SideRisk, adaptive_key
 
     mkt = market("0.01")
     assert adaptive_key(book(mkt, "0.47", "0.53"), params("0.04")) is None
     assert adaptive_key(book(mkt, "0.47", "0.53"), adaptive()) == (D("0.47"), D("0.53"), ZERO)
     dusty = book(mkt, "0.47", "0.53", touch_bid=D("0.48"), touch_ask=D("0.55"))
-    assert adaptive_key(dusty, adaptive()) == (D("0.48"), D("0.53"), ZERO)
+    assert adaptive_key(dusty, adaptive()) == (D("0.47"), D("0.53"), ZERO)
     risky = book(
         mkt, "0.47", "0.53", bid_risk=SideRisk(adverse=D("0.01")), ask_risk=SideRisk(adverse=D("0.03"))
     )
@@ -1360,3 +1381,26 @@ def test_polymm_chooses_the_width_only_when_the_spread_was_not_set() -> None:
     explicit = engine_config(load_settings(spread=D("0.02")))
     assert not explicit.params.adaptive_spread
     assert explicit.width == "0.02 as set (--spread)"
+
+
+def test_the_taper_cuts_every_level_of_the_side_that_adds_exposure() -> None:
+    """Levels behind level 0 are tapered by the same room left: never larger than the level 0 they
+    stand behind."""
+    mkt = market("0.01")
+    decision = quote(book(mkt, yes="20"), params(taper=True, skew_enabled=False, levels=2))
+    bids = [q.size for q in decision.quotes if q.side == "bid"]
+    asks = [q.size for q in decision.quotes if q.side == "ask"]
+    assert bids == [D("6.00"), D("6.00")]
+    assert asks == [D("10"), D("10")]
+
+
+def test_the_taper_is_on_unless_the_size_was_set_and_an_explicit_taper_wins() -> None:
+    """What the user set is what they get: an explicit --size is quoted as set (no taper), unless the
+    taper was asked for too."""
+    from polymm_cli.services.trading import engine_config
+    from polymm_cli.settings import load_settings
+
+    assert engine_config(load_settings()).params.taper
+    assert not engine_config(load_settings(size=D("10"))).params.taper
+    assert engine_config(load_settings(size=D("10"), inventory_taper=True)).params.taper
+    assert not engine_config(load_settings(inventory_taper=False)).params.taper

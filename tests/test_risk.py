@@ -411,6 +411,19 @@ def test_a_neg_risk_event_counts_the_worst_outcome() -> None:
     assert "neg-risk event cap" in blocks[0][1]
 
 
+def test_a_cap_prices_each_order_of_a_side_at_its_own_price() -> None:
+    """A new bid at 0.30 beside an old one at 0.60 being cancelled: both filled cost 3 + 6 = 9, not
+    20 x 0.30 = 6 (the first quote's price for the side's whole size understated the worst case)."""
+    event = "0x" + "ef" * 32
+    x = make_market("event-x2", "X wins?", tick="0.01", neg_risk=True, neg_risk_market_id=event)
+    y = make_market("event-y2", "Y wins?", tick="0.01", neg_risk=True, neg_risk_market_id=event)
+    held_x, held_y = _holding(x, yes="100", cost="40"), _holding(y, yes="100", cost="40")
+    new_and_old = [*_quotes(x, bid="0.30")[:1], *_quotes(x, bid="0.60")[:1]]  # worst loss 80 -> 89
+    blocks = cap_blocks(held_x, [held_y], new_and_old, PortfolioCaps(max_event_loss=Decimal(87)))
+    assert [side for side, _ in blocks] == ["bid"]
+    assert cap_blocks(held_x, [held_y], new_and_old, PortfolioCaps(max_event_loss=Decimal(89))) == ()
+
+
 def test_no_cap_no_block() -> None:
     m = make_market("cap-free", "Free?", tick="0.01")
     assert cap_blocks(_holding(m, yes="1000"), [], _quotes(m), PortfolioCaps()) == ()

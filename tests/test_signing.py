@@ -581,6 +581,19 @@ def test_integer_amounts_fast_path_declines_what_the_checked_path_refuses(
         limit_order_amounts(Side.BUY, price, size, Decimal("0.01"))
 
 
+def test_a_size_with_an_absurd_exponent_is_declined_at_once_not_expanded() -> None:
+    """`--size 1E+999999999` (a typo) must not build a billion-digit integer in the signer: the fast
+    path declines it before any integer maths, and the checked path refuses it."""
+    import time
+
+    grid = signing._TICK_GRID[Decimal("0.01")]
+    for size in (Decimal("1E+999999999"), Decimal("1E-999999999")):
+        started = time.perf_counter()
+        assert signing._grid_amounts(Side.BUY, Decimal("0.5"), size, grid) is None
+        assert time.perf_counter() - started < 0.1
+    assert signing._grid_amounts(Side.BUY, Decimal("1E-999999999"), Decimal("10"), grid) is None
+
+
 def test_implied_price_and_size_rejects_non_positive_amounts() -> None:
     with pytest.raises(ValueError, match="maker_amount"):
         implied_price_and_size(Side.BUY, 0, 1)

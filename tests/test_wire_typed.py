@@ -237,3 +237,16 @@ def test_a_mirrored_size_is_reused_only_when_the_text_is_the_same() -> None:
     good = text.replace('"1.2.3"', '"4"')
     (change,) = parse_market_frame(good, 7.0).events
     assert [u.size for u in change.updates] == [Decimal(s) for s in ("0", "12.5", "12.5", "0", "3", "4")]
+
+
+def test_each_top_of_book_cache_is_bounded_on_its_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The same best_bid with ever-new best_ask strings must not grow the ask cache without end."""
+    from polymm_cli.venues.polymarket import wire as wire_module
+
+    monkeypatch.setattr(wire_module, "_BID_CACHE", {None: None, "": None})
+    monkeypatch.setattr(wire_module, "_ASK_CACHE", {None: None, "": None})
+    monkeypatch.setattr(wire_module, "_PRICE_CACHE_MAX", 10)
+    for i in range(1, 60):
+        assert wire_module._top_values("0.5", f"0.{i:03d}")[1] == Decimal(f"0.{i:03d}")
+    assert len(wire_module._BID_CACHE) <= 10
+    assert len(wire_module._ASK_CACHE) <= 10

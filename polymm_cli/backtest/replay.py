@@ -274,9 +274,10 @@ def temporary_ledger(address: str) -> Iterator[Ledger]:
 
 def backtest_config(config: EngineConfig) -> EngineConfig:
     """The run's engine config, for virtual time: no settle wait at stop (the simulated venue
-    settles at once), no halt-file polling (no other process can halt a replay), and a deep book in
-    the snapshots the samples read (the reward estimate scores the competition it can see)."""
-    return replace(config, settle_timeout_s=0, halt_poll_s=3600, book_depth_shown=50)
+    settles at once), no halt-file polling (no other process can halt a replay), a deep book in
+    the snapshots the samples read (the reward estimate scores the competition it can see), and no
+    frozen heap (one process replays many sessions: a frozen session's cycles would never be freed)."""
+    return replace(config, settle_timeout_s=0, halt_poll_s=3600, book_depth_shown=50, freeze_heap=False)
 
 
 # ---------------------------------------------------------------------------------------------------

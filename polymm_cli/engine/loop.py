@@ -1205,10 +1205,11 @@ class QuotingEngine:
         dropped: Sequence[tuple[TargetQuote, str]] = (),
         started: float | None = None,
     ) -> None:
-        """Hand the plan to the venue: cancels confirmed first (never two quotes on one side), then
-        places; with `overlap_cancels`, both at once when the places are safe beside the orders being
-        cancelled (`_may_overlap`). `started`: when the decision began (its compute time goes to the
-        observer)."""
+        """Hand the plan to the venue. With `overlap_cancels` (the default) the places and the cancels
+        go at once when risk passes the places even if every order being cancelled stayed and filled
+        (`_may_overlap`): for that moment two of our quotes may rest on one side. Otherwise the
+        cancels are confirmed first, then the places. `started`: when the decision began (its compute
+        time goes to the observer)."""
         cid = state.market.condition_id
         if plan.cancels or plan.places:
             now = self.clock.monotonic()
@@ -1259,10 +1260,16 @@ class QuotingEngine:
             placed = await self._place(cid, plan.places)
         except asyncio.CancelledError:
             cancelling.cancel()
+            cancelling.add_done_callback(_retrieve_outcome)  # nobody awaits it now: no stray warning
             raise
         except Exception as exc:
             placed = exc
-        await cancelling
+        try:
+            await cancelling
+        except Exception:
+            if isinstance(placed, Exception):  # both failed: the cancel's is raised, the place's logged
+                log.warning("the places beside a failed cancel failed too: %s", placed)
+            raise
         if isinstance(placed, Exception):
             raise placed
         return placed
@@ -1427,6 +1434,13 @@ class QuotingEngine:
     def snapshot(self) -> EngineSnapshot:
         """What the dashboard, `--headless` and the stop line read (engine/view.py)."""
         return snapshot(self)
+
+
+def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
+    """Read a task's outcome that nobody awaits, so asyncio does not warn that it was never retrieved
+    (the decision that started it was cancelled; what the call did is recorded by the call itself)."""
+    if not task.cancelled():
+        task.exception()
 
 
 def _as_quote(market: Market, order: OurOrder) -> TargetQuote:

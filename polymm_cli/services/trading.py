@@ -136,7 +136,7 @@ def quote_params(settings: Settings) -> QuoteParams:
         reward_size=settings.reward_size,
         reward_gate=settings.reward_gate,
         adaptive_spread=settings.adaptive_spread_on(),
-        taper=settings.inventory_taper,
+        taper=settings.taper_on(),
     )
 
 

@@ -180,9 +180,11 @@ def rpc_host(url: str) -> str:
     return parts.netloc.rsplit("@", 1)[-1] or url[:40]
 
 
-def revert_reason(error: BaseException) -> str:
-    """A revert's reason as the node gives it, without the 'execution reverted' prefix."""
+def revert_reason(error: BaseException, rpc_url: str = "") -> str:
+    """A revert's reason as the node gives it, without the 'execution reverted' prefix; with
+    `rpc_url`, scrubbed of it before it is cut (a secret across the cut would no longer match)."""
     text = " ".join(str(getattr(error, "message", None) or error).split())
+    text = scrub_rpc(text, rpc_url) if rpc_url else text
     for prefix in ("execution reverted: ", "execution reverted:", "execution reverted"):
         if text.startswith(prefix):
             text = text[len(prefix) :].strip()

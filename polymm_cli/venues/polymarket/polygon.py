@@ -273,7 +273,7 @@ class PolygonChain:
         try:
             await self.w3.eth.call(call, block)  # type: ignore[arg-type]
         except ContractLogicError as exc:
-            return revert_reason(exc)
+            return revert_reason(exc, self.config.rpc_url)
         except Exception:  # the replay is only for the message
             return "no reason given"
         return "no reason given"

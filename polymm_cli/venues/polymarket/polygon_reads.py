@@ -55,16 +55,18 @@ class PolygonReader:
         try:
             return await asyncio.wait_for(call, self.timeout_s)
         except ContractLogicError as exc:
-            raise VenueError(f"{what} reverted: {self._scrub(revert_reason(exc))}") from None
+            raise VenueError(f"{what} reverted: {revert_reason(exc, self._rpc_url)}") from None
         except (TimeoutError, OSError) as exc:
             raise VenueError(f"Polygon RPC {self.host} unreachable ({what}): {type(exc).__name__}") from None
         except Web3Exception as exc:
             raise VenueError(
-                f"Polygon RPC {self.host} refused {what}: {self._scrub(revert_reason(exc))}"
+                f"Polygon RPC {self.host} refused {what}: {revert_reason(exc, self._rpc_url)}"
             ) from None
         except Exception as exc:  # aiohttp's errors and the like: the RPC, not polymm
-            if not type(exc).__module__.startswith(NETWORK_MODULES):
-                raise
+            if not type(exc).__module__.startswith(NETWORK_MODULES):  # polymm's own: one scrubbed line
+                raise VenueError(
+                    f"{what} failed ({type(exc).__name__}): {self._scrub(str(exc))[:160]}"
+                ) from None
             status = getattr(exc, "status", None)  # an HTTP refusal (a bad API key: 401, 403)
             how = f"answered HTTP {status}" if isinstance(status, int) else "unreachable"
             raise VenueError(f"Polygon RPC {self.host} {how} ({what}): {type(exc).__name__}") from None

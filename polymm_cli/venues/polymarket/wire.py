@@ -280,9 +280,11 @@ def _top_values(bid_value: Any, ask_value: Any) -> tuple[Decimal | None, Decimal
     ask = None if ask_value is None or ask_value == "" else _price(ask_value, "best_ask")
     bid = bid if bid else None
     ask = None if ask is None or ask == _ONE else ask
-    if type(bid_value) is str and type(ask_value) is str and len(_BID_CACHE) < _PRICE_CACHE_MAX:
-        _BID_CACHE[bid_value] = bid
-        _ASK_CACHE[ask_value] = ask
+    if type(bid_value) is str and type(ask_value) is str:  # each cache bounded on its own
+        if len(_BID_CACHE) < _PRICE_CACHE_MAX:
+            _BID_CACHE[bid_value] = bid
+        if len(_ASK_CACHE) < _PRICE_CACHE_MAX:
+            _ASK_CACHE[ask_value] = ask
     return bid, ask
 
 
