@@ -18,7 +18,20 @@ from tests.conftest import throwaway_key
 from tests.e2e.support import account_at_exchange, data_dir, ledger_contents, polymm
 
 FED, BTC, _, _ = sample_markets()  # BTC: the 0.001-tick market
-SKEW = ["--mid", "0.50", "--spread", "0.04", "--skew-factor", "0.5", "--skew-start", "0.3", "--json"]
+# An explicit --size: the skew tables are quoted without the taper (which an explicit size turns off).
+SKEW = [
+    "--mid",
+    "0.50",
+    "--spread",
+    "0.04",
+    "--size",
+    "10",
+    "--skew-factor",
+    "0.5",
+    "--skew-start",
+    "0.3",
+    "--json",
+]
 
 
 def quotes_by_side(payload: dict[str, object]) -> dict[str, dict[str, str]]:
