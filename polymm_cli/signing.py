@@ -332,8 +332,7 @@ def _sign_digest(key: PrivateKey, digest: bytes) -> bytes:
 
 
 def _portable_signature_hex(key: PrivateKey, digest: bytes) -> str:
-    sig = key.sign_recoverable(digest, hasher=None)
-    return "0x" + sig[:64].hex() + ("1c" if sig[64] else "1b")
+    return "0x" + _sign_digest(key, digest).hex()
 
 
 def _make_signature_hex() -> Callable[[PrivateKey, bytes], str]:
@@ -1269,6 +1268,8 @@ class OrderSigner:
             side = Side(side)
         _check_order_integers(maker_amount, taker_amount, salt, timestamp_ms, expiration)
         # Only salt, amounts and timestamp are packed per order; the rest are cached 64-byte runs.
+        # The layout is `_pack_order`'s (the general encoder, for recovery and hashes), kept apart
+        # for the hot path; tests compare both with py-clob-client-v2 byte for byte.
         try:
             encoded = b"".join(
                 (
