@@ -102,8 +102,9 @@ class QuoteParams:
     requote_threshold: Decimal = Decimal("0.005")
     use_microprice: bool = False
     skew_enabled: bool = True
+    # seed 004 Phase 2's skew; the settings default to 1 and 0 (a linear skew from the first share)
     skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
-    skew_start: Decimal = Decimal("0.6")  # fraction of L where the skew starts (the settings' default)
+    skew_start: Decimal = Decimal("0.6")  # fraction of L where the skew starts
     # The volatility term of the skew (Avellaneda-Stoikov's q x gamma x sigma^2 x tau): risk aversion
     # per pUSD and the horizon (s) inventory is expected to be held; 0 = no volatility term.
     skew_gamma: Decimal = ZERO
