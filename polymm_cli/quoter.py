@@ -655,18 +655,21 @@ def _skew(
     risk = _vol_skew(params, e, volatility)
     if used < params.skew_start and not risk:
         return None
-    skew = used * params.skew_factor * base if used >= params.skew_start else ZERO
-    if risk:
-        skew = _add_vol_skew(params, e, skew, risk, base, volatility, dp, notes)
+    linear = used * params.skew_factor * base if used >= params.skew_start else ZERO
+    skew = _add_vol_skew(params, e, linear, risk, base, volatility, dp, notes) if risk else linear
     if not skew:
         return None
     if e < ZERO:
         toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
     else:
         toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
+    # the linear part's arithmetic, and the total with the volatility term when there is one
+    plus = ""
+    if skew != linear:
+        plus = f" ({_fmt(linear, dp)}) + volatility term {_fmt((skew - linear).quantize(MICRO), dp)}"
     notes.append(
         f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
-        f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
+        f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)}{plus} (e {_signed(e)}, "
         f"L {_fmt(limit)}): {toward}"
     )
     return skew

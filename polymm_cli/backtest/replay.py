@@ -410,7 +410,8 @@ class _Session:
         snapshot = self.engine.snapshot()
         market = next(m for m in snapshot.markets if m.market.condition_id == self.market.condition_id)
         previous = self.samples[-1] if self.samples else None
-        self.mark = self.engine.external_mid(self.market) or self.mark
+        mark = self.engine.external_mid(self.market)
+        self.mark = mark if mark is not None else self.mark
         # the paper venue shows our orders in the books it delivers, as a live venue does
         self.samples.append(
             sample_from_snapshot(self.clock.now(), market, previous=previous, ours_in_book=True)
