@@ -41,7 +41,13 @@ OFF = RegimeParams.off()
 # The ablation rows (-rule, seed+rule) and the candidates are relative to these, so the figures in
 # docs/strategy.md ("Defaults measured") stay reproducible after the defaults changed.
 BEFORE: tuple[QuoteParams, RegimeParams] = (
-    replace(OURS, use_microprice=True, skew_start=Decimal("0.3")),
+    replace(
+        OURS,
+        use_microprice=True,
+        skew_start=Decimal("0.3"),
+        skew_factor=Decimal("0.5"),
+        skew_gamma=Decimal(0),
+    ),
     replace(OUR_REGIME, jump_enabled=True),
 )
 _BQ, _BR = BEFORE
@@ -72,7 +78,7 @@ _CANDIDATES: dict[str, tuple[QuoteParams, RegimeParams]] = {
     "A+vol4": (_A[0], replace(_A[1], vol_reference=0.004)),
     "A+jump6": (_A[0], replace(_A[1], jump_enabled=True, jump_threshold=Decimal("0.06"))),
     "A-pull": (_A[0], replace(_A[1], toxicity=ToxicityParams(pull_s=0.0))),
-    "A+skew6": (replace(_A[0], skew_start=Decimal("0.6")), _A[1]),  # = polymm's defaults now
+    "A+skew6": (replace(_A[0], skew_start=Decimal("0.6")), _A[1]),  # the defaults chosen then
     "A+skew6f1": (replace(_A[0], skew_start=Decimal("0.6"), skew_factor=Decimal(1)), _A[1]),
     "A+skew6+micro": (replace(_A[0], skew_start=Decimal("0.6"), use_microprice=True), _A[1]),
     "B": (

@@ -41,6 +41,8 @@ def _our_defaults() -> QuoteParams:
         skew_enabled=defaults.skew_enabled,
         skew_factor=defaults.skew_factor,
         skew_start=defaults.skew_start,
+        skew_gamma=defaults.skew_gamma,
+        skew_horizon_s=defaults.skew_horizon,
         use_microprice=defaults.microprice,
         # no --spread: polymm chooses its own width (the seed design's 0.02 only without a book)
         adaptive_spread=defaults.adaptive_spread_on(),

@@ -102,8 +102,9 @@ class QuoteParams:
     requote_threshold: Decimal = Decimal("0.005")
     use_microprice: bool = False
     skew_enabled: bool = True
+    # seed 004 Phase 2's skew; the settings default to 1 and 0 (a linear skew from the first share)
     skew_factor: Decimal = Decimal("0.5")  # 0 = no skew, 1 = the reducing side quotes at the mid
-    skew_start: Decimal = Decimal("0.6")  # fraction of L where the skew starts (the settings' default)
+    skew_start: Decimal = Decimal("0.6")  # fraction of L where the skew starts
     # The volatility term of the skew (Avellaneda-Stoikov's q x gamma x sigma^2 x tau): risk aversion
     # per pUSD and the horizon (s) inventory is expected to be held; 0 = no volatility term.
     skew_gamma: Decimal = ZERO
@@ -654,18 +655,21 @@ def _skew(
     risk = _vol_skew(params, e, volatility)
     if used < params.skew_start and not risk:
         return None
-    skew = used * params.skew_factor * base if used >= params.skew_start else ZERO
-    if risk:
-        skew = _add_vol_skew(params, e, skew, risk, base, volatility, dp, notes)
+    linear = used * params.skew_factor * base if used >= params.skew_start else ZERO
+    skew = _add_vol_skew(params, e, linear, risk, base, volatility, dp, notes) if risk else linear
     if not skew:
         return None
     if e < ZERO:
         toward = "bid moves closer (buying YES reduces NO exposure), ask moves away"
     else:
         toward = "ask moves closer (selling YES reduces YES exposure), bid moves away"
+    # the linear part's arithmetic, and the total with the volatility term when there is one
+    plus = ""
+    if skew != linear:
+        plus = f" ({_fmt(linear, dp)}) + volatility term {_fmt((skew - linear).quantize(MICRO), dp)}"
     notes.append(
         f"inventory skew {_fmt(skew, dp)} = |e|/L {_fmt(used * _HUNDRED, 0)}% x "
-        f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)} (e {_signed(e)}, "
+        f"factor {_fmt(params.skew_factor)} x base {_fmt(base, dp)}{plus} (e {_signed(e)}, "
         f"L {_fmt(limit)}): {toward}"
     )
     return skew

@@ -161,11 +161,17 @@ class MarketRegime:
             lows.append((t, mid))
 
     def observe_fill(
-        self, t: float, side: QuoteSide, price: Decimal | None = None, size: Decimal | None = None
+        self,
+        t: float,
+        side: QuoteSide,
+        price: Decimal | None = None,
+        size: Decimal | None = None,
+        rebate: Decimal = Decimal(0),
     ) -> None:
-        """One fill of ours on `side` (YES terms); with its YES price and size it is marked out too."""
+        """One fill of ours on `side` (YES terms); with its YES price and size it is marked out too
+        (`rebate`: what it earns a share as the maker, part of its edge)."""
         if self._toxicity is not None and price is not None and size is not None:
-            self._toxicity.observe_fill(t, side, price, size)
+            self._toxicity.observe_fill(t, side, price, size, rebate)
         if self.params.fill_cooldown_s > 0:
             self._fill_until[side] = t + self.params.fill_cooldown_s
 

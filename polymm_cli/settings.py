@@ -186,13 +186,16 @@ class Settings(BaseSettings):
     requote_threshold: Decimal = Field(default=Decimal("0.005"), ge=0)
     position_limit: Decimal = Field(default=Decimal("100"), gt=0)
     skew_enabled: bool = True
-    skew_factor: Decimal = Field(default=Decimal("0.5"), ge=0, le=1)
-    # 0.6: the skew waits for two fills' worth of inventory on the bench's limit (a skew from the first
-    # fill gave edge away for nothing; docs/strategy.md#defaults-measured)
-    skew_start: Decimal = Field(default=Decimal("0.6"), ge=0, le=1)
+    # From the first share, 1 at the limit (the reducing side at the mid there, as Avellaneda-Stoikov's
+    # reservation price is): with the volatility term, crypto-short +2.45 -> +4.43 per unit of risk
+    # and active's worst drawdown 4.04 -> 2.12 against the skew 0.5 from 0.6 x L
+    # (docs/strategy.md#rebate-and-skew).
+    skew_factor: Decimal = Field(default=Decimal("1"), ge=0, le=1)
+    skew_start: Decimal = Field(default=Decimal("0"), ge=0, le=1)
     # The skew's volatility term |e| x gamma x sigma^2 x horizon (docs/strategy.md#inventory-skew):
-    # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held.
-    skew_gamma: Decimal = Field(default=Decimal("0"), ge=0)
+    # risk aversion per pUSD (0 = off) and the seconds inventory is expected to be held. 1: inventory
+    # in a market whose mid moves fast is shed sooner (the worst drawdowns came from held inventory).
+    skew_gamma: Decimal = Field(default=Decimal("1"), ge=0)
     skew_horizon: Decimal = Field(default=Decimal("60"), ge=0)
     # The side whose fill adds exposure quotes size x (1 - |e| / L): a position builds more slowly the
     # larger it is (docs/strategy.md#defaults-measured: less held when the price jumps). Unset, it is

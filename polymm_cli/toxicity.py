@@ -5,7 +5,9 @@ Owns the markout of every fill of ours and what it asks of the quoter, per side:
 - each fill is remembered with the mid when it happened (the last mid observed before it) and marked
   out at the first mid observed `horizon_s` or more later: the **adverse move** is how far the mid
   went against the fill (down after our bid bought, up after our ask sold), the **edge** how far the
-  fill price sat from the mid (what the fill earned at once). Both are summed per side, weighted by
+  fill price sat from the mid plus the maker rebate the fill earns on a fee-enabled market (what the
+  fill earned at once: on a 0.001-tick crypto market the rebate is as large as the spread, and a
+  side judged without it looks run over while it makes money). Both are summed per side, weighted by
   the fill's size, and every sum fades with half-life `halflife_s`, so old fills stop counting;
 - the side's **toxicity** is adverse / edge over those sums: 1 means the mid's run after a fill ate
   the whole edge (the side traded at break-even), above 1 it loses money at the horizon;
@@ -107,16 +109,22 @@ class FillToxicity:
     """The markouts of one market's fills, per side, and the rules applied to them."""
 
     params: ToxicityParams
+    # (due, side, mid at the fill, price net of the rebate, size)
     _pending: deque[tuple[float, QuoteSide, float, float, float]] = field(default_factory=deque)
     _sides: dict[QuoteSide, _Side] = field(default_factory=lambda: {"bid": _Side(), "ask": _Side()})
     _mid: float | None = None
     fills_seen: bool = False  # a fill has been marked out: until then there is nothing to judge
 
-    def observe_fill(self, t: float, side: QuoteSide, price: Decimal, size: Decimal) -> None:
-        """One fill of ours (YES-terms side and price): marked out `horizon_s` later. A fill before
-        any mid was seen has nothing to be marked against and is not counted."""
+    def observe_fill(
+        self, t: float, side: QuoteSide, price: Decimal, size: Decimal, rebate: Decimal = Decimal(0)
+    ) -> None:
+        """One fill of ours (YES-terms side and price; `rebate` per share earned as the maker): marked
+        out `horizon_s` later. A fill before any mid was seen has nothing to be marked against and is
+        not counted."""
         if self.params.enabled and self._mid is not None:
-            self._pending.append((t + self.params.horizon_s, side, self._mid, float(price), float(size)))
+            # the rebate lowers what a bid paid and raises what an ask got: the edge grows by it
+            net = float(price - rebate if side == "bid" else price + rebate)
+            self._pending.append((t + self.params.horizon_s, side, self._mid, net, float(size)))
 
     def observe_mid(self, t: float, mid: Decimal) -> None:
         """A mid at time t: marks out every fill whose horizon has passed (O(1) when none has)."""

@@ -1187,6 +1187,9 @@ def test_the_volatility_skew_adds_to_the_seed_skew_and_is_capped_at_the_base_off
     assert both(seed_only)[1].yes_price == D("0.513")  # 0.7 x 0.5 x 0.02 = 0.007 closer
     assert both(wild)[1].yes_price == D("0.500")  # capped: the reducing ask quotes at the mid
     assert any("capped at the base offset 0.020" in n for n in wild.notes)
+    # the skew's note adds up: the linear part's arithmetic, then what the volatility term added
+    expected = "inventory skew 0.020 = |e|/L 70% x factor 0.5 x base 0.020 (0.007) + volatility term 0.013"
+    assert any(n.startswith(expected) for n in wild.notes), wild.notes
 
 
 def test_no_volatility_skew_when_the_skew_is_off_or_gamma_is_zero() -> None:
@@ -1404,3 +1407,17 @@ def test_the_taper_is_on_unless_the_size_was_set_and_an_explicit_taper_wins() ->
     assert not engine_config(load_settings(size=D("10"))).params.taper
     assert engine_config(load_settings(size=D("10"), inventory_taper=True)).params.taper
     assert not engine_config(load_settings(inventory_taper=False)).params.taper
+
+
+def test_polymm_s_default_skew_is_linear_from_the_first_share_with_its_volatility_term() -> None:
+    """The settings' skew (docs/strategy.md#rebate-and-skew): factor 1 from 0 of the limit, gamma 1,
+    60 s. A silent return to the skew that waited for 0.6 of the limit fails here."""
+    from polymm_cli.services.trading import quote_params
+    from polymm_cli.settings import Settings
+
+    p = quote_params(Settings(_env_file=None, spread="0.04", size="10"))  # type: ignore[call-arg]
+    assert (p.skew_factor, p.skew_start, p.skew_gamma, p.skew_horizon_s) == (D(1), D(0), D(1), D(60))
+    mkt = market("0.001")
+    decision = quote(book(mkt, "0.49", "0.51", yes="10", volatility=D("0.004")), p)
+    # 10 of a 100 limit: 0.1 x 1 x 0.02 = 0.002 linear, + 10 x 1 x 0.004^2 x 60 = 0.0096
+    assert [q.yes_price for q in both(decision)] == [D("0.468"), D("0.509")]

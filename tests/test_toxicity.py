@@ -47,6 +47,29 @@ def test_adverse_markouts_widen_the_side_that_was_run_over_and_only_it() -> None
     assert ask.widen == 1 and ask.fills == 0
 
 
+def test_the_maker_rebate_is_part_of_the_edge() -> None:
+    """On a fee-enabled market a fill that loses its whole spread edge to the mid's run still earns
+    the rebate: judged without it, a side that makes money would be widened away from its flow."""
+    plain, rebated = toxicity(pull_at=5.0), toxicity(pull_at=5.0)
+    for i in range(4):  # the mid falls 1c after each bid fill at 1c from the mid
+        bid_fill_then_mid(plain, i * 10.0, after="0.49")
+        rebated.observe_mid(i * 10.0, D("0.50"))
+        rebated.observe_fill(i * 10.0 + 0.1, "bid", D("0.49"), D(10), rebate=D("0.01"))
+        rebated.observe_mid(i * 10.0 + 5.2, D("0.49"))
+    bid = rebated.side("bid", 40.0)
+    assert bid.edge == pytest.approx(0.02) and bid.adverse == pytest.approx(0.01)
+    assert bid.toxicity == pytest.approx(0.5) and bid.widen == 1 and bid.note == ""
+    assert plain.side("bid", 40.0).widen > 1  # the same fills without the rebate: widened
+
+
+def test_an_ask_fill_s_rebate_raises_what_it_got() -> None:
+    tox = toxicity()
+    tox.observe_mid(0.0, D("0.50"))
+    tox.observe_fill(0.1, "ask", D("0.51"), D(10), rebate=D("0.004"))
+    tox.observe_mid(5.2, D("0.50"))
+    assert tox.side("ask", 5.2).edge == pytest.approx(0.014)
+
+
 def test_too_few_fills_are_not_judged() -> None:
     tox = toxicity(pull_at=5.0)
     for i in range(1):  # one run-over fill: below min_fills 2
@@ -163,3 +186,32 @@ def test_noisy_markouts_are_not_acted_on_until_they_are_clear() -> None:
     assert noisy.side("bid", 40.0).toxicity > 0.8 and clear.side("bid", 40.0).toxicity > 0.8  # both past
     assert noisy.side("bid", 40.0).widen == 1  # 5c swings either way: 4 fills say little
     assert clear.side("bid", 40.0).widen > 1
+
+
+@pytest.mark.parametrize(("liquidity", "edge"), [("MAKER", 0.01 + 0.0034986), ("TAKER", 0.01)])
+def test_the_engine_marks_out_a_maker_fill_with_the_market_s_rebate(liquidity: str, edge: float) -> None:
+    """The engine hands the regime what a maker fill earns a share on the fee-enabled crypto market
+    (feeSchedule rebate rate 0.20 x taker fee 0.07 x p(1 - p): 0.0034986 at 0.49); a taker fill earns none."""
+    from polymm_cli.engine.loop import _observe_fill
+    from polymm_cli.exchange.markets import sample_markets
+    from polymm_cli.model import Side
+    from polymm_cli.venues.base import Fill
+
+    market = next(m for m in sample_markets() if m.maker_rebate_rate)
+    regime = MarketRegime(RegimeParams(toxicity=ToxicityParams(horizon_s=5.0)))
+    regime.observe_mid(0.0, D("0.50"))
+    fill = Fill(
+        trade_id="t1",
+        order_id="o1",
+        token_id=market.no_token,  # SELL NO at 0.51 = the YES bid at 0.49
+        side=Side.SELL,
+        price=D("0.51"),
+        size=D(10),
+        fee_rate_bps=D(0),
+        liquidity=liquidity,  # type: ignore[arg-type]
+    )
+    _observe_fill(regime, market, fill, 0.1)
+    regime.observe_mid(5.2, D("0.50"))
+    assert regime.assess(5.2).toxic is not None
+    bid = regime.assess(5.2).toxic[0]  # type: ignore[index]
+    assert bid.edge == pytest.approx(edge, abs=1e-6)

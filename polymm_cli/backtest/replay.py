@@ -372,6 +372,7 @@ class _Session:
         self.clock = clock
         self.sample_s = sample_s
         self.samples: list[Sample] = []
+        self.mark: Decimal | None = None  # the last mid of the book without our quotes
         self.events = 0
         self.started = clock.now()
 
@@ -409,6 +410,8 @@ class _Session:
         snapshot = self.engine.snapshot()
         market = next(m for m in snapshot.markets if m.market.condition_id == self.market.condition_id)
         previous = self.samples[-1] if self.samples else None
+        mark = self.engine.external_mid(self.market)
+        self.mark = mark if mark is not None else self.mark
         # the paper venue shows our orders in the books it delivers, as a live venue does
         self.samples.append(
             sample_from_snapshot(self.clock.now(), market, previous=previous, ours_in_book=True)
@@ -434,8 +437,11 @@ class _Session:
         )
 
     def _final_mark(self) -> Decimal | None:
-        """The last known mid: a session that ends in a gap is marked where the book last was."""
-        return next((s.mid for s in reversed(self.samples) if s.mid is not None), None)
+        """The mid of the book without our quotes at the last sample, the mid the engine marks its
+        P&L at (the samples' mid holds our quotes: once a skew moves them off-centre it is not the
+        market's; after the stop our cancelled orders are no longer told apart from the book's). A
+        session that ends in a gap is marked where the book last was."""
+        return self.mark
 
 
 def describe(config: ReplayConfig) -> dict[str, str]:

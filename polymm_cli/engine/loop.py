@@ -74,6 +74,7 @@ from polymm_cli.quoter import (
     SideRisk,
     TargetQuote,
     adaptive_key,
+    maker_rebate_per_share,
     needs_requote,
     quote,
 )
@@ -85,6 +86,7 @@ from polymm_cli.trust import MidTrust, depth_weighted_mid
 from polymm_cli.venues.base import (
     BookSnapshot,
     Chain,
+    Fill,
     LastTrade,
     MarketEvent,
     MarketResolved,
@@ -652,11 +654,7 @@ class QuotingEngine:
                     cid, state.market.outcome_of(fill.token_id), fill.side, fill.price, fill.size
                 )
                 if state.regime is not None:
-                    market = state.market
-                    is_bid = market.is_bid(fill.token_id, fill.side)
-                    yes_price = market.yes_price(fill.token_id, fill.price)
-                    side: QuoteSide = "bid" if is_bid else "ask"
-                    state.regime.observe_fill(self.clock.monotonic(), side, yes_price, fill.size)
+                    _observe_fill(state.regime, state.market, fill, self.clock.monotonic())
                 state.fills.appendleft(
                     (
                         fill.key,
@@ -1441,6 +1439,15 @@ def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
     (the decision that started it was cancelled; what the call did is recorded by the call itself)."""
     if not task.cancelled():
         task.exception()
+
+
+def _observe_fill(regime: MarketRegime, market: Market, fill: Fill, now: float) -> None:
+    """A fill of ours to the regime's markouts: its side and price in YES terms, and the rebate it
+    earns a share as the maker (part of its edge on a fee-enabled market)."""
+    side: QuoteSide = "bid" if market.is_bid(fill.token_id, fill.side) else "ask"
+    yes_price = market.yes_price(fill.token_id, fill.price)
+    rebate = maker_rebate_per_share(market, yes_price) if fill.liquidity == "MAKER" else ZERO
+    regime.observe_fill(now, side, yes_price, fill.size, rebate)
 
 
 def _as_quote(market: Market, order: OurOrder) -> TargetQuote:

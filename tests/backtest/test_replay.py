@@ -101,6 +101,9 @@ async def test_a_taker_selling_through_our_bid_fills_it_in_full(tmp_path: Path) 
     assert [(p.is_bid, p.yes_price, p.size) for p in result.fill_points] == [(True, D("0.49"), D(10))]
     assert result.total == D("0.10")
     assert result.samples[-1].net_position == D(10)
+    # marked at the book without us, as the samples are: after the fill the skew moves our quotes
+    # off-centre (bid 0.48, ask 0.51), so a mid read from the book with them would be 0.495
+    assert result.samples[-1].pnl == result.total and result.samples[-1].mid == D("0.495")
 
 
 async def test_without_a_trade_nothing_fills_and_quotes_rest_at_one_cent_a_side(tmp_path: Path) -> None:

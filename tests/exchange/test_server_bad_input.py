@@ -557,8 +557,11 @@ def raw_http(server: ExchangeThread, head: str, body_parts: list[bytes]) -> tupl
     url = httpx.URL(server.url)
     with socket.create_connection((url.host, url.port), timeout=5) as sock:
         sock.sendall(head.encode() + b"\r\n\r\n")
-        for part in body_parts:
-            sock.sendall(part)
+        try:
+            for part in body_parts:
+                sock.sendall(part)
+        except (ConnectionResetError, BrokenPipeError):
+            pass  # refused as it arrived: the server answered and closed while the rest was on its way
         reply = b""
         while b"\r\n\r\n" not in reply:
             reply += sock.recv(65536)
