@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from decimal import ROUND_HALF_EVEN, Decimal
 from enum import StrEnum
-from typing import ClassVar
+from typing import ClassVar, Literal
 
 ZERO = Decimal(0)
 ONE = Decimal(1)
@@ -130,6 +130,10 @@ class Market:
         """Whether an order is the market's bid in YES terms: a BUY of YES or a SELL of NO (its fill
         raises net exposure YES - NO); otherwise it is the ask."""
         return (side is Side.BUY) == (token_id == self.yes_token)
+
+    def quote_side(self, token_id: str, side: Side) -> Literal["bid", "ask"]:
+        """`is_bid` as the side's name, the quoter's tag for it."""
+        return "bid" if self.is_bid(token_id, side) else "ask"
 
     def yes_price(self, token_id: str, price: Decimal) -> Decimal:
         """An order's price in YES terms (a NO price p is a YES price 1 - p)."""

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Literal
 
-from polymm_cli.model import ONE
+from polymm_cli.model import ONE, ZERO
 from polymm_cli.toxicity import FillToxicity, SideToxicity, ToxicityParams
 
 QuoteSide = Literal["bid", "ask"]
@@ -166,7 +166,7 @@ class MarketRegime:
         side: QuoteSide,
         price: Decimal | None = None,
         size: Decimal | None = None,
-        rebate: Decimal = Decimal(0),
+        rebate: Decimal = ZERO,
     ) -> None:
         """One fill of ours on `side` (YES terms); with its YES price and size it is marked out too
         (`rebate`: what it earns a share as the maker, part of its edge)."""

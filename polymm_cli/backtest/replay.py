@@ -372,7 +372,11 @@ class _Session:
         self.clock = clock
         self.sample_s = sample_s
         self.samples: list[Sample] = []
-        self.mark: Decimal | None = None  # the last mid of the book without our quotes
+        # The mid of the book without our quotes at the last sample: the final P&L's mark, the one
+        # the engine marks at (the samples' mid holds our quotes, off-centre once a skew moves them;
+        # after the stop our cancelled orders are no longer told apart from the book's). A session
+        # that ends in a gap is marked where the book last was.
+        self.mark: Decimal | None = None
         self.events = 0
         self.started = clock.now()
 
@@ -420,7 +424,7 @@ class _Session:
     def result(self, ledger: Ledger, config: ReplayConfig) -> BacktestResult:
         cid = self.market.condition_id
         records = ledger.fills(cid)
-        mark = self._final_mark()
+        mark = self.mark
         final = project(
             records, ledger.flows(cid), {cid: self.market}, {cid: mark} if mark is not None else {}
         )
@@ -435,13 +439,6 @@ class _Session:
             params=describe(config),
             duration_s=self.ended - self.started,
         )
-
-    def _final_mark(self) -> Decimal | None:
-        """The mid of the book without our quotes at the last sample, the mid the engine marks its
-        P&L at (the samples' mid holds our quotes: once a skew moves them off-centre it is not the
-        market's; after the stop our cancelled orders are no longer told apart from the book's). A
-        session that ends in a gap is marked where the book last was."""
-        return self.mark
 
 
 def describe(config: ReplayConfig) -> dict[str, str]:

@@ -70,7 +70,6 @@ from polymm_cli.quoter import (
     NO_RISK,
     QuoteDecision,
     QuoteInput,
-    QuoteSide,
     SideRisk,
     TargetQuote,
     adaptive_key,
@@ -309,7 +308,7 @@ class QuotingEngine:
             leftovers = await self.venue.open_orders(cid)
             if self.config.adopt_orders:
                 for o in leftovers:
-                    tag = "bid" if self.states[cid].market.is_bid(o.token_id, o.side) else "ask"
+                    tag = self.states[cid].market.quote_side(o.token_id, o.side)
                     self.live[o.order_id] = OurOrder(
                         o.order_id, o.token_id, o.side, o.price, o.remaining, market=cid, tag=tag
                     )
@@ -631,7 +630,7 @@ class QuotingEngine:
         elif status == "LIVE":
             # ours (the user channel carries only our orders) but placed elsewhere or before a restart
             market = self.states[cid].market
-            tag = "bid" if market.is_bid(event.token_id, event.side) else "ask"
+            tag = market.quote_side(event.token_id, event.side)
             self.live[event.order_id] = OurOrder(
                 event.order_id, event.token_id, event.side, event.price, event.remaining, market=cid, tag=tag
             )
@@ -1444,15 +1443,14 @@ def _retrieve_outcome(task: asyncio.Future[Any]) -> None:
 def _observe_fill(regime: MarketRegime, market: Market, fill: Fill, now: float) -> None:
     """A fill of ours to the regime's markouts: its side and price in YES terms, and the rebate it
     earns a share as the maker (part of its edge on a fee-enabled market)."""
-    side: QuoteSide = "bid" if market.is_bid(fill.token_id, fill.side) else "ask"
     yes_price = market.yes_price(fill.token_id, fill.price)
     rebate = maker_rebate_per_share(market, yes_price) if fill.liquidity == "MAKER" else ZERO
-    regime.observe_fill(now, side, yes_price, fill.size, rebate)
+    regime.observe_fill(now, market.quote_side(fill.token_id, fill.side), yes_price, fill.size, rebate)
 
 
 def _as_quote(market: Market, order: OurOrder) -> TargetQuote:
     """A resting order as the portfolio caps read a quote: its side in YES terms and what is left."""
-    side: QuoteSide = "bid" if market.is_bid(order.token_id, order.side) else "ask"
+    side = market.quote_side(order.token_id, order.side)
     yes_price = market.yes_price(order.token_id, order.price)
     return TargetQuote(side, order.token_id, order.side, order.price, yes_price, order.remaining)
 
