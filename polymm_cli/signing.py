@@ -1264,6 +1264,7 @@ class OrderSigner:
         metadata: str = ZERO_BYTES32,
     ) -> SignedOrder:
         """Sign an order with explicit base-unit amounts (e.g. market orders built elsewhere)."""
+        # Long by its 13-line signature; the body stays one frame on purpose: it is the signing hot path.
         if side.__class__ is not Side:
             side = Side(side)
         _check_order_integers(maker_amount, taker_amount, salt, timestamp_ms, expiration)
